@@ -1,0 +1,105 @@
+//! `Args`: a cursor over a command's arguments (after the name) that yields Redis's exact
+//! errors for bad numbers and missing arguments.
+
+use bytes::Bytes;
+
+use super::errors::{self, CmdError};
+
+pub struct Args<'a> {
+    argv: &'a [Bytes],
+    pos: usize,
+}
+
+impl<'a> Args<'a> {
+    /// A cursor positioned after the command name.
+    pub fn new(argv: &'a [Bytes]) -> Args<'a> {
+        Args { argv, pos: 1 }
+    }
+
+    /// A cursor positioned at `pos`.
+    pub fn at(argv: &'a [Bytes], pos: usize) -> Args<'a> {
+        Args { argv, pos }
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.argv.len().saturating_sub(self.pos)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The next argument, or a syntax error.
+    pub fn bytes(&mut self) -> Result<Bytes, CmdError> {
+        let b = self.argv.get(self.pos).cloned().ok_or(errors::SYNTAX)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    /// The next argument without consuming it.
+    pub fn peek(&self) -> Option<&'a Bytes> {
+        self.argv.get(self.pos)
+    }
+
+    /// The rest of the arguments.
+    pub fn rest(&mut self) -> &'a [Bytes] {
+        let r = &self.argv[self.pos.min(self.argv.len())..];
+        self.pos = self.argv.len();
+        r
+    }
+
+    pub fn int(&mut self) -> Result<i64, CmdError> {
+        let b = self.bytes()?;
+        parse_int(&b)
+    }
+
+    pub fn float(&mut self) -> Result<f64, CmdError> {
+        let b = self.bytes()?;
+        parse_float(&b)
+    }
+
+    /// Consumes the next argument if it equals `word` (case-insensitive).
+    pub fn eat(&mut self, word: &str) -> bool {
+        match self.peek() {
+            Some(b) if b.eq_ignore_ascii_case(word.as_bytes()) => {
+                self.pos += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The next argument uppercased, for keyword matching.
+    pub fn keyword(&mut self) -> Result<String, CmdError> {
+        let b = self.bytes()?;
+        Ok(String::from_utf8_lossy(&b).to_ascii_uppercase())
+    }
+
+    /// Fails with a syntax error if arguments remain.
+    pub fn finish(&self) -> Result<(), CmdError> {
+        if self.remaining() > 0 {
+            Err(errors::SYNTAX)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// An integer argument (`ERR value is not an integer or out of range`).
+pub fn parse_int(b: &[u8]) -> Result<i64, CmdError> {
+    crate::util::parse_i64(b).ok_or(errors::NOT_INTEGER)
+}
+
+/// A float argument (`ERR value is not a valid float`).
+pub fn parse_float(b: &[u8]) -> Result<f64, CmdError> {
+    crate::util::parse_f64(b).ok_or(errors::NOT_FLOAT)
+}
+
+/// Whether `b` equals `word` ignoring ASCII case.
+pub fn is(b: &[u8], word: &str) -> bool {
+    b.eq_ignore_ascii_case(word.as_bytes())
+}

@@ -1,0 +1,5 @@
+//! keys commands (being written).
+
+use super::Spec;
+
+pub const COMMANDS: &[Spec] = &[];

@@ -1,0 +1,5 @@
+//! lists commands (being written).
+
+use super::Spec;
+
+pub const COMMANDS: &[Spec] = &[];

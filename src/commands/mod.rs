@@ -1,0 +1,163 @@
+//! Commands: the registry (one table built from each family's `COMMANDS`), the context a
+//! handler runs in, and one file per family, as redis's `t_*.c`.
+//!
+//! Handlers parse their arguments, act on `cx.db` and return a `Reply`; they never touch the
+//! socket. A handler that changed the dataset records what to propagate with `cx.propagate()`
+//! (the client's argv) or `cx.propagate_as(..)` (a deterministic rewrite); the dispatcher turns
+//! those effects into replication, WATCH invalidation and change counting.
+
+pub mod access;
+pub mod args;
+pub mod errors;
+pub mod float;
+pub mod hashes;
+pub mod keys;
+pub mod lists;
+pub mod server_cmds;
+pub mod sets;
+pub mod spec;
+pub mod strings;
+pub mod tx;
+pub mod zsets;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+
+use bytes::Bytes;
+
+pub use args::Args;
+pub use errors::CmdError;
+pub use spec::{Group, Spec};
+
+use crate::keyspace::Db;
+use crate::server::client::Client;
+use crate::server::Server;
+
+/// What a handler works with.
+pub struct Ctx<'a, 'k> {
+    pub argv: &'a [Bytes],
+    pub db: &'a mut Db<'k>,
+    pub client: &'a mut Client,
+    pub server: &'k Server,
+}
+
+impl Ctx<'_, '_> {
+    /// Propagates the command as the client sent it.
+    pub fn propagate(&mut self) {
+        self.db.propagate(self.argv.to_vec());
+    }
+
+    /// Propagates a rewritten form (deterministic: absolute times, chosen members...).
+    pub fn propagate_as(&mut self, argv: Vec<Bytes>) {
+        self.db.propagate(argv);
+    }
+
+    /// Argument `i` (0 = command name). Arity was checked by the dispatcher.
+    pub fn arg(&self, i: usize) -> &Bytes {
+        &self.argv[i]
+    }
+
+    pub fn args(&self) -> Args<'_> {
+        Args::new(self.argv)
+    }
+}
+
+/// Counters of one command for INFO commandstats.
+#[derive(Default)]
+pub struct CmdCounters {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+pub struct Registry {
+    /// Every command and subcommand; index = id for counters.
+    pub all: Vec<&'static Spec>,
+    pub counters: Vec<CmdCounters>,
+    by_name: HashMap<&'static str, usize>,
+}
+
+impl Registry {
+    fn build() -> Registry {
+        let families: &[&'static [Spec]] = &[
+            strings::COMMANDS,
+            keys::COMMANDS,
+            lists::COMMANDS,
+            hashes::COMMANDS,
+            sets::COMMANDS,
+            zsets::COMMANDS,
+            tx::COMMANDS,
+            server_cmds::COMMANDS,
+        ];
+        let mut all = Vec::new();
+        let mut by_name = HashMap::new();
+        for fam in families {
+            for spec in fam.iter() {
+                by_name.insert(spec.name, all.len());
+                all.push(spec);
+                for sub in spec.subcommands {
+                    by_name.insert(sub.name, all.len());
+                    all.push(sub);
+                }
+            }
+        }
+        let counters = all.iter().map(|_| CmdCounters::default()).collect();
+        Registry {
+            all,
+            counters,
+            by_name,
+        }
+    }
+
+    /// Finds a top-level command by name (any case).
+    pub fn lookup(&self, name: &[u8]) -> Option<(usize, &'static Spec)> {
+        let mut buf = [0u8; 64];
+        if name.len() > buf.len() {
+            return None;
+        }
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        let s = std::str::from_utf8(lower).ok()?;
+        self.by_name.get(s).map(|&i| (i, self.all[i]))
+    }
+
+    /// Finds `container|sub`.
+    pub fn lookup_sub(&self, container: &Spec, sub: &[u8]) -> Option<(usize, &'static Spec)> {
+        let mut full = String::with_capacity(container.name.len() + 1 + sub.len());
+        full.push_str(container.name);
+        full.push('|');
+        full.push_str(&String::from_utf8_lossy(sub).to_ascii_lowercase());
+        self.by_name.get(full.as_str()).map(|&i| (i, self.all[i]))
+    }
+
+    pub fn id_of(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn count(&self, id: usize, usec: u64, failed: bool) {
+        let c = &self.counters[id];
+        c.calls.fetch_add(1, Ordering::Relaxed);
+        c.usec.fetch_add(usec, Ordering::Relaxed);
+        if failed {
+            c.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn reject(&self, id: usize) {
+        self.counters[id].rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn reset_counters(&self) {
+        for c in &self.counters {
+            c.calls.store(0, Ordering::Relaxed);
+            c.usec.store(0, Ordering::Relaxed);
+            c.rejected.store(0, Ordering::Relaxed);
+            c.failed.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+pub static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::build);

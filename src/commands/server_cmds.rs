@@ -1,0 +1,517 @@
+//! Connection and server commands: PING ECHO QUIT RESET HELLO AUTH SELECT DBSIZE FLUSHDB
+//! FLUSHALL SWAPDB TIME SHUTDOWN, and pub/sub (SUBSCRIBE ... PUBLISH PUBSUB).
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::args::{is, parse_int};
+use super::errors::{self, CmdError};
+use super::spec::{
+    Group, Spec, ADMIN, ALLOW_BUSY, ALL_KEYS, FAST, LOADING, MAY_REPLICATE, NOSCRIPT, NO_AUTH,
+    NO_MULTI, PUBSUB, READONLY, SKIP_MONITOR, SKIP_SLOWLOG, STALE, WRITE,
+};
+use super::Ctx;
+use crate::protocol::encode::Resp;
+use crate::protocol::Reply;
+use crate::server::{dispatch, REDIS_VERSION};
+
+const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST;
+
+pub const COMMANDS: &[Spec] = &[
+    Spec::new("ping", -1, FAST, Group::Connection, ping),
+    Spec::new("echo", 2, FAST, Group::Connection, echo),
+    Spec::new(
+        "quit",
+        -1,
+        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        Group::Connection,
+        quit,
+    ),
+    Spec::new(
+        "reset",
+        1,
+        CONN | NO_AUTH | ALLOW_BUSY,
+        Group::Connection,
+        reset,
+    ),
+    Spec::new(
+        "hello",
+        -1,
+        CONN | NO_AUTH | ALLOW_BUSY,
+        Group::Connection,
+        hello,
+    ),
+    Spec::new(
+        "auth",
+        -2,
+        CONN | NO_AUTH | ALLOW_BUSY,
+        Group::Connection,
+        auth,
+    ),
+    Spec::new(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        Group::Connection,
+        select,
+    ),
+    Spec::new(
+        "dbsize",
+        1,
+        READONLY | FAST | ALL_KEYS,
+        Group::Server,
+        dbsize,
+    ),
+    Spec::new("flushdb", -1, WRITE | ALL_KEYS, Group::Server, flushdb),
+    Spec::new("flushall", -1, WRITE | ALL_KEYS, Group::Server, flushall),
+    Spec::new("swapdb", 3, WRITE | FAST | ALL_KEYS, Group::Server, swapdb),
+    Spec::new("time", 1, LOADING | STALE | FAST, Group::Server, time),
+    Spec::new(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        Group::Server,
+        shutdown,
+    ),
+    Spec::new(
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        Group::Pubsub,
+        subscribe,
+    ),
+    Spec::new(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        Group::Pubsub,
+        unsubscribe,
+    ),
+    Spec::new(
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        Group::Pubsub,
+        psubscribe,
+    ),
+    Spec::new(
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE,
+        Group::Pubsub,
+        punsubscribe,
+    ),
+    Spec::new(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        Group::Pubsub,
+        publish,
+    ),
+    Spec::new("pubsub", -2, 0, Group::Pubsub, container).subs(PUBSUB_SUBS),
+    Spec::new(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE | SKIP_MONITOR | SKIP_SLOWLOG,
+        Group::Server,
+        monitor,
+    ),
+];
+
+const PUBSUB_SUBS: &[Spec] = &[
+    Spec::new(
+        "pubsub|channels",
+        -2,
+        PUBSUB | LOADING | STALE,
+        Group::Pubsub,
+        pubsub_channels,
+    ),
+    Spec::new(
+        "pubsub|numsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        Group::Pubsub,
+        pubsub_numsub,
+    ),
+    Spec::new(
+        "pubsub|numpat",
+        2,
+        PUBSUB | LOADING | STALE,
+        Group::Pubsub,
+        pubsub_numpat,
+    ),
+];
+
+/// Handler of a container command reached without a subcommand (never with arity ≥ 2).
+pub fn container(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Err(CmdError::wrong_arity(
+        &String::from_utf8_lossy(&cx.argv[0]).to_ascii_lowercase(),
+    ))
+}
+
+fn ping(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    if cx.argv.len() > 2 {
+        return Err(CmdError::wrong_arity("ping"));
+    }
+    if cx.client.in_pubsub() && cx.client.resp == Resp::V2 {
+        let msg = cx.argv.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![
+            Reply::bulk(Bytes::from_static(b"pong")),
+            Reply::Bulk(msg),
+        ]));
+    }
+    Ok(match cx.argv.get(1) {
+        Some(m) => Reply::Bulk(m.clone()),
+        None => Reply::status("PONG"),
+    })
+}
+
+fn echo(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(Reply::Bulk(cx.argv[1].clone()))
+}
+
+fn quit(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    cx.client.close_after_reply = true;
+    Ok(Reply::OK)
+}
+
+fn reset(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    dispatch::end_multi(cx.server, cx.client);
+    unsubscribe_all(cx, false);
+    unsubscribe_all(cx, true);
+    cx.server.monitors.lock().retain(|m| m.id != cx.client.id());
+    cx.client.shared.is_monitor.store(false, Ordering::Relaxed);
+    cx.client.select(0);
+    cx.db.index = 0;
+    cx.client.resp = Resp::V2;
+    cx.client.shared.resp.store(2, Ordering::Relaxed);
+    *cx.client.shared.name.lock() = None;
+    cx.client.reply_mode = crate::server::client::ReplyMode::On;
+    cx.client.authenticated = cx.server.config.read().requirepass.is_none();
+    Ok(Reply::status("RESET"))
+}
+
+/// Checks a password for the default user (requirepass).
+fn check_password(cx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), CmdError> {
+    let required = cx.server.config.read().requirepass.clone();
+    let user_ok = user.is_none_or(|u| u == b"default");
+    match required {
+        None if user_ok => Ok(()),
+        Some(p) if user_ok && p.as_bytes() == pass => Ok(()),
+        _ => Err(CmdError::fixed(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        )),
+    }
+}
+
+fn auth(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let (user, pass) = match cx.argv.len() {
+        2 => (None, cx.argv[1].clone()),
+        3 => (Some(cx.argv[1].clone()), cx.argv[2].clone()),
+        _ => return Err(errors::SYNTAX),
+    };
+    if user.is_none() && cx.server.config.read().requirepass.is_none() {
+        return Err(CmdError::err(
+            "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    }
+    check_password(cx, user.as_deref(), &pass)?;
+    cx.client.authenticated = true;
+    Ok(Reply::OK)
+}
+
+fn hello(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let argv = cx.argv;
+    let mut proto = None;
+    let mut i = 1;
+    if argv.len() >= 2 {
+        let v = crate::util::parse_i64(&argv[1])
+            .ok_or_else(|| CmdError::err("Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(CmdError::fixed("NOPROTO unsupported protocol version"));
+        }
+        proto = Some(v);
+        i = 2;
+    }
+    let mut setname = None;
+    while i < argv.len() {
+        let more = argv.len() - i - 1;
+        if is(&argv[i], "auth") && more >= 2 {
+            check_password(cx, Some(&argv[i + 1]), &argv[i + 2])?;
+            cx.client.authenticated = true;
+            i += 3;
+        } else if is(&argv[i], "setname") && more >= 1 {
+            setname = Some(argv[i + 1].clone());
+            i += 2;
+        } else {
+            return Err(CmdError::err(format_args!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&argv[i])
+            )));
+        }
+    }
+    if !cx.client.authenticated {
+        return Err(CmdError::fixed("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    if let Some(name) = setname {
+        if name.iter().any(|&c| c <= b' ' || c > b'~') {
+            return Err(CmdError::err(
+                "Client names cannot contain spaces, newlines or special characters.",
+            ));
+        }
+        *cx.client.shared.name.lock() = if name.is_empty() { None } else { Some(name) };
+    }
+    if let Some(v) = proto {
+        cx.client.resp = if v == 3 { Resp::V3 } else { Resp::V2 };
+        cx.client.shared.resp.store(v as usize, Ordering::Relaxed);
+    }
+    let proto_now = if cx.client.resp == Resp::V3 { 3 } else { 2 };
+    let role = if cx.server.is_replica() {
+        "replica"
+    } else {
+        "master"
+    };
+    Ok(Reply::Map(vec![
+        (Reply::bulk_str("server"), Reply::bulk_str("redis")),
+        (Reply::bulk_str("version"), Reply::bulk_str(REDIS_VERSION)),
+        (Reply::bulk_str("proto"), Reply::Int(proto_now)),
+        (Reply::bulk_str("id"), Reply::Int(cx.client.id() as i64)),
+        (Reply::bulk_str("mode"), Reply::bulk_str("standalone")),
+        (Reply::bulk_str("role"), Reply::bulk_str(role)),
+        (Reply::bulk_str("modules"), Reply::Array(vec![])),
+    ]))
+}
+
+/// Parses a database index argument.
+pub fn db_index(cx: &Ctx, raw: &[u8]) -> Result<usize, CmdError> {
+    let n = parse_int(raw)?;
+    if n < 0 || n as usize >= cx.db.databases() {
+        return Err(errors::DB_INDEX);
+    }
+    Ok(n as usize)
+}
+
+fn select(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let n = db_index(cx, &cx.argv[1])?;
+    cx.client.select(n);
+    cx.db.index = n;
+    Ok(Reply::OK)
+}
+
+fn dbsize(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let db = cx.db.index;
+    Ok(Reply::Int(cx.db.len_in(db) as i64))
+}
+
+/// FLUSHDB/FLUSHALL's optional ASYNC|SYNC argument.
+fn flush_mode(cx: &Ctx) -> Result<(), CmdError> {
+    match cx.argv.len() {
+        1 => Ok(()),
+        2 if is(&cx.argv[1], "async") || is(&cx.argv[1], "sync") => Ok(()),
+        _ => Err(errors::SYNTAX),
+    }
+}
+
+fn flushdb(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    flush_mode(cx)?;
+    let db = cx.db.index;
+    cx.db.clear_db(db);
+    cx.propagate();
+    Ok(Reply::OK)
+}
+
+fn flushall(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    flush_mode(cx)?;
+    for db in 0..cx.db.databases() {
+        cx.db.clear_db(db);
+    }
+    cx.propagate();
+    Ok(Reply::OK)
+}
+
+fn swapdb(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let a = crate::util::parse_i64(&cx.argv[1])
+        .ok_or_else(|| CmdError::err("invalid first DB index"))?;
+    let b = crate::util::parse_i64(&cx.argv[2])
+        .ok_or_else(|| CmdError::err("invalid second DB index"))?;
+    let n = cx.db.databases() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(errors::DB_INDEX);
+    }
+    if a != b {
+        cx.db.swap_dbs(a as usize, b as usize);
+    }
+    cx.propagate();
+    Ok(Reply::OK)
+}
+
+fn time(_cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let us = crate::util::now_us();
+    Ok(Reply::Array(vec![
+        Reply::bulk_int(us / 1_000_000),
+        Reply::bulk_int(us % 1_000_000),
+    ]))
+}
+
+fn shutdown(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    for a in &cx.argv[1..] {
+        if !["nosave", "save", "now", "force", "abort"]
+            .iter()
+            .any(|w| is(a, w))
+        {
+            return Err(errors::SYNTAX);
+        }
+    }
+    if cx.argv[1..].iter().any(|a| is(a, "abort")) {
+        return Err(CmdError::err("No shutdown in progress."));
+    }
+    tracing::warn!("User requested shutdown...");
+    cx.server.request_shutdown();
+    cx.client.close_after_reply = true;
+    Ok(Reply::None)
+}
+
+fn sub_reply(kind: &'static str, name: Option<Bytes>, count: usize) -> Reply {
+    Reply::Push(vec![
+        Reply::bulk(Bytes::from_static(kind.as_bytes())),
+        name.map_or(Reply::Nil, Reply::Bulk),
+        Reply::Int(count as i64),
+    ])
+}
+
+fn sub_count(cx: &Ctx) -> usize {
+    cx.client.subs.len() + cx.client.psubs.len()
+}
+
+fn sync_counts(cx: &Ctx) {
+    cx.client
+        .shared
+        .sub_count
+        .store(cx.client.subs.len(), Ordering::Relaxed);
+    cx.client
+        .shared
+        .psub_count
+        .store(cx.client.psubs.len(), Ordering::Relaxed);
+}
+
+fn subscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let mut out = Vec::new();
+    for ch in &cx.argv[1..] {
+        if cx.client.subs.insert(ch.clone()) {
+            cx.server.pubsub.subscribe(ch.clone(), &cx.client.shared);
+        }
+        out.push(sub_reply("subscribe", Some(ch.clone()), sub_count(cx)));
+    }
+    sync_counts(cx);
+    Ok(Reply::Multi(out))
+}
+
+fn psubscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let mut out = Vec::new();
+    for p in &cx.argv[1..] {
+        if cx.client.psubs.insert(p.clone()) {
+            cx.server.pubsub.psubscribe(p.clone(), &cx.client.shared);
+        }
+        out.push(sub_reply("psubscribe", Some(p.clone()), sub_count(cx)));
+    }
+    sync_counts(cx);
+    Ok(Reply::Multi(out))
+}
+
+/// Unsubscribes from everything of one kind; returns the replies.
+fn unsubscribe_all(cx: &mut Ctx, patterns: bool) -> Vec<Reply> {
+    let names: Vec<Bytes> = if patterns {
+        cx.client.psubs.iter().cloned().collect()
+    } else {
+        cx.client.subs.iter().cloned().collect()
+    };
+    unsubscribe_names(cx, &names, patterns)
+}
+
+fn unsubscribe_names(cx: &mut Ctx, names: &[Bytes], patterns: bool) -> Vec<Reply> {
+    let kind = if patterns {
+        "punsubscribe"
+    } else {
+        "unsubscribe"
+    };
+    let mut out = Vec::new();
+    let id = cx.client.id();
+    for n in names {
+        if patterns {
+            if cx.client.psubs.remove(n) {
+                cx.server.pubsub.punsubscribe(n, id);
+            }
+        } else if cx.client.subs.remove(n) {
+            cx.server.pubsub.unsubscribe(n, id);
+        }
+        out.push(sub_reply(kind, Some(n.clone()), sub_count(cx)));
+    }
+    sync_counts(cx);
+    out
+}
+
+fn unsubscribe_generic(cx: &mut Ctx, patterns: bool) -> Result<Reply, CmdError> {
+    let kind = if patterns {
+        "punsubscribe"
+    } else {
+        "unsubscribe"
+    };
+    let mut out = if cx.argv.len() == 1 {
+        unsubscribe_all(cx, patterns)
+    } else {
+        let names = cx.argv[1..].to_vec();
+        unsubscribe_names(cx, &names, patterns)
+    };
+    if out.is_empty() {
+        out.push(sub_reply(kind, None, sub_count(cx)));
+    }
+    Ok(Reply::Multi(out))
+}
+
+fn unsubscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    unsubscribe_generic(cx, false)
+}
+
+fn punsubscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    unsubscribe_generic(cx, true)
+}
+
+fn publish(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let n = cx.server.pubsub.publish(&cx.argv[1], &cx.argv[2]);
+    cx.server
+        .stats
+        .pubsub_messages
+        .fetch_add(1, Ordering::Relaxed);
+    cx.propagate();
+    Ok(Reply::Int(n))
+}
+
+fn pubsub_channels(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    if cx.argv.len() > 3 {
+        return Err(CmdError::wrong_arity("pubsub|channels"));
+    }
+    let chans = cx.server.pubsub.channels(cx.argv.get(2).map(|b| &b[..]));
+    Ok(Reply::array_of_bulks(chans))
+}
+
+fn pubsub_numsub(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let mut out = Vec::new();
+    for ch in &cx.argv[2..] {
+        out.push(Reply::Bulk(ch.clone()));
+        out.push(Reply::Int(cx.server.pubsub.numsub(ch) as i64));
+    }
+    Ok(Reply::Array(out))
+}
+
+fn pubsub_numpat(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(Reply::Int(cx.server.pubsub.numpat() as i64))
+}
+
+fn monitor(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    if cx.client.shared.is_monitor.swap(true, Ordering::Relaxed) {
+        return Ok(Reply::OK);
+    }
+    cx.server.monitors.lock().push(cx.client.shared.clone());
+    Ok(Reply::OK)
+}

@@ -1,0 +1,5 @@
+//! sets commands (being written).
+
+use super::Spec;
+
+pub const COMMANDS: &[Spec] = &[];

@@ -1,0 +1,369 @@
+//! `Db`: a command's view of the keyspace through the shards it locked, positioned on the
+//! client's selected database. Applies lazy expiry and records the command's effects (the
+//! commands to propagate) in the order they happened.
+
+use bytes::Bytes;
+
+use super::value::{Entry, Value};
+use super::{EncodingLimits, Locked, Table};
+
+/// What to do with a key whose expiry time has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpireMode {
+    /// A master deletes it and propagates `DEL`.
+    Delete,
+    /// A replica answers as if it were missing but keeps it until its master deletes it.
+    Hide,
+    /// Commands applied from the master see every key as present.
+    Ignore,
+}
+
+/// One write to propagate to replicas (and count as a change): argv in database `db`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effect {
+    pub db: usize,
+    pub argv: Vec<Bytes>,
+}
+
+/// Counters a command's lookups produce; folded into server stats by the dispatcher.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LookupStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+}
+
+pub struct Db<'a> {
+    pub locked: Locked<'a>,
+    /// The selected database.
+    pub index: usize,
+    pub now_ms: i64,
+    pub expire_mode: ExpireMode,
+    pub effects: Vec<Effect>,
+    pub stats: LookupStats,
+    /// Keys modified (for WATCH and keyspace notifications): (db, key).
+    pub touched: Vec<(usize, Bytes)>,
+    /// Whole databases modified (FLUSHDB, SWAPDB): WATCHers of any key there are dirtied.
+    pub touched_dbs: Vec<usize>,
+    /// LRU clock in seconds (low 32 bits).
+    pub lru_clock: u32,
+}
+
+impl<'a> Db<'a> {
+    pub fn new(locked: Locked<'a>, index: usize, now_ms: i64, expire_mode: ExpireMode) -> Db<'a> {
+        Db {
+            locked,
+            index,
+            now_ms,
+            expire_mode,
+            effects: Vec::new(),
+            stats: LookupStats::default(),
+            touched: Vec::new(),
+            touched_dbs: Vec::new(),
+            lru_clock: (now_ms / 1000) as u32,
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.locked.ks.databases()
+    }
+
+    pub fn limits(&self) -> EncodingLimits {
+        self.locked.ks.limits.load()
+    }
+
+    fn table(&mut self, db: usize, key: &[u8]) -> &mut Table {
+        &mut self.locked.shard_mut(key).tables[db]
+    }
+
+    /// Records an effect to propagate (argv as given) in the current database.
+    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        self.effects.push(Effect {
+            db: self.index,
+            argv,
+        });
+    }
+
+    /// Marks `key` of the current database as modified (WATCH).
+    pub fn touch(&mut self, key: &[u8]) {
+        self.touched.push((self.index, Bytes::copy_from_slice(key)));
+    }
+
+    /// Expiry check of one key of database `db`: removes it (master) and records `DEL`.
+    /// Returns true if the key must be treated as missing.
+    fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        let now = self.now_ms;
+        let mode = self.expire_mode;
+        let t = self.table(db, key);
+        let Some(&when) = t.expires.get(key) else {
+            return false;
+        };
+        if when > now {
+            return false;
+        }
+        match mode {
+            ExpireMode::Ignore => false,
+            ExpireMode::Hide => true,
+            ExpireMode::Delete => {
+                t.expires.swap_remove(key);
+                t.map.swap_remove(key);
+                self.stats.expired += 1;
+                let k = Bytes::copy_from_slice(key);
+                self.effects.push(Effect {
+                    db,
+                    argv: vec![Bytes::from_static(b"DEL"), k.clone()],
+                });
+                self.touched.push((db, k));
+                true
+            }
+        }
+    }
+
+    /// Read lookup in database `db` (counts keyspace hits and misses, refreshes the LRU clock).
+    pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
+        if self.expire_if_needed(db, key) {
+            self.stats.misses += 1;
+            return None;
+        }
+        let clock = self.lru_clock;
+        let hit = {
+            let t = self.table(db, key);
+            t.map.get_mut(key).map(|e| e.lru = clock).is_some()
+        };
+        if hit {
+            self.stats.hits += 1;
+        } else {
+            self.stats.misses += 1;
+        }
+        self.table(db, key).map.get(key).map(|e| &e.value)
+    }
+
+    /// Read lookup in the selected database.
+    pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
+        self.get_in(self.index, key)
+    }
+
+    /// Write lookup in database `db`: no hit/miss counting.
+    pub fn get_mut_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
+        let clock = self.lru_clock;
+        self.table(db, key).map.get_mut(key).map(|e| {
+            e.lru = clock;
+            &mut e.value
+        })
+    }
+
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
+        self.get_mut_in(self.index, key)
+    }
+
+    /// Existence check (lazy expiry applies, no stats).
+    pub fn exists_in(&mut self, db: usize, key: &[u8]) -> bool {
+        !self.expire_if_needed(db, key) && self.table(db, key).map.contains_key(key)
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.exists_in(self.index, key)
+    }
+
+    /// Stores `value` under `key` in database `db`, dropping any expiry unless `keep_ttl`.
+    pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
+        let clock = self.lru_clock;
+        let t = self.table(db, key);
+        if let Some(e) = t.map.get_mut(key) {
+            e.value = value;
+            e.lru = clock;
+        } else {
+            t.map
+                .insert(Bytes::copy_from_slice(key), Entry { value, lru: clock });
+        }
+        if !keep_ttl {
+            t.expires.swap_remove(key);
+        }
+    }
+
+    pub fn set(&mut self, key: &[u8], value: Value) {
+        self.set_in(self.index, key, value, false);
+    }
+
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value) {
+        self.set_in(self.index, key, value, true);
+    }
+
+    /// Returns the value under `key`, creating it with `make` if missing (or expired).
+    pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> Value) -> &mut Value {
+        let db = self.index;
+        if !self.exists_in(db, key) {
+            let clock = self.lru_clock;
+            self.table(db, key).map.insert(
+                Bytes::copy_from_slice(key),
+                Entry {
+                    value: make(),
+                    lru: clock,
+                },
+            );
+        }
+        let t = self.table(db, key);
+        let pos = t.map.get_index_of(key).unwrap_or(0);
+        &mut t.map[pos].value
+    }
+
+    /// Removes `key` from database `db` with its expiry; returns the value if it existed.
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Value> {
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
+        let t = self.table(db, key);
+        t.expires.swap_remove(key);
+        t.map.swap_remove(key).map(|e| e.value)
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        self.remove_in(self.index, key)
+    }
+
+    /// Deletes `key` if it holds an empty collection (after a pop or remove). Returns true if deleted.
+    pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
+        let db = self.index;
+        let t = self.table(db, key);
+        if t.map
+            .get(key)
+            .is_some_and(|e| e.value.is_empty_collection())
+        {
+            t.map.swap_remove(key);
+            t.expires.swap_remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Absolute expiry time (ms) of `key` in database `db`, if it has one and exists.
+    pub fn expire_at_in(&mut self, db: usize, key: &[u8]) -> Option<i64> {
+        if !self.exists_in(db, key) {
+            return None;
+        }
+        self.table(db, key).expires.get(key).copied()
+    }
+
+    pub fn expire_at(&mut self, key: &[u8]) -> Option<i64> {
+        self.expire_at_in(self.index, key)
+    }
+
+    /// Sets the absolute expiry of an existing key in database `db`.
+    pub fn set_expire_in(&mut self, db: usize, key: &[u8], at_ms: i64) {
+        let t = self.table(db, key);
+        if t.map.contains_key(key) {
+            if let Some(e) = t.expires.get_mut(key) {
+                *e = at_ms;
+            } else {
+                t.expires.insert(Bytes::copy_from_slice(key), at_ms);
+            }
+        }
+    }
+
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
+        self.set_expire_in(self.index, key, at_ms);
+    }
+
+    /// Removes the expiry of `key`; true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        let db = self.index;
+        if !self.exists_in(db, key) {
+            return false;
+        }
+        self.table(db, key).expires.swap_remove(key).is_some()
+    }
+
+    /// The LRU/LFU clock of an entry (OBJECT IDLETIME / FREQ), without refreshing it.
+    pub fn entry_clock(&mut self, key: &[u8]) -> Option<u32> {
+        let db = self.index;
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
+        self.table(db, key).map.get(key).map(|e| e.lru)
+    }
+
+    /// Number of keys in database `db` among the locked shards (all shards for DBSIZE).
+    pub fn len_in(&mut self, db: usize) -> usize {
+        self.locked
+            .shards_mut()
+            .map(|s| s.tables[db].map.len())
+            .sum()
+    }
+
+    /// Calls `f` for every live key of database `db` in the locked shards (KEYS, SCAN).
+    /// Expired keys are skipped (and deleted on a master, as KEYS does in Redis).
+    pub fn for_each_key(&mut self, db: usize, mut f: impl FnMut(&Bytes, &Value)) {
+        let now = self.now_ms;
+        let mut expired = Vec::new();
+        for shard in self.locked.shards_mut() {
+            let t = &shard.tables[db];
+            for (k, e) in t.map.iter() {
+                if t.expires.get(k).is_some_and(|&w| w <= now) {
+                    expired.push(k.clone());
+                    continue;
+                }
+                f(k, &e.value);
+            }
+        }
+        for k in expired {
+            self.expire_if_needed(db, &k);
+        }
+    }
+
+    /// Empties database `db` in the locked shards (all shards for FLUSHDB); returns keys removed.
+    pub fn clear_db(&mut self, db: usize) -> usize {
+        let mut n = 0;
+        for shard in self.locked.shards_mut() {
+            let t = &mut shard.tables[db];
+            n += t.map.len();
+            *t = Table::default();
+        }
+        self.touched_dbs.push(db);
+        n
+    }
+
+    /// Swaps two databases in every locked shard (SWAPDB locks all shards).
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        for shard in self.locked.shards_mut() {
+            shard.tables.swap(a, b);
+        }
+        self.touched_dbs.push(a);
+        self.touched_dbs.push(b);
+    }
+
+    /// A uniformly chosen shard, then a uniformly chosen key of it (RANDOMKEY); expired keys
+    /// found are deleted and the draw retried a bounded number of times.
+    pub fn random_key(&mut self, db: usize) -> Option<Bytes> {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        for _ in 0..100 {
+            let sizes: Vec<usize> = self
+                .locked
+                .shards_mut()
+                .map(|s| s.tables[db].map.len())
+                .collect();
+            let total: usize = sizes.iter().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut pick = rng.random_range(0..total);
+            let mut chosen = None;
+            for (i, shard) in self.locked.shards_mut().enumerate() {
+                if pick < sizes[i] {
+                    chosen = shard.tables[db].map.get_index(pick).map(|(k, _)| k.clone());
+                    break;
+                }
+                pick -= sizes[i];
+            }
+            let key = chosen?;
+            if self.exists_in(db, &key) {
+                return Some(key);
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,195 @@
+//! The keyspace: `databases` logical databases split into shards by key hash.
+//!
+//! A shard holds the entries of its keys for every database, so one lock covers a key in all
+//! databases (MOVE, COPY ... DB). Commands lock the shards of their keys in ascending order
+//! (no deadlock), or all shards for whole-keyspace commands; no process-wide lock is taken on
+//! the GET/SET path. Growth of a table only ever rehashes one shard.
+//!
+//! Knows data, not sockets: nothing here imports `server` or `commands`.
+
+pub mod db;
+pub mod hash;
+pub mod limits;
+pub mod list;
+pub mod set;
+pub mod value;
+pub mod zset;
+
+use std::hash::BuildHasher;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+
+pub use db::{Db, Effect, ExpireMode};
+pub use limits::{EncodingLimits, SharedLimits};
+pub use value::{Entry, Kind, Str, Value};
+
+pub type Map<K, V> = indexmap::IndexMap<K, V, foldhash::fast::RandomState>;
+
+/// Number of shards; a power of two.
+pub const SHARDS: usize = 64;
+
+/// One database's part of one shard.
+#[derive(Debug, Default)]
+pub struct Table {
+    pub map: Map<Bytes, Entry>,
+    /// Absolute expiry times in ms of the keys that have one (Redis's `expires` dict).
+    pub expires: Map<Bytes, i64>,
+}
+
+/// All databases' entries for the keys that hash to this shard.
+#[derive(Debug)]
+pub struct Shard {
+    pub tables: Box<[Table]>,
+}
+
+/// The whole dataset.
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    ndbs: usize,
+    router: foldhash::fast::FixedState,
+    pub limits: SharedLimits,
+}
+
+/// Shards locked for one command, in ascending index order.
+pub struct Locked<'a> {
+    pub(crate) guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 2]>,
+    pub(crate) ks: &'a Keyspace,
+}
+
+impl Keyspace {
+    pub fn new(ndbs: usize) -> Keyspace {
+        let ndbs = ndbs.max(1);
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    tables: (0..ndbs).map(|_| Table::default()).collect(),
+                })
+            })
+            .collect();
+        Keyspace {
+            shards,
+            ndbs,
+            router: foldhash::fast::FixedState::with_seed(rand::random()),
+            limits: SharedLimits::default(),
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.ndbs
+    }
+
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        (self.router.hash_one(key) as usize) & (SHARDS - 1)
+    }
+
+    /// Locks the shards of `keys` in ascending order (each once).
+    pub fn lock_keys<'a, I, K>(&'a self, keys: I) -> Locked<'a>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        let mut idx: SmallVec<[usize; 4]> = keys
+            .into_iter()
+            .map(|k| self.shard_of(k.as_ref()))
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        Locked {
+            guards: idx
+                .into_iter()
+                .map(|i| (i, self.shards[i].lock()))
+                .collect(),
+            ks: self,
+        }
+    }
+
+    /// Locks the given shard indices in ascending order (each once).
+    pub fn lock_shards(&self, mut idx: Vec<usize>) -> Locked<'_> {
+        idx.sort_unstable();
+        idx.dedup();
+        Locked {
+            guards: idx
+                .into_iter()
+                .map(|i| (i, self.shards[i & (SHARDS - 1)].lock()))
+                .collect(),
+            ks: self,
+        }
+    }
+
+    /// Locks every shard, in order.
+    pub fn lock_all(&self) -> Locked<'_> {
+        Locked {
+            guards: self
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (i, m.lock()))
+                .collect(),
+            ks: self,
+        }
+    }
+
+    /// Locks one shard by index (background tasks walk shards one at a time).
+    pub fn lock_shard(&self, i: usize) -> Locked<'_> {
+        let mut guards = SmallVec::new();
+        guards.push((i, self.shards[i % SHARDS].lock()));
+        Locked { guards, ks: self }
+    }
+
+    /// Number of keys in database `db` (locks shards one at a time).
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().tables.get(db).map_or(0, |t| t.map.len()))
+            .sum()
+    }
+
+    /// (keys, keys with expiry) per database, for INFO keyspace.
+    pub fn db_counts(&self) -> Vec<(usize, usize)> {
+        let mut out = vec![(0, 0); self.ndbs];
+        for s in self.shards.iter() {
+            let g = s.lock();
+            for (i, t) in g.tables.iter().enumerate() {
+                out[i].0 += t.map.len();
+                out[i].1 += t.expires.len();
+            }
+        }
+        out
+    }
+}
+
+impl<'a> Locked<'a> {
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.ks
+    }
+
+    /// Whether every shard is held.
+    pub fn holds_all(&self) -> bool {
+        self.guards.len() == SHARDS
+    }
+
+    /// The shard holding `key`. Commands declare their keys, so it is always locked; a missing
+    /// declaration is a bug caught by tests (debug builds panic, release builds lock it late).
+    pub(crate) fn shard_mut(&mut self, key: &[u8]) -> &mut Shard {
+        let i = self.ks.shard_of(key);
+        let pos = match self.guards.binary_search_by_key(&i, |(j, _)| *j) {
+            Ok(pos) => pos,
+            Err(pos) => {
+                debug_assert!(
+                    false,
+                    "shard of key {:?} not locked",
+                    String::from_utf8_lossy(key)
+                );
+                self.guards.insert(pos, (i, self.ks.shards[i].lock()));
+                pos
+            }
+        };
+        &mut self.guards[pos].1
+    }
+
+    pub(crate) fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+}

@@ -1,0 +1,164 @@
+//! Values stored under keys, and how Redis names their types and encodings.
+
+use bytes::Bytes;
+
+use super::hash::Hash;
+use super::list::List;
+use super::set::Set;
+use super::zset::ZSet;
+
+/// Longest string that Redis stores as `embstr` (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
+pub const EMBSTR_LIMIT: usize = 44;
+
+/// A string value. Integers that fit in an `i64` and print back identically are kept as numbers,
+/// as Redis does (`OBJECT ENCODING` answers `int`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Str {
+    Int(i64),
+    /// `raw` is set once the string was modified in place (APPEND, SETRANGE, SETBIT...): Redis
+    /// then reports `raw` even for short strings.
+    Bytes {
+        data: Bytes,
+        raw: bool,
+    },
+}
+
+impl Str {
+    /// Builds a string as redis `tryObjectEncoding` would store a value given by a client.
+    pub fn from_bytes(b: &[u8]) -> Str {
+        if b.len() <= 20 {
+            if let Some(i) = crate::util::parse_i64(b) {
+                return Str::Int(i);
+            }
+        }
+        Str::Bytes {
+            data: Bytes::copy_from_slice(b),
+            raw: false,
+        }
+    }
+
+    /// A string that was modified in place: never `int`, always `raw`.
+    pub fn raw(b: Vec<u8>) -> Str {
+        Str::Bytes {
+            data: Bytes::from(b),
+            raw: true,
+        }
+    }
+
+    /// The value as bytes (integers are rendered in decimal).
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            Str::Int(i) => {
+                let mut buf = itoa::Buffer::new();
+                Bytes::copy_from_slice(buf.format(*i).as_bytes())
+            }
+            Str::Bytes { data, .. } => data.clone(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Str::Int(i) => itoa::Buffer::new().format(*i).len(),
+            Str::Bytes { data, .. } => data.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Str::Int(_) => "int",
+            Str::Bytes { raw: true, .. } => "raw",
+            Str::Bytes { data, .. } if data.len() <= EMBSTR_LIMIT => "embstr",
+            Str::Bytes { .. } => "raw",
+        }
+    }
+}
+
+/// One stored value.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Str(Str),
+    List(List),
+    Hash(Hash),
+    Set(Set),
+    ZSet(ZSet),
+}
+
+/// Value kinds, as TYPE names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    String,
+    List,
+    Hash,
+    Set,
+    ZSet,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::List => "list",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
+        }
+    }
+
+    /// Parses a TYPE name as SCAN's TYPE option accepts it (case-insensitive).
+    pub fn from_name(name: &[u8]) -> Option<Kind> {
+        let lower = name.to_ascii_lowercase();
+        Some(match &lower[..] {
+            b"string" => Kind::String,
+            b"list" => Kind::List,
+            b"hash" => Kind::Hash,
+            b"set" => Kind::Set,
+            b"zset" => Kind::ZSet,
+            _ => return None,
+        })
+    }
+}
+
+impl Value {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Str(_) => Kind::String,
+            Value::List(_) => Kind::List,
+            Value::Hash(_) => Kind::Hash,
+            Value::Set(_) => Kind::Set,
+            Value::ZSet(_) => Kind::ZSet,
+        }
+    }
+
+    /// The name `OBJECT ENCODING` answers.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+        }
+    }
+
+    /// Whether a collection became empty (Redis deletes such keys).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+}
+
+/// One entry of the keyspace: the value and its access clock (LRU seconds or LFU counter).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub value: Value,
+    pub lru: u32,
+}

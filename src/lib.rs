@@ -1,0 +1,21 @@
+//! Tandem: an in-memory data server that speaks the Redis protocol and behaves like Redis 7.0,
+//! built for one master with several replicas.
+//!
+//! - `protocol`: RESP2/RESP3 decoding (multibulk and inline) and reply encoding. Bytes only.
+//! - `keyspace`: the databases, sharded by key hash; values and their Redis encodings; lazy
+//!   expiry; the `Db` view a command works through. Knows data, not sockets.
+//! - `commands`: the command table and one file per family (strings, lists, ...). Handlers
+//!   return replies and record effects; they never touch sockets.
+//! - `server`: listener, connections, per-client state, dispatch (redis `processCommand` and
+//!   `call`), pub/sub, WATCH, stats, logging, active expiry, startup and shutdown.
+//! - `config`: redis.conf parsing, the directive table, CONFIG GET/SET/REWRITE.
+//! - `cli`: tandem-cli.
+//! - `util`: Redis's number parsing and formatting, glob matching, clocks.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod keyspace;
+pub mod protocol;
+pub mod server;
+pub mod util;

@@ -1,0 +1,244 @@
+//! Request decoding, as redis `networking.c` (`processMultibulkBuffer`, `processInlineBuffer`).
+//!
+//! `decode_request` returns `Ok(None)` until one whole request is buffered, then removes it from
+//! the buffer and returns its arguments as slices of one frozen chunk (no copy per argument).
+
+use bytes::{Bytes, BytesMut};
+use thiserror::Error;
+
+use super::inline;
+
+/// Longest inline request or `*`/`$` header line without a newline (redis `PROTO_INLINE_MAX_SIZE`).
+pub const INLINE_MAX: usize = 64 * 1024;
+/// Largest multibulk count accepted (redis: `INT_MAX`, and 1024*1024 before 7.0; it checks INT_MAX).
+const MAX_MULTIBULK: i64 = i32::MAX as i64;
+
+/// Malformed input from a client; the reply is `-ERR Protocol error: <text>` and the link is closed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProtocolError {
+    #[error("too big inline request")]
+    TooBigInline,
+    #[error("unbalanced quotes in request")]
+    UnbalancedQuotes,
+    #[error("too big mbulk count string")]
+    TooBigMbulkCount,
+    #[error("invalid multibulk length")]
+    InvalidMultibulkLength,
+    #[error("unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    #[error("too big bulk count string")]
+    TooBigBulkCount,
+    #[error("expected '$', got '{0}'")]
+    ExpectedDollar(char),
+    #[error("invalid bulk length")]
+    InvalidBulkLength,
+    #[error("unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
+}
+
+/// Bounds that depend on configuration and on the client's state.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeLimits {
+    /// `proto-max-bulk-len`.
+    pub max_bulk_len: i64,
+    /// Unauthenticated clients get tighter bounds (redis: 10 args, 16 KiB per bulk).
+    pub authenticated: bool,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self {
+            max_bulk_len: 512 * 1024 * 1024,
+            authenticated: true,
+        }
+    }
+}
+
+/// One decoded request: its arguments, or an empty vector for an empty line / `*0`.
+pub type Request = Vec<Bytes>;
+
+/// Decodes one request from the front of `buf`.
+///
+/// Outcomes: `Ok(Some(args))` consumed one request (args may be empty: skip it);
+/// `Ok(None)` needs more bytes, nothing consumed; `Err` is a protocol error (close the link).
+/// `hint` receives the number of bytes the pending request needs in total when it is known,
+/// so the caller can reserve a large bulk once instead of growing the buffer step by step.
+pub fn decode_request(
+    buf: &mut BytesMut,
+    limits: DecodeLimits,
+    hint: &mut usize,
+) -> Result<Option<Request>, ProtocolError> {
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    if buf[0] == b'*' {
+        decode_multibulk(buf, limits, hint)
+    } else {
+        inline::decode_inline(buf)
+    }
+}
+
+/// Finds `\r\n` starting at `from`; returns the index of `\r`.
+fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(p) = memchr::memchr(b'\r', &buf[i..]) {
+        let at = i + p;
+        if at + 1 >= buf.len() {
+            return None;
+        }
+        if buf[at + 1] == b'\n' {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// Parses a signed decimal as redis `string2ll` does for protocol headers.
+fn parse_len(digits: &[u8]) -> Option<i64> {
+    crate::util::parse_i64(digits)
+}
+
+fn decode_multibulk(
+    buf: &mut BytesMut,
+    limits: DecodeLimits,
+    hint: &mut usize,
+) -> Result<Option<Request>, ProtocolError> {
+    let Some(end) = find_crlf(buf, 1) else {
+        if buf.len() > INLINE_MAX {
+            return Err(ProtocolError::TooBigMbulkCount);
+        }
+        return Ok(None);
+    };
+    let count = parse_len(&buf[1..end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
+    if count > MAX_MULTIBULK {
+        return Err(ProtocolError::InvalidMultibulkLength);
+    }
+    if !limits.authenticated && count > 10 {
+        return Err(ProtocolError::UnauthenticatedMultibulkLength);
+    }
+    let mut pos = end + 2;
+    if count <= 0 {
+        let _ = buf.split_to(pos);
+        return Ok(Some(Vec::new()));
+    }
+    // Offsets of each argument inside the frame; bytes are sliced once the frame is complete.
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(count.min(1024) as usize);
+    for _ in 0..count {
+        if pos >= buf.len() {
+            return Ok(None);
+        }
+        if buf[pos] != b'$' {
+            return Err(ProtocolError::ExpectedDollar(buf[pos] as char));
+        }
+        let Some(line_end) = find_crlf(buf, pos + 1) else {
+            if buf.len() - pos > INLINE_MAX {
+                return Err(ProtocolError::TooBigBulkCount);
+            }
+            return Ok(None);
+        };
+        let len = parse_len(&buf[pos + 1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
+        if len < 0 || len > limits.max_bulk_len {
+            return Err(ProtocolError::InvalidBulkLength);
+        }
+        if !limits.authenticated && len > 16384 {
+            return Err(ProtocolError::UnauthenticatedBulkLength);
+        }
+        let start = line_end + 2;
+        let len = len as usize;
+        if buf.len() < start + len + 2 {
+            *hint = start + len + 2;
+            return Ok(None);
+        }
+        spans.push((start, len));
+        pos = start + len + 2;
+    }
+    let frame = buf.split_to(pos).freeze();
+    Ok(Some(
+        spans
+            .into_iter()
+            .map(|(s, l)| frame.slice(s..s + l))
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8]) -> Result<Vec<Request>, ProtocolError> {
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        let mut hint = 0;
+        while let Some(req) = decode_request(&mut buf, DecodeLimits::default(), &mut hint)? {
+            out.push(req);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn every_split_point_of_a_frame() {
+        let frame = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nva\r\nl\r\n";
+        for cut in 0..frame.len() {
+            let mut buf = BytesMut::from(&frame[..cut]);
+            let mut hint = 0;
+            let first = decode_request(&mut buf, DecodeLimits::default(), &mut hint).unwrap();
+            assert!(first.is_none(), "cut at {cut} decoded early");
+            assert_eq!(buf.len(), cut, "nothing consumed on a partial frame");
+            buf.extend_from_slice(&frame[cut..]);
+            let req = decode_request(&mut buf, DecodeLimits::default(), &mut hint)
+                .unwrap()
+                .unwrap();
+            assert_eq!(req, vec![&b"SET"[..], b"key", b"va\r\nl"]);
+            assert!(buf.is_empty());
+        }
+    }
+
+    #[test]
+    fn pipelined_frames_and_inline() {
+        let reqs = decode_all(b"*1\r\n$4\r\nPING\r\nECHO hi\r\n*0\r\n").unwrap();
+        assert_eq!(reqs.len(), 3);
+        assert_eq!(reqs[1], vec![&b"ECHO"[..], b"hi"]);
+        assert!(reqs[2].is_empty());
+    }
+
+    #[test]
+    fn protocol_errors() {
+        assert_eq!(
+            decode_all(b"*x\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n:1\r\n"),
+            Err(ProtocolError::ExpectedDollar(':'))
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n$-3\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*1\r\n$99999999999\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            decode_all(b"*3000000000\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        let long = vec![b'a'; INLINE_MAX + 10];
+        assert_eq!(decode_all(&long), Err(ProtocolError::TooBigInline));
+    }
+
+    #[test]
+    fn unauthenticated_bounds() {
+        let limits = DecodeLimits {
+            authenticated: false,
+            ..DecodeLimits::default()
+        };
+        let mut buf = BytesMut::from(&b"*11\r\n"[..]);
+        let mut hint = 0;
+        assert_eq!(
+            decode_request(&mut buf, limits, &mut hint),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! Per-connection state. `Client` is owned by the connection task; `ClientShared` is the part
+//! other tasks see (CLIENT LIST/KILL, PUBLISH delivery, WATCH invalidation).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+use crate::protocol::encode::Resp;
+use crate::protocol::Reply;
+
+/// Messages delivered to a connection from elsewhere.
+#[derive(Debug)]
+pub enum Push {
+    /// A reply to write as is (pub/sub message, MONITOR line).
+    Reply(Reply),
+    /// CLIENT KILL or shutdown: close the connection.
+    Kill,
+}
+
+/// CLIENT REPLY mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the next reply only.
+    Skip,
+}
+
+/// A MULTI block being queued.
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queued: Vec<Vec<Bytes>>,
+    /// A command failed to queue (unknown, arity): EXEC answers EXECABORT.
+    pub error: bool,
+}
+
+/// The part of a client visible to other tasks.
+#[derive(Debug)]
+pub struct ClientShared {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub created: Instant,
+    pub name: Mutex<Option<Bytes>>,
+    pub db: AtomicUsize,
+    pub last_cmd: Mutex<&'static str>,
+    /// Unix ms of the last command.
+    pub last_interaction: AtomicI64,
+    /// Set when a WATCHed key is modified (redis CLIENT_DIRTY_CAS).
+    pub dirty_cas: AtomicBool,
+    pub sub_count: AtomicUsize,
+    pub psub_count: AtomicUsize,
+    pub in_multi: AtomicBool,
+    pub is_replica: AtomicBool,
+    pub is_master: AtomicBool,
+    pub is_monitor: AtomicBool,
+    pub no_evict: AtomicBool,
+    pub resp: AtomicUsize,
+    pub tx: mpsc::UnboundedSender<Push>,
+}
+
+impl ClientShared {
+    pub fn send(&self, p: Push) {
+        let _ = self.tx.send(p);
+    }
+
+    /// CLIENT LIST flags field.
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.is_replica.load(Ordering::Relaxed) {
+            f.push('S');
+        }
+        if self.is_master.load(Ordering::Relaxed) {
+            f.push('M');
+        }
+        if self.is_monitor.load(Ordering::Relaxed) {
+            f.push('O');
+        }
+        if self.sub_count.load(Ordering::Relaxed) + self.psub_count.load(Ordering::Relaxed) > 0 {
+            f.push('P');
+        }
+        if self.in_multi.load(Ordering::Relaxed) {
+            f.push('x');
+        }
+        if self.no_evict.load(Ordering::Relaxed) {
+            f.push('e');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+}
+
+/// State owned by a connection's task.
+pub struct Client {
+    pub shared: Arc<ClientShared>,
+    pub db: usize,
+    pub resp: Resp,
+    pub authenticated: bool,
+    pub multi: Option<Multi>,
+    pub watched: Vec<(usize, Bytes)>,
+    pub subs: HashSet<Bytes>,
+    pub psubs: HashSet<Bytes>,
+    pub reply_mode: ReplyMode,
+    /// QUIT, or a protocol error: close once the pending replies are written.
+    pub close_after_reply: bool,
+    /// This is the link to our master: apply silently, never refuse writes.
+    pub is_master_link: bool,
+}
+
+impl Client {
+    pub fn new(shared: Arc<ClientShared>, authenticated: bool) -> Client {
+        Client {
+            shared,
+            db: 0,
+            resp: Resp::V2,
+            authenticated,
+            multi: None,
+            watched: Vec::new(),
+            subs: HashSet::new(),
+            psubs: HashSet::new(),
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            is_master_link: false,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// Subscribed to any channel or pattern (RESP2 then restricts commands).
+    pub fn in_pubsub(&self) -> bool {
+        !self.subs.is_empty() || !self.psubs.is_empty()
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.shared.db.store(db, Ordering::Relaxed);
+    }
+}

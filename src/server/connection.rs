@@ -1,0 +1,187 @@
+//! One client connection: read, decode every complete request in the buffer (pipelining),
+//! dispatch each, and flush all replies of the batch in one write. Pushes from other tasks
+//! (pub/sub messages, MONITOR lines, CLIENT KILL) arrive on a channel.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::client::{Client, ClientShared, Push, ReplyMode};
+use super::{dispatch, Server};
+use crate::protocol::encode::encode;
+use crate::protocol::{decode_request, DecodeLimits, Reply};
+
+/// Registers a new client and returns its state and push receiver.
+pub fn register(
+    server: &Server,
+    addr: String,
+    laddr: String,
+    fd: i32,
+) -> (Client, mpsc::UnboundedReceiver<Push>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let shared = Arc::new(ClientShared {
+        id,
+        addr,
+        laddr,
+        fd,
+        created: Instant::now(),
+        name: Mutex::new(None),
+        db: AtomicUsize::new(0),
+        last_cmd: Mutex::new("NULL"),
+        last_interaction: AtomicI64::new(crate::util::now_ms()),
+        dirty_cas: AtomicBool::new(false),
+        sub_count: AtomicUsize::new(0),
+        psub_count: AtomicUsize::new(0),
+        in_multi: AtomicBool::new(false),
+        is_replica: AtomicBool::new(false),
+        is_master: AtomicBool::new(false),
+        is_monitor: AtomicBool::new(false),
+        no_evict: AtomicBool::new(false),
+        resp: AtomicUsize::new(2),
+        tx,
+    });
+    server.clients.lock().insert(id, shared.clone());
+    server
+        .stats
+        .total_connections_received
+        .fetch_add(1, Ordering::Relaxed);
+    let authenticated = server.config.read().requirepass.is_none();
+    (Client::new(shared, authenticated), rx)
+}
+
+/// Forgets a client: subscriptions, WATCHes, MONITOR, registry entry.
+pub fn unregister(server: &Server, client: &mut Client) {
+    let id = client.id();
+    for ch in client.subs.drain() {
+        server.pubsub.unsubscribe(&ch, id);
+    }
+    for p in client.psubs.drain() {
+        server.pubsub.punsubscribe(&p, id);
+    }
+    dispatch::unwatch_all(server, client);
+    server.monitors.lock().retain(|m| m.id != id);
+    server.clients.lock().remove(&id);
+}
+
+/// Encodes a reply unless CLIENT REPLY suppresses it.
+fn emit(client: &mut Client, reply: &Reply, out: &mut BytesMut) {
+    match client.reply_mode {
+        ReplyMode::On => encode(reply, client.resp, out),
+        ReplyMode::Off => {}
+        ReplyMode::Skip => client.reply_mode = ReplyMode::On,
+    }
+}
+
+/// Serves one connection until it closes, is killed, or the server shuts down.
+pub async fn serve<S>(
+    server: Arc<Server>,
+    mut stream: S,
+    mut client: Client,
+    mut rx: mpsc::UnboundedReceiver<Push>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut inbuf = BytesMut::with_capacity(4096);
+    let mut out = BytesMut::with_capacity(4096);
+    let mut shutdown = server.shutdown_tx.subscribe();
+    let mut hint = 0usize;
+    let idle_timeout = server.config.read().timeout;
+    let mut last_activity = Instant::now();
+    loop {
+        if inbuf.capacity() - inbuf.len() < 1024 || hint > inbuf.capacity() {
+            let want = hint.saturating_sub(inbuf.len()).max(16 * 1024);
+            inbuf.reserve(want);
+        }
+        let idle = async {
+            if idle_timeout == 0 || client.in_pubsub() || client.is_master_link {
+                std::future::pending::<()>().await
+            } else {
+                let deadline = last_activity + Duration::from_secs(idle_timeout);
+                tokio::time::sleep_until(deadline.into()).await
+            }
+        };
+        tokio::select! {
+            r = stream.read_buf(&mut inbuf) => {
+                let n = match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                last_activity = Instant::now();
+                server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                let (limits, query_limit) = {
+                    let c = server.config.read();
+                    (DecodeLimits { max_bulk_len: c.proto_max_bulk_len, authenticated: client.authenticated }, c.client_query_buffer_limit)
+                };
+                let mut limits = limits;
+                loop {
+                    limits.authenticated = client.authenticated;
+                    match decode_request(&mut inbuf, limits, &mut hint) {
+                        Ok(Some(argv)) => {
+                            hint = 0;
+                            if argv.is_empty() {
+                                continue;
+                            }
+                            client.shared.last_interaction.store(crate::util::now_ms(), Ordering::Relaxed);
+                            let reply = dispatch::process(&server, &mut client, &argv);
+                            emit(&mut client, &reply, &mut out);
+                            if client.close_after_reply {
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::debug!("Protocol error ({e}) from client: {}", client.shared.addr);
+                            encode(&Reply::Error(format!("ERR Protocol error: {e}").into()), client.resp, &mut out);
+                            client.close_after_reply = true;
+                            break;
+                        }
+                    }
+                }
+                if inbuf.len() as u64 > query_limit {
+                    tracing::warn!("Closing client that reached max query buffer length: addr={} qbuf={}", client.shared.addr, inbuf.len());
+                    break;
+                }
+                if !out.is_empty() {
+                    server.stats.net_output_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+                    if stream.write_all(&out).await.is_err() {
+                        break;
+                    }
+                    out.clear();
+                }
+                if client.close_after_reply {
+                    break;
+                }
+            }
+            p = rx.recv() => {
+                match p {
+                    Some(Push::Reply(r)) => {
+                        encode(&r, client.resp, &mut out);
+                        // Drain whatever else is queued so a burst goes out in one write.
+                        while let Ok(Push::Reply(r)) = rx.try_recv() {
+                            encode(&r, client.resp, &mut out);
+                        }
+                        server.stats.net_output_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+                        if stream.write_all(&out).await.is_err() {
+                            break;
+                        }
+                        out.clear();
+                    }
+                    Some(Push::Kill) | None => break,
+                }
+            }
+            _ = shutdown.changed() => break,
+            _ = idle => {
+                tracing::debug!("Closing idle client");
+                break;
+            }
+        }
+    }
+    let _ = stream.shutdown().await;
+    unregister(&server, &mut client);
+}

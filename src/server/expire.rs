@@ -1,0 +1,71 @@
+//! Active expiry (redis `activeExpireCycle`): each cron tick samples keys with a TTL, shard by
+//! shard, deletes those past their time and propagates a `DEL` for each, within a time budget.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::Rng;
+
+use super::Server;
+use crate::keyspace::{Effect, SHARDS};
+
+/// Keys sampled per database per round (ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
+const SAMPLE: usize = 20;
+/// Another round on the same table while more than this share of the sample had expired.
+const REPEAT_PERCENT: usize = 10;
+
+pub fn active_expire_cycle(server: &Server) {
+    let hz = u64::from(server.config.read().hz.clamp(1, 500));
+    // 25% of the tick's CPU time, as redis's default effort.
+    let budget = Duration::from_micros(250_000 / hz);
+    let start = Instant::now();
+    let ndbs = server.keyspace.databases();
+    let mut rng = rand::rng();
+    let mut expired_total = 0u64;
+    for s in 0..SHARDS {
+        if start.elapsed() > budget {
+            break;
+        }
+        let mut locked = server.keyspace.lock_shard(s);
+        let now = crate::util::now_ms();
+        for db in 0..ndbs {
+            loop {
+                let shard = locked.shards_mut().next();
+                let Some(shard) = shard else { break };
+                let t = &mut shard.tables[db];
+                if t.expires.is_empty() {
+                    break;
+                }
+                let n = t.expires.len();
+                let mut dead: Vec<Bytes> = Vec::new();
+                for _ in 0..SAMPLE.min(n) {
+                    let i = rng.random_range(0..t.expires.len());
+                    if let Some((k, &when)) = t.expires.get_index(i) {
+                        if when <= now && !dead.contains(k) {
+                            dead.push(k.clone());
+                        }
+                    }
+                }
+                for k in &dead {
+                    t.expires.swap_remove(k);
+                    t.map.swap_remove(k);
+                }
+                let sampled = SAMPLE.min(n);
+                let found = dead.len();
+                for k in dead {
+                    expired_total += 1;
+                    let effect = Effect {
+                        db,
+                        argv: vec![Bytes::from_static(b"DEL"), k.clone()],
+                    };
+                    server.watches.touch(&[(db, k)]);
+                    server.replication_feed(std::slice::from_ref(&effect));
+                }
+                if found * 100 <= sampled * REPEAT_PERCENT || start.elapsed() > budget {
+                    break;
+                }
+            }
+        }
+    }
+    super::stats::Stats::add(&server.stats.expired_keys, expired_total);
+}

