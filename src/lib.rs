@@ -9,6 +9,8 @@
 //! - `server`: listener, connections, per-client state, dispatch (redis `processCommand` and
 //!   `call`), pub/sub, WATCH, stats, logging, active expiry, startup and shutdown.
 //! - `config`: redis.conf parsing, the directive table, CONFIG GET/SET/REWRITE.
+//! - `persistence`: the RDB format, fork-less point-in-time snapshots, SAVE/BGSAVE and loading.
+//! - `replication`: the shared stream and backlog, replication ids, the master and replica sides.
 //! - `cli`: tandem-cli.
 //! - `util`: Redis's number parsing and formatting, glob matching, clocks.
 
@@ -17,5 +19,6 @@ pub mod commands;
 pub mod config;
 pub mod keyspace;
 pub mod protocol;
+pub mod replication;
 pub mod server;
 pub mod util;

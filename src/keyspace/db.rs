@@ -4,8 +4,10 @@
 
 use bytes::Bytes;
 
+use std::sync::Arc;
+
 use super::value::{Entry, Value};
-use super::{EncodingLimits, Locked, Table};
+use super::{Capture, EncodingLimits, Locked, Table};
 
 /// What to do with a key whose expiry time has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,11 +49,18 @@ pub struct Db<'a> {
     pub touched_dbs: Vec<usize>,
     /// LRU clock in seconds (low 32 bits).
     pub lru_clock: u32,
+    /// Epoch stamped on entries this command creates.
+    epoch: u32,
+    /// The snapshot being taken, if any: old contents are captured before they change.
+    capture: Option<Arc<Capture>>,
 }
 
 impl<'a> Db<'a> {
     pub fn new(locked: Locked<'a>, index: usize, now_ms: i64, expire_mode: ExpireMode) -> Db<'a> {
+        let (epoch, capture) = locked.ks.capture_state();
         Db {
+            epoch,
+            capture,
             locked,
             index,
             now_ms,
@@ -74,6 +83,36 @@ impl<'a> Db<'a> {
 
     fn table(&mut self, db: usize, key: &[u8]) -> &mut Table {
         &mut self.locked.shard_mut(key).tables[db]
+    }
+
+    /// Before `key` of database `db` changes or is deleted: if a snapshot is being taken and
+    /// has not saved this entry yet, save its current contents now.
+    fn capture_key(&mut self, db: usize, key: &[u8]) {
+        let Some(cap) = self.capture.clone() else { return };
+        let t = self.table(db, key);
+        let Some(i) = t.map.get_index_of(key) else { return };
+        capture_index(&cap, db, t, i);
+    }
+
+    /// Before a `swap_remove` in the table of `key`: the last entry moves into the hole, possibly
+    /// behind the snapshot walk's cursor, so it is saved first.
+    fn capture_last(&mut self, db: usize, key: &[u8]) {
+        let Some(cap) = self.capture.clone() else { return };
+        let t = self.table(db, key);
+        if let Some(i) = t.map.len().checked_sub(1) {
+            capture_index(&cap, db, t, i);
+        }
+    }
+
+    /// Before a whole database is emptied or swapped: save every entry not saved yet.
+    fn capture_db(&mut self, db: usize) {
+        let Some(cap) = self.capture.clone() else { return };
+        for shard in self.locked.shards_mut() {
+            let t = &mut shard.tables[db];
+            for i in 0..t.map.len() {
+                capture_index(&cap, db, t, i);
+            }
+        }
     }
 
     /// Records an effect to propagate (argv as given) in the current database.
@@ -105,6 +144,9 @@ impl<'a> Db<'a> {
             ExpireMode::Ignore => false,
             ExpireMode::Hide => true,
             ExpireMode::Delete => {
+                self.capture_key(db, key);
+                self.capture_last(db, key);
+                let t = self.table(db, key);
                 t.expires.swap_remove(key);
                 t.map.swap_remove(key);
                 self.stats.expired += 1;
@@ -148,6 +190,7 @@ impl<'a> Db<'a> {
         if self.expire_if_needed(db, key) {
             return None;
         }
+        self.capture_key(db, key);
         let clock = self.lru_clock;
         self.table(db, key).map.get_mut(key).map(|e| {
             e.lru = clock;
@@ -170,6 +213,8 @@ impl<'a> Db<'a> {
 
     /// Stores `value` under `key` in database `db`, dropping any expiry unless `keep_ttl`.
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
+        self.capture_key(db, key);
+        let epoch = self.epoch;
         let clock = self.lru_clock;
         let t = self.table(db, key);
         if let Some(e) = t.map.get_mut(key) {
@@ -177,7 +222,7 @@ impl<'a> Db<'a> {
             e.lru = clock;
         } else {
             t.map
-                .insert(Bytes::copy_from_slice(key), Entry { value, lru: clock });
+                .insert(Bytes::copy_from_slice(key), Entry { value, lru: clock, ver: epoch });
         }
         if !keep_ttl {
             t.expires.swap_remove(key);
@@ -197,13 +242,13 @@ impl<'a> Db<'a> {
         let db = self.index;
         if !self.exists_in(db, key) {
             let clock = self.lru_clock;
+            let epoch = self.epoch;
             self.table(db, key).map.insert(
                 Bytes::copy_from_slice(key),
-                Entry {
-                    value: make(),
-                    lru: clock,
-                },
+                Entry { value: make(), lru: clock, ver: epoch },
             );
+        } else {
+            self.capture_key(db, key);
         }
         let t = self.table(db, key);
         let pos = t.map.get_index_of(key).unwrap_or(0);
@@ -215,6 +260,8 @@ impl<'a> Db<'a> {
         if self.expire_if_needed(db, key) {
             return None;
         }
+        self.capture_key(db, key);
+        self.capture_last(db, key);
         let t = self.table(db, key);
         t.expires.swap_remove(key);
         t.map.swap_remove(key).map(|e| e.value)
@@ -227,6 +274,10 @@ impl<'a> Db<'a> {
     /// Deletes `key` if it holds an empty collection (after a pop or remove). Returns true if deleted.
     pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
         let db = self.index;
+        self.capture_key(db, key);
+        if self.table(db, key).map.get(key).is_some_and(|e| e.value.is_empty_collection()) {
+            self.capture_last(db, key);
+        }
         let t = self.table(db, key);
         if t.map
             .get(key)
@@ -254,6 +305,7 @@ impl<'a> Db<'a> {
 
     /// Sets the absolute expiry of an existing key in database `db`.
     pub fn set_expire_in(&mut self, db: usize, key: &[u8], at_ms: i64) {
+        self.capture_key(db, key);
         let t = self.table(db, key);
         if t.map.contains_key(key) {
             if let Some(e) = t.expires.get_mut(key) {
@@ -274,6 +326,7 @@ impl<'a> Db<'a> {
         if !self.exists_in(db, key) {
             return false;
         }
+        self.capture_key(db, key);
         self.table(db, key).expires.swap_remove(key).is_some()
     }
 
@@ -316,6 +369,7 @@ impl<'a> Db<'a> {
 
     /// Empties database `db` in the locked shards (all shards for FLUSHDB); returns keys removed.
     pub fn clear_db(&mut self, db: usize) -> usize {
+        self.capture_db(db);
         let mut n = 0;
         for shard in self.locked.shards_mut() {
             let t = &mut shard.tables[db];
@@ -328,6 +382,8 @@ impl<'a> Db<'a> {
 
     /// Swaps two databases in every locked shard (SWAPDB locks all shards).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.capture_db(a);
+        self.capture_db(b);
         for shard in self.locked.shards_mut() {
             shard.tables.swap(a, b);
         }
@@ -365,5 +421,41 @@ impl<'a> Db<'a> {
             }
         }
         None
+    }
+}
+
+impl Db<'_> {
+    /// Read lookup in database `db` that counts keyspace hits and misses but leaves the access
+    /// clock alone (redis `LOOKUP_NOTOUCH`: EXISTS, TYPE, TTL, OBJECT).
+    pub fn get_no_touch_in(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
+        if self.expire_if_needed(db, key) {
+            self.stats.misses += 1;
+            return None;
+        }
+        if self.table(db, key).map.contains_key(key) {
+            self.stats.hits += 1;
+        } else {
+            self.stats.misses += 1;
+        }
+        self.table(db, key).map.get(key).map(|e| &e.value)
+    }
+
+    /// `get_no_touch_in` on the selected database.
+    pub fn get_no_touch(&mut self, key: &[u8]) -> Option<&Value> {
+        self.get_no_touch_in(self.index, key)
+    }
+}
+
+/// Saves entry `i` of `t` (database `db`) into the capture if the snapshot has not saved it.
+pub fn capture_index(cap: &Capture, db: usize, t: &mut Table, i: usize) {
+    let Some((k, e)) = t.map.get_index_mut(i) else { return };
+    if e.ver >= cap.epoch {
+        return;
+    }
+    e.ver = cap.epoch;
+    let expire = t.expires.get(k).copied();
+    let mut pending = cap.pending.lock();
+    if let Some(buf) = pending.get_mut(db) {
+        (cap.encode)(buf, k, &e.value, expire);
     }
 }

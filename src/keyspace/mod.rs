@@ -44,12 +44,30 @@ pub struct Shard {
     pub tables: Box<[Table]>,
 }
 
+/// An in-progress point-in-time snapshot, as writers see it (fork-less copy-on-write).
+///
+/// Starting a snapshot bumps the keyspace epoch while every shard is locked; entries stamped
+/// with an older epoch belong to the snapshot and are not saved yet. Whoever touches such an
+/// entry first stamps it: the snapshot walk writes it out, or a writer about to change, move or
+/// delete it encodes its old contents into `pending` first. So the snapshot is exactly the
+/// dataset at the start, and the extra memory is only what writers captured ahead of the walk.
+pub struct Capture {
+    pub epoch: u32,
+    /// Encoded entries captured by writers, per database.
+    pub pending: Mutex<Vec<Vec<u8>>>,
+    /// Encodes one entry (key, value, expiry) in the snapshot's format.
+    pub encode: fn(&mut Vec<u8>, &[u8], &Value, Option<i64>),
+}
+
 /// The whole dataset.
 pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     ndbs: usize,
     router: foldhash::fast::FixedState,
     pub limits: SharedLimits,
+    epoch: std::sync::atomic::AtomicU32,
+    capture_on: std::sync::atomic::AtomicBool,
+    capture: parking_lot::RwLock<Option<std::sync::Arc<Capture>>>,
 }
 
 /// Shards locked for one command, in ascending index order.
@@ -73,6 +91,9 @@ impl Keyspace {
             ndbs,
             router: foldhash::fast::FixedState::with_seed(rand::random()),
             limits: SharedLimits::default(),
+            epoch: std::sync::atomic::AtomicU32::new(1),
+            capture_on: std::sync::atomic::AtomicBool::new(false),
+            capture: parking_lot::RwLock::new(None),
         }
     }
 
@@ -138,6 +159,37 @@ impl Keyspace {
         Locked { guards, ks: self }
     }
 
+    /// The current epoch (stamped on new entries) and the active capture, if any.
+    /// Read after the command's shards are locked, so it is consistent with `begin_capture`.
+    pub fn capture_state(&self) -> (u32, Option<std::sync::Arc<Capture>>) {
+        use std::sync::atomic::Ordering;
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if self.capture_on.load(Ordering::Acquire) {
+            (epoch, self.capture.read().clone())
+        } else {
+            (epoch, None)
+        }
+    }
+
+    /// Starts capturing for a snapshot. Must be called with every shard locked (`all`), so the
+    /// snapshot is one instant of the whole dataset. Returns the snapshot's epoch.
+    pub fn begin_capture(&self, all: &Locked<'_>, encode: fn(&mut Vec<u8>, &[u8], &Value, Option<i64>)) -> std::sync::Arc<Capture> {
+        use std::sync::atomic::Ordering;
+        debug_assert!(all.holds_all());
+        let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+        let cap = std::sync::Arc::new(Capture { epoch, pending: Mutex::new(vec![Vec::new(); self.ndbs]), encode });
+        *self.capture.write() = Some(cap.clone());
+        self.capture_on.store(true, Ordering::Release);
+        cap
+    }
+
+    /// Stops capturing (the snapshot walk is over, or was abandoned).
+    pub fn end_capture(&self) {
+        use std::sync::atomic::Ordering;
+        self.capture_on.store(false, Ordering::Release);
+        *self.capture.write() = None;
+    }
+
     /// Number of keys in database `db` (locks shards one at a time).
     pub fn dbsize(&self, db: usize) -> usize {
         self.shards
@@ -189,7 +241,7 @@ impl<'a> Locked<'a> {
         &mut self.guards[pos].1
     }
 
-    pub(crate) fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+    pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
         self.guards.iter_mut().map(|(_, g)| &mut **g)
     }
 }

@@ -156,9 +156,11 @@ impl Value {
     }
 }
 
-/// One entry of the keyspace: the value and its access clock (LRU seconds or LFU counter).
+/// One entry of the keyspace: the value, its access clock (LRU seconds or LFU counter), and
+/// the snapshot epoch it was last captured in (see `keyspace::Capture`).
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub value: Value,
     pub lru: u32,
+    pub ver: u32,
 }

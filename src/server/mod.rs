@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod expire;
 pub mod listener;
 pub mod logging;
+pub mod memory;
 pub mod pubsub;
 pub mod slowlog;
 pub mod startup;
@@ -32,6 +33,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 /// State shared by every connection and background task.
 pub struct Server {
     pub keyspace: Keyspace,
+    pub repl: crate::replication::Replication,
     pub config: RwLock<Config>,
     pub stats: stats::Stats,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientShared>>>,
@@ -59,6 +61,7 @@ impl Server {
         let config_file = config.config_file().map(|p| p.to_path_buf());
         Arc::new(Server {
             keyspace: ks,
+            repl: crate::replication::Replication::default(),
             config: RwLock::new(config),
             stats: stats::Stats::default(),
             clients: Mutex::new(BTreeMap::new()),
@@ -104,7 +107,10 @@ impl Server {
     /// Appends a command's effects to the replication stream (wrapped in MULTI/EXEC when there
     /// are several) and counts them as changes. Called with the command's shards still locked.
     pub fn replication_feed(&self, effects: &[crate::keyspace::Effect]) {
-        let _ = effects;
+        // A replica's own writes (replica-read-only no) stay local: its stream is its master's.
+        if !self.is_replica() {
+            self.repl.stream.feed(effects);
+        }
     }
 
     /// Whether this server is currently a replica (replicaof set).

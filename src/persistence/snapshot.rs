@@ -1,0 +1,201 @@
+//! Fork-less, point-in-time snapshots (see `keyspace::Capture` for the copy-on-write rule).
+//!
+//! `begin` locks every shard for an instant: it bumps the epoch, installs the capture and reads
+//! the replication offset, so the snapshot is exactly the dataset at that offset. `Snapshot::
+//! write` then walks the shards a few hundred entries at a time (each shard locked only for
+//! its chunk), writing entries not saved yet and draining what writers captured ahead of it,
+//! into an RDB stream. No fork, no stop-the-world copy; extra memory is the captured backlog.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::rdb::encode::{self, Aux};
+use super::rdb::format::{CRC64, OPCODE_EOF};
+use crate::keyspace::{Capture, Value, SHARDS};
+use crate::server::Server;
+
+/// Entries handled per shard lock acquisition during the walk.
+const CHUNK: usize = 256;
+
+fn encode_compressed(out: &mut Vec<u8>, key: &[u8], v: &Value, expire: Option<i64>) {
+    encode::write_entry(out, key, v, expire, true);
+}
+
+fn encode_plain(out: &mut Vec<u8>, key: &[u8], v: &Value, expire: Option<i64>) {
+    encode::write_entry(out, key, v, expire, false);
+}
+
+/// Only one snapshot walks the keyspace at a time.
+#[derive(Default)]
+pub struct SnapshotSlot {
+    busy: AtomicBool,
+}
+
+impl SnapshotSlot {
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+}
+
+/// A started snapshot: the instant is fixed, the walk has not run yet.
+pub struct Snapshot {
+    cap: Arc<Capture>,
+    pub offset: u64,
+    pub replid: String,
+    pub ctime: i64,
+    compress: bool,
+    slot_released: bool,
+}
+
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SnapshotStats {
+    pub keys: u64,
+    pub bytes: u64,
+    /// Bytes writers captured ahead of the walk (the copy-on-write cost).
+    pub captured_bytes: u64,
+}
+
+/// Fixes the snapshot instant. `None` if another snapshot is running.
+pub fn begin(server: &Server, compress: bool) -> Option<Snapshot> {
+    if server.snapshot_slot.busy.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    let all = server.keyspace.lock_all();
+    let cap = server.keyspace.begin_capture(&all, if compress { encode_compressed } else { encode_plain });
+    let offset = server.repl.master_repl_offset();
+    let replid = server.repl.ids.lock().replid.clone();
+    // The stream restarts with a SELECT, so a replica loading this snapshot needs no db state.
+    server.repl.stream.reset_db();
+    drop(all);
+    Some(Snapshot { cap, offset, replid, ctime: crate::util::now_ms() / 1000, compress, slot_released: false })
+}
+
+/// Writes RDB bytes with a running CRC and the current SELECTDB state.
+struct RdbSink<W: Write> {
+    out: W,
+    crc: crc::Digest<'static, u64>,
+    db: Option<usize>,
+    bytes: u64,
+}
+
+impl<W: Write> RdbSink<W> {
+    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        self.crc.update(b);
+        self.bytes += b.len() as u64;
+        self.out.write_all(b)
+    }
+
+    fn entries(&mut self, db: usize, b: &[u8]) -> io::Result<()> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        if self.db != Some(db) {
+            let mut sel = Vec::new();
+            encode::write_select_db(&mut sel, db);
+            self.raw(&sel)?;
+            self.db = Some(db);
+        }
+        self.raw(b)
+    }
+}
+
+impl Snapshot {
+    /// Walks the keyspace and writes the whole RDB (header to checksum) to `out`. Blocking.
+    pub fn write<W: Write>(mut self, server: &Server, out: W) -> io::Result<SnapshotStats> {
+        let res = self.walk(server, out);
+        self.finish(server);
+        res
+    }
+
+    fn walk<W: Write>(&mut self, server: &Server, out: W) -> io::Result<SnapshotStats> {
+        let mut sink = RdbSink { out, crc: CRC64.digest(), db: None, bytes: 0 };
+        let mut stats = SnapshotStats::default();
+        let mut header = Vec::new();
+        encode::write_header(
+            &mut header,
+            &Aux {
+                ctime: self.ctime,
+                used_mem: crate::server::memory::used_memory(),
+                repl_stream_db: 0,
+                repl_id: self.replid.clone(),
+                repl_offset: self.offset as i64,
+            },
+        );
+        sink.raw(&header)?;
+        let ndbs = server.keyspace.databases();
+        let mut buf = Vec::with_capacity(64 * 1024);
+        for db in 0..ndbs {
+            for s in 0..SHARDS {
+                let mut i = 0;
+                loop {
+                    buf.clear();
+                    let done = {
+                        let mut locked = server.keyspace.lock_shard(s);
+                        let Some(shard) = locked.shards_mut().next() else { break };
+                        let t = &mut shard.tables[db];
+                        let end = (i + CHUNK).min(t.map.len());
+                        for j in i..end {
+                            if let Some((k, e)) = t.map.get_index_mut(j) {
+                                if e.ver < self.cap.epoch {
+                                    e.ver = self.cap.epoch;
+                                    let expire = t.expires.get(k).copied();
+                                    encode::write_entry(&mut buf, k, &e.value, expire, self.compress);
+                                    stats.keys += 1;
+                                }
+                            }
+                        }
+                        i = end;
+                        end >= t.map.len()
+                    };
+                    sink.entries(db, &buf)?;
+                    self.drain(&mut sink, &mut stats)?;
+                    if done {
+                        break;
+                    }
+                }
+            }
+        }
+        self.drain(&mut sink, &mut stats)?;
+        sink.raw(&[OPCODE_EOF])?;
+        let crc = sink.crc.clone().finalize();
+        sink.out.write_all(&crc.to_le_bytes())?;
+        sink.bytes += 8;
+        sink.out.flush()?;
+        stats.bytes = sink.bytes;
+        Ok(stats)
+    }
+
+    /// Writes out what writers captured ahead of the walk.
+    fn drain<W: Write>(&self, sink: &mut RdbSink<W>, stats: &mut SnapshotStats) -> io::Result<()> {
+        let taken: Vec<Vec<u8>> = {
+            let mut p = self.cap.pending.lock();
+            if p.iter().all(Vec::is_empty) {
+                return Ok(());
+            }
+            p.iter_mut().map(std::mem::take).collect()
+        };
+        for (db, b) in taken.iter().enumerate() {
+            stats.captured_bytes += b.len() as u64;
+            sink.entries(db, b)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, server: &Server) {
+        if !self.slot_released {
+            server.keyspace.end_capture();
+            server.snapshot_slot.busy.store(false, Ordering::Release);
+            self.slot_released = true;
+        }
+    }
+
+    /// Gives up a snapshot that will not be written (its replica left before the walk).
+    pub fn abandon(mut self, server: &Server) {
+        self.finish(server);
+    }
+}

@@ -1,0 +1,368 @@
+//! The replication stream: one shared buffer holding everything propagated, of which the
+//! backlog is the trailing `repl-backlog-size` window. Every replica reads the same bytes at
+//! its own offset (refcounted `Bytes`, no per-replica copy); bytes a replica still needs are
+//! retained past the backlog window until its output-buffer limit cuts it off.
+//!
+//! Offsets follow Redis: `end` is `master_repl_offset` (bytes ever appended); the byte appended
+//! at position k (1-based) has offset k.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::keyspace::Effect;
+
+/// A reader's position: the offset of the next byte it needs. Shared with its sender task.
+#[derive(Debug)]
+pub struct Reader {
+    pub id: u64,
+    pub next: AtomicU64,
+    /// Set when the reader fell further behind than its output-buffer hard limit.
+    pub overflowed: AtomicBool,
+}
+
+struct Inner {
+    /// Frozen data; `first` is the offset of chunks[0][0].
+    chunks: VecDeque<Bytes>,
+    /// Data being appended, after the frozen chunks.
+    cur: BytesMut,
+    first: u64,
+    end: u64,
+    /// Database the stream is positioned in; -1 forces a SELECT before the next command.
+    stream_db: i64,
+    backlog_size: u64,
+    /// Output-buffer hard limit for replicas, in bytes (0 = none).
+    hard_limit: u64,
+    readers: Vec<Arc<Reader>>,
+}
+
+pub struct Stream {
+    inner: Mutex<Inner>,
+    /// Whether a backlog exists: before the first replica, nothing is recorded or counted.
+    active: AtomicBool,
+    end_tx: watch::Sender<u64>,
+    next_reader: AtomicU64,
+}
+
+/// Encodes argv as a RESP multibulk.
+pub fn encode_command(out: &mut BytesMut, argv: &[Bytes]) {
+    let mut b = itoa::Buffer::new();
+    out.put_u8(b'*');
+    out.put_slice(b.format(argv.len()).as_bytes());
+    out.put_slice(b"\r\n");
+    for a in argv {
+        out.put_u8(b'$');
+        out.put_slice(b.format(a.len()).as_bytes());
+        out.put_slice(b"\r\n");
+        out.put_slice(a);
+        out.put_slice(b"\r\n");
+    }
+}
+
+impl Default for Stream {
+    fn default() -> Self {
+        Stream::new(1024 * 1024)
+    }
+}
+
+impl Stream {
+    pub fn new(backlog_size: u64) -> Stream {
+        let (end_tx, _) = watch::channel(0);
+        Stream {
+            inner: Mutex::new(Inner {
+                chunks: VecDeque::new(),
+                cur: BytesMut::new(),
+                first: 1,
+                end: 0,
+                stream_db: -1,
+                backlog_size,
+                hard_limit: 256 * 1024 * 1024,
+                readers: Vec::new(),
+            }),
+            active: AtomicBool::new(false),
+            end_tx,
+            next_reader: AtomicU64::new(1),
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// Creates the backlog at offset `offset` (the next byte will have offset `offset + 1`).
+    pub fn activate(&self, offset: u64) {
+        let mut g = self.inner.lock();
+        g.chunks.clear();
+        g.cur.clear();
+        g.first = offset + 1;
+        g.end = offset;
+        g.stream_db = -1;
+        self.active.store(true, Ordering::Release);
+        let _ = self.end_tx.send(offset);
+    }
+
+    /// Frees the backlog (repl-backlog-ttl, or a replica starting a full sync of its own).
+    pub fn deactivate(&self) {
+        let mut g = self.inner.lock();
+        g.chunks.clear();
+        g.cur = BytesMut::new();
+        g.first = g.end + 1;
+        self.active.store(false, Ordering::Release);
+    }
+
+    /// Forces a SELECT before the next propagated command.
+    pub fn reset_db(&self) {
+        self.inner.lock().stream_db = -1;
+    }
+
+    pub fn set_limits(&self, backlog_size: u64, hard_limit: u64) {
+        let mut g = self.inner.lock();
+        g.backlog_size = backlog_size.max(16 * 1024);
+        // Redis 7.0: a replica's hard limit is never below the backlog size.
+        g.hard_limit = if hard_limit == 0 { 0 } else { hard_limit.max(g.backlog_size) };
+    }
+
+    /// `master_repl_offset`.
+    pub fn end(&self) -> u64 {
+        self.inner.lock().end
+    }
+
+    /// (first byte offset, histlen) of the backlog, as INFO shows them.
+    pub fn backlog_window(&self) -> (u64, u64) {
+        let g = self.inner.lock();
+        if !self.is_active() {
+            return (0, 0);
+        }
+        (g.first, g.end + 1 - g.first)
+    }
+
+    pub fn backlog_size(&self) -> u64 {
+        self.inner.lock().backlog_size
+    }
+
+    /// Appends a command's effects, with SELECTs and a MULTI/EXEC wrapper as Redis emits them.
+    pub fn feed(&self, effects: &[Effect]) {
+        if effects.is_empty() || !self.is_active() {
+            return;
+        }
+        let mut g = self.inner.lock();
+        let before = g.cur.len();
+        let wrap = effects.len() >= 2;
+        if wrap {
+            select_if_needed(&mut g, effects[0].db);
+            encode_command(&mut g.cur, &[Bytes::from_static(b"MULTI")]);
+        }
+        for e in effects {
+            select_if_needed(&mut g, e.db);
+            encode_command(&mut g.cur, &e.argv);
+        }
+        if wrap {
+            encode_command(&mut g.cur, &[Bytes::from_static(b"EXEC")]);
+        }
+        let added = (g.cur.len() - before) as u64;
+        self.advance(&mut g, added);
+    }
+
+    /// Appends raw stream bytes (a replica forwarding its master's stream to sub-replicas).
+    pub fn append_raw(&self, bytes: &[u8]) {
+        if bytes.is_empty() || !self.is_active() {
+            return;
+        }
+        let mut g = self.inner.lock();
+        g.cur.extend_from_slice(bytes);
+        self.advance(&mut g, bytes.len() as u64);
+    }
+
+    /// Appends one command in the current database (PING, REPLCONF GETACK).
+    pub fn feed_control(&self, argv: &[Bytes]) {
+        if !self.is_active() {
+            return;
+        }
+        let mut g = self.inner.lock();
+        let before = g.cur.len();
+        encode_command(&mut g.cur, argv);
+        let added = (g.cur.len() - before) as u64;
+        self.advance(&mut g, added);
+    }
+
+    fn advance(&self, g: &mut Inner, added: u64) {
+        g.end += added;
+        // Freeze in blocks so the backlog can be trimmed by whole chunks.
+        if g.cur.len() >= 16 * 1024 {
+            let b = g.cur.split().freeze();
+            g.chunks.push_back(b);
+        }
+        self.trim(g);
+        let _ = self.end_tx.send(g.end);
+    }
+
+    /// Drops chunks that are outside the backlog window and needed by no reader; flags readers
+    /// over their hard limit.
+    fn trim(&self, g: &mut Inner) {
+        let end = g.end;
+        let hard = g.hard_limit;
+        let mut min_needed = end + 1;
+        for r in &g.readers {
+            let next = r.next.load(Ordering::Acquire);
+            if hard > 0 && end + 1 - next.min(end + 1) > hard {
+                r.overflowed.store(true, Ordering::Release);
+                continue;
+            }
+            min_needed = min_needed.min(next);
+        }
+        while let Some(front) = g.chunks.front() {
+            let len = front.len() as u64;
+            let hist = end + 1 - g.first;
+            if hist - len < g.backlog_size || g.first + len > min_needed {
+                break;
+            }
+            g.first += len;
+            g.chunks.pop_front();
+        }
+    }
+
+    /// Whether a partial resync from `offset` (first byte wanted) can be served.
+    pub fn can_serve(&self, offset: u64) -> bool {
+        if !self.is_active() {
+            return false;
+        }
+        let g = self.inner.lock();
+        offset >= g.first && offset <= g.end + 1
+    }
+
+    /// Registers a reader that will next need the byte at `next`.
+    pub fn add_reader(&self, next: u64) -> Arc<Reader> {
+        let r = Arc::new(Reader {
+            id: self.next_reader.fetch_add(1, Ordering::Relaxed),
+            next: AtomicU64::new(next),
+            overflowed: AtomicBool::new(false),
+        });
+        self.inner.lock().readers.push(r.clone());
+        r
+    }
+
+    pub fn remove_reader(&self, id: u64) {
+        let mut g = self.inner.lock();
+        g.readers.retain(|r| r.id != id);
+        self.trim(&mut g);
+    }
+
+    /// Bytes from `from` to the end, as shared slices; empty if nothing new. `None` if `from`
+    /// was already trimmed away.
+    pub fn read_from(&self, from: u64) -> Option<Vec<Bytes>> {
+        let mut g = self.inner.lock();
+        if from < g.first {
+            return None;
+        }
+        if from > g.end {
+            return Some(Vec::new());
+        }
+        if !g.cur.is_empty() {
+            let b = g.cur.split().freeze();
+            g.chunks.push_back(b);
+        }
+        let mut out = Vec::new();
+        let mut pos = g.first;
+        for c in &g.chunks {
+            let len = c.len() as u64;
+            if pos + len > from {
+                let skip = from.saturating_sub(pos) as usize;
+                out.push(c.slice(skip..));
+            }
+            pos += len;
+        }
+        Some(out)
+    }
+
+    /// A receiver of `master_repl_offset` changes, to wait for new data.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.end_tx.subscribe()
+    }
+
+    /// Bytes of buffered stream held (INFO mem_total_replication_buffers).
+    pub fn memory(&self) -> u64 {
+        let g = self.inner.lock();
+        g.chunks.iter().map(|c| c.len() as u64).sum::<u64>() + g.cur.capacity() as u64
+    }
+}
+
+fn select_if_needed(g: &mut Inner, db: usize) {
+    if g.stream_db != db as i64 {
+        let mut b = itoa::Buffer::new();
+        let n = Bytes::copy_from_slice(b.format(db).as_bytes());
+        encode_command(&mut g.cur, &[Bytes::from_static(b"SELECT"), n]);
+        g.stream_db = db as i64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eff(db: usize, args: &[&'static [u8]]) -> Effect {
+        Effect { db, argv: args.iter().map(|a| Bytes::from_static(a)).collect() }
+    }
+
+    #[test]
+    fn offsets_match_redis_counting() {
+        let s = Stream::new(1 << 20);
+        s.activate(0);
+        s.feed(&[eff(0, &[b"set", b"foo", b"bar"])]);
+        // SELECT 0 (23 bytes) + set foo bar (31 bytes), as observed on Redis.
+        assert_eq!(s.end(), 54);
+        s.feed_control(&[Bytes::from_static(b"ping")]);
+        assert_eq!(s.end(), 68);
+        let all: Vec<u8> = s.read_from(1).unwrap().concat();
+        assert!(all.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset"));
+        assert_eq!(all.len(), 68);
+        let tail: Vec<u8> = s.read_from(55).unwrap().concat();
+        assert_eq!(tail, b"*1\r\n$4\r\nping\r\n");
+    }
+
+    #[test]
+    fn multi_exec_wrapping_and_select_inside() {
+        let s = Stream::new(1 << 20);
+        s.activate(0);
+        s.feed(&[eff(5, &[b"SET", b"s5", b"1"]), eff(6, &[b"SET", b"s6", b"1"])]);
+        let all = s.read_from(1).unwrap().concat();
+        let text = String::from_utf8(all).unwrap();
+        let order: Vec<&str> = ["SELECT\r\n$1\r\n5", "MULTI", "s5", "SELECT\r\n$1\r\n6", "s6", "EXEC"]
+            .iter()
+            .map(|p| {
+                assert!(text.contains(p), "{p} missing");
+                *p
+            })
+            .collect();
+        let mut last = 0;
+        for p in order {
+            let at = text.find(p).unwrap();
+            assert!(at >= last, "{p} out of order");
+            last = at;
+        }
+    }
+
+    #[test]
+    fn backlog_trims_but_keeps_what_readers_need() {
+        let s = Stream::new(16 * 1024);
+        s.activate(0);
+        let r = s.add_reader(1);
+        let big = vec![b'x'; 20_000];
+        for _ in 0..10 {
+            s.append_raw(&big);
+        }
+        // The reader still needs byte 1: nothing may be trimmed.
+        assert!(s.read_from(1).is_some());
+        r.next.store(s.end() + 1, Ordering::Release);
+        s.append_raw(&big);
+        assert!(s.read_from(1).is_none());
+        let (first, hist) = s.backlog_window();
+        assert!(hist >= 16 * 1024);
+        assert_eq!(first + hist - 1, s.end());
+        assert!(s.can_serve(s.end() + 1));
+        assert!(!s.can_serve(s.end() + 2));
+    }
+}
