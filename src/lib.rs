@@ -18,6 +18,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod keyspace;
+pub mod persistence;
 pub mod protocol;
 pub mod replication;
 pub mod server;

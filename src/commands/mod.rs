@@ -8,11 +8,13 @@
 
 pub mod access;
 pub mod args;
+pub mod bits;
 pub mod errors;
 pub mod float;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod replication;
 pub mod server_cmds;
 pub mod sets;
 pub mod spec;
@@ -83,12 +85,14 @@ impl Registry {
     fn build() -> Registry {
         let families: &[&'static [Spec]] = &[
             strings::COMMANDS,
+            bits::COMMANDS,
             keys::COMMANDS,
             lists::COMMANDS,
             hashes::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
             tx::COMMANDS,
+            replication::COMMANDS,
             server_cmds::COMMANDS,
         ];
         let mut all = Vec::new();

@@ -190,6 +190,22 @@ impl Keyspace {
         *self.capture.write() = None;
     }
 
+    /// Replaces the whole dataset (a loaded RDB) in one step under every shard lock.
+    /// `tables[shard][db]`, built with this keyspace's `shard_of`.
+    pub fn install(&self, tables: Vec<Vec<Table>>) {
+        let epoch = self.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let mut all = self.lock_all();
+        for (shard, new) in all.shards_mut().zip(tables) {
+            let mut new: Box<[Table]> = new.into_boxed_slice();
+            for t in new.iter_mut() {
+                for e in t.map.values_mut() {
+                    e.ver = epoch;
+                }
+            }
+            shard.tables = new;
+        }
+    }
+
     /// Number of keys in database `db` (locks shards one at a time).
     pub fn dbsize(&self, db: usize) -> usize {
         self.shards

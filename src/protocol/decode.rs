@@ -72,7 +72,7 @@ pub fn decode_request(
         return Ok(None);
     }
     if buf[0] == b'*' {
-        decode_multibulk(buf, limits, hint)
+        Ok(decode_multibulk(buf, limits, hint)?.map(|(args, _)| args))
     } else {
         inline::decode_inline(buf)
     }
@@ -99,11 +99,31 @@ fn parse_len(digits: &[u8]) -> Option<i64> {
     crate::util::parse_i64(digits)
 }
 
+/// Like `decode_request`, also returning the request's exact bytes (a replica forwards the
+/// bytes it applied to its own replicas).
+pub fn decode_request_frame(
+    buf: &mut BytesMut,
+    limits: DecodeLimits,
+    hint: &mut usize,
+) -> Result<Option<(Request, Bytes)>, ProtocolError> {
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    if buf[0] != b'*' {
+        let before = buf.clone();
+        return Ok(inline::decode_inline(buf)?.map(|r| {
+            let used = before.len() - buf.len();
+            (r, before.freeze().slice(..used))
+        }));
+    }
+    decode_multibulk(buf, limits, hint)
+}
+
 fn decode_multibulk(
     buf: &mut BytesMut,
     limits: DecodeLimits,
     hint: &mut usize,
-) -> Result<Option<Request>, ProtocolError> {
+) -> Result<Option<(Request, Bytes)>, ProtocolError> {
     let Some(end) = find_crlf(buf, 1) else {
         if buf.len() > INLINE_MAX {
             return Err(ProtocolError::TooBigMbulkCount);
@@ -119,8 +139,8 @@ fn decode_multibulk(
     }
     let mut pos = end + 2;
     if count <= 0 {
-        let _ = buf.split_to(pos);
-        return Ok(Some(Vec::new()));
+        let frame = buf.split_to(pos).freeze();
+        return Ok(Some((Vec::new(), frame)));
     }
     // Offsets of each argument inside the frame; bytes are sliced once the frame is complete.
     let mut spans: Vec<(usize, usize)> = Vec::with_capacity(count.min(1024) as usize);
@@ -154,12 +174,8 @@ fn decode_multibulk(
         pos = start + len + 2;
     }
     let frame = buf.split_to(pos).freeze();
-    Ok(Some(
-        spans
-            .into_iter()
-            .map(|(s, l)| frame.slice(s..s + l))
-            .collect(),
-    ))
+    let args = spans.into_iter().map(|(s, l)| frame.slice(s..s + l)).collect();
+    Ok(Some((args, frame)))
 }
 
 #[cfg(test)]

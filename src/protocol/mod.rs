@@ -7,5 +7,5 @@ pub mod encode;
 pub mod inline;
 pub mod reply;
 
-pub use decode::{decode_request, DecodeLimits, ProtocolError};
+pub use decode::{decode_request, decode_request_frame, DecodeLimits, ProtocolError};
 pub use reply::Reply;

@@ -2,6 +2,8 @@
 //! replication ids (PSYNC2), the master side (`master`: SYNC/PSYNC, feeding replicas) and the
 //! replica side (`replica`: the link to our master, handshake, sync, applying the stream).
 
+pub mod master;
+pub mod replica;
 pub mod stream;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +47,11 @@ pub struct Replication {
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
+    /// Replicas attached to this node (any state).
+    pub replicas: Mutex<Vec<std::sync::Arc<master::ReplicaHandle>>>,
+    pub sync_queue: master::SyncQueue,
+    /// The link to our master, when we are a replica.
+    pub link: replica::LinkInfo,
 }
 
 impl Default for Replication {
@@ -55,6 +62,9 @@ impl Default for Replication {
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
+            replicas: Mutex::new(Vec::new()),
+            sync_queue: master::SyncQueue::default(),
+            link: replica::LinkInfo::default(),
         }
     }
 }
@@ -66,5 +76,65 @@ impl Replication {
 
     pub fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Closes every attached replica's connection (they reconnect and PSYNC again): after a full
+/// sync of our own, or a change of replication id.
+pub fn disconnect_replicas(server: &crate::server::Server) {
+    let ids: Vec<u64> = server.repl.replicas.lock().iter().map(|r| r.client_id).collect();
+    let clients = server.clients.lock();
+    for id in ids {
+        if let Some(c) = clients.get(&id) {
+            c.send(crate::server::client::Push::Kill);
+        }
+    }
+}
+
+/// `REPLICAOF NO ONE`: become a master keeping the data; the current history id becomes the
+/// secondary one so replicas of our old master can continue from us (PSYNC2).
+pub fn promote(server: &crate::server::Server) {
+    replica::stop_link(server);
+    server.config.write().replicaof = None;
+    server.role_replica.store(false, Ordering::Release);
+    crate::server::logging::set_role(b'M');
+    let offset = server.repl.master_repl_offset();
+    {
+        let mut ids = server.repl.ids.lock();
+        let old = ids.replid.clone();
+        ids.shift(offset);
+        tracing::info!(
+            "Setting secondary replication ID to {old}, valid up to offset: {}. New replication ID is {}",
+            offset + 1,
+            ids.replid
+        );
+    }
+    *server.repl.link.cached.lock() = None;
+    if !server.repl.stream.is_active() {
+        server.repl.stream.activate(offset);
+    }
+    server.repl.stream.reset_db();
+    disconnect_replicas(server);
+}
+
+/// `REPLICAOF host port`: follow a (new) master. A master demoted this way offers its own
+/// history for a partial resync.
+pub fn demote(server: &crate::server::Server, host: String, port: u16) {
+    let was_master = !server.is_replica();
+    server.config.write().replicaof = Some((host.clone(), port));
+    server.role_replica.store(true, Ordering::Release);
+    crate::server::logging::set_role(b'S');
+    if was_master {
+        let replid = server.repl.ids.lock().replid.clone();
+        let offset = server.repl.master_repl_offset();
+        if server.repl.stream.is_active() {
+            tracing::info!(
+                "Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer."
+            );
+            *server.repl.link.cached.lock() = Some((replid, offset));
+        }
+    }
+    if let Some(me) = server.arc() {
+        replica::start_link(&me, host, port);
     }
 }

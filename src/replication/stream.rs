@@ -46,6 +46,8 @@ pub struct Stream {
     active: AtomicBool,
     end_tx: watch::Sender<u64>,
     next_reader: AtomicU64,
+    /// Mirror of `end` readable without the lock (WAIT offsets after every command).
+    end_atomic: AtomicU64,
 }
 
 /// Encodes argv as a RESP multibulk.
@@ -86,6 +88,7 @@ impl Stream {
             active: AtomicBool::new(false),
             end_tx,
             next_reader: AtomicU64::new(1),
+            end_atomic: AtomicU64::new(0),
         }
     }
 
@@ -101,6 +104,7 @@ impl Stream {
         g.first = offset + 1;
         g.end = offset;
         g.stream_db = -1;
+        self.end_atomic.store(offset, Ordering::Release);
         self.active.store(true, Ordering::Release);
         let _ = self.end_tx.send(offset);
     }
@@ -128,7 +132,7 @@ impl Stream {
 
     /// `master_repl_offset`.
     pub fn end(&self) -> u64 {
-        self.inner.lock().end
+        self.end_atomic.load(Ordering::Acquire)
     }
 
     /// (first byte offset, histlen) of the backlog, as INFO shows them.
@@ -191,6 +195,7 @@ impl Stream {
 
     fn advance(&self, g: &mut Inner, added: u64) {
         g.end += added;
+        self.end_atomic.store(g.end, Ordering::Release);
         // Freeze in blocks so the backlog can be trimmed by whole chunks.
         if g.cur.len() >= 16 * 1024 {
             let b = g.cur.split().freeze();

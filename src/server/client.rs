@@ -113,6 +113,39 @@ pub struct Client {
     pub close_after_reply: bool,
     /// This is the link to our master: apply silently, never refuse writes.
     pub is_master_link: bool,
+    /// What a replica announced with REPLCONF before its PSYNC.
+    pub replconf: ReplConf,
+    /// Set by SYNC/PSYNC: the connection becomes a replica link after the current batch.
+    pub takeover: Option<Takeover>,
+    /// Offset of the replication stream after this client's last command (WAIT's target).
+    pub woff: u64,
+    /// A command that waits (WAIT): the connection resolves it before reading on.
+    pub blocked: Option<Blocked>,
+}
+
+/// A command whose reply comes later.
+#[derive(Debug, Clone)]
+pub enum Blocked {
+    /// WAIT: until `numreplicas` replicas acknowledged `target`, or the timeout (0 = none).
+    Wait { target: u64, numreplicas: i64, timeout_ms: u64 },
+}
+
+/// REPLCONF settings of a connection that is about to become a replica.
+#[derive(Debug, Clone, Default)]
+pub struct ReplConf {
+    pub listening_port: Option<u16>,
+    pub ip_address: Option<String>,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+}
+
+/// A connection handed over to the replication master side.
+#[derive(Debug, Clone)]
+pub enum Takeover {
+    /// `PSYNC <replid> <offset>` (`?` and -1 for a full sync).
+    Psync { replid: String, offset: i64 },
+    /// Legacy `SYNC`: full sync, no +FULLRESYNC line, no ids.
+    Sync,
 }
 
 impl Client {
@@ -129,6 +162,10 @@ impl Client {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             is_master_link: false,
+            replconf: ReplConf::default(),
+            takeover: None,
+            woff: 0,
+            blocked: None,
         }
     }
 

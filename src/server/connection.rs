@@ -85,7 +85,7 @@ pub async fn serve<S>(
     mut client: Client,
     mut rx: mpsc::UnboundedReceiver<Push>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut inbuf = BytesMut::with_capacity(4096);
     let mut out = BytesMut::with_capacity(4096);
@@ -128,9 +128,20 @@ pub async fn serve<S>(
                                 continue;
                             }
                             client.shared.last_interaction.store(crate::util::now_ms(), Ordering::Relaxed);
-                            let reply = dispatch::process(&server, &mut client, &argv);
+                            let mut reply = dispatch::process(&server, &mut client, &argv);
+                            if let Some(b) = client.blocked.take() {
+                                // Everything before the blocking command goes out first.
+                                if !out.is_empty() {
+                                    if stream.write_all(&out).await.is_err() {
+                                        client.close_after_reply = true;
+                                        break;
+                                    }
+                                    out.clear();
+                                }
+                                reply = super::blocking::resolve(&server, b).await;
+                            }
                             emit(&mut client, &reply, &mut out);
-                            if client.close_after_reply {
+                            if client.close_after_reply || client.takeover.is_some() {
                                 break;
                             }
                         }
@@ -156,6 +167,10 @@ pub async fn serve<S>(
                 }
                 if client.close_after_reply {
                     break;
+                }
+                if let Some(t) = client.takeover.take() {
+                    crate::replication::master::serve_replica(server.clone(), stream, client, rx, t).await;
+                    return;
                 }
             }
             p = rx.recv() => {

@@ -107,6 +107,14 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
             )),
         );
     }
+    if spec.has(spec::WRITE)
+        && !client.is_master_link
+        && server.is_replica()
+        && server.config.read().replica_read_only
+    {
+        REGISTRY.reject(id);
+        return error_reply(server, errors::READONLY);
+    }
     call(server, client, id, spec, argv)
 }
 
@@ -184,6 +192,7 @@ pub fn call(
     publish_effects(server, &mut db);
     drop(db);
     REGISTRY.count(id, usec, result.is_err());
+    client.woff = server.repl.stream.end();
     after_call(server, client, spec, argv, usec);
     match result {
         Ok(r) => r,

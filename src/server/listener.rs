@@ -221,17 +221,25 @@ async fn unix_accept_loop(server: Arc<Server>, listener: tokio::net::UnixListene
     }
 }
 
-/// The server cron: active expiry `hz` times per second.
+/// The server cron: active expiry `hz` times per second; replication duties (starting
+/// snapshots for waiting replicas, the periodic stream ping).
 async fn cron(server: Arc<Server>) {
     let mut shutdown = server.shutdown_tx.subscribe();
+    let mut last_ping = std::time::Instant::now();
     loop {
         let hz = server.config.read().hz.clamp(1, 500);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
             _ = shutdown.changed() => return,
         }
-        if server.active_expire_enabled.load(Ordering::Relaxed) {
+        if server.active_expire_enabled.load(Ordering::Relaxed) && !server.is_replica() {
             crate::server::expire::active_expire_cycle(&server);
+        }
+        crate::replication::master::start_pending_syncs(&server);
+        let period = server.config.read().repl_ping_replica_period.max(1);
+        if last_ping.elapsed() >= Duration::from_secs(period) {
+            last_ping = std::time::Instant::now();
+            crate::replication::master::ping_replicas(&server);
         }
     }
 }

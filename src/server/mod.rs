@@ -1,5 +1,6 @@
 //! The server: shared state, the listener, connections, and command dispatch.
 
+pub mod blocking;
 pub mod client;
 pub mod connection;
 pub mod dispatch;
@@ -32,8 +33,13 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 /// State shared by every connection and background task.
 pub struct Server {
+    /// This server itself, for tasks that must own a reference.
+    pub me: std::sync::Weak<Server>,
+    /// Whether we replicate from a master (mirrors `replicaof`, read on every write).
+    pub role_replica: AtomicBool,
     pub keyspace: Keyspace,
     pub repl: crate::replication::Replication,
+    pub snapshot_slot: crate::persistence::snapshot::SnapshotSlot,
     pub config: RwLock<Config>,
     pub stats: stats::Stats,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientShared>>>,
@@ -59,9 +65,13 @@ impl Server {
         let (shutdown_tx, _) = tokio_watch::channel(false);
         let port = config.port;
         let config_file = config.config_file().map(|p| p.to_path_buf());
-        Arc::new(Server {
+        let replica = config.replicaof.is_some();
+        Arc::new_cyclic(|me| Server {
+            me: me.clone(),
+            role_replica: AtomicBool::new(replica),
             keyspace: ks,
             repl: crate::replication::Replication::default(),
+            snapshot_slot: Default::default(),
             config: RwLock::new(config),
             stats: stats::Stats::default(),
             clients: Mutex::new(BTreeMap::new()),
@@ -115,7 +125,12 @@ impl Server {
 
     /// Whether this server is currently a replica (replicaof set).
     pub fn is_replica(&self) -> bool {
-        self.config.read().replicaof.is_some()
+        self.role_replica.load(Ordering::Acquire)
+    }
+
+    /// An owned reference to this server (for spawned tasks).
+    pub fn arc(&self) -> Option<Arc<Server>> {
+        self.me.upgrade()
     }
 
     pub fn port(&self) -> u16 {

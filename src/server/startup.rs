@@ -52,6 +52,11 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
     tracing::info!("Server initialized");
     tracing::info!("Ready to accept connections tcp");
     spawn_signal_handlers(server.clone());
+    let master = server.config.read().replicaof.clone();
+    if let Some((host, port)) = master {
+        super::logging::set_role(b'S');
+        crate::replication::replica::start_link(&server, host, port);
+    }
     listener::run(server.clone(), listeners).await;
     finish(&server, pidfile.as_deref());
     0

@@ -6,8 +6,7 @@
 //! into redis-server with the same contents and encodings.
 
 use super::format::*;
-use crate::keyspace::hash::Hash;
-use crate::keyspace::set::Set;
+use crate::keyspace::set::Member;
 use crate::keyspace::{Str, Value};
 
 pub fn write_len(out: &mut Vec<u8>, len: u64) {
@@ -102,29 +101,22 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, compress: bool) {
         }
         Value::Set(s) => {
             write_len(out, s.len() as u64);
-            match s {
-                Set::Intset(v) => {
-                    let mut b = itoa::Buffer::new();
-                    for i in v {
-                        write_string(out, b.format(*i).as_bytes(), compress);
+            for m in s.iter() {
+                match m {
+                    Member::Int(i) => {
+                        if !write_int_encoded(out, i) {
+                            write_string(out, itoa::Buffer::new().format(i).as_bytes(), compress);
+                        }
                     }
-                }
-                Set::Table(m) => {
-                    for m in m.iter() {
-                        write_string(out, m, compress);
-                    }
+                    Member::Bytes(b) => write_string(out, b, compress),
                 }
             }
         }
         Value::Hash(h) => {
             write_len(out, h.len() as u64);
-            let mut write_pair = |f: &[u8], val: &[u8]| {
+            for (f, val) in h.iter() {
                 write_string(out, f, compress);
                 write_string(out, val, compress);
-            };
-            match h {
-                Hash::Listpack(v) => v.iter().for_each(|(f, val)| write_pair(f, val)),
-                Hash::Table(m) => m.iter().for_each(|(f, val)| write_pair(f, val)),
             }
         }
         Value::ZSet(z) => {

@@ -1,0 +1,184 @@
+//! Replication commands: SYNC PSYNC REPLCONF REPLICAOF SLAVEOF ROLE WAIT FAILOVER.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::args::is;
+use super::errors::{self, CmdError};
+use super::spec::{Group, Spec, ADMIN, ALLOW_BUSY, LOADING, NOSCRIPT, NO_MULTI, STALE};
+use super::Ctx;
+use crate::protocol::Reply;
+use crate::replication::master::{self, ReplicaState};
+use crate::replication::replica::LinkState;
+use crate::server::client::Takeover;
+
+const REPL: u32 = ADMIN | NOSCRIPT | NO_MULTI;
+
+pub const COMMANDS: &[Spec] = &[
+    Spec::new("sync", 1, REPL, Group::Server, sync),
+    Spec::new("psync", -3, REPL, Group::Server, psync),
+    Spec::new("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, Group::Server, replconf),
+    Spec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, Group::Server, replicaof),
+    Spec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, Group::Server, replicaof),
+    Spec::new("role", 1, NOSCRIPT | LOADING | STALE | super::spec::FAST, Group::Server, role),
+    Spec::new("wait", 3, NOSCRIPT, Group::Generic, wait),
+];
+
+/// A replica serves SYNC/PSYNC only while its own link is up.
+fn check_can_serve_sync(cx: &Ctx) -> Result<(), CmdError> {
+    if cx.server.is_replica() && cx.server.repl.link.state() != LinkState::Connected {
+        return Err(CmdError::fixed("NOMASTERLINK Can't SYNC while not connected with my master"));
+    }
+    Ok(())
+}
+
+fn sync(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    if cx.client.shared.is_replica.load(Ordering::Relaxed) {
+        return Ok(Reply::None);
+    }
+    check_can_serve_sync(cx)?;
+    cx.client.takeover = Some(Takeover::Sync);
+    Ok(Reply::None)
+}
+
+fn psync(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    if cx.client.shared.is_replica.load(Ordering::Relaxed) {
+        return Ok(Reply::None);
+    }
+    check_can_serve_sync(cx)?;
+    let replid = String::from_utf8_lossy(&cx.argv[1]).into_owned();
+    let offset = super::args::parse_int(&cx.argv[2])?;
+    cx.client.takeover = Some(Takeover::Psync { replid, offset });
+    Ok(Reply::None)
+}
+
+fn replconf(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    if cx.argv.len() % 2 == 0 {
+        return Err(errors::SYNTAX);
+    }
+    let mut i = 1;
+    while i + 1 < cx.argv.len() {
+        let (opt, val) = (&cx.argv[i], &cx.argv[i + 1]);
+        if is(opt, "listening-port") {
+            let port = super::args::parse_int(val)?;
+            cx.client.replconf.listening_port = Some(port.clamp(0, 65535) as u16);
+        } else if is(opt, "ip-address") {
+            if val.len() >= 46 {
+                return Err(CmdError::err(format_args!(
+                    "REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                    val.len()
+                )));
+            }
+            cx.client.replconf.ip_address = Some(String::from_utf8_lossy(val).into_owned());
+        } else if is(opt, "capa") {
+            if is(val, "eof") {
+                cx.client.replconf.capa_eof = true;
+            } else if is(val, "psync2") {
+                cx.client.replconf.capa_psync2 = true;
+            }
+        } else if is(opt, "ack") || is(opt, "getack") {
+            // From a normal client these are silently ignored; replica links handle them.
+            return Ok(Reply::None);
+        } else if is(opt, "rdb-only") || is(opt, "rdb-filter-only") {
+            // Accepted (redis-cli --rdb); filters are not supported yet.
+        } else {
+            return Err(CmdError::err(format_args!(
+                "Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+        i += 2;
+    }
+    Ok(Reply::OK)
+}
+
+fn replicaof(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    if cx.client.shared.is_replica.load(Ordering::Relaxed) {
+        return Err(CmdError::err("Command is not valid when client is a replica."));
+    }
+    let me = format!("id={} addr={}", cx.client.id(), cx.client.shared.addr);
+    if is(&cx.argv[1], "no") && is(&cx.argv[2], "one") {
+        if cx.server.is_replica() {
+            crate::replication::promote(cx.server);
+            tracing::info!("MASTER MODE enabled (user request from '{me}')");
+        }
+        return Ok(Reply::OK);
+    }
+    let port = crate::util::parse_i64(&cx.argv[2])
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or_else(|| CmdError::err("Invalid master port"))? as u16;
+    let host = String::from_utf8_lossy(&cx.argv[1]).into_owned();
+    {
+        let cfg = cx.server.config.read();
+        if let Some((h, p)) = &cfg.replicaof {
+            if h.eq_ignore_ascii_case(&host) && *p == port {
+                tracing::info!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+                return Ok(Reply::status("OK Already connected to specified master"));
+            }
+        }
+    }
+    crate::replication::demote(cx.server, host.clone(), port);
+    tracing::info!("REPLICAOF {host}:{port} enabled (user request from '{me}')");
+    Ok(Reply::OK)
+}
+
+fn role(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let server = cx.server;
+    let cfg_master = server.config.read().replicaof.clone();
+    if let Some((host, port)) = cfg_master {
+        let link = &server.repl.link;
+        let state = link.state();
+        let offset = if state == LinkState::Connected {
+            link.read_offset.load(Ordering::Acquire) as i64
+        } else {
+            -1
+        };
+        return Ok(Reply::Array(vec![
+            Reply::bulk_str("slave"),
+            Reply::bulk_str(&host),
+            Reply::Int(i64::from(port)),
+            Reply::bulk_str(state.name()),
+            Reply::Int(offset),
+        ]));
+    }
+    let replicas = master::replicas(server)
+        .into_iter()
+        .filter(|r| r.state() == ReplicaState::Online)
+        .map(|r| {
+            Reply::Array(vec![
+                Reply::bulk_str(&r.ip),
+                Reply::bulk_str(&r.port.to_string()),
+                Reply::bulk_str(&r.ack_offset.load(Ordering::Acquire).to_string()),
+            ])
+        })
+        .collect();
+    Ok(Reply::Array(vec![
+        Reply::bulk_str("master"),
+        Reply::Int(server.repl.master_repl_offset() as i64),
+        Reply::Array(replicas),
+    ]))
+}
+
+fn wait(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    if cx.server.is_replica() {
+        return Err(CmdError::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
+    let numreplicas = super::args::parse_int(&cx.argv[1])?;
+    let timeout = crate::util::parse_i64(&cx.argv[2]).ok_or(errors::TIMEOUT_NOT_INTEGER)?;
+    if timeout < 0 {
+        return Err(errors::TIMEOUT_NEGATIVE);
+    }
+    let target = cx.client.woff;
+    let acked = master::acked(cx.server, target) as i64;
+    if acked >= numreplicas || cx.client.multi.is_some() {
+        return Ok(Reply::Int(acked));
+    }
+    cx.server.repl.stream.feed_control(&[
+        Bytes::from_static(b"REPLCONF"),
+        Bytes::from_static(b"GETACK"),
+        Bytes::from_static(b"*"),
+    ]);
+    cx.client.blocked = Some(crate::server::client::Blocked::Wait { target, numreplicas, timeout_ms: timeout as u64 });
+    Ok(Reply::None)
+}

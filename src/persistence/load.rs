@@ -1,0 +1,139 @@
+//! Loading an RDB into the keyspace: decoded into fresh tables first, then installed in one
+//! step under every shard lock, so a failed load leaves the previous dataset untouched and no
+//! client ever sees a partial one.
+
+use bytes::Bytes;
+
+use super::rdb::decode::{self, LoadSink, Loaded, RdbError};
+use crate::keyspace::hash::Hash;
+use crate::keyspace::list::List;
+use crate::keyspace::set::Set;
+use crate::keyspace::zset::ZSet;
+use crate::keyspace::{EncodingLimits, Entry, Str, Table, Value, SHARDS};
+use crate::server::Server;
+
+/// Turns a decoded value into a keyspace value, with the encodings Redis would choose.
+pub fn to_value(loaded: Loaded, limits: &EncodingLimits) -> Result<Value, String> {
+    Ok(match loaded {
+        Loaded::Str(b) => Value::Str(Str::from_bytes(&b)),
+        Loaded::List(items) => Value::List(List::from_items(items)),
+        Loaded::Set(members) => {
+            let mut s = Set::default();
+            for m in members {
+                s.insert(&m, limits);
+            }
+            Value::Set(s)
+        }
+        Loaded::Hash(pairs) => {
+            let mut h = Hash::default();
+            for (f, v) in pairs {
+                h.insert(f, v, limits);
+            }
+            Value::Hash(h)
+        }
+        Loaded::ZSet(mut pairs) => {
+            if pairs.iter().any(|(_, s)| s.is_nan()) {
+                return Err("Zset with NAN score detected".into());
+            }
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            pairs.dedup_by(|a, b| a.0 == b.0);
+            pairs.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+            Value::ZSet(ZSet::from_sorted(pairs, limits))
+        }
+    })
+}
+
+/// Collects decoded entries into per-shard tables.
+struct Staging<'a> {
+    server: &'a Server,
+    tables: Vec<Vec<Table>>,
+    db: usize,
+    limits: EncodingLimits,
+    now_ms: i64,
+    /// Drop keys whose expiry passed (a master loading its own file), or keep them (a replica).
+    drop_expired: bool,
+    pub keys: u64,
+    pub expired: u64,
+    aux_repl: (Option<String>, Option<i64>),
+}
+
+impl LoadSink for Staging<'_> {
+    fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<(), RdbError> {
+        match key {
+            b"repl-id" => self.aux_repl.0 = Some(String::from_utf8_lossy(value).into_owned()),
+            b"repl-offset" => self.aux_repl.1 = crate::util::parse_i64(value),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn select_db(&mut self, db: u64) -> Result<(), RdbError> {
+        if db as usize >= self.server.keyspace.databases() {
+            return Err(RdbError::Corrupt {
+                offset: 0,
+                reason: format!("FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting", self.server.keyspace.databases()),
+            });
+        }
+        self.db = db as usize;
+        Ok(())
+    }
+
+    fn entry(&mut self, key: Bytes, value: Loaded, expire_ms: Option<i64>) -> Result<(), RdbError> {
+        if self.drop_expired && expire_ms.is_some_and(|e| e <= self.now_ms) {
+            self.expired += 1;
+            return Ok(());
+        }
+        let value = to_value(value, &self.limits).map_err(|reason| RdbError::Corrupt { offset: 0, reason })?;
+        let shard = self.server.keyspace.shard_of(&key);
+        let t = &mut self.tables[shard][self.db];
+        let key = Bytes::copy_from_slice(&key);
+        if let Some(ms) = expire_ms {
+            t.expires.insert(key.clone(), ms);
+        }
+        t.map.insert(key, Entry { value, lru: (self.now_ms / 1000) as u32, ver: 0 });
+        self.keys += 1;
+        Ok(())
+    }
+}
+
+/// Result of a load: counts, and the replication info the file carried.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub keys: u64,
+    pub expired: u64,
+    pub repl_id: Option<String>,
+    pub repl_offset: Option<i64>,
+}
+
+/// Decodes `rdb` and, if it is entirely valid, replaces the whole dataset with it.
+pub fn replace_dataset_from<R: std::io::Read>(server: &Server, rdb: R, drop_expired: bool) -> Result<LoadReport, String> {
+    let ndbs = server.keyspace.databases();
+    let mut staging = Staging {
+        server,
+        tables: (0..SHARDS).map(|_| (0..ndbs).map(|_| Table::default()).collect()).collect(),
+        db: 0,
+        limits: server.keyspace.limits.load(),
+        now_ms: crate::util::now_ms(),
+        drop_expired,
+        keys: 0,
+        expired: 0,
+        aux_repl: (None, None),
+    };
+    decode::load(rdb, &mut staging).map_err(|e| e.to_string())?;
+    let Staging { tables, keys, expired, aux_repl, .. } = staging;
+    server.keyspace.install(tables);
+    server.watches.touch_db(None);
+    Ok(LoadReport { keys, expired, repl_id: aux_repl.0, repl_offset: aux_repl.1 })
+}
+
+/// `replace_dataset_from` over bytes in memory (a replica's received snapshot).
+pub fn replace_dataset(server: &Server, rdb: &[u8], drop_expired: bool) -> Result<LoadReport, String> {
+    tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
+    tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    let res = replace_dataset_from(server, rdb, drop_expired);
+    match &res {
+        Ok(l) => tracing::info!("Done loading RDB, keys loaded: {}, keys expired: {}.", l.keys, l.expired),
+        Err(e) => tracing::warn!("Failed trying to load the MASTER synchronization DB from socket: {e}"),
+    }
+    res
+}

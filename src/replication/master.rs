@@ -1,0 +1,528 @@
+//! The master side (redis `replication.c`, MASTER section): PSYNC decisions, full syncs that
+//! share one fork-less snapshot among the replicas waiting together, and the per-replica
+//! sender that streams the shared buffer from the replica's offset.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+use super::stream::Reader;
+use super::Replication;
+use crate::protocol::{decode_request, DecodeLimits};
+use crate::server::client::{Client, Push, Takeover};
+use crate::server::Server;
+
+/// A replica's state as INFO shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaState {
+    /// Waiting for a snapshot to start.
+    WaitBgsave,
+    /// Receiving the snapshot.
+    SendBulk,
+    /// Streaming.
+    Online,
+}
+
+impl ReplicaState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicaState::WaitBgsave => "wait_bgsave",
+            ReplicaState::SendBulk => "send_bulk",
+            ReplicaState::Online => "online",
+        }
+    }
+}
+
+/// An attached replica, for INFO, ROLE, WAIT and min-replicas checks.
+pub struct ReplicaHandle {
+    pub client_id: u64,
+    pub ip: String,
+    pub port: u16,
+    pub state: Mutex<ReplicaState>,
+    pub ack_offset: AtomicU64,
+    /// Unix ms of the last ACK (or of going online).
+    pub last_ack_ms: AtomicI64,
+}
+
+impl ReplicaHandle {
+    pub fn state(&self) -> ReplicaState {
+        *self.state.lock()
+    }
+
+    /// `ip:port` as Redis names replicas in its log.
+    pub fn name(&self) -> String {
+        if self.port == 0 {
+            format!("{}:<unknown-replica-port>", self.ip)
+        } else {
+            format!("{}:{}", self.ip, self.port)
+        }
+    }
+}
+
+/// What a full sync sends after `+FULLRESYNC`.
+#[derive(Clone)]
+pub enum RdbChunk {
+    /// `$<len>\r\n` or `$EOF:<mark>\r\n`.
+    Header(Bytes),
+    Data(Bytes),
+    End,
+    Failed,
+}
+
+/// A replica's seat in a full sync batch.
+pub struct SyncSeat {
+    pub offset: u64,
+    pub replid: String,
+    pub reader: Arc<Reader>,
+    pub rdb: mpsc::Receiver<RdbChunk>,
+}
+
+struct Waiter {
+    since: Instant,
+    capa_eof: bool,
+    tx: oneshot::Sender<SyncSeat>,
+}
+
+/// Replicas waiting for the next snapshot.
+#[derive(Default)]
+pub struct SyncQueue {
+    waiting: Mutex<Vec<Waiter>>,
+}
+
+/// Counts the replicas attached for INFO (`connected_slaves`).
+pub fn replicas(server: &Server) -> Vec<Arc<ReplicaHandle>> {
+    server.repl.replicas.lock().clone()
+}
+
+/// Number of online replicas whose ACK reached `offset`.
+pub fn acked(server: &Server, offset: u64) -> usize {
+    server
+        .repl
+        .replicas
+        .lock()
+        .iter()
+        .filter(|r| r.state() == ReplicaState::Online && r.ack_offset.load(Ordering::Acquire) >= offset)
+        .count()
+}
+
+/// Decides whether `PSYNC replid offset` can continue from the backlog (redis
+/// `masterTryPartialResynchronization`). Logs the reason when it cannot.
+fn try_partial(server: &Server, name: &str, replid: &str, offset: i64) -> bool {
+    let repl = &server.repl;
+    if replid == "?" {
+        return false;
+    }
+    let ids = repl.ids.lock().clone();
+    let id_ok = replid == ids.replid || (replid == ids.replid2 && offset <= ids.second_offset);
+    if !id_ok {
+        if replid != ids.replid && replid != ids.replid2 {
+            tracing::info!(
+                "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{replid}', my replication IDs are '{}' and '{}')",
+                ids.replid,
+                ids.replid2
+            );
+        } else {
+            tracing::info!(
+                "Partial resynchronization not accepted: Requested offset for second ID was {offset}, but I can reply up to {}",
+                ids.second_offset
+            );
+        }
+        return false;
+    }
+    if offset < 1 || !repl.stream.can_serve(offset as u64) {
+        tracing::info!("Unable to partial resync with replica {name} for lack of backlog (Replica request was: {offset}).");
+        if offset as u64 > repl.stream.end() + 1 {
+            tracing::warn!(
+                "Warning: replica {name} tried to PSYNC with an offset that is greater than the master replication offset."
+            );
+        }
+        return false;
+    }
+    true
+}
+
+/// Serves a connection that sent SYNC or PSYNC, until the replica goes away.
+pub async fn serve_replica<S>(
+    server: Arc<Server>,
+    stream: S,
+    client: Client,
+    mut pushes: mpsc::UnboundedReceiver<Push>,
+    takeover: Takeover,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let ip = client.replconf.ip_address.clone().unwrap_or_else(|| {
+        client.shared.addr.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default()
+    });
+    let handle = Arc::new(ReplicaHandle {
+        client_id: client.id(),
+        ip,
+        port: client.replconf.listening_port.unwrap_or(0),
+        state: Mutex::new(ReplicaState::WaitBgsave),
+        ack_offset: AtomicU64::new(0),
+        last_ack_ms: AtomicI64::new(crate::util::now_ms()),
+    });
+    client.shared.is_replica.store(true, Ordering::Relaxed);
+    let name = handle.name();
+    tracing::info!("Replica {name} asks for synchronization");
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (replid, offset, psync) = match &takeover {
+        Takeover::Psync { replid, offset } => (replid.clone(), *offset, true),
+        Takeover::Sync => ("?".to_string(), -1, false),
+    };
+    server.repl.replicas.lock().push(handle.clone());
+    let reader;
+    if psync && try_partial(&server, &name, &replid, offset) {
+        Replication::count(&server.repl.sync_partial_ok);
+        let current = server.repl.ids.lock().replid.clone();
+        let line = if client.replconf.capa_psync2 { format!("+CONTINUE {current}\r\n") } else { "+CONTINUE\r\n".to_string() };
+        reader = server.repl.stream.add_reader(offset as u64);
+        let backlog_bytes = server.repl.stream.end() + 1 - offset as u64;
+        tracing::info!(
+            "Partial resynchronization request from {name} accepted. Sending {backlog_bytes} bytes of backlog starting from offset {offset}."
+        );
+        *handle.state.lock() = ReplicaState::Online;
+        handle.ack_offset.store(offset as u64 - 1, Ordering::Release);
+        if wr.write_all(line.as_bytes()).await.is_err() {
+            finish(&server, &handle, &reader);
+            return;
+        }
+    } else {
+        if psync && replid != "?" {
+            Replication::count(&server.repl.sync_partial_err);
+        }
+        tracing::info!("Full resync requested by replica {name}");
+        Replication::count(&server.repl.sync_full);
+        ensure_backlog(&server);
+        let (tx, rx) = oneshot::channel();
+        server.repl.sync_queue.waiting.lock().push(Waiter {
+            since: Instant::now(),
+            capa_eof: client.replconf.capa_eof,
+            tx,
+        });
+        match full_sync(&server, &handle, &mut wr, rx, psync).await {
+            Some(r) => reader = r,
+            None => {
+                tracing::info!("Connection with replica {name} lost.");
+                server.repl.replicas.lock().retain(|r| !Arc::ptr_eq(r, &handle));
+                return;
+            }
+        }
+        tracing::info!("Synchronization with replica {name} succeeded");
+    }
+    // Streaming: a writer task follows the stream; this task reads ACKs and watches limits.
+    let writer_reader = reader.clone();
+    let srv = server.clone();
+    let mut writer = tokio::spawn(async move {
+        let mut end_rx = srv.repl.stream.subscribe();
+        loop {
+            let next = writer_reader.next.load(Ordering::Acquire);
+            let Some(chunks) = srv.repl.stream.read_from(next) else { return };
+            if chunks.is_empty() {
+                if end_rx.changed().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            let mut n = 0u64;
+            for c in &chunks {
+                if wr.write_all(c).await.is_err() {
+                    return;
+                }
+                n += c.len() as u64;
+            }
+            srv.stats.net_output_bytes.fetch_add(n, Ordering::Relaxed);
+            writer_reader.next.fetch_add(n, Ordering::AcqRel);
+        }
+    });
+    let mut inbuf = BytesMut::with_capacity(1024);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut shutdown = server.shutdown_tx.subscribe();
+    loop {
+        tokio::select! {
+            r = rd.read_buf(&mut inbuf) => {
+                match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => handle_acks(&mut inbuf, &handle),
+                }
+            }
+            p = pushes.recv() => {
+                if matches!(p, Some(Push::Kill) | None) {
+                    break;
+                }
+            }
+            _ = &mut writer => break,
+            _ = tick.tick() => {
+                if reader.overflowed.load(Ordering::Acquire) {
+                    tracing::warn!(
+                        "Client id={} addr={} flags=S cmd=psync scheduled to be closed ASAP for overcoming of output buffer limits.",
+                        handle.client_id, client.shared.addr
+                    );
+                    break;
+                }
+                let timeout_ms = server.config.read().repl_timeout as i64 * 1000;
+                if crate::util::now_ms() - handle.last_ack_ms.load(Ordering::Acquire) > timeout_ms {
+                    tracing::warn!("Disconnecting timedout replica (streaming sync): {name}");
+                    break;
+                }
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    writer.abort();
+    tracing::info!("Connection with replica {name} lost.");
+    finish(&server, &handle, &reader);
+    server.clients.lock().remove(&client.id());
+}
+
+fn finish(server: &Server, handle: &Arc<ReplicaHandle>, reader: &Arc<Reader>) {
+    server.repl.stream.remove_reader(reader.id);
+    server.repl.replicas.lock().retain(|r| !Arc::ptr_eq(r, handle));
+}
+
+/// Parses `REPLCONF ACK <offset>` commands and bare newlines from a replica.
+fn handle_acks(inbuf: &mut BytesMut, handle: &ReplicaHandle) {
+    let mut hint = 0;
+    loop {
+        match decode_request(inbuf, DecodeLimits::default(), &mut hint) {
+            Ok(Some(argv)) => {
+                handle.last_ack_ms.store(crate::util::now_ms(), Ordering::Release);
+                if argv.len() >= 3 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"ack") {
+                    if let Some(off) = crate::util::parse_i64(&argv[2]) {
+                        handle.ack_offset.fetch_max(off.max(0) as u64, Ordering::AcqRel);
+                    }
+                }
+            }
+            Ok(None) => return,
+            Err(_) => {
+                inbuf.clear();
+                return;
+            }
+        }
+    }
+}
+
+/// Creates the backlog on the first replica (a new replid, no secondary id).
+fn ensure_backlog(server: &Server) {
+    if server.repl.stream.is_active() {
+        return;
+    }
+    let all = server.keyspace.lock_all();
+    if !server.repl.stream.is_active() {
+        let mut ids = server.repl.ids.lock();
+        *ids = super::ReplIds::fresh();
+        let offset = server.repl.stream.end();
+        server.repl.stream.activate(offset);
+        tracing::info!(
+            "Replication backlog created, my new replication IDs are '{}' and '{}'",
+            ids.replid,
+            ids.replid2
+        );
+    }
+    drop(all);
+}
+
+/// Waits for a snapshot seat (sending keep-alive newlines), then sends `+FULLRESYNC` and the
+/// RDB payload. Returns the stream reader positioned right after the snapshot.
+async fn full_sync<W: AsyncWrite + Unpin>(
+    server: &Server,
+    handle: &ReplicaHandle,
+    wr: &mut W,
+    mut seat_rx: oneshot::Receiver<SyncSeat>,
+    psync: bool,
+) -> Option<Arc<Reader>> {
+    let mut keepalive = tokio::time::interval(Duration::from_secs(1));
+    let seat = loop {
+        tokio::select! {
+            s = &mut seat_rx => break s.ok()?,
+            _ = keepalive.tick() => {
+                if wr.write_all(b"\n").await.is_err() {
+                    return None;
+                }
+            }
+        }
+    };
+    let SyncSeat { offset, replid, reader, mut rdb } = seat;
+    let fail = |reader: &Arc<Reader>| {
+        server.repl.stream.remove_reader(reader.id);
+        None
+    };
+    *handle.state.lock() = ReplicaState::SendBulk;
+    if psync && wr.write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes()).await.is_err() {
+        return fail(&reader);
+    }
+    let mut header_sent = false;
+    loop {
+        let chunk = tokio::select! {
+            c = rdb.recv() => c,
+            _ = keepalive.tick(), if !header_sent => {
+                if wr.write_all(b"\n").await.is_err() {
+                    return fail(&reader);
+                }
+                continue;
+            }
+        };
+        match chunk {
+            Some(RdbChunk::Header(h)) => {
+                header_sent = true;
+                if wr.write_all(&h).await.is_err() {
+                    return fail(&reader);
+                }
+            }
+            Some(RdbChunk::Data(d)) => {
+                if wr.write_all(&d).await.is_err() {
+                    return fail(&reader);
+                }
+                server.stats.net_output_bytes.fetch_add(d.len() as u64, Ordering::Relaxed);
+            }
+            Some(RdbChunk::End) => break,
+            Some(RdbChunk::Failed) | None => return fail(&reader),
+        }
+    }
+    *handle.state.lock() = ReplicaState::Online;
+    handle.ack_offset.store(offset, Ordering::Release);
+    handle.last_ack_ms.store(crate::util::now_ms(), Ordering::Release);
+    Some(reader)
+}
+
+/// Starts a snapshot for the waiting replicas when their delay is up (redis
+/// `replicationCron` → `startBgsaveForReplication`). Called by the coordinator every 100 ms.
+pub fn start_pending_syncs(server: &Arc<Server>) {
+    let (delay, max_replicas, diskless, compress) = {
+        let c = server.config.read();
+        (c.repl_diskless_sync_delay, c.repl_diskless_sync_max_replicas, c.repl_diskless_sync, c.rdbcompression)
+    };
+    let waiters: Vec<Waiter> = {
+        let mut w = server.repl.sync_queue.waiting.lock();
+        w.retain(|x| !x.tx.is_closed());
+        if w.is_empty() || server.snapshot_slot.is_busy() {
+            return;
+        }
+        let oldest = w.iter().map(|x| x.since).min().unwrap_or_else(Instant::now);
+        let all_eof = w.iter().all(|x| x.capa_eof);
+        let socket_target = diskless && all_eof;
+        let ready = !socket_target
+            || oldest.elapsed() >= Duration::from_secs(delay)
+            || (max_replicas > 0 && w.len() as u64 >= max_replicas);
+        if !ready {
+            return;
+        }
+        std::mem::take(&mut *w)
+    };
+    let socket_target = diskless && waiters.iter().all(|x| x.capa_eof);
+    let Some(snapshot) = crate::persistence::snapshot::begin(server, compress) else {
+        // Another snapshot is running: put them back for the next round.
+        server.repl.sync_queue.waiting.lock().extend(waiters);
+        return;
+    };
+    tracing::info!(
+        "Starting BGSAVE for SYNC with target: {}",
+        if socket_target { "replicas sockets" } else { "disk" }
+    );
+    let mut senders = Vec::new();
+    for w in waiters {
+        let (tx, rx) = mpsc::channel(64);
+        let reader = server.repl.stream.add_reader(snapshot.offset + 1);
+        let seat = SyncSeat { offset: snapshot.offset, replid: snapshot.replid.clone(), reader, rdb: rx };
+        match w.tx.send(seat) {
+            Ok(()) => senders.push(tx),
+            Err(seat) => server.repl.stream.remove_reader(seat.reader.id),
+        }
+    }
+    let srv = server.clone();
+    std::thread::spawn(move || {
+        if socket_target {
+            let mark = crate::server::random_hex(40);
+            let mut fan = FanOut { senders, buf: Vec::with_capacity(64 * 1024) };
+            fan.send(RdbChunk::Header(Bytes::from(format!("$EOF:{mark}\r\n"))));
+            let ok = snapshot.write(&srv, &mut fan).is_ok();
+            let _ = std::io::Write::flush(&mut fan);
+            if ok {
+                fan.send(RdbChunk::Data(Bytes::from(mark)));
+                fan.send(RdbChunk::End);
+                tracing::info!("Background RDB transfer terminated with success");
+            } else {
+                fan.send(RdbChunk::Failed);
+                tracing::warn!("SYNC failed. BGSAVE child returned an error");
+            }
+        } else {
+            disk_sync(&srv, snapshot, senders);
+        }
+    });
+}
+
+/// Disk-based sync: save the dump file as BGSAVE does, then send it with its length.
+fn disk_sync(server: &Arc<Server>, snapshot: crate::persistence::snapshot::Snapshot, senders: Vec<mpsc::Sender<RdbChunk>>) {
+    let mut fan = FanOut { senders, buf: Vec::new() };
+    let path = match crate::persistence::save::save_snapshot(server, snapshot) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("SYNC failed. BGSAVE child returned an error: {e}");
+            fan.send(RdbChunk::Failed);
+            return;
+        }
+    };
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!("SYNC failed: can't read {}: {e}", path.display());
+            fan.send(RdbChunk::Failed);
+            return;
+        }
+    };
+    fan.send(RdbChunk::Header(Bytes::from(format!("${}\r\n", data.len()))));
+    let data = Bytes::from(data);
+    for start in (0..data.len()).step_by(64 * 1024) {
+        fan.send(RdbChunk::Data(data.slice(start..(start + 64 * 1024).min(data.len()))));
+    }
+    fan.send(RdbChunk::End);
+}
+
+/// A `Write` that copies the RDB stream to every replica of the batch (blocking sends, so a
+/// slow replica paces the snapshot walk instead of growing memory).
+struct FanOut {
+    senders: Vec<mpsc::Sender<RdbChunk>>,
+    buf: Vec<u8>,
+}
+
+impl FanOut {
+    fn send(&mut self, chunk: RdbChunk) {
+        let _ = std::io::Write::flush(self);
+        self.senders.retain(|s| s.blocking_send(chunk.clone()).is_ok());
+    }
+}
+
+impl std::io::Write for FanOut {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= 64 * 1024 {
+            self.flush()?;
+        }
+        if self.senders.is_empty() {
+            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "no replica left"));
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            let data = Bytes::from(std::mem::take(&mut self.buf));
+            self.senders.retain(|s| s.blocking_send(RdbChunk::Data(data.clone())).is_ok());
+        }
+        Ok(())
+    }
+}
+
+/// The periodic `ping` into the stream, every `repl-ping-replica-period` seconds, while
+/// replicas are attached.
+pub fn ping_replicas(server: &Server) {
+    if server.is_replica() || server.repl.replicas.lock().is_empty() {
+        return;
+    }
+    server.repl.stream.feed_control(&[Bytes::from_static(b"ping")]);
+}
