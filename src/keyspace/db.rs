@@ -459,3 +459,20 @@ pub fn capture_index(cap: &Capture, db: usize, t: &mut Table, i: usize) {
         (cap.encode)(buf, k, &e.value, expire);
     }
 }
+
+impl Db<'_> {
+    /// The value under `key` of database `db` with no lookup side effects (no expiry, no stats,
+    /// no access clock), through a shared borrow: for a command that already looked each of its
+    /// keys up (expiry, stats, type check) and then needs several values at once (SINTER,
+    /// SUNION, SDIFF ...). None if the key is missing or its shard is not locked.
+    pub fn peek_in(&self, db: usize, key: &[u8]) -> Option<&Value> {
+        let i = self.locked.ks.shard_of(key);
+        let pos = self
+            .locked
+            .guards
+            .binary_search_by_key(&i, |(j, _)| *j)
+            .ok()?;
+        let t = self.locked.guards[pos].1.tables.get(db)?;
+        t.map.get(key).map(|e| &e.value)
+    }
+}

@@ -52,10 +52,6 @@ impl OrderIndex {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Builds an index from nodes already sorted by (score, member) without duplicates.
     pub fn from_sorted(nodes: Vec<Node>) -> OrderIndex {
         let len = nodes.len();
@@ -164,7 +160,10 @@ impl OrderIndex {
         let ci = self.chunk_for(score, member);
         let chunk = &self.chunks[ci];
         let pos = chunk.partition_point(|n| n.cmp_to(score, member).is_lt());
-        if !chunk.get(pos).is_some_and(|n| n.cmp_to(score, member).is_eq()) {
+        if !chunk
+            .get(pos)
+            .is_some_and(|n| n.cmp_to(score, member).is_eq())
+        {
             return None;
         }
         Some(self.remove_located(ci, pos))
@@ -299,14 +298,6 @@ impl OrderIndex {
             rev,
         }
     }
-
-    pub fn first(&self) -> Option<&Node> {
-        self.chunks.first()?.first()
-    }
-
-    pub fn last(&self) -> Option<&Node> {
-        self.chunks.last()?.last()
-    }
 }
 
 pub struct Iter<'a> {
@@ -362,7 +353,10 @@ mod tests {
             assert_eq!(idx.rank(n.score, &n.member), Some(r));
             assert_eq!(idx.get(r).map(|x| x.score), Some(n.score));
         }
-        assert!(idx.chunks.iter().all(|c| !c.is_empty() && c.len() <= MAX_CHUNK));
+        assert!(idx
+            .chunks
+            .iter()
+            .all(|c| !c.is_empty() && c.len() <= MAX_CHUNK));
     }
 
     #[test]
@@ -371,7 +365,9 @@ mod tests {
         let mut model: Vec<(i64, String)> = Vec::new();
         let mut x: u64 = 12345;
         for step in 0..6000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let score = ((x >> 33) % 300) as i64;
             let m = format!("m{}", (x >> 20) % 2000);
             let present = model.iter().position(|(_, mm)| *mm == m);
@@ -392,10 +388,18 @@ mod tests {
         check(&idx);
         let got: Vec<(i64, String)> = idx
             .iter_from(0, false)
-            .map(|n| (n.score as i64, String::from_utf8_lossy(&n.member).into_owned()))
+            .map(|n| {
+                (
+                    n.score as i64,
+                    String::from_utf8_lossy(&n.member).into_owned(),
+                )
+            })
             .collect();
         assert_eq!(got, model);
-        let back: Vec<_> = idx.iter_from(idx.len() - 1, true).map(|n| n.score).collect();
+        let back: Vec<_> = idx
+            .iter_from(idx.len() - 1, true)
+            .map(|n| n.score)
+            .collect();
         assert_eq!(back.len(), idx.len());
         assert!(back.windows(2).all(|w| w[0] >= w[1]));
         // partition points

@@ -1,0 +1,270 @@
+//! Basic end-to-end checks of `tandem-server` as a user meets it: the `redis` crate, Debian's
+//! `redis-cli`, pipelining, inline commands and malformed input, each compared with a real
+//! `redis-server` where the exact bytes matter.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{escape, redis_cli, RawConn, RedisServer, TestServer};
+
+const ARGS: &[&str] = &["--save", "", "--appendonly", "no"];
+
+#[test]
+fn redis_crate_set_get_incr_and_collections() {
+    let server = TestServer::start(ARGS);
+    let mut con = server.client();
+
+    let () = redis::cmd("SET")
+        .arg("greeting")
+        .arg("hello")
+        .query(&mut con)
+        .unwrap();
+    let got: String = redis::cmd("GET").arg("greeting").query(&mut con).unwrap();
+    assert_eq!(got, "hello");
+    let missing: Option<String> = redis::cmd("GET").arg("nokey").query(&mut con).unwrap();
+    assert_eq!(missing, None);
+
+    let n: i64 = redis::cmd("INCR").arg("counter").query(&mut con).unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = redis::cmd("INCRBY")
+        .arg("counter")
+        .arg(41)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 42);
+
+    let len: i64 = redis::cmd("RPUSH")
+        .arg("list")
+        .arg(&["a", "b", "c"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(len, 3);
+    let items: Vec<String> = redis::cmd("LRANGE")
+        .arg("list")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(items, ["a", "b", "c"]);
+
+    let values: Vec<Option<String>> = redis::cmd("MGET")
+        .arg(&["greeting", "nokey", "counter"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        values,
+        [Some("hello".to_string()), None, Some("42".to_string())]
+    );
+
+    let err = redis::cmd("LPUSH")
+        .arg("greeting")
+        .arg("x")
+        .query::<i64>(&mut con)
+        .unwrap_err();
+    assert_eq!(err.code(), Some("WRONGTYPE"), "{err}");
+
+    // A pipeline through the crate, answered in order.
+    let (a, b, c): (String, i64, i64) = redis::pipe()
+        .cmd("GET")
+        .arg("greeting")
+        .cmd("INCR")
+        .arg("counter")
+        .cmd("DEL")
+        .arg(&["greeting", "list"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!((a.as_str(), b, c), ("hello", 43, 2));
+}
+
+#[test]
+fn redis_cli_output_matches_reference() {
+    let reference = RedisServer::start(ARGS);
+    let server = TestServer::start(ARGS);
+    let invocations: &[&[&str]] = &[
+        &["PING"],
+        &["SET", "a", "b"],
+        &["GET", "a"],
+        &["GET", "missing"],
+        &["INCR", "n"],
+        &["INCRBYFLOAT", "f", "1.5"],
+        &["RPUSH", "l", "x", "y", "z"],
+        &["LRANGE", "l", "0", "-1"],
+        &["HSET", "h", "f", "v", "g", "w"],
+        &["HGETALL", "h"],
+        &["ZADD", "z", "1.5", "m", "2", "n"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ECHO", "hello world"],
+        &["SET", "bin", "\u{1}\u{2}"],
+        &["--no-raw", "GET", "bin"],
+        &["--no-raw", "LRANGE", "l", "0", "-1"],
+        &["--no-raw", "INCR", "n"],
+        &["--no-raw", "GET", "missing"],
+        &["LPUSH", "a", "x"],
+        &["NOSUCHCOMMAND", "arg"],
+        &["GET"],
+        &["-3", "ZSCORE", "z", "m"],
+        &["DBSIZE"],
+    ];
+    let mut mismatches = Vec::new();
+    for args in invocations {
+        let want = redis_cli(reference.port(), args);
+        assert!(
+            !want.is_empty(),
+            "redis-cli {args:?} printed nothing against redis-server"
+        );
+        let got = redis_cli(server.port(), args);
+        if want != got {
+            mismatches.push(format!(
+                "redis-cli {args:?}\n    redis:  {want:?}\n    tandem: {got:?}"
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "redis-cli output differs:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn pipelined_commands_in_one_write_answer_in_order() {
+    const COMMANDS: usize = 1000;
+    let server = TestServer::start(ARGS);
+    let mut conn = server.raw();
+    let mut batch = Vec::new();
+    for i in 0..COMMANDS {
+        let command: Vec<Vec<u8>> = match i % 4 {
+            0 => vec![b"INCR".to_vec(), b"counter".to_vec()],
+            1 => vec![
+                b"SET".to_vec(),
+                format!("key:{i}").into_bytes(),
+                format!("value:{i}").into_bytes(),
+            ],
+            2 => vec![b"GET".to_vec(), format!("key:{}", i - 1).into_bytes()],
+            _ => vec![
+                b"RPUSH".to_vec(),
+                b"list".to_vec(),
+                i.to_string().into_bytes(),
+            ],
+        };
+        let argv: Vec<&[u8]> = command.iter().map(Vec::as_slice).collect();
+        batch.extend(support::encode_command(&argv));
+    }
+    conn.send_raw(&batch);
+    for i in 0..COMMANDS {
+        let reply = conn.read_reply_raw();
+        let want = match i % 4 {
+            0 => format!(":{}\r\n", i / 4 + 1).into_bytes(),
+            1 => b"+OK\r\n".to_vec(),
+            2 => {
+                let value = format!("value:{}", i - 1);
+                format!("${}\r\n{value}\r\n", value.len()).into_bytes()
+            }
+            _ => format!(":{}\r\n", i / 4 + 1).into_bytes(),
+        };
+        assert_eq!(
+            escape(&reply),
+            escape(&want),
+            "reply #{i} out of order or wrong"
+        );
+    }
+    assert_eq!(
+        conn.request_str(&["LLEN", "list"]),
+        format!(":{}\r\n", COMMANDS / 4).into_bytes()
+    );
+}
+
+/// Sends `input` on a fresh connection to both servers and returns what each wrote back before
+/// closing, or before going quiet for `wait`.
+fn replies_to_raw_input(server: &support::Server, input: &[u8], wait: Duration) -> (String, bool) {
+    let mut conn: RawConn = server.raw();
+    conn.set_timeout(wait);
+    conn.send_raw(input);
+    match conn.read_until_closed() {
+        Ok(bytes) => (escape(&bytes), true),
+        Err(_) => (escape(conn.pending()), false),
+    }
+}
+
+#[test]
+fn inline_commands_match_reference() {
+    let reference = RedisServer::start(ARGS);
+    let server = TestServer::start(ARGS);
+    let inputs: &[&[u8]] = &[
+        b"PING\r\n",
+        b"PING\n",
+        b"\r\n\r\nPING\r\n",
+        b"SET a b\r\nGET a\r\n",
+        b"  ECHO   'a b'  \r\n",
+        b"ECHO \"x\\x41\\ny\"\r\n",
+        b"ECHO hello\r\nPING\r\n*1\r\n$4\r\nPING\r\n",
+        b"NOSUCHCOMMAND foo\r\n",
+        b"GET\r\n",
+        b"*-1\r\n*1\r\n$4\r\nPING\r\n",
+    ];
+    let mut mismatches = Vec::new();
+    for input in inputs {
+        let want = replies_to_raw_input(&reference, input, Duration::from_millis(300));
+        let got = replies_to_raw_input(&server, input, Duration::from_millis(300));
+        if want != got {
+            mismatches.push(format!(
+                "input {:?}\n    redis:  {want:?}\n    tandem: {got:?}",
+                escape(input)
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "inline commands differ:\n{}",
+        mismatches.join("\n")
+    );
+    // The basic case stated plainly, in case both servers agree on something odd.
+    let mut conn = server.raw();
+    conn.send_raw(b"PING\r\n");
+    assert_eq!(conn.read_reply_raw(), b"+PONG\r\n");
+}
+
+#[test]
+fn malformed_protocol_gets_redis_error_and_closes() {
+    let reference = RedisServer::start(ARGS);
+    let server = TestServer::start(ARGS);
+    let inputs: &[&[u8]] = &[
+        b"*1\r\n$x\r\n",
+        b"*x\r\n",
+        b"*1\r\nfoo\r\n",
+        b"SET \"a\r\n",
+        b"*1\r\n$600000000\r\n",
+        b"*3000000000\r\n",
+        b"*1\r\n$-1\r\n",
+        b"PING\r\n*1\r\n$x\r\n",
+    ];
+    let mut mismatches = Vec::new();
+    for input in inputs {
+        let (want, reference_closed) =
+            replies_to_raw_input(&reference, input, Duration::from_secs(5));
+        assert!(
+            reference_closed,
+            "redis-server kept the connection open after {}",
+            escape(input)
+        );
+        assert!(
+            want.contains("Protocol error"),
+            "unexpected reference reply {want}"
+        );
+        let got = replies_to_raw_input(&server, input, Duration::from_secs(5));
+        if got != (want.clone(), true) {
+            mismatches.push(format!(
+                "input {:?}\n    redis:  {want:?} (closed)\n    tandem: {:?} ({})",
+                escape(input),
+                got.0,
+                if got.1 { "closed" } else { "still open" }
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "malformed input handled differently:\n{}",
+        mismatches.join("\n")
+    );
+}
