@@ -549,6 +549,9 @@ fn bitop(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let len = res.len() as i64;
     let dest = &argv[2];
     if len > 0 {
+        // redis `setKey` looks the key up for writing first: an expired one is deleted (and a
+        // DEL propagated) before the new value lands.
+        cx.db.exists(dest);
         cx.db.set(dest, Value::Str(Str::raw(res)));
     } else if cx.db.remove(dest).is_none() {
         return Ok(Reply::Int(0));

@@ -42,7 +42,14 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new("move", 3, WRITE | FAST, Group::Generic, move_cmd).keys(1, 1, 1),
     Spec::new("expire", -3, WRITE | FAST, Group::Generic, expire::expire).keys(1, 1, 1),
     Spec::new("pexpire", -3, WRITE | FAST, Group::Generic, expire::pexpire).keys(1, 1, 1),
-    Spec::new("expireat", -3, WRITE | FAST, Group::Generic, expire::expireat).keys(1, 1, 1),
+    Spec::new(
+        "expireat",
+        -3,
+        WRITE | FAST,
+        Group::Generic,
+        expire::expireat,
+    )
+    .keys(1, 1, 1),
     Spec::new(
         "pexpireat",
         -3,
@@ -88,7 +95,7 @@ pub const COMMANDS: &[Spec] = &[
         Group::Generic,
         sort::sort_ro,
     )
-    .keys(1, 1, 1),
+    .keys_with(1, 1, 1, sort::sort_ro_keys),
 ];
 
 /// `b"DEL"`, the form of a deletion in the replication stream.

@@ -12,6 +12,7 @@ pub mod bits;
 pub mod errors;
 pub mod float;
 pub mod hashes;
+pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod replication;
@@ -93,6 +94,7 @@ impl Registry {
             zsets::COMMANDS,
             tx::COMMANDS,
             replication::COMMANDS,
+            info::COMMANDS,
             server_cmds::COMMANDS,
         ];
         let mut all = Vec::new();

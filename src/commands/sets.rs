@@ -180,13 +180,7 @@ fn spop_count(cx: &mut Ctx) -> Result<Reply, CmdError> {
     }
     let remaining = size - count;
     let popped: Vec<Bytes> = if remaining * SPOP_MOVE_STRATEGY_MUL > count {
-        let mut rng = rand::rng();
-        (0..count)
-            .filter_map(|_| {
-                let i = rng.random_range(0..s.len().max(1));
-                s.take_index(i)
-            })
-            .collect()
+        s.take_random(count)
     } else {
         // Keep `remaining` random members in a new set; the old one's other members are popped
         // in its iteration order.

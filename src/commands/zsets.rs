@@ -490,7 +490,7 @@ fn zadd_generic(cx: &mut Ctx, mut incr: bool) -> Result<Reply, CmdError> {
             "XX and NX options at the same time are not compatible",
         ));
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Err(CmdError::err(
             "GT, LT, and/or NX options at the same time are not compatible",
         ));

@@ -15,9 +15,11 @@
 //!
 //! Depends on nothing else in the crate except `crate::util`.
 
+mod checks;
 mod parse;
 mod rewrite;
 mod sha256;
+mod special;
 mod table;
 mod value;
 
@@ -43,7 +45,7 @@ pub enum LogLevel {
 
 impl LogLevel {
     pub fn name(&self) -> &'static str {
-        table::enum_name(table::LOGLEVELS, *self as u32)
+        table::enum_name(checks::LOGLEVELS, *self as u32)
     }
 
     fn from_value(v: u32) -> LogLevel {
@@ -71,7 +73,7 @@ pub enum MaxmemoryPolicy {
 
 impl MaxmemoryPolicy {
     pub fn name(&self) -> &'static str {
-        table::enum_name(table::MAXMEMORY_POLICIES, *self as u32)
+        table::enum_name(checks::MAXMEMORY_POLICIES, *self as u32)
     }
 
     /// Only keys with a TTL may be evicted.

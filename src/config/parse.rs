@@ -191,7 +191,18 @@ pub(super) fn load_string(
             if !d.has(table::MULTI_ARG) && argc != 2 {
                 return Err(fatal("wrong number of arguments".into()));
             }
-            cfg.apply(index, &argv[1..], ctx).map_err(fatal)?;
+            if d.has(table::MULTI_ARG) && argc == 2 && !argv[1].is_empty() {
+                // redis 7.0.15: a single argument is split again, so `--save "900 1"` and
+                // `bind "a b"` work; unbalanced quotes inside it give no argument at all.
+                let inner: Vec<String> = split_args(argv[1].as_bytes())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| lossy(a))
+                    .collect();
+                cfg.apply(index, &inner, ctx).map_err(fatal)?;
+            } else {
+                cfg.apply(index, &argv[1..], ctx).map_err(fatal)?;
+            }
             if !d.implemented {
                 cfg.note_unimplemented(d.name);
             }

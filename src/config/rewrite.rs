@@ -246,7 +246,7 @@ fn rewrite_special(cfg: &Config, st: &mut State, name: &str, sp: Special) {
             }
             for v in p {
                 line.push(' ');
-                line.push_str(&super::value::format_percentile(*v));
+                line.push_str(&super::special::format_percentile(*v));
             }
             st.line(name, line, true);
         }

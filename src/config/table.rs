@@ -6,6 +6,7 @@
 //! implements are stored in typed `Config` fields, the others in a generic per-row store so that
 //! CONFIG GET/SET/REWRITE still behave as in Redis.
 
+use super::checks::*;
 use super::{Config, LogLevel, MaxmemoryPolicy};
 
 /// CONFIG SET refuses the directive ("can't set immutable config").
@@ -246,137 +247,7 @@ const I: u8 = IMMUTABLE;
 const NULL: bool = true; // empty string means unset
 const KEEP: bool = false; // empty string is a value
 
-pub const MAXMEMORY_POLICIES: &[(&str, u32)] = &[
-    ("volatile-lru", 0),
-    ("volatile-lfu", 1),
-    ("volatile-random", 2),
-    ("volatile-ttl", 3),
-    ("allkeys-lru", 4),
-    ("allkeys-lfu", 5),
-    ("allkeys-random", 6),
-    ("noeviction", 7),
-];
-pub const LOGLEVELS: &[(&str, u32)] =
-    &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
-const SYSLOG_FACILITIES: &[(&str, u32)] = &[
-    ("user", 8),
-    ("local0", 128),
-    ("local1", 136),
-    ("local2", 144),
-    ("local3", 152),
-    ("local4", 160),
-    ("local5", 168),
-    ("local6", 176),
-    ("local7", 184),
-];
-const SUPERVISED: &[(&str, u32)] = &[("upstart", 1), ("systemd", 2), ("auto", 3), ("no", 0)];
-const APPENDFSYNC: &[(&str, u32)] = &[("everysec", 2), ("always", 1), ("no", 0)];
-pub const REPL_DISKLESS_LOAD: &[(&str, u32)] =
-    &[("disabled", 0), ("on-empty-db", 1), ("swapdb", 2)];
-const TLS_AUTH_CLIENTS: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("optional", 2)];
-const OOM_SCORE_ADJ: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)];
-const ACL_PUBSUB_DEFAULT: &[(&str, u32)] = &[("allchannels", 1 << 2), ("resetchannels", 0)];
-const SANITIZE_DUMP_PAYLOAD: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("clients", 2)];
-/// `enable-protected-configs`, `enable-debug-command`, `enable-module-command`.
-pub const PROTECTED_ACTION: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("local", 2)];
-const ENDPOINT_TYPE: &[(&str, u32)] = &[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)];
-const PROPAGATION_ERROR: &[(&str, u32)] = &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
-const SHUTDOWN_ON_SIG: &[(&str, u32)] = &[
-    ("default", 0),
-    ("save", 1),
-    ("nosave", 2),
-    ("now", 4),
-    ("force", 8),
-];
-
-fn check_shutdown_flags(v: u32) -> Result<(), &'static str> {
-    if v & 1 != 0 && v & 2 != 0 {
-        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously");
-    }
-    Ok(())
-}
-
-/// redis `pathIsBaseName`.
-fn is_base_name(v: &str) -> bool {
-    !v.contains(['/', '\\'])
-}
-
-fn check_dbfilename(v: &str) -> Result<(), &'static str> {
-    if !is_base_name(v) {
-        return Err("dbfilename can't be a path, just a filename");
-    }
-    Ok(())
-}
-
-fn check_appendfilename(v: &str) -> Result<(), &'static str> {
-    if v.is_empty() {
-        return Err("appendfilename can't be empty");
-    }
-    if !is_base_name(v) {
-        return Err("appendfilename can't be a path, just a filename");
-    }
-    Ok(())
-}
-
-fn check_appenddirname(v: &str) -> Result<(), &'static str> {
-    if v.is_empty() {
-        return Err("appenddirname can't be empty");
-    }
-    if !is_base_name(v) {
-        return Err("appenddirname can't be a path, just a dirname");
-    }
-    Ok(())
-}
-
-fn check_hostname(v: &str) -> Result<(), &'static str> {
-    if v.len() >= 256 {
-        return Err("Hostnames must be less than 256 characters");
-    }
-    if !v
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
-    {
-        return Err("Hostnames may only contain alphanumeric characters, hyphens or dots");
-    }
-    Ok(())
-}
-
-/// redis `validateProcTitleTemplate`: the template must expand (known `{variables}`, balanced
-/// braces) to something non-blank when the title is empty.
-fn check_proc_title_template(v: &str) -> Result<(), &'static str> {
-    const BAD: &str = "template format is invalid or contains unknown variables";
-    let mut out = String::new();
-    let mut rest = v;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        if after.is_empty() {
-            return Err(BAD);
-        }
-        if let Some(stripped) = after.strip_prefix('{') {
-            out.push('{');
-            rest = stripped;
-            continue;
-        }
-        let close = after.find('}').ok_or(BAD)?;
-        match &after[..close] {
-            "title" | "server-mode" | "config-file" | "unixsocket" => {}
-            "listen-addr" => out.push_str("*:6379"),
-            "port" | "tls-port" => out.push('0'),
-            _ => return Err(BAD),
-        }
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    if out.trim_matches(' ').is_empty() {
-        return Err(BAD);
-    }
-    Ok(())
-}
-
-const DEFRAG_UNSUPPORTED: &str = "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution";
-
-/// The directive table, in redis `static_configs[]` order.
+#[rustfmt::skip]
 pub static TABLE: &[Directive] = &[
     // Bool configs
     bool_t!("rdbchecksum", I, true, rdbchecksum),
@@ -387,12 +258,7 @@ pub static TABLE: &[Directive] = &[
     bool_t!("rdbcompression", M, true, rdbcompression),
     bool_g!("rdb-del-sync-files", M, false),
     bool_g!("activerehashing", M, true),
-    bool_t!(
-        "stop-writes-on-bgsave-error",
-        M,
-        true,
-        stop_writes_on_bgsave_error
-    ),
+    bool_t!("stop-writes-on-bgsave-error", M, true, stop_writes_on_bgsave_error),
     bool_g!("set-proc-title", I, true),
     bool_g!("dynamic-hz", M, true),
     bool_t!("lazyfree-lazy-eviction", M, false, lazyfree_lazy_eviction),
@@ -409,29 +275,11 @@ pub static TABLE: &[Directive] = &[
     bool_g!("aof-load-truncated", M, true),
     bool_g!("aof-use-rdb-preamble", M, true),
     bool_g!("aof-timestamp-enabled", M, false),
-    bool_g!(
-        "cluster-replica-no-failover" / "cluster-slave-no-failover",
-        M,
-        false
-    ),
+    bool_g!("cluster-replica-no-failover" / "cluster-slave-no-failover", M, false),
     bool_g!("replica-lazy-flush" / "slave-lazy-flush", M, false),
-    bool_t!(
-        "replica-serve-stale-data" / "slave-serve-stale-data",
-        M,
-        true,
-        replica_serve_stale_data
-    ),
-    bool_t!(
-        "replica-read-only" / "slave-read-only",
-        M,
-        true,
-        replica_read_only
-    ),
-    bool_g!(
-        "replica-ignore-maxmemory" / "slave-ignore-maxmemory",
-        M,
-        true
-    ),
+    bool_t!("replica-serve-stale-data" / "slave-serve-stale-data", M, true, replica_serve_stale_data),
+    bool_t!("replica-read-only" / "slave-read-only", M, true, replica_read_only),
+    bool_g!("replica-ignore-maxmemory" / "slave-ignore-maxmemory", M, true),
     bool_g!("jemalloc-bg-thread", M, true),
     Directive {
         name: "activedefrag",
@@ -462,58 +310,21 @@ pub static TABLE: &[Directive] = &[
     str_g!("aclfile", I, KEEP, Some(""), None),
     str_t!("unixsocket", I, NULL, None, None, unixsocket),
     str_t!("pidfile", I, NULL, None, None, pidfile),
-    str_t!(
-        "replica-announce-ip" / "slave-announce-ip",
-        M,
-        NULL,
-        None,
-        None,
-        replica_announce_ip
-    ),
+    str_t!("replica-announce-ip" / "slave-announce-ip", M, NULL, None, None, replica_announce_ip),
     str_t!("masteruser", M, NULL, None, None, masteruser),
     str_g!("cluster-announce-ip", M, NULL, None, None),
     str_g!("cluster-config-file", I, KEEP, Some("nodes.conf"), None),
-    str_g!(
-        "cluster-announce-hostname",
-        M,
-        NULL,
-        None,
-        Some(check_hostname)
-    ),
+    str_g!("cluster-announce-hostname", M, NULL, None, Some(check_hostname)),
     str_g!("syslog-ident", I, KEEP, Some("redis"), None),
-    str_req!(
-        "dbfilename",
-        PROTECTED,
-        "dump.rdb",
-        Some(check_dbfilename),
-        dbfilename
-    ),
-    str_g!(
-        "appendfilename",
-        I,
-        KEEP,
-        Some("appendonly.aof"),
-        Some(check_appendfilename)
-    ),
-    str_g!(
-        "appenddirname",
-        I,
-        KEEP,
-        Some("appendonlydir"),
-        Some(check_appenddirname)
-    ),
+    str_req!("dbfilename", PROTECTED, "dump.rdb", Some(check_dbfilename), dbfilename),
+    str_g!("appendfilename", I, KEEP, Some("appendonly.aof"), Some(check_appendfilename)),
+    str_g!("appenddirname", I, KEEP, Some("appendonlydir"), Some(check_appenddirname)),
     str_g!("server_cpulist", I, NULL, None, None),
     str_g!("bio_cpulist", I, NULL, None, None),
     str_g!("aof_rewrite_cpulist", I, NULL, None, None),
     str_g!("bgsave_cpulist", I, NULL, None, None),
     str_g!("ignore-warnings", M, KEEP, Some(""), None),
-    str_g!(
-        "proc-title-template",
-        M,
-        KEEP,
-        Some("{title} {listen-addr} {server-mode}"),
-        Some(check_proc_title_template)
-    ),
+    str_g!("proc-title-template", M, KEEP, Some("{title} {listen-addr} {server-mode}"), Some(check_proc_title_template)),
     str_g!("bind-source-addr", M, NULL, None, None),
     str_req!("logfile", I, "", None, logfile),
     str_t!("masterauth", M, NULL, None, None, masterauth),
@@ -617,24 +428,8 @@ pub static TABLE: &[Directive] = &[
     num_t!("databases", I, 1, INT_MAX, 16, Int, Plain, databases: usize),
     num_t!("port", M, 0, 65535, 6379, Int, Plain, port: u16),
     num_g!("io-threads", I, 1, 128, 1, Int, Plain),
-    num_g!(
-        "auto-aof-rewrite-percentage",
-        M,
-        0,
-        INT_MAX,
-        100,
-        Int,
-        Plain
-    ),
-    num_g!(
-        "cluster-replica-validity-factor" / "cluster-slave-validity-factor",
-        M,
-        0,
-        INT_MAX,
-        10,
-        Int,
-        Plain
-    ),
+    num_g!("auto-aof-rewrite-percentage", M, 0, INT_MAX, 100, Int, Plain),
+    num_g!("cluster-replica-validity-factor" / "cluster-slave-validity-factor", M, 0, INT_MAX, 10, Int, Plain),
     num_t!("list-max-listpack-size" / "list-max-ziplist-size", M, INT_MIN, INT_MAX, -2, Int, Plain, list_max_listpack_size: i64),
     num_t!("tcp-keepalive", M, 0, INT_MAX, 300, Int, Plain, tcp_keepalive: u64),
     num_g!("cluster-migration-barrier", M, 0, INT_MAX, 1, Int, Plain),
@@ -658,15 +453,7 @@ pub static TABLE: &[Directive] = &[
     num_t!("repl-timeout", M, 1, INT_MAX, 60, Int, Plain, repl_timeout: u64),
     num_t!("repl-ping-replica-period" / "repl-ping-slave-period", M, 1, INT_MAX, 10, Int, Plain, repl_ping_replica_period: u64),
     num_t!("list-compress-depth", M, 0, INT_MAX, 0, Int, Plain, list_compress_depth: u64),
-    num_g!(
-        "rdb-key-save-delay",
-        HIDDEN,
-        INT_MIN,
-        INT_MAX,
-        0,
-        Int,
-        Plain
-    ),
+    num_g!("rdb-key-save-delay", HIDDEN, INT_MIN, INT_MAX, 0, Int, Plain),
     num_g!("key-load-delay", HIDDEN, INT_MIN, INT_MAX, 0, Int, Plain),
     num_g!("active-expire-effort", M, 1, 10, 1, Int, Plain),
     num_t!("hz", M, 0, INT_MAX, 10, Int, Plain, hz: u32),
@@ -680,127 +467,39 @@ pub static TABLE: &[Directive] = &[
     num_t!("unixsocketperm", I, 0, 0o777, 0, UInt, Octal, unixsocketperm: u32),
     num_g!("socket-mark-id", I, 0, UINT_MAX, 0, UInt, Plain),
     // Unsigned long configs
-    num_g!(
-        "active-defrag-max-scan-fields",
-        M,
-        1,
-        LONG_MAX,
-        1000,
-        ULong,
-        Plain
-    ),
+    num_g!("active-defrag-max-scan-fields", M, 1, LONG_MAX, 1000, ULong, Plain),
     num_t!("slowlog-max-len", M, 0, LONG_MAX, 128, ULong, Plain, slowlog_max_len: u64),
     num_g!("acllog-max-len", M, 0, LONG_MAX, 128, ULong, Plain),
     // Long long configs
-    num_g!(
-        "busy-reply-threshold" / "lua-time-limit",
-        M,
-        0,
-        LONG_MAX,
-        5000,
-        LongLong,
-        Plain
-    ),
-    num_g!(
-        "cluster-node-timeout",
-        M,
-        0,
-        i64::MAX,
-        15000,
-        LongLong,
-        Plain
-    ),
+    num_g!("busy-reply-threshold" / "lua-time-limit", M, 0, LONG_MAX, 5000, LongLong, Plain),
+    num_g!("cluster-node-timeout", M, 0, i64::MAX, 15000, LongLong, Plain),
     num_t!("slowlog-log-slower-than", M, -1, i64::MAX, 10000, LongLong, Plain, slowlog_log_slower_than: i64),
     num_t!("latency-monitor-threshold", M, 0, i64::MAX, 0, LongLong, Plain, latency_monitor_threshold: u64),
     num_t!("proto-max-bulk-len", M, MB, LONG_MAX, 512 * MB, LongLong, Memory, proto_max_bulk_len: i64),
-    num_g!(
-        "stream-node-max-entries",
-        M,
-        0,
-        i64::MAX,
-        100,
-        LongLong,
-        Plain
-    ),
+    num_g!("stream-node-max-entries", M, 0, i64::MAX, 100, LongLong, Plain),
     num_t!("repl-backlog-size", M, 1, i64::MAX, MB, LongLong, Memory, repl_backlog_size: u64),
     // Unsigned long long configs
     num_t!("maxmemory", M, 0, ULLONG_MAX, 0, ULongLong, Memory, maxmemory: u64),
-    num_g!(
-        "cluster-link-sendbuf-limit",
-        M,
-        0,
-        ULLONG_MAX,
-        0,
-        ULongLong,
-        Memory
-    ),
+    num_g!("cluster-link-sendbuf-limit", M, 0, ULLONG_MAX, 0, ULongLong, Memory),
     // Size_t configs
     num_t!("hash-max-listpack-entries" / "hash-max-ziplist-entries", M, 0, LONG_MAX, 512, SizeT, Plain, hash_max_listpack_entries: u64),
     num_t!("set-max-intset-entries", M, 0, LONG_MAX, 512, SizeT, Plain, set_max_intset_entries: u64),
     num_t!("zset-max-listpack-entries" / "zset-max-ziplist-entries", M, 0, LONG_MAX, 128, SizeT, Plain, zset_max_listpack_entries: u64),
-    num_g!(
-        "active-defrag-ignore-bytes",
-        M,
-        1,
-        i64::MAX,
-        100 * MB,
-        SizeT,
-        Memory
-    ),
+    num_g!("active-defrag-ignore-bytes", M, 1, i64::MAX, 100 * MB, SizeT, Memory),
     num_t!("hash-max-listpack-value" / "hash-max-ziplist-value", M, 0, LONG_MAX, 64, SizeT, Memory, hash_max_listpack_value: u64),
     num_g!("stream-node-max-bytes", M, 0, LONG_MAX, 4096, SizeT, Memory),
     num_t!("zset-max-listpack-value" / "zset-max-ziplist-value", M, 0, LONG_MAX, 64, SizeT, Memory, zset_max_listpack_value: u64),
     num_g!("hll-sparse-max-bytes", M, 0, LONG_MAX, 3000, SizeT, Memory),
-    num_g!(
-        "tracking-table-max-keys",
-        M,
-        0,
-        LONG_MAX,
-        1_000_000,
-        SizeT,
-        Plain
-    ),
+    num_g!("tracking-table-max-keys", M, 0, LONG_MAX, 1_000_000, SizeT, Plain),
     num_t!("client-query-buffer-limit", M, MB, LONG_MAX, 1024 * MB, SizeT, Memory, client_query_buffer_limit: u64),
-    num_g!(
-        "maxmemory-clients",
-        M,
-        -100,
-        i64::MAX,
-        0,
-        SSizeT,
-        MemoryOrPercent
-    ),
+    num_g!("maxmemory-clients", M, -100, i64::MAX, 0, SSizeT, MemoryOrPercent),
     // Other numeric configs
     num_t!("repl-backlog-ttl", M, 0, LONG_MAX, 3600, TimeT, Plain, repl_backlog_ttl: u64),
-    num_g!(
-        "auto-aof-rewrite-min-size",
-        M,
-        0,
-        i64::MAX,
-        64 * MB,
-        OffT,
-        Memory
-    ),
-    num_g!(
-        "loading-process-events-interval-bytes",
-        HIDDEN,
-        1024,
-        INT_MAX,
-        2 * MB,
-        OffT,
-        Plain
-    ),
+    num_g!("auto-aof-rewrite-min-size", M, 0, i64::MAX, 64 * MB, OffT, Memory),
+    num_g!("loading-process-events-interval-bytes", HIDDEN, 1024, INT_MAX, 2 * MB, OffT, Plain),
     // TLS configs (Debian builds with TLS)
     num_g!("tls-port", M, 0, 65535, 0, Int, Plain),
-    num_g!(
-        "tls-session-cache-size",
-        M,
-        0,
-        INT_MAX,
-        20 * 1024,
-        Int,
-        Plain
-    ),
+    num_g!("tls-session-cache-size", M, 0, INT_MAX, 20 * 1024, Int, Plain),
     num_g!("tls-session-cache-timeout", M, 0, INT_MAX, 300, Int, Plain),
     bool_g!("tls-cluster", M, false),
     bool_g!("tls-replication", M, false),
@@ -822,27 +521,12 @@ pub static TABLE: &[Directive] = &[
     // Special configs
     special!("dir", PROTECTED | DENY_LOADING, Dir, true),
     special!("save", MULTI_ARG, Save, true),
-    special!(
-        "client-output-buffer-limit",
-        MULTI_ARG,
-        ClientOutputBufferLimit,
-        true
-    ),
+    special!("client-output-buffer-limit", MULTI_ARG, ClientOutputBufferLimit, true),
     special!("oom-score-adj-values", MULTI_ARG, OomScoreAdjValues, false),
     special!("notify-keyspace-events", M, NotifyKeyspaceEvents, true),
     special!("bind", MULTI_ARG, Bind, true),
-    special!(
-        "replicaof" / "slaveof",
-        IMMUTABLE | MULTI_ARG,
-        ReplicaOf,
-        true
-    ),
-    special!(
-        "latency-tracking-info-percentiles",
-        MULTI_ARG,
-        LatencyTrackingInfoPercentiles,
-        false
-    ),
+    special!("replicaof" / "slaveof", IMMUTABLE | MULTI_ARG, ReplicaOf, true),
+    special!("latency-tracking-info-percentiles", MULTI_ARG, LatencyTrackingInfoPercentiles, false),
 ];
 
 /// Value of `name` in an enum list (the first match), or the first entry's value.

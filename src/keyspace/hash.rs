@@ -121,6 +121,9 @@ impl Listpack {
 
     /// Appends a pair whose field is known to be absent.
     fn push(&mut self, field: &[u8], value: &[u8]) {
+        // Grow to the exact size, as a listpack does: small hashes stay compact.
+        self.buf
+            .reserve_exact(encoded_len(field) + encoded_len(value));
         put_str(&mut self.buf, field);
         put_str(&mut self.buf, value);
         self.len += 1;

@@ -136,6 +136,7 @@ impl Set {
             Set::Intset(v) => match v.binary_search(&i) {
                 Ok(_) => false,
                 Err(pos) => {
+                    v.reserve_exact(1);
                     v.insert(pos, i);
                     if v.len() > limits.set_max_intset_entries.min(INTSET_HARD_LIMIT) {
                         self.convert();
@@ -200,6 +201,37 @@ impl Set {
             }
             Set::Table(m) => m.swap_remove_index(i).map(|b| Bytes::from(b.into_vec())),
         }
+    }
+
+    /// Removes `count` distinct members chosen at random and returns them in the order drawn
+    /// (SPOP with a count smaller than the set). O(len + count).
+    pub fn take_random(&mut self, count: usize) -> Vec<Bytes> {
+        let count = count.min(self.len());
+        let mut rng = rand::rng();
+        let picks = rand::seq::index::sample(&mut rng, self.len(), count).into_vec();
+        let out: Vec<Bytes> = picks
+            .iter()
+            .filter_map(|&i| self.get_index(i).map(Member::to_bytes))
+            .collect();
+        match self {
+            Set::Intset(v) => {
+                let mut drop = vec![false; v.len()];
+                for &i in &picks {
+                    drop[i] = true;
+                }
+                let mut i = 0;
+                v.retain(|_| {
+                    i += 1;
+                    !drop[i - 1]
+                });
+            }
+            Set::Table(m) => {
+                for b in &out {
+                    m.swap_remove(&b[..]);
+                }
+            }
+        }
+        out
     }
 
     pub fn iter(&self) -> Iter<'_> {
@@ -323,6 +355,26 @@ mod tests {
         let before = i.len();
         assert!(i.take_index(0).is_some());
         assert_eq!(i.len(), before - 1);
+    }
+
+    #[test]
+    fn take_random_removes_what_it_returns() {
+        let l = EncodingLimits::default();
+        for members in [&["1", "2", "3", "4", "5"][..], &["a", "b", "c", "d", "e"]] {
+            let mut s = Set::default();
+            for m in members {
+                s.insert(m.as_bytes(), &l);
+            }
+            let got = s.take_random(3);
+            assert_eq!(got.len(), 3);
+            assert_eq!(s.len(), 2);
+            for g in &got {
+                assert!(!s.contains(g));
+                assert!(members.contains(&std::str::from_utf8(g).unwrap()));
+            }
+            assert_eq!(s.take_random(10).len(), 2);
+            assert!(s.is_empty());
+        }
     }
 
     #[test]

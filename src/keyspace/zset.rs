@@ -1,7 +1,8 @@
 //! Sorted set values, in Redis's two encodings:
 //! - `listpack`: one packed buffer of entries ordered by (score, member), searched linearly, while
 //!   the set has at most `zset-max-listpack-entries` members of at most `zset-max-listpack-value`
-//!   bytes (each entry: score as 8 little-endian bytes, member length as LEB128, member bytes);
+//!   bytes (each entry: the score as a varint when integral, else 8 bytes of double, then the
+//!   member length as LEB128 and the member bytes);
 //! - `skiplist`: a member → score map plus an order-statistics index (`index::OrderIndex`), so
 //!   lookups, ranks, inserts and removals are O(log n).
 //!
@@ -52,54 +53,91 @@ impl Default for ZSet {
 // ---------------------------------------------------------------------------------------------
 // Listpack
 
-/// Decodes the entry at `off`: (score, member, offset of the next entry).
-fn entry_at(buf: &[u8], off: usize) -> Option<(f64, &[u8], usize)> {
-    let score_bytes: [u8; 8] = buf.get(off..off.checked_add(8)?)?.try_into().ok()?;
-    let score = f64::from_le_bytes(score_bytes);
-    let mut p = off + 8;
-    let mut len: usize = 0;
+fn read_varint(buf: &[u8], mut p: usize) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
     let mut shift = 0;
     loop {
         let b = *buf.get(p)?;
         p += 1;
-        len |= usize::from(b & 0x7f) << shift;
+        v |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
-            break;
+            return Some((v, p));
         }
         shift += 7;
-        if shift > 35 {
+        if shift > 63 {
             return None;
         }
     }
-    let end = p.checked_add(len)?;
-    let member = buf.get(p..end)?;
-    Some((score, member, end))
 }
 
-fn encode_entry(out: &mut Vec<u8>, score: f64, member: &[u8]) {
-    let score = if score == 0.0 { 0.0 } else { score };
-    out.extend_from_slice(&score.to_le_bytes());
-    let mut n = member.len();
+fn write_varint(out: &mut Vec<u8>, mut n: u64) {
     loop {
         let b = (n & 0x7f) as u8;
         n >>= 7;
         if n == 0 {
             out.push(b);
-            break;
+            return;
         }
         out.push(b | 0x80);
     }
+}
+
+fn varint_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        len += 1;
+        n >>= 7;
+    }
+    len
+}
+
+/// Integral scores below 2^53 in magnitude are stored as a zigzag varint shifted left by one
+/// (an even header); anything else as the header 1 followed by the 8 bytes of the double.
+const RAW_SCORE: u64 = 1;
+const EXACT_INT: f64 = (1u64 << 53) as f64;
+
+fn score_header(score: f64) -> u64 {
+    if score.fract() == 0.0 && score.abs() < EXACT_INT {
+        let n = score as i64;
+        (((n << 1) ^ (n >> 63)) as u64) << 1
+    } else {
+        RAW_SCORE
+    }
+}
+
+/// Decodes the entry at `off`: (score, member, offset of the next entry).
+fn entry_at(buf: &[u8], off: usize) -> Option<(f64, &[u8], usize)> {
+    let (header, mut p) = read_varint(buf, off)?;
+    let score = if header == RAW_SCORE {
+        let bytes: [u8; 8] = buf.get(p..p.checked_add(8)?)?.try_into().ok()?;
+        p += 8;
+        f64::from_le_bytes(bytes)
+    } else {
+        let zz = header >> 1;
+        (((zz >> 1) as i64) ^ -((zz & 1) as i64)) as f64
+    };
+    let (len, p) = read_varint(buf, p)?;
+    let end = p.checked_add(usize::try_from(len).ok()?)?;
+    let member = buf.get(p..end)?;
+    Some((score, member, end))
+}
+
+/// Appends one entry. Negative zero is stored as zero, as Redis's listpack stores integral
+/// scores as integers.
+fn encode_entry(out: &mut Vec<u8>, score: f64, member: &[u8]) {
+    let header = score_header(score);
+    write_varint(out, header);
+    if header == RAW_SCORE {
+        out.extend_from_slice(&score.to_le_bytes());
+    }
+    write_varint(out, member.len() as u64);
     out.extend_from_slice(member);
 }
 
-fn entry_size(member_len: usize) -> usize {
-    let mut varint = 1;
-    let mut n = member_len >> 7;
-    while n > 0 {
-        varint += 1;
-        n >>= 7;
-    }
-    8 + varint + member_len
+fn entry_size(score: f64, member_len: usize) -> usize {
+    let header = score_header(score);
+    let score_len = varint_len(header) + if header == RAW_SCORE { 8 } else { 0 };
+    score_len + varint_len(member_len as u64) + member_len
 }
 
 /// Forward iterator over a listpack: (byte offset, score, member).
@@ -145,7 +183,7 @@ impl Listpack {
             .iter()
             .find(|(_, s, m)| cmp_key(*s, m, score, member).is_gt())
             .map_or(self.buf.len(), |(off, _, _)| off);
-        let mut entry = Vec::with_capacity(entry_size(member.len()));
+        let mut entry = Vec::with_capacity(entry_size(score, member.len()));
         encode_entry(&mut entry, score, member);
         self.buf.reserve_exact(entry.len());
         self.buf.splice(at..at, entry);
@@ -269,7 +307,7 @@ impl ZSet {
                 .iter()
                 .all(|(m, _)| m.len() <= limits.zset_max_listpack_value);
         if fits {
-            let size = items.iter().map(|(m, _)| entry_size(m.len())).sum();
+            let size = items.iter().map(|(m, s)| entry_size(*s, m.len())).sum();
             let mut buf = Vec::with_capacity(size);
             for (m, s) in &items {
                 encode_entry(&mut buf, *s, m);
@@ -585,6 +623,38 @@ mod tests {
         assert_eq!(z.pop(false), Some((Bytes::from_static(b"a"), 2.0)));
         assert!(z.is_empty());
         assert_eq!(z.pop(false), None);
+    }
+
+    #[test]
+    fn scores_round_trip_in_listpack() {
+        let l = limits(1000, 64);
+        let mut z = ZSet::default();
+        let scores = [
+            0.0,
+            1.0,
+            -1.0,
+            63.0,
+            -64.0,
+            1e15,
+            -9007199254740991.0,
+            9007199254740992.0,
+            1.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE / 4.0,
+            -1e300,
+        ];
+        for (i, s) in scores.iter().enumerate() {
+            z.insert(format!("m{i}").as_bytes(), *s, &l);
+        }
+        for (i, s) in scores.iter().enumerate() {
+            assert_eq!(z.score(format!("m{i}").as_bytes()), Some(*s));
+        }
+        let ZSet::Listpack(lp) = &z else {
+            panic!("listpack expected")
+        };
+        let computed: usize = lp.iter().map(|(_, s, m)| entry_size(s, m.len())).sum();
+        assert_eq!(computed, lp.buf.len());
     }
 
     #[test]

@@ -281,7 +281,7 @@ async fn session(server: &Arc<Server>, mut stream: TcpStream, generation: u64) -
         tracing::info!("Full resync from master: {id}:{off}");
         server.repl.link.set_state(LinkState::Sync);
         let payload = receive_snapshot(server, &mut stream, &mut buf).await?;
-        load_snapshot(server, &payload).map_err(LinkError::Protocol)?;
+        crate::persistence::load::replace_dataset(server, &payload, false).map_err(LinkError::Protocol)?;
         {
             let mut ids = server.repl.ids.lock();
             *ids = ReplIds { replid: id.to_string(), ..ReplIds::fresh() };
@@ -482,7 +482,3 @@ fn client_cleanup(server: &Server, client: &mut crate::server::client::Client) {
     crate::server::connection::unregister(server, client);
 }
 
-/// Installs a received snapshot (WIRING PENDING: replaced by persistence::load).
-fn load_snapshot(_server: &Server, _payload: &[u8]) -> Result<(), String> {
-    Err("RDB loading is not wired yet".into())
-}

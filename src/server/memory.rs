@@ -11,3 +11,14 @@ pub fn active_memory() -> u64 {
     let _ = tikv_jemalloc_ctl::epoch::advance();
     tikv_jemalloc_ctl::stats::resident::read().map(|v| v as u64).unwrap_or(0)
 }
+
+/// (user, system) CPU seconds used by the process.
+pub fn cpu_times() -> (f64, f64) {
+    match nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF) {
+        Ok(u) => {
+            let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+            (tv(u.user_time()), tv(u.system_time()))
+        }
+        Err(_) => (0.0, 0.0),
+    }
+}

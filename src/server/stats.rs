@@ -28,6 +28,9 @@ pub struct Stats {
     pub pubsub_messages: AtomicU64,
     /// Changes since the last save (redis `server.dirty`).
     pub dirty: AtomicU64,
+    pub peak_memory: AtomicU64,
+    /// (unix ms, commands processed) at the last ops/sec sample.
+    pub ops_sample: Mutex<(i64, u64, u64)>,
     pub commands: Mutex<HashMap<&'static str, CmdStat>>,
     pub errors: Mutex<HashMap<String, u64>>,
 }
@@ -52,6 +55,21 @@ impl Stats {
             *n += 1;
         } else if e.len() < 128 {
             e.insert(code.to_string(), 1);
+        }
+    }
+
+    /// Commands per second over the last sampling interval (INFO instantaneous_ops_per_sec).
+    pub fn ops_per_sec(&self) -> u64 {
+        let now = crate::util::now_ms();
+        let total = self.total_commands_processed.load(Ordering::Relaxed);
+        let mut s = self.ops_sample.lock();
+        let (t0, c0, last) = *s;
+        if now - t0 >= 1000 {
+            let rate = if t0 == 0 { 0 } else { (total - c0) * 1000 / (now - t0) as u64 };
+            *s = (now, total, rate);
+            rate
+        } else {
+            last
         }
     }
 

@@ -14,6 +14,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::ops::{Deref, DerefMut};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -115,7 +116,8 @@ enum StartFailure {
 impl Server {
     /// Starts `kind` with `--port N --bind 127.0.0.1 --dir <tmp>` followed by `args`
     /// (redis-server argv syntax, e.g. `&["--save", "", "--appendonly", "no"]`), and waits until
-    /// it answers `PING` with `+PONG`.
+    /// it answers `PING` with `+PONG`. The process gets SIGKILL when the thread that started it
+    /// exits (`PR_SET_PDEATHSIG`): start a server on the thread that keeps it.
     pub fn start(kind: ServerKind, args: &[&str]) -> Server {
         let binary = kind.binary();
         let dir = unique_temp_dir(kind.name());
@@ -133,7 +135,17 @@ impl Server {
                 "=== harness: attempt {attempt}, port {port}, args {args:?} ==="
             );
             let stderr = log.try_clone().expect("clone log file handle");
-            let child = Command::new(&binary)
+            let mut command = Command::new(&binary);
+            // SAFETY: runs in the forked child before exec and only calls prctl(2), which is
+            // async-signal-safe. The server then dies with the thread that started it, so a test
+            // binary killed by a timeout leaves no server behind.
+            unsafe {
+                command.pre_exec(|| {
+                    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                        .map_err(io::Error::from)
+                });
+            }
+            let child = command
                 .arg("--port")
                 .arg(port.to_string())
                 .arg("--bind")

@@ -146,8 +146,17 @@ fn ttl_generic(cx: &mut Ctx, ms: bool, abs: bool) -> Result<Reply, CmdError> {
     let Some(at) = cx.db.expire_at(key) else {
         return Ok(Reply::Int(-1));
     };
-    let t = if abs { at } else { at.saturating_sub(cx.db.now_ms) }.max(0);
-    Ok(Reply::Int(if ms { t } else { t.saturating_add(500) / 1000 }))
+    let t = if abs {
+        at
+    } else {
+        at.saturating_sub(cx.db.now_ms)
+    }
+    .max(0);
+    Ok(Reply::Int(if ms {
+        t
+    } else {
+        t.saturating_add(500) / 1000
+    }))
 }
 
 pub(super) fn ttl(cx: &mut Ctx) -> Result<Reply, CmdError> {

@@ -48,7 +48,9 @@ const LFU_INIT_VAL: u32 = 5;
 const LFU_DECAY_TIME: u32 = 1;
 
 fn help(_cx: &mut Ctx) -> Result<Reply, CmdError> {
-    Ok(Reply::Array(HELP.iter().map(|l| Reply::status(l)).collect()))
+    Ok(Reply::Array(
+        HELP.iter().map(|l| Reply::status(l)).collect(),
+    ))
 }
 
 fn lfu_policy(cx: &Ctx) -> bool {

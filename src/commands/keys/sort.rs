@@ -42,6 +42,11 @@ pub(super) fn sort_keys(argv: &[Bytes]) -> Vec<usize> {
     out
 }
 
+/// Key positions of SORT_RO: the sorted key (movable like SORT's, for its patterns).
+pub(super) fn sort_ro_keys(_argv: &[Bytes]) -> Vec<usize> {
+    vec![1]
+}
+
 pub(super) fn sort(cx: &mut Ctx) -> Result<Reply, CmdError> {
     sort_generic(cx, false)
 }
@@ -155,7 +160,10 @@ fn load(cx: &mut Ctx, o: &mut Options) -> Result<(Vec<Item>, i64, i64), CmdError
                 zset_max_listpack_entries: 0,
                 ..EncodingLimits::default()
             };
-            let items = z.iter().map(|(m, s)| (Bytes::copy_from_slice(m), s)).collect();
+            let items = z
+                .iter()
+                .map(|(m, s)| (Bytes::copy_from_slice(m), s))
+                .collect();
             *z = ZSet::from_sorted(items, &limits);
         }
     }
@@ -186,7 +194,11 @@ fn load(cx: &mut Ctx, o: &mut Options) -> Result<(Vec<Item>, i64, i64), CmdError
     }
     end = end.min(len - 1);
     let ranged = dontsort && (start != 0 || end != len - 1);
-    let take = if ranged { (end - start + 1).max(0) } else { len } as usize;
+    let take = if ranged {
+        (end - start + 1).max(0)
+    } else {
+        len
+    } as usize;
     let skip = if ranged { start.max(0) as usize } else { 0 };
     let items: Vec<Item> = match value {
         None => Vec::new(),
@@ -205,10 +217,7 @@ fn load(cx: &mut Ctx, o: &mut Options) -> Result<(Vec<Item>, i64, i64), CmdError
                 Vec::new()
             }
         }
-        Some(Value::List(l)) => l
-            .iter()
-            .map(|e| item(Bytes::copy_from_slice(e)))
-            .collect(),
+        Some(Value::List(l)) => l.iter().map(|e| item(Bytes::copy_from_slice(e))).collect(),
         Some(Value::Set(s)) => s.members().into_iter().map(item).collect(),
         Some(Value::ZSet(z)) if dontsort => {
             let first = if o.desc {
@@ -273,7 +282,11 @@ fn sort_generic(cx: &mut Ctx, readonly: bool) -> Result<Reply, CmdError> {
         });
     }
 
-    let n = if end >= start { (end - start + 1) as usize } else { 0 };
+    let n = if end >= start {
+        (end - start + 1) as usize
+    } else {
+        0
+    };
     let outputlen = if o.gets.is_empty() {
         n
     } else {
@@ -291,7 +304,8 @@ fn sort_generic(cx: &mut Ctx, readonly: bool) -> Result<Reply, CmdError> {
         &items[s.min(items.len())..(s + n).min(items.len())]
     };
     let Some(store) = o.store.clone() else {
-        let mut out = Vec::with_capacity(outputlen.min(range.len().saturating_mul(o.gets.len().max(1))));
+        let mut out =
+            Vec::with_capacity(outputlen.min(range.len().saturating_mul(o.gets.len().max(1))));
         for it in range {
             if o.gets.is_empty() {
                 out.push(Reply::Bulk(it.elem.clone()));
@@ -499,7 +513,10 @@ mod tests {
         for (s, want) in ok {
             assert_eq!(strtod(s.as_bytes()), Some(*want), "{s:?}");
         }
-        for bad in ["1e-310", "2e308", "1e", "   ", "0x1p", "infx", "-nan", "nan", "1 ", "1_0", "abc", ".", "-", "0x", "1e-400"] {
+        for bad in [
+            "1e-310", "2e308", "1e", "   ", "0x1p", "infx", "-nan", "nan", "1 ", "1_0", "abc", ".",
+            "-", "0x", "1e-400",
+        ] {
             assert_eq!(strtod(bad.as_bytes()), None, "{bad:?}");
         }
     }

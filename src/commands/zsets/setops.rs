@@ -140,8 +140,8 @@ fn generic(
     }
     let setnum = setnum as usize;
     let mut src = Vec::with_capacity(setnum);
-    for pos in numkeys_at + 1..numkeys_at + 1 + setnum {
-        let len = match cx.db.get(&argv[pos]) {
+    for (pos, key) in argv.iter().enumerate().skip(numkeys_at + 1).take(setnum) {
+        let len = match cx.db.get(key) {
             None => 0,
             Some(Value::ZSet(z)) => z.len(),
             Some(Value::Set(s)) => s.len(),

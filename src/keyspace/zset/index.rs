@@ -144,7 +144,10 @@ impl OrderIndex {
         chunk.insert(pos, node);
         self.len += 1;
         if chunk.len() > MAX_CHUNK {
-            let right = chunk.split_off(chunk.len() / 2);
+            let mut right = chunk.split_off(chunk.len() / 2);
+            // Both halves keep room to grow to a full chunk, and no more.
+            chunk.shrink_to(MAX_CHUNK + 1);
+            right.reserve_exact(MAX_CHUNK + 1 - right.len());
             self.chunks.insert(ci + 1, right);
             self.rebuild();
         } else {

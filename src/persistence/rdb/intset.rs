@@ -17,17 +17,20 @@ pub fn values(is: &[u8]) -> Result<Vec<i64>, PackError> {
     }
     let word = |at: usize| u32::from_le_bytes([is[at], is[at + 1], is[at + 2], is[at + 3]]);
     let width = match word(0) {
-        w @ (2 | 4 | 8) => w as usize,
+        2 => 2,
+        4 => 4,
+        8 => 8,
         _ => return err(0, "invalid intset encoding"),
     };
-    let count = u64::from(word(4));
-    if HEADER_SIZE as u64 + count * width as u64 != is.len() as u64 {
+    let count = usize::try_from(word(4)).unwrap_or(usize::MAX);
+    let body = is.len() - HEADER_SIZE;
+    if count.checked_mul(width) != Some(body) {
         return err(4, "intset length does not match its size");
     }
     if count == 0 {
         return err(4, "empty intset");
     }
-    let mut out: Vec<i64> = Vec::with_capacity(capped(count as usize));
+    let mut out: Vec<i64> = Vec::with_capacity(capped(count));
     for (i, chunk) in is[HEADER_SIZE..].chunks_exact(width).enumerate() {
         let v = match *chunk {
             [a, b] => i64::from(i16::from_le_bytes([a, b])),
@@ -36,7 +39,10 @@ pub fn values(is: &[u8]) -> Result<Vec<i64>, PackError> {
             _ => return err(HEADER_SIZE + i * width, "invalid intset element"),
         };
         if out.last().is_some_and(|&prev| v <= prev) {
-            return err(HEADER_SIZE + i * width, "intset elements out of order or duplicated");
+            return err(
+                HEADER_SIZE + i * width,
+                "intset elements out of order or duplicated",
+            );
         }
         out.push(v);
     }
@@ -58,9 +64,18 @@ mod tests {
 
     #[test]
     fn each_width() {
-        assert_eq!(values(&build(2, &[-32768, -1, 0, 32767])), Ok(vec![-32768, -1, 0, 32767]));
-        assert_eq!(values(&build(4, &[i64::from(i32::MIN), 7])), Ok(vec![i64::from(i32::MIN), 7]));
-        assert_eq!(values(&build(8, &[i64::MIN, i64::MAX])), Ok(vec![i64::MIN, i64::MAX]));
+        assert_eq!(
+            values(&build(2, &[-32768, -1, 0, 32767])),
+            Ok(vec![-32768, -1, 0, 32767])
+        );
+        assert_eq!(
+            values(&build(4, &[i64::from(i32::MIN), 7])),
+            Ok(vec![i64::from(i32::MIN), 7])
+        );
+        assert_eq!(
+            values(&build(8, &[i64::MIN, i64::MAX])),
+            Ok(vec![i64::MIN, i64::MAX])
+        );
     }
 
     #[test]

@@ -54,6 +54,11 @@ pub(crate) fn capped(count: usize) -> usize {
     count.min(1024)
 }
 
+/// `pos + len` as an index, if it is one (lengths come from untrusted headers).
+pub(crate) fn offset(pos: usize, len: u64) -> Option<usize> {
+    pos.checked_add(usize::try_from(len).ok()?)
+}
+
 /// `lpEncodeBacklen(NULL, l)`: bytes needed for the back-length of an entry of `l` bytes.
 /// The bounds are Redis's own (16383 takes 3 bytes), so a Redis blob validates here.
 fn backlen_size(l: u64) -> u64 {
@@ -93,22 +98,25 @@ fn decode_backlen(lp: &[u8], last: usize) -> Option<u64> {
 /// `lpCurrentEncodedSizeBytes`: bytes of the encoding header, 0 for an invalid encoding.
 fn header_size(b: u8) -> usize {
     match b {
-        0x00..=0x7F | 0x80..=0xBF | 0xC0..=0xDF => 1,
+        // 7-bit int, 6-bit string, 13-bit int; 16 to 64-bit ints
+        0x00..=0xDF | 0xF1..=0xF4 => 1,
         0xE0..=0xEF => 2,
         0xF0 => 5,
-        0xF1..=0xF4 => 1,
         _ => 0,
     }
 }
 
 fn le_uint(bytes: &[u8]) -> u64 {
-    bytes.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b))
+    bytes
+        .iter()
+        .rev()
+        .fold(0, |acc, &b| (acc << 8) | u64::from(b))
 }
 
 /// Sign-extends the low `bits` bits of `v` (two's complement), as `lpGet` does.
 fn sign_extend(v: u64, bits: u32) -> i64 {
     let shift = 64 - bits;
-    ((v << shift) as i64) >> shift
+    i64::from_le_bytes((v << shift).to_le_bytes()) >> shift
 }
 
 /// Decodes the entry at `p` whose header is known to be in bounds: returns the element and
@@ -119,8 +127,7 @@ fn decode_entry(lp: &[u8], p: usize) -> Option<(Entry<'_>, u64)> {
     let int = |n: usize| lp.get(p + 1..p + 1 + n).map(le_uint);
     let string = |start: usize, len: u64| {
         let start = p + start;
-        let end = start.checked_add(usize::try_from(len).ok()?)?;
-        lp.get(start..end).map(Entry::Str)
+        lp.get(start..offset(start, len)?).map(Entry::Str)
     };
     Some(match b {
         0x00..=0x7F => (Entry::Int(i64::from(b)), 1),
@@ -143,7 +150,7 @@ fn decode_entry(lp: &[u8], p: usize) -> Option<(Entry<'_>, u64)> {
         0xF1 => (Entry::Int(sign_extend(int(2)?, 16)), 3),
         0xF2 => (Entry::Int(sign_extend(int(3)?, 24)), 4),
         0xF3 => (Entry::Int(sign_extend(int(4)?, 32)), 5),
-        0xF4 => (Entry::Int(int(8)? as i64), 9),
+        0xF4 => (Entry::Int(sign_extend(int(8)?, 64)), 9),
         _ => return None,
     })
 }
@@ -159,37 +166,41 @@ pub fn entries(lp: &[u8]) -> Result<Vec<Entry<'_>>, PackError> {
     if size < HEADER_SIZE + 1 {
         return err(0, "listpack shorter than its header");
     }
-    if le_uint(&lp[0..4]) != size as u64 {
+    if usize::try_from(le_uint(&lp[0..4])) != Ok(size) {
         return err(0, "listpack total-bytes field does not match its size");
     }
     if lp[size - 1] != EOF {
         return err(size - 1, "listpack does not end with 0xFF");
     }
-    let numele = le_uint(&lp[4..6]) as u16;
+    let numele = u16::from_le_bytes([lp[4], lp[5]]);
     let mut out = Vec::with_capacity(capped(usize::from(numele)));
     // An entry may not reach past the terminator (`OUT_OF_RANGE` in `lpValidateNext`).
-    let last = (size - 1) as u64;
+    let last = size - 1;
     let mut p = HEADER_SIZE;
     while lp[p] != EOF {
         let lenbytes = header_size(lp[p]);
         if lenbytes == 0 {
             return err(p, "invalid listpack entry encoding");
         }
-        if (p + lenbytes) as u64 > last {
+        if p + lenbytes > last {
             return err(p, "listpack entry header reaches past the end");
         }
-        let (entry, encoded) =
-            decode_entry(lp, p).ok_or(PackError { pos: p, reason: "listpack entry reaches past the end" })?;
+        let past_end = PackError {
+            pos: p,
+            reason: "listpack entry reaches past the end",
+        };
+        let (entry, encoded) = decode_entry(lp, p).ok_or(past_end)?;
         let back = backlen_size(encoded);
         let total = encoded + back;
-        let next = p as u64 + total;
-        if next > last {
-            return err(p, "listpack entry reaches past the end");
-        }
-        let next = next as usize;
+        let next = offset(p, total).filter(|&n| n <= last).ok_or(past_end)?;
         match decode_backlen(lp, next - 1) {
             Some(prev) if prev + back == total => {}
-            _ => return err(next - 1, "listpack entry back-length does not match the entry"),
+            _ => {
+                return err(
+                    next - 1,
+                    "listpack entry back-length does not match the entry",
+                )
+            }
         }
         out.push(entry);
         p = next;
@@ -240,17 +251,17 @@ mod tests {
         let mut e12 = vec![0xE0 | 0x0F, 0xFF];
         e12.extend_from_slice(&[b'y'; 4095]);
         let raw: Vec<&[u8]> = vec![
-            &[0x05],                     // 7-bit 5
-            &[0x7F],                     // 127
-            &[0x83, b'a', b'b', b'c'],   // "abc"
-            &[0x80],                     // ""
-            &[0xC0 | 0x0F, 0xFF],        // 13-bit 4095
-            &[0xC0 | 0x10, 0x00],        // 13-bit -4096
-            &[0xDF, 0xFF],               // 13-bit -1
-            &[0xF1, 0x00, 0x80],         // i16 -32768
-            &[0xF2, 0xFF, 0xFF, 0x7F],   // i24 8388607
-            &[0xF2, 0x00, 0x00, 0x80],   // i24 -8388608
-            &[0xF3, 0x00, 0x00, 0x00, 0x80], // i32 min
+            &[0x05],                                                 // 7-bit 5
+            &[0x7F],                                                 // 127
+            &[0x83, b'a', b'b', b'c'],                               // "abc"
+            &[0x80],                                                 // ""
+            &[0xC0 | 0x0F, 0xFF],                                    // 13-bit 4095
+            &[0xC0 | 0x10, 0x00],                                    // 13-bit -4096
+            &[0xDF, 0xFF],                                           // 13-bit -1
+            &[0xF1, 0x00, 0x80],                                     // i16 -32768
+            &[0xF2, 0xFF, 0xFF, 0x7F],                               // i24 8388607
+            &[0xF2, 0x00, 0x00, 0x80],                               // i24 -8388608
+            &[0xF3, 0x00, 0x00, 0x00, 0x80],                         // i32 min
             &[0xF4, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F], // i64 max
             &e12,
             &e32,

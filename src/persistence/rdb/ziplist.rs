@@ -13,7 +13,7 @@
 //! Parsing is `ziplistValidateIntegrity(deep=1)`: every entry inside the blob, each prevlen
 //! equal to the previous entry's size, zltail at the last entry, the count matched.
 
-use super::listpack::{capped, err, Entry, PackError};
+use super::listpack::{capped, err, offset, Entry, PackError};
 
 const HEADER_SIZE: usize = 10;
 const END: u8 = 0xFF;
@@ -22,16 +22,18 @@ const BIG_PREVLEN: u8 = 254;
 /// `zipEncodingLenSize`: bytes of the encoding header, `None` for an invalid encoding.
 fn encoding_size(b: u8) -> Option<usize> {
     match b {
-        0x00..=0x3F => Some(1),
+        0x00..=0x3F | 0xC0 | 0xD0 | 0xE0 | 0xF0 | 0xFE | 0xF1..=0xFD => Some(1),
         0x40..=0x7F => Some(2),
         0x80..=0xBF => Some(5),
-        0xC0 | 0xD0 | 0xE0 | 0xF0 | 0xFE | 0xF1..=0xFD => Some(1),
         _ => None,
     }
 }
 
 fn le_int(bytes: &[u8]) -> u64 {
-    bytes.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b))
+    bytes
+        .iter()
+        .rev()
+        .fold(0, |acc, &b| (acc << 8) | u64::from(b))
 }
 
 /// Parses and fully validates a ziplist, returning its elements in order.
@@ -40,26 +42,28 @@ pub fn entries(zl: &[u8]) -> Result<Vec<Entry<'_>>, PackError> {
     if size < HEADER_SIZE + 1 {
         return err(0, "ziplist shorter than its header");
     }
-    if le_int(&zl[0..4]) != size as u64 {
+    if usize::try_from(le_int(&zl[0..4])) != Ok(size) {
         return err(0, "ziplist zlbytes field does not match its size");
     }
     if zl[size - 1] != END {
         return err(size - 1, "ziplist does not end with 0xFF");
     }
-    let tail = le_int(&zl[4..8]);
-    if tail > (size - 1) as u64 {
+    let last = size - 1;
+    let Some(tail) = usize::try_from(le_int(&zl[4..8]))
+        .ok()
+        .filter(|&t| t <= last)
+    else {
         return err(4, "ziplist tail offset is past the end");
-    }
-    let header_count = le_int(&zl[8..10]) as u16;
+    };
+    let header_count = u16::from_le_bytes([zl[8], zl[9]]);
     // Entries must lie in [HEADER_SIZE, size - 1] (`OUT_OF_RANGE` in `zipEntrySafe`).
-    let last = (size - 1) as u64;
     let mut out = Vec::with_capacity(capped(usize::from(header_count)));
     let mut p = HEADER_SIZE;
     let mut prev: Option<usize> = None;
     let mut prev_raw_size: u64 = 0;
     while zl[p] != END {
         let prevlen_size = if zl[p] < BIG_PREVLEN { 1 } else { 5 };
-        if (p + prevlen_size) as u64 > last {
+        if p + prevlen_size > last {
             return err(p, "ziplist entry prevlen reaches past the end");
         }
         let enc_pos = p + prevlen_size;
@@ -67,14 +71,21 @@ pub fn entries(zl: &[u8]) -> Result<Vec<Entry<'_>>, PackError> {
         let Some(lensize) = encoding_size(enc) else {
             return err(enc_pos, "invalid ziplist entry encoding");
         };
-        if (enc_pos + lensize) as u64 > last {
+        if enc_pos + lensize > last {
             return err(p, "ziplist entry header reaches past the end");
         }
-        let prevlen = if prevlen_size == 1 { u64::from(zl[p]) } else { le_int(&zl[p + 1..p + 5]) };
+        let prevlen = if prevlen_size == 1 {
+            u64::from(zl[p])
+        } else {
+            le_int(&zl[p + 1..p + 5])
+        };
         let data = enc_pos + lensize;
         let (len, is_str) = match enc {
             0x00..=0x3F => (u64::from(enc & 0x3F), true),
-            0x40..=0x7F => ((u64::from(enc & 0x3F) << 8) | u64::from(zl[enc_pos + 1]), true),
+            0x40..=0x7F => (
+                (u64::from(enc & 0x3F) << 8) | u64::from(zl[enc_pos + 1]),
+                true,
+            ),
             0x80..=0xBF => {
                 let be = &zl[enc_pos + 1..enc_pos + 5];
                 (be.iter().fold(0, |acc, &b| (acc << 8) | u64::from(b)), true)
@@ -86,32 +97,30 @@ pub fn entries(zl: &[u8]) -> Result<Vec<Entry<'_>>, PackError> {
             0xE0 => (8, false),
             _ => (0, false), // immediate 0..=12
         };
-        let next = data as u64 + len;
-        if next > last {
+        let Some(next) = offset(data, len).filter(|&n| n <= last) else {
             return err(p, "ziplist entry reaches past the end");
-        }
-        if prevlen > (p - HEADER_SIZE) as u64 {
+        };
+        if usize::try_from(prevlen).map_or(true, |l| l > p - HEADER_SIZE) {
             return err(p, "ziplist entry prevlen points before the first entry");
         }
         if prevlen != prev_raw_size {
             return err(p, "ziplist entry prevlen does not match the previous entry");
         }
-        let next = next as usize;
         let body = &zl[data..next];
         let entry = if is_str {
             Entry::Str(body)
         } else {
             Entry::Int(match enc {
-                0xFE => i64::from(body[0] as i8),
+                0xFE => i64::from(i8::from_le_bytes([body[0]])),
                 0xC0 => i64::from(i16::from_le_bytes([body[0], body[1]])),
                 0xF0 => i64::from(i32::from_le_bytes([0, body[0], body[1], body[2]]) >> 8),
                 0xD0 => i64::from(i32::from_le_bytes([body[0], body[1], body[2], body[3]])),
-                0xE0 => le_int(body) as i64,
+                0xE0 => i64::from_le_bytes(body.try_into().unwrap_or([0; 8])), // 8 bytes
                 imm => i64::from(imm & 0x0F) - 1,
             })
         };
         out.push(entry);
-        prev_raw_size = (next - p) as u64;
+        prev_raw_size = u64::try_from(next - p).unwrap_or(u64::MAX);
         prev = Some(p);
         p = next;
     }
@@ -119,7 +128,7 @@ pub fn entries(zl: &[u8]) -> Result<Vec<Entry<'_>>, PackError> {
         return err(p, "ziplist ends before its last byte");
     }
     if let Some(prev) = prev {
-        if prev as u64 != tail {
+        if prev != tail {
             return err(4, "ziplist tail offset does not point at the last entry");
         }
     }
@@ -134,8 +143,9 @@ mod tests {
     use super::*;
 
     /// The example from the top of ziplist.c: the elements "2" and "5".
-    const TWO_FIVE: [u8; 15] =
-        [0x0f, 0, 0, 0, 0x0c, 0, 0, 0, 0x02, 0, 0x00, 0xf3, 0x02, 0xf6, 0xff];
+    const TWO_FIVE: [u8; 15] = [
+        0x0f, 0, 0, 0, 0x0c, 0, 0, 0, 0x02, 0, 0x00, 0xf3, 0x02, 0xf6, 0xff,
+    ];
 
     #[test]
     fn example_from_ziplist_c() {
@@ -155,7 +165,11 @@ mod tests {
         zl[8] = 3;
         assert_eq!(
             entries(&zl),
-            Ok(vec![Entry::Int(2), Entry::Int(5), Entry::Str(b"Hello World")])
+            Ok(vec![
+                Entry::Int(2),
+                Entry::Int(5),
+                Entry::Str(b"Hello World")
+            ])
         );
     }
 
@@ -174,7 +188,9 @@ mod tests {
             body.extend_from_slice(e);
             prevlen = HEADER_SIZE + body.len() - tail;
         }
-        let mut out = ((HEADER_SIZE + body.len() + 1) as u32).to_le_bytes().to_vec();
+        let mut out = ((HEADER_SIZE + body.len() + 1) as u32)
+            .to_le_bytes()
+            .to_vec();
         out.extend_from_slice(&(tail as u32).to_le_bytes());
         out.extend_from_slice(&(raw.len() as u16).to_le_bytes());
         out.extend_from_slice(&body);

@@ -7,13 +7,16 @@
 //! Parsing is `zipmapValidateIntegrity(deep=1)`: every pair inside the blob, at least one
 //! pair, the count matched unless it is 254.
 
-use super::listpack::{capped, err, PackError};
+use super::listpack::{capped, err, offset, PackError};
 
 const BIGLEN: u8 = 254;
 const END: u8 = 0xFF;
 
-/// Parses and fully validates a zipmap, returning its (field, value) pairs in order.
-pub fn pairs(zm: &[u8]) -> Result<Vec<(&[u8], &[u8])>, PackError> {
+/// A (field, value) pair, borrowed from the blob.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
+/// Parses and fully validates a zipmap, returning its pairs in order.
+pub fn pairs(zm: &[u8]) -> Result<Vec<Pair<'_>>, PackError> {
     let size = zm.len();
     if size < 2 {
         return err(0, "zipmap shorter than its header");
@@ -22,48 +25,43 @@ pub fn pairs(zm: &[u8]) -> Result<Vec<(&[u8], &[u8])>, PackError> {
         return err(size - 1, "zipmap does not end with 0xFF");
     }
     // Everything must lie in [2, size - 1] (`OUT_OF_RANGE` in `zipmapValidateIntegrity`).
-    let last = (size - 1) as u64;
-    let in_range = |p: u64| (2..=last).contains(&p);
-    // Reads the length at `p` (known to be in range with its encoding), returning it and
-    // the size of its encoding. A first byte of 254 or 255 means 5 bytes, as in Redis.
-    let len_at = |p: usize| -> Option<(u64, u64)> {
+    let last = size - 1;
+    let checked = |p: usize, len: u64, pos: usize, reason: &'static str| {
+        offset(p, len)
+            .filter(|&q| (2..=last).contains(&q))
+            .ok_or(PackError { pos, reason })
+    };
+    // The length at `p`, known to be in range with its encoding: one byte, or (first byte
+    // 254 or 255, as in Redis) a u32 LE after it.
+    let len_at = |p: usize| -> u64 {
         if zm[p] < BIGLEN {
-            Some((u64::from(zm[p]), 1))
+            u64::from(zm[p])
         } else {
-            let b = zm.get(p + 1..p + 5)?;
-            Some((u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])), 5))
+            u64::from(u32::from_le_bytes([
+                zm[p + 1],
+                zm[p + 2],
+                zm[p + 3],
+                zm[p + 4],
+            ]))
         }
     };
+    let size_at = |p: usize| if zm[p] < BIGLEN { 1 } else { 5 };
     let mut out = Vec::with_capacity(capped(usize::from(zm[0])));
     let mut p: usize = 1;
     while zm[p] != END {
-        let s = if zm[p] < BIGLEN { 1 } else { 5 };
-        if !in_range((p + s) as u64) {
-            return err(p, "zipmap field length reaches past the end");
-        }
-        let (l, s) = len_at(p).ok_or(PackError { pos: p, reason: "zipmap field length reaches past the end" })?;
-        let field_start = p as u64 + s;
-        let field_end = field_start + l;
-        if !in_range(field_end) {
-            return err(p, "zipmap field reaches past the end");
-        }
-        let q = field_end as usize;
-        let vs = if zm[q] < BIGLEN { 1 } else { 5 };
-        if !in_range((q + vs) as u64) {
-            return err(q, "zipmap value length reaches past the end");
-        }
-        let (vl, vs) = len_at(q).ok_or(PackError { pos: q, reason: "zipmap value length reaches past the end" })?;
-        let free_at = q + vs as usize;
-        let free = u64::from(zm[free_at]);
-        let value_start = free_at as u64 + 1;
-        let next = value_start + vl + free;
-        if !in_range(next) {
-            return err(q, "zipmap value reaches past the end");
-        }
-        let field = &zm[field_start as usize..q];
-        let value = &zm[value_start as usize..(value_start + vl) as usize];
-        out.push((field, value));
-        p = next as usize;
+        const FIELD: &str = "zipmap field reaches past the end";
+        const VALUE: &str = "zipmap value reaches past the end";
+        let field_start = checked(p, size_at(p), p, FIELD)?;
+        let q = checked(field_start, len_at(p), p, FIELD)?;
+        let free_at = checked(q, size_at(q), q, VALUE)?;
+        let value_start = free_at + 1;
+        let value_end = offset(value_start, len_at(q)).ok_or(PackError {
+            pos: q,
+            reason: VALUE,
+        })?;
+        let next = checked(value_end, u64::from(zm[free_at]), q, VALUE)?;
+        out.push((&zm[field_start..q], &zm[value_start..value_end]));
+        p = next;
     }
     if out.is_empty() {
         return err(0, "empty zipmap");
@@ -85,7 +83,10 @@ mod tests {
     fn example_from_zipmap_c() {
         assert_eq!(
             pairs(EXAMPLE),
-            Ok(vec![(&b"foo"[..], &b"bar"[..]), (&b"hello"[..], &b"world"[..])])
+            Ok(vec![
+                (&b"foo"[..], &b"bar"[..]),
+                (&b"hello"[..], &b"world"[..])
+            ])
         );
     }
 

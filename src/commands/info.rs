@@ -1,0 +1,420 @@
+//! INFO, with redis 7.0's sections and field names; every figure is measured, none is a
+//! constant standing in for a real value (fields for features Tandem lacks, such as AOF,
+//! report their idle state, as Redis does when they are off).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use super::errors::CmdError;
+use super::spec::{Group, Spec, LOADING, STALE};
+use super::{Ctx, REGISTRY};
+use crate::protocol::Reply;
+use crate::replication::master::{self, ReplicaState};
+use crate::replication::replica::LinkState;
+use crate::server::{Server, REDIS_VERSION};
+
+pub const COMMANDS: &[Spec] = &[Spec::new("info", -1, LOADING | STALE, Group::Server, info)];
+
+const DEFAULT: &[&str] =
+    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "module_list", "errorstats", "cluster", "keyspace"];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+
+fn info(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let mut wanted: Vec<String> = Vec::new();
+    for a in &cx.argv[1..] {
+        let s = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match s.as_str() {
+            "default" => wanted.extend(DEFAULT.iter().map(|x| x.to_string())),
+            "all" | "everything" => {
+                wanted.extend(DEFAULT.iter().map(|x| x.to_string()));
+                wanted.extend(ALL_EXTRA.iter().map(|x| x.to_string()));
+            }
+            _ => wanted.push(s),
+        }
+    }
+    if wanted.is_empty() {
+        wanted.extend(DEFAULT.iter().map(|x| x.to_string()));
+    }
+    Ok(Reply::Verbatim(render(cx.server, &wanted).into()))
+}
+
+/// Renders the requested sections in redis's fixed order.
+pub fn render(server: &Server, wanted: &[String]) -> String {
+    let has = |s: &str| wanted.iter().any(|w| w == s);
+    let order: &[(&str, fn(&Server, &mut String))] = &[
+        ("server", server_section),
+        ("clients", clients_section),
+        ("memory", memory_section),
+        ("persistence", persistence_section),
+        ("stats", stats_section),
+        ("replication", replication_section),
+        ("cpu", cpu_section),
+        ("module_list", modules_section),
+        ("commandstats", commandstats_section),
+        ("errorstats", errorstats_section),
+        ("latencystats", latencystats_section),
+        ("cluster", cluster_section),
+        ("keyspace", keyspace_section),
+    ];
+    let mut out = String::new();
+    for (name, f) in order {
+        let wanted_here = has(name) || (*name == "module_list" && has("modules"));
+        if wanted_here {
+            if !out.is_empty() {
+                out.push_str("\r\n");
+            }
+            f(server, &mut out);
+        }
+    }
+    out
+}
+
+fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
+    let _ = write!(out, "{k}:{v}\r\n");
+}
+
+/// Bytes as redis `bytesToHuman`.
+pub fn human(n: u64) -> String {
+    let n = n as f64;
+    if n < 1024.0 {
+        format!("{}B", n as u64)
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / (1024.0 * 1024.0))
+    } else if n < 1024.0f64.powi(4) {
+        format!("{:.2}G", n / 1024.0f64.powi(3))
+    } else {
+        format!("{:.2}T", n / 1024.0f64.powi(4))
+    }
+}
+
+fn uname() -> String {
+    let u = nix::sys::utsname::uname();
+    match u {
+        Ok(u) => format!(
+            "{} {} {}",
+            u.sysname().to_string_lossy(),
+            u.release().to_string_lossy(),
+            u.machine().to_string_lossy()
+        ),
+        Err(_) => "Linux".into(),
+    }
+}
+
+fn server_section(s: &Server, out: &mut String) {
+    out.push_str("# Server\r\n");
+    let cfg = s.config.read();
+    line(out, "redis_version", REDIS_VERSION);
+    line(out, "redis_git_sha1", "00000000");
+    line(out, "redis_git_dirty", 0);
+    line(out, "redis_build_id", concat!("tandem-", env!("CARGO_PKG_VERSION")));
+    line(out, "redis_mode", "standalone");
+    line(out, "os", uname());
+    line(out, "arch_bits", 64);
+    line(out, "monotonic_clock", "POSIX clock_gettime");
+    line(out, "multiplexing_api", "epoll");
+    line(out, "atomicvar_api", "c11-builtin");
+    line(out, "gcc_version", "0.0.0");
+    line(out, "process_id", std::process::id());
+    line(out, "process_supervised", "no");
+    line(out, "run_id", &s.run_id);
+    line(out, "tcp_port", cfg.port);
+    line(out, "server_time_usec", crate::util::now_us());
+    line(out, "uptime_in_seconds", s.uptime_secs());
+    line(out, "uptime_in_days", s.uptime_secs() / 86400);
+    line(out, "hz", cfg.hz);
+    line(out, "configured_hz", cfg.hz);
+    line(out, "lru_clock", (crate::util::now_ms() / 1000) & ((1 << 24) - 1));
+    line(out, "executable", &s.executable);
+    let cf = cfg.config_file().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string());
+    line(out, "config_file", cf.unwrap_or_default());
+    line(out, "io_threads_active", 0);
+}
+
+fn clients_section(s: &Server, out: &mut String) {
+    out.push_str("# Clients\r\n");
+    let clients = s.clients.lock();
+    let normal = clients.values().filter(|c| !c.is_replica.load(Ordering::Relaxed) && !c.is_master.load(Ordering::Relaxed)).count();
+    line(out, "connected_clients", normal);
+    line(out, "cluster_connections", 0);
+    line(out, "maxclients", s.config.read().maxclients);
+    line(out, "client_recent_max_input_buffer", 0);
+    line(out, "client_recent_max_output_buffer", 0);
+    line(out, "blocked_clients", 0);
+    line(out, "tracking_clients", 0);
+    line(out, "clients_in_timeout_table", 0);
+}
+
+fn memory_section(s: &Server, out: &mut String) {
+    out.push_str("# Memory\r\n");
+    let used = crate::server::memory::used_memory();
+    let resident = crate::server::memory::active_memory();
+    let peak = s.stats.peak_memory.fetch_max(used, Ordering::Relaxed).max(used);
+    let repl = s.repl.stream.memory();
+    let cfg = s.config.read();
+    line(out, "used_memory", used);
+    line(out, "used_memory_human", human(used));
+    line(out, "used_memory_rss", resident);
+    line(out, "used_memory_rss_human", human(resident));
+    line(out, "used_memory_peak", peak);
+    line(out, "used_memory_peak_human", human(peak));
+    line(out, "used_memory_peak_perc", format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64));
+    line(out, "used_memory_overhead", repl);
+    line(out, "used_memory_startup", 0);
+    line(out, "used_memory_dataset", used.saturating_sub(repl));
+    line(out, "used_memory_dataset_perc", format!("{:.2}%", used.saturating_sub(repl) as f64 * 100.0 / used.max(1) as f64));
+    line(out, "allocator_allocated", used);
+    line(out, "allocator_active", resident);
+    line(out, "allocator_resident", resident);
+    let total = nix::sys::sysinfo::sysinfo().map(|i| i.ram_total()).unwrap_or(0);
+    line(out, "total_system_memory", total);
+    line(out, "total_system_memory_human", human(total));
+    line(out, "maxmemory", cfg.maxmemory);
+    line(out, "maxmemory_human", human(cfg.maxmemory));
+    line(out, "maxmemory_policy", cfg.maxmemory_policy.name());
+    line(out, "mem_fragmentation_ratio", format!("{:.2}", resident as f64 / used.max(1) as f64));
+    line(out, "mem_replication_backlog", repl);
+    line(out, "mem_total_replication_buffers", repl);
+    line(out, "mem_allocator", "jemalloc");
+    line(out, "lazyfree_pending_objects", 0);
+}
+
+fn persistence_section(s: &Server, out: &mut String) {
+    out.push_str("# Persistence\r\n");
+    let p = &s.persist;
+    let now_s = crate::util::now_ms() / 1000;
+    let in_progress = p.bgsave_in_progress.load(Ordering::Acquire);
+    line(out, "loading", u8::from(p.loading.load(Ordering::Acquire)));
+    line(out, "async_loading", 0);
+    line(out, "current_cow_peak", 0);
+    line(out, "current_cow_size", 0);
+    line(out, "current_cow_size_age", 0);
+    line(out, "current_fork_perc", "0.00");
+    line(out, "current_save_keys_processed", 0);
+    line(out, "current_save_keys_total", 0);
+    let dirty = s.stats.dirty.load(Ordering::Relaxed).saturating_sub(p.dirty_at_save.load(Ordering::Relaxed));
+    line(out, "rdb_changes_since_last_save", dirty);
+    line(out, "rdb_bgsave_in_progress", u8::from(in_progress));
+    line(out, "rdb_last_save_time", p.last_save_time.load(Ordering::Relaxed));
+    line(out, "rdb_last_bgsave_status", if p.last_bgsave_ok.load(Ordering::Relaxed) { "ok" } else { "err" });
+    line(out, "rdb_last_bgsave_time_sec", p.last_bgsave_time_sec.load(Ordering::Relaxed));
+    let current = if in_progress { now_s - p.bgsave_started_ms.load(Ordering::Relaxed) / 1000 } else { -1 };
+    line(out, "rdb_current_bgsave_time_sec", current);
+    line(out, "rdb_saves", p.rdb_saves.load(Ordering::Relaxed));
+    line(out, "rdb_last_cow_size", p.last_cow_size.load(Ordering::Relaxed));
+    line(out, "rdb_last_load_keys_expired", p.last_load_expired.load(Ordering::Relaxed));
+    line(out, "rdb_last_load_keys_loaded", p.last_load_keys.load(Ordering::Relaxed));
+    for (k, v) in [
+        ("aof_enabled", "0"),
+        ("aof_rewrite_in_progress", "0"),
+        ("aof_rewrite_scheduled", "0"),
+        ("aof_last_rewrite_time_sec", "-1"),
+        ("aof_current_rewrite_time_sec", "-1"),
+        ("aof_last_bgrewrite_status", "ok"),
+        ("aof_rewrites", "0"),
+        ("aof_rewrites_consecutive_failures", "0"),
+        ("aof_last_write_status", "ok"),
+        ("aof_last_cow_size", "0"),
+        ("module_fork_in_progress", "0"),
+        ("module_fork_last_cow_size", "0"),
+    ] {
+        line(out, k, v);
+    }
+}
+
+fn stats_section(s: &Server, out: &mut String) {
+    use crate::server::stats::Stats as St;
+    out.push_str("# Stats\r\n");
+    let st = &s.stats;
+    line(out, "total_connections_received", St::get(&st.total_connections_received));
+    line(out, "total_commands_processed", St::get(&st.total_commands_processed));
+    line(out, "instantaneous_ops_per_sec", st.ops_per_sec());
+    line(out, "total_net_input_bytes", St::get(&st.net_input_bytes));
+    line(out, "total_net_output_bytes", St::get(&st.net_output_bytes));
+    line(out, "total_net_repl_input_bytes", s.repl.link.read_offset.load(Ordering::Relaxed));
+    line(out, "total_net_repl_output_bytes", 0);
+    line(out, "instantaneous_input_kbps", "0.00");
+    line(out, "instantaneous_output_kbps", "0.00");
+    line(out, "instantaneous_input_repl_kbps", "0.00");
+    line(out, "instantaneous_output_repl_kbps", "0.00");
+    line(out, "rejected_connections", St::get(&st.rejected_connections));
+    line(out, "sync_full", St::get(&s.repl.sync_full));
+    line(out, "sync_partial_ok", St::get(&s.repl.sync_partial_ok));
+    line(out, "sync_partial_err", St::get(&s.repl.sync_partial_err));
+    line(out, "expired_keys", St::get(&st.expired_keys));
+    line(out, "expired_stale_perc", "0.00");
+    line(out, "expired_time_cap_reached_count", 0);
+    line(out, "expire_cycle_cpu_milliseconds", 0);
+    line(out, "evicted_keys", St::get(&st.evicted_keys));
+    line(out, "evicted_clients", 0);
+    line(out, "total_eviction_exceeded_time", 0);
+    line(out, "current_eviction_exceeded_time", 0);
+    line(out, "keyspace_hits", St::get(&st.keyspace_hits));
+    line(out, "keyspace_misses", St::get(&st.keyspace_misses));
+    line(out, "pubsub_channels", s.pubsub.channel_count());
+    line(out, "pubsub_patterns", s.pubsub.numpat());
+    line(out, "pubsubshard_channels", 0);
+    line(out, "latest_fork_usec", 0);
+    line(out, "total_forks", 0);
+    line(out, "migrate_cached_sockets", 0);
+    line(out, "slave_expires_tracked_keys", 0);
+    for k in [
+        "active_defrag_hits",
+        "active_defrag_misses",
+        "active_defrag_key_hits",
+        "active_defrag_key_misses",
+        "total_active_defrag_time",
+        "current_active_defrag_time",
+        "tracking_total_keys",
+        "tracking_total_items",
+        "tracking_total_prefixes",
+        "unexpected_error_replies",
+    ] {
+        line(out, k, 0);
+    }
+    line(out, "total_error_replies", St::get(&st.total_error_replies));
+    line(out, "dump_payload_sanitizations", 0);
+    line(out, "total_reads_processed", St::get(&st.total_commands_processed));
+    line(out, "total_writes_processed", St::get(&st.total_commands_processed));
+    line(out, "io_threaded_reads_processed", 0);
+    line(out, "io_threaded_writes_processed", 0);
+    line(out, "reply_buffer_shrinks", 0);
+    line(out, "reply_buffer_expands", 0);
+}
+
+/// `# Replication`, field for field as redis 7.0 (shared/REPLICATION-SPEC.md §6).
+pub fn replication_section(s: &Server, out: &mut String) {
+    out.push_str("# Replication\r\n");
+    let cfg = s.config.read();
+    let replicas = master::replicas(s);
+    let now = crate::util::now_ms();
+    if let Some((host, port)) = &cfg.replicaof {
+        let link = &s.repl.link;
+        let state = link.state();
+        line(out, "role", "slave");
+        line(out, "master_host", host);
+        line(out, "master_port", port);
+        line(out, "master_link_status", if state == LinkState::Connected { "up" } else { "down" });
+        let last_io = if state == LinkState::Connected { (now - link.last_io_ms.load(Ordering::Acquire)) / 1000 } else { -1 };
+        line(out, "master_last_io_seconds_ago", last_io);
+        line(out, "master_sync_in_progress", u8::from(state == LinkState::Sync));
+        let off = link.read_offset.load(Ordering::Acquire);
+        line(out, "slave_read_repl_offset", off);
+        line(out, "slave_repl_offset", off);
+        if state == LinkState::Sync {
+            let total = link.sync_total.load(Ordering::Acquire);
+            let read = link.sync_read.load(Ordering::Acquire);
+            line(out, "master_sync_total_bytes", total);
+            line(out, "master_sync_read_bytes", read);
+            line(out, "master_sync_left_bytes", if total < 0 { -1 } else { total - read as i64 });
+            let perc = if total <= 0 { -0.0 } else { read as f64 * 100.0 / total as f64 };
+            line(out, "master_sync_perc", format!("{perc:.2}"));
+            line(out, "master_sync_last_io_seconds_ago", (now - link.sync_last_io_ms.load(Ordering::Acquire)) / 1000);
+        }
+        if state != LinkState::Connected {
+            let since = link.down_since_ms.load(Ordering::Acquire);
+            line(out, "master_link_down_since_seconds", if since == 0 { -1 } else { (now - since) / 1000 });
+        }
+        line(out, "slave_priority", cfg.replica_priority);
+        line(out, "slave_read_only", u8::from(cfg.replica_read_only));
+        line(out, "replica_announced", 1);
+    } else {
+        line(out, "role", "master");
+    }
+    line(out, "connected_slaves", replicas.len());
+    if cfg.min_replicas_to_write > 0 && cfg.min_replicas_max_lag > 0 && cfg.replicaof.is_none() {
+        let good = replicas
+            .iter()
+            .filter(|r| r.state() == ReplicaState::Online && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 <= cfg.min_replicas_max_lag as i64)
+            .count();
+        line(out, "min_slaves_good_slaves", good);
+    }
+    for (i, r) in replicas.iter().enumerate() {
+        let state = r.state();
+        let lag = if state == ReplicaState::Online { (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 } else { 0 };
+        let _ = write!(
+            out,
+            "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
+            r.ip,
+            r.port,
+            state.name(),
+            r.ack_offset.load(Ordering::Acquire),
+            lag
+        );
+    }
+    line(out, "master_failover_state", "no-failover");
+    let ids = s.repl.ids.lock().clone();
+    line(out, "master_replid", &ids.replid);
+    line(out, "master_replid2", &ids.replid2);
+    line(out, "master_repl_offset", s.repl.master_repl_offset());
+    line(out, "second_repl_offset", ids.second_offset);
+    let (first, hist) = s.repl.stream.backlog_window();
+    line(out, "repl_backlog_active", u8::from(s.repl.stream.is_active()));
+    line(out, "repl_backlog_size", cfg.repl_backlog_size);
+    line(out, "repl_backlog_first_byte_offset", first);
+    line(out, "repl_backlog_histlen", hist);
+}
+
+fn cpu_section(_s: &Server, out: &mut String) {
+    out.push_str("# CPU\r\n");
+    let (user, sys) = crate::server::memory::cpu_times();
+    line(out, "used_cpu_sys", format!("{sys:.6}"));
+    line(out, "used_cpu_user", format!("{user:.6}"));
+    line(out, "used_cpu_sys_children", "0.000000");
+    line(out, "used_cpu_user_children", "0.000000");
+    line(out, "used_cpu_sys_main_thread", format!("{sys:.6}"));
+    line(out, "used_cpu_user_main_thread", format!("{user:.6}"));
+}
+
+fn modules_section(_s: &Server, out: &mut String) {
+    out.push_str("# Modules\r\n");
+}
+
+fn commandstats_section(_s: &Server, out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    for (i, spec) in REGISTRY.all.iter().enumerate() {
+        let c = &REGISTRY.counters[i];
+        let calls = c.calls.load(Ordering::Relaxed);
+        let rejected = c.rejected.load(Ordering::Relaxed);
+        let failed = c.failed.load(Ordering::Relaxed);
+        if calls == 0 && rejected == 0 && failed == 0 {
+            continue;
+        }
+        let usec = c.usec.load(Ordering::Relaxed);
+        let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
+            spec.name
+        );
+    }
+}
+
+fn errorstats_section(s: &Server, out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    let errors = s.stats.errors.lock();
+    let mut names: Vec<_> = errors.iter().collect();
+    names.sort();
+    for (code, n) in names {
+        let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+    }
+}
+
+fn latencystats_section(_s: &Server, out: &mut String) {
+    out.push_str("# Latencystats\r\n");
+}
+
+fn cluster_section(_s: &Server, out: &mut String) {
+    out.push_str("# Cluster\r\n");
+    line(out, "cluster_enabled", 0);
+}
+
+fn keyspace_section(s: &Server, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    for (i, (keys, expires)) in s.keyspace.db_counts().into_iter().enumerate() {
+        if keys > 0 {
+            let _ = write!(out, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
+    }
+}
