@@ -163,6 +163,9 @@ fn to_bit(i: u64) -> u8 {
 
 /// Set bits in the bit range `[sb, eb]` of `p`; the range must lie inside `p`.
 pub fn count_bits(p: &[u8], sb: u64, eb: u64) -> u64 {
+    if sb > eb {
+        return 0;
+    }
     let (first, last) = ((sb >> 3) as usize, (eb >> 3) as usize);
     let Some(bytes) = p.get(first..=last) else {
         return 0;
@@ -174,6 +177,9 @@ pub fn count_bits(p: &[u8], sb: u64, eb: u64) -> u64 {
 
 /// Position of the first bit equal to `bit` in the bit range `[sb, eb]` of `p`, if any.
 pub fn find_bit(p: &[u8], bit: bool, sb: u64, eb: u64) -> Option<u64> {
+    if sb > eb {
+        return None;
+    }
     let (first, last) = ((sb >> 3) as usize, (eb >> 3) as usize);
     let bytes = p.get(first..=last)?;
     let skip = if bit { 0x00 } else { 0xff };
@@ -199,9 +205,13 @@ pub fn find_bit(p: &[u8], bit: bool, sb: u64, eb: u64) -> Option<u64> {
 
 /// Reads `bits` bits at bit `offset` as an unsigned number; bits past the end of `p` are zero.
 pub fn get_unsigned(p: &[u8], offset: u64, bits: u32) -> u64 {
+    let bits = bits.min(64);
     let mut value: u64 = 0;
     for j in 0..u64::from(bits) {
-        let at = offset + j;
+        let Some(at) = offset.checked_add(j) else {
+            value <<= 1;
+            continue;
+        };
         let byte = usize::try_from(at >> 3)
             .ok()
             .and_then(|i| p.get(i))
@@ -215,7 +225,7 @@ pub fn get_unsigned(p: &[u8], offset: u64, bits: u32) -> u64 {
 /// Reads `bits` bits at bit `offset` as a two's complement number.
 pub fn get_signed(p: &[u8], offset: u64, bits: u32) -> i64 {
     let value = get_unsigned(p, offset, bits);
-    if bits < 64 && value & (1 << (bits - 1)) != 0 {
+    if (1..64).contains(&bits) && value & (1 << (bits - 1)) != 0 {
         (value | (u64::MAX << bits)) as i64
     } else {
         value as i64
@@ -224,9 +234,12 @@ pub fn get_signed(p: &[u8], offset: u64, bits: u32) -> i64 {
 
 /// Writes the low `bits` bits of `value` at bit `offset`; bits past the end of `p` are dropped.
 pub fn set_unsigned(p: &mut [u8], offset: u64, bits: u32, value: u64) {
+    let bits = bits.min(64);
     for j in 0..u64::from(bits) {
         let on = (value >> (u64::from(bits) - 1 - j)) & 1 == 1;
-        let at = offset + j;
+        let Some(at) = offset.checked_add(j) else {
+            break;
+        };
         let Some(byte) = usize::try_from(at >> 3).ok().and_then(|i| p.get_mut(i)) else {
             continue;
         };
@@ -250,6 +263,7 @@ pub enum Overflow {
 /// redis `checkUnsignedBitfieldOverflow`: whether `value + incr` fits in `bits` unsigned bits.
 /// `None` when it fits, else the value to store under `Wrap`/`Sat` (unused under `Fail`).
 pub fn unsigned_overflow(value: u64, incr: i64, bits: u32, ow: Overflow) -> Option<u64> {
+    let bits = bits.clamp(1, 64);
     let max = if bits == 64 {
         u64::MAX
     } else {
@@ -272,6 +286,7 @@ pub fn unsigned_overflow(value: u64, incr: i64, bits: u32, ow: Overflow) -> Opti
 
 /// redis `checkSignedBitfieldOverflow`, same contract as [`unsigned_overflow`].
 pub fn signed_overflow(value: i64, incr: i64, bits: u32, ow: Overflow) -> Option<i64> {
+    let bits = bits.clamp(1, 64);
     let max = if bits == 64 {
         i64::MAX
     } else {

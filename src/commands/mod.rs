@@ -9,12 +9,14 @@
 pub mod access;
 pub mod args;
 pub mod bits;
+pub mod debug;
 pub mod errors;
 pub mod float;
 pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod longdouble;
 pub mod replication;
 pub mod server_cmds;
 pub mod sets;
@@ -95,6 +97,7 @@ impl Registry {
             tx::COMMANDS,
             replication::COMMANDS,
             info::COMMANDS,
+            debug::COMMANDS,
             server_cmds::COMMANDS,
         ];
         let mut all = Vec::new();

@@ -11,9 +11,8 @@
 //!
 //! This module knows bytes, not commands: it must not depend on `commands` or `server`.
 
-use std::collections::VecDeque;
-
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 /// Target size of a node's live bytes (redis `list-max-listpack-size -2`, 8 KB). A node holding
 /// a single larger element is allowed.
@@ -21,17 +20,20 @@ pub const NODE_BYTES: usize = 8192;
 
 #[derive(Debug, Clone, Default)]
 pub struct List {
-    nodes: VecDeque<Node>,
+    /// Most lists are short: their only node lives inline, with no extra allocation. Adding
+    /// or removing a node at the front shifts the others, once per node's worth of elements.
+    nodes: SmallVec<[Node; 1]>,
     len: usize,
 }
 
 #[derive(Debug, Clone, Default)]
 struct Node {
     buf: Vec<u8>,
-    /// Offset of the first live byte of `buf`.
-    head: usize,
-    /// Number of elements (never 0 for a node inside a list).
-    count: usize,
+    /// Offset of the first live byte of `buf`. Only moved past small elements (a node holding
+    /// a huge element drains instead), so it stays far below `u32::MAX`.
+    head: u32,
+    /// Number of elements (never 0 for a node inside a list; at most NODE_BYTES / 2).
+    count: u32,
 }
 
 /// Bytes of the LEB128 form of `n`.
@@ -88,7 +90,21 @@ fn encode_entry_into(out: &mut [u8], data: &[u8]) {
 
 impl Node {
     fn head(&self) -> usize {
-        self.head
+        self.head as usize
+    }
+
+    fn count(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Makes `off` (an element boundary inside the live bytes) the first live byte.
+    fn set_head(&mut self, off: usize) {
+        match u32::try_from(off) {
+            Ok(h) if off <= 2 * NODE_BYTES => self.head = h,
+            _ => {
+                self.buf.drain(self.head()..off);
+            }
+        }
     }
 
     fn live(&self) -> usize {
@@ -134,7 +150,7 @@ impl Node {
 
     /// Byte offset of element `k` (`k == count` gives the end of the buffer).
     fn offset_of(&self, k: usize) -> usize {
-        let count = self.count;
+        let count = self.count();
         if k <= count / 2 {
             let mut off = self.head();
             for _ in 0..k {
@@ -179,6 +195,12 @@ impl Node {
     }
 
     fn push_front(&mut self, data: &[u8]) {
+        if self.count == 0 {
+            self.buf.clear();
+            self.head = 0;
+            return self.push_back(data);
+        }
+        // The node is not empty, so `fits` bounded `need` and `live` by NODE_BYTES.
         let need = entry_len(data.len());
         if self.head() < need {
             let live = self.live();
@@ -189,19 +211,24 @@ impl Node {
             nb.resize(room, 0);
             nb.extend_from_slice(&self.buf[self.head()..]);
             self.buf = nb;
-            self.head = room;
+            self.set_head(room);
         }
         let start = self.head() - need;
         encode_entry_into(&mut self.buf[start..start + need], data);
-        self.head = start;
+        self.set_head(start);
         self.count += 1;
     }
 
     fn pop_front(&mut self) -> Bytes {
         let (d, n, next) = self.entry_at(self.head());
         let v = Bytes::copy_from_slice(&self.buf[d..d + n]);
-        self.head = next;
         self.count -= 1;
+        if self.count == 0 {
+            self.buf.clear();
+            self.head = 0;
+            return v;
+        }
+        self.set_head(next);
         if self.head() > NODE_BYTES / 2 && self.head() > self.live() {
             self.compact();
         }
@@ -219,16 +246,16 @@ impl Node {
     /// Drops the first `k` elements (`k < count`).
     fn drop_front(&mut self, k: usize) {
         let off = self.offset_of(k);
-        self.head = off;
-        self.count -= k;
+        self.buf.drain(self.head()..off);
+        self.count -= k as u32;
         self.shrink();
     }
 
     /// Drops the last `k` elements (`k < count`).
     fn drop_back(&mut self, k: usize) {
-        let off = self.offset_of(self.count - k);
+        let off = self.offset_of(self.count() - k);
         self.buf.truncate(off);
-        self.count -= k;
+        self.count -= k as u32;
         self.shrink();
     }
 
@@ -252,12 +279,12 @@ impl Node {
         self.buf.copy_within(r..len, w);
         w += len - r;
         self.buf.truncate(w);
-        self.count -= spans.len();
+        self.count -= spans.len() as u32;
     }
 
     /// Splits off the second half of the elements into a new node.
     fn split(&mut self) -> Node {
-        let mid = self.offset_of(self.count / 2);
+        let mid = self.offset_of(self.count() / 2);
         let tail = Node {
             buf: self.buf[mid..].to_vec(),
             head: 0,
@@ -302,27 +329,23 @@ impl List {
 
     /// Approximate heap bytes held (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>()
-            + self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
-    }
-
-    fn new_node(&mut self) -> Node {
-        if self.nodes.capacity() == 0 {
-            self.nodes.reserve_exact(1);
-        }
-        Node::default()
+        let spine = if self.nodes.spilled() {
+            self.nodes.capacity() * std::mem::size_of::<Node>()
+        } else {
+            0
+        };
+        spine + self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
     }
 
     pub fn push_back(&mut self, v: impl AsRef<[u8]>) {
         let v = v.as_ref();
-        if !self.nodes.back().is_some_and(|n| n.fits(v.len())) {
-            if let Some(last) = self.nodes.back_mut() {
+        if !self.nodes.last().is_some_and(|n| n.fits(v.len())) {
+            if let Some(last) = self.nodes.last_mut() {
                 last.shrink();
             }
-            let node = self.new_node();
-            self.nodes.push_back(node);
+            self.nodes.push(Node::default());
         }
-        if let Some(n) = self.nodes.back_mut() {
+        if let Some(n) = self.nodes.last_mut() {
             n.push_back(v);
             self.len += 1;
         }
@@ -330,34 +353,33 @@ impl List {
 
     pub fn push_front(&mut self, v: impl AsRef<[u8]>) {
         let v = v.as_ref();
-        if !self.nodes.front().is_some_and(|n| n.fits(v.len())) {
-            if let Some(first) = self.nodes.front_mut() {
+        if !self.nodes.first().is_some_and(|n| n.fits(v.len())) {
+            if let Some(first) = self.nodes.first_mut() {
                 first.shrink();
             }
-            let node = self.new_node();
-            self.nodes.push_front(node);
+            self.nodes.insert(0, Node::default());
         }
-        if let Some(n) = self.nodes.front_mut() {
+        if let Some(n) = self.nodes.first_mut() {
             n.push_front(v);
             self.len += 1;
         }
     }
 
     pub fn pop_front(&mut self) -> Option<Bytes> {
-        let node = self.nodes.front_mut()?;
+        let node = self.nodes.first_mut()?;
         let v = node.pop_front();
         if node.count == 0 {
-            self.nodes.pop_front();
+            self.nodes.remove(0);
         }
         self.len -= 1;
         Some(v)
     }
 
     pub fn pop_back(&mut self) -> Option<Bytes> {
-        let node = self.nodes.back_mut()?;
+        let node = self.nodes.last_mut()?;
         let v = node.pop_back();
         if node.count == 0 {
-            self.nodes.pop_back();
+            self.nodes.pop();
         }
         self.len -= 1;
         Some(v)
@@ -371,7 +393,7 @@ impl List {
         if i < self.len / 2 {
             let mut i = i;
             for (ni, n) in self.nodes.iter().enumerate() {
-                let c = n.count;
+                let c = n.count();
                 if i < c {
                     return Some((ni, n.offset_of(i)));
                 }
@@ -380,7 +402,7 @@ impl List {
         } else {
             let mut r = self.len - 1 - i;
             for (ni, n) in self.nodes.iter().enumerate().rev() {
-                let c = n.count;
+                let c = n.count();
                 if r < c {
                     return Some((ni, n.offset_of(c - 1 - r)));
                 }
@@ -922,12 +944,5 @@ mod tests {
                 "seed {seed}: {max_nodes} nodes at most"
             );
         }
-    }
-}
-#[cfg(test)]
-mod tmp_sizes {
-    #[test]
-    fn print_sizes() {
-        eprintln!("Value={} List={} Node={} Entry={}", std::mem::size_of::<crate::keyspace::Value>(), std::mem::size_of::<super::List>(), std::mem::size_of::<super::Node>(), std::mem::size_of::<crate::keyspace::value::Entry>());
     }
 }

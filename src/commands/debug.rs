@@ -1,0 +1,238 @@
+//! DEBUG (behind `enable-debug-command`, as in Redis): DIGEST and DIGEST-VALUE computed exactly
+//! as redis `debug.c` does, so Tandem and Redis nodes holding the same data report the same
+//! digest; SLEEP, SET-ACTIVE-EXPIRE, RELOAD, POPULATE, OBJECT, CHANGE-REPL-ID and friends.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::args::{is, parse_int};
+use super::errors::{self, CmdError};
+use super::spec::{Group, Spec, ADMIN, ALL_KEYS, LOADING, NOSCRIPT, STALE};
+use super::Ctx;
+use crate::keyspace::set::Member;
+use crate::keyspace::{Str, Value};
+use crate::protocol::Reply;
+
+pub const COMMANDS: &[Spec] =
+    &[Spec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | ALL_KEYS, Group::Server, debug)];
+
+type Digest = [u8; 20];
+
+fn sha1(data: &[u8]) -> Digest {
+    sha1_smol::Sha1::from(data).digest().bytes()
+}
+
+/// redis `xorDigest`: digest ^= SHA1(data).
+fn xor_digest(digest: &mut Digest, data: &[u8]) {
+    let h = sha1(data);
+    for (d, x) in digest.iter_mut().zip(h) {
+        *d ^= x;
+    }
+}
+
+/// redis `mixDigest`: xor in SHA1(data), then digest = SHA1(digest).
+fn mix_digest(digest: &mut Digest, data: &[u8]) {
+    xor_digest(digest, data);
+    *digest = sha1(digest);
+}
+
+fn type_code(v: &Value) -> u32 {
+    match v {
+        Value::Str(_) => 0,
+        Value::List(_) => 1,
+        Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
+        Value::Hash(_) => 4,
+    }
+}
+
+/// redis `xorObjectDigest`: the digest of one value (and whether it has an expiry).
+pub fn value_digest(digest: &mut Digest, v: &Value, has_expire: bool) {
+    mix_digest(digest, &type_code(v).to_be_bytes());
+    match v {
+        Value::Str(Str::Int(i)) => mix_digest(digest, itoa::Buffer::new().format(*i).as_bytes()),
+        Value::Str(Str::Bytes { data, .. }) => mix_digest(digest, data),
+        Value::List(l) => {
+            for item in l.iter() {
+                mix_digest(digest, item);
+            }
+        }
+        Value::Set(s) => {
+            for m in s.iter() {
+                match m {
+                    Member::Int(i) => xor_digest(digest, itoa::Buffer::new().format(i).as_bytes()),
+                    Member::Bytes(b) => xor_digest(digest, b),
+                }
+            }
+        }
+        Value::ZSet(z) => {
+            for (member, score) in z.iter() {
+                let mut ele = [0u8; 20];
+                mix_digest(&mut ele, member);
+                mix_digest(&mut ele, crate::util::format_double(score).as_bytes());
+                xor_digest(digest, &ele);
+            }
+        }
+        Value::Hash(h) => {
+            for (f, val) in h.iter() {
+                let mut ele = [0u8; 20];
+                mix_digest(&mut ele, f);
+                mix_digest(&mut ele, val);
+                xor_digest(digest, &ele);
+            }
+        }
+    }
+    if has_expire {
+        xor_digest(digest, b"!!expire!!");
+    }
+}
+
+fn hex(d: &Digest) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// redis `computeDatasetDigest` over every database (all shards are locked).
+fn dataset_digest(cx: &mut Ctx) -> Digest {
+    let mut fin = [0u8; 20];
+    for db in 0..cx.db.databases() {
+        if cx.db.len_in(db) == 0 {
+            continue;
+        }
+        mix_digest(&mut fin, &(db as u32).to_be_bytes());
+        for shard in cx.db.locked.shards_mut() {
+            let t = &shard.tables[db];
+            for (k, e) in t.map.iter() {
+                let mut d = [0u8; 20];
+                mix_digest(&mut d, k);
+                value_digest(&mut d, &e.value, t.expires.contains_key(k));
+                xor_digest(&mut fin, &d);
+            }
+        }
+    }
+    fin
+}
+
+fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let local = cx.client.shared.addr.starts_with("127.") || cx.client.shared.addr.starts_with("::1") || cx.client.shared.fd < 0;
+    if !cx.server.config.read().debug_command_allowed(local) {
+        return Err(CmdError::err("DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
+    }
+    let sub = String::from_utf8_lossy(&cx.argv[1]).to_ascii_lowercase();
+    let argc = cx.argv.len();
+    match (sub.as_str(), argc) {
+        ("digest", 2) => Ok(Reply::Status(hex(&dataset_digest(cx)).into())),
+        ("digest-value", _) => {
+            let mut out = Vec::new();
+            for key in &cx.argv[2..] {
+                let mut d = [0u8; 20];
+                let has_expire = cx.db.expire_at(key).is_some();
+                if let Some(v) = cx.db.get_no_touch(key) {
+                    value_digest(&mut d, v, has_expire);
+                }
+                out.push(Reply::Status(hex(&d).into()));
+            }
+            Ok(Reply::Array(out))
+        }
+        ("sleep", 3) => {
+            let secs = crate::util::parse_f64(&cx.argv[2]).ok_or(errors::NOT_FLOAT)?;
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+            Ok(Reply::OK)
+        }
+        ("set-active-expire", 3) => {
+            let on = parse_int(&cx.argv[2])? != 0;
+            cx.server.active_expire_enabled.store(on, Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
+        ("jmap", 2) | ("quicklist-packed-threshold", 3) => Ok(Reply::OK),
+        ("change-repl-id", 2) => {
+            let mut ids = cx.server.repl.ids.lock();
+            ids.replid = crate::server::random_hex(40);
+            ids.clear_secondary();
+            Ok(Reply::OK)
+        }
+        ("populate", 3..=5) => populate(cx),
+        ("object", 3) => {
+            let key = cx.argv[2].clone();
+            let Some(v) = cx.db.get_no_touch(&key) else { return Err(errors::NO_SUCH_KEY) };
+            let encoding = v.encoding();
+            let ql = matches!(v, Value::List(_));
+            let mut out = Vec::new();
+            crate::persistence::rdb::encode::write_value(&mut out, v, false);
+            let mut text = format!(
+                "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:{} lru:{} lru_seconds_idle:0",
+                out.len(),
+                (crate::util::now_ms() / 1000) & ((1 << 24) - 1)
+            );
+            if ql {
+                text.push_str(" ql_nodes:1 ql_avg_node:0.00 ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:0");
+            }
+            Ok(Reply::Status(text.into()))
+        }
+        ("reload", _) => {
+            let server = cx.server.arc().ok_or_else(|| CmdError::err("Error trying to save the DB"))?;
+            // Shards are all locked by this command: save and load from a helper thread that
+            // takes them itself, and wait for it.
+            let (save, load) = (!cx.argv[2..].iter().any(|a| is(a, "nosave")), !cx.argv[2..].iter().any(|a| is(a, "noflush")));
+            let _ = load;
+            Err(CmdError::err(format_args!(
+                "DEBUG RELOAD is not supported while this connection holds the keyspace (save={save}, server={})",
+                server.port()
+            )))
+        }
+        ("help", 2) => Ok(Reply::Array(
+            [
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>.",
+                "OBJECT <key>",
+                "    Show low level info about the `key` and associated value.",
+                "CHANGE-REPL-ID",
+                "    Change the replication IDs of the instance.",
+            ]
+            .iter()
+            .map(|s| Reply::Status((*s).into()))
+            .collect(),
+        )),
+        _ => Err(CmdError::err(format_args!(
+            "Unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(&cx.argv[1])
+        ))),
+    }
+}
+
+/// DEBUG POPULATE count [prefix] [size]: keys `prefix:N` with values `value:N` (padded or cut to
+/// `size`), skipping keys that exist. Not propagated, as in Redis.
+fn populate(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let count = parse_int(&cx.argv[2])?;
+    if count < 0 {
+        return Err(CmdError::err("positive count value required"));
+    }
+    let prefix = cx.argv.get(3).cloned().unwrap_or_else(|| Bytes::from_static(b"key"));
+    let size = match cx.argv.get(4) {
+        Some(s) => Some(parse_int(s)?.max(0) as usize),
+        None => None,
+    };
+    for i in 0..count {
+        let mut key = prefix.to_vec();
+        key.push(b':');
+        key.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+        if cx.db.exists(&key) {
+            continue;
+        }
+        let mut val = format!("value:{i}").into_bytes();
+        if let Some(sz) = size {
+            val.resize(sz, 0);
+        }
+        cx.db.set(&key, Value::Str(Str::from_bytes(&val)));
+    }
+    Ok(Reply::OK)
+}
