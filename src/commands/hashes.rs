@@ -6,6 +6,7 @@ use rand::Rng;
 use super::access::{get_hash, get_hash_mut, hash_or_create};
 use super::args::parse_int;
 use super::errors::{self, CmdError};
+use super::longdouble;
 use super::spec::{Group, Spec, DENYOOM, FAST, READONLY, WRITE};
 use super::Ctx;
 use crate::protocol::encode::Resp;
@@ -177,27 +178,28 @@ fn hincrby(cx: &mut Ctx) -> Result<Reply, CmdError> {
     Ok(Reply::Int(new))
 }
 
-/// Longest value redis `string2ld` reads (`MAX_LONG_DOUBLE_CHARS`).
-const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
-
+/// HINCRBYFLOAT: x87 long double arithmetic and printing, exactly as redis does it
+/// (`longdouble`); propagated as `HSET key field <result>`.
 fn hincrbyfloat(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let argv = cx.argv;
-    let incr = super::args::parse_float(&argv[3])?;
-    if incr.is_nan() || incr.is_infinite() {
+    let incr = longdouble::parse(&argv[3]).ok_or(errors::NOT_FLOAT)?;
+    if !incr.is_finite() {
         return Err(CmdError::err("value is NaN or Infinity"));
     }
     let current = match get_hash_mut(cx.db, &argv[1])?.and_then(|h| h.get(&argv[2])) {
-        None => Bytes::from_static(b"0"),
+        None => longdouble::Ld::Finite {
+            neg: false,
+            mant: 0,
+            exp: 0,
+        },
         Some(v) => {
-            let ok = v.len() < MAX_LONG_DOUBLE_CHARS
-                && crate::util::parse_f64(v).is_some_and(|f| !f.is_nan());
-            if !ok {
-                return Err(CmdError::err("hash value is not a float"));
-            }
-            Bytes::copy_from_slice(v)
+            longdouble::parse(v).ok_or_else(|| CmdError::err("hash value is not a float"))?
         }
     };
-    let text = Bytes::from(super::float::add(&current, &argv[3])?);
+    let sum = longdouble::add(current, incr)
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| CmdError::err("increment would produce NaN or Infinity"))?;
+    let text = Bytes::from(longdouble::to_human(sum));
     let limits = cx.db.limits();
     hash_or_create(cx.db, &argv[1])?.insert(&argv[2], &text, &limits);
     cx.propagate_as(vec![

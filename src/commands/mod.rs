@@ -16,6 +16,7 @@ pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod persist;
 pub mod longdouble;
 pub mod replication;
 pub mod server_cmds;
@@ -98,6 +99,7 @@ impl Registry {
             replication::COMMANDS,
             info::COMMANDS,
             debug::COMMANDS,
+            persist::COMMANDS,
             server_cmds::COMMANDS,
         ];
         let mut all = Vec::new();

@@ -366,6 +366,14 @@ fn shutdown(cx: &mut Ctx) -> Result<Reply, CmdError> {
     if cx.argv[1..].iter().any(|a| is(a, "abort")) {
         return Err(CmdError::err("No shutdown in progress."));
     }
+    let mode = if cx.argv[1..].iter().any(|a| is(a, "nosave")) {
+        crate::server::SHUTDOWN_NOSAVE
+    } else if cx.argv[1..].iter().any(|a| is(a, "save")) {
+        crate::server::SHUTDOWN_SAVE
+    } else {
+        crate::server::SHUTDOWN_DEFAULT
+    };
+    cx.server.shutdown_mode.store(mode, Ordering::Release);
     tracing::warn!("User requested shutdown...");
     cx.server.request_shutdown();
     cx.client.close_after_reply = true;

@@ -284,22 +284,24 @@ fn smove(cx: &mut Ctx) -> Result<Reply, CmdError> {
 // SINTER / SUNION / SDIFF and their STORE and CARD forms
 
 /// Read lookups of every key (expiry, stats) with the type check: WRONGTYPE on any key that
-/// holds another type, even after a missing one, as redis 7.0 checks every key.
-fn check_sets(db: &mut Db<'_>, keys: &[Bytes]) -> Result<(), CmdError> {
-    for k in keys {
-        match db.get(k) {
-            None | Some(Value::Set(_)) => {}
-            Some(_) => return Err(errors::WRONGTYPE),
-        }
-    }
-    Ok(())
+/// holds another type, even after a missing one, as redis 7.0 checks every key. Returns whether
+/// each key is present (an expired key on a replica is reported missing but stays stored).
+fn check_sets(db: &mut Db<'_>, keys: &[Bytes]) -> Result<Vec<bool>, CmdError> {
+    keys.iter()
+        .map(|k| match db.get(k) {
+            None => Ok(false),
+            Some(Value::Set(_)) => Ok(true),
+            Some(_) => Err(errors::WRONGTYPE),
+        })
+        .collect()
 }
 
 /// The sets under `keys` (None for a missing key), after `check_sets`.
-fn peek_sets<'d>(db: &'d Db<'_>, keys: &[Bytes]) -> Vec<Option<&'d Set>> {
+fn peek_sets<'d>(db: &'d Db<'_>, keys: &[Bytes], present: &[bool]) -> Vec<Option<&'d Set>> {
     keys.iter()
-        .map(|k| match db.peek_in(db.index, k) {
-            Some(Value::Set(s)) => Some(s),
+        .zip(present)
+        .map(|(k, &here)| match db.peek_in(db.index, k) {
+            Some(Value::Set(s)) if here => Some(s),
             _ => None,
         })
         .collect()
@@ -324,9 +326,9 @@ enum InterMode {
 
 /// The intersection of the sets under `keys` (redis `sinterGenericCommand`).
 fn intersect(db: &mut Db<'_>, keys: &[Bytes], mode: InterMode) -> Result<InterOut, CmdError> {
-    check_sets(db, keys)?;
+    let present = check_sets(db, keys)?;
     let limits = db.limits();
-    let found = peek_sets(db, keys);
+    let found = peek_sets(db, keys, &present);
     let mut sets: Vec<&Set> = Vec::with_capacity(found.len());
     for s in found {
         match s {
@@ -389,9 +391,9 @@ enum SetOp {
 /// The union or difference of the sets under `keys` (redis `sunionDiffGenericCommand`),
 /// including its choice of difference algorithm, which decides the result's encoding.
 fn union_diff(db: &mut Db<'_>, keys: &[Bytes], op: SetOp) -> Result<Set, CmdError> {
-    check_sets(db, keys)?;
+    let present = check_sets(db, keys)?;
     let limits = db.limits();
-    let mut sets = peek_sets(db, keys);
+    let mut sets = peek_sets(db, keys, &present);
     let mut out = Set::default();
     let first = sets.first().copied().flatten();
     let same_set = first.is_some_and(|f| {

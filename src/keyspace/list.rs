@@ -11,8 +11,10 @@
 //!
 //! This module knows bytes, not commands: it must not depend on `commands` or `server`.
 
+use std::collections::VecDeque;
+use std::ops::{Index, IndexMut};
+
 use bytes::Bytes;
-use smallvec::SmallVec;
 
 /// Target size of a node's live bytes (redis `list-max-listpack-size -2`, 8 KB). A node holding
 /// a single larger element is allowed.
@@ -20,9 +22,7 @@ pub const NODE_BYTES: usize = 8192;
 
 #[derive(Debug, Clone, Default)]
 pub struct List {
-    /// Most lists are short: their only node lives inline, with no extra allocation. Adding
-    /// or removing a node at the front shifts the others, once per node's worth of elements.
-    nodes: SmallVec<[Node; 1]>,
+    nodes: Spine,
     len: usize,
 }
 
@@ -34,6 +34,182 @@ struct Node {
     head: u32,
     /// Number of elements (never 0 for a node inside a list; at most NODE_BYTES / 2).
     count: u32,
+}
+
+/// The deque of nodes. Most lists are short: their only node lives inline, with no extra
+/// allocation; a second node moves them to a `VecDeque` (O(1) at both ends).
+#[derive(Debug, Clone, Default)]
+enum Spine {
+    #[default]
+    Empty,
+    One(Node),
+    Many(VecDeque<Node>),
+}
+
+impl Spine {
+    fn len(&self) -> usize {
+        match self {
+            Spine::Empty => 0,
+            Spine::One(_) => 1,
+            Spine::Many(d) => d.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&Node> {
+        match self {
+            Spine::Empty => None,
+            Spine::One(n) => (i == 0).then_some(n),
+            Spine::Many(d) => d.get(i),
+        }
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut Node> {
+        match self {
+            Spine::Empty => None,
+            Spine::One(n) => (i == 0).then_some(n),
+            Spine::Many(d) => d.get_mut(i),
+        }
+    }
+
+    fn front(&self) -> Option<&Node> {
+        self.get(0)
+    }
+
+    fn back(&self) -> Option<&Node> {
+        self.get(self.len().checked_sub(1)?)
+    }
+
+    fn front_mut(&mut self) -> Option<&mut Node> {
+        self.get_mut(0)
+    }
+
+    fn back_mut(&mut self) -> Option<&mut Node> {
+        let last = self.len().checked_sub(1)?;
+        self.get_mut(last)
+    }
+
+    /// Runs `f` on the nodes as a `VecDeque` (moving an inline node there first).
+    fn with_many<R>(&mut self, f: impl FnOnce(&mut VecDeque<Node>) -> R) -> R {
+        let mut d = match std::mem::take(self) {
+            Spine::Many(d) => d,
+            Spine::One(n) => {
+                let mut d = VecDeque::with_capacity(2);
+                d.push_back(n);
+                d
+            }
+            Spine::Empty => VecDeque::new(),
+        };
+        let r = f(&mut d);
+        *self = Spine::Many(d);
+        r
+    }
+
+    fn push_back(&mut self, n: Node) {
+        match self {
+            Spine::Empty => *self = Spine::One(n),
+            _ => self.with_many(|d| d.push_back(n)),
+        }
+    }
+
+    fn push_front(&mut self, n: Node) {
+        match self {
+            Spine::Empty => *self = Spine::One(n),
+            _ => self.with_many(|d| d.push_front(n)),
+        }
+    }
+
+    fn insert(&mut self, i: usize, n: Node) {
+        match self {
+            Spine::Empty => *self = Spine::One(n),
+            _ => self.with_many(|d| d.insert(i, n)),
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Option<Node> {
+        match self {
+            Spine::Empty => None,
+            Spine::One(_) if i == 0 => match std::mem::take(self) {
+                Spine::One(n) => Some(n),
+                _ => None,
+            },
+            Spine::One(_) => None,
+            Spine::Many(d) => d.remove(i),
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Node> {
+        self.remove(0)
+    }
+
+    fn pop_back(&mut self) -> Option<Node> {
+        let last = self.len().checked_sub(1)?;
+        self.remove(last)
+    }
+
+    /// Drops the first `k` nodes.
+    fn drain_front(&mut self, k: usize) {
+        match self {
+            Spine::Many(d) => {
+                d.drain(..k.min(d.len()));
+            }
+            _ if k > 0 => *self = Spine::Empty,
+            _ => {}
+        }
+    }
+
+    /// Drops the last `k` nodes.
+    fn drain_back(&mut self, k: usize) {
+        match self {
+            Spine::Many(d) => d.truncate(d.len().saturating_sub(k)),
+            _ if k > 0 => *self = Spine::Empty,
+            _ => {}
+        }
+    }
+
+    fn retain(&mut self, f: impl FnMut(&Node) -> bool) {
+        match self {
+            Spine::Empty => {}
+            Spine::One(n) => {
+                let mut f = f;
+                if !f(n) {
+                    *self = Spine::Empty;
+                }
+            }
+            Spine::Many(d) => d.retain(f),
+        }
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &Node> {
+        (0..self.len()).filter_map(move |i| self.get(i))
+    }
+
+    /// Heap bytes of the spine itself (not of the nodes' buffers).
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Spine::Many(d) => d.capacity() * std::mem::size_of::<Node>(),
+            _ => 0,
+        }
+    }
+}
+
+impl Index<usize> for Spine {
+    type Output = Node;
+
+    fn index(&self, i: usize) -> &Node {
+        match self.get(i) {
+            Some(n) => n,
+            None => panic!("list node {i} out of range"),
+        }
+    }
+}
+
+impl IndexMut<usize> for Spine {
+    fn index_mut(&mut self, i: usize) -> &mut Node {
+        match self.get_mut(i) {
+            Some(n) => n,
+            None => panic!("list node {i} out of range"),
+        }
+    }
 }
 
 /// Bytes of the LEB128 form of `n`.
@@ -329,23 +505,18 @@ impl List {
 
     /// Approximate heap bytes held (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
-        let spine = if self.nodes.spilled() {
-            self.nodes.capacity() * std::mem::size_of::<Node>()
-        } else {
-            0
-        };
-        spine + self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
+        self.nodes.heap_bytes() + self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
     }
 
     pub fn push_back(&mut self, v: impl AsRef<[u8]>) {
         let v = v.as_ref();
-        if !self.nodes.last().is_some_and(|n| n.fits(v.len())) {
-            if let Some(last) = self.nodes.last_mut() {
+        if !self.nodes.back().is_some_and(|n| n.fits(v.len())) {
+            if let Some(last) = self.nodes.back_mut() {
                 last.shrink();
             }
-            self.nodes.push(Node::default());
+            self.nodes.push_back(Node::default());
         }
-        if let Some(n) = self.nodes.last_mut() {
+        if let Some(n) = self.nodes.back_mut() {
             n.push_back(v);
             self.len += 1;
         }
@@ -353,33 +524,33 @@ impl List {
 
     pub fn push_front(&mut self, v: impl AsRef<[u8]>) {
         let v = v.as_ref();
-        if !self.nodes.first().is_some_and(|n| n.fits(v.len())) {
-            if let Some(first) = self.nodes.first_mut() {
+        if !self.nodes.front().is_some_and(|n| n.fits(v.len())) {
+            if let Some(first) = self.nodes.front_mut() {
                 first.shrink();
             }
-            self.nodes.insert(0, Node::default());
+            self.nodes.push_front(Node::default());
         }
-        if let Some(n) = self.nodes.first_mut() {
+        if let Some(n) = self.nodes.front_mut() {
             n.push_front(v);
             self.len += 1;
         }
     }
 
     pub fn pop_front(&mut self) -> Option<Bytes> {
-        let node = self.nodes.first_mut()?;
+        let node = self.nodes.front_mut()?;
         let v = node.pop_front();
         if node.count == 0 {
-            self.nodes.remove(0);
+            self.nodes.pop_front();
         }
         self.len -= 1;
         Some(v)
     }
 
     pub fn pop_back(&mut self) -> Option<Bytes> {
-        let node = self.nodes.last_mut()?;
+        let node = self.nodes.back_mut()?;
         let v = node.pop_back();
         if node.count == 0 {
-            self.nodes.pop();
+            self.nodes.pop_back();
         }
         self.len -= 1;
         Some(v)
@@ -401,7 +572,8 @@ impl List {
             }
         } else {
             let mut r = self.len - 1 - i;
-            for (ni, n) in self.nodes.iter().enumerate().rev() {
+            for ni in (0..self.nodes.len()).rev() {
+                let n = &self.nodes[ni];
                 let c = n.count();
                 if r < c {
                     return Some((ni, n.offset_of(c - 1 - r)));
@@ -457,39 +629,46 @@ impl List {
     }
 
     /// Removes the first `n` elements.
-    pub fn trim_front(&mut self, mut n: usize) {
-        n = n.min(self.len);
+    pub fn trim_front(&mut self, n: usize) {
+        let mut n = n.min(self.len);
         self.len -= n;
-        while n > 0 {
-            let Some(node) = self.nodes.front_mut() else {
+        let mut whole = 0;
+        while let Some(node) = self.nodes.get(whole) {
+            if node.count() > n {
                 break;
-            };
-            let c = node.count;
-            if c <= n {
-                self.nodes.pop_front();
-                n -= c;
-            } else {
+            }
+            n -= node.count();
+            whole += 1;
+        }
+        self.nodes.drain_front(whole);
+        if n > 0 {
+            if let Some(node) = self.nodes.front_mut() {
                 node.drop_front(n);
-                n = 0;
             }
         }
     }
 
     /// Removes the last `n` elements.
-    pub fn trim_back(&mut self, mut n: usize) {
-        n = n.min(self.len);
+    pub fn trim_back(&mut self, n: usize) {
+        let mut n = n.min(self.len);
         self.len -= n;
-        while n > 0 {
-            let Some(node) = self.nodes.back_mut() else {
+        let mut whole = 0;
+        while let Some(node) = self
+            .nodes
+            .len()
+            .checked_sub(whole + 1)
+            .and_then(|i| self.nodes.get(i))
+        {
+            if node.count() > n {
                 break;
-            };
-            let c = node.count;
-            if c <= n {
-                self.nodes.pop_back();
-                n -= c;
-            } else {
+            }
+            n -= node.count();
+            whole += 1;
+        }
+        self.nodes.drain_back(whole);
+        if n > 0 {
+            if let Some(node) = self.nodes.back_mut() {
                 node.drop_back(n);
-                n = 0;
             }
         }
     }
@@ -647,7 +826,7 @@ fn collect_bytes<'a>(it: impl Iterator<Item = &'a [u8]>) -> Vec<Bytes> {
 
 /// Iterator over list elements as byte slices.
 pub struct Iter<'a> {
-    nodes: &'a VecDeque<Node>,
+    nodes: &'a Spine,
     /// Node index and byte offset of the next element from the front.
     front: (usize, usize),
     /// Node index and byte offset just past the next element from the back.
@@ -713,7 +892,7 @@ mod tests {
     fn check(l: &List, model: &VecDeque<Vec<u8>>) {
         assert_eq!(l.len(), model.len());
         assert!(l.nodes.iter().all(|n| n.count > 0));
-        assert_eq!(l.nodes.iter().map(|n| n.count).sum::<usize>(), model.len());
+        assert_eq!(l.nodes.iter().map(|n| n.count()).sum::<usize>(), model.len());
         let fwd: Vec<&[u8]> = l.iter().collect();
         let want: Vec<&[u8]> = model.iter().map(|v| &v[..]).collect();
         assert_eq!(fwd, want);

@@ -299,36 +299,49 @@ impl ZSet {
         }
     }
 
-    /// Builds a set from members sorted by (score, member), without duplicates, in the encoding
-    /// Redis gives a computed result (ZUNIONSTORE, ZRANGESTORE ...): listpack when it fits.
-    pub fn from_sorted(items: Vec<(Bytes, f64)>, limits: &EncodingLimits) -> ZSet {
-        let fits = items.len() <= limits.zset_max_listpack_entries
-            && items
+    /// Builds a set from (member, score) pairs, in the encoding Redis gives a computed result
+    /// (ZUNIONSTORE, ZRANGESTORE, RDB load ...): listpack when it fits. Pairs already sorted by
+    /// (score, member) cost O(n); others are sorted first. A member given twice keeps the score
+    /// that sorts first. Scores must not be NaN.
+    pub fn from_sorted(mut items: Vec<(Bytes, f64)>, limits: &EncodingLimits) -> ZSet {
+        if !items.is_sorted_by(|a, b| cmp_key(a.1, &a.0, b.1, &b.0).is_le()) {
+            items.sort_by(|a, b| cmp_key(a.1, &a.0, b.1, &b.0));
+        }
+        let mut dict = Dict::with_capacity_and_hasher(items.len(), Default::default());
+        let mut nodes = Vec::with_capacity(items.len());
+        for (m, score) in &items {
+            let member: Arc<[u8]> = Arc::from(&m[..]);
+            if dict.contains_key(&member) {
+                continue;
+            }
+            dict.insert(member.clone(), *score);
+            nodes.push(Node {
+                score: *score,
+                member,
+            });
+        }
+        let fits = nodes.len() <= limits.zset_max_listpack_entries
+            && nodes
                 .iter()
-                .all(|(m, _)| m.len() <= limits.zset_max_listpack_value);
-        if fits {
-            let size = items.iter().map(|(m, s)| entry_size(*s, m.len())).sum();
-            let mut buf = Vec::with_capacity(size);
-            for (m, s) in &items {
-                encode_entry(&mut buf, *s, m);
-            }
-            ZSet::Listpack(Listpack {
-                len: items.len() as u32,
-                buf,
-            })
-        } else {
-            let mut dict = Dict::with_capacity_and_hasher(items.len(), Default::default());
-            let mut nodes = Vec::with_capacity(items.len());
-            for (m, score) in items {
-                let member: Arc<[u8]> = Arc::from(&m[..]);
-                dict.insert(member.clone(), score);
-                nodes.push(Node { score, member });
-            }
-            ZSet::Skiplist(Box::new(Skiplist {
+                .all(|n| n.member.len() <= limits.zset_max_listpack_value);
+        if !fits {
+            return ZSet::Skiplist(Box::new(Skiplist {
                 dict,
                 order: OrderIndex::from_sorted(nodes),
-            }))
+            }));
         }
+        let size = nodes
+            .iter()
+            .map(|n| entry_size(n.score, n.member.len()))
+            .sum();
+        let mut buf = Vec::with_capacity(size);
+        for n in &nodes {
+            encode_entry(&mut buf, n.score, &n.member);
+        }
+        ZSet::Listpack(Listpack {
+            len: nodes.len() as u32,
+            buf,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -655,6 +668,21 @@ mod tests {
         };
         let computed: usize = lp.iter().map(|(_, s, m)| entry_size(s, m.len())).sum();
         assert_eq!(computed, lp.buf.len());
+    }
+
+    #[test]
+    fn from_sorted_repairs_order_and_duplicates() {
+        let l = limits(128, 64);
+        let b = |s: &'static str| Bytes::from_static(s.as_bytes());
+        let pairs = vec![(b("b"), -0.0), (b("a"), 0.0), (b("c"), -1.0), (b("a"), 5.0)];
+        for lim in [l, limits(0, 0)] {
+            let z = ZSet::from_sorted(pairs.clone(), &lim);
+            let got: Vec<_> = z.iter().map(|(m, _)| m.to_vec()).collect();
+            assert_eq!(got, vec![b"c".to_vec(), b"a".to_vec(), b"b".to_vec()]);
+            assert_eq!(z.len(), 3);
+            assert_eq!(z.score(b"a"), Some(0.0));
+            assert_eq!(z.rank(b"b"), Some(2));
+        }
     }
 
     #[test]

@@ -68,18 +68,16 @@ impl LoadSink for Staging<'_> {
     }
 
     fn select_db(&mut self, db: u64) -> Result<(), RdbError> {
-        if db as usize >= self.server.keyspace.databases() {
-            return Err(RdbError::Corrupt {
-                offset: 0,
-                reason: format!("FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting", self.server.keyspace.databases()),
-            });
+        let databases = self.server.keyspace.databases() as u64;
+        if db >= databases {
+            return Err(RdbError::DbOutOfRange { db, databases });
         }
         self.db = db as usize;
         Ok(())
     }
 
     fn entry(&mut self, key: Bytes, value: Loaded, expire_ms: Option<i64>) -> Result<(), RdbError> {
-        if self.drop_expired && expire_ms.is_some_and(|e| e <= self.now_ms) {
+        if self.drop_expired && expire_ms.is_some_and(|e| e < self.now_ms) {
             self.expired += 1;
             return Ok(());
         }
@@ -87,6 +85,9 @@ impl LoadSink for Staging<'_> {
         let shard = self.server.keyspace.shard_of(&key);
         let t = &mut self.tables[shard][self.db];
         let key = Bytes::copy_from_slice(&key);
+        if t.map.contains_key(&key) {
+            return Err(RdbError::DuplicateKey { db: self.db as u64, key });
+        }
         if let Some(ms) = expire_ms {
             t.expires.insert(key.clone(), ms);
         }

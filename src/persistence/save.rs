@@ -39,3 +39,145 @@ pub fn save_snapshot(server: &Arc<Server>, snapshot: Snapshot) -> Result<PathBuf
         }
     }
 }
+
+/// Why a save could not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveError {
+    /// Another snapshot (BGSAVE or a replica's sync) is running.
+    InProgress,
+}
+
+/// Records the outcome of a save in the persistence state and the log.
+fn record(server: &Server, started_ms: i64, dirty_before: u64, result: &Result<PathBuf, String>, cow: u64) {
+    use std::sync::atomic::Ordering;
+    let p = &server.persist;
+    match result {
+        Ok(_) => {
+            p.rdb_saves.fetch_add(1, Ordering::Relaxed);
+            p.last_save_time.store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+            p.dirty_at_save.store(dirty_before, Ordering::Relaxed);
+            p.last_bgsave_ok.store(true, Ordering::Relaxed);
+            p.last_cow_size.store(cow, Ordering::Relaxed);
+            tracing::info!("DB saved on disk");
+        }
+        Err(e) => {
+            p.last_bgsave_ok.store(false, Ordering::Relaxed);
+            tracing::warn!("{e}");
+        }
+    }
+    p.last_bgsave_time_sec.store((crate::util::now_ms() - started_ms) / 1000, Ordering::Relaxed);
+}
+
+/// SAVE: writes the dump file now, on the calling thread (other clients keep being served).
+pub fn save_now(server: &Arc<Server>) -> Result<(), SaveError> {
+    let compress = server.config.read().rdbcompression;
+    let started = crate::util::now_ms();
+    let dirty = server.stats.dirty.load(std::sync::atomic::Ordering::Relaxed);
+    let snapshot = super::snapshot::begin(server, compress).ok_or(SaveError::InProgress)?;
+    let res = save_snapshot(server, snapshot);
+    record(server, started, dirty, &res, 0);
+    res.map(|_| ()).map_err(|_| SaveError::InProgress).or(Ok(()))
+}
+
+/// SAVE that reports failure (shutdown, DEBUG RELOAD).
+pub fn save_blocking(server: &Arc<Server>) -> Result<(), String> {
+    let compress = server.config.read().rdbcompression;
+    let started = crate::util::now_ms();
+    let dirty = server.stats.dirty.load(std::sync::atomic::Ordering::Relaxed);
+    let snapshot = super::snapshot::begin(server, compress).ok_or("Background save already in progress")?;
+    let res = save_snapshot(server, snapshot);
+    record(server, started, dirty, &res, 0);
+    res.map(|_| ())
+}
+
+/// BGSAVE: fixes the snapshot instant now and writes it from a background thread.
+pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
+    use std::sync::atomic::Ordering;
+    let compress = server.config.read().rdbcompression;
+    let dirty = server.stats.dirty.load(Ordering::Relaxed);
+    let snapshot = super::snapshot::begin(server, compress).ok_or(SaveError::InProgress)?;
+    let started = crate::util::now_ms();
+    server.persist.bgsave_in_progress.store(true, Ordering::Release);
+    server.persist.bgsave_started_ms.store(started, Ordering::Release);
+    tracing::info!("Background saving started");
+    let srv = server.clone();
+    std::thread::spawn(move || {
+        let res = save_snapshot(&srv, snapshot);
+        record(&srv, started, dirty, &res, 0);
+        if res.is_ok() {
+            tracing::info!("Background saving terminated with success");
+        }
+        srv.persist.bgsave_in_progress.store(false, Ordering::Release);
+    });
+    Ok(())
+}
+
+/// The save-point rule (`save <seconds> <changes>`), checked once a second by the cron; also
+/// runs a BGSAVE SCHEDULE'd while another snapshot was busy.
+pub fn save_points_cron(server: &Arc<Server>) {
+    use std::sync::atomic::Ordering;
+    if server.persist.bgsave_in_progress.load(Ordering::Acquire) || server.snapshot_slot.is_busy() {
+        return;
+    }
+    if server.persist.scheduled.swap(false, Ordering::AcqRel) {
+        let _ = bgsave(server);
+        return;
+    }
+    let points = server.config.read().save.clone();
+    if points.is_empty() {
+        return;
+    }
+    let p = &server.persist;
+    let changes = server.stats.dirty.load(Ordering::Relaxed).saturating_sub(p.dirty_at_save.load(Ordering::Relaxed));
+    let elapsed = crate::util::now_ms() / 1000 - p.last_save_time.load(Ordering::Relaxed);
+    // After a failure, wait 5 seconds before trying again (CONFIG_BGSAVE_RETRY_DELAY).
+    let retry_ok = p.last_bgsave_ok.load(Ordering::Relaxed)
+        || crate::util::now_ms() / 1000 - p.bgsave_started_ms.load(Ordering::Relaxed) / 1000 > 5;
+    for (secs, min_changes) in points {
+        if changes >= min_changes && elapsed >= secs as i64 && retry_ok {
+            tracing::info!("{min_changes} changes in {secs} seconds. Saving...");
+            let _ = bgsave(server);
+            return;
+        }
+    }
+}
+
+/// Loads the dump file at startup, if there is one. A file that is corrupt or truncated is a
+/// fatal error naming the file (the caller exits; the file is left untouched).
+pub fn load_at_startup(server: &Server) -> Result<(), String> {
+    use std::sync::atomic::Ordering;
+    let path = dump_path(server);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
+    };
+    let start = std::time::Instant::now();
+    server.persist.loading.store(true, Ordering::Release);
+    let is_replica = server.is_replica();
+    let res = super::load::replace_dataset_from(server, std::io::BufReader::with_capacity(1 << 20, file), !is_replica);
+    server.persist.loading.store(false, Ordering::Release);
+    let report = res.map_err(|e| {
+        format!("Fatal error loading the DB ({}): {e}. Exiting.", std::fs::canonicalize(&path).unwrap_or(path.clone()).display())
+    })?;
+    server.persist.last_load_keys.store(report.keys, Ordering::Relaxed);
+    server.persist.last_load_expired.store(report.expired, Ordering::Relaxed);
+    tracing::info!("Done loading RDB, keys loaded: {}, keys expired: {}.", report.keys, report.expired);
+    tracing::info!("DB loaded from disk: {:.3} seconds", start.elapsed().as_secs_f64());
+    // The file's replication history: a master continues it under a new id (replid2), a
+    // replica offers it to its master for a partial resync.
+    if let (Some(id), Some(off)) = (report.repl_id, report.repl_offset) {
+        if id.len() == 40 && off >= 0 {
+            let off = off as u64;
+            let mut ids = server.repl.ids.lock();
+            ids.replid = id.clone();
+            server.repl.stream.activate(off);
+            if is_replica {
+                *server.repl.link.cached.lock() = Some((id, off));
+            } else {
+                ids.shift(off);
+            }
+        }
+    }
+    Ok(())
+}

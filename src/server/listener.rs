@@ -226,6 +226,7 @@ async fn unix_accept_loop(server: Arc<Server>, listener: tokio::net::UnixListene
 async fn cron(server: Arc<Server>) {
     let mut shutdown = server.shutdown_tx.subscribe();
     let mut last_ping = std::time::Instant::now();
+    let mut last_second = std::time::Instant::now();
     loop {
         let hz = server.config.read().hz.clamp(1, 500);
         tokio::select! {
@@ -236,6 +237,10 @@ async fn cron(server: Arc<Server>) {
             crate::server::expire::active_expire_cycle(&server);
         }
         crate::replication::master::start_pending_syncs(&server);
+        if last_second.elapsed() >= Duration::from_secs(1) {
+            last_second = std::time::Instant::now();
+            crate::persistence::save::save_points_cron(&server);
+        }
         let period = server.config.read().repl_ping_replica_period.max(1);
         if last_ping.elapsed() >= Duration::from_secs(period) {
             last_ping = std::time::Instant::now();

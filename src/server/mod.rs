@@ -28,6 +28,10 @@ use client::ClientShared;
 
 pub use listener::run;
 
+pub const SHUTDOWN_DEFAULT: u8 = 0;
+pub const SHUTDOWN_SAVE: u8 = 1;
+pub const SHUTDOWN_NOSAVE: u8 = 2;
+
 /// Version reported to clients (INFO redis_version, HELLO): Redis's, for compatibility.
 pub const REDIS_VERSION: &str = "7.0.15";
 
@@ -54,6 +58,8 @@ pub struct Server {
     /// Set to true to stop the server (SHUTDOWN, signals).
     pub shutdown_tx: tokio_watch::Sender<bool>,
     pub active_expire_enabled: AtomicBool,
+    /// How SHUTDOWN asked to stop: default, SAVE or NOSAVE.
+    pub shutdown_mode: std::sync::atomic::AtomicU8,
     pub tcp_port: std::sync::atomic::AtomicU16,
     pub config_file: Option<std::path::PathBuf>,
     pub executable: String,
@@ -86,6 +92,7 @@ impl Server {
             run_id: random_hex(40),
             shutdown_tx,
             active_expire_enabled: AtomicBool::new(true),
+            shutdown_mode: std::sync::atomic::AtomicU8::new(SHUTDOWN_DEFAULT),
             tcp_port: std::sync::atomic::AtomicU16::new(port),
             config_file,
             executable: std::env::current_exe()

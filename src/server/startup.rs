@@ -36,6 +36,10 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
             return 1;
         }
     };
+    if let Err(e) = crate::persistence::save::load_at_startup(&server) {
+        tracing::warn!("{e}");
+        return 1;
+    }
     if let Some(p) = &pidfile {
         if let Err(e) = std::fs::write(p, format!("{pid}\n")) {
             tracing::warn!("Failed to write PID file: {e}");
@@ -58,6 +62,7 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
         crate::replication::replica::start_link(&server, host, port);
     }
     listener::run(server.clone(), listeners).await;
+    final_save(&server);
     finish(&server, pidfile.as_deref());
     0
 }
@@ -80,6 +85,25 @@ fn spawn_signal_handlers(server: Arc<Server>) {
         tracing::warn!("User requested shutdown...");
         server.request_shutdown();
     });
+}
+
+/// SHUTDOWN and SIGTERM save first when save points exist (or SHUTDOWN SAVE), unless NOSAVE.
+fn final_save(server: &Arc<Server>) {
+    use std::sync::atomic::Ordering;
+    let mode = server.shutdown_mode.load(Ordering::Acquire);
+    let has_points = !server.config.read().save.is_empty();
+    if mode == super::SHUTDOWN_NOSAVE || (mode != super::SHUTDOWN_SAVE && !has_points) {
+        return;
+    }
+    // Wait for a running snapshot (BGSAVE or a replica sync) to finish, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server.snapshot_slot.is_busy() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    tracing::info!("Saving the final RDB snapshot before exiting.");
+    if let Err(e) = crate::persistence::save::save_blocking(server) {
+        tracing::warn!("Error trying to save the DB, can't exit: {e}");
+    }
 }
 
 /// The end of a graceful shutdown: remove the pidfile and the unix socket, say goodbye.

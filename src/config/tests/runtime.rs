@@ -496,4 +496,89 @@ fn debian_redis_conf_loads() {
         c.get("client-output-buffer-limit").as_deref(),
         Some("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
     );
+    let seen = c.unimplemented_seen();
+    assert!(seen.iter().any(|n| n == "appendonly"), "{seen:?}");
+    assert!(!seen.iter().any(|n| n == "port" || n == "save"), "{seen:?}");
+    println!(
+        "Debian redis.conf, not implemented yet: {}",
+        seen.join(", ")
+    );
+}
+
+#[test]
+fn implemented_set_is_the_agreed_one() {
+    let agreed = "port bind protected-mode tcp-backlog timeout tcp-keepalive unixsocket unixsocketperm \
+        daemonize pidfile loglevel logfile databases always-show-logo save dir dbfilename rdbcompression \
+        rdbchecksum stop-writes-on-bgsave-error requirepass maxclients maxmemory maxmemory-policy \
+        maxmemory-samples hz proto-max-bulk-len client-query-buffer-limit notify-keyspace-events \
+        slowlog-log-slower-than slowlog-max-len latency-monitor-threshold hash-max-listpack-entries \
+        hash-max-listpack-value set-max-intset-entries zset-max-listpack-entries zset-max-listpack-value \
+        list-max-listpack-size list-compress-depth enable-debug-command replicaof masterauth masteruser \
+        replica-read-only replica-serve-stale-data repl-backlog-size repl-backlog-ttl repl-timeout \
+        repl-ping-replica-period repl-diskless-sync repl-diskless-sync-delay repl-diskless-sync-max-replicas \
+        repl-diskless-load min-replicas-to-write min-replicas-max-lag replica-priority replica-announce-ip \
+        replica-announce-port client-output-buffer-limit lazyfree-lazy-user-del lazyfree-lazy-expire \
+        lazyfree-lazy-eviction";
+    let mut want: Vec<&str> = agreed.split_whitespace().collect();
+    let mut got: Vec<&str> = TABLE
+        .iter()
+        .filter(|d| d.implemented)
+        .map(|d| d.name)
+        .collect();
+    want.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn typed_fields_follow_config_set() {
+    let mut c = Config::default();
+    let set = pairs(&[
+        ("port", "7001"),
+        ("timeout", "30"),
+        ("maxmemory", "1mb"),
+        ("maxmemory-policy", "volatile-ttl"),
+        ("loglevel", "debug"),
+        ("repl-diskless-load", "swapdb"),
+        ("min-slaves-to-write", "2"),
+        ("slave-announce-ip", "10.0.0.1"),
+        ("slave-announce-port", "7002"),
+        ("masterauth", "pw"),
+        ("list-max-ziplist-size", "-3"),
+        ("lazyfree-lazy-user-del", "yes"),
+        ("repl-backlog-ttl", "0"),
+        ("notify-keyspace-events", "Kx"),
+    ]);
+    assert_eq!(c.set_many(&set), Ok(()));
+    assert_eq!(c.port, 7001);
+    assert_eq!(c.timeout, 30);
+    assert_eq!(c.maxmemory, 1 << 20);
+    assert_eq!(c.maxmemory_policy, MaxmemoryPolicy::VolatileTtl);
+    assert_eq!(c.maxmemory_policy.name(), "volatile-ttl");
+    assert_eq!(c.loglevel, LogLevel::Debug);
+    assert_eq!(c.repl_diskless_load, "swapdb");
+    assert_eq!(c.min_replicas_to_write, 2);
+    assert_eq!(c.replica_announce_ip.as_deref(), Some("10.0.0.1"));
+    assert_eq!(c.replica_announce_port, 7002);
+    assert_eq!(c.masterauth.as_deref(), Some("pw"));
+    assert_eq!(c.list_max_listpack_size, -3);
+    assert!(c.lazyfree_lazy_user_del);
+    assert_eq!(c.repl_backlog_ttl, 0);
+    assert_eq!(c.notify_keyspace_events, "xK");
+    assert_eq!(
+        c.notify_keyspace_events_flags,
+        notify::KEYSPACE | notify::EXPIRED
+    );
+    for (name, value) in &set {
+        let shown = c.get(name).unwrap_or_default();
+        let expect = match name.as_str() {
+            "maxmemory" => "1048576",
+            "notify-keyspace-events" => "xK",
+            _ => value.as_str(),
+        };
+        assert_eq!(shown, expect, "{name}");
+    }
+    let d = Config::from_str("enable-debug-command local\n").expect("valid");
+    assert_eq!(d.enable_debug_command, "local");
+    assert!(d.debug_command_allowed(true) && !d.debug_command_allowed(false));
 }

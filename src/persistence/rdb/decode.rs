@@ -12,9 +12,10 @@
 //! "deep" sanitization, whatever `sanitize-dump-payload` says), and every error names the
 //! byte offset where it was found. Nothing here panics on any input.
 //!
-//! Where Redis is stricter than its own loader needs to be we follow Redis; where Redis would
-//! load corrupt data and crash later (duplicate fields in a listpack, an odd number of hash
-//! entries, garbage text as a score) we refuse the file instead.
+//! What Redis 7.0 accepts loads here too (empty keys are skipped as Redis skips them). Where
+//! Redis would accept corrupt data only to crash on it later (duplicate fields in a listpack,
+//! an odd number of hash entries, garbage text as a score), we refuse it, as Redis itself does
+//! with `sanitize-dump-payload yes`.
 
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -50,7 +51,7 @@ const MAX_PREALLOC: usize = 1024;
 
 const EOF_REASON: &str = "Unexpected EOF reading RDB file";
 
-/// A loaded value, before it becomes a keyspace Value (the lead converts it).
+/// A loaded value, before it becomes a keyspace value (`persistence::load` converts it).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Loaded {
     Str(Bytes),

@@ -1,0 +1,63 @@
+//! Persistence commands: SAVE, BGSAVE [SCHEDULE], LASTSAVE.
+
+use std::sync::atomic::Ordering;
+
+use super::args::is;
+use super::errors::{self, CmdError};
+use super::spec::{Group, Spec, ADMIN, FAST, LOADING, NOSCRIPT, NO_MULTI, STALE};
+use super::Ctx;
+use crate::persistence::save;
+use crate::protocol::Reply;
+
+pub const COMMANDS: &[Spec] = &[
+    Spec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, Group::Server, save_cmd),
+    Spec::new("bgsave", -1, ADMIN | NOSCRIPT, Group::Server, bgsave),
+    Spec::new("lastsave", 1, LOADING | STALE | FAST, Group::Server, lastsave),
+];
+
+fn in_progress() -> CmdError {
+    CmdError::err("Background save already in progress")
+}
+
+fn save_cmd(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let server = cx.server.arc().ok_or_else(in_progress)?;
+    if cx.server.persist.bgsave_in_progress.load(Ordering::Acquire) {
+        return Err(in_progress());
+    }
+    save::save_blocking(&server).map_err(|e| {
+        if e.contains("in progress") {
+            in_progress()
+        } else {
+            CmdError::new("ERR")
+        }
+    })?;
+    Ok(Reply::OK)
+}
+
+fn bgsave(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let schedule = match cx.argv.len() {
+        1 => false,
+        2 if is(&cx.argv[1], "schedule") => true,
+        _ => return Err(errors::SYNTAX),
+    };
+    let server = cx.server.arc().ok_or_else(in_progress)?;
+    if cx.server.persist.bgsave_in_progress.load(Ordering::Acquire) || cx.server.snapshot_slot.is_busy() {
+        if schedule {
+            cx.server.persist.scheduled.store(true, Ordering::Release);
+            return Ok(Reply::status("Background saving scheduled"));
+        }
+        return Err(in_progress());
+    }
+    match save::bgsave(&server) {
+        Ok(()) => Ok(Reply::status("Background saving started")),
+        Err(_) if schedule => {
+            cx.server.persist.scheduled.store(true, Ordering::Release);
+            Ok(Reply::status("Background saving scheduled"))
+        }
+        Err(_) => Err(in_progress()),
+    }
+}
+
+fn lastsave(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(Reply::Int(cx.server.persist.last_save_time.load(Ordering::Relaxed)))
+}
