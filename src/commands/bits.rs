@@ -179,13 +179,16 @@ fn setbit(cx: &mut Ctx) -> Result<Reply, CmdError> {
     }
     let on = on == 1;
     let (old, changed) = write_bits(cx.db, &cx.argv[1], offset, |p, grew| {
-        let byte = (offset >> 3) as usize;
+        // `write_bits` made the byte exist.
+        let Some(byte) = p.get_mut((offset >> 3) as usize) else {
+            return (false, false);
+        };
         let mask = 1u8 << (7 - (offset & 7));
-        let old = p[byte] & mask != 0;
+        let old = *byte & mask != 0;
         if on {
-            p[byte] |= mask;
+            *byte |= mask;
         } else {
-            p[byte] &= !mask;
+            *byte &= !mask;
         }
         (old, grew || old != on)
     })?;

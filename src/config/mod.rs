@@ -462,8 +462,9 @@ impl Config {
     }
 
     /// CONFIG SET name value [name value ...], all or nothing, with Redis's error lines
-    /// (without the leading '-'). Protected directives (`dir`, `dbfilename`) are allowed as
-    /// for a local client; use [`Config::set_many_from`] to pass the real client locality.
+    /// (without the leading '-'). Protected directives (`dir`, `dbfilename`) are refused
+    /// unless `enable-protected-configs` is `yes`, or `local` (this call assumes a local
+    /// client; use [`Config::set_many_from`] to pass the real client locality), as in Redis.
     /// Setting `dir` changes the process working directory, as in Redis.
     pub fn set_many(&mut self, pairs: &[(String, String)]) -> Result<(), String> {
         self.set_many_from(pairs, true)
@@ -550,6 +551,20 @@ impl Config {
     /// `loadmodule` and module options).
     pub fn unimplemented_seen(&self) -> &[String] {
         &self.unimplemented
+    }
+
+    /// The part of [`Config::unimplemented_seen`] that matters: directives whose value is not
+    /// the default, plus `rename-command`, `user`, `loadmodule` and module options.
+    pub fn unimplemented_non_default(&self) -> Vec<String> {
+        let defaults = Config::default();
+        self.unimplemented
+            .iter()
+            .filter(|name| match table::lookup(name) {
+                Some((i, _)) => self.value_of(i) != defaults.value_of(i),
+                None => true,
+            })
+            .cloned()
+            .collect()
     }
 
     /// Whether `enable-protected-configs` lets this client change `dir` and `dbfilename`.

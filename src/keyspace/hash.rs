@@ -175,7 +175,8 @@ impl<'a> Iterator for ListpackIter<'a> {
 #[derive(Debug, Clone)]
 pub enum Hash {
     Listpack(Listpack),
-    Table(Table),
+    /// Boxed: a `Value` stays as small as its smallest encodings need.
+    Table(Box<Table>),
 }
 
 impl Default for Hash {
@@ -370,7 +371,7 @@ impl Hash {
             for (f, v) in l.iter() {
                 m.insert(f.into(), v.into());
             }
-            *self = Hash::Table(m);
+            *self = Hash::Table(Box::new(m));
         }
     }
 }

@@ -22,7 +22,8 @@ const INTSET_HARD_LIMIT: usize = 1 << 30;
 #[derive(Debug, Clone)]
 pub enum Set {
     Intset(Vec<i64>),
-    Table(Members),
+    /// Boxed: a `Value` stays as small as its smallest encodings need.
+    Table(Box<Members>),
 }
 
 impl Default for Set {
@@ -281,7 +282,7 @@ impl Set {
             for i in v.iter() {
                 m.insert(buf.format(*i).as_bytes().into());
             }
-            *self = Set::Table(m);
+            *self = Set::Table(Box::new(m));
         }
     }
 }
@@ -397,5 +398,22 @@ mod tests {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), 50);
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        eprintln!(
+            "SIZES value={} str={} list={} hash={} set={} zset={} members={} table={}",
+            std::mem::size_of::<crate::keyspace::Value>(),
+            std::mem::size_of::<crate::keyspace::Str>(),
+            std::mem::size_of::<crate::keyspace::list::List>(),
+            std::mem::size_of::<crate::keyspace::hash::Hash>(),
+            std::mem::size_of::<super::Set>(),
+            std::mem::size_of::<crate::keyspace::zset::ZSet>(),
+            std::mem::size_of::<super::Members>(),
+            std::mem::size_of::<crate::keyspace::hash::Table>(),
+        );
     }
 }

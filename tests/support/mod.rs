@@ -895,3 +895,340 @@ mod tests {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Replication helpers (tests/replication.rs, tests/replication_faults.rs)
+
+pub mod proxy;
+
+/// How long a replication test waits for one condition (link up, offsets and digests equal).
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Server {
+    /// Sends one command on a fresh connection and returns its raw reply; `Err` when the server
+    /// cannot be reached or does not answer.
+    pub fn try_request(&self, args: &[&str]) -> io::Result<Vec<u8>> {
+        let mut con = RawConn::try_connect(self.addr())?;
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        con.try_send_raw(&encode_command(&args))?;
+        con.try_read_reply()
+    }
+
+    /// [`Server::try_request`], panicking on I/O errors.
+    pub fn request(&self, args: &[&str]) -> Vec<u8> {
+        self.try_request(args)
+            .unwrap_or_else(|e| panic!("{} {args:?} on {}: {e}", self.kind.name(), self.addr()))
+    }
+
+    /// `INFO <section>` as (name, value) pairs in order; `None` when the server is unreachable.
+    pub fn try_info(&self, section: &str) -> Option<Vec<(String, String)>> {
+        let reply = self.try_request(&["INFO", section]).ok()?;
+        let body = bulk_text(&reply)?;
+        Some(
+            body.lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.to_string(), v.trim_end().to_string()))
+                .collect(),
+        )
+    }
+
+    /// `INFO <section>` as (name, value) pairs in order.
+    pub fn info(&self, section: &str) -> Vec<(String, String)> {
+        self.try_info(section).unwrap_or_else(|| {
+            panic!("INFO {section} failed on {} at {}", self.kind.name(), self.addr())
+        })
+    }
+
+    /// One INFO field, `None` when absent or the server is unreachable.
+    pub fn info_field(&self, section: &str, name: &str) -> Option<String> {
+        self.try_info(section)?
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// One numeric INFO field; panics when it is absent.
+    pub fn info_i64(&self, section: &str, name: &str) -> i64 {
+        let info = self.info(section);
+        info.iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} has no numeric INFO {section} field {name}: {info:?}",
+                    self.kind.name()
+                )
+            })
+    }
+
+    /// `DEBUG DIGEST` (needs `--enable-debug-command yes`); `None` when unreachable.
+    pub fn try_digest(&self) -> Option<String> {
+        let reply = self.try_request(&["DEBUG", "DIGEST"]).ok()?;
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        text.strip_prefix('+').map(|d| d.trim_end().to_string())
+    }
+
+    /// `kind:port`, for messages.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.kind.name(), self.port)
+    }
+}
+
+/// The text of a bulk-string reply (`$n\r\n...\r\n`).
+pub fn bulk_text(reply: &[u8]) -> Option<String> {
+    if reply.first() != Some(&b'$') {
+        return None;
+    }
+    let rel = reply.windows(2).position(|w| w == b"\r\n")?;
+    let body = reply.get(rel + 2..reply.len().checked_sub(2)?)?;
+    Some(String::from_utf8_lossy(body).into_owned())
+}
+
+/// Waits until `replica` reports `master_link_status:up`; panics after `timeout`.
+pub fn wait_link_up(replica: &Server, timeout: Duration) {
+    let ok = wait_until(timeout, || {
+        replica.info_field("replication", "master_link_status").as_deref() == Some("up")
+    });
+    assert!(
+        ok,
+        "{}: master link not up within {timeout:?}: {:?}",
+        replica.label(),
+        replica.try_info("replication")
+    );
+}
+
+/// Waits until every replica has its link up, applied exactly the master's
+/// `master_repl_offset` (`slave_repl_offset`), and all nodes have the same `DEBUG DIGEST`
+/// (redis `wait_for_ofs_sync` + digest check). Works for chains: offsets are the same all the
+/// way down. Panics after `timeout` with what was last seen.
+pub fn wait_in_sync(master: &Server, replicas: &[&Server], timeout: Duration) {
+    let mut last = String::new();
+    let ok = wait_until(timeout, || {
+        let Some(offset) = master.info_field("replication", "master_repl_offset") else {
+            last = format!("{}: INFO failed", master.label());
+            return false;
+        };
+        let mut seen = format!("{} master_repl_offset={offset}", master.label());
+        let mut offsets_equal = true;
+        for r in replicas {
+            let info = r.try_info("replication").unwrap_or_default();
+            let get = |k: &str| {
+                info.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let (link, ofs) = (get("master_link_status"), get("slave_repl_offset"));
+            seen.push_str(&format!("; {} link={link} slave_repl_offset={ofs}", r.label()));
+            offsets_equal &= link == "up" && ofs == offset;
+        }
+        if !offsets_equal {
+            last = seen;
+            return false;
+        }
+        let digest = master.try_digest();
+        seen.push_str(&format!("; digests: {} {digest:?}", master.label()));
+        let mut equal = digest.is_some();
+        for r in replicas {
+            let d = r.try_digest();
+            seen.push_str(&format!(", {} {d:?}", r.label()));
+            equal &= d == digest;
+        }
+        // The master may have moved on (active expiry, pings) while we compared.
+        let still = master.info_field("replication", "master_repl_offset");
+        last = seen;
+        equal && still.as_deref() == Some(offset.as_str())
+    });
+    assert!(ok, "nodes not in sync within {timeout:?}: {last}");
+}
+
+/// Options of a [`Writer`].
+#[derive(Clone, Debug)]
+pub struct WriterOptions {
+    /// Key prefix, so several writers do not collide.
+    pub prefix: String,
+    /// Commands pipelined per round trip.
+    pub batch: usize,
+    /// Stops after this many commands...
+    pub max_ops: u64,
+    /// ...or after this long.
+    pub max_time: Duration,
+    /// Bytes of each SET value.
+    pub value_size: usize,
+    /// When set, `WAIT n 1000` after every batch; keys of acknowledged batches are recorded.
+    pub wait_replicas: Option<u32>,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            prefix: "w".into(),
+            batch: 64,
+            max_ops: 5_000_000,
+            max_time: Duration::from_secs(30),
+            value_size: 16,
+            wait_replicas: None,
+        }
+    }
+}
+
+/// What a [`Writer`] did.
+#[derive(Debug, Default)]
+pub struct WriterReport {
+    pub ops: u64,
+    /// (key, value) of SETs whose batch `WAIT` acknowledged.
+    pub acked: Vec<(String, String)>,
+    /// Why it stopped early (connection lost, error reply), if it did.
+    pub error: Option<String>,
+}
+
+/// A thread writing mixed commands (all 5 types, expiries, pops) to a server as fast as it
+/// answers, pipelined, until stopped or bounded by count and time.
+pub struct Writer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ops: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    handle: Option<std::thread::JoinHandle<WriterReport>>,
+}
+
+impl Writer {
+    pub fn start(addr: SocketAddr, opts: WriterOptions) -> Writer {
+        use std::sync::atomic::{AtomicBool, AtomicU64};
+        use std::sync::Arc;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ops = Arc::new(AtomicU64::new(0));
+        let (s, o) = (stop.clone(), ops.clone());
+        let handle = std::thread::spawn(move || writer_loop(addr, opts, s, o));
+        Writer {
+            stop,
+            ops,
+            handle: Some(handle),
+        }
+    }
+
+    /// Commands answered so far.
+    pub fn ops(&self) -> u64 {
+        self.ops.load(Ordering::Acquire)
+    }
+
+    /// Waits until at least `n` commands were answered (false on timeout or if it stopped).
+    pub fn wait_ops(&self, n: u64, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            self.ops() >= n || self.handle.as_ref().is_none_or(|h| h.is_finished())
+        }) && self.ops() >= n
+    }
+
+    pub fn stop(mut self) -> WriterReport {
+        self.stop.store(true, Ordering::Release);
+        self.handle
+            .take()
+            .map(|h| h.join().expect("writer thread panicked"))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn writer_loop(
+    addr: SocketAddr,
+    opts: WriterOptions,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ops: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> WriterReport {
+    let mut report = WriterReport::default();
+    let mut con = match RawConn::try_connect(addr) {
+        Ok(c) => c,
+        Err(e) => {
+            report.error = Some(format!("connect: {e}"));
+            return report;
+        }
+    };
+    let deadline = Instant::now() + opts.max_time;
+    let p = &opts.prefix;
+    let filler = "x".repeat(opts.value_size);
+    let mut i: u64 = 0;
+    while !stop.load(Ordering::Acquire) && Instant::now() < deadline && i < opts.max_ops {
+        let mut out = Vec::new();
+        let mut sets = Vec::new();
+        for _ in 0..opts.batch {
+            let n = i.to_string();
+            let slot = (i % 16).to_string();
+            let cmd: Vec<String> = match i % 8 {
+                0 => {
+                    let (k, v) = (format!("{p}:s:{n}"), format!("{n}:{filler}"));
+                    sets.push((k.clone(), v.clone()));
+                    vec!["SET".into(), k, v]
+                }
+                1 => vec!["INCR".into(), format!("{p}:ctr")],
+                2 => vec!["RPUSH".into(), format!("{p}:l:{slot}"), n.clone(), filler.clone()],
+                3 => vec!["HSET".into(), format!("{p}:h:{slot}"), format!("f{n}"), n.clone()],
+                4 => vec!["SADD".into(), format!("{p}:set:{slot}"), n.clone()],
+                5 => vec!["ZADD".into(), format!("{p}:z:{slot}"), n.clone(), format!("m{n}")],
+                6 => vec!["SET".into(), format!("{p}:e:{}", i % 64), n.clone(), "EX".into(), "1000".into()],
+                _ => vec!["LPOP".into(), format!("{p}:l:{slot}")],
+            };
+            let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+            out.extend_from_slice(&encode_command(&args));
+            i += 1;
+        }
+        if let Some(n) = opts.wait_replicas {
+            out.extend_from_slice(&encode_command(&[b"WAIT", n.to_string().as_bytes(), b"1000"]));
+        }
+        if let Err(e) = con.try_send_raw(&out) {
+            report.error = Some(format!("write: {e}"));
+            break;
+        }
+        for _ in 0..opts.batch {
+            match con.try_read_reply() {
+                Ok(r) if r.first() == Some(&b'-') => {
+                    report.error = Some(format!("error reply: {}", escape(&r)));
+                    return report;
+                }
+                Ok(_) => {
+                    report.ops += 1;
+                    ops.fetch_add(1, Ordering::AcqRel);
+                }
+                Err(e) => {
+                    report.error = Some(format!("read: {e}"));
+                    return report;
+                }
+            }
+        }
+        if let Some(n) = opts.wait_replicas {
+            match con.try_read_reply() {
+                Ok(r) => {
+                    let got: i64 = String::from_utf8_lossy(&r)
+                        .trim_start_matches(':')
+                        .trim_end()
+                        .parse()
+                        .unwrap_or(-1);
+                    if got >= i64::from(n) {
+                        report.acked.extend(sets);
+                    }
+                }
+                Err(e) => {
+                    report.error = Some(format!("read WAIT: {e}"));
+                    return report;
+                }
+            }
+        }
+    }
+    report
+}
+
+/// The lines of a server's log that contain `needle`.
+pub fn log_lines(server: &Server, needle: &str) -> Vec<String> {
+    server
+        .log_text()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}

@@ -221,4 +221,44 @@ mod tests {
             assert_eq!(parse_type(bad), Err(BITFIELD_TYPE), "{bad:?}");
         }
     }
+
+    fn parse(line: &str) -> Result<(Vec<FieldOp>, Option<u64>), CmdError> {
+        let argv: Vec<Bytes> = line
+            .split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
+        parse_bitfield(&argv, 512 << 20)
+    }
+
+    #[test]
+    fn argument_errors() {
+        let offset = Err(errors::BIT_OFFSET);
+        assert_eq!(parse("bitfield k GET i8 0 GET").err(), Some(errors::SYNTAX));
+        assert_eq!(parse("bitfield k SET i8 0").err(), Some(errors::SYNTAX));
+        assert_eq!(parse("bitfield k OVERFLOW").err(), Some(errors::SYNTAX));
+        assert_eq!(parse("bitfield k OVERFLOW bad").err(), Some(OVERFLOW_TYPE));
+        assert_eq!(parse("bitfield k SET x 0 1").err(), Some(BITFIELD_TYPE));
+        assert_eq!(parse("bitfield k SET i8 x 1").map(|_| ()), offset);
+        assert_eq!(parse("bitfield k GET i8 #-1").map(|_| ()), offset);
+        assert_eq!(parse("bitfield k GET i8 4294967296").map(|_| ()), offset);
+        assert_eq!(
+            parse("bitfield k SET i8 0 x").err(),
+            Some(errors::NOT_INTEGER)
+        );
+        // Every argument is checked before anything runs.
+        assert_eq!(
+            parse("bitfield k SET i8 0 1 OVERFLOW bogus").err(),
+            Some(OVERFLOW_TYPE)
+        );
+    }
+
+    #[test]
+    fn highest_written_bit() {
+        let (ops, highest) = parse("bitfield k GET u8 100 SET i5 #2 1 OVERFLOW SAT INCRBY u3 3 1")
+            .unwrap_or_default();
+        assert_eq!(ops.len(), 3);
+        assert_eq!(highest, Some(14));
+        assert_eq!(ops[2].overflow, Overflow::Sat);
+        assert_eq!(parse("bitfield k GET u8 100").map(|(_, h)| h), Ok(None));
+    }
 }

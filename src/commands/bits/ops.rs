@@ -4,20 +4,24 @@
 //! Bits are numbered from the most significant bit of the first byte. Readers treat bytes past
 //! the end of a slice as zero; writers drop bits past the end. Nothing here panics on any input.
 
-/// Number of set bits in `p`.
+/// Number of set bits in `p`: 32 bytes a step into four independent counters (as redis's
+/// `redisPopcount`), so the additions do not wait on each other.
 pub fn popcount(p: &[u8]) -> u64 {
-    let mut chunks = p.chunks_exact(8);
-    let mut n: u64 = 0;
+    let mut chunks = p.chunks_exact(32);
+    let mut n = [0u64; 4];
     for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        n += u64::from(u64::from_ne_bytes(w).count_ones());
+        for (k, acc) in n.iter_mut().enumerate() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&c[k * 8..k * 8 + 8]);
+            *acc += u64::from(u64::from_ne_bytes(w).count_ones());
+        }
     }
-    n + chunks
+    let tail: u64 = chunks
         .remainder()
         .iter()
         .map(|b| u64::from(b.count_ones()))
-        .sum::<u64>()
+        .sum();
+    n.iter().sum::<u64>() + tail
 }
 
 /// Mask of the bits of a byte at and after bit `i` (0 = most significant).
@@ -238,6 +242,7 @@ mod tests {
         let p = b"foobar";
         assert_eq!(popcount(p), 26);
         assert_eq!(popcount(&[0xff; 17]), 136);
+        assert_eq!(popcount(&[0x81; 100]), 200);
         assert_eq!(count_bits(p, 0, 47), 26);
         assert_eq!(count_bits(p, 5, 30), 17);
         assert_eq!(count_bits(&[0xff], 3, 3), 1);

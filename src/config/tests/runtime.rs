@@ -470,6 +470,10 @@ fn unimplemented_directives_are_listed_once() {
         ]
     );
     assert_eq!(c.rename_commands, vec![(s("FLUSHALL"), s(""))]);
+    assert_eq!(
+        c.unimplemented_non_default(),
+        ["appendonly", "rename-command", "mymod.opt"]
+    );
     assert_eq!(c.get("appendonly").as_deref(), Some("yes"));
     assert_eq!(c.hash_max_listpack_entries, 3);
 }

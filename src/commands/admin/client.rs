@@ -1,0 +1,520 @@
+//! CLIENT ID | INFO | LIST | KILL | SETNAME | GETNAME | PAUSE | UNPAUSE | NO-EVICT | REPLY |
+//! CACHING | GETREDIR | TRACKINGINFO | UNBLOCK | HELP (redis `networking.c` `clientCommand`).
+//!
+//! Client tracking is not implemented: GETREDIR, TRACKINGINFO and CACHING answer as Redis does
+//! for a client that never enabled it, and CLIENT TRACKING is not registered.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::super::args::is;
+use super::super::errors::{self, CmdError};
+use super::super::server_cmds::container;
+use super::super::spec::{Group, Spec, ADMIN, LOADING, NOSCRIPT, STALE};
+use super::super::Ctx;
+use crate::protocol::Reply;
+use crate::server::client::{Client, ClientShared, Push, ReplyMode};
+
+const C: u32 = NOSCRIPT | LOADING | STALE;
+const A: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
+pub const CLIENT: Spec = Spec::new("client", -2, 0, Group::Connection, container).subs(SUBS);
+
+const SUBS: &[Spec] = &[
+    Spec::new("client|id", 2, C, Group::Connection, id),
+    Spec::new("client|info", 2, C, Group::Connection, info),
+    Spec::new("client|list", -2, A, Group::Connection, list),
+    Spec::new("client|kill", -3, A, Group::Connection, kill),
+    Spec::new("client|setname", 3, C, Group::Connection, setname),
+    Spec::new("client|getname", 2, C, Group::Connection, getname),
+    Spec::new("client|pause", -3, A, Group::Connection, pause),
+    Spec::new("client|unpause", 2, A, Group::Connection, unpause),
+    Spec::new("client|no-evict", 3, A, Group::Connection, no_evict),
+    Spec::new("client|reply", 3, C, Group::Connection, reply),
+    Spec::new("client|caching", 3, C, Group::Connection, caching),
+    Spec::new("client|getredir", 2, C, Group::Connection, getredir),
+    Spec::new("client|trackinginfo", 2, C, Group::Connection, trackinginfo),
+    Spec::new("client|unblock", -3, A, Group::Connection, unblock),
+    Spec::new("client|help", 2, LOADING | STALE, Group::Connection, help),
+];
+
+const HELP: &[&str] = &[
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+];
+
+fn help(_cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(super::help_reply("CLIENT", HELP))
+}
+
+fn id(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(Reply::Int(cx.client.id() as i64))
+}
+
+/// Client classes of CLIENT LIST TYPE / CLIENT KILL TYPE (redis `getClientType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Replica,
+    Pubsub,
+    Master,
+}
+
+fn type_by_name(name: &[u8]) -> Result<ClientType, CmdError> {
+    let t = if is(name, "normal") {
+        ClientType::Normal
+    } else if is(name, "slave") || is(name, "replica") {
+        ClientType::Replica
+    } else if is(name, "pubsub") {
+        ClientType::Pubsub
+    } else if is(name, "master") {
+        ClientType::Master
+    } else {
+        return Err(CmdError::err(format_args!(
+            "Unknown client type '{}'",
+            String::from_utf8_lossy(name)
+        )));
+    };
+    Ok(t)
+}
+
+fn type_of(c: &ClientShared) -> ClientType {
+    if c.is_master.load(Ordering::Relaxed) {
+        ClientType::Master
+    } else if c.is_replica.load(Ordering::Relaxed) && !c.is_monitor.load(Ordering::Relaxed) {
+        ClientType::Replica
+    } else if c.sub_count.load(Ordering::Relaxed) + c.psub_count.load(Ordering::Relaxed) > 0 {
+        ClientType::Pubsub
+    } else {
+        ClientType::Normal
+    }
+}
+
+/// The flags field in redis `catClientInfoString` order.
+fn flags(c: &ClientShared) -> String {
+    let mut f = String::new();
+    let monitor = c.is_monitor.load(Ordering::Relaxed);
+    if monitor {
+        f.push('O');
+    } else if c.is_replica.load(Ordering::Relaxed) {
+        f.push('S');
+    }
+    if c.is_master.load(Ordering::Relaxed) {
+        f.push('M');
+    }
+    if c.sub_count.load(Ordering::Relaxed) + c.psub_count.load(Ordering::Relaxed) > 0 {
+        f.push('P');
+    }
+    if c.in_multi.load(Ordering::Relaxed) {
+        f.push('x');
+    }
+    if c.dirty_cas.load(Ordering::Relaxed) {
+        f.push('d');
+    }
+    if !c.laddr.contains(':') {
+        f.push('U');
+    }
+    if c.no_evict.load(Ordering::Relaxed) {
+        f.push('e');
+    }
+    if f.is_empty() {
+        f.push('N');
+    }
+    f
+}
+
+/// What only the connection itself knows, for its own line.
+struct Own<'a> {
+    argv: &'a [Bytes],
+    multi: Option<(usize, usize)>,
+}
+
+/// Redis's allocation for an idle query buffer (PROTO_IOBUF_LEN plus sds overhead), shown as
+/// qbuf-free for the client running CLIENT LIST / INFO.
+const QBUF_ALLOC: usize = 20474;
+/// Redis's fixed per-client memory (the client struct, its reply buffer ...), for tot-mem.
+const CLIENT_BASE_MEM: usize = 1856;
+const REPLY_BUF: usize = 16 * 1024 + 4 * 1024;
+
+/// One line of CLIENT LIST, in redis 7.0.15's field order, without the trailing newline.
+fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
+    let name = c.name.lock().clone().unwrap_or_default();
+    let age = c.created.elapsed().as_secs();
+    let idle = (now_ms - c.last_interaction.load(Ordering::Relaxed)).max(0) / 1000;
+    let sub = c.sub_count.load(Ordering::Relaxed);
+    let psub = c.psub_count.load(Ordering::Relaxed);
+    let (multi, multi_mem) = match own.and_then(|o| o.multi) {
+        Some((n, mem)) => (n as i64, mem),
+        None if c.in_multi.load(Ordering::Relaxed) && own.is_none() => (0, 0),
+        None => (-1, 0),
+    };
+    let (qbuf, qbuf_free, argv_mem, tot_mem) = match own {
+        Some(o) => {
+            let qbuf = resp_len(o.argv);
+            let argv_mem: usize = o.argv.iter().map(|a| a.len()).sum();
+            let free = QBUF_ALLOC.saturating_sub(qbuf);
+            (qbuf, free, argv_mem, CLIENT_BASE_MEM + REPLY_BUF + argv_mem + multi_mem)
+        }
+        None => (0, 0, 0, CLIENT_BASE_MEM + multi_mem),
+    };
+    let cmd = *c.last_cmd.lock();
+    let mut s = String::with_capacity(300);
+    let _ = write!(
+        s,
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.fd,
+        String::from_utf8_lossy(&name),
+        age,
+        idle,
+        flags(c),
+        c.db.load(Ordering::Relaxed),
+        sub,
+        psub,
+        multi,
+        qbuf,
+        qbuf_free,
+        argv_mem,
+        multi_mem,
+        tot_mem,
+        cmd,
+        c.resp.load(Ordering::Relaxed),
+    );
+    s
+}
+
+/// Bytes of `argv` as a RESP multibulk (the query buffer of the running command).
+fn resp_len(argv: &[Bytes]) -> usize {
+    let digits = |n: usize| n.to_string().len();
+    let mut n = 1 + digits(argv.len()) + 2;
+    for a in argv {
+        n += 1 + digits(a.len()) + 2 + a.len() + 2;
+    }
+    n
+}
+
+fn own<'a>(cx: &'a Ctx) -> Own<'a> {
+    Own {
+        argv: cx.argv,
+        multi: multi_of(cx.client),
+    }
+}
+
+fn multi_of(c: &Client) -> Option<(usize, usize)> {
+    c.multi.as_ref().map(|m| {
+        let mem = m
+            .queued
+            .iter()
+            .map(|q| q.iter().map(|a| a.len() + 8).sum::<usize>())
+            .sum();
+        (m.queued.len(), mem)
+    })
+}
+
+/// A CLIENT LIST / INFO text: a verbatim string in RESP3.
+fn text_reply(s: String) -> Reply {
+    Reply::Verbatim(Bytes::from(s))
+}
+
+fn info(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let me = own(cx);
+    let mut s = info_line(&cx.client.shared, Some(&me), crate::util::now_ms());
+    s.push('\n');
+    Ok(text_reply(s))
+}
+
+/// Every client, in id (connection) order.
+fn all_clients(cx: &Ctx) -> Vec<Arc<ClientShared>> {
+    cx.server.clients.lock().values().cloned().collect()
+}
+
+fn list(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let argv = cx.argv;
+    let now = crate::util::now_ms();
+    let me = own(cx);
+    let my_id = cx.client.id();
+    let line = |c: &ClientShared| {
+        if c.id == my_id {
+            info_line(c, Some(&me), now)
+        } else {
+            info_line(c, None, now)
+        }
+    };
+    let mut out = String::new();
+    if argv.len() == 4 && is(&argv[2], "type") {
+        let t = type_by_name(&argv[3])?;
+        for c in all_clients(cx) {
+            if type_of(&c) == t {
+                out.push_str(&line(&c));
+                out.push('\n');
+            }
+        }
+    } else if argv.len() > 3 && is(&argv[2], "id") {
+        let mut ids = Vec::with_capacity(argv.len() - 3);
+        for a in &argv[3..] {
+            ids.push(crate::util::parse_i64(a).ok_or_else(|| CmdError::err("Invalid client ID"))?);
+        }
+        let clients = cx.server.clients.lock().clone();
+        for id in ids {
+            if let Some(c) = u64::try_from(id).ok().and_then(|id| clients.get(&id)) {
+                out.push_str(&line(c));
+                out.push('\n');
+            }
+        }
+    } else if argv.len() != 2 {
+        return Err(errors::SYNTAX);
+    } else {
+        for c in all_clients(cx) {
+            out.push_str(&line(&c));
+            out.push('\n');
+        }
+    }
+    Ok(text_reply(out))
+}
+
+/// CLIENT KILL addr | CLIENT KILL [ID id] [TYPE type] [ADDR addr] [LADDR addr] [USER name]
+/// [SKIPME yes|no]: the old form answers OK or an error, the new one the number killed.
+fn kill(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let argv = cx.argv;
+    let mut addr: Option<&[u8]> = None;
+    let mut laddr: Option<&[u8]> = None;
+    let mut ctype: Option<ClientType> = None;
+    let mut id: u64 = 0;
+    let mut skipme = true;
+    let old_form = argv.len() == 3;
+    if old_form {
+        addr = Some(&argv[2]);
+        skipme = false;
+    } else {
+        let mut i = 2;
+        while i < argv.len() {
+            let more = i + 1 < argv.len();
+            let opt = &argv[i];
+            if !more {
+                return Err(errors::SYNTAX);
+            }
+            let val = &argv[i + 1];
+            if is(opt, "id") {
+                id = crate::util::parse_i64(val)
+                    .filter(|&v| v >= 1)
+                    .ok_or_else(|| CmdError::err("client-id should be greater than 0"))?
+                    as u64;
+            } else if is(opt, "type") {
+                ctype = Some(type_by_name(val)?);
+            } else if is(opt, "addr") {
+                addr = Some(val);
+            } else if is(opt, "laddr") {
+                laddr = Some(val);
+            } else if is(opt, "user") {
+                if &val[..] != b"default" {
+                    return Err(CmdError::err(format_args!(
+                        "No such user '{}'",
+                        String::from_utf8_lossy(val)
+                    )));
+                }
+            } else if is(opt, "skipme") {
+                if is(val, "yes") {
+                    skipme = true;
+                } else if is(val, "no") {
+                    skipme = false;
+                } else {
+                    return Err(errors::SYNTAX);
+                }
+            } else {
+                return Err(errors::SYNTAX);
+            }
+            i += 2;
+        }
+    }
+    let my_id = cx.client.id();
+    let mut killed = 0i64;
+    for c in all_clients(cx) {
+        if addr.is_some_and(|a| a != c.addr.as_bytes())
+            || laddr.is_some_and(|a| a != c.laddr.as_bytes())
+            || ctype.is_some_and(|t| t != type_of(&c))
+            || (id != 0 && c.id != id)
+            || (c.id == my_id && skipme)
+        {
+            continue;
+        }
+        if c.id == my_id {
+            cx.client.close_after_reply = true;
+        } else {
+            c.send(Push::Kill);
+        }
+        killed += 1;
+    }
+    if old_form {
+        if killed == 0 {
+            Err(CmdError::err("No such client"))
+        } else {
+            Ok(Reply::OK)
+        }
+    } else {
+        Ok(Reply::Int(killed))
+    }
+}
+
+/// redis `validateClientName`: printable ASCII without spaces.
+fn setname(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let name = &cx.argv[2];
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    *cx.client.shared.name.lock() = if name.is_empty() {
+        None
+    } else {
+        Some(name.clone())
+    };
+    Ok(Reply::OK)
+}
+
+fn getname(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(cx.client.shared.name.lock().clone().map_or(Reply::Nil, Reply::Bulk))
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL].
+fn pause(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let argv = cx.argv;
+    let mut mode = super::pause::Mode::All;
+    if argv.len() == 4 {
+        if is(&argv[3], "write") {
+            mode = super::pause::Mode::Write;
+        } else if !is(&argv[3], "all") {
+            return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL"));
+        }
+    } else if argv.len() > 4 {
+        return Err(errors::SYNTAX);
+    }
+    let timeout = crate::util::parse_i64(&argv[2]).ok_or(errors::TIMEOUT_NOT_INTEGER)?;
+    if timeout < 0 {
+        return Err(errors::TIMEOUT_NEGATIVE);
+    }
+    let until = crate::util::now_ms().saturating_add(timeout);
+    super::pause::pause(cx.server, until, mode);
+    Ok(Reply::OK)
+}
+
+fn unpause(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    super::pause::unpause(cx.server);
+    Ok(Reply::OK)
+}
+
+fn no_evict(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let v = &cx.argv[2];
+    let on = if is(v, "on") {
+        true
+    } else if is(v, "off") {
+        false
+    } else {
+        return Err(errors::SYNTAX);
+    };
+    cx.client.shared.no_evict.store(on, Ordering::Relaxed);
+    Ok(Reply::OK)
+}
+
+/// CLIENT REPLY ON answers OK; OFF and SKIP answer nothing (SKIP also hides the next reply).
+fn reply(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let v = &cx.argv[2];
+    if is(v, "on") {
+        cx.client.reply_mode = ReplyMode::On;
+        Ok(Reply::OK)
+    } else if is(v, "off") {
+        cx.client.reply_mode = ReplyMode::Off;
+        Ok(Reply::None)
+    } else if is(v, "skip") {
+        if cx.client.reply_mode != ReplyMode::Off {
+            cx.client.reply_mode = ReplyMode::Skip;
+        }
+        Ok(Reply::None)
+    } else {
+        Err(errors::SYNTAX)
+    }
+}
+
+fn caching(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let _ = cx;
+    Err(CmdError::err("CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"))
+}
+
+fn getredir(_cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(Reply::Int(-1))
+}
+
+fn trackinginfo(_cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(Reply::Map(vec![
+        (
+            Reply::bulk_str("flags"),
+            Reply::Set(vec![Reply::bulk_str("off")]),
+        ),
+        (Reply::bulk_str("redirect"), Reply::Int(-1)),
+        (Reply::bulk_str("prefixes"), Reply::Array(vec![])),
+    ]))
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: no Tandem command blocks in a way CLIENT UNBLOCK can
+/// end, so the answer is always 0 once the arguments are valid.
+fn unblock(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let argv = cx.argv;
+    crate::util::parse_i64(&argv[2]).ok_or(errors::NOT_INTEGER)?;
+    if argv.len() == 4 {
+        if !is(&argv[3], "timeout") && !is(&argv[3], "error") {
+            return Err(CmdError::err(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    } else if argv.len() > 4 {
+        return Err(errors::SYNTAX);
+    }
+    Ok(Reply::Int(0))
+}

@@ -1,0 +1,134 @@
+//! CONFIG GET | SET | RESETSTAT | REWRITE | HELP (redis `config.c` `configCommand`), over the
+//! `config` module's API, which owns the directive table and Redis's exact error texts.
+
+use std::sync::atomic::Ordering;
+
+use super::super::errors::{self, CmdError};
+use super::super::server_cmds::container;
+use super::super::spec::{Group, Spec, ADMIN, LOADING, NOSCRIPT, STALE};
+use super::super::{Ctx, REGISTRY};
+use crate::protocol::Reply;
+use crate::server::Server;
+
+const A: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+
+pub const CONFIG: Spec = Spec::new("config", -2, 0, Group::Server, container).subs(SUBS);
+
+const SUBS: &[Spec] = &[
+    Spec::new("config|get", -3, A, Group::Server, get),
+    Spec::new("config|set", -4, A, Group::Server, set),
+    Spec::new("config|resetstat", 2, A, Group::Server, resetstat),
+    Spec::new("config|rewrite", 2, A, Group::Server, rewrite),
+    Spec::new("config|help", 2, LOADING | STALE, Group::Server, help),
+];
+
+const HELP: &[&str] = &[
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+];
+
+fn help(_cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(super::help_reply("CONFIG", HELP))
+}
+
+/// CONFIG GET pattern [pattern ...]: a map of name → value (RESP2: a flat array).
+fn get(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let patterns: Vec<String> = cx.argv[2..]
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    let pairs = cx.server.config.read().get_matching_many(&patterns);
+    Ok(Reply::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (Reply::bulk(k.into_bytes()), Reply::bulk(v.into_bytes())))
+            .collect(),
+    ))
+}
+
+/// Loopback and unix-socket clients are "local" for `enable-protected-configs local`.
+pub fn client_is_local(addr: &str, laddr: &str) -> bool {
+    addr.starts_with("127.") || addr.starts_with("::1:") || !laddr.contains(':')
+}
+
+/// CONFIG SET name value [name value ...]: all or nothing, then the live effects.
+fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    if cx.argv.len() % 2 != 0 {
+        return Err(errors::SYNTAX);
+    }
+    let pairs: Vec<(String, String)> = cx.argv[2..]
+        .chunks(2)
+        .map(|p| {
+            (
+                String::from_utf8_lossy(&p[0]).into_owned(),
+                String::from_utf8_lossy(&p[1]).into_owned(),
+            )
+        })
+        .collect();
+    let local = client_is_local(&cx.client.shared.addr, &cx.client.shared.laddr);
+    let before = cx.server.config.read().clone();
+    cx.server
+        .config
+        .write()
+        .set_many_from(&pairs, local)
+        .map_err(CmdError::new)?;
+    apply_live(cx.server, &before);
+    Ok(Reply::OK)
+}
+
+/// Applies what a CONFIG SET changed to the state kept outside the config.
+fn apply_live(server: &Server, before: &crate::config::Config) {
+    server.config_changed();
+    let (backlog, hard, maxmemory) = {
+        let c = server.config.read();
+        (
+            c.repl_backlog_size,
+            c.client_output_buffer_limit.replica.hard_bytes,
+            c.maxmemory,
+        )
+    };
+    if backlog != before.repl_backlog_size
+        || hard != before.client_output_buffer_limit.replica.hard_bytes
+    {
+        server.repl.stream.set_limits(backlog, hard);
+    }
+    if maxmemory != before.maxmemory && maxmemory > 0 {
+        let used = crate::server::memory::used_memory();
+        if used > maxmemory {
+            tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({maxmemory}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
+        }
+        crate::server::evict::perform_evictions(server);
+    }
+}
+
+/// CONFIG RESETSTAT: what redis `resetServerStats`, `resetCommandTableStats` and
+/// `resetErrorTableStats` reset (the slowlog and the latency monitor are kept, as in Redis).
+fn resetstat(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let st = &cx.server.stats;
+    st.reset();
+    st.peak_memory.store(0, Ordering::Relaxed);
+    REGISTRY.reset_counters();
+    Ok(Reply::OK)
+}
+
+fn rewrite(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let r = cx.server.config.read().rewrite();
+    match r {
+        Ok(()) => {
+            tracing::info!("CONFIG REWRITE executed with success.");
+            Ok(Reply::OK)
+        }
+        Err(e) => {
+            if let Some(why) = e.strip_prefix("ERR Rewriting config file: ") {
+                tracing::warn!("CONFIG REWRITE failed: {why}");
+            }
+            Err(CmdError::new(e))
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! CLIENT PAUSE: a server-wide pause until a deadline, of every command (ALL) or of those that
+//! may change the dataset or replicate (WRITE), as redis `pauseClients` / `blockPostponeClient`.
+//!
+//! The connection asks [`must_wait`] before processing each request (cheap: one atomic load when
+//! no server in the process is paused), and awaits [`wait`] when it must: the request then runs
+//! once the pause ends or is lifted by CLIENT UNPAUSE. Replica links are never paused.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, Notify};
+
+use crate::commands::spec;
+use crate::protocol::Reply;
+use crate::server::client::{Client, Push};
+use crate::server::{dispatch, Server};
+
+/// Pause modes, ordered by strictness (redis `pause_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    Off = 0,
+    Write = 1,
+    All = 2,
+}
+
+/// One server's pause.
+#[derive(Default)]
+pub struct PauseState {
+    mode: AtomicU8,
+    until_ms: AtomicI64,
+    lifted: Notify,
+}
+
+/// Set while any server of this process may be paused: the fast path of [`must_wait`].
+static ANY_PAUSED: AtomicBool = AtomicBool::new(false);
+
+impl PauseState {
+    /// The mode in force now (Off once the deadline passed).
+    pub fn mode_now(&self) -> Mode {
+        let m = self.mode.load(Ordering::Acquire);
+        if m == Mode::Off as u8 || crate::util::now_ms() >= self.until_ms.load(Ordering::Acquire) {
+            return Mode::Off;
+        }
+        if m == Mode::All as u8 {
+            Mode::All
+        } else {
+            Mode::Write
+        }
+    }
+}
+
+/// Pauses clients until `until_ms`. An active pause is never relaxed: the stricter mode and the
+/// later deadline win, as in redis `pauseClients`.
+pub fn pause(server: &Server, until_ms: i64, mode: Mode) {
+    let st = &super::state(server).pause;
+    let active = st.mode_now() != Mode::Off;
+    let (old_mode, old_until) = if active {
+        (st.mode.load(Ordering::Acquire), st.until_ms.load(Ordering::Acquire))
+    } else {
+        (Mode::Off as u8, i64::MIN)
+    };
+    st.until_ms.store(until_ms.max(old_until), Ordering::Release);
+    st.mode.store((mode as u8).max(old_mode), Ordering::Release);
+    ANY_PAUSED.store(true, Ordering::Release);
+}
+
+/// Lifts the pause (CLIENT UNPAUSE) and wakes every waiting client.
+pub fn unpause(server: &Server) {
+    let st = &super::state(server).pause;
+    st.mode.store(Mode::Off as u8, Ordering::Release);
+    st.lifted.notify_waiters();
+}
+
+/// Whether `argv` from `client` must wait for the pause to end before it is processed.
+/// Requests that the dispatcher refuses before redis's pause check (unknown command, arity,
+/// authentication, RESP2 pub/sub context, read-only replica, NO_MULTI in MULTI) never wait.
+pub fn must_wait(server: &Server, client: &Client, argv: &[Bytes]) -> bool {
+    if !ANY_PAUSED.load(Ordering::Acquire) {
+        return false;
+    }
+    let mode = super::state(server).pause.mode_now();
+    if mode == Mode::Off || client.shared.is_replica.load(Ordering::Relaxed) {
+        return false;
+    }
+    let Ok((_, cmd)) = dispatch::resolve(argv) else {
+        return false;
+    };
+    if !client.authenticated && !cmd.has(spec::NO_AUTH) {
+        return false;
+    }
+    if client.multi.is_some() && cmd.has(spec::NO_MULTI) {
+        return false;
+    }
+    if client.in_pubsub()
+        && client.resp == crate::protocol::encode::Resp::V2
+        && !matches!(
+            cmd.name,
+            "subscribe" | "ssubscribe" | "unsubscribe" | "sunsubscribe" | "psubscribe"
+                | "punsubscribe" | "ping" | "quit" | "reset"
+        )
+    {
+        return false;
+    }
+    if mode == Mode::All {
+        return true;
+    }
+    let replicating = |s: &spec::Spec| s.has(spec::WRITE | spec::MAY_REPLICATE);
+    if replicating(cmd) {
+        return !(cmd.has(spec::WRITE)
+            && !client.is_master_link
+            && server.is_replica()
+            && server.config.read().replica_read_only);
+    }
+    if cmd.name == "exec" {
+        if let Some(m) = &client.multi {
+            return m
+                .queued
+                .iter()
+                .any(|q| dispatch::resolve(q).is_ok_and(|(_, s)| replicating(s)));
+        }
+    }
+    false
+}
+
+/// Waits until the pause ends. Pub/sub messages that arrive meanwhile are collected in
+/// `pushed`. Returns false if the client was killed (or its channel closed) while waiting.
+pub async fn wait(
+    server: &Server,
+    rx: &mut mpsc::UnboundedReceiver<Push>,
+    pushed: &mut Vec<Reply>,
+) -> bool {
+    let st = &super::state(server).pause;
+    loop {
+        if st.mode_now() == Mode::Off || server.is_shutting_down() {
+            return true;
+        }
+        let left = st.until_ms.load(Ordering::Acquire) - crate::util::now_ms();
+        let nap = Duration::from_millis(left.clamp(1, 100) as u64);
+        tokio::select! {
+            _ = st.lifted.notified() => {}
+            _ = tokio::time::sleep(nap) => {}
+            p = rx.recv() => match p {
+                Some(Push::Reply(r)) => pushed.push(r),
+                Some(Push::Kill) | None => return false,
+            },
+        }
+    }
+}
