@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     let config = match Config::load(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
+            eprint!("{e}");
             return ExitCode::from(1);
         }
     };

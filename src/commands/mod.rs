@@ -7,6 +7,7 @@
 //! those effects into replication, WATCH invalidation and change counting.
 
 pub mod access;
+pub mod admin;
 pub mod args;
 pub mod bits;
 pub mod debug;
@@ -101,6 +102,7 @@ impl Registry {
             debug::COMMANDS,
             persist::COMMANDS,
             server_cmds::COMMANDS,
+            admin::COMMANDS,
         ];
         let mut all = Vec::new();
         let mut by_name = HashMap::new();

@@ -19,16 +19,162 @@ pub type Members = IndexSet<Box<[u8]>, foldhash::fast::RandomState>;
 /// Redis caps the intset size whatever `set-max-intset-entries` says.
 const INTSET_HARD_LIMIT: usize = 1 << 30;
 
+/// Redis's `intset`: sorted integers packed at the narrowest width (2, 4 or 8 bytes,
+/// little-endian) that holds them all; the width only grows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Intset {
+    /// Bytes per element: 2, 4 or 8 (0 while empty and never written).
+    width: u8,
+    data: Vec<u8>,
+}
+
+fn width_of(v: i64) -> u8 {
+    if i16::try_from(v).is_ok() {
+        2
+    } else if i32::try_from(v).is_ok() {
+        4
+    } else {
+        8
+    }
+}
+
+impl Intset {
+    pub fn len(&self) -> usize {
+        if self.width == 0 {
+            0
+        } else {
+            self.data.len() / self.width as usize
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<i64> {
+        let w = self.width as usize;
+        let b = self.data.get(i.checked_mul(w)?..(i + 1).checked_mul(w)?)?;
+        Some(match w {
+            2 => i64::from(i16::from_le_bytes([b[0], b[1]])),
+            4 => i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            _ => i64::from_le_bytes(b.try_into().ok()?),
+        })
+    }
+
+    /// `Ok(position)` if present, else `Err(insertion position)`.
+    pub fn search(&self, v: i64) -> Result<usize, usize> {
+        if width_of(v) > self.width {
+            // Outside the range of every stored value: before or after all of them.
+            return Err(if v < 0 { 0 } else { self.len() });
+        }
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid).map(|x| x.cmp(&v)) {
+                Some(std::cmp::Ordering::Less) => lo = mid + 1,
+                Some(std::cmp::Ordering::Greater) => hi = mid,
+                _ => return Ok(mid),
+            }
+        }
+        Err(lo)
+    }
+
+    pub fn contains(&self, v: i64) -> bool {
+        self.search(v).is_ok()
+    }
+
+    fn encode(v: i64, w: u8) -> ([u8; 8], usize) {
+        let mut out = [0u8; 8];
+        match w {
+            2 => out[..2].copy_from_slice(&(v as i16).to_le_bytes()),
+            4 => out[..4].copy_from_slice(&(v as i32).to_le_bytes()),
+            _ => out.copy_from_slice(&v.to_le_bytes()),
+        }
+        (out, w as usize)
+    }
+
+    /// Inserts `v` at `pos` (from `search`), widening every element first if needed. The
+    /// buffer grows to the exact size, as redis's intset does.
+    pub fn insert(&mut self, pos: usize, v: i64) {
+        let need = width_of(v);
+        if need > self.width {
+            let old: Vec<i64> = self.iter().collect();
+            let mut data = Vec::with_capacity((old.len() + 1) * need as usize);
+            for x in old {
+                let (b, n) = Self::encode(x, need);
+                data.extend_from_slice(&b[..n]);
+            }
+            self.data = data;
+            self.width = need;
+        }
+        let (b, n) = Self::encode(v, self.width);
+        let at = pos * n;
+        self.data.reserve_exact(n);
+        self.data.splice(at..at, b[..n].iter().copied());
+    }
+
+    pub fn remove(&mut self, pos: usize) -> Option<i64> {
+        let v = self.get(pos)?;
+        let w = self.width as usize;
+        self.data.drain(pos * w..(pos + 1) * w);
+        Some(v)
+    }
+
+    /// Keeps the elements whose position is not marked in `drop`.
+    pub fn remove_marked(&mut self, drop: &[bool]) {
+        let w = self.width as usize;
+        if w == 0 {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.data.len());
+        for (i, chunk) in self.data.chunks_exact(w).enumerate() {
+            if !drop.get(i).copied().unwrap_or(false) {
+                out.extend_from_slice(chunk);
+            }
+        }
+        self.data = out;
+    }
+
+    pub fn iter(&self) -> IntsetIter<'_> {
+        IntsetIter { set: self, pos: 0 }
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.data.capacity()
+    }
+}
+
+/// Iterates an intset in ascending order.
+pub struct IntsetIter<'a> {
+    set: &'a Intset,
+    pos: usize,
+}
+
+impl Iterator for IntsetIter<'_> {
+    type Item = i64;
+
+    fn next(&mut self) -> Option<i64> {
+        let v = self.set.get(self.pos)?;
+        self.pos += 1;
+        Some(v)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.set.len().saturating_sub(self.pos);
+        (n, Some(n))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Set {
-    Intset(Vec<i64>),
+    Intset(Intset),
     /// Boxed: a `Value` stays as small as its smallest encodings need.
     Table(Box<Members>),
 }
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Intset(Vec::new())
+        Set::Intset(Intset::default())
     }
 }
 
@@ -50,7 +196,7 @@ impl Member<'_> {
 
 /// Iterates a set's members (intset: ascending).
 pub enum Iter<'a> {
-    Intset(std::slice::Iter<'a, i64>),
+    Intset(IntsetIter<'a>),
     Table(indexmap::set::Iter<'a, Box<[u8]>>),
 }
 
@@ -59,7 +205,7 @@ impl<'a> Iterator for Iter<'a> {
 
     fn next(&mut self) -> Option<Member<'a>> {
         match self {
-            Iter::Intset(it) => it.next().map(|i| Member::Int(*i)),
+            Iter::Intset(it) => it.next().map(Member::Int),
             Iter::Table(it) => it.next().map(|b| Member::Bytes(b)),
         }
     }
@@ -94,7 +240,7 @@ impl Set {
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
             Set::Intset(v) => match crate::util::parse_i64(member) {
-                Some(i) => v.binary_search(&i).is_ok(),
+                Some(i) => v.contains(i),
                 None => false,
             },
             Set::Table(m) => m.contains(member),
@@ -104,7 +250,7 @@ impl Set {
     /// Membership of a member taken from another set.
     pub fn contains_member(&self, member: Member<'_>) -> bool {
         match (self, member) {
-            (Set::Intset(v), Member::Int(i)) => v.binary_search(&i).is_ok(),
+            (Set::Intset(v), Member::Int(i)) => v.contains(i),
             (Set::Table(m), Member::Int(i)) => m.contains(itoa::Buffer::new().format(i).as_bytes()),
             (_, Member::Bytes(b)) => self.contains(b),
         }
@@ -134,10 +280,9 @@ impl Set {
 
     fn insert_int(&mut self, i: i64, limits: &EncodingLimits) -> bool {
         match self {
-            Set::Intset(v) => match v.binary_search(&i) {
+            Set::Intset(v) => match v.search(i) {
                 Ok(_) => false,
                 Err(pos) => {
-                    v.reserve_exact(1);
                     v.insert(pos, i);
                     if v.len() > limits.set_max_intset_entries.min(INTSET_HARD_LIMIT) {
                         self.convert();
@@ -152,7 +297,7 @@ impl Set {
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
             Set::Intset(v) => match crate::util::parse_i64(member) {
-                Some(i) => match v.binary_search(&i) {
+                Some(i) => match v.search(i) {
                     Ok(pos) => {
                         v.remove(pos);
                         true
@@ -168,7 +313,7 @@ impl Set {
     /// Removes a member taken from another set (or from this one).
     pub fn remove_member(&mut self, member: Member<'_>) -> bool {
         match (&mut *self, member) {
-            (Set::Intset(v), Member::Int(i)) => match v.binary_search(&i) {
+            (Set::Intset(v), Member::Int(i)) => match v.search(i) {
                 Ok(pos) => {
                     v.remove(pos);
                     true
@@ -185,7 +330,7 @@ impl Set {
     /// The member at position `i` (intset: rank; table: index), for random picks.
     pub fn get_index(&self, i: usize) -> Option<Member<'_>> {
         match self {
-            Set::Intset(v) => v.get(i).map(|x| Member::Int(*x)),
+            Set::Intset(v) => v.get(i).map(Member::Int),
             Set::Table(m) => m.get_index(i).map(|b| Member::Bytes(b)),
         }
     }
@@ -193,13 +338,7 @@ impl Set {
     /// Removes and returns the member at position `i` (see `get_index`).
     pub fn take_index(&mut self, i: usize) -> Option<Bytes> {
         match self {
-            Set::Intset(v) => {
-                if i < v.len() {
-                    Some(Member::Int(v.remove(i)).to_bytes())
-                } else {
-                    None
-                }
-            }
+            Set::Intset(v) => v.remove(i).map(|x| Member::Int(x).to_bytes()),
             Set::Table(m) => m.swap_remove_index(i).map(|b| Bytes::from(b.into_vec())),
         }
     }
@@ -220,11 +359,7 @@ impl Set {
                 for &i in &picks {
                     drop[i] = true;
                 }
-                let mut i = 0;
-                v.retain(|_| {
-                    i += 1;
-                    !drop[i - 1]
-                });
+                v.remove_marked(&drop);
             }
             Set::Table(m) => {
                 for b in &out {
@@ -267,7 +402,7 @@ impl Set {
     /// Approximate bytes held on the heap (MEMORY USAGE).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Set::Intset(v) => v.capacity() * 8,
+            Set::Intset(v) => v.heap_bytes(),
             Set::Table(m) => {
                 m.capacity() * (std::mem::size_of::<Box<[u8]>>() + 16)
                     + m.iter().map(|b| b.len()).sum::<usize>()
@@ -280,7 +415,7 @@ impl Set {
             let mut m = Members::with_capacity_and_hasher(v.len() + 1, Default::default());
             let mut buf = itoa::Buffer::new();
             for i in v.iter() {
-                m.insert(buf.format(*i).as_bytes().into());
+                m.insert(buf.format(i).as_bytes().into());
             }
             *self = Set::Table(Box::new(m));
         }
@@ -359,6 +494,47 @@ mod tests {
     }
 
     #[test]
+    fn intset_widens_and_stays_sorted() {
+        let mut v = Intset::default();
+        let vals = [5i64, -3, 40_000, -40_000, 1 << 40, i64::MIN, i64::MAX, 0, 7];
+        for x in vals {
+            if let Err(pos) = v.search(x) {
+                v.insert(pos, x);
+            }
+            assert!(v.contains(x));
+        }
+        let got: Vec<i64> = v.iter().collect();
+        let mut want = vals.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        assert!(v.heap_bytes() >= v.len() * 8);
+        assert!(!v.contains(6) && !v.contains(1 << 41));
+        assert_eq!(v.remove(0), Some(i64::MIN));
+        assert_eq!(v.get(0), Some(-40_000));
+        v.remove_marked(&[true, false, true]);
+        assert_eq!(
+            v.iter().collect::<Vec<_>>(),
+            vec![-3, 5, 7, 40_000, 1 << 40, i64::MAX]
+        );
+        let mut small = Intset::default();
+        for x in [3i64, 1, 2] {
+            if let Err(pos) = small.search(x) {
+                small.insert(pos, x);
+            }
+        }
+        assert_eq!(small.heap_bytes(), 6);
+        assert_eq!(small.search(100_000), Err(3));
+        assert_eq!(small.search(-100_000), Err(0));
+    }
+
+    #[test]
+    fn stays_small_inline() {
+        // Every key's `Value` is as large as its largest variant: keep sets out of the way.
+        assert!(std::mem::size_of::<Set>() <= 32);
+        assert!(std::mem::size_of::<crate::keyspace::hash::Hash>() <= 32);
+    }
+
+    #[test]
     fn take_random_removes_what_it_returns() {
         let l = EncodingLimits::default();
         for members in [&["1", "2", "3", "4", "5"][..], &["a", "b", "c", "d", "e"]] {
@@ -398,22 +574,5 @@ mod tests {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), 50);
-    }
-}
-#[cfg(test)]
-mod size_probe {
-    #[test]
-    fn print_sizes() {
-        eprintln!(
-            "SIZES value={} str={} list={} hash={} set={} zset={} members={} table={}",
-            std::mem::size_of::<crate::keyspace::Value>(),
-            std::mem::size_of::<crate::keyspace::Str>(),
-            std::mem::size_of::<crate::keyspace::list::List>(),
-            std::mem::size_of::<crate::keyspace::hash::Hash>(),
-            std::mem::size_of::<super::Set>(),
-            std::mem::size_of::<crate::keyspace::zset::ZSet>(),
-            std::mem::size_of::<super::Members>(),
-            std::mem::size_of::<crate::keyspace::hash::Table>(),
-        );
     }
 }

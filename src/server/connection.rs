@@ -74,6 +74,8 @@ fn emit(client: &mut Client, reply: &Reply, out: &mut BytesMut) {
     match client.reply_mode {
         ReplyMode::On => encode(reply, client.resp, out),
         ReplyMode::Off => {}
+        // CLIENT REPLY SKIP answers nothing itself: the skip applies to the next reply.
+        ReplyMode::Skip if matches!(reply, Reply::None) => {}
         ReplyMode::Skip => client.reply_mode = ReplyMode::On,
     }
 }
@@ -128,6 +130,23 @@ pub async fn serve<S>(
                                 continue;
                             }
                             client.shared.last_interaction.store(crate::util::now_ms(), Ordering::Relaxed);
+                            if crate::commands::admin::pause::must_wait(&server, &client, &argv) {
+                                // CLIENT PAUSE: earlier replies go out, then this request waits.
+                                if !out.is_empty() && stream.write_all(&out).await.is_err() {
+                                    client.close_after_reply = true;
+                                    break;
+                                }
+                                out.clear();
+                                let mut pushed = Vec::new();
+                                let alive = crate::commands::admin::pause::wait(&server, &mut rx, &mut pushed).await;
+                                for r in &pushed {
+                                    encode(r, client.resp, &mut out);
+                                }
+                                if !alive {
+                                    client.close_after_reply = true;
+                                    break;
+                                }
+                            }
                             let mut reply = dispatch::process(&server, &mut client, &argv);
                             if let Some(b) = client.blocked.take() {
                                 // Everything before the blocking command goes out first.

@@ -73,9 +73,17 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
             return error_reply(server, e);
         }
     };
+    *client.shared.last_cmd.lock() = spec.name;
     if !client.authenticated && !spec.has(spec::NO_AUTH) {
         REGISTRY.reject(id);
         return error_reply(server, errors::NOAUTH);
+    }
+    if let Err(e) = super::evict::check_oom(server, client, spec) {
+        if let Some(m) = client.multi.as_mut() {
+            m.error = true;
+        }
+        REGISTRY.reject(id);
+        return error_reply(server, e);
     }
     let base = base_name(spec.name);
     if client.multi.is_some() && !runs_inside_multi(base) {
@@ -107,15 +115,57 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
             )),
         );
     }
-    if spec.has(spec::WRITE)
-        && !client.is_master_link
-        && server.is_replica()
-        && server.config.read().replica_read_only
-    {
+    if let Some(e) = replication_checks(server, client, spec) {
         REGISTRY.reject(id);
-        return error_reply(server, errors::READONLY);
+        return error_reply(server, e);
     }
     call(server, client, id, spec, argv)
+}
+
+/// The replication-related refusals of redis `processCommand`: MASTERDOWN for stale data,
+/// READONLY on replicas, NOREPLICAS under min-replicas-to-write, MISCONF after a failed save.
+fn replication_checks(server: &Server, client: &Client, spec: &Spec) -> Option<CmdError> {
+    if client.is_master_link {
+        return None;
+    }
+    let write = spec.has(spec::WRITE);
+    if server.is_replica() {
+        let cfg = server.config.read();
+        if !cfg.replica_serve_stale_data
+            && !spec.has(spec::STALE)
+            && server.repl.link.state() != crate::replication::replica::LinkState::Connected
+        {
+            return Some(errors::MASTERDOWN);
+        }
+        if write && cfg.replica_read_only {
+            return Some(errors::READONLY);
+        }
+        return None;
+    }
+    if !write {
+        return None;
+    }
+    let cfg = server.config.read();
+    if cfg.stop_writes_on_bgsave_error
+        && !cfg.save.is_empty()
+        && !server.persist.last_bgsave_ok.load(Ordering::Relaxed)
+    {
+        return Some(CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."));
+    }
+    if cfg.min_replicas_to_write > 0 && cfg.min_replicas_max_lag > 0 {
+        let now = crate::util::now_ms();
+        let good = crate::replication::master::replicas(server)
+            .iter()
+            .filter(|r| {
+                r.state() == crate::replication::master::ReplicaState::Online
+                    && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 <= cfg.min_replicas_max_lag as i64
+            })
+            .count() as u64;
+        if good < cfg.min_replicas_to_write {
+            return Some(errors::NOREPLICAS);
+        }
+    }
+    None
 }
 
 fn base_name(name: &str) -> &str {
@@ -172,8 +222,12 @@ pub fn call(
         None => server.keyspace.lock_all(),
         Some(shards) => server.keyspace.lock_shards(shards),
     };
+    // Replicas never expire keys themselves: they hide expired keys from their clients and
+    // apply their master's stream as if nothing had expired.
     let mode = if client.is_master_link {
         ExpireMode::Ignore
+    } else if server.is_replica() {
+        ExpireMode::Hide
     } else {
         ExpireMode::Delete
     };
@@ -189,6 +243,7 @@ pub fn call(
         (spec.handler)(&mut cx)
     };
     let usec = start.elapsed().as_micros() as u64;
+    super::notify::after_command(server, spec.name, argv, &db, 0, 0);
     publish_effects(server, &mut db);
     drop(db);
     REGISTRY.count(id, usec, result.is_err());
@@ -206,6 +261,7 @@ pub fn call_in_exec(cx: &mut Ctx<'_, '_>, argv: &[Bytes]) -> Reply {
         Ok(r) => r,
         Err(e) => return error_reply(cx.server, e),
     };
+    let (effects_before, expired_before) = (cx.db.effects.len(), cx.db.stats.expired);
     let start = Instant::now();
     let result = {
         let mut sub = Ctx {
@@ -217,6 +273,7 @@ pub fn call_in_exec(cx: &mut Ctx<'_, '_>, argv: &[Bytes]) -> Reply {
         (spec.handler)(&mut sub)
     };
     let usec = start.elapsed().as_micros() as u64;
+    super::notify::after_command(cx.server, spec.name, argv, cx.db, effects_before, expired_before);
     REGISTRY.count(id, usec, result.is_err());
     match result {
         Ok(r) => r,
@@ -259,10 +316,11 @@ fn after_call(server: &Server, client: &Client, spec: &Spec, argv: &[Bytes], use
         .stats
         .total_commands_processed
         .fetch_add(1, Ordering::Relaxed);
-    let (threshold, max_len) = {
+    let (threshold, max_len, latency_threshold) = {
         let c = server.config.read();
-        (c.slowlog_log_slower_than, c.slowlog_max_len as usize)
+        (c.slowlog_log_slower_than, c.slowlog_max_len as usize, c.latency_monitor_threshold)
     };
+    crate::commands::admin::latency::record(server, spec.has(spec::FAST), usec, latency_threshold);
     if threshold >= 0 && usec as i64 >= threshold && !spec.has(spec::SKIP_SLOWLOG) {
         let name = client
             .shared

@@ -20,11 +20,9 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
             "Warning: no config file specified, using the default config. In order to specify a config file use tandem-server /path/to/redis.conf"
         ),
     }
-    if !config.unimplemented_seen().is_empty() {
-        tracing::warn!(
-            "Config directives accepted but not implemented yet: {}",
-            config.unimplemented_seen().join(", ")
-        );
+    let unimplemented = config.unimplemented_non_default();
+    if !unimplemented.is_empty() {
+        tracing::warn!("Config directives accepted but not implemented yet: {}", unimplemented.join(", "));
     }
     let port = config.port;
     let show_logo = config.always_show_logo;

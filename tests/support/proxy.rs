@@ -5,6 +5,8 @@
 //! port). The test can:
 //! - [`Proxy::cut`]: close every forwarded connection (both sides see the socket close);
 //! - [`Proxy::set_refuse`]: close new connections right after accepting them;
+//! - [`Proxy::set_rate_limit`]: forward at most N bytes per second per direction (a slow link,
+//!   so a full sync lasts long enough to be interrupted on purpose);
 //! - [`Proxy::set_paused`]: stop forwarding in both directions. The upstream socket has a small
 //!   receive buffer, so the target's writes back up into its own output buffer quickly
 //!   (a slow consumer), instead of into tens of MB of kernel autotuned buffers.
@@ -15,7 +17,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -45,6 +47,8 @@ struct Shared {
     target: Mutex<SocketAddr>,
     refuse: AtomicBool,
     paused: AtomicBool,
+    /// Bytes per second per direction; 0 = unlimited.
+    rate: AtomicU64,
     stop: AtomicBool,
     accepted: AtomicUsize,
     forwarded: AtomicUsize,
@@ -75,6 +79,7 @@ impl Proxy {
             target: Mutex::new(target),
             refuse: AtomicBool::new(false),
             paused: AtomicBool::new(false),
+            rate: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             accepted: AtomicUsize::new(0),
             forwarded: AtomicUsize::new(0),
@@ -123,6 +128,11 @@ impl Proxy {
     /// While set, no byte is forwarded in either direction.
     pub fn set_paused(&self, paused: bool) {
         self.shared.paused.store(paused, Ordering::Release);
+    }
+
+    /// Limits forwarding to `bytes_per_sec` per direction (`None`: unlimited).
+    pub fn set_rate_limit(&self, bytes_per_sec: Option<u64>) {
+        self.shared.rate.store(bytes_per_sec.unwrap_or(0), Ordering::Release);
     }
 
     /// Connections accepted so far (including refused ones).
@@ -241,7 +251,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: Arc<Shared>, id: usize, 
             std::thread::sleep(Duration::from_millis(10));
             continue;
         }
-        let n = match from.read(&mut buf) {
+        let rate = shared.rate.load(Ordering::Acquire);
+        let want = if rate == 0 { buf.len() } else { buf.len().min((rate / 20).max(1) as usize) };
+        let n = match from.read(&mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e)
@@ -271,6 +283,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: Arc<Shared>, id: usize, 
                     ) => {}
                 Err(_) => break 'outer,
             }
+        }
+        if rate > 0 {
+            std::thread::sleep(Duration::from_secs_f64(n as f64 / rate as f64));
         }
     }
     closed.store(true, Ordering::Release);

@@ -52,8 +52,8 @@ pub fn write_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
         }
     }
     if compress && s.len() > 20 {
-        if let Ok(c) = lzf::compress(s) {
-            if !c.is_empty() && c.len() < s.len() - 4 {
+        if let Some(c) = super::lzf::compress(s, s.len() - 4) {
+            {
                 out.push((LEN_ENCVAL << 6) | ENC_LZF);
                 write_len(out, c.len() as u64);
                 write_len(out, s.len() as u64);

@@ -6,5 +6,6 @@ pub mod encode;
 pub mod format;
 pub mod intset;
 pub mod listpack;
+pub mod lzf;
 pub mod ziplist;
 pub mod zipmap;

@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""Tandem vs redis-server 7.0.15, measured in the same run on the same machine.
+
+Every figure is a ratio Tandem/Redis (or both absolute values where the target is absolute),
+taken as the median of repeated pairs that alternate the two servers. Run from the repository
+root after `cargo build --release`:
+
+    python3 bench/compare.py [--quick] [--out bench/results.md]
+
+Needs redis-server, redis-cli and redis-benchmark (Debian's redis-server and redis-tools).
+Everything runs on 127.0.0.1, on free ports, in temporary directories; every process started is
+stopped by PID.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TANDEM = os.path.join(ROOT, "target", "release", "tandem-server")
+REDIS = shutil.which("redis-server")
+BENCH = shutil.which("redis-benchmark")
+CLI = shutil.which("redis-cli")
+TESTS = "set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100,mset"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Server:
+    def __init__(self, kind, extra=()):
+        self.kind = kind
+        self.dir = tempfile.mkdtemp(prefix=f"bench-{kind}-")
+        self.port = free_port()
+        exe = TANDEM if kind == "tandem" else REDIS
+        args = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir,
+                "--enable-debug-command", "yes", "--appendonly", "no"] + list(extra)
+        self.log = open(os.path.join(self.dir, "log"), "w")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if self.cmd("PING") == "PONG":
+                    return
+            except Exception:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{kind} did not start")
+
+    def cmd(self, *args):
+        out = subprocess.run([CLI, "-p", str(self.port)] + list(args), capture_output=True, text=True, timeout=600)
+        return out.stdout.strip()
+
+    def info(self, section):
+        d = {}
+        for line in self.cmd("INFO", section).splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                d[k] = v
+        return d
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    def rss(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def bench_rps(srv, pipeline, n):
+    out = subprocess.run([BENCH, "-p", str(srv.port), "-q", "-n", str(n), "-c", "50", "-P", str(pipeline), "-t", TESTS, "--csv"],
+                         capture_output=True, text=True, timeout=900).stdout
+    res = {}
+    for line in out.splitlines():
+        parts = [p.strip('"') for p in line.split(",")]
+        if len(parts) >= 2 and parts[0] != "test":
+            try:
+                res[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return res
+
+
+def probe_latency(port, stop, out):
+    """Max and p99 round trip of PING/SET over one connection until `stop` is set (ms)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    lat = []
+    i = 0
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        key = f"probe:{i % 1000}".encode()
+        s.sendall(b"*3\r\n$3\r\nSET\r\n$" + str(len(key)).encode() + b"\r\n" + key + b"\r\n$1\r\nx\r\n")
+        buf = b""
+        while not buf.endswith(b"\r\n"):
+            buf += s.recv(64)
+        lat.append((time.perf_counter() - t0) * 1000)
+        i += 1
+        time.sleep(0.0005)
+    s.close()
+    lat.sort()
+    out["max"] = lat[-1] if lat else 0
+    out["p99"] = lat[int(len(lat) * 0.99)] if lat else 0
+    out["n"] = len(lat)
+
+
+def bgsave_figures(kind, keys):
+    srv = Server(kind)
+    try:
+        srv.cmd("DEBUG", "POPULATE", str(keys), "key", "100")
+        time.sleep(0.5)
+        base_rss = srv.rss()
+        stop = threading.Event()
+        lat = {}
+        t = threading.Thread(target=probe_latency, args=(srv.port, stop, lat))
+        t.start()
+        time.sleep(0.3)
+        peak = base_rss
+        t0 = time.time()
+        srv.cmd("BGSAVE")
+        while True:
+            peak = max(peak, srv.rss() + child_rss(srv.proc.pid))
+            if srv.info("persistence").get("rdb_bgsave_in_progress") == "0" and time.time() - t0 > 0.2:
+                break
+            time.sleep(0.01)
+        elapsed = time.time() - t0
+        stop.set()
+        t.join()
+        return {"max_ms": lat["max"], "p99_ms": lat["p99"], "extra_mem_pct": (peak - base_rss) * 100.0 / max(base_rss, 1),
+                "seconds": elapsed}
+    finally:
+        srv.stop()
+
+
+def child_rss(pid):
+    """RSS of a fork child (Redis's BGSAVE), counted as the snapshot's extra memory."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                for c in f.read().split():
+                    with open(f"/proc/{c}/status") as g:
+                        for line in g:
+                            if line.startswith("VmRSS:"):
+                                # Shared copy-on-write pages are counted by both: report only private.
+                                pass
+                    with open(f"/proc/{c}/smaps_rollup") as g:
+                        for line in g:
+                            if line.startswith("Private_Dirty:"):
+                                total += int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return total
+
+
+def full_sync_seconds(kind, keys, diskless):
+    master = Server(kind, ["--repl-diskless-sync", "yes" if diskless else "no", "--repl-diskless-sync-delay", "0"])
+    replica = None
+    try:
+        master.cmd("DEBUG", "POPULATE", str(keys), "key", "100")
+        stop = threading.Event()
+        lat = {}
+        t = threading.Thread(target=probe_latency, args=(master.port, stop, lat))
+        t.start()
+        t0 = time.time()
+        replica = Server(kind, ["--replicaof", "127.0.0.1", str(master.port)])
+        while replica.info("replication").get("master_link_status") != "up":
+            time.sleep(0.01)
+            if time.time() - t0 > 300:
+                raise RuntimeError("sync did not finish")
+        secs = time.time() - t0
+        stop.set()
+        t.join()
+        return {"seconds": secs, "master_max_ms": lat["max"]}
+    finally:
+        master.stop()
+        if replica:
+            replica.stop()
+
+
+def rdb_load_seconds(kind, keys):
+    srv = Server(kind)
+    srv.cmd("DEBUG", "POPULATE", str(keys), "key", "100")
+    srv.cmd("SAVE")
+    path = os.path.join(srv.dir, "dump.rdb")
+    keep = tempfile.mkdtemp(prefix="bench-rdb-")
+    shutil.copy(path, os.path.join(keep, "dump.rdb"))
+    srv.stop()
+    port = free_port()
+    exe = TANDEM if kind == "tandem" else REDIS
+    t0 = time.time()
+    p = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", keep],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=keep)
+    while True:
+        try:
+            out = subprocess.run([CLI, "-p", str(port), "DBSIZE"], capture_output=True, text=True).stdout.strip()
+            if out == str(keys):
+                break
+        except Exception:
+            pass
+        time.sleep(0.005)
+    secs = time.time() - t0
+    p.kill()
+    p.wait()
+    shutil.rmtree(keep, ignore_errors=True)
+    return secs
+
+
+def median_ratio(pairs):
+    return statistics.median(t / r for t, r in pairs if r)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller datasets and fewer rounds")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    keys = 200_000 if a.quick else 1_000_000
+    n = 50_000 if a.quick else 100_000
+    lines = []
+
+    def say(s=""):
+        print(s, flush=True)
+        lines.append(s)
+
+    say(f"# Tandem vs redis-server ({subprocess.run([REDIS, '--version'], capture_output=True, text=True).stdout.split()[2]})")
+    say(f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**30} GiB, {os.uname().release}; {time.strftime('%Y-%m-%d')}")
+    say(f"rounds: {a.rounds} alternating pairs, medians of the per-pair ratios; dataset {keys} keys")
+    say()
+    for pipeline in (1, 16):
+        per_test = {}
+        cpu_pairs = []
+        for _ in range(a.rounds):
+            for kind in ("redis", "tandem") if _ % 2 == 0 else ("tandem", "redis"):
+                srv = Server(kind)
+                c0 = srv.cpu_seconds()
+                res = bench_rps(srv, pipeline, n)
+                cpu = srv.cpu_seconds() - c0
+                ops = n * len(TESTS.split(","))
+                srv.stop()
+                for k, v in res.items():
+                    per_test.setdefault(k, {}).setdefault(kind, []).append(v)
+                per_test.setdefault("_cpu", {}).setdefault(kind, []).append(cpu / ops)
+        say(f"## redis-benchmark -c 50 -P {pipeline} -n {n} (requests/s; ratio = tandem/redis)")
+        say("| test | redis | tandem | ratio |")
+        say("|---|---|---|---|")
+        for test, d in per_test.items():
+            if test == "_cpu" or "redis" not in d or "tandem" not in d:
+                continue
+            pairs = list(zip(d["tandem"], d["redis"]))
+            say(f"| {test} | {statistics.median(d['redis']):.0f} | {statistics.median(d['tandem']):.0f} | {median_ratio(pairs):.2f} |")
+        c = per_test["_cpu"]
+        say(f"| CPU µs/op (server user+sys) | {statistics.median(c['redis'])*1e6:.2f} | {statistics.median(c['tandem'])*1e6:.2f} | {median_ratio(list(zip(c['tandem'], c['redis']))):.2f} |")
+        say()
+    # Memory after 1M SETs of 100-byte values.
+    rss = {"redis": [], "tandem": []}
+    for r in range(a.rounds):
+        for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
+            srv = Server(kind)
+            subprocess.run([BENCH, "-p", str(srv.port), "-q", "-t", "set", "-n", str(keys), "-r", str(keys), "-d", "100", "-P", "16"],
+                           capture_output=True, timeout=900)
+            time.sleep(0.5)
+            rss[kind].append(srv.rss() / max(int(srv.cmd("DBSIZE") or 1), 1))
+            srv.stop()
+    say(f"## RSS per key after {keys} SETs of 100-byte values (-r {keys} -d 100)")
+    say(f"redis {statistics.median(rss['redis']):.0f} B/key, tandem {statistics.median(rss['tandem']):.0f} B/key, ratio {median_ratio(list(zip(rss['tandem'], rss['redis']))):.2f}")
+    say()
+    # BGSAVE under writes.
+    bg = {"redis": [], "tandem": []}
+    for r in range(a.rounds):
+        for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
+            bg[kind].append(bgsave_figures(kind, keys))
+    say(f"## BGSAVE of {keys} keys while a client writes (worst and p99 SET latency, extra memory)")
+    for kind in ("redis", "tandem"):
+        d = bg[kind]
+        say(f"{kind}: worst {statistics.median(x['max_ms'] for x in d):.2f} ms, p99 {statistics.median(x['p99_ms'] for x in d):.2f} ms, "
+            f"extra memory {statistics.median(x['extra_mem_pct'] for x in d):.1f}% of RSS, {statistics.median(x['seconds'] for x in d):.2f} s")
+    say()
+    for diskless in (True, False):
+        fs = {"redis": [], "tandem": []}
+        for r in range(a.rounds):
+            for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
+                fs[kind].append(full_sync_seconds(kind, keys, diskless))
+        pairs = list(zip([x["seconds"] for x in fs["tandem"]], [x["seconds"] for x in fs["redis"]]))
+        say(f"## Full sync of a fresh replica from a {keys}-key master ({'diskless' if diskless else 'disk'})")
+        say(f"redis {statistics.median(x['seconds'] for x in fs['redis']):.2f} s (master worst {statistics.median(x['master_max_ms'] for x in fs['redis']):.2f} ms), "
+            f"tandem {statistics.median(x['seconds'] for x in fs['tandem']):.2f} s (master worst {statistics.median(x['master_max_ms'] for x in fs['tandem']):.2f} ms), ratio {median_ratio(pairs):.2f}")
+        say()
+    ld = {"redis": [], "tandem": []}
+    for r in range(a.rounds):
+        for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
+            ld[kind].append(rdb_load_seconds(kind, keys))
+    say(f"## Startup with a {keys}-key dump.rdb (time until DBSIZE answers the full count)")
+    say(f"redis {statistics.median(ld['redis']):.2f} s, tandem {statistics.median(ld['tandem']):.2f} s, ratio {median_ratio(list(zip(ld['tandem'], ld['redis']))):.2f}")
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    if not (os.path.exists(TANDEM) and REDIS and BENCH and CLI):
+        sys.exit("needs target/release/tandem-server (cargo build --release) and Debian's redis-server/redis-tools")
+    main()

@@ -1,0 +1,352 @@
+//! Redis 7.0.15's command metadata (COMMAND INFO's ACL categories, tips and key specs, and
+//! COMMAND DOCS), kept in `commands.txt`, one line per top-level command, generated from the
+//! reference server by `TANDEM_REGEN_COMMANDS=1 cargo test --test compatibility`.
+//!
+//! # Line format
+//!
+//! `name<TAB>info<TAB>docs`, where `info` is the command's COMMAND INFO entry and `docs` the
+//! value of its COMMAND DOCS map, both written as RESP3 trees in a compact text notation:
+//! `[ .. ]` array, `< .. >` set, `{ k v .. }` map, `+word` simple string, `:n` integer, `_`
+//! null, `"..."` bulk string with `\\ \" \n \r \t \xHH` escapes, any other word a bulk string.
+//! Tokens are separated by single spaces.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use bytes::Bytes;
+
+use crate::protocol::Reply;
+
+const DATA: &str = include_str!("commands.txt");
+
+/// One command's (or subcommand's) Redis metadata.
+pub struct CmdData {
+    /// The 10-element COMMAND INFO entry.
+    pub info: Reply,
+    /// The COMMAND DOCS map (without the name).
+    pub docs: Reply,
+}
+
+impl CmdData {
+    fn info_field(&self, i: usize) -> Option<&Reply> {
+        match &self.info {
+            Reply::Array(v) => v.get(i),
+            _ => None,
+        }
+    }
+
+    /// ACL categories (`@read` ...).
+    pub fn acl_categories(&self) -> Option<&Reply> {
+        self.info_field(6)
+    }
+
+    pub fn tips(&self) -> Option<&Reply> {
+        self.info_field(7)
+    }
+
+    pub fn key_specs(&self) -> Option<&Reply> {
+        self.info_field(8)
+    }
+
+    /// Whether Redis lists `flag` among the command's flags.
+    pub fn has_flag(&self, flag: &str) -> bool {
+        match self.info_field(2) {
+            Some(Reply::Set(v) | Reply::Array(v)) => v.iter().any(|f| text(f) == Some(flag)),
+            _ => false,
+        }
+    }
+}
+
+/// Every command and subcommand Redis 7.0.15 knows, by lowercase name (`config|get`).
+static TABLE: LazyLock<HashMap<String, CmdData>> = LazyLock::new(load);
+
+pub fn lookup(name: &str) -> Option<&'static CmdData> {
+    TABLE.get(name)
+}
+
+/// Names of every Redis command and subcommand in the table.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    TABLE.keys().map(|s| s.as_str())
+}
+
+/// The text of a bulk or simple string.
+pub fn text(r: &Reply) -> Option<&str> {
+    match r {
+        Reply::Bulk(b) => std::str::from_utf8(b).ok(),
+        Reply::Status(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// The value under `key` in a map reply.
+pub fn map_get<'a>(r: &'a Reply, key: &str) -> Option<&'a Reply> {
+    match r {
+        Reply::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| text(k) == Some(key))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn load() -> HashMap<String, CmdData> {
+    let mut out = HashMap::new();
+    for line in DATA.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.splitn(3, '\t');
+        let (Some(name), Some(info), Some(docs)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let (Ok(info), Ok(docs)) = (parse_tree(info), parse_tree(docs)) else {
+            debug_assert!(false, "bad commands.txt line for {name}");
+            continue;
+        };
+        if let Reply::Array(fields) = &info {
+            if let Some(Reply::Array(subs) | Reply::Set(subs)) = fields.get(9) {
+                for sub in subs {
+                    let Some(sub_name) = sub_name(sub) else { continue };
+                    let sub_docs = map_get(&docs, "subcommands")
+                        .and_then(|m| map_get(m, &sub_name))
+                        .cloned()
+                        .unwrap_or(Reply::Map(vec![]));
+                    out.insert(
+                        sub_name,
+                        CmdData {
+                            info: sub.clone(),
+                            docs: sub_docs,
+                        },
+                    );
+                }
+            }
+        }
+        out.insert(name.to_string(), CmdData { info, docs });
+    }
+    out
+}
+
+fn sub_name(info: &Reply) -> Option<String> {
+    match info {
+        Reply::Array(v) => v.first().and_then(text).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Parses one tree of the notation above.
+pub fn parse_tree(s: &str) -> Result<Reply, String> {
+    let tokens = tokenize(s)?;
+    let mut pos = 0;
+    let r = parse_at(&tokens, &mut pos)?;
+    if pos != tokens.len() {
+        return Err(format!("trailing tokens after position {pos}"));
+    }
+    Ok(r)
+}
+
+enum Token {
+    Open(u8),
+    Close(u8),
+    Leaf(Reply),
+}
+
+fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b' ' {
+            i += 1;
+            continue;
+        }
+        if b[i] == b'"' {
+            let mut v = Vec::new();
+            i += 1;
+            loop {
+                let c = *b.get(i).ok_or("unterminated string")?;
+                i += 1;
+                match c {
+                    b'"' => break,
+                    b'\\' => {
+                        let e = *b.get(i).ok_or("bad escape")?;
+                        i += 1;
+                        match e {
+                            b'n' => v.push(b'\n'),
+                            b'r' => v.push(b'\r'),
+                            b't' => v.push(b'\t'),
+                            b'x' => {
+                                let hex = s.get(i..i + 2).ok_or("bad \\x escape")?;
+                                v.push(u8::from_str_radix(hex, 16).map_err(|e| e.to_string())?);
+                                i += 2;
+                            }
+                            other => v.push(other),
+                        }
+                    }
+                    other => v.push(other),
+                }
+            }
+            out.push(Token::Leaf(Reply::Bulk(Bytes::from(v))));
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i] != b' ' {
+            i += 1;
+        }
+        let w = &s[start..i];
+        out.push(match w {
+            "[" | "<" | "{" => Token::Open(w.as_bytes()[0]),
+            "]" | ">" | "}" => Token::Close(w.as_bytes()[0]),
+            "_" => Token::Leaf(Reply::Nil),
+            _ if w.starts_with('+') => Token::Leaf(Reply::Status(w[1..].to_string().into())),
+            _ if w.starts_with(':') => {
+                Token::Leaf(Reply::Int(w[1..].parse().map_err(|_| format!("bad int {w}"))?))
+            }
+            _ => Token::Leaf(Reply::Bulk(Bytes::copy_from_slice(w.as_bytes()))),
+        });
+    }
+    Ok(out)
+}
+
+fn parse_at(tokens: &[Token], pos: &mut usize) -> Result<Reply, String> {
+    let t = tokens.get(*pos).ok_or("unexpected end")?;
+    *pos += 1;
+    match t {
+        Token::Leaf(r) => Ok(r.clone()),
+        Token::Close(_) => Err("unexpected close".into()),
+        Token::Open(kind) => {
+            let close = match kind {
+                b'[' => b']',
+                b'<' => b'>',
+                _ => b'}',
+            };
+            let mut items = Vec::new();
+            loop {
+                match tokens.get(*pos) {
+                    Some(Token::Close(c)) if *c == close => {
+                        *pos += 1;
+                        break;
+                    }
+                    Some(_) => items.push(parse_at(tokens, pos)?),
+                    None => return Err("unterminated aggregate".into()),
+                }
+            }
+            Ok(match kind {
+                b'[' => Reply::Array(items),
+                b'<' => Reply::Set(items),
+                _ => {
+                    if items.len() % 2 != 0 {
+                        return Err("odd map".into());
+                    }
+                    let mut pairs = Vec::with_capacity(items.len() / 2);
+                    let mut it = items.into_iter();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        pairs.push((k, v));
+                    }
+                    Reply::Map(pairs)
+                }
+            })
+        }
+    }
+}
+
+/// Writes `r` in the notation above (the inverse of [`parse_tree`]).
+pub fn write_tree(r: &Reply, out: &mut String) {
+    let open = |out: &mut String, c: &str| {
+        out.push_str(c);
+    };
+    match r {
+        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => {
+            open(out, if matches!(r, Reply::Set(_)) { "<" } else { "[" });
+            for x in v {
+                out.push(' ');
+                write_tree(x, out);
+            }
+            out.push_str(if matches!(r, Reply::Set(_)) { " >" } else { " ]" });
+        }
+        Reply::Map(pairs) => {
+            open(out, "{");
+            for (k, v) in pairs {
+                out.push(' ');
+                write_tree(k, out);
+                out.push(' ');
+                write_tree(v, out);
+            }
+            out.push_str(" }");
+        }
+        Reply::Status(s) => {
+            out.push('+');
+            out.push_str(s);
+        }
+        Reply::Int(i) => {
+            out.push(':');
+            out.push_str(&i.to_string());
+        }
+        Reply::Nil | Reply::NilArray => out.push('_'),
+        Reply::Bulk(b) | Reply::Verbatim(b) => write_bulk(b, out),
+        _ => out.push('_'),
+    }
+}
+
+fn write_bulk(b: &[u8], out: &mut String) {
+    let bare = !b.is_empty()
+        && b != b"_"
+        && !matches!(b[0], b'+' | b':' | b'"')
+        && !matches!(b, b"[" | b"]" | b"<" | b">" | b"{" | b"}")
+        && b.iter().all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\\');
+    if bare {
+        out.push_str(std::str::from_utf8(b).unwrap_or_default());
+        return;
+    }
+    out.push('"');
+    for &c in b {
+        match c {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(c as char),
+            _ => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let r = Reply::Array(vec![
+            Reply::bulk_str("get"),
+            Reply::Int(-2),
+            Reply::Set(vec![Reply::status("readonly")]),
+            Reply::Map(vec![(Reply::bulk_str("summary"), Reply::bulk_str("Get \"it\" _ \\ now"))]),
+            Reply::bulk_str(""),
+            Reply::bulk_str("_"),
+            Reply::bulk_str("+x"),
+            Reply::bulk_str("]"),
+            Reply::Nil,
+        ]);
+        let mut s = String::new();
+        write_tree(&r, &mut s);
+        let back = parse_tree(&s).expect("parses");
+        let mut s2 = String::new();
+        write_tree(&back, &mut s2);
+        assert_eq!(s, s2);
+    }
+
+    #[test]
+    fn table_loads_every_line() {
+        let lines = DATA
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .count();
+        let top = TABLE.keys().filter(|k| !k.contains('|')).count();
+        assert_eq!(lines, top);
+        assert!(lookup("get").is_some());
+        assert!(lookup("config|get").is_some());
+    }
+}

@@ -1,0 +1,540 @@
+//! Replication interoperability (issue 4 item 7): Tandem and the reference redis-server 7.0.15
+//! as master and replica of each other, Tandem-only topologies (two replicas, a chain), partial
+//! resynchronization after a link cut under write load, and the observable surface (INFO
+//! replication, ROLE, WAIT) compared field by field with a real Redis pair.
+//!
+//! Every scenario ends like redis' Tcl suite: the master's `master_repl_offset` equals every
+//! replica's `slave_repl_offset`, and `DEBUG DIGEST` is equal on all nodes.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::proxy::Proxy;
+use support::{
+    aggregate_elements, escape, log_lines, split_args, wait_in_sync, wait_link_up, wait_until,
+    Server, ServerKind, Writer, WriterOptions, SYNC_TIMEOUT,
+};
+
+use ServerKind::{Redis, Tandem};
+
+/// Arguments every node gets (both kinds).
+const COMMON: &[&str] = &[
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--enable-debug-command",
+    "yes",
+    "--repl-diskless-sync-delay",
+    "0",
+];
+
+fn start(kind: ServerKind, extra: &[&str]) -> Server {
+    Server::start(kind, &[COMMON, extra].concat())
+}
+
+fn start_replica(kind: ServerKind, master_port: u16, extra: &[&str]) -> Server {
+    let port = master_port.to_string();
+    Server::start(
+        kind,
+        &[COMMON, &["--replicaof", "127.0.0.1", port.as_str()], extra].concat(),
+    )
+}
+
+/// Runs redis-cli-style lines on one connection (so SELECT carries over), failing on any error
+/// reply: every line is valid Redis and must be accepted.
+fn run_script(server: &Server, lines: &[String]) {
+    let mut con = server.raw();
+    for line in lines {
+        let args = split_args(line).unwrap_or_else(|e| panic!("bad script line {line:?}: {e}"));
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let reply = con.request(&args);
+        assert!(
+            reply.first() != Some(&b'-'),
+            "{} answered {line:?} with {}",
+            server.label(),
+            escape(&reply)
+        );
+    }
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A dataset of all 5 types, small and large encodings, expiries and several dbs.
+fn initial_dataset() -> Vec<String> {
+    let mut out = lines(
+        r#"
+        SET str:plain hello
+        SET str:int 12345
+        SET str:neg -42
+        SET str:ex v EX 10000
+        SET str:px v PX 9000000
+        SET str:binary "a\x00b\r\n\xff"
+        MSET m1 a m2 b m3 c
+        INCRBYFLOAT fl 3.25
+        SET gone soon PX 150
+        RPUSH list:small a b c 1 2 3 -7
+        LPUSH list:ex x y z
+        EXPIRE list:ex 5000
+        HSET hash:small f1 v1 f2 2 f3 3.5
+        SADD set:int 1 2 3 100 -5
+        SADD set:str a b c d e
+        ZADD zset:small 1 a 2 b 3.5 c -1 d
+        ZADD zset:inf +inf top -inf bottom 0 zero
+        SELECT 1
+        SET db1:k v
+        RPUSH db1:l a b
+        HSET db1:h f v
+        SETEX db1:ex 3000 v
+        SELECT 9
+        SADD db9:s x y
+        ZADD db9:z 1 one 2 two
+        SET db9:short v PX 300
+        SELECT 15
+        SET db15:k v
+        SELECT 0
+        "#,
+    );
+    let big = |cmd: &str, key: &str, n: usize, item: &dyn Fn(usize) -> String| {
+        let items: Vec<String> = (0..n).map(item).collect();
+        format!("{cmd} {key} {}", items.join(" "))
+    };
+    out.push(format!("SET str:big {}", "b".repeat(700)));
+    out.push(big("RPUSH", "list:big", 300, &|i| format!("item{i}")));
+    out.push(big("RPUSH", "list:longval", 3, &|i| format!("{i}{}", "L".repeat(100))));
+    out.push(big("HSET", "hash:big", 300, &|i| format!("f{i} {i}")));
+    out.push(big("HSET", "hash:longval", 2, &|i| format!("f{i} {}", "H".repeat(100))));
+    out.push(big("SADD", "set:big", 600, &|i| format!("m{i}")));
+    out.push(big("SADD", "set:bigint", 600, &|i| format!("{}", i * 7)));
+    out.push(big("ZADD", "zset:big", 300, &|i| format!("{}.5 m{i}", i)));
+    out.push(big("ZADD", "zset:longval", 2, &|i| format!("{i} {}", "Z".repeat(100))));
+    out
+}
+
+/// Writes while the replica may still be syncing.
+fn streaming_writes_1() -> Vec<String> {
+    lines(
+        r#"
+        SET after:1 v
+        SET lazy v PX 1
+        MULTI
+        SET tx:a 1
+        INCR tx:a
+        RPUSH tx:l a b
+        SELECT 1
+        SET tx:db1 1
+        EXEC
+        SELECT 0
+        EXPIRE str:plain 10000
+        PEXPIRE hash:small 8000000
+        EXPIREAT set:str 4000000000
+        INCRBYFLOAT fl 1.1
+        INCRBYFLOAT newfl 1e3
+        HINCRBYFLOAT hash:small f3 0.25
+        SPOP set:int
+        SPOP set:big 5
+        SRANDMEMBER set:big 3
+        LMPOP 2 nope list:small LEFT COUNT 2
+        LMPOP 1 list:big RIGHT COUNT 10
+        LPOP list:big 3
+        "#,
+    )
+}
+
+/// Writes once the link is up (every rewrite family of spec §3.4 that Tandem implements).
+fn streaming_writes_2() -> Vec<String> {
+    lines(
+        r#"
+        SET lazy v2
+        EXPIRE str:neg -1
+        SPOP set:str 100
+        RPOPLPUSH list:big list:moved
+        LMOVE list:big list:moved LEFT RIGHT
+        ZPOPMIN zset:big 3
+        ZINCRBY zset:small 2.5 a
+        ZADD zset:small INCR 1 b
+        ZREMRANGEBYSCORE zset:big 10 20
+        SINTERSTORE set:inter set:big set:bigint
+        SUNIONSTORE set:union set:int set:str
+        ZUNIONSTORE zset:union 2 zset:small zset:big WEIGHTS 2 1
+        GETSET str:int 99
+        GETDEL m1
+        GETEX m2 EX 5000
+        SETEX setex:k 5000 v
+        SET setget v2 GET
+        SET str:ex v3 KEEPTTL
+        SETRANGE str:plain 20 tail
+        APPEND str:big more
+        SETBIT bits 100 1
+        BITOP OR bits2 bits
+        COPY hash:big hash:copy
+        RENAME list:small list:renamed
+        DEL m3
+        UNLINK str:px
+        PERSIST str:ex
+        HDEL hash:big f1 f2
+        SREM set:big m7
+        ZREM zset:big m100
+        LSET list:moved 0 newval
+        LINSERT list:moved BEFORE newval ins
+        LTRIM list:big 0 100
+        HSETNX hash:small f9 v
+        MSETNX x1 1 x2 2
+        INCRBY str:int 5
+        DECR str:int
+        SELECT 3
+        SET db3:a 1
+        RPUSH db3:l x
+        FLUSHDB
+        SET db3:after 1
+        SELECT 1
+        FLUSHDB
+        SET db1:new 1
+        SELECT 5
+        HSET db5:h a 1
+        SWAPDB 5 6
+        SELECT 0
+        MULTI
+        SET tx2 1
+        EXPIRE tx2 100
+        SPOP set:bigint 3
+        EXEC
+        MULTI
+        SET only-one 1
+        EXEC
+        "#,
+    )
+}
+
+/// Master of `master_kind` with the mixed dataset; replicas of `replica_kinds` attach, more
+/// writes arrive during and after their sync; everything converges.
+fn full_then_streaming(master_kind: ServerKind, replica_kinds: &[ServerKind]) -> (Server, Vec<Server>) {
+    let master = start(master_kind, &[]);
+    run_script(&master, &initial_dataset());
+    let replicas: Vec<Server> = replica_kinds
+        .iter()
+        .map(|&k| start_replica(k, master.port(), &[]))
+        .collect();
+    run_script(&master, &streaming_writes_1());
+    for r in &replicas {
+        wait_link_up(r, SYNC_TIMEOUT);
+    }
+    run_script(&master, &streaming_writes_2());
+    let refs: Vec<&Server> = replicas.iter().collect();
+    wait_in_sync(&master, &refs, SYNC_TIMEOUT);
+    // The comparison is not vacuous: data in several dbs made it across.
+    let keyspace = master.info("keyspace");
+    for db in ["db0", "db1", "db3", "db6", "db9", "db15"] {
+        assert!(
+            keyspace.iter().any(|(k, _)| k == db),
+            "{db} missing on the master: {keyspace:?}"
+        );
+    }
+    for r in &replicas {
+        let counts = |s: &Server| -> Vec<(String, String)> {
+            s.info("keyspace")
+                .into_iter()
+                .map(|(db, v)| (db, v.split(",avg_ttl").next().unwrap_or("").to_string()))
+                .collect()
+        };
+        assert_eq!(counts(&master), counts(r), "keyspace of {} vs {}", master.label(), r.label());
+    }
+    (master, replicas)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1, 2: interop
+
+#[test]
+fn tandem_master_to_redis_replica() {
+    full_then_streaming(Tandem, &[Redis]);
+}
+
+#[test]
+fn redis_master_to_tandem_replica() {
+    full_then_streaming(Redis, &[Tandem]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3: Tandem topologies
+
+#[test]
+fn tandem_master_with_two_tandem_replicas() {
+    let (master, replicas) = full_then_streaming(Tandem, &[Tandem, Tandem]);
+    let id = master.info_field("replication", "master_replid");
+    for r in &replicas {
+        assert_eq!(r.info_field("replication", "master_replid"), id, "{}", r.label());
+    }
+    assert_eq!(master.info_i64("replication", "connected_slaves"), 2);
+}
+
+#[test]
+fn tandem_chain_master_replica_subreplica() {
+    let master = start(Tandem, &[]);
+    run_script(&master, &initial_dataset());
+    let middle = start_replica(Tandem, master.port(), &[]);
+    wait_link_up(&middle, SYNC_TIMEOUT);
+    run_script(&master, &streaming_writes_1());
+    let leaf = start_replica(Tandem, middle.port(), &[]);
+    wait_link_up(&leaf, SYNC_TIMEOUT);
+    run_script(&master, &streaming_writes_2());
+    wait_in_sync(&master, &[&middle, &leaf], SYNC_TIMEOUT);
+    // Spec §4.6: replid and offsets identical down the chain.
+    let fields = |s: &Server| {
+        let info = s.info("replication");
+        let get = |k: &str| info.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        (get("master_replid"), get("master_repl_offset"))
+    };
+    let top = fields(&master);
+    assert!(top.0.is_some() && top.1.is_some());
+    assert_eq!(fields(&middle), top, "intermediate replica");
+    assert_eq!(fields(&leaf), top, "sub-replica");
+    assert_eq!(middle.info_i64("replication", "connected_slaves"), 1);
+    // The sub-replica's backlog starts where it joined, not at 1.
+    let first = leaf.info_i64("replication", "repl_backlog_first_byte_offset");
+    assert!(first > 1, "sub-replica backlog first byte {first}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4 (+11): partial resync after a link cut, under a full-speed writer
+
+/// Master ← proxy ← replica. The proxy drops the link and refuses reconnects for a moment
+/// while a writer keeps writing; once the replica is back it must have continued with a partial
+/// resync (master `sync_partial_ok` grows, `sync_full` unchanged) and converge.
+fn partial_resync_after_cut(master_kind: ServerKind, replica_kind: ServerKind) {
+    // A backlog sized for the write rate, as an operator would configure it.
+    let master = start(master_kind, &["--repl-backlog-size", "64mb"]);
+    run_script(&master, &initial_dataset());
+    let proxy = Proxy::start(master.addr());
+    let replica = start_replica(replica_kind, proxy.port(), &[]);
+    wait_link_up(&replica, SYNC_TIMEOUT);
+    wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
+    let full_before = master.info_i64("stats", "sync_full");
+    let partial_before = master.info_i64("stats", "sync_partial_ok");
+    assert_eq!(full_before, 1);
+
+    let writer = Writer::start(
+        master.addr(),
+        WriterOptions {
+            prefix: "w4".into(),
+            ..WriterOptions::default()
+        },
+    );
+    assert!(writer.wait_ops(2_000, SYNC_TIMEOUT), "writer stalled before the cut");
+    proxy.set_refuse(true);
+    proxy.cut();
+    assert!(
+        wait_until(SYNC_TIMEOUT, || {
+            master.info_field("replication", "connected_slaves").as_deref() == Some("0")
+                && replica.info_field("replication", "master_link_status").as_deref() == Some("down")
+        }),
+        "the cut was not noticed: master {:?} replica {:?}",
+        master.try_info("replication"),
+        replica.try_info("replication")
+    );
+    let at_cut = writer.ops();
+    assert!(writer.wait_ops(at_cut + 3_000, SYNC_TIMEOUT), "writer stalled during the cut");
+    run_script(&master, &streaming_writes_1());
+    let offset_gap = master.info_i64("replication", "master_repl_offset")
+        - replica.info_i64("replication", "slave_repl_offset");
+    assert!(offset_gap > 0, "no writes during the cut");
+    proxy.set_refuse(false);
+    wait_link_up(&replica, SYNC_TIMEOUT);
+    let after = writer.ops();
+    assert!(writer.wait_ops(after + 2_000, SYNC_TIMEOUT), "writer stalled after the reconnect");
+    let report = writer.stop();
+    assert!(report.error.is_none(), "writer: {report:?}");
+    wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
+
+    assert_eq!(
+        master.info_i64("stats", "sync_full"),
+        full_before,
+        "a full sync happened after a short cut ({offset_gap} bytes behind); master log: {:?}",
+        log_lines(&master, "esync")
+    );
+    assert!(
+        master.info_i64("stats", "sync_partial_ok") > partial_before,
+        "sync_partial_ok did not grow"
+    );
+    assert!(
+        !log_lines(&replica, "Successful partial resynchronization with master.").is_empty(),
+        "replica log lacks the partial resync line"
+    );
+    assert!(!log_lines(&master, "Partial resynchronization request from").is_empty());
+}
+
+#[test]
+fn partial_resync_tandem_master_tandem_replica() {
+    partial_resync_after_cut(Tandem, Tandem);
+}
+
+#[test]
+fn partial_resync_tandem_master_redis_replica() {
+    partial_resync_after_cut(Tandem, Redis);
+}
+
+#[test]
+fn partial_resync_redis_master_tandem_replica() {
+    partial_resync_after_cut(Redis, Tandem);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5: INFO replication, ROLE, WAIT against a real Redis pair
+
+/// What one master+replica pair shows, normalized so that a Redis pair and a Tandem pair can
+/// be compared: field names in order, and the values that do not depend on timing or ids.
+#[derive(Debug, PartialEq)]
+struct PairView {
+    master_info: Vec<(String, String)>,
+    replica_info: Vec<(String, String)>,
+    master_role: String,
+    replica_role: String,
+    stats_fields: Vec<String>,
+    wait_after_write: String,
+    wait_two: String,
+    wait_on_replica: String,
+}
+
+/// Values that legitimately differ between runs are replaced by placeholders.
+fn normalize_info(info: Vec<(String, String)>, master_port: u16, replica_port: u16) -> Vec<(String, String)> {
+    info.into_iter()
+        .map(|(k, v)| {
+            let v = match k.as_str() {
+                "master_replid" => {
+                    assert_eq!(v.len(), 40, "{k}:{v}");
+                    "<id>".into()
+                }
+                "master_last_io_seconds_ago" | "slave_read_repl_offset" | "slave_repl_offset"
+                | "master_repl_offset" | "repl_backlog_histlen" => {
+                    assert!(v.parse::<i64>().is_ok(), "{k}:{v}");
+                    "<n>".into()
+                }
+                "master_port" if v == master_port.to_string() => "<master_port>".into(),
+                _ if k.starts_with("slave") && v.starts_with("ip=") => {
+                    // ip=127.0.0.1,port=P,state=online,offset=N,lag=L
+                    v.split(',')
+                        .map(|kv| match kv.split_once('=') {
+                            Some(("port", p)) if p == replica_port.to_string() => "port=<replica_port>".into(),
+                            Some(("offset", n)) | Some(("lag", n)) if n.parse::<i64>().is_ok() => {
+                                format!("{}=<n>", kv.split('=').next().unwrap())
+                            }
+                            _ => kv.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+                _ => v,
+            };
+            (k, v)
+        })
+        .collect()
+}
+
+/// The type structure of a RESP reply, keeping only bulk strings that are protocol words.
+fn role_shape(reply: &[u8], master_port: u16, replica_port: u16) -> String {
+    match reply.first() {
+        Some(b'*') => match aggregate_elements(reply) {
+            Some(items) => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(|i| role_shape(i, master_port, replica_port))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            None => escape(reply),
+        },
+        Some(b'$') => {
+            let text = support::bulk_text(reply).unwrap_or_default();
+            match text.as_str() {
+                "master" | "slave" | "connected" | "127.0.0.1" => format!("${text}"),
+                t if t == replica_port.to_string() => "$<replica_port>".into(),
+                t if t.parse::<i64>().is_ok() => "$<n>".into(),
+                _ => format!("$?{text}"),
+            }
+        }
+        Some(b':') => {
+            let text = String::from_utf8_lossy(&reply[1..]).trim_end().to_string();
+            if text == master_port.to_string() {
+                ":<master_port>".into()
+            } else {
+                ":<n>".into()
+            }
+        }
+        _ => escape(reply),
+    }
+}
+
+fn observe_pair(kind: ServerKind) -> (PairView, Duration) {
+    let master = start(kind, &[]);
+    let replica = start_replica(kind, master.port(), &[]);
+    wait_link_up(&replica, SYNC_TIMEOUT);
+    let (mp, rp) = (master.port(), replica.port());
+
+    let mut con = master.raw();
+    con.set_timeout(Duration::from_secs(10));
+    assert_eq!(con.request_str(&["SET", "k", "v"]), b"+OK\r\n");
+    let wait_after_write = escape(&con.request_str(&["WAIT", "1", "5000"]));
+    wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
+    // ROLE lists only online replicas with their ACK offset; let the periodic ACK settle.
+    let master_role = role_shape(&master.request(&["ROLE"]), mp, rp);
+    let replica_role = role_shape(&replica.request(&["ROLE"]), mp, rp);
+    let master_info = normalize_info(master.info("replication"), mp, rp);
+    let replica_info = normalize_info(replica.info("replication"), mp, rp);
+    let stats_fields = master
+        .info("stats")
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("sync_") || k.contains("repl"))
+        .collect();
+
+    assert_eq!(con.request_str(&["SET", "k2", "v"]), b"+OK\r\n");
+    let t0 = Instant::now();
+    let wait_two = escape(&con.request_str(&["WAIT", "2", "1000"]));
+    let waited = t0.elapsed();
+    let wait_on_replica = escape(&replica.request(&["WAIT", "1", "100"]));
+    (
+        PairView {
+            master_info,
+            replica_info,
+            master_role,
+            replica_role,
+            stats_fields,
+            wait_after_write,
+            wait_two,
+            wait_on_replica,
+        },
+        waited,
+    )
+}
+
+#[test]
+fn info_role_and_wait_match_a_redis_pair() {
+    let (want, redis_waited) = observe_pair(Redis);
+    let (got, tandem_waited) = observe_pair(Tandem);
+    assert_eq!(want.wait_after_write, ":1\\r\\n");
+    assert_eq!(want.wait_two, ":1\\r\\n");
+    assert!(redis_waited >= Duration::from_millis(950), "{redis_waited:?}");
+    let keys = |v: &[(String, String)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(keys(&got.master_info), keys(&want.master_info), "master INFO replication field order");
+    assert_eq!(keys(&got.replica_info), keys(&want.replica_info), "replica INFO replication field order");
+    assert_eq!(got.master_info, want.master_info, "master INFO replication values");
+    assert_eq!(got.replica_info, want.replica_info, "replica INFO replication values");
+    assert_eq!(got.master_role, want.master_role, "master ROLE");
+    assert_eq!(got.replica_role, want.replica_role, "replica ROLE");
+    assert_eq!(got.stats_fields, want.stats_fields, "INFO stats replication fields");
+    assert_eq!(got.wait_after_write, want.wait_after_write, "WAIT 1 after a write");
+    assert_eq!(got.wait_two, want.wait_two, "WAIT 2 with one replica");
+    assert!(
+        tandem_waited >= Duration::from_millis(950) && tandem_waited < Duration::from_millis(3000),
+        "WAIT 2 1000 returned after {tandem_waited:?} (redis: {redis_waited:?})"
+    );
+    assert_eq!(got.wait_on_replica, want.wait_on_replica, "WAIT on a replica");
+}
