@@ -135,6 +135,11 @@ pub struct Conn {
 impl Conn {
     /// Connects to `endpoint`; the error is hiredis's text for it (`Connection refused`).
     pub fn connect(endpoint: &Endpoint) -> Result<Conn, String> {
+        Conn::connect_timeout(endpoint, None)
+    }
+
+    /// Like [`Conn::connect`], giving up on each address after `timeout`.
+    pub fn connect_timeout(endpoint: &Endpoint, timeout: Option<Duration>) -> Result<Conn, String> {
         let stream = match endpoint {
             Endpoint::Tcp { host, port } => {
                 let addrs = (host.as_str(), *port)
@@ -143,7 +148,11 @@ impl Conn {
                 let mut last = None;
                 let mut connected = None;
                 for addr in addrs {
-                    match TcpStream::connect(addr) {
+                    let attempt = match timeout {
+                        Some(t) => TcpStream::connect_timeout(&addr, t),
+                        None => TcpStream::connect(addr),
+                    };
+                    match attempt {
                         Ok(s) => {
                             connected = Some(s);
                             break;
@@ -300,17 +309,21 @@ impl Conn {
         Ok(line)
     }
 
-    /// Puts the socket in non-blocking mode (pipe mode).
-    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
-        match &self.stream {
-            Stream::Tcp(s) => s.set_nonblocking(on),
-            Stream::Unix(s) => s.set_nonblocking(on),
-        }
+    /// A second handle on the socket for writing from another thread (pipe mode).
+    pub fn try_clone_writer(&self) -> io::Result<Box<dyn Write + Send>> {
+        Ok(match &self.stream {
+            Stream::Tcp(s) => Box::new(s.try_clone()?),
+            Stream::Unix(s) => Box::new(s.try_clone()?),
+        })
     }
 
-    /// One write attempt (non-blocking mode): how much was written.
-    pub fn write_some(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.stream.write(bytes)
+    /// Puts bytes back in front of the read buffer (read past the end of a SYNC payload).
+    pub fn unread(&mut self, bytes: &[u8]) {
+        let mut joined = bytes.to_vec();
+        joined.extend_from_slice(&self.rbuf[self.rpos..]);
+        self.rbuf = joined;
+        self.rpos = 0;
+        self.scanner = Scanner::default();
     }
 }
 

@@ -54,7 +54,7 @@ fn compress_with(input: &[u8], max_out: usize, table: &mut [u32]) -> Option<Vec<
             let r = candidate - 1;
             let off = ip - r - 1;
             if off < MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
-                let maxlen = (n - ip).min(MAX_REF + 1);
+                let maxlen = (n - ip).min(MAX_REF);
                 let mut len = 3;
                 while len < maxlen && input[r + len] == input[ip + len] {
                     len += 1;
@@ -126,5 +126,14 @@ mod tests {
             assert_eq!(d, s);
         }
         assert!(compress(b"abcdefgh", 4).is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_inputs_round_trip(data in proptest::collection::vec(0u8..6, 0..3000)) {
+            if let Some(c) = compress(&data, data.len()) {
+                proptest::prop_assert_eq!(lzf::decompress(&c, data.len()).ok(), Some(data));
+            }
+        }
     }
 }
