@@ -342,6 +342,15 @@ pub fn parse(argv: Vec<OsString>, stdout_is_tty: bool) -> Parsed {
             return Parsed::Exit { stdout: String::new(), stderr: format!("{err}"), code: 1 };
         }
     };
+    // The command starts at the first word that is not an option: a leading '-' there is an
+    // option clap did not know.
+    if let Some(first) = raw.command.first().filter(|w| w.as_encoded_bytes().starts_with(b"-")) {
+        return Parsed::Exit {
+            stdout: String::new(),
+            stderr: format!("Unrecognized option or bad number of args for: '{}'\n", first.to_string_lossy()),
+            code: 1,
+        };
+    }
     if raw.help {
         return Parsed::Exit { stdout: usage(), stderr: String::new(), code: 0 };
     }

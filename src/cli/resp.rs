@@ -429,7 +429,7 @@ mod tests {
             Reply::Nil,
             Reply::error("ERR no"),
         ]);
-        for (resp, want_map) in [(Resp::Resp2, false), (Resp::Resp3, true)] {
+        for (resp, want_map) in [(Resp::V2, false), (Resp::V3, true)] {
             let mut out = BytesMut::new();
             encode(&reply, resp, &mut out);
             let v = whole(&out);

@@ -426,6 +426,9 @@ fn getname(cx: &mut Ctx) -> Result<Reply, CmdError> {
 /// CLIENT PAUSE timeout [WRITE|ALL].
 fn pause(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let argv = cx.argv;
+    if argv.len() > 4 {
+        return Err(super::subcommand_syntax_error(cx));
+    }
     let mut mode = super::pause::Mode::All;
     if argv.len() == 4 {
         if is(&argv[3], "write") {
@@ -433,14 +436,13 @@ fn pause(cx: &mut Ctx) -> Result<Reply, CmdError> {
         } else if !is(&argv[3], "all") {
             return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL"));
         }
-    } else if argv.len() > 4 {
-        return Err(errors::SYNTAX);
     }
     let timeout = crate::util::parse_i64(&argv[2]).ok_or(errors::TIMEOUT_NOT_INTEGER)?;
     if timeout < 0 {
         return Err(errors::TIMEOUT_NEGATIVE);
     }
-    let until = crate::util::now_ms().saturating_add(timeout);
+    // As redis: a deadline that overflows wraps into the past, which pauses nothing.
+    let until = crate::util::now_ms().wrapping_add(timeout);
     super::pause::pause(cx.server, until, mode);
     Ok(Reply::OK)
 }
@@ -506,6 +508,9 @@ fn trackinginfo(_cx: &mut Ctx) -> Result<Reply, CmdError> {
 /// end, so the answer is always 0 once the arguments are valid.
 fn unblock(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let argv = cx.argv;
+    if argv.len() > 4 {
+        return Err(super::subcommand_syntax_error(cx));
+    }
     crate::util::parse_i64(&argv[2]).ok_or(errors::NOT_INTEGER)?;
     if argv.len() == 4 {
         if !is(&argv[3], "timeout") && !is(&argv[3], "error") {
@@ -514,7 +519,7 @@ fn unblock(cx: &mut Ctx) -> Result<Reply, CmdError> {
             ));
         }
     } else if argv.len() > 4 {
-        return Err(errors::SYNTAX);
+        return Err(super::subcommand_syntax_error(cx));
     }
     Ok(Reply::Int(0))
 }

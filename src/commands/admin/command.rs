@@ -142,7 +142,12 @@ fn implicit_categories(s: &Spec) -> Reply {
 /// One command's COMMAND INFO entry.
 fn info_of(s: &'static Spec) -> Reply {
     let data = table::lookup(s.name);
-    let subs: Vec<Reply> = s.subcommands.iter().map(info_of).collect();
+    // Redis answers an empty set when there are no subcommands, else an array.
+    let subs = if s.subcommands.is_empty() {
+        Reply::Set(vec![])
+    } else {
+        Reply::Array(s.subcommands.iter().map(info_of).collect())
+    };
     Reply::Array(vec![
         Reply::bulk_str(s.name),
         Reply::Int(i64::from(s.arity)),
@@ -155,7 +160,7 @@ fn info_of(s: &'static Spec) -> Reply {
             .unwrap_or_else(|| implicit_categories(s)),
         data.and_then(CmdData::tips).cloned().unwrap_or(Reply::Set(vec![])),
         data.and_then(CmdData::key_specs).cloned().unwrap_or(Reply::Set(vec![])),
-        Reply::Set(subs),
+        subs,
     ])
 }
 
@@ -172,7 +177,7 @@ fn info(cx: &mut Ctx) -> Result<Reply, CmdError> {
     Ok(Reply::Array(
         cx.argv[2..]
             .iter()
-            .map(|n| registered(n).map_or(Reply::NilArray, info_of))
+            .map(|n| registered(n).map_or(Reply::Nil, info_of))
             .collect(),
     ))
 }
@@ -395,7 +400,18 @@ fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
             "Invalid number of arguments specified for command",
         ));
     }
-    let found = if has_spec_keys {
+    let has_flag = |f: &str| {
+        specs
+            .iter()
+            .any(|ks| spec_flags(ks).iter().any(|x| text(x) == Some(f)))
+    };
+    let has_unknown = specs.iter().any(|ks| {
+        ["begin_search", "find_keys"]
+            .iter()
+            .any(|part| map_get(ks, part).and_then(|p| map_get(p, "type")).and_then(text) == Some("unknown"))
+    });
+    let varflags = has_flag("variable_flags");
+    let found = if has_spec_keys && !varflags {
         keys_from_specs(&specs, args, s.arity)
     } else {
         None
@@ -405,20 +421,58 @@ fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
             .into_iter()
             .map(|(p, j)| (args[p].clone(), spec_flags(&specs[j])))
             .collect(),
+        // Complete key specs that do not fit these arguments: redis's own key function
+        // rejects the same malformed input, so there are no keys.
+        None if data.is_some() && has_spec_keys && !varflags && !has_unknown => Vec::new(),
+        // Redis's command-specific key functions (`setGetKeys`, `sortGetKeys` ...).
         None => s
             .key_positions(args)
             .into_iter()
             .enumerate()
-            .map(|(n, p)| {
-                let ks = if n == 0 { specs.first() } else { specs.get(1).or(specs.first()) };
-                (args[p].clone(), ks.map(spec_flags).unwrap_or_default())
-            })
+            .map(|(n, p)| (args[p].clone(), native_key_flags(s.name, args, n)))
             .collect(),
     };
     if keys.is_empty() && !data.is_some_and(|d| d.has_flag("no_mandatory_keys")) {
         return Err(CmdError::err("Invalid arguments specified for command"));
     }
     Ok(keys)
+}
+
+fn flags_reply(words: &[&'static str]) -> Vec<Reply> {
+    words.iter().map(|w| Reply::status(w)).collect()
+}
+
+/// Key flags as redis 7.0's native key functions set them, for the `n`th key found.
+fn native_key_flags(name: &str, args: &[Bytes], n: usize) -> Vec<Reply> {
+    let any = |from: usize, w: &str| args.iter().skip(from).any(|a| a.eq_ignore_ascii_case(w.as_bytes()));
+    match name {
+        "set" if any(3, "get") => flags_reply(&["RW", "access", "update"]),
+        "set" => flags_reply(&["OW", "update"]),
+        "bitfield" => {
+            // Read-only when every operation is a GET (with OVERFLOW allowed), as `bitfieldGetKeys`.
+            let mut readonly = true;
+            let mut i = 2;
+            while i < args.len() {
+                let rem = args.len() - i - 1;
+                let a = &args[i];
+                if a.eq_ignore_ascii_case(b"get") && rem >= 2 {
+                    i += 3;
+                } else if a.eq_ignore_ascii_case(b"overflow") && rem >= 1 {
+                    i += 2;
+                } else {
+                    readonly = false;
+                    break;
+                }
+            }
+            if readonly {
+                flags_reply(&["RO", "access"])
+            } else {
+                flags_reply(&["RW", "access", "update"])
+            }
+        }
+        "sort" if n > 0 => flags_reply(&["OW", "update"]),
+        _ => flags_reply(&["RO", "access"]),
+    }
 }
 
 fn getkeys(cx: &mut Ctx) -> Result<Reply, CmdError> {
