@@ -192,7 +192,11 @@ pub struct Config {
 pub enum Parsed {
     Run(Box<Config>),
     /// Print this and exit with this code (usage, version, errors).
-    Exit { stdout: String, stderr: String, code: i32 },
+    Exit {
+        stdout: String,
+        stderr: String,
+        code: i32,
+    },
 }
 
 /// C `atoi`/`strtoll`: leading blanks, a sign, digits; anything else ends the number.
@@ -327,7 +331,11 @@ pub fn parse(argv: Vec<OsString>, stdout_is_tty: bool) -> Parsed {
         Err(err) => {
             let opt = offending_option(&err);
             if opt == "-h" && err.kind() != ErrorKind::UnknownArgument {
-                return Parsed::Exit { stdout: usage(), stderr: String::new(), code: 0 };
+                return Parsed::Exit {
+                    stdout: usage(),
+                    stderr: String::new(),
+                    code: 0,
+                };
             }
             return Parsed::Exit {
                 stdout: String::new(),
@@ -339,20 +347,35 @@ pub fn parse(argv: Vec<OsString>, stdout_is_tty: bool) -> Parsed {
     let raw = match RawArgs::from_arg_matches(&matches) {
         Ok(r) => r,
         Err(err) => {
-            return Parsed::Exit { stdout: String::new(), stderr: format!("{err}"), code: 1 };
+            return Parsed::Exit {
+                stdout: String::new(),
+                stderr: format!("{err}"),
+                code: 1,
+            };
         }
     };
     // The command starts at the first word that is not an option: a leading '-' there is an
     // option clap did not know.
-    if let Some(first) = raw.command.first().filter(|w| w.as_encoded_bytes().starts_with(b"-")) {
+    if let Some(first) = raw
+        .command
+        .first()
+        .filter(|w| w.as_encoded_bytes().starts_with(b"-"))
+    {
         return Parsed::Exit {
             stdout: String::new(),
-            stderr: format!("Unrecognized option or bad number of args for: '{}'\n", first.to_string_lossy()),
+            stderr: format!(
+                "Unrecognized option or bad number of args for: '{}'\n",
+                first.to_string_lossy()
+            ),
             code: 1,
         };
     }
     if raw.help {
-        return Parsed::Exit { stdout: usage(), stderr: String::new(), code: 0 };
+        return Parsed::Exit {
+            stdout: usage(),
+            stderr: String::new(),
+            code: 0,
+        };
     }
     if raw.version {
         return Parsed::Exit {
@@ -374,7 +397,11 @@ fn last_index(m: &ArgMatches, id: &str) -> Option<usize> {
 }
 
 fn build(raw: RawArgs, m: &ArgMatches, stdout_is_tty: bool) -> Parsed {
-    let exit = |stderr: String| Parsed::Exit { stdout: String::new(), stderr, code: 1 };
+    let exit = |stderr: String| Parsed::Exit {
+        stdout: String::new(),
+        stderr,
+        code: 1,
+    };
     let tty_like = stdout_is_tty || std::env::var_os("FAKETTY").is_some();
     let mut cfg = Config {
         host: "127.0.0.1".into(),
@@ -393,7 +420,11 @@ fn build(raw: RawArgs, m: &ArgMatches, stdout_is_tty: bool) -> Parsed {
         mb_delim: raw.mb_delim.map(bytes).unwrap_or_else(|| b"\n".to_vec()),
         cmd_delim: raw.cmd_delim.map(bytes).unwrap_or_else(|| b"\n".to_vec()),
         set_errcode: raw.errcode,
-        output: if tty_like { OutputMode::Standard } else { OutputMode::Raw },
+        output: if tty_like {
+            OutputMode::Standard
+        } else {
+            OutputMode::Raw
+        },
         quoted_input: raw.quoted_input,
         push_output: tty_like,
         mode: Mode::Command,
@@ -474,21 +505,34 @@ fn build(raw: RawArgs, m: &ArgMatches, stdout_is_tty: bool) -> Parsed {
     }
     // Modes, in the order redis-cli's main() tries them.
     cfg.mode = if raw.latency || raw.latency_history {
-        Mode::Latency { history: raw.latency_history }
+        Mode::Latency {
+            history: raw.latency_history,
+        }
     } else if raw.latency_dist {
         Mode::LatencyDist
     } else if raw.replica {
         Mode::Replica
     } else if let Some(path) = raw.rdb.clone() {
-        Mode::Rdb { path, functions_only: false }
+        Mode::Rdb {
+            path,
+            functions_only: false,
+        }
     } else if let Some(path) = raw.functions_rdb.clone() {
-        Mode::Rdb { path, functions_only: true }
+        Mode::Rdb {
+            path,
+            functions_only: true,
+        }
     } else if raw.pipe {
         Mode::Pipe
     } else if raw.bigkeys {
         Mode::BigKeys
     } else if raw.memkeys || raw.memkeys_samples.is_some() {
-        Mode::MemKeys { samples: raw.memkeys_samples.as_deref().map_or(0, |s| atoi(s).max(0) as u32) }
+        Mode::MemKeys {
+            samples: raw
+                .memkeys_samples
+                .as_deref()
+                .map_or(0, |s| atoi(s).max(0) as u32),
+        }
     } else if raw.hotkeys {
         Mode::HotKeys
     } else if raw.stat {
@@ -498,7 +542,9 @@ fn build(raw: RawArgs, m: &ArgMatches, stdout_is_tty: bool) -> Parsed {
     } else if raw.lru_test.is_some() {
         Mode::LruTest
     } else if let Some(secs) = raw.intrinsic_latency.as_deref() {
-        Mode::IntrinsicLatency { seconds: atoi(secs) }
+        Mode::IntrinsicLatency {
+            seconds: atoi(secs),
+        }
     } else if raw.topology {
         Mode::Topology
     } else {
@@ -527,17 +573,23 @@ fn build(raw: RawArgs, m: &ArgMatches, stdout_is_tty: bool) -> Parsed {
         warning = "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n".into();
     }
     if raw.rdb.is_some() && raw.functions_rdb.is_some() {
-        return exit(format!("{warning}Option --functions-rdb and --rdb are mutually exclusive.\n"));
+        return exit(format!(
+            "{warning}Option --functions-rdb and --rdb are mutually exclusive.\n"
+        ));
     }
     if cfg.stdin_last_arg && cfg.stdin_tag.is_some() {
-        return exit(format!("{warning}Options -x and -X are mutually exclusive.\n"));
+        return exit(format!(
+            "{warning}Options -x and -X are mutually exclusive.\n"
+        ));
     }
     if !warning.is_empty() {
         eprint!("{warning}");
     }
     // parseEnv: the environment's password unless one was given.
     if cfg.auth.is_none() {
-        if let Some(a) = std::env::var_os("TANDEMCLI_AUTH").or_else(|| std::env::var_os("REDISCLI_AUTH")) {
+        if let Some(a) =
+            std::env::var_os("TANDEMCLI_AUTH").or_else(|| std::env::var_os("REDISCLI_AUTH"))
+        {
             cfg.auth = Some(bytes(a));
         }
     }
@@ -553,7 +605,11 @@ mod tests {
         argv.extend(args.iter().map(OsString::from));
         match parse(argv, false) {
             Parsed::Run(cfg) => *cfg,
-            Parsed::Exit { stdout, stderr, code } => panic!("exit {code}: {stdout}{stderr}"),
+            Parsed::Exit {
+                stdout,
+                stderr,
+                code,
+            } => panic!("exit {code}: {stdout}{stderr}"),
         }
     }
 
@@ -562,17 +618,26 @@ mod tests {
         argv.extend(args.iter().map(OsString::from));
         match parse(argv, false) {
             Parsed::Run(_) => panic!("expected an exit"),
-            Parsed::Exit { stdout, stderr, code } => (stdout, stderr, code),
+            Parsed::Exit {
+                stdout,
+                stderr,
+                code,
+            } => (stdout, stderr, code),
         }
     }
 
     #[test]
     fn options_then_command() {
-        let c = run(&["-h", "10.0.0.1", "-p", "7000", "-n", "3", "set", "-h", "--raw"]);
+        let c = run(&[
+            "-h", "10.0.0.1", "-p", "7000", "-n", "3", "set", "-h", "--raw",
+        ]);
         assert_eq!(c.host, "10.0.0.1");
         assert_eq!(c.port, 7000);
         assert_eq!(c.dbnum, 3);
-        assert_eq!(c.command, vec![b"set".to_vec(), b"-h".to_vec(), b"--raw".to_vec()]);
+        assert_eq!(
+            c.command,
+            vec![b"set".to_vec(), b"-h".to_vec(), b"--raw".to_vec()]
+        );
         assert_eq!(c.output, OutputMode::Raw);
     }
 
@@ -604,29 +669,50 @@ mod tests {
         assert_eq!(c.auth.as_deref(), Some(b"p:ss".as_slice()));
         assert_eq!((c.host.as_str(), c.port, c.dbnum), ("example.org", 6380, 4));
         let d = run(&["-u", "redis://pw@h"]);
-        assert_eq!((d.auth.as_deref(), d.user, d.host.as_str()), (Some(b"pw".as_slice()), None, "h"));
+        assert_eq!(
+            (d.auth.as_deref(), d.user, d.host.as_str()),
+            (Some(b"pw".as_slice()), None, "h")
+        );
         assert_eq!(exit_of(&["-u", "http://x"]).1, "Invalid URI scheme\n");
     }
 
     #[test]
     fn errors_and_help() {
         let (_, err, code) = exit_of(&["--bogus"]);
-        assert_eq!((err.as_str(), code), ("Unrecognized option or bad number of args for: '--bogus'\n", 1));
+        assert_eq!(
+            (err.as_str(), code),
+            (
+                "Unrecognized option or bad number of args for: '--bogus'\n",
+                1
+            )
+        );
         let (_, err, _) = exit_of(&["-p"]);
         assert_eq!(err, "Unrecognized option or bad number of args for: '-p'\n");
         let (out, _, code) = exit_of(&["-h"]);
         assert!(out.contains("Usage: tandem-cli") && code == 0);
         assert!(exit_of(&["--help"]).0.contains("-h <hostname>"));
         assert!(exit_of(&["-v"]).0.starts_with("tandem-cli "));
-        assert_eq!(exit_of(&["-2", "-3"]).1, "Options -2 and -3 are mutually exclusive.\n");
+        assert_eq!(
+            exit_of(&["-2", "-3"]).1,
+            "Options -2 and -3 are mutually exclusive.\n"
+        );
     }
 
     #[test]
     fn modes() {
-        assert_eq!(run(&["--scan", "--pattern", "-x*"]).pattern.as_deref(), Some(b"-x*".as_slice()));
-        assert_eq!(run(&["--latency-history"]).mode, Mode::Latency { history: true });
+        assert_eq!(
+            run(&["--scan", "--pattern", "-x*"]).pattern.as_deref(),
+            Some(b"-x*".as_slice())
+        );
+        assert_eq!(
+            run(&["--latency-history"]).mode,
+            Mode::Latency { history: true }
+        );
         assert_eq!(run(&["--slave"]).mode, Mode::Replica);
-        assert_eq!(run(&["--memkeys-samples", "5"]).mode, Mode::MemKeys { samples: 5 });
+        assert_eq!(
+            run(&["--memkeys-samples", "5"]).mode,
+            Mode::MemKeys { samples: 5 }
+        );
         assert_eq!(run(&["--topology", "-i", "2"]).mode, Mode::Topology);
     }
 }

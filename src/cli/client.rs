@@ -17,11 +17,16 @@ use super::{emit, hints, modes, signals};
 
 /// Commands whose reply is text meant to be printed as is, in every output mode.
 fn prints_verbatim(argv: &[Vec<u8>]) -> bool {
-    let is = |i: usize, name: &str| argv.get(i).is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()));
+    let is = |i: usize, name: &str| {
+        argv.get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()))
+    };
     let argc = argv.len();
     is(0, "info")
         || is(0, "lolwut")
-        || (argc >= 2 && is(0, "debug") && (is(1, "htstats") || is(1, "htstats-key") || is(1, "client-eviction")))
+        || (argc >= 2
+            && is(0, "debug")
+            && (is(1, "htstats") || is(1, "htstats-key") || is(1, "client-eviction")))
         || (argc >= 2 && is(0, "memory") && (is(1, "malloc-stats") || is(1, "doctor")))
         || (argc == 2 && is(0, "cluster") && (is(1, "nodes") || is(1, "info")))
         || (argc >= 2 && is(0, "client") && (is(1, "list") || is(1, "info")))
@@ -65,9 +70,16 @@ impl Client {
     pub fn new(cfg: Config) -> Client {
         let endpoint = match &cfg.socket {
             Some(path) => Endpoint::Unix(path.clone()),
-            None => Endpoint::Tcp { host: cfg.host.clone(), port: port_of(cfg.port) },
+            None => Endpoint::Tcp {
+                host: cfg.host.clone(),
+                port: port_of(cfg.port),
+            },
         };
-        let style = Style { mode: cfg.output, mb_delim: cfg.mb_delim.clone(), cmd_delim: cfg.cmd_delim.clone() };
+        let style = Style {
+            mode: cfg.output,
+            mb_delim: cfg.mb_delim.clone(),
+            cmd_delim: cfg.cmd_delim.clone(),
+        };
         let input_dbnum = cfg.dbnum;
         Client {
             cfg,
@@ -121,7 +133,10 @@ impl Client {
             Ok(c) => c,
             Err(e) => {
                 if !quiet {
-                    eprintln!("Could not connect to Redis at {}: {e}", self.endpoint.describe());
+                    eprintln!(
+                        "Could not connect to Redis at {}: {e}",
+                        self.endpoint.describe()
+                    );
                 }
                 return false;
             }
@@ -143,7 +158,9 @@ impl Client {
     }
 
     fn authenticate(&mut self) -> bool {
-        let Some(auth) = self.cfg.auth.clone() else { return true };
+        let Some(auth) = self.cfg.auth.clone() else {
+            return true;
+        };
         let mut args = vec![b"AUTH".to_vec()];
         if let Some(user) = &self.cfg.user {
             args.push(user.clone());
@@ -219,7 +236,11 @@ impl Client {
             signals::set_stream_fd(None);
             self.monitor_mode = false;
             self.pubsub_mode = false;
-            return if self.connect(true, false) { Ok(()) } else { Err(()) };
+            return if self.connect(true, false) {
+                Ok(())
+            } else {
+                Err(())
+            };
         }
         if self.shutdown {
             self.conn = None;
@@ -235,7 +256,9 @@ impl Client {
 
     /// Reads and prints one reply (`cliReadReply`). `verbatim` prints text replies as is.
     fn read_reply(&mut self, verbatim: bool) -> Result<(), ()> {
-        let Some(conn) = self.conn.as_mut() else { return Err(()) };
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(());
+        };
         let reply = loop {
             match conn.read_value() {
                 Ok(v @ Value::Push(_)) if !self.pubsub_mode => {
@@ -282,7 +305,7 @@ impl Client {
         }
         let replica_mode = is("sync") || is("psync");
 
-        while repeat < 0 || repeat > 0 {
+        while repeat != 0 {
             if repeat > 0 {
                 repeat -= 1;
             }

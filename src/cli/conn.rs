@@ -169,9 +169,16 @@ impl Conn {
                 set_keepalive(&stream);
                 Stream::Tcp(stream)
             }
-            Endpoint::Unix(path) => Stream::Unix(UnixStream::connect(path).map_err(|e| strerror(&e))?),
+            Endpoint::Unix(path) => {
+                Stream::Unix(UnixStream::connect(path).map_err(|e| strerror(&e))?)
+            }
         };
-        Ok(Conn { stream, rbuf: Vec::with_capacity(16 * 1024), rpos: 0, scanner: Scanner::default() })
+        Ok(Conn {
+            stream,
+            rbuf: Vec::with_capacity(16 * 1024),
+            rpos: 0,
+            scanner: Scanner::default(),
+        })
     }
 
     pub fn raw_fd(&self) -> RawFd {
@@ -218,7 +225,9 @@ impl Conn {
             Ok(Some(len)) => {
                 let (value, used) = resp::parse(&pending[..len])
                     .map_err(|e| ConnError::Protocol(e.0))?
-                    .ok_or_else(|| ConnError::Protocol("Protocol error: incomplete reply".into()))?;
+                    .ok_or_else(|| {
+                        ConnError::Protocol("Protocol error: incomplete reply".into())
+                    })?;
                 debug_assert_eq!(used, len);
                 self.rpos += len;
                 if self.rpos == self.rbuf.len() {
@@ -331,6 +340,10 @@ fn set_keepalive(stream: &TcpStream) {
     use nix::sys::socket::{setsockopt, sockopt};
     let _ = setsockopt(stream, sockopt::KeepAlive, &true);
     let _ = setsockopt(stream, sockopt::TcpKeepIdle, &KEEPALIVE_INTERVAL_SECS);
-    let _ = setsockopt(stream, sockopt::TcpKeepInterval, &(KEEPALIVE_INTERVAL_SECS / 3).max(1));
+    let _ = setsockopt(
+        stream,
+        sockopt::TcpKeepInterval,
+        &(KEEPALIVE_INTERVAL_SECS / 3).max(1),
+    );
     let _ = setsockopt(stream, sockopt::TcpKeepCount, &3u32);
 }

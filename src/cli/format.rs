@@ -366,7 +366,9 @@ fn invalidated_keys(v: &Value) -> Option<&[Value]> {
     if e.len() != 2 {
         return None;
     }
-    let Value::Bulk(kind) = &e[0] else { return None };
+    let Value::Bulk(kind) = &e[0] else {
+        return None;
+    };
     if !kind.starts_with(b"invalidate") {
         return None;
     }
@@ -392,7 +394,10 @@ mod tests {
 
     #[test]
     fn repr_escapes_like_sdscatrepr() {
-        assert_eq!(repr_string(b"a\"b\\c\n\r\t\x07\x08\x00\xc3\xa9 ~"), r#""a\"b\\c\n\r\t\a\b\x00\xc3\xa9 ~""#);
+        assert_eq!(
+            repr_string(b"a\"b\\c\n\r\t\x07\x08\x00\xc3\xa9 ~"),
+            r#""a\"b\\c\n\r\t\a\b\x00\xc3\xa9 ~""#
+        );
     }
 
     #[test]
@@ -434,7 +439,12 @@ mod tests {
 
     #[test]
     fn raw_and_csv() {
-        let v = Value::Array(vec![bulk("a"), Value::Nil, Value::Int(3), Value::Array(vec![])]);
+        let v = Value::Array(vec![
+            bulk("a"),
+            Value::Nil,
+            Value::Int(3),
+            Value::Array(vec![]),
+        ]);
         let mut raw = Vec::new();
         format_raw(&v, b"\n", &mut raw);
         assert_eq!(raw, b"a\n\n3\n");
@@ -442,7 +452,11 @@ mod tests {
         format_csv(&v, &mut csv);
         assert_eq!(csv, b"\"a\",NULL,3,");
         let mut map = Vec::new();
-        format_raw(&Value::Map(vec![bulk("f"), bulk("v"), bulk("g"), bulk("w")]), b"\n", &mut map);
+        format_raw(
+            &Value::Map(vec![bulk("f"), bulk("v"), bulk("g"), bulk("w")]),
+            b"\n",
+            &mut map,
+        );
         assert_eq!(map, b"f v\ng w");
         let mut err = Vec::new();
         format_csv(&Value::Error(b"ERR x".to_vec()), &mut err);
@@ -451,10 +465,18 @@ mod tests {
 
     #[test]
     fn json_forms() {
-        let v = Value::Map(vec![Value::Int(1), bulk("a\u{1}\"b"), bulk("k"), Value::Nil]);
+        let v = Value::Map(vec![
+            Value::Int(1),
+            bulk("a\u{1}\"b"),
+            bulk("k"),
+            Value::Nil,
+        ]);
         let mut out = Vec::new();
         format_json(&v, OutputMode::Json, &mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), r#"{"1":"a\u0001\"b","k":null}"#);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"1":"a\u0001\"b","k":null}"#
+        );
         let mut quoted = Vec::new();
         format_json(&bulk("é\n"), OutputMode::QuotedJson, &mut quoted);
         assert_eq!(String::from_utf8(quoted).unwrap(), r#""\\xc3\\xa9\\n""#);
@@ -462,8 +484,15 @@ mod tests {
 
     #[test]
     fn invalidate_push() {
-        let style = Style { mode: OutputMode::Standard, mb_delim: b"\n".to_vec(), cmd_delim: b"\n".to_vec() };
-        let v = Value::Push(vec![bulk("invalidate"), Value::Array(vec![bulk("k1"), bulk("k2")])]);
+        let style = Style {
+            mode: OutputMode::Standard,
+            mb_delim: b"\n".to_vec(),
+            cmd_delim: b"\n".to_vec(),
+        };
+        let v = Value::Push(vec![
+            bulk("invalidate"),
+            Value::Array(vec![bulk("k1"), bulk("k2")]),
+        ]);
         assert_eq!(style.push(&v), b"-> invalidate: 'k1', 'k2'\n");
     }
 }

@@ -41,23 +41,48 @@ pub struct HelpTable {
     pub entries: Vec<HelpEntry>,
 }
 
-fn command_entry(full: String, params: String, summary: String, since: Option<String>, group: String) -> HelpEntry {
+fn command_entry(
+    full: String,
+    params: String,
+    summary: String,
+    since: Option<String>,
+    group: String,
+) -> HelpEntry {
     let argv = full.split(' ').map(str::to_string).collect();
-    HelpEntry { kind: EntryKind::Command, argv, full, params, summary, since, group }
+    HelpEntry {
+        kind: EntryKind::Command,
+        argv,
+        full,
+        params,
+        summary,
+        since,
+        group,
+    }
 }
 
 impl HelpTable {
     /// The built-in table (redis-cli's `cliOldInitHelp` from `help.h`).
     pub fn builtin() -> HelpTable {
         let mut entries = Vec::new();
-        for line in BUILTIN.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in BUILTIN
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let mut f = line.split('\t');
-            let (Some(full), Some(group), Some(since), Some(summary)) = (f.next(), f.next(), f.next(), f.next()) else {
+            let (Some(full), Some(group), Some(since), Some(summary)) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
                 continue;
             };
             let params = f.next().unwrap_or("");
             let since = (since != "-").then(|| since.to_string());
-            entries.push(command_entry(full.into(), params.into(), summary.into(), since, group.into()));
+            entries.push(command_entry(
+                full.into(),
+                params.into(),
+                summary.into(),
+                since,
+                group.into(),
+            ));
         }
         let mut table = HelpTable { entries };
         table.finish();
@@ -84,7 +109,8 @@ impl HelpTable {
                 group: String::new(),
             });
         }
-        self.entries.sort_by(|a, b| a.full.as_bytes().cmp(b.full.as_bytes()));
+        self.entries
+            .sort_by(|a, b| a.full.as_bytes().cmp(b.full.as_bytes()));
     }
 
     /// The table described by a `COMMAND DOCS` reply (RESP2 arrays or RESP3 maps).
@@ -92,7 +118,9 @@ impl HelpTable {
         let items = docs.elements()?;
         let mut entries = Vec::new();
         for pair in items.chunks(2) {
-            let (Some(name), Some(spec)) = (pair[0].text(), pair.get(1)) else { continue };
+            let (Some(name), Some(spec)) = (pair[0].text(), pair.get(1)) else {
+                continue;
+            };
             add_doc_entries(&name, None, spec, &mut entries);
         }
         let mut table = HelpTable { entries };
@@ -103,16 +131,24 @@ impl HelpTable {
     /// Adds the commands a `COMMAND` reply lists that the table lacks, with parameters made
     /// up from arity and first key (`cliOldIntegrateHelp`).
     pub fn integrate_command_table(&mut self, reply: &Value) {
-        let Some(commands) = reply.elements() else { return };
+        let Some(commands) = reply.elements() else {
+            return;
+        };
         for cmd in commands {
             let Some(info) = cmd.elements() else { return };
             if info.len() < 4 {
                 return;
             }
-            let (Some(name), Value::Int(arity), Value::Int(first_key)) = (info[0].text(), &info[1], &info[3]) else {
+            let (Some(name), Value::Int(arity), Value::Int(first_key)) =
+                (info[0].text(), &info[1], &info[3])
+            else {
                 return;
             };
-            if self.entries.iter().any(|e| e.argv[0].eq_ignore_ascii_case(&name)) {
+            if self
+                .entries
+                .iter()
+                .any(|e| e.argv[0].eq_ignore_ascii_case(&name))
+            {
                 continue;
             }
             let mut params = String::new();
@@ -166,14 +202,21 @@ impl HelpTable {
         if argv.is_empty() {
             return None;
         }
-        let end_space = line.as_bytes().last().is_some_and(|b| b.is_ascii_whitespace());
+        let end_space = line
+            .as_bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_whitespace());
         let mut best: Option<(&HelpEntry, usize)> = None;
         for e in self.entries.iter().filter(|e| e.kind == EntryKind::Command) {
             let words = e.argv.len();
             if words > argv.len() {
                 continue;
             }
-            let matches = e.argv.iter().zip(&argv).all(|(w, a)| w.as_bytes().eq_ignore_ascii_case(a));
+            let matches = e
+                .argv
+                .iter()
+                .zip(&argv)
+                .all(|(w, a)| w.as_bytes().eq_ignore_ascii_case(a));
             if matches && words > best.map_or(0, |(_, n)| n) {
                 best = Some((e, words));
             }
@@ -191,7 +234,11 @@ impl HelpTable {
             let first = hint.chars().next().map_or(1, char::len_utf8);
             hint = &hint[first..];
         }
-        Some(if end_space { hint.to_string() } else { format!(" {hint}") })
+        Some(if end_space {
+            hint.to_string()
+        } else {
+            format!(" {hint}")
+        })
     }
 
     /// The text `help <args>` prints (`cliOutputHelp` with arguments).
@@ -202,7 +249,10 @@ impl HelpTable {
             match group {
                 None => {
                     if args.len() <= e.argv.len()
-                        && args.iter().zip(&e.argv).all(|(a, w)| a.eq_ignore_ascii_case(w.as_bytes()))
+                        && args
+                            .iter()
+                            .zip(&e.argv)
+                            .all(|(a, w)| a.eq_ignore_ascii_case(w.as_bytes()))
                     {
                         command_help(e, true, &mut out);
                     }
@@ -224,13 +274,19 @@ fn add_doc_entries(name: &str, sub: Option<&str>, spec: &Value, out: &mut Vec<He
     let mut full = name.to_ascii_uppercase();
     if let Some(sub) = sub {
         full.push(' ');
-        full.push_str(&sub.split_once('|').map_or(sub, |(_, s)| s).to_ascii_uppercase());
+        full.push_str(
+            &sub.split_once('|')
+                .map_or(sub, |(_, s)| s)
+                .to_ascii_uppercase(),
+        );
     }
     let mut entry = command_entry(full, String::new(), String::new(), None, String::new());
     let mut subcommands = Vec::new();
     if let Some(fields) = spec.elements() {
         for pair in fields.chunks(2) {
-            let (Some(key), Some(value)) = (pair[0].text(), pair.get(1)) else { continue };
+            let (Some(key), Some(value)) = (pair[0].text(), pair.get(1)) else {
+                continue;
+            };
             match key.as_str() {
                 "summary" => entry.summary = value.text().unwrap_or_default(),
                 "since" => entry.since = value.text(),
@@ -264,18 +320,26 @@ fn or_empty(s: &str) -> &str {
 /// The arguments of a doc entry joined by `sep` (`cliConcatArguments`).
 fn concat_arguments(args: &Value, sep: &str) -> String {
     let items = args.elements().unwrap_or_default();
-    items.iter().map(describe_argument).collect::<Vec<_>>().join(sep)
+    items
+        .iter()
+        .map(describe_argument)
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// One argument as redis-cli shows it: `[EX seconds|PX milliseconds]`, `key [key ...]`
 /// (`cliAddArgument`).
 fn describe_argument(arg: &Value) -> String {
-    let Some(fields) = arg.elements() else { return String::new() };
+    let Some(fields) = arg.elements() else {
+        return String::new();
+    };
     let (mut name, mut kind, mut token) = (String::new(), String::new(), String::new());
     let (mut optional, mut multiple, mut multiple_token) = (false, false, false);
     let mut nested = None;
     for pair in fields.chunks(2) {
-        let (Some(key), Some(value)) = (pair[0].text(), pair.get(1)) else { continue };
+        let (Some(key), Some(value)) = (pair[0].text(), pair.get(1)) else {
+            continue;
+        };
         match key.as_str() {
             "name" => name = value.text().unwrap_or_default(),
             "token" => token.push_str(or_empty(&value.text().unwrap_or_default())),
@@ -295,7 +359,9 @@ fn describe_argument(arg: &Value) -> String {
         }
     }
     let repeat = match kind.as_str() {
-        "key" | "string" | "integer" | "double" | "pattern" | "unix-time" | "token" => or_empty(&name).to_string(),
+        "key" | "string" | "integer" | "double" | "pattern" | "unix-time" | "token" => {
+            or_empty(&name).to_string()
+        }
         "oneof" => nested.map(|n| concat_arguments(n, "|")).unwrap_or_default(),
         "block" => nested.map(|n| concat_arguments(n, " ")).unwrap_or_default(),
         _ => String::new(),
@@ -325,7 +391,13 @@ fn describe_argument(arg: &Value) -> String {
 
 /// One command's help block (`cliOutputCommandHelp`).
 fn command_help(e: &HelpEntry, with_group: bool, out: &mut Vec<u8>) {
-    out.extend_from_slice(format!("\r\n  \x1b[1m{}\x1b[0m \x1b[90m{}\x1b[0m\r\n", e.full, e.params).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "\r\n  \x1b[1m{}\x1b[0m \x1b[90m{}\x1b[0m\r\n",
+            e.full, e.params
+        )
+        .as_bytes(),
+    );
     out.extend_from_slice(format!("  \x1b[33msummary:\x1b[0m {}\r\n", e.summary).as_bytes());
     if let Some(since) = &e.since {
         out.extend_from_slice(format!("  \x1b[33msince:\x1b[0m {since}\r\n").as_bytes());
@@ -358,9 +430,13 @@ pub fn load_table(client: &mut Client) -> HelpTable {
     if !client.connect(false, true) {
         return HelpTable::builtin();
     }
-    let Some(conn) = client.conn.as_mut() else { return HelpTable::builtin() };
+    let Some(conn) = client.conn.as_mut() else {
+        return HelpTable::builtin();
+    };
     match conn.command(&["COMMAND", "DOCS"]) {
-        Ok(docs @ (Value::Array(_) | Value::Map(_))) => HelpTable::from_docs(&docs).unwrap_or_else(HelpTable::builtin),
+        Ok(docs @ (Value::Array(_) | Value::Map(_))) => {
+            HelpTable::from_docs(&docs).unwrap_or_else(HelpTable::builtin)
+        }
         Ok(Value::Error(_)) => {
             let mut table = HelpTable::builtin();
             if let Ok(commands) = conn.command(&["COMMAND"]) {
@@ -388,7 +464,12 @@ pub fn output_help(client: &mut Client, args: &[Vec<u8>]) {
         let table = load_table(client);
         *client.help.borrow_mut() = Some(table);
     }
-    let text = client.help.borrow().as_ref().map(|t| t.help_text(args)).unwrap_or_default();
+    let text = client
+        .help
+        .borrow()
+        .as_ref()
+        .map(|t| t.help_text(args))
+        .unwrap_or_default();
     emit(&text);
 }
 
@@ -399,10 +480,16 @@ mod tests {
     #[test]
     fn builtin_table_has_commands_and_groups() {
         let t = HelpTable::builtin();
-        assert!(t.entries.iter().any(|e| e.full == "@string" && e.kind == EntryKind::Group));
+        assert!(t
+            .entries
+            .iter()
+            .any(|e| e.full == "@string" && e.kind == EntryKind::Group));
         let get = t.entries.iter().find(|e| e.full == "GET").unwrap();
         assert_eq!((get.params.as_str(), get.group.as_str()), ("key", "string"));
-        assert!(t.entries.windows(2).all(|w| w[0].full.as_bytes() < w[1].full.as_bytes()));
+        assert!(t
+            .entries
+            .windows(2)
+            .all(|w| w[0].full.as_bytes() < w[1].full.as_bytes()));
     }
 
     #[test]
@@ -410,8 +497,14 @@ mod tests {
         let t = HelpTable::builtin();
         assert_eq!(t.hint("get").as_deref(), Some(" key"));
         assert_eq!(t.hint("get ").as_deref(), Some("key"));
-        assert_eq!(t.hint("set k").as_deref().map(|h| &h[..13]), Some(" value [NX|XX"));
-        assert_eq!(t.hint("config get").as_deref(), Some(" parameter [parameter ...]"));
+        assert_eq!(
+            t.hint("set k").as_deref().map(|h| &h[..13]),
+            Some(" value [NX|XX")
+        );
+        assert_eq!(
+            t.hint("config get").as_deref(),
+            Some(" parameter [parameter ...]")
+        );
         assert_eq!(t.hint("nosuchcommand"), None);
         assert_eq!(t.hint(""), None);
     }
@@ -421,7 +514,9 @@ mod tests {
         let t = HelpTable::builtin();
         let c = t.completions("hge");
         assert!(c.contains(&"HGET".to_string()) && c.contains(&"HGETALL".to_string()));
-        assert!(t.completions("help @str").contains(&"help @string".to_string()));
+        assert!(t
+            .completions("help @str")
+            .contains(&"help @string".to_string()));
         assert!(!t.completions("@str").iter().any(|c| c.starts_with('@')));
     }
 
@@ -436,9 +531,23 @@ mod tests {
             )
         };
         let s = |x: &str| Value::Bulk(x.as_bytes().to_vec());
-        let flags = |f: &[&str]| Value::Set(f.iter().map(|x| Value::Status(x.as_bytes().to_vec())).collect());
-        let ex = arg(vec![("name", s("seconds")), ("type", s("integer")), ("token", s("EX"))]);
-        let px = arg(vec![("name", s("ms")), ("type", s("integer")), ("token", s("PX"))]);
+        let flags = |f: &[&str]| {
+            Value::Set(
+                f.iter()
+                    .map(|x| Value::Status(x.as_bytes().to_vec()))
+                    .collect(),
+            )
+        };
+        let ex = arg(vec![
+            ("name", s("seconds")),
+            ("type", s("integer")),
+            ("token", s("EX")),
+        ]);
+        let px = arg(vec![
+            ("name", s("ms")),
+            ("type", s("integer")),
+            ("token", s("PX")),
+        ]);
         let oneof = arg(vec![
             ("name", s("expiration")),
             ("type", s("oneof")),
@@ -446,7 +555,11 @@ mod tests {
             ("arguments", Value::Array(vec![ex, px])),
         ]);
         assert_eq!(describe_argument(&oneof), "[EX seconds|PX ms]");
-        let keys = arg(vec![("name", s("key")), ("type", s("key")), ("flags", flags(&["multiple"]))]);
+        let keys = arg(vec![
+            ("name", s("key")),
+            ("type", s("key")),
+            ("flags", flags(&["multiple"])),
+        ]);
         assert_eq!(describe_argument(&keys), "key [key ...]");
         let tok = arg(vec![
             ("name", s("pattern")),

@@ -46,7 +46,11 @@ pub fn main() -> i32 {
     let argv: Vec<_> = std::env::args_os().collect();
     let mut cfg = match args::parse(argv, std::io::stdout().is_terminal()) {
         Parsed::Run(cfg) => *cfg,
-        Parsed::Exit { stdout, stderr, code } => {
+        Parsed::Exit {
+            stdout,
+            stderr,
+            code,
+        } => {
             emit(stdout.as_bytes());
             eprint!("{stderr}");
             return code;
@@ -78,7 +82,10 @@ pub fn main() -> i32 {
 /// Runs the tool a mode option asked for; `None` for plain commands and interactive use.
 fn run_tool_mode(client: &mut Client) -> Option<i32> {
     let mode = client.cfg.mode.clone();
-    let needs_connection = !matches!(mode, Mode::Command | Mode::IntrinsicLatency { .. } | Mode::Topology);
+    let needs_connection = !matches!(
+        mode,
+        Mode::Command | Mode::IntrinsicLatency { .. } | Mode::Topology
+    );
     if needs_connection && !client.connect(false, false) {
         return Some(1);
     }
@@ -87,7 +94,10 @@ fn run_tool_mode(client: &mut Client) -> Option<i32> {
         Mode::Latency { history } => modes::latency::run(client, history),
         Mode::IntrinsicLatency { seconds } => modes::latency::intrinsic(seconds),
         Mode::Replica => modes::replica::run_replica(client),
-        Mode::Rdb { path, functions_only } => modes::replica::run_rdb(client, &path, functions_only),
+        Mode::Rdb {
+            path,
+            functions_only,
+        } => modes::replica::run_rdb(client, &path, functions_only),
         Mode::Pipe => modes::pipe::run(client),
         Mode::BigKeys => modes::keys::big_keys(client, false, 0),
         Mode::MemKeys { samples } => modes::keys::big_keys(client, true, samples),
@@ -147,11 +157,17 @@ fn noninteractive(client: &mut Client) -> i32 {
 
 /// `--eval file keys... , args...`: EVAL with the file's script.
 fn eval_mode(client: &mut Client) -> i32 {
-    let Some(path) = client.cfg.eval.clone() else { return 1 };
+    let Some(path) = client.cfg.eval.clone() else {
+        return 1;
+    };
     let script = match std::fs::read(&path) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("Can't open file '{}': {}", path.display(), conn::strerror(&e));
+            eprintln!(
+                "Can't open file '{}': {}",
+                path.display(),
+                conn::strerror(&e)
+            );
             return 1;
         }
     };
@@ -167,7 +183,11 @@ fn eval_mode(client: &mut Client) -> i32 {
             keys.push(arg.clone());
         }
     }
-    let mut argv = vec![b"EVAL".to_vec(), script, keys.len().to_string().into_bytes()];
+    let mut argv = vec![
+        b"EVAL".to_vec(),
+        script,
+        keys.len().to_string().into_bytes(),
+    ];
     argv.extend(keys);
     argv.extend(rest);
     let repeat = client.cfg.repeat;

@@ -42,9 +42,17 @@ struct CliHelper {
 impl Completer for CliHelper {
     type Candidate = String;
 
-    fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<String>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
         let table = self.help.borrow();
-        let found = table.as_ref().map(|t| t.completions(&line[..pos])).unwrap_or_default();
+        let found = table
+            .as_ref()
+            .map(|t| t.completions(&line[..pos]))
+            .unwrap_or_default();
         Ok((0, found))
     }
 }
@@ -119,13 +127,18 @@ fn read_plain_line(input: &mut dyn BufRead) -> Option<Vec<u8>> {
 fn dotfile(env: &str, name: &str) -> Option<PathBuf> {
     match std::env::var_os(env) {
         Some(path) if !path.is_empty() => (path != "/dev/null").then(|| PathBuf::from(path)),
-        _ => std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(name)),
+        _ => std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(name)),
     }
 }
 
 /// Commands kept out of the history because they carry secrets (`isSensitiveCommand`).
 fn is_sensitive(argv: &[Vec<u8>]) -> bool {
-    let is = |i: usize, name: &str| argv.get(i).is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()));
+    let is = |i: usize, name: &str| {
+        argv.get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()))
+    };
     let argc = argv.len();
     if is(0, "auth") {
         return true;
@@ -133,7 +146,10 @@ fn is_sensitive(argv: &[Vec<u8>]) -> bool {
     if argc > 1 && is(0, "acl") && is(1, "setuser") {
         return true;
     }
-    if argc > 2 && is(0, "config") && is(1, "set") && (is(2, "masterauth") || is(2, "masteruser") || is(2, "requirepass"))
+    if argc > 2
+        && is(0, "config")
+        && is(1, "set")
+        && (is(2, "masterauth") || is(2, "masteruser") || is(2, "requirepass"))
     {
         return true;
     }
@@ -208,13 +224,23 @@ impl Repl {
                 emit(format!("{origin}unknown tandem-cli preference '{}'\n", word(1)).as_bytes());
             }
         } else {
-            emit(format!("{origin}unknown tandem-cli internal command '{}'\n", word(0)).as_bytes());
+            emit(
+                format!(
+                    "{origin}unknown tandem-cli internal command '{}'\n",
+                    word(0)
+                )
+                .as_bytes(),
+            );
         }
     }
 
     fn load_preferences(&self) {
-        let Some(path) = dotfile(RCFILE_ENV, RCFILE_DEFAULT) else { return };
-        let Ok(text) = std::fs::read(path) else { return };
+        let Some(path) = dotfile(RCFILE_ENV, RCFILE_DEFAULT) else {
+            return;
+        };
+        let Ok(text) = std::fs::read(path) else {
+            return;
+        };
         for line in text.split(|&b| b == b'\n') {
             if let Some(argv) = split_args(line) {
                 if !argv.is_empty() {
@@ -260,7 +286,10 @@ impl Repl {
         } else if argv.len() == 3 && first.eq_ignore_ascii_case(b"connect") {
             let host = String::from_utf8_lossy(&argv[1]).into_owned();
             let port = args::atoi(&String::from_utf8_lossy(&argv[2]));
-            client.endpoint = Endpoint::Tcp { host, port: u16::try_from(port).unwrap_or(port as u16) };
+            client.endpoint = Endpoint::Tcp {
+                host,
+                port: u16::try_from(port).unwrap_or(port as u16),
+            };
             client.connect(true, false);
         } else if argv.len() == 1 && first.eq_ignore_ascii_case(b"clear") {
             return Next::ClearScreen;
@@ -279,7 +308,10 @@ impl Repl {
 /// Runs the interactive mode until EOF, Ctrl-C at the prompt, or `quit`; returns the exit code.
 pub fn run(client: &mut Client) -> i32 {
     client.interactive = true;
-    let repl = Repl { history_file: None, hints: Rc::new(Cell::new(true)) };
+    let repl = Repl {
+        history_file: None,
+        hints: Rc::new(Cell::new(true)),
+    };
     if !std::io::stdin().is_terminal() {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
@@ -307,7 +339,10 @@ fn run_terminal(client: &mut Client, mut repl: Repl) -> i32 {
             return 1;
         }
     };
-    rl.set_helper(Some(CliHelper { help: Rc::clone(&client.help), hints: Rc::clone(&repl.hints) }));
+    rl.set_helper(Some(CliHelper {
+        help: Rc::clone(&client.help),
+        hints: Rc::clone(&repl.hints),
+    }));
     repl.history_file = dotfile(HISTFILE_ENV, HISTFILE_DEFAULT);
     if let Some(path) = &repl.history_file {
         let _ = rl.load_history(path);
@@ -315,7 +350,11 @@ fn run_terminal(client: &mut Client, mut repl: Repl) -> i32 {
     repl.load_preferences();
     signals::install_interactive();
     loop {
-        let prompt = if client.conn.is_some() { client.prompt() } else { "not connected> ".to_string() };
+        let prompt = if client.conn.is_some() {
+            client.prompt()
+        } else {
+            "not connected> ".to_string()
+        };
         let line = match rl.readline(&prompt) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted | ReadlineError::Eof) => return 0,
@@ -325,7 +364,9 @@ fn run_terminal(client: &mut Client, mut repl: Repl) -> i32 {
             }
         };
         let mut added = Vec::new();
-        let next = repl.run_line(client, line.as_bytes(), &mut |l| added.push(String::from_utf8_lossy(l).into_owned()));
+        let next = repl.run_line(client, line.as_bytes(), &mut |l| {
+            added.push(String::from_utf8_lossy(l).into_owned())
+        });
         for entry in added {
             let _ = rl.history_mut().add(&entry);
             if let Some(path) = &repl.history_file {
@@ -352,9 +393,13 @@ mod tests {
         assert!(is_sensitive(&argv(&["acl", "setuser", "u", ">pw"])));
         assert!(is_sensitive(&argv(&["config", "set", "requirepass", "x"])));
         assert!(is_sensitive(&argv(&["hello", "3", "auth", "u", "p"])));
-        assert!(is_sensitive(&argv(&["hello", "3", "setname", "n", "auth", "u", "p"])));
+        assert!(is_sensitive(&argv(&[
+            "hello", "3", "setname", "n", "auth", "u", "p"
+        ])));
         assert!(!is_sensitive(&argv(&["hello", "3", "setname", "n"])));
-        assert!(is_sensitive(&argv(&["migrate", "h", "1", "", "0", "10", "auth", "pw", "keys", "a"])));
+        assert!(is_sensitive(&argv(&[
+            "migrate", "h", "1", "", "0", "10", "auth", "pw", "keys", "a"
+        ])));
         assert!(!is_sensitive(&argv(&["get", "auth"])));
     }
 

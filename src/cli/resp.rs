@@ -62,7 +62,8 @@ impl Value {
 
     /// The text of a string-like reply, lossily decoded.
     pub fn text(&self) -> Option<String> {
-        self.bytes().map(|b| String::from_utf8_lossy(b).into_owned())
+        self.bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
     pub fn is_error(&self) -> bool {
@@ -111,7 +112,9 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Value, usize)>, ProtocolError> {
 
 fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>, ProtocolError> {
     if depth > MAX_DEPTH {
-        return Err(ProtocolError("Protocol error: reply nested too deeply".into()));
+        return Err(ProtocolError(
+            "Protocol error: reply nested too deeply".into(),
+        ));
     }
     loop {
         let Some(&kind) = buf.get(*pos) else {
@@ -139,8 +142,8 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>, 
                     *pos = after_line;
                     return Ok(Some(Value::Nil));
                 }
-                let len = usize::try_from(len)
-                    .map_err(|_| ProtocolError("Bad bulk length".into()))?;
+                let len =
+                    usize::try_from(len).map_err(|_| ProtocolError("Bad bulk length".into()))?;
                 let end = after_line + len;
                 if buf.len() < end + 2 {
                     return Ok(None);
@@ -274,7 +277,9 @@ impl Scanner {
             self.pos = next;
             if children > 0 {
                 if self.open.len() >= MAX_DEPTH {
-                    return Err(ProtocolError("Protocol error: reply nested too deeply".into()));
+                    return Err(ProtocolError(
+                        "Protocol error: reply nested too deeply".into(),
+                    ));
                 }
                 self.open.push(children);
                 continue;
@@ -370,21 +375,36 @@ mod tests {
         assert_eq!(whole(b"#t\r\n"), Value::Bool(true));
         assert_eq!(whole(b"#f\r\n"), Value::Bool(false));
         assert_eq!(whole(b"!5\r\nERR x\r\n"), Value::Error(b"ERR x".to_vec()));
-        assert_eq!(whole(b"=7\r\ntxt:abc\r\n"), Value::Verbatim(b"abc".to_vec()));
-        assert_eq!(whole(b"(12345678901234567890\r\n"), Value::BigNumber(b"12345678901234567890".to_vec()));
+        assert_eq!(
+            whole(b"=7\r\ntxt:abc\r\n"),
+            Value::Verbatim(b"abc".to_vec())
+        );
+        assert_eq!(
+            whole(b"(12345678901234567890\r\n"),
+            Value::BigNumber(b"12345678901234567890".to_vec())
+        );
         assert_eq!(
             whole(b"%1\r\n+a\r\n:1\r\n"),
             Value::Map(vec![Value::Status(b"a".to_vec()), Value::Int(1)])
         );
-        assert_eq!(whole(b"~1\r\n+a\r\n"), Value::Set(vec![Value::Status(b"a".to_vec())]));
+        assert_eq!(
+            whole(b"~1\r\n+a\r\n"),
+            Value::Set(vec![Value::Status(b"a".to_vec())])
+        );
         assert_eq!(
             whole(b">2\r\n+message\r\n+x\r\n"),
-            Value::Push(vec![Value::Status(b"message".to_vec()), Value::Status(b"x".to_vec())])
+            Value::Push(vec![
+                Value::Status(b"message".to_vec()),
+                Value::Status(b"x".to_vec())
+            ])
         );
         assert_eq!(whole(b"|1\r\n+k\r\n+v\r\n:7\r\n"), Value::Int(7));
         assert_eq!(
             whole(b"*2\r\n*1\r\n:1\r\n*0\r\n"),
-            Value::Array(vec![Value::Array(vec![Value::Int(1)]), Value::Array(vec![])])
+            Value::Array(vec![
+                Value::Array(vec![Value::Int(1)]),
+                Value::Array(vec![])
+            ])
         );
     }
 
@@ -403,7 +423,11 @@ mod tests {
             }
             let mut scanner = Scanner::default();
             for cut in 0..frame.len() {
-                assert_eq!(scanner.scan(&frame[..cut]), Ok(None), "scanner cut at {cut}");
+                assert_eq!(
+                    scanner.scan(&frame[..cut]),
+                    Ok(None),
+                    "scanner cut at {cut}"
+                );
             }
             assert_eq!(scanner.scan(frame), Ok(Some(frame.len())));
             let mut two = frame.to_vec();
@@ -433,7 +457,9 @@ mod tests {
             let mut out = BytesMut::new();
             encode(&reply, resp, &mut out);
             let v = whole(&out);
-            let Value::Array(items) = v else { panic!("not an array") };
+            let Value::Array(items) = v else {
+                panic!("not an array")
+            };
             assert_eq!(items.len(), 6);
             assert_eq!(items[0], Value::Int(3));
             assert_eq!(matches!(items[2], Value::Map(_)), want_map);

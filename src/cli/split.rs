@@ -115,21 +115,38 @@ mod tests {
     use super::*;
 
     fn split(s: &str) -> Option<Vec<String>> {
-        split_args(s.as_bytes())
-            .map(|v| v.into_iter().map(|a| String::from_utf8_lossy(&a).into_owned()).collect())
+        split_args(s.as_bytes()).map(|v| {
+            v.into_iter()
+                .map(|a| String::from_utf8_lossy(&a).into_owned())
+                .collect()
+        })
     }
 
     #[test]
     fn quoting_rules() {
-        assert_eq!(split("  set  a   b "), Some(vec!["set".into(), "a".into(), "b".into()]));
-        assert_eq!(split(r#"set "a b\x41\n" 'it\'s' "" x"#),
-            Some(vec!["set".into(), "a bA\n".into(), "it's".into(), "".into(), "x".into()]));
+        assert_eq!(
+            split("  set  a   b "),
+            Some(vec!["set".into(), "a".into(), "b".into()])
+        );
+        assert_eq!(
+            split(r#"set "a b\x41\n" 'it\'s' "" x"#),
+            Some(vec![
+                "set".into(),
+                "a bA\n".into(),
+                "it's".into(),
+                "".into(),
+                "x".into()
+            ])
+        );
         assert_eq!(split(r#"a"b c" d"#), Some(vec!["ab c".into(), "d".into()]));
         assert_eq!(split(r#""\xzz""#), Some(vec!["xzz".into()]));
         assert_eq!(split(""), Some(vec![]));
         assert_eq!(split(r#"get "unterminated"#), None);
         assert_eq!(split(r#"get "a"b"#), None);
         assert_eq!(split("get 'a'b"), None);
-        assert_eq!(split("get\t'a'\tb\r"), Some(vec!["get".into(), "a".into(), "b".into()]));
+        assert_eq!(
+            split("get\t'a'\tb\r"),
+            Some(vec!["get".into(), "a".into(), "b".into()])
+        );
     }
 }

@@ -86,29 +86,55 @@ fn pxat_argv(key: &Bytes, value: Bytes, at: i64) -> Vec<Bytes> {
     ]
 }
 
-fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
+/// SET and GETEX options, parsed as redis `parseExtendedStringArgumentsOrReply`: conflicting
+/// options are a syntax error (the same unit twice is allowed, the last wins), and the expire
+/// value is only parsed once the whole line is known to be well formed.
+struct ExtOpts {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    expire: ExpireArg,
+}
+
+fn parse_ext(cx: &Ctx, start: usize, is_set: bool) -> Result<ExtOpts, CmdError> {
     let argv = cx.argv;
-    let (mut nx, mut xx, mut get) = (false, false, false);
-    let mut expire = ExpireArg::None;
-    let mut i = 3;
+    let (mut nx, mut xx, mut get, mut keepttl, mut persist) = (false, false, false, false, false);
+    let mut unit: Option<String> = None;
+    let mut raw: Option<&Bytes> = None;
+    let mut i = start;
     while i < argv.len() {
-        let a = &argv[i];
+        let upper = String::from_utf8_lossy(&argv[i]).to_ascii_uppercase();
         let next = argv.get(i + 1);
-        let upper = String::from_utf8_lossy(a).to_ascii_uppercase();
         match upper.as_str() {
-            "NX" if !xx => nx = true,
-            "XX" if !nx => xx = true,
-            "GET" => get = true,
-            "KEEPTTL" if expire == ExpireArg::None => expire = ExpireArg::KeepTtl,
-            "EX" | "PX" | "EXAT" | "PXAT" if expire == ExpireArg::None && next.is_some() => {
-                let raw = next.ok_or(errors::SYNTAX)?;
-                expire = ExpireArg::At(absolute_ms(cx, &upper, raw, "set")?);
+            "NX" if is_set && !xx => nx = true,
+            "XX" if is_set && !nx => xx = true,
+            "GET" if is_set => get = true,
+            "KEEPTTL" if is_set && unit.is_none() => keepttl = true,
+            "PERSIST" if !is_set && unit.is_none() => persist = true,
+            "EX" | "PX" | "EXAT" | "PXAT"
+                if !keepttl && !persist && unit.as_ref().is_none_or(|u| *u == upper) && next.is_some() =>
+            {
+                unit = Some(upper);
+                raw = next;
                 i += 1;
             }
             _ => return Err(errors::SYNTAX),
         }
         i += 1;
     }
+    let cmd = if is_set { "set" } else { "getex" };
+    let expire = match (unit, raw) {
+        (Some(u), Some(r)) => ExpireArg::At(absolute_ms(cx, &u, r, cmd)?),
+        _ if keepttl => ExpireArg::KeepTtl,
+        _ if persist => ExpireArg::Persist,
+        _ => ExpireArg::None,
+    };
+    Ok(ExtOpts { nx, xx, get, expire })
+}
+
+fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let argv = cx.argv;
+    let ExtOpts { nx, xx, get, expire } = parse_ext(cx, 3, true)?;
     let key = &argv[1];
     let old = if get { get_string(cx.db, key)? } else { None };
     let exists = cx.db.exists(key);
@@ -194,20 +220,7 @@ fn getdel(cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 fn getex(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let argv = cx.argv;
-    let mut expire = ExpireArg::None;
-    let mut i = 2;
-    while i < argv.len() {
-        let upper = String::from_utf8_lossy(&argv[i]).to_ascii_uppercase();
-        match upper.as_str() {
-            "PERSIST" if expire == ExpireArg::None => expire = ExpireArg::Persist,
-            "EX" | "PX" | "EXAT" | "PXAT" if expire == ExpireArg::None && i + 1 < argv.len() => {
-                expire = ExpireArg::At(absolute_ms(cx, &upper, &argv[i + 1], "getex")?);
-                i += 1;
-            }
-            _ => return Err(errors::SYNTAX),
-        }
-        i += 1;
-    }
+    let expire = parse_ext(cx, 2, false)?.expire;
     let key = &argv[1];
     let Some(value) = get_string(cx.db, key)? else {
         return Ok(Reply::Nil);
@@ -361,8 +374,8 @@ fn incrbyfloat(cx: &mut Ctx) -> Result<Reply, CmdError> {
     };
     let text = super::float::add(&current, &cx.argv[2])?;
     let value = Bytes::from(text);
-    cx.db
-        .set_keep_ttl(&key, Value::Str(Str::from_bytes(&value)));
+    // Redis stores the result as a string object, never int-encoded.
+    cx.db.set_keep_ttl(&key, Value::Str(Str::Bytes { data: value.clone(), raw: false }));
     cx.propagate_as(vec![
         Bytes::from_static(b"SET"),
         key,

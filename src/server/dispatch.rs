@@ -70,6 +70,12 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
             if let Some(m) = client.multi.as_mut() {
                 m.error = true;
             }
+            // A rejected EXEC discards the transaction (redis `execCommandAbort`).
+            if client.multi.is_some() && argv[0].eq_ignore_ascii_case(b"exec") {
+                end_multi(server, client);
+                let text = e.0.strip_prefix("ERR ").unwrap_or(&e.0).to_string();
+                return error_reply(server, CmdError::new(format!("EXECABORT Transaction discarded because of: {text}")));
+            }
             return error_reply(server, e);
         }
     };
@@ -299,11 +305,12 @@ fn publish_effects(server: &Server, db: &mut Db<'_>) {
     st.dirty
         .fetch_add(db.effects.len() as u64, Ordering::Relaxed);
     if server.watches.any() {
+        // The keys an effect modifies are the keys of the command it propagates.
         let keys: Vec<(usize, Bytes)> = db
             .effects
             .iter()
-            .filter(|e| e.argv.len() >= 2)
-            .map(|e| (e.db, e.argv[1].clone()))
+            .filter_map(|e| resolve(&e.argv).ok().map(|(_, spec)| (e, spec)))
+            .flat_map(|(e, spec)| spec.key_positions(&e.argv).into_iter().map(move |p| (e.db, e.argv[p].clone())))
             .collect();
         server.watches.touch(&keys);
     }

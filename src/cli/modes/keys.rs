@@ -33,7 +33,12 @@ fn scan_step(client: &mut Client, cursor: u64) -> (u64, Vec<Vec<u8>>) {
         std::process::exit(1);
     }
     let next = items[0].as_int().map_or(0, |n| n as u64);
-    let keys = items[1].elements().unwrap_or_default().iter().filter_map(|k| k.bytes().map(<[u8]>::to_vec)).collect();
+    let keys = items[1]
+        .elements()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|k| k.bytes().map(<[u8]>::to_vec))
+        .collect();
     (next, keys)
 }
 
@@ -49,7 +54,9 @@ fn pipeline(client: &mut Client, commands: &[Vec<Vec<u8>>]) -> Vec<Value> {
     for c in commands {
         resp::encode_command(c, &mut out);
     }
-    let Some(conn) = client.conn.as_mut() else { std::process::exit(1) };
+    let Some(conn) = client.conn.as_mut() else {
+        std::process::exit(1)
+    };
     if let Err(e) = conn.write_all(&out) {
         eprintln!("Error: {e}");
         std::process::exit(1);
@@ -120,7 +127,15 @@ struct TypeInfo {
 
 impl TypeInfo {
     fn new(name: &str, size_command: Option<&'static str>, unit: &'static str) -> TypeInfo {
-        TypeInfo { name: name.into(), size_command, unit, biggest: 0, count: 0, total: 0, biggest_key: None }
+        TypeInfo {
+            name: name.into(),
+            size_command,
+            unit,
+            biggest: 0,
+            count: 0,
+            total: 0,
+            biggest_key: None,
+        }
     }
 }
 
@@ -150,7 +165,10 @@ pub fn big_keys(client: &mut Client, memkeys: bool, samples: u32) -> i32 {
         let (next, keys) = scan_step(client, cursor);
         cursor = next;
         loops += 1;
-        let type_cmds: Vec<Vec<Vec<u8>>> = keys.iter().map(|k| vec![b"TYPE".to_vec(), k.clone()]).collect();
+        let type_cmds: Vec<Vec<Vec<u8>>> = keys
+            .iter()
+            .map(|k| vec![b"TYPE".to_vec(), k.clone()])
+            .collect();
         let mut key_types = Vec::with_capacity(keys.len());
         for (reply, key) in pipeline(client, &type_cmds).into_iter().zip(&keys) {
             let name = match reply {
@@ -160,7 +178,10 @@ pub fn big_keys(client: &mut Client, memkeys: bool, samples: u32) -> i32 {
                     std::process::exit(1);
                 }
                 _ => {
-                    eprintln!("Invalid reply type for TYPE on key '{}'!", String::from_utf8_lossy(key));
+                    eprintln!(
+                        "Invalid reply type for TYPE on key '{}'!",
+                        String::from_utf8_lossy(key)
+                    );
                     std::process::exit(1);
                 }
             };
@@ -200,8 +221,15 @@ pub fn big_keys(client: &mut Client, memkeys: bool, samples: u32) -> i32 {
                 Value::Int(n) => sizes[i] = n.max(0) as u64,
                 _ => {
                     let t = key_types[i].unwrap_or(0);
-                    let cmd = if memkeys { "MEMORY USAGE" } else { types[t].size_command.unwrap_or("") };
-                    eprintln!("Warning:  {cmd} on '{}' failed (may have changed type)", String::from_utf8_lossy(&keys[i]));
+                    let cmd = if memkeys {
+                        "MEMORY USAGE"
+                    } else {
+                        types[t].size_command.unwrap_or("")
+                    };
+                    eprintln!(
+                        "Warning:  {cmd} on '{}' failed (may have changed type)",
+                        String::from_utf8_lossy(&keys[i])
+                    );
                 }
             }
         }
@@ -217,8 +245,11 @@ pub fn big_keys(client: &mut Client, memkeys: bool, samples: u32) -> i32 {
                 let name = repr_string(key);
                 let unit = if memkeys { "bytes" } else { info.unit };
                 emit(
-                    format!("[{pct:05.2}%] Biggest {:<6} found so far '{name}' with {size} {unit}\n", info.name)
-                        .as_bytes(),
+                    format!(
+                        "[{pct:05.2}%] Biggest {:<6} found so far '{name}' with {size} {unit}\n",
+                        info.name
+                    )
+                    .as_bytes(),
                 );
                 info.biggest_key = Some(name);
                 info.biggest = size;
@@ -238,21 +269,36 @@ pub fn big_keys(client: &mut Client, memkeys: bool, samples: u32) -> i32 {
     if signals::cancelled() {
         out.push_str(&format!("[{pct:05.2}%] "));
     }
-    let avg_len = if total_len > 0 { total_len as f64 / sampled as f64 } else { 0.0 };
+    let avg_len = if total_len > 0 {
+        total_len as f64 / sampled as f64
+    } else {
+        0.0
+    };
     out.push_str(&format!(
         "Sampled {sampled} keys in the keyspace!\nTotal key length in bytes is {total_len} (avg len {avg_len:.2})\n\n"
     ));
     for t in &types {
         if let Some(key) = &t.biggest_key {
             let unit = if memkeys { "bytes" } else { t.unit };
-            out.push_str(&format!("Biggest {:>6} found '{key}' has {} {unit}\n", t.name, t.biggest));
+            out.push_str(&format!(
+                "Biggest {:>6} found '{key}' has {} {unit}\n",
+                t.name, t.biggest
+            ));
         }
     }
     out.push('\n');
     for t in &types {
         let unit = if memkeys { "bytes" } else { t.unit };
-        let share = if sampled > 0 { 100.0 * t.count as f64 / sampled as f64 } else { 0.0 };
-        let avg = if t.count > 0 { t.total as f64 / t.count as f64 } else { 0.0 };
+        let share = if sampled > 0 {
+            100.0 * t.count as f64 / sampled as f64
+        } else {
+            0.0
+        };
+        let avg = if t.count > 0 {
+            t.total as f64 / t.count as f64
+        } else {
+            0.0
+        };
         out.push_str(&format!(
             "{} {}s with {} {unit} ({share:05.2}% of keys, avg size {avg:.2})\n",
             t.count, t.name, t.total
@@ -279,8 +325,10 @@ pub fn hot_keys(client: &mut Client) -> i32 {
         let (next, keys) = scan_step(client, cursor);
         cursor = next;
         loops += 1;
-        let cmds: Vec<Vec<Vec<u8>>> =
-            keys.iter().map(|k| vec![b"OBJECT".to_vec(), b"FREQ".to_vec(), k.clone()]).collect();
+        let cmds: Vec<Vec<Vec<u8>>> = keys
+            .iter()
+            .map(|k| vec![b"OBJECT".to_vec(), b"FREQ".to_vec(), k.clone()])
+            .collect();
         for (reply, key) in pipeline(client, &cmds).into_iter().zip(&keys) {
             let freq = match reply {
                 Value::Int(n) => n.max(0) as u64,
@@ -289,7 +337,10 @@ pub fn hot_keys(client: &mut Client) -> i32 {
                     std::process::exit(1);
                 }
                 _ => {
-                    eprintln!("Warning: OBJECT freq on '{}' failed (may have been deleted)", repr_string(key));
+                    eprintln!(
+                        "Warning: OBJECT freq on '{}' failed (may have been deleted)",
+                        repr_string(key)
+                    );
                     0
                 }
             };
@@ -312,7 +363,10 @@ pub fn hot_keys(client: &mut Client) -> i32 {
             }
             counters[k] = freq;
             let name = repr_string(key);
-            emit(format!("[{pct:05.2}%] Hot key '{name}' found so far with counter {freq}\n").as_bytes());
+            emit(
+                format!("[{pct:05.2}%] Hot key '{name}' found so far with counter {freq}\n")
+                    .as_bytes(),
+            );
             names[k] = Some(name);
         }
         if client.cfg.interval_us > 0 && loops % 100 == 0 {

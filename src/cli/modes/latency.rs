@@ -14,7 +14,9 @@ const SAMPLE_RATE: Duration = Duration::from_millis(10);
 const HISTORY_DEFAULT_MS: i64 = 15_000;
 
 fn mstime() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// One report (`latencyModePrint`).
@@ -34,8 +36,16 @@ pub fn report(mode: OutputMode, min: i64, max: i64, avg: f64, count: i64) -> Str
 /// every sample and closes a window every interval (15 s by default).
 pub fn run(client: &mut Client, history: bool) -> i32 {
     let mode = client.style.mode;
-    let history_interval = if client.cfg.interval_us > 0 { client.cfg.interval_us / 1000 } else { HISTORY_DEFAULT_MS };
-    let interval = if client.cfg.interval_us == 0 { 1000 } else { client.cfg.interval_us / 1000 };
+    let history_interval = if client.cfg.interval_us > 0 {
+        client.cfg.interval_us / 1000
+    } else {
+        HISTORY_DEFAULT_MS
+    };
+    let interval = if client.cfg.interval_us == 0 {
+        1000
+    } else {
+        client.cfg.interval_us / 1000
+    };
     let (mut min, mut max, mut tot, mut count) = (0i64, 0i64, 0i64, 0i64);
     let mut history_start = mstime();
     loop {
@@ -64,7 +74,13 @@ pub fn run(client: &mut Client, history: bool) -> i32 {
             return 0;
         }
         if history && mstime() - history_start > history_interval {
-            emit(format!(" -- {:.2} seconds range\n", (mstime() - history_start) as f64 / 1000.0).as_bytes());
+            emit(
+                format!(
+                    " -- {:.2} seconds range\n",
+                    (mstime() - history_start) as f64 / 1000.0
+                )
+                .as_bytes(),
+            );
             history_start = mstime();
             (min, max, tot, count) = (0, 0, 0, 0);
         }

@@ -27,7 +27,11 @@ pub fn info_long(info: &str, field: &str) -> Option<i64> {
 
 /// `bytesToHuman`: `100B`, `4.00K`, `1.65M`, `2.00G`.
 pub fn bytes_to_human(n: i64) -> String {
-    let (sign, n) = if n < 0 { ("-", n.unsigned_abs()) } else { ("", n.unsigned_abs()) };
+    let (sign, n) = if n < 0 {
+        ("-", n.unsigned_abs())
+    } else {
+        ("", n.unsigned_abs())
+    };
     let n = n as f64;
     let text = if n < 1024.0 {
         format!("{n}B")
@@ -47,7 +51,8 @@ mod tests {
 
     #[test]
     fn info_fields() {
-        let info = "# Keyspace\r\nused_memory:1234\r\nused_memory_human:1.2K\r\ndb0:keys=5,expires=0\r\n";
+        let info =
+            "# Keyspace\r\nused_memory:1234\r\nused_memory_human:1.2K\r\ndb0:keys=5,expires=0\r\n";
         assert_eq!(info_field(info, "used_memory"), Some("1234"));
         assert_eq!(info_long(info, "db0:keys"), Some(5));
         assert_eq!(info_long(info, "db1:keys"), None);

@@ -18,7 +18,9 @@ const MAGIC_LEN: usize = 20;
 /// Returns the exit code: 1 if any reply was an error or the replies stopped coming.
 pub fn run(client: &mut Client) -> i32 {
     let timeout_secs = client.cfg.pipe_timeout_secs;
-    let Some(conn) = client.conn.as_mut() else { return 1 };
+    let Some(conn) = client.conn.as_mut() else {
+        return 1;
+    };
     let mut writer = match conn.try_clone_writer() {
         Ok(w) => w,
         Err(e) => {
@@ -73,7 +75,9 @@ pub fn run(client: &mut Client) -> i32 {
                         eprintln!("{}", String::from_utf8_lossy(e));
                         errors += 1;
                     }
-                    Value::Bulk(b) if eof.load(Ordering::SeqCst) && b.as_slice() == magic.as_slice() => {
+                    Value::Bulk(b)
+                        if eof.load(Ordering::SeqCst) && b.as_slice() == magic.as_slice() =>
+                    {
                         emit(b"Last reply received from server.\n");
                         break;
                     }
@@ -82,7 +86,10 @@ pub fn run(client: &mut Client) -> i32 {
                 replies += 1;
             }
             Err(ConnError::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
             {
                 if eof.load(Ordering::SeqCst)
                     && timeout_secs > 0

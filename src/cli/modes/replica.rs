@@ -53,7 +53,10 @@ fn send_sync(conn: &mut Conn) -> Payload {
         }
     };
     if line.first() == Some(&b'-') {
-        eprintln!("SYNC with master failed: {}", String::from_utf8_lossy(&line));
+        eprintln!(
+            "SYNC with master failed: {}",
+            String::from_utf8_lossy(&line)
+        );
         std::process::exit(1);
     }
     let rest = line.get(1..).unwrap_or_default();
@@ -62,13 +65,21 @@ fn send_sync(conn: &mut Conn) -> Payload {
             return Payload::UntilMark(mark[..EOF_MARK_LEN].to_vec());
         }
     }
-    let digits: String = rest.iter().take_while(|b| b.is_ascii_digit()).map(|&b| b as char).collect();
+    let digits: String = rest
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .map(|&b| b as char)
+        .collect();
     Payload::Length(digits.parse().unwrap_or(0))
 }
 
 /// Reads the snapshot and hands each piece of it to `sink`; returns its length. Bytes read
 /// past the end mark go back to the connection (the command stream that follows).
-fn read_payload(conn: &mut Conn, payload: &Payload, mut sink: impl FnMut(&[u8])) -> Result<u64, ()> {
+fn read_payload(
+    conn: &mut Conn,
+    payload: &Payload,
+    mut sink: impl FnMut(&[u8]),
+) -> Result<u64, ()> {
     let mut buf = vec![0u8; 16 * 1024];
     match payload {
         Payload::Length(len) => {
@@ -115,10 +126,14 @@ fn read_payload(conn: &mut Conn, payload: &Payload, mut sink: impl FnMut(&[u8]))
 /// Skips the snapshot, then prints the master's commands as CSV until the link breaks
 /// (`slaveMode`). Used by `--replica` and by SYNC/PSYNC typed as a command.
 pub fn stream_commands(client: &mut Client) {
-    let Some(conn) = client.conn.as_mut() else { return };
+    let Some(conn) = client.conn.as_mut() else {
+        return;
+    };
     let payload = send_sync(conn);
     match &payload {
-        Payload::Length(len) => eprintln!("SYNC with master, discarding {len} bytes of bulk transfer..."),
+        Payload::Length(len) => {
+            eprintln!("SYNC with master, discarding {len} bytes of bulk transfer...")
+        }
         Payload::UntilMark(_) => {
             eprintln!("SYNC with master, discarding bytes of bulk transfer until EOF marker...")
         }
@@ -128,7 +143,10 @@ pub fn stream_commands(client: &mut Client) {
         std::process::exit(1);
     };
     if let Payload::UntilMark(_) = payload {
-        eprintln!("SYNC done after {} bytes. Logging commands from master.", total + EOF_MARK_LEN as u64);
+        eprintln!(
+            "SYNC done after {} bytes. Logging commands from master.",
+            total + EOF_MARK_LEN as u64
+        );
         // A diskless master puts the replica online on its first ACK. The master does not
         // answer ACKs (redis-cli waits for an answer here and so eats the first command).
         std::thread::sleep(std::time::Duration::from_secs(1));
@@ -140,7 +158,11 @@ pub fn stream_commands(client: &mut Client) {
     } else {
         eprintln!("SYNC done. Logging commands from master.");
     }
-    let csv = Style { mode: OutputMode::Csv, mb_delim: b"\n".to_vec(), cmd_delim: b"\n".to_vec() };
+    let csv = Style {
+        mode: OutputMode::Csv,
+        mb_delim: b"\n".to_vec(),
+        cmd_delim: b"\n".to_vec(),
+    };
     loop {
         match conn.read_value() {
             Ok(v) => emit(&csv.reply(&v, false)),
@@ -168,7 +190,9 @@ pub fn run_replica(client: &mut Client) -> i32 {
 
 /// `--rdb FILE` / `--functions-rdb FILE` (`-` for stdout).
 pub fn run_rdb(client: &mut Client, path: &Path, functions_only: bool) -> i32 {
-    let Some(conn) = client.conn.as_mut() else { return 1 };
+    let Some(conn) = client.conn.as_mut() else {
+        return 1;
+    };
     send_replconf(conn, "capa", "eof");
     send_replconf(conn, "rdb-only", "1");
     if functions_only && !send_replconf(conn, "rdb-filter-only", "functions") {
@@ -180,7 +204,9 @@ pub fn run_rdb(client: &mut Client, path: &Path, functions_only: bool) -> i32 {
     match &payload {
         Payload::Length(len) => eprintln!("SYNC sent to master, writing {len} bytes to '{name}'"),
         Payload::UntilMark(_) => {
-            eprintln!("SYNC sent to master, writing bytes of bulk transfer until EOF marker to '{name}'")
+            eprintln!(
+                "SYNC sent to master, writing bytes of bulk transfer until EOF marker to '{name}'"
+            )
         }
     }
     let to_stdout = name == "-";
@@ -190,7 +216,10 @@ pub fn run_rdb(client: &mut Client, path: &Path, functions_only: bool) -> i32 {
         match File::create(path) {
             Ok(f) => Some(f),
             Err(e) => {
-                eprintln!("Error opening '{name}': {}", super::super::conn::strerror(&e));
+                eprintln!(
+                    "Error opening '{name}': {}",
+                    super::super::conn::strerror(&e)
+                );
                 return 1;
             }
         }
@@ -213,7 +242,10 @@ pub fn run_rdb(client: &mut Client, path: &Path, functions_only: bool) -> i32 {
         }
     });
     if let Some(e) = write_error {
-        eprintln!("Error writing data to file: {}", super::super::conn::strerror(&e));
+        eprintln!(
+            "Error writing data to file: {}",
+            super::super::conn::strerror(&e)
+        );
         return 1;
     }
     let Ok(total) = result else {
@@ -228,7 +260,10 @@ pub fn run_rdb(client: &mut Client, path: &Path, functions_only: bool) -> i32 {
     client.conn = None;
     if let Some(f) = file {
         if let Err(e) = f.sync_all() {
-            eprintln!("Fail to fsync '{name}': {}", super::super::conn::strerror(&e));
+            eprintln!(
+                "Fail to fsync '{name}': {}",
+                super::super::conn::strerror(&e)
+            );
             return 1;
         }
     }

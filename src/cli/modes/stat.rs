@@ -8,16 +8,23 @@ use super::super::emit;
 use super::super::resp::Value;
 use super::{bytes_to_human, info_long};
 
-const HEADER: &str = "------- data ------ --------------------- load -------------------- - child -\n\
+const HEADER: &str =
+    "------- data ------ --------------------- load -------------------- - child -\n\
 keys       mem      clients blocked requests            connections          \n";
 
 /// One line of the table from an INFO text; `previous_requests` gives the `(+n)` delta.
 pub fn stat_line(info: &str, previous_requests: i64) -> String {
     // A missing field prints as C's LONG_MIN, as in redis-cli.
     let field = |name: &str| info_long(info, name).unwrap_or(i64::MIN);
-    let keys: i64 = (0..20).filter_map(|db| info_long(info, &format!("db{db}:keys"))).sum();
+    let keys: i64 = (0..20)
+        .filter_map(|db| info_long(info, &format!("db{db}:keys")))
+        .sum();
     let requests = field("total_commands_processed");
-    let delta = if previous_requests == 0 { 0 } else { requests.wrapping_sub(previous_requests) };
+    let delta = if previous_requests == 0 {
+        0
+    } else {
+        requests.wrapping_sub(previous_requests)
+    };
     let mut line = format!(
         "{:<11}{:<8} {:<8}{:<8}{:<19} {:<12}",
         keys,
@@ -44,7 +51,11 @@ pub fn stat_line(info: &str, previous_requests: i64) -> String {
 /// Runs forever (Ctrl-C ends the process).
 pub fn run(client: &mut Client) -> i32 {
     let interval = Duration::from_micros(client.cfg.interval_us.max(1) as u64);
-    let interval = if client.cfg.interval_us == 0 { Duration::from_secs(1) } else { interval };
+    let interval = if client.cfg.interval_us == 0 {
+        Duration::from_secs(1)
+    } else {
+        interval
+    };
     let mut requests = 0;
     for i in 0u64.. {
         let info = match client.reconnecting_command(&["INFO"]) {
@@ -73,7 +84,13 @@ mod tests {
         let info = "db0:keys=10,expires=0\r\ndb3:keys=4,expires=1\r\nused_memory:1730000\r\nconnected_clients:1\r\n\
                     blocked_clients:0\r\ntotal_commands_processed:507\r\ntotal_connections_received:91\r\n\
                     bgsave_in_progress:0\r\naof_rewrite_in_progress:0\r\nloading:0\r\n";
-        assert_eq!(stat_line(info, 0), "14         1.65M    1       0       507 (+0)            91          \n");
-        assert_eq!(stat_line(info, 500), "14         1.65M    1       0       507 (+7)            91          \n");
+        assert_eq!(
+            stat_line(info, 0),
+            "14         1.65M    1       0       507 (+0)            91          \n"
+        );
+        assert_eq!(
+            stat_line(info, 500),
+            "14         1.65M    1       0       507 (+7)            91          \n"
+        );
     }
 }

@@ -48,7 +48,13 @@ pub struct ReplicaLine {
 /// Parses an INFO replication text.
 pub fn parse_info(info: &str) -> NodeInfo {
     let field = |name: &str| {
-        info.lines().find_map(|l| l.trim_end_matches('\r').strip_prefix(name)?.strip_prefix(':')).map(str::to_string)
+        info.lines()
+            .find_map(|l| {
+                l.trim_end_matches('\r')
+                    .strip_prefix(name)?
+                    .strip_prefix(':')
+            })
+            .map(str::to_string)
     };
     let master = match (field("master_host"), field("master_port")) {
         (Some(h), Some(p)) => u16::try_from(atoi(&p)).ok().map(|p| (h, p)),
@@ -57,8 +63,13 @@ pub fn parse_info(info: &str) -> NodeInfo {
     let mut replicas = Vec::new();
     for line in info.lines() {
         let line = line.trim_end_matches('\r');
-        let Some((name, fields)) = line.split_once(':') else { continue };
-        if !(name.starts_with("slave") && name[5..].bytes().all(|b| b.is_ascii_digit()) && name.len() > 5) {
+        let Some((name, fields)) = line.split_once(':') else {
+            continue;
+        };
+        if !(name.starts_with("slave")
+            && name[5..].bytes().all(|b| b.is_ascii_digit())
+            && name.len() > 5)
+        {
             continue;
         }
         let mut r = ReplicaLine::default();
@@ -86,7 +97,10 @@ pub fn parse_info(info: &str) -> NodeInfo {
 
 /// INFO replication of `host:port`, with the session's credentials.
 fn fetch(cfg: &Config, host: &str, port: u16) -> Result<NodeInfo, String> {
-    let endpoint = Endpoint::Tcp { host: host.to_string(), port };
+    let endpoint = Endpoint::Tcp {
+        host: host.to_string(),
+        port,
+    };
     let mut conn = Conn::connect_timeout(&endpoint, Some(NODE_TIMEOUT))?;
     let _ = conn.set_read_timeout(Some(NODE_TIMEOUT));
     if let Some(auth) = &cfg.auth {
@@ -95,12 +109,14 @@ fn fetch(cfg: &Config, host: &str, port: u16) -> Result<NodeInfo, String> {
             args.push(user.clone());
         }
         args.push(auth.clone());
-        match conn.command(&args).map_err(|e| e.to_string())? {
-            Value::Error(e) => return Err(format!("AUTH failed: {}", String::from_utf8_lossy(&e))),
-            _ => {}
+        if let Value::Error(e) = conn.command(&args).map_err(|e| e.to_string())? {
+            return Err(format!("AUTH failed: {}", String::from_utf8_lossy(&e)));
         }
     }
-    match conn.command(&["INFO", "replication"]).map_err(|e| e.to_string())? {
+    match conn
+        .command(&["INFO", "replication"])
+        .map_err(|e| e.to_string())?
+    {
         Value::Error(e) => Err(String::from_utf8_lossy(&e).into_owned()),
         v => Ok(parse_info(&v.text().unwrap_or_default())),
     }
@@ -127,7 +143,9 @@ pub fn render(cfg: &Config, host: &str, port: u16) -> Result<String, String> {
     visited.insert(top.0.clone());
     let mut unreachable_master = None;
     for _ in 0..MAX_HOPS {
-        let Some(master) = top.1.master.clone().filter(|_| top.1.role == "slave") else { break };
+        let Some(master) = top.1.master.clone().filter(|_| top.1.role == "slave") else {
+            break;
+        };
         if !visited.insert(master.clone()) {
             break;
         }
@@ -143,7 +161,16 @@ pub fn render(cfg: &Config, host: &str, port: u16) -> Result<String, String> {
     let mut seen = HashSet::new();
     if let Some(((h, p), e)) = unreachable_master {
         out.push_str(&format!("{} unreachable ({e})\n", format_addr(&h, p)));
-        write_node(cfg, &mut out, &top.0, &top.1, None, "└── ", "    ", &mut seen);
+        write_node(
+            cfg,
+            &mut out,
+            &top.0,
+            &top.1,
+            None,
+            "└── ",
+            "    ",
+            &mut seen,
+        );
     } else {
         write_node(cfg, &mut out, &top.0, &top.1, None, "", "", &mut seen);
     }
@@ -170,7 +197,10 @@ fn write_node(
     match from_master {
         None => {
             if info.role == "slave" {
-                out.push_str(&format!(" link={}", info.link_status.as_deref().unwrap_or("?")));
+                out.push_str(&format!(
+                    " link={}",
+                    info.link_status.as_deref().unwrap_or("?")
+                ));
                 out.push_str(&format!(" offset={}", opt(info.replica_offset)));
             } else {
                 out.push_str(&format!(" offset={}", opt(info.master_repl_offset)));
@@ -178,14 +208,27 @@ fn write_node(
         }
         Some((line, master_offset)) => {
             let offset = info.replica_offset.or(line.offset);
-            out.push_str(&format!(" link={}", info.link_status.as_deref().unwrap_or("?")));
-            out.push_str(&format!(" state={}", if line.state.is_empty() { "?" } else { &line.state }));
+            out.push_str(&format!(
+                " link={}",
+                info.link_status.as_deref().unwrap_or("?")
+            ));
+            out.push_str(&format!(
+                " state={}",
+                if line.state.is_empty() {
+                    "?"
+                } else {
+                    &line.state
+                }
+            ));
             out.push_str(&format!(" offset={}", opt(offset)));
             let behind = match (master_offset, offset) {
                 (Some(m), Some(o)) => (m - o).max(0).to_string(),
                 _ => "?".into(),
             };
-            out.push_str(&format!(" behind={behind} lag={}", line.lag.map_or("?".into(), |l| format!("{l}s"))));
+            out.push_str(&format!(
+                " behind={behind} lag={}",
+                line.lag.map_or("?".into(), |l| format!("{l}s"))
+            ));
         }
     }
     out.push_str(&format!(" replicas={}\n", info.replicas.len()));
@@ -193,12 +236,19 @@ fn write_node(
     let count = info.replicas.len();
     for (i, line) in info.replicas.iter().enumerate() {
         let last = i + 1 == count;
-        let (b, ind) = if last { ("└── ", "    ") } else { ("├── ", "│   ") };
+        let (b, ind) = if last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
         let child_branch = format!("{indent}{b}");
         let child_indent = format!("{indent}{ind}");
         let child = (line.host.clone(), line.port);
         if seen.contains(&child) {
-            out.push_str(&format!("{child_branch}{} (already shown)\n", format_addr(&child.0, child.1)));
+            out.push_str(&format!(
+                "{child_branch}{} (already shown)\n",
+                format_addr(&child.0, child.1)
+            ));
             continue;
         }
         match fetch(cfg, &child.0, child.1) {
@@ -216,7 +266,11 @@ fn write_node(
                 out.push_str(&format!(
                     "{child_branch}{} replica unreachable ({e}) state={} offset={} lag={}\n",
                     format_addr(&child.0, child.1),
-                    if line.state.is_empty() { "?" } else { &line.state },
+                    if line.state.is_empty() {
+                        "?"
+                    } else {
+                        &line.state
+                    },
                     opt(line.offset),
                     line.lag.map_or("?".into(), |l| format!("{l}s")),
                 ));
@@ -242,7 +296,10 @@ pub fn run(cfg: &Config) -> i32 {
                 }
             }
             Err(e) => {
-                eprintln!("Could not connect to Redis at {}: {e}", format_addr(&cfg.host, port));
+                eprintln!(
+                    "Could not connect to Redis at {}: {e}",
+                    format_addr(&cfg.host, port)
+                );
                 if !refresh {
                     return 1;
                 }
@@ -269,7 +326,16 @@ mod tests {
         assert_eq!(m.role, "master");
         assert_eq!(m.master_repl_offset, Some(1234));
         assert_eq!(m.replicas.len(), 2);
-        assert_eq!(m.replicas[1], ReplicaLine { host: "127.0.0.1".into(), port: 6381, state: "wait_bgsave".into(), offset: Some(0), lag: Some(3) });
+        assert_eq!(
+            m.replicas[1],
+            ReplicaLine {
+                host: "127.0.0.1".into(),
+                port: 6381,
+                state: "wait_bgsave".into(),
+                offset: Some(0),
+                lag: Some(3)
+            }
+        );
         let replica = "role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_repl_offset:1200\r\n";
         let r = parse_info(replica);
         assert_eq!(r.master, Some(("127.0.0.1".into(), 6379)));

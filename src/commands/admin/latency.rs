@@ -352,7 +352,7 @@ fn doctor(cx: &mut Ctx) -> Result<Reply, CmdError> {
         report.push('\n');
     }
     if ev.is_empty() && advices == 0 {
-        report.push_str("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep tonight.\n");
+        report.push_str("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n");
     } else if advices == 0 {
         report.push_str("\nWhile there are latency events logged, I'm not able to suggest any easy fix. Please use the Redis community to get some help, providing this report in your help request.\n");
     } else {

@@ -86,7 +86,7 @@ const ROBJ: usize = 16;
 const DICT_ENTRY: usize = 24;
 const DICT: usize = 56;
 const QUICKLIST: usize = 40;
-const QUICKLIST_NODE: usize = 32;
+const QUICKLIST_NODE: usize = 40;
 const ZSET: usize = 16;
 const ZSKIPLIST: usize = 32;
 /// `zslCreateNode(ZSKIPLIST_MAXLEVEL)`: 24 bytes + 32 levels of 16.
