@@ -10,6 +10,7 @@ pub mod access;
 pub mod admin;
 pub mod args;
 pub mod bits;
+pub mod blocking;
 pub mod debug;
 pub mod errors;
 pub mod float;
@@ -101,6 +102,7 @@ impl Registry {
             info::COMMANDS,
             debug::COMMANDS,
             persist::COMMANDS,
+            blocking::COMMANDS,
             server_cmds::COMMANDS,
             admin::COMMANDS,
         ];

@@ -50,9 +50,11 @@ fn exec(cx: &mut Ctx) -> Result<Reply, CmdError> {
     // Unwatch before running, as redis does: the block's own writes must not abort it.
     dispatch::end_multi(cx.server, cx.client);
     let mut replies = Vec::with_capacity(multi.queued.len());
+    cx.client.in_exec = true;
     for argv in &multi.queued {
         replies.push(dispatch::call_in_exec(cx, argv));
     }
+    cx.client.in_exec = false;
     Ok(Reply::Array(replies))
 }
 

@@ -121,6 +121,8 @@ pub struct Client {
     pub woff: u64,
     /// A command that waits (WAIT): the connection resolves it before reading on.
     pub blocked: Option<Blocked>,
+    /// Running the commands of an EXEC (blocking commands must not block).
+    pub in_exec: bool,
 }
 
 /// A command whose reply comes later.
@@ -128,6 +130,9 @@ pub struct Client {
 pub enum Blocked {
     /// WAIT: until `numreplicas` replicas acknowledged `target`, or the timeout (0 = none).
     Wait { target: u64, numreplicas: i64, timeout_ms: u64 },
+    /// A blocking pop: run `argv` again whenever the dataset changes, until it is served or
+    /// `timeout_ms` (0 = never) passes, then answer `timeout_reply`.
+    Retry { argv: Vec<Bytes>, timeout_ms: u64, timeout_reply: Reply },
 }
 
 /// REPLCONF settings of a connection that is about to become a replica.
@@ -166,6 +171,7 @@ impl Client {
             takeover: None,
             woff: 0,
             blocked: None,
+            in_exec: false,
         }
     }
 

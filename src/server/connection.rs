@@ -157,7 +157,7 @@ pub async fn serve<S>(
                                     }
                                     out.clear();
                                 }
-                                reply = super::blocking::resolve(&server, b).await;
+                                reply = super::blocking::resolve(&server, &mut client, b).await;
                             }
                             emit(&mut client, &reply, &mut out);
                             if client.close_after_reply || client.takeover.is_some() {

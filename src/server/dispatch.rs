@@ -71,7 +71,7 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
                 m.error = true;
             }
             // A rejected EXEC discards the transaction (redis `execCommandAbort`).
-            if client.multi.is_some() && argv[0].eq_ignore_ascii_case(b"exec") {
+            if argv[0].eq_ignore_ascii_case(b"exec") {
                 end_multi(server, client);
                 let text = e.0.strip_prefix("ERR ").unwrap_or(&e.0).to_string();
                 return error_reply(server, CmdError::new(format!("EXECABORT Transaction discarded because of: {text}")));
@@ -304,6 +304,9 @@ fn publish_effects(server: &Server, db: &mut Db<'_>) {
     }
     st.dirty
         .fetch_add(db.effects.len() as u64, Ordering::Relaxed);
+    if server.blocked_clients.load(Ordering::Relaxed) > 0 {
+        server.changes.send_modify(|v| *v += 1);
+    }
     if server.watches.any() {
         // The keys an effect modifies are the keys of the command it propagates.
         let keys: Vec<(usize, Bytes)> = db

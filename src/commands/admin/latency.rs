@@ -220,6 +220,9 @@ fn graph(cx: &mut Ctx) -> Result<Reply, CmdError> {
     Ok(Reply::Verbatim(out.into()))
 }
 
+/// Blank lines between a sparkline and its labels (redis `label_margin_top`).
+const LABEL_MARGIN_TOP: usize = 1;
+
 /// redis `sparklineRender` with SPARKLINE_FILL: rows of bars, then the labels vertically.
 fn sparkline(out: &mut String, seq: &[(u64, String)], min: u64, max: u64, cols: usize, rows: usize) {
     const FILL: &[u8] = b"_o#";
@@ -249,7 +252,11 @@ fn sparkline(out: &mut String, seq: &[(u64, String)], min: u64, max: u64, cols: 
                     } else if charidx >= charset_len as i64 {
                         chars[j] = b'|';
                     }
-                } else if let Some(&c) = label.as_bytes().get(row - rows) {
+                } else if row - rows < LABEL_MARGIN_TOP {
+                    // One blank line between the bars and the labels.
+                    any = true;
+                    break;
+                } else if let Some(&c) = label.as_bytes().get(row - rows - LABEL_MARGIN_TOP) {
                     any = true;
                     chars[j] = c;
                 }

@@ -178,28 +178,39 @@ fn value_size(v: &Value, samples: usize, list_fill: i64) -> usize {
         // Shared integers cost the same as any other: redis counts `sizeof(robj)`.
         Value::Str(Str::Int(_)) => ROBJ,
         Value::Str(s) if s.encoding() == "embstr" => jemalloc_size(ROBJ + 3 + s.len() + 1),
+        // Grown in place (APPEND, SETRANGE, SETBIT): redis's sdsMakeRoomFor doubles the
+        // allocation below 1 MB, and adds 1 MB above.
+        Value::Str(s @ Str::Bytes { raw: true, .. }) => {
+            let len = s.len();
+            let greedy = if len < 1 << 20 { len * 2 } else { len + (1 << 20) };
+            ROBJ + sds_alloc(greedy)
+        }
         Value::Str(s) => ROBJ + sds_alloc(s.len()),
         Value::List(l) => {
-            // Nodes as redis fills them: up to 8 kB (fill -2) or a number of entries.
-            let max_bytes: usize = match list_fill {
-                -1 => 4096,
-                -2 => 8192,
-                -3 => 16384,
-                -4 => 32768,
-                -5 => 65536,
-                _ => usize::MAX,
+            // Nodes as redis `_quicklistNodeAllowInsert` fills them: by size for a negative
+            // fill (4 kB .. 64 kB), by count (within 8 kB) for a positive one.
+            let size_limit: Option<usize> = match list_fill {
+                -1 => Some(4096),
+                -2 => Some(8192),
+                -3 => Some(16384),
+                -4 => Some(32768),
+                f if f <= -5 => Some(65536),
+                _ => None,
             };
-            let max_count = if list_fill > 0 { list_fill as usize } else { usize::MAX };
             let mut nodes: Vec<usize> = Vec::new();
             let (mut bytes, mut count) = (LP_OVERHEAD, 0usize);
             for e in l.iter() {
-                let len = lp_entry_len(e);
-                if count > 0 && (count + 1 > max_count || bytes + len > max_bytes) {
+                let new_sz = bytes + e.len() + 8;
+                let fits = match size_limit {
+                    Some(limit) => new_sz <= limit,
+                    None => new_sz <= 8192 && (count as i64) < list_fill,
+                };
+                if count > 0 && !fits {
                     nodes.push(bytes);
                     bytes = LP_OVERHEAD;
                     count = 0;
                 }
-                bytes += len;
+                bytes += lp_entry_len(e);
                 count += 1;
             }
             if count > 0 {
