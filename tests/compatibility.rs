@@ -186,7 +186,11 @@ fn compatibility_md_is_current() {
         md.push_str(&format!("\n## {group} ({done} of {})\n\n", names.len()));
         md.push_str("| command | status |\n| --- | --- |\n");
         for n in names {
-            let status = if ours.contains(*n) { "implemented" } else { "not yet" };
+            let status = if ours.contains(*n) {
+                "implemented"
+            } else {
+                "not yet"
+            };
             md.push_str(&format!("| `{}` | {status} |\n", display_name(n)));
         }
     }
@@ -200,6 +204,32 @@ fn compatibility_md_is_current() {
         }
     }
     check_generated(repo_file("COMPATIBILITY.md"), &md, "TANDEM_REGEN_COMPAT");
+}
+
+/// COMMAND INFO's subcommand entries sorted by name.
+fn sort_subcommands(info: Reply) -> Reply {
+    let Reply::Array(mut fields) = info else {
+        return info;
+    };
+    if let Some(Reply::Array(subs)) = fields.get_mut(9) {
+        subs.sort_by_key(|s| text(&items(s)[0]));
+    }
+    Reply::Array(fields)
+}
+
+/// COMMAND DOCS's `subcommands` map sorted by name.
+fn sort_doc_subcommands(doc: Reply) -> Reply {
+    let Reply::Map(mut pairs) = doc else {
+        return doc;
+    };
+    for (k, v) in pairs.iter_mut() {
+        if text(k) == "subcommands" {
+            if let Reply::Map(subs) = v {
+                subs.sort_by_key(|(n, _)| text(n));
+            }
+        }
+    }
+    Reply::Map(pairs)
 }
 
 #[test]
@@ -222,6 +252,9 @@ fn command_metadata_is_current() {
             Reply::Map(mut pairs) if pairs.len() == 1 => pairs.remove(0).1,
             other => panic!("COMMAND DOCS {name}: {other:?}"),
         };
+        // Redis lists subcommands in its hash table's order, which changes between runs.
+        let info = sort_subcommands(info);
+        let doc = sort_doc_subcommands(doc);
         out.push_str(&name);
         out.push('\t');
         write_tree(&info, &mut out);

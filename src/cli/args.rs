@@ -568,6 +568,11 @@ fn build(raw: RawArgs, m: &ArgMatches, stdout_is_tty: bool) -> Parsed {
                 .into(),
         );
     }
+    if raw.ldb || raw.ldb_sync_mode {
+        return exit(
+            "tandem-cli does not implement the Lua debugger (--ldb, --ldb-sync-mode).\n".into(),
+        );
+    }
     let mut warning = String::new();
     if !raw.no_auth_warning && cfg.auth.is_some() {
         warning = "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.\n".into();

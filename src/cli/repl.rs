@@ -214,6 +214,7 @@ impl Repl {
     /// Applies `:set ...` (`cliSetPreferences`).
     fn set_preference(&self, argv: &[Vec<u8>], interactive: bool) {
         let origin = if interactive { "" } else { ".tandemclirc: " };
+        // The sentences are redis-cli's, word for word.
         let word = |i: usize| String::from_utf8_lossy(&argv[i]).into_owned();
         if argv[0].eq_ignore_ascii_case(b":set") && argv.len() >= 2 {
             if argv[1].eq_ignore_ascii_case(b"hints") {
@@ -221,16 +222,10 @@ impl Repl {
             } else if argv[1].eq_ignore_ascii_case(b"nohints") {
                 self.hints.set(false);
             } else {
-                emit(format!("{origin}unknown tandem-cli preference '{}'\n", word(1)).as_bytes());
+                emit(format!("{origin}unknown redis-cli preference '{}'\n", word(1)).as_bytes());
             }
         } else {
-            emit(
-                format!(
-                    "{origin}unknown tandem-cli internal command '{}'\n",
-                    word(0)
-                )
-                .as_bytes(),
-            );
+            emit(format!("{origin}unknown redis-cli internal command '{}'\n", word(0)).as_bytes());
         }
     }
 
@@ -312,11 +307,15 @@ pub fn run(client: &mut Client) -> i32 {
         history_file: None,
         hints: Rc::new(Cell::new(true)),
     };
+    signals::install_interactive();
     if !std::io::stdin().is_terminal() {
         let stdin = std::io::stdin();
         let mut input = stdin.lock();
         while let Some(line) = read_plain_line(&mut input) {
-            repl.run_line(client, &line, &mut |_| {});
+            if let Next::ClearScreen = repl.run_line(client, &line, &mut |_| {}) {
+                // linenoise clears the screen with these bytes even without a terminal.
+                emit(b"\x1b[H\x1b[2J");
+            }
         }
         return 0;
     }
@@ -348,6 +347,8 @@ fn run_terminal(client: &mut Client, mut repl: Repl) -> i32 {
         let _ = rl.load_history(path);
     }
     repl.load_preferences();
+    // The line editor installed its own SIGINT handler when it was created (it keeps it
+    // until dropped, and only uses it while reading a line): ours must win between lines.
     signals::install_interactive();
     loop {
         let prompt = if client.conn.is_some() {
@@ -363,16 +364,14 @@ fn run_terminal(client: &mut Client, mut repl: Repl) -> i32 {
                 return 1;
             }
         };
-        let mut added = Vec::new();
+        // Saved as soon as it is accepted: `quit` exits from inside run_line.
+        let history_file = repl.history_file.clone();
         let next = repl.run_line(client, line.as_bytes(), &mut |l| {
-            added.push(String::from_utf8_lossy(l).into_owned())
-        });
-        for entry in added {
-            let _ = rl.history_mut().add(&entry);
-            if let Some(path) = &repl.history_file {
+            let _ = rl.history_mut().add(&String::from_utf8_lossy(l));
+            if let Some(path) = &history_file {
                 let _ = rl.save_history(path);
             }
-        }
+        });
         if let Next::ClearScreen = next {
             let _ = rl.clear_screen();
         }

@@ -164,7 +164,9 @@ fn pop(cx: &mut Ctx, end: End) -> Result<Reply, CmdError> {
             bulks(list.pop_many(n, end == End::Left))
         }
     };
-    cx.db.remove_if_empty(key);
+    if list.is_empty() {
+        cx.db.remove_if_empty(key);
+    }
     cx.propagate();
     Ok(reply)
 }

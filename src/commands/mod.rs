@@ -12,6 +12,7 @@ pub mod args;
 pub mod bits;
 pub mod blocking;
 pub mod debug;
+pub mod dump;
 pub mod errors;
 pub mod float;
 pub mod hashes;
@@ -103,6 +104,7 @@ impl Registry {
             debug::COMMANDS,
             persist::COMMANDS,
             blocking::COMMANDS,
+            dump::COMMANDS,
             server_cmds::COMMANDS,
             admin::COMMANDS,
         ];

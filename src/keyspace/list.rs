@@ -892,7 +892,10 @@ mod tests {
     fn check(l: &List, model: &VecDeque<Vec<u8>>) {
         assert_eq!(l.len(), model.len());
         assert!(l.nodes.iter().all(|n| n.count > 0));
-        assert_eq!(l.nodes.iter().map(|n| n.count()).sum::<usize>(), model.len());
+        assert_eq!(
+            l.nodes.iter().map(|n| n.count()).sum::<usize>(),
+            model.len()
+        );
         let fwd: Vec<&[u8]> = l.iter().collect();
         let want: Vec<&[u8]> = model.iter().map(|v| &v[..]).collect();
         assert_eq!(fwd, want);

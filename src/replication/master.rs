@@ -206,7 +206,16 @@ pub async fn serve_replica<S>(
             tx,
         });
         match full_sync(&server, &handle, &mut wr, rx, psync).await {
-            Some(r) => reader = r,
+            Some((r, eof_marked)) => {
+                reader = r;
+                // After an EOF-marked payload the replica finds the end by the mark being the
+                // last bytes it read: stream nothing until it ACKs (as Redis does).
+                if eof_marked && !wait_first_ack(&mut rd, &handle, &server).await {
+                    tracing::info!("Connection with replica {name} lost.");
+                    finish(&server, &handle, &reader);
+                    return;
+                }
+            }
             None => {
                 tracing::info!("Connection with replica {name} lost.");
                 server.repl.replicas.lock().retain(|r| !Arc::ptr_eq(r, &handle));
@@ -335,7 +344,7 @@ async fn full_sync<W: AsyncWrite + Unpin>(
     wr: &mut W,
     mut seat_rx: oneshot::Receiver<SyncSeat>,
     psync: bool,
-) -> Option<Arc<Reader>> {
+) -> Option<(Arc<Reader>, bool)> {
     let mut keepalive = tokio::time::interval(Duration::from_secs(1));
     let seat = loop {
         tokio::select! {
@@ -357,6 +366,7 @@ async fn full_sync<W: AsyncWrite + Unpin>(
         return fail(&reader);
     }
     let mut header_sent = false;
+    let mut eof_marked = false;
     loop {
         let chunk = tokio::select! {
             c = rdb.recv() => c,
@@ -370,6 +380,7 @@ async fn full_sync<W: AsyncWrite + Unpin>(
         match chunk {
             Some(RdbChunk::Header(h)) => {
                 header_sent = true;
+                eof_marked = h.starts_with(b"$EOF:");
                 if wr.write_all(&h).await.is_err() {
                     return fail(&reader);
                 }
@@ -387,7 +398,27 @@ async fn full_sync<W: AsyncWrite + Unpin>(
     *handle.state.lock() = ReplicaState::Online;
     handle.ack_offset.store(offset, Ordering::Release);
     handle.last_ack_ms.store(crate::util::now_ms(), Ordering::Release);
-    Some(reader)
+    Some((reader, eof_marked))
+}
+
+/// Waits for the replica's first `REPLCONF ACK` (bounded by `repl-timeout`). False if the
+/// replica went away or stayed silent.
+async fn wait_first_ack<R: AsyncRead + Unpin>(rd: &mut R, handle: &ReplicaHandle, server: &Server) -> bool {
+    let timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
+    let start = handle.last_ack_ms.load(Ordering::Acquire);
+    let mut inbuf = BytesMut::with_capacity(256);
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, rd.read_buf(&mut inbuf)).await {
+            Ok(Ok(n)) if n > 0 => {
+                handle_acks(&mut inbuf, handle);
+                if handle.last_ack_ms.load(Ordering::Acquire) != start || handle.ack_offset.load(Ordering::Acquire) > 0 {
+                    return true;
+                }
+            }
+            _ => return false,
+        }
+    }
 }
 
 /// Starts a snapshot for the waiting replicas when their delay is up (redis

@@ -353,9 +353,14 @@ async fn receive_snapshot(server: &Server, stream: &mut TcpStream, buf: &mut Byt
         tracing::info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
         let mark = mark.as_bytes().to_vec();
         loop {
+            let scan_from = data.len().saturating_sub(39);
             read_more(&mut data, buf);
-            if data.len() >= 40 && data[data.len() - 40..] == mark[..] {
-                data.truncate(data.len() - 40);
+            // The mark ends the payload; anything after it (a master that streams without
+            // waiting for our ACK) goes back to `buf` for the stream.
+            if let Some(p) = memchr::memmem::find(&data[scan_from..], &mark) {
+                let at = scan_from + p;
+                buf.extend_from_slice(&data[at + 40..]);
+                data.truncate(at);
                 return Ok(data);
             }
             if data.len() > max_len {

@@ -56,12 +56,12 @@ pub fn check_oom(server: &Server, client: &Client, cmd: &Spec) -> Result<(), Cmd
     let denyoom = cmd.has(spec::DENYOOM)
         || (cmd.name == "exec"
             && client.multi.as_ref().is_some_and(|m| {
-                m.queued.iter().any(|q| {
-                    super::dispatch::resolve(q).is_ok_and(|(_, s)| s.has(spec::DENYOOM))
-                })
+                m.queued
+                    .iter()
+                    .any(|q| super::dispatch::resolve(q).is_ok_and(|(_, s)| s.has(spec::DENYOOM)))
             }));
-    let queued = client.multi.is_some()
-        && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
+    let queued =
+        client.multi.is_some() && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
     if !(denyoom || queued) || client.is_master_link {
         return Ok(());
     }
@@ -160,13 +160,23 @@ fn pick(server: &Server, st: &Settings) -> Option<(usize, usize, Bytes)> {
             }
             let s = (start + n) % SHARDS;
             let mut locked = server.keyspace.lock_shard(s);
-            let Some(shard) = locked.shards_mut().next() else { continue };
+            let Some(shard) = locked.shards_mut().next() else {
+                continue;
+            };
             let t = &shard.tables[db];
-            let len = if volatile { t.expires.len() } else { t.map.len() };
+            let len = if volatile {
+                t.expires.len()
+            } else {
+                t.map.len()
+            };
             if len == 0 {
                 continue;
             }
-            let take = if random { 1 } else { (st.samples - sampled).min(len) };
+            let take = if random {
+                1
+            } else {
+                (st.samples - sampled).min(len)
+            };
             for _ in 0..take {
                 let i = rng.random_range(0..len);
                 let (key, expire_at) = if volatile {
@@ -180,7 +190,9 @@ fn pick(server: &Server, st: &Settings) -> Option<(usize, usize, Bytes)> {
                         None => continue,
                     }
                 };
-                let Some(entry) = t.map.get(&key) else { continue };
+                let Some(entry) = t.map.get(&key) else {
+                    continue;
+                };
                 let score = score(st.policy, entry.lru, expire_at, now_ms);
                 sampled += 1;
                 if random {
@@ -192,7 +204,7 @@ fn pick(server: &Server, st: &Settings) -> Option<(usize, usize, Bytes)> {
             }
         }
     }
-    pool.sort_by(|a, b| b.0.cmp(&a.0));
+    pool.sort_by_key(|c| std::cmp::Reverse(c.0));
     pool.truncate(POOL_SIZE);
     pool.into_iter().next().map(|(_, s, db, k)| (s, db, k))
 }
@@ -232,9 +244,9 @@ fn evict_key(server: &Server, st: &Settings, shard: usize, db: usize, key: &Byte
     let locked = server.keyspace.lock_shard(shard);
     let mut view = Db::new(locked, db, crate::util::now_ms(), ExpireMode::Delete);
     let value = view.remove_in(db, key);
-    let size = value.as_ref().map(|v| {
-        crate::commands::admin::memory::entry_size(key, v, st.list_fill) as u64
-    });
+    let size = value
+        .as_ref()
+        .map(|v| crate::commands::admin::memory::entry_size(key, v, st.list_fill) as u64);
     if value.is_some() {
         let cmd: &'static [u8] = if st.lazy { b"UNLINK" } else { b"DEL" };
         view.propagate(vec![Bytes::from_static(cmd), key.clone()]);
@@ -274,8 +286,14 @@ mod tests {
     fn scores_order_candidates() {
         let now = 1_000_000_000;
         // LRU: the longer idle, the better.
-        assert!(score(MaxmemoryPolicy::AllkeysLru, 10, 0, now) > score(MaxmemoryPolicy::AllkeysLru, 900_000, 0, now));
+        assert!(
+            score(MaxmemoryPolicy::AllkeysLru, 10, 0, now)
+                > score(MaxmemoryPolicy::AllkeysLru, 900_000, 0, now)
+        );
         // TTL: the sooner it expires, the better.
-        assert!(score(MaxmemoryPolicy::VolatileTtl, 0, 5, now) > score(MaxmemoryPolicy::VolatileTtl, 0, 50, now));
+        assert!(
+            score(MaxmemoryPolicy::VolatileTtl, 0, 5, now)
+                > score(MaxmemoryPolicy::VolatileTtl, 0, 50, now)
+        );
     }
 }

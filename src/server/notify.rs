@@ -31,10 +31,9 @@ fn publish(server: &Server, flags: u32, class: u32, event: &str, key: &[u8], db:
         ch.extend_from_slice(itoa::Buffer::new().format(db).as_bytes());
         ch.extend_from_slice(b"__:");
         ch.extend_from_slice(key);
-        server.pubsub.publish(
-            &Bytes::from(ch),
-            &Bytes::copy_from_slice(event.as_bytes()),
-        );
+        server
+            .pubsub
+            .publish(&Bytes::from(ch), &Bytes::copy_from_slice(event.as_bytes()));
     }
     if flags & KEYEVENT != 0 {
         let mut ch = Vec::with_capacity(16 + event.len());
@@ -50,7 +49,8 @@ fn publish(server: &Server, flags: u32, class: u32, event: &str, key: &[u8], db:
 
 /// Whether `argv[i]` equals `word`, ignoring ASCII case.
 fn arg_is(argv: &[Bytes], i: usize, word: &str) -> bool {
-    argv.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+    argv.get(i)
+        .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 fn any_arg(argv: &[Bytes], from: usize, words: &[&str]) -> bool {
@@ -239,7 +239,11 @@ pub fn after_command(
         }
         "zadd" => ev(
             ZSET,
-            if any_arg(argv, 2, &["incr"]) { "zincr" } else { "zadd" },
+            if any_arg(argv, 2, &["incr"]) {
+                "zincr"
+            } else {
+                "zadd"
+            },
             key1(),
         ),
         "zincrby" => ev(ZSET, "zincr", key1()),

@@ -27,6 +27,7 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
     let port = config.port;
     let show_logo = config.always_show_logo;
     let server = Server::new(config);
+    server.config_changed();
     let listeners = match listener::bind_all(&server).await {
         Ok(l) => l,
         Err(e) => {

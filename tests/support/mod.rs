@@ -936,7 +936,11 @@ impl Server {
     /// `INFO <section>` as (name, value) pairs in order.
     pub fn info(&self, section: &str) -> Vec<(String, String)> {
         self.try_info(section).unwrap_or_else(|| {
-            panic!("INFO {section} failed on {} at {}", self.kind.name(), self.addr())
+            panic!(
+                "INFO {section} failed on {} at {}",
+                self.kind.name(),
+                self.addr()
+            )
         })
     }
 
@@ -988,7 +992,10 @@ pub fn bulk_text(reply: &[u8]) -> Option<String> {
 /// Waits until `replica` reports `master_link_status:up`; panics after `timeout`.
 pub fn wait_link_up(replica: &Server, timeout: Duration) {
     let ok = wait_until(timeout, || {
-        replica.info_field("replication", "master_link_status").as_deref() == Some("up")
+        replica
+            .info_field("replication", "master_link_status")
+            .as_deref()
+            == Some("up")
     });
     assert!(
         ok,
@@ -1020,7 +1027,10 @@ pub fn wait_in_sync(master: &Server, replicas: &[&Server], timeout: Duration) {
                     .unwrap_or_default()
             };
             let (link, ofs) = (get("master_link_status"), get("slave_repl_offset"));
-            seen.push_str(&format!("; {} link={link} slave_repl_offset={ofs}", r.label()));
+            seen.push_str(&format!(
+                "; {} link={link} slave_repl_offset={ofs}",
+                r.label()
+            ));
             offsets_equal &= link == "up" && ofs == offset;
         }
         if !offsets_equal {
@@ -1167,11 +1177,32 @@ fn writer_loop(
                     vec!["SET".into(), k, v]
                 }
                 1 => vec!["INCR".into(), format!("{p}:ctr")],
-                2 => vec!["RPUSH".into(), format!("{p}:l:{slot}"), n.clone(), filler.clone()],
-                3 => vec!["HSET".into(), format!("{p}:h:{slot}"), format!("f{n}"), n.clone()],
+                2 => vec![
+                    "RPUSH".into(),
+                    format!("{p}:l:{slot}"),
+                    n.clone(),
+                    filler.clone(),
+                ],
+                3 => vec![
+                    "HSET".into(),
+                    format!("{p}:h:{slot}"),
+                    format!("f{n}"),
+                    n.clone(),
+                ],
                 4 => vec!["SADD".into(), format!("{p}:set:{slot}"), n.clone()],
-                5 => vec!["ZADD".into(), format!("{p}:z:{slot}"), n.clone(), format!("m{n}")],
-                6 => vec!["SET".into(), format!("{p}:e:{}", i % 64), n.clone(), "EX".into(), "1000".into()],
+                5 => vec![
+                    "ZADD".into(),
+                    format!("{p}:z:{slot}"),
+                    n.clone(),
+                    format!("m{n}"),
+                ],
+                6 => vec![
+                    "SET".into(),
+                    format!("{p}:e:{}", i % 64),
+                    n.clone(),
+                    "EX".into(),
+                    "1000".into(),
+                ],
                 _ => vec!["LPOP".into(), format!("{p}:l:{slot}")],
             };
             let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
@@ -1179,7 +1210,11 @@ fn writer_loop(
             i += 1;
         }
         if let Some(n) = opts.wait_replicas {
-            out.extend_from_slice(&encode_command(&[b"WAIT", n.to_string().as_bytes(), b"1000"]));
+            out.extend_from_slice(&encode_command(&[
+                b"WAIT",
+                n.to_string().as_bytes(),
+                b"1000",
+            ]));
         }
         if let Err(e) = con.try_send_raw(&out) {
             report.error = Some(format!("write: {e}"));

@@ -132,7 +132,9 @@ impl Proxy {
 
     /// Limits forwarding to `bytes_per_sec` per direction (`None`: unlimited).
     pub fn set_rate_limit(&self, bytes_per_sec: Option<u64>) {
-        self.shared.rate.store(bytes_per_sec.unwrap_or(0), Ordering::Release);
+        self.shared
+            .rate
+            .store(bytes_per_sec.unwrap_or(0), Ordering::Release);
     }
 
     /// Connections accepted so far (including refused ones).
@@ -207,7 +209,9 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     pumps.push(std::thread::spawn(move || pump(from, to, sh, id, closed)));
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     }
@@ -241,7 +245,13 @@ fn connect_small_rcvbuf(target: SocketAddr) -> io::Result<TcpStream> {
 }
 
 /// Copies `from` → `to` until either side closes, the connection is cut or the proxy stops.
-fn pump(mut from: TcpStream, mut to: TcpStream, shared: Arc<Shared>, id: usize, closed: Arc<AtomicBool>) {
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    shared: Arc<Shared>,
+    id: usize,
+    closed: Arc<AtomicBool>,
+) {
     let _ = from.set_read_timeout(Some(POLL));
     let _ = to.set_write_timeout(Some(POLL));
     let alive = |sh: &Shared| !sh.stopped() && !closed.load(Ordering::Acquire);
@@ -252,14 +262,20 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: Arc<Shared>, id: usize, 
             continue;
         }
         let rate = shared.rate.load(Ordering::Acquire);
-        let want = if rate == 0 { buf.len() } else { buf.len().min((rate / 20).max(1) as usize) };
+        let want = if rate == 0 {
+            buf.len()
+        } else {
+            buf.len().min((rate / 20).max(1) as usize)
+        };
         let n = match from.read(&mut buf[..want]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) =>
             {
                 continue

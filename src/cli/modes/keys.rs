@@ -9,6 +9,7 @@ use super::super::client::Client;
 use super::super::format::{repr_string, OutputMode};
 use super::super::resp::{self, Value};
 use super::super::{emit, signals};
+use super::typedict::TypeDict;
 
 /// One SCAN step: the next cursor and the keys (`sendScan`); exits on any error.
 fn scan_step(client: &mut Client, cursor: u64) -> (u64, Vec<Vec<u8>>) {
@@ -146,15 +147,19 @@ const SCAN_BANNER: &str = "\n# Scanning the entire keyspace to find biggest keys
 /// `--bigkeys` (`memkeys` false) and `--memkeys` (sizes from MEMORY USAGE, `samples` 0 for
 /// the server's default).
 pub fn big_keys(client: &mut Client, memkeys: bool, samples: u32) -> i32 {
-    // redis-cli keeps the types in a dict and prints them in its (fixed) iteration order.
     let mut types = vec![
-        TypeInfo::new("list", Some("LLEN"), "items"),
-        TypeInfo::new("hash", Some("HLEN"), "fields"),
         TypeInfo::new("string", Some("STRLEN"), "bytes"),
-        TypeInfo::new("stream", Some("XLEN"), "entries"),
+        TypeInfo::new("list", Some("LLEN"), "items"),
         TypeInfo::new("set", Some("SCARD"), "members"),
+        TypeInfo::new("hash", Some("HLEN"), "fields"),
         TypeInfo::new("zset", Some("ZCARD"), "members"),
+        TypeInfo::new("stream", Some("XLEN"), "entries"),
     ];
+    // The summary follows the iteration order of redis-cli's dict of types.
+    let mut dict = TypeDict::default();
+    for t in &types {
+        dict.add(&t.name);
+    }
     signals::install_cancel();
     let total_keys = dbsize(client);
     emit(SCAN_BANNER.as_bytes());
@@ -185,11 +190,11 @@ pub fn big_keys(client: &mut Client, memkeys: bool, samples: u32) -> i32 {
                     std::process::exit(1);
                 }
             };
-            let index = match types.iter().position(|t| t.name == name) {
+            let index = match dict.find(&name) {
                 Some(i) => Some(i),
                 None if name != "none" => {
                     types.push(TypeInfo::new(&name, None, "?"));
-                    Some(types.len() - 1)
+                    Some(dict.add(&name))
                 }
                 None => None,
             };
@@ -277,7 +282,8 @@ pub fn big_keys(client: &mut Client, memkeys: bool, samples: u32) -> i32 {
     out.push_str(&format!(
         "Sampled {sampled} keys in the keyspace!\nTotal key length in bytes is {total_len} (avg len {avg_len:.2})\n\n"
     ));
-    for t in &types {
+    let order = dict.order();
+    for t in order.iter().map(|&id| &types[id]) {
         if let Some(key) = &t.biggest_key {
             let unit = if memkeys { "bytes" } else { t.unit };
             out.push_str(&format!(
@@ -287,7 +293,7 @@ pub fn big_keys(client: &mut Client, memkeys: bool, samples: u32) -> i32 {
         }
     }
     out.push('\n');
-    for t in &types {
+    for t in order.iter().map(|&id| &types[id]) {
         let unit = if memkeys { "bytes" } else { t.unit };
         let share = if sampled > 0 {
             100.0 * t.count as f64 / sampled as f64

@@ -10,6 +10,7 @@ pub mod pipe;
 pub mod replica;
 pub mod stat;
 pub mod topology;
+mod typedict;
 
 /// The text after `field:` in an INFO reply, up to the end of the line or a comma
 /// (`getInfoField`, which finds `field` anywhere: `db0:keys` matches `db0:keys=3,...`).

@@ -8,9 +8,13 @@
 
 /// SipHash-1-2 with a zero key (Redis `siphash` with `dict_hash_function_seed` unset).
 fn siphash12(data: &[u8]) -> u64 {
-    let (mut v0, mut v1, mut v2, mut v3) =
-        (0x736f6d6570736575u64, 0x646f72616e646f6du64, 0x6c7967656e657261u64, 0x7465646279746573u64);
-    let mut round = |v0: &mut u64, v1: &mut u64, v2: &mut u64, v3: &mut u64| {
+    let (mut v0, mut v1, mut v2, mut v3) = (
+        0x736f6d6570736575u64,
+        0x646f72616e646f6du64,
+        0x6c7967656e657261u64,
+        0x7465646279746573u64,
+    );
+    let round = |v0: &mut u64, v1: &mut u64, v2: &mut u64, v3: &mut u64| {
         *v0 = v0.wrapping_add(*v1);
         *v1 = v1.rotate_left(13) ^ *v0;
         *v0 = v0.rotate_left(32);
@@ -66,7 +70,9 @@ impl TypeDict {
 
     /// `dictRehash(d, 1)`.
     fn rehash_step(&mut self) {
-        let Some(mut index) = self.rehash_index else { return };
+        let Some(mut index) = self.rehash_index else {
+            return;
+        };
         let mut empty_visits = 10;
         if self.used[0] != 0 {
             while self.tables[0][index].is_empty() {
@@ -133,7 +139,10 @@ impl TypeDict {
                 break;
             }
             let slot = h & (self.size(t) - 1);
-            if let Some(&id) = self.tables[t][slot].iter().find(|&&id| self.names[id] == name) {
+            if let Some(&id) = self.tables[t][slot]
+                .iter()
+                .find(|&&id| self.names[id] == name)
+            {
                 return Some(id);
             }
             if self.rehash_index.is_none() {
@@ -181,13 +190,22 @@ mod tests {
         for _ in 0..lookups {
             d.find("string");
         }
-        d.order().into_iter().map(|id| d.names[id].clone()).collect()
+        d.order()
+            .into_iter()
+            .map(|id| d.names[id].clone())
+            .collect()
     }
 
     #[test]
     fn orders_seen_from_redis_cli() {
         // redis-cli 7.0.15 --bigkeys on one key, and on many.
-        assert_eq!(dict_after_lookups(1), ["string", "list", "hash", "stream", "set", "zset"]);
-        assert_eq!(dict_after_lookups(20), ["list", "hash", "string", "stream", "set", "zset"]);
+        assert_eq!(
+            dict_after_lookups(1),
+            ["string", "list", "hash", "stream", "set", "zset"]
+        );
+        assert_eq!(
+            dict_after_lookups(20),
+            ["list", "hash", "string", "stream", "set", "zset"]
+        );
     }
 }

@@ -199,7 +199,12 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
             let qbuf = resp_len(o.argv);
             let argv_mem: usize = o.argv.iter().map(|a| a.len()).sum();
             let free = QBUF_ALLOC.saturating_sub(qbuf);
-            (qbuf, free, argv_mem, CLIENT_BASE_MEM + REPLY_BUF + argv_mem + multi_mem)
+            (
+                qbuf,
+                free,
+                argv_mem,
+                CLIENT_BASE_MEM + REPLY_BUF + argv_mem + multi_mem,
+            )
         }
         None => (0, 0, 0, CLIENT_BASE_MEM + multi_mem),
     };
@@ -420,7 +425,13 @@ fn setname(cx: &mut Ctx) -> Result<Reply, CmdError> {
 }
 
 fn getname(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    Ok(cx.client.shared.name.lock().clone().map_or(Reply::Nil, Reply::Bulk))
+    Ok(cx
+        .client
+        .shared
+        .name
+        .lock()
+        .clone()
+        .map_or(Reply::Nil, Reply::Bulk))
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL].

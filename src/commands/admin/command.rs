@@ -24,7 +24,13 @@ const SUBS: &[Spec] = &[
     Spec::new("command|info", -2, L, Group::Server, info),
     Spec::new("command|docs", -2, L, Group::Server, docs),
     Spec::new("command|getkeys", -4, L, Group::Server, getkeys),
-    Spec::new("command|getkeysandflags", -4, L, Group::Server, getkeysandflags),
+    Spec::new(
+        "command|getkeysandflags",
+        -4,
+        L,
+        Group::Server,
+        getkeysandflags,
+    ),
     Spec::new("command|help", 2, L, Group::Server, help),
 ];
 
@@ -55,7 +61,11 @@ fn help(_cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 /// Top-level commands of the registry.
 fn top_level() -> impl Iterator<Item = &'static Spec> {
-    REGISTRY.all.iter().copied().filter(|s| !s.name.contains('|'))
+    REGISTRY
+        .all
+        .iter()
+        .copied()
+        .filter(|s| !s.name.contains('|'))
 }
 
 /// COMMAND with no subcommand: every command's info.
@@ -93,7 +103,12 @@ const FLAG_ORDER: &[&str] = &[
 ];
 
 /// Flags Tandem's registry does not model; taken from Redis's table.
-const TABLE_FLAGS: &[&str] = &["asking", "no_mandatory_keys", "no_async_loading", "movablekeys"];
+const TABLE_FLAGS: &[&str] = &[
+    "asking",
+    "no_mandatory_keys",
+    "no_async_loading",
+    "movablekeys",
+];
 
 fn flags_of(s: &Spec, data: Option<&CmdData>) -> Reply {
     let mut out = Vec::new();
@@ -158,8 +173,12 @@ fn info_of(s: &'static Spec) -> Reply {
         data.and_then(CmdData::acl_categories)
             .cloned()
             .unwrap_or_else(|| implicit_categories(s)),
-        data.and_then(CmdData::tips).cloned().unwrap_or(Reply::Set(vec![])),
-        data.and_then(CmdData::key_specs).cloned().unwrap_or(Reply::Set(vec![])),
+        data.and_then(CmdData::tips)
+            .cloned()
+            .unwrap_or(Reply::Set(vec![])),
+        data.and_then(CmdData::key_specs)
+            .cloned()
+            .unwrap_or(Reply::Set(vec![])),
         subs,
     ])
 }
@@ -260,7 +279,9 @@ fn list(cx: &mut Ctx) -> Result<Reply, CmdError> {
         }
         _ => return Err(errors::SYNTAX),
     };
-    Ok(Reply::Array(names.into_iter().map(Reply::bulk_str).collect()))
+    Ok(Reply::Array(
+        names.into_iter().map(Reply::bulk_str).collect(),
+    ))
 }
 
 /// redis `lookupCommand` over a full command line: the subcommand of a container.
@@ -303,7 +324,11 @@ fn keys_from_specs(specs: &[Reply], argv: &[Bytes], arity: i32) -> Option<Vec<(u
             "keyword" => {
                 let kw = bs_spec.and_then(|s| map_get(s, "keyword")).and_then(text)?;
                 let startfrom = int_at(bs_spec, "startfrom")?;
-                let start = if startfrom > 0 { startfrom } else { argc + startfrom };
+                let start = if startfrom > 0 {
+                    startfrom
+                } else {
+                    argc + startfrom
+                };
                 let end = if startfrom > 0 { argc - 1 } else { 0 };
                 let mut found = 0;
                 let mut i = start;
@@ -406,9 +431,12 @@ fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
             .any(|ks| spec_flags(ks).iter().any(|x| text(x) == Some(f)))
     };
     let has_unknown = specs.iter().any(|ks| {
-        ["begin_search", "find_keys"]
-            .iter()
-            .any(|part| map_get(ks, part).and_then(|p| map_get(p, "type")).and_then(text) == Some("unknown"))
+        ["begin_search", "find_keys"].iter().any(|part| {
+            map_get(ks, part)
+                .and_then(|p| map_get(p, "type"))
+                .and_then(text)
+                == Some("unknown")
+        })
     });
     let varflags = has_flag("variable_flags");
     let found = if has_spec_keys && !varflags {
@@ -444,7 +472,11 @@ fn flags_reply(words: &[&'static str]) -> Vec<Reply> {
 
 /// Key flags as redis 7.0's native key functions set them, for the `n`th key found.
 fn native_key_flags(name: &str, args: &[Bytes], n: usize) -> Vec<Reply> {
-    let any = |from: usize, w: &str| args.iter().skip(from).any(|a| a.eq_ignore_ascii_case(w.as_bytes()));
+    let any = |from: usize, w: &str| {
+        args.iter()
+            .skip(from)
+            .any(|a| a.eq_ignore_ascii_case(w.as_bytes()))
+    };
     match name {
         "set" if any(3, "get") => flags_reply(&["RW", "access", "update"]),
         "set" => flags_reply(&["OW", "update"]),
@@ -477,7 +509,9 @@ fn native_key_flags(name: &str, args: &[Bytes], n: usize) -> Vec<Reply> {
 
 fn getkeys(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let keys = keys_and_flags(cx)?;
-    Ok(Reply::Array(keys.into_iter().map(|(k, _)| Reply::Bulk(k)).collect()))
+    Ok(Reply::Array(
+        keys.into_iter().map(|(k, _)| Reply::Bulk(k)).collect(),
+    ))
 }
 
 fn getkeysandflags(cx: &mut Ctx) -> Result<Reply, CmdError> {

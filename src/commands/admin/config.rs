@@ -84,26 +84,19 @@ fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 /// Applies what a CONFIG SET changed to the state kept outside the config.
 fn apply_live(server: &Server, before: &crate::config::Config) {
+    // Encoding limits and the replication buffer limits.
     server.config_changed();
-    let (backlog, hard, maxmemory) = {
-        let c = server.config.read();
-        (
-            c.repl_backlog_size,
-            c.client_output_buffer_limit.replica.hard_bytes,
-            c.maxmemory,
-        )
-    };
-    if backlog != before.repl_backlog_size
-        || hard != before.client_output_buffer_limit.replica.hard_bytes
-    {
-        server.repl.stream.set_limits(backlog, hard);
-    }
+    let maxmemory = server.config.read().maxmemory;
     if maxmemory != before.maxmemory && maxmemory > 0 {
         let used = crate::server::memory::used_memory();
         if used > maxmemory {
             tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({maxmemory}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
         }
-        crate::server::evict::perform_evictions(server);
+        // Evict now, as redis does, but outside this command: inside EXEC the transaction
+        // holds shard locks that eviction needs.
+        if let (Some(me), Ok(rt)) = (server.arc(), tokio::runtime::Handle::try_current()) {
+            rt.spawn_blocking(move || crate::server::evict::perform_evictions(&me));
+        }
     }
 }
 

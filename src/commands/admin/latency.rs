@@ -224,7 +224,14 @@ fn graph(cx: &mut Ctx) -> Result<Reply, CmdError> {
 const LABEL_MARGIN_TOP: usize = 1;
 
 /// redis `sparklineRender` with SPARKLINE_FILL: rows of bars, then the labels vertically.
-fn sparkline(out: &mut String, seq: &[(u64, String)], min: u64, max: u64, cols: usize, rows: usize) {
+fn sparkline(
+    out: &mut String,
+    seq: &[(u64, String)],
+    min: u64,
+    max: u64,
+    cols: usize,
+    rows: usize,
+) {
     const FILL: &[u8] = b"_o#";
     let charset_len = FILL.len();
     let mut relmax = (max - min) as f64;
@@ -294,8 +301,8 @@ fn analyze(ts: &Series, now: i64) -> EventStats {
             st.period = s.time;
         }
     }
-    if st.samples > 0 {
-        st.avg = sum / st.samples;
+    if let Some(avg) = sum.checked_div(st.samples) {
+        st.avg = avg;
         st.period = (now - st.period).max(1);
         let dev: u64 = ts
             .samples
@@ -312,7 +319,11 @@ fn analyze(ts: &Series, now: i64) -> EventStats {
 fn doctor(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let (threshold, slower_than, slowlog_len) = {
         let c = cx.server.config.read();
-        (c.latency_monitor_threshold, c.slowlog_log_slower_than, c.slowlog_max_len)
+        (
+            c.latency_monitor_threshold,
+            c.slowlog_log_slower_than,
+            c.slowlog_max_len,
+        )
     };
     let ev = monitor(cx).events.lock();
     let mut report = String::new();

@@ -69,9 +69,8 @@ fn usage(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let Some(v) = cx.db.get_no_touch(key) else {
         return Ok(Reply::Nil);
     };
-    let size = value_size(v, samples, limits.list_max_listpack_size)
-        + sds_alloc(key.len())
-        + DICT_ENTRY;
+    let size =
+        value_size(v, samples, limits.list_max_listpack_size) + sds_alloc(key.len()) + DICT_ENTRY;
     Ok(Reply::Int(size as i64))
 }
 
@@ -182,7 +181,11 @@ fn value_size(v: &Value, samples: usize, list_fill: i64) -> usize {
         // allocation below 1 MB, and adds 1 MB above.
         Value::Str(s @ Str::Bytes { raw: true, .. }) => {
             let len = s.len();
-            let greedy = if len < 1 << 20 { len * 2 } else { len + (1 << 20) };
+            let greedy = if len < 1 << 20 {
+                len * 2
+            } else {
+                len + (1 << 20)
+            };
             ROBJ + sds_alloc(greedy)
         }
         Value::Str(s) => ROBJ + sds_alloc(s.len()),
@@ -292,14 +295,16 @@ fn value_size(v: &Value, samples: usize, list_fill: i64) -> usize {
             } else {
                 let n = z.len();
                 // A node has on average 4/3 levels (ZSKIPLIST_P = 0.25): 24 + 16 * 4/3 bytes.
-                let node = jemalloc_size(24 + 16) + (jemalloc_size(24 + 32) - jemalloc_size(24 + 16)) / 3;
+                let node =
+                    jemalloc_size(24 + 16) + (jemalloc_size(24 + 32) - jemalloc_size(24 + 16)) / 3;
                 ROBJ + ZSET
                     + ZSKIPLIST
                     + DICT
                     + 8 * dict_slots(n)
                     + jemalloc_size(ZSL_HEADER)
                     + sampled(
-                        z.iter().map(|(m, _)| sds_alloc(m.len()) + DICT_ENTRY + node),
+                        z.iter()
+                            .map(|(m, _)| sds_alloc(m.len()) + DICT_ENTRY + node),
                         samples,
                         n,
                     )
@@ -320,7 +325,11 @@ fn stats(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let s = cx.server;
     let used = crate::server::memory::used_memory();
     let resident = crate::server::memory::active_memory();
-    let peak = s.stats.peak_memory.fetch_max(used, Ordering::Relaxed).max(used);
+    let peak = s
+        .stats
+        .peak_memory
+        .fetch_max(used, Ordering::Relaxed)
+        .max(used);
     let backlog = s.repl.stream.memory();
     let counts = s.keyspace.db_counts();
     let keys: usize = counts.iter().map(|c| c.0).sum();
@@ -371,9 +380,18 @@ fn stats(cx: &mut Ctx) -> Result<Reply, CmdError> {
         fields.push((
             Reply::bulk(format!("db.{i}").into_bytes()),
             Reply::Map(vec![
-                (Reply::bulk_str("overhead.hashtable.main"), Reply::Int(*main as i64)),
-                (Reply::bulk_str("overhead.hashtable.expires"), Reply::Int(*exp as i64)),
-                (Reply::bulk_str("overhead.hashtable.slot-to-keys"), Reply::Int(0)),
+                (
+                    Reply::bulk_str("overhead.hashtable.main"),
+                    Reply::Int(*main as i64),
+                ),
+                (
+                    Reply::bulk_str("overhead.hashtable.expires"),
+                    Reply::Int(*exp as i64),
+                ),
+                (
+                    Reply::bulk_str("overhead.hashtable.slot-to-keys"),
+                    Reply::Int(0),
+                ),
             ]),
         ));
     }
@@ -382,24 +400,61 @@ fn stats(cx: &mut Ctx) -> Result<Reply, CmdError> {
     kv("keys.count", Reply::Int(keys as i64));
     kv(
         "keys.bytes-per-key",
-        Reply::Int(if keys > 0 { (net / keys as u64) as i64 } else { 0 }),
+        Reply::Int(if keys > 0 {
+            (net / keys as u64) as i64
+        } else {
+            0
+        }),
     );
     kv("dataset.bytes", Reply::Int(dataset as i64));
-    let pct = |a: u64, b: u64| if b > 0 { a as f64 * 100.0 / b as f64 } else { 0.0 };
-    kv("dataset.percentage", Reply::Double(pct(dataset, net) as f32 as f64));
-    kv("peak.percentage", Reply::Double(pct(used, peak) as f32 as f64));
+    let pct = |a: u64, b: u64| {
+        if b > 0 {
+            a as f64 * 100.0 / b as f64
+        } else {
+            0.0
+        }
+    };
+    kv(
+        "dataset.percentage",
+        Reply::Double(pct(dataset, net) as f32 as f64),
+    );
+    kv(
+        "peak.percentage",
+        Reply::Double(pct(used, peak) as f32 as f64),
+    );
     let active = resident.max(used);
     kv("allocator.allocated", Reply::Int(used as i64));
     kv("allocator.active", Reply::Int(active as i64));
     kv("allocator.resident", Reply::Int(resident as i64));
-    let ratio = |a: u64, b: u64| if b > 0 { (a as f64 / b as f64) as f32 as f64 } else { 0.0 };
-    kv("allocator-fragmentation.ratio", Reply::Double(ratio(active, used)));
-    kv("allocator-fragmentation.bytes", Reply::Int(active as i64 - used as i64));
-    kv("allocator-rss.ratio", Reply::Double(ratio(resident, active)));
-    kv("allocator-rss.bytes", Reply::Int(resident as i64 - active as i64));
+    let ratio = |a: u64, b: u64| {
+        if b > 0 {
+            (a as f64 / b as f64) as f32 as f64
+        } else {
+            0.0
+        }
+    };
+    kv(
+        "allocator-fragmentation.ratio",
+        Reply::Double(ratio(active, used)),
+    );
+    kv(
+        "allocator-fragmentation.bytes",
+        Reply::Int(active as i64 - used as i64),
+    );
+    kv(
+        "allocator-rss.ratio",
+        Reply::Double(ratio(resident, active)),
+    );
+    kv(
+        "allocator-rss.bytes",
+        Reply::Int(resident as i64 - active as i64),
+    );
     let rss = process_rss().unwrap_or(resident);
     kv("rss-overhead.ratio", Reply::Double(ratio(rss, resident)));
-    kv("rss-overhead.bytes", Reply::Int(rss as i64 - resident as i64));
+    kv(
+        "rss-overhead.bytes",
+        Reply::Int(rss as i64 - resident as i64),
+    );
     kv("fragmentation", Reply::Double(ratio(rss, used)));
     kv("fragmentation.bytes", Reply::Int(rss as i64 - used as i64));
     Ok(Reply::Map(fields))

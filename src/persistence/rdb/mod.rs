@@ -7,5 +7,6 @@ pub mod format;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;
+pub mod pack;
 pub mod ziplist;
 pub mod zipmap;

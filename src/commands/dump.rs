@@ -1,0 +1,83 @@
+//! DUMP and RESTORE: the payload is Redis's (RDB value encoding, RDB version, CRC64), so
+//! payloads move between Tandem and Redis in both directions.
+
+use bytes::Bytes;
+
+use super::args::{is, parse_int};
+use super::errors::{self, CmdError};
+use super::spec::{Group, Spec, DENYOOM, READONLY, WRITE};
+use super::Ctx;
+use crate::keyspace::Value;
+use crate::persistence::rdb::{decode, encode};
+use crate::protocol::Reply;
+
+pub const COMMANDS: &[Spec] = &[
+    Spec::new("dump", 2, READONLY, Group::Generic, dump).keys(1, 1, 1),
+    Spec::new("restore", -4, WRITE | DENYOOM, Group::Generic, restore).keys(1, 1, 1),
+];
+
+fn dump(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(match cx.db.get(&cx.argv[1]) {
+        Some(v) => Reply::Bulk(Bytes::from(encode::dump_payload(v))),
+        None => Reply::Nil,
+    })
+}
+
+fn restore(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let argv = cx.argv;
+    let (mut replace, mut absttl) = (false, false);
+    let mut i = 4;
+    while i < argv.len() {
+        let more = argv.len() - i - 1;
+        if is(&argv[i], "replace") {
+            replace = true;
+        } else if is(&argv[i], "absttl") {
+            absttl = true;
+        } else if is(&argv[i], "idletime") && more >= 1 {
+            let v = parse_int(&argv[i + 1])?;
+            if v < 0 {
+                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
+            }
+            i += 1;
+        } else if is(&argv[i], "freq") && more >= 1 {
+            let v = parse_int(&argv[i + 1])?;
+            if !(0..=255).contains(&v) {
+                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            i += 1;
+        } else {
+            return Err(errors::SYNTAX);
+        }
+        i += 1;
+    }
+    let mut ttl = parse_int(&argv[2])?;
+    if ttl < 0 {
+        return Err(CmdError::err("Invalid TTL value, must be >= 0"));
+    }
+    let key = &argv[1];
+    if !replace && cx.db.exists(key) {
+        return Err(CmdError::fixed("BUSYKEY Target key name already exists."));
+    }
+    let bad_payload = || CmdError::err("DUMP payload version or checksum are wrong");
+    let (type_byte, body) = decode::verify_dump_payload(&argv[3]).map_err(|_| bad_payload())?;
+    let loaded = decode::load_value(type_byte, body).map_err(|_| CmdError::err("Bad data format"))?;
+    let limits = cx.db.limits();
+    let value: Value = crate::persistence::load::to_value(loaded, &limits).map_err(|_| CmdError::err("Bad data format"))?;
+    let existed = replace && cx.db.remove(key).is_some();
+    if ttl > 0 && !absttl {
+        ttl = ttl.saturating_add(cx.db.now_ms);
+    }
+    if ttl > 0 && ttl <= cx.db.now_ms {
+        // Already expired: the key is gone (a replaced key is deleted for good).
+        if existed {
+            cx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        }
+        return Ok(Reply::OK);
+    }
+    cx.db.set(key, value);
+    if ttl > 0 {
+        cx.db.set_expire(key, ttl);
+    }
+    cx.propagate();
+    Ok(Reply::OK)
+}
