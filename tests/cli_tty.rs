@@ -257,6 +257,18 @@ fn interactive_session_in_a_terminal() {
     term.expect(&prompt2);
     term.command("ping", "PONG");
 
+    // MONITOR too, and MULTI shows in the prompt.
+    term.command("monitor", "OK");
+    assert!(wait_until(WAIT, || {
+        publisher.request_str(&["SET", "watched", "1"]);
+        let screen = term.screen();
+        screen[term.seen..].windows(9).any(|w| w == b"\"watched\"")
+    }));
+    term.send("\x03");
+    term.expect(&prompt2);
+    term.command("multi", &format!("127.0.0.1:{port}[2](TX)> "));
+    term.command("discard", &prompt2);
+
     // The server goes away and comes back on the same port.
     server.stop();
     // "Server closed the connection", or "Connection reset by peer" if the reset wins.

@@ -7,7 +7,6 @@
 
 mod support;
 
-use std::time::Duration;
 
 use support::proxy::Proxy;
 use support::{

@@ -38,10 +38,13 @@ fn info(cx: &mut Ctx) -> Result<Reply, CmdError> {
     Ok(Reply::Verbatim(render(cx.server, &wanted).into()))
 }
 
+/// Writes one INFO section.
+type Section = fn(&Server, &mut String);
+
 /// Renders the requested sections in redis's fixed order.
 pub fn render(server: &Server, wanted: &[String]) -> String {
     let has = |s: &str| wanted.iter().any(|w| w == s);
-    let order: &[(&str, fn(&Server, &mut String))] = &[
+    let order: &[(&str, Section)] = &[
         ("server", server_section),
         ("clients", clients_section),
         ("memory", memory_section),

@@ -238,10 +238,8 @@ fn getex(cx: &mut Ctx) -> Result<Reply, CmdError> {
                 Bytes::from(at.to_string()),
             ]);
         }
-        ExpireArg::Persist => {
-            if cx.db.persist(key) {
-                cx.propagate_as(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
-            }
+        ExpireArg::Persist if cx.db.persist(key) => {
+            cx.propagate_as(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
         }
         _ => {}
     }
@@ -427,10 +425,7 @@ fn setrange(cx: &mut Ctx) -> Result<Reply, CmdError> {
         return Err(CmdError::err("offset is out of range"));
     }
     let value = cx.argv[3].clone();
-    let current = match get_str_mut(cx.db, &key)? {
-        Some(s) => Some(s.to_bytes()),
-        None => None,
-    };
+    let current = get_str_mut(cx.db, &key)?.map(|s| s.to_bytes());
     let Some(current) = current else {
         if value.is_empty() {
             return Ok(Reply::Int(0));

@@ -10,9 +10,12 @@ use parking_lot::Mutex;
 
 use super::client::ClientShared;
 
+/// (db, key) → the clients watching it.
+type WatchMap = HashMap<(usize, Bytes), Vec<Arc<ClientShared>>>;
+
 #[derive(Default)]
 pub struct Watches {
-    keys: Mutex<HashMap<(usize, Bytes), Vec<Arc<ClientShared>>>>,
+    keys: Mutex<WatchMap>,
     count: AtomicUsize,
 }
 
