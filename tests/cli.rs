@@ -336,6 +336,9 @@ fn core_cases() -> Vec<Case> {
         case_in(&["-X", "TAG", "set", "TAG", "v"], "value from stdin"),
         case_in(&["-X", "TAG", "echo", "notag"], "x"),
         case_in(&["-x", "-X", "T", "echo"], "x"),
+        case_in(&["--askpass", "ping"], "secret\n"),
+        case_in(&["--askpass", "--user", "u"], "secret\nping\n"),
+        case_in(&["--askpass", "-a", "ignored", "ping"], "secret\n"),
         // Help, from the server's COMMAND DOCS.
         case(&["help", "get"]),
         case(&["help", "set"]),
@@ -489,7 +492,9 @@ fn output_matches_redis_cli_against_redis_server() {
     let server = RedisServer::start(&["--save", "", "--appendonly", "no", "--unixsocket", &socket]);
     let mut cases = core_cases();
     cases.push(case(&["-s", &socket, "get", "str"]));
-    cases.push(case(&["-s", &socket, "--no-raw", "-n", "1", "get", "db1key"]));
+    cases.push(case(&[
+        "-s", &socket, "--no-raw", "-n", "1", "get", "db1key",
+    ]));
     cases.push(case_in(&["-s", &socket], "ping\nget num\n"));
     cases.push(case(&["-s", "/nonexistent/socket", "ping"]));
     cases.push(case(&["-h", "localhost", "get", "str"]));
@@ -644,6 +649,9 @@ fn replica_mode_prints_the_command_stream() {
         "--repl-ping-replica-period",
         "60",
     ]);
+    // A master PINGs its replicas on its first replication cron, then every period (60 s):
+    // let that first PING go before any replica attaches.
+    std::thread::sleep(Duration::from_millis(1500));
     let args = vec![
         "-p".to_string(),
         server.port().to_string(),
@@ -699,7 +707,12 @@ fn replica_mode_with_diskless_sync() {
         "yes",
         "--repl-diskless-sync-delay",
         "0",
+        "--repl-ping-replica-period",
+        "60",
     ]);
+    // A master PINGs its replicas on its first replication cron, then every period (60 s):
+    // let that first PING go before any replica attaches.
+    std::thread::sleep(Duration::from_millis(1500));
     let args = vec![
         "-p".to_string(),
         server.port().to_string(),
@@ -887,12 +900,23 @@ fn topology_walks_master_and_replicas() {
             && linked(&chained)),
         "replicas link up"
     );
-    // From the bottom of the chain, the tree starts at the top master.
-    let out = run(
-        Path::new(tandem_cli()),
-        &["-p".into(), chained.port().to_string(), "--topology".into()],
-        None,
-    );
+    // From the bottom of the chain, the tree starts at the top master. A master marks a
+    // replica online a moment after the replica sees its link up: wait for both.
+    let topology = || {
+        run(
+            Path::new(tandem_cli()),
+            &["-p".into(), chained.port().to_string(), "--topology".into()],
+            None,
+        )
+    };
+    let mut out = topology();
+    wait_until(Duration::from_secs(20), || {
+        out = topology();
+        String::from_utf8_lossy(&out.stdout)
+            .matches("state=online")
+            .count()
+            == 2
+    });
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(
         out.code,

@@ -8,11 +8,13 @@
 
 mod support;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use support::proxy::Proxy;
 use support::{
-    aggregate_elements, escape, log_lines, split_args, wait_in_sync, wait_link_up, wait_until,
+    aggregate_elements, encode_command, escape, log_lines, split_args, wait_in_sync, wait_link_up, wait_until,
     Server, ServerKind, Writer, WriterOptions, SYNC_TIMEOUT,
 };
 
@@ -306,11 +308,14 @@ fn tandem_chain_master_replica_subreplica() {
 // 4 (+11): partial resync after a link cut, under a full-speed writer
 
 /// Master ← proxy ← replica. The proxy drops the link and refuses reconnects for a moment
-/// while a writer keeps writing; once the replica is back it must have continued with a partial
-/// resync (master `sync_partial_ok` grows, `sync_full` unchanged) and converge.
-fn partial_resync_after_cut(master_kind: ServerKind, replica_kind: ServerKind) {
-    // A backlog sized for the write rate, as an operator would configure it.
-    let master = start(master_kind, &["--repl-backlog-size", "64mb"]);
+/// while writes continue (with `full_speed`, a pipelined writer thread runs before, during and
+/// after the cut; otherwise only a scripted batch of writes happens during the cut). Once the
+/// replica is back it must have continued with a partial resync (master `sync_partial_ok`
+/// grows, `sync_full` unchanged) and converge.
+fn partial_resync_after_cut(master_kind: ServerKind, replica_kind: ServerKind, full_speed: bool) {
+    // A backlog sized for the write rate (a full-speed writer makes ~20 MB/s here), as an
+    // operator would configure it.
+    let master = start(master_kind, &["--repl-backlog-size", "256mb"]);
     run_script(&master, &initial_dataset());
     let proxy = Proxy::start(master.addr());
     let replica = start_replica(replica_kind, proxy.port(), &[]);
@@ -320,14 +325,18 @@ fn partial_resync_after_cut(master_kind: ServerKind, replica_kind: ServerKind) {
     let partial_before = master.info_i64("stats", "sync_partial_ok");
     assert_eq!(full_before, 1);
 
-    let writer = Writer::start(
-        master.addr(),
-        WriterOptions {
-            prefix: "w4".into(),
-            ..WriterOptions::default()
-        },
-    );
-    assert!(writer.wait_ops(2_000, SYNC_TIMEOUT), "writer stalled before the cut");
+    let writer = full_speed.then(|| {
+        Writer::start(
+            master.addr(),
+            WriterOptions {
+                prefix: "w4".into(),
+                ..WriterOptions::default()
+            },
+        )
+    });
+    if let Some(w) = &writer {
+        assert!(w.wait_ops(2_000, SYNC_TIMEOUT), "writer stalled before the cut");
+    }
     proxy.set_refuse(true);
     proxy.cut();
     assert!(
@@ -339,18 +348,23 @@ fn partial_resync_after_cut(master_kind: ServerKind, replica_kind: ServerKind) {
         master.try_info("replication"),
         replica.try_info("replication")
     );
-    let at_cut = writer.ops();
-    assert!(writer.wait_ops(at_cut + 3_000, SYNC_TIMEOUT), "writer stalled during the cut");
+    if let Some(w) = &writer {
+        let at_cut = w.ops();
+        assert!(w.wait_ops(at_cut + 3_000, SYNC_TIMEOUT), "writer stalled during the cut");
+    }
     run_script(&master, &streaming_writes_1());
     let offset_gap = master.info_i64("replication", "master_repl_offset")
         - replica.info_i64("replication", "slave_repl_offset");
     assert!(offset_gap > 0, "no writes during the cut");
     proxy.set_refuse(false);
     wait_link_up(&replica, SYNC_TIMEOUT);
-    let after = writer.ops();
-    assert!(writer.wait_ops(after + 2_000, SYNC_TIMEOUT), "writer stalled after the reconnect");
-    let report = writer.stop();
-    assert!(report.error.is_none(), "writer: {report:?}");
+    run_script(&master, &streaming_writes_2());
+    if let Some(w) = writer {
+        let after = w.ops();
+        assert!(w.wait_ops(after + 2_000, SYNC_TIMEOUT), "writer stalled after the reconnect");
+        let report = w.stop();
+        assert!(report.error.is_none(), "writer: {report:?}");
+    }
     wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
 
     assert_eq!(
@@ -372,17 +386,137 @@ fn partial_resync_after_cut(master_kind: ServerKind, replica_kind: ServerKind) {
 
 #[test]
 fn partial_resync_tandem_master_tandem_replica() {
-    partial_resync_after_cut(Tandem, Tandem);
+    partial_resync_after_cut(Tandem, Tandem, false);
 }
 
 #[test]
 fn partial_resync_tandem_master_redis_replica() {
-    partial_resync_after_cut(Tandem, Redis);
+    partial_resync_after_cut(Tandem, Redis, false);
 }
 
 #[test]
 fn partial_resync_redis_master_tandem_replica() {
-    partial_resync_after_cut(Redis, Tandem);
+    partial_resync_after_cut(Redis, Tandem, false);
+}
+
+#[test]
+fn partial_resync_under_full_speed_writes_tandem_master_tandem_replica() {
+    partial_resync_after_cut(Tandem, Tandem, true);
+}
+
+#[test]
+fn partial_resync_under_full_speed_writes_tandem_master_redis_replica() {
+    partial_resync_after_cut(Tandem, Redis, true);
+}
+
+#[test]
+fn partial_resync_under_full_speed_writes_redis_master_tandem_replica() {
+    partial_resync_after_cut(Redis, Tandem, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// EOF-marked (diskless) full sync on the wire: the master must not stream anything after the
+// end mark before the replica's first REPLCONF ACK (spec §2.3) — a replica looks for the mark
+// at the end of what it has read, so stream bytes glued to the mark hide it.
+
+/// Reads from `stream` into `buf` until `done(buf)` or `timeout`; returns whether `done` held.
+fn read_until(stream: &mut TcpStream, buf: &mut Vec<u8>, timeout: Duration, done: impl Fn(&[u8]) -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut chunk = [0u8; 64 * 1024];
+    while !done(buf) {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        stream.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1)))).unwrap();
+        match stream.read(&mut chunk) {
+            Ok(0) => return done(buf),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("fake replica read: {e}"),
+        }
+    }
+    true
+}
+
+/// A fake replica full-syncs (capa eof) from a master of `kind`; a write happens right after
+/// the payload's end mark arrived. Returns (bytes received after the mark before any ACK,
+/// bytes received after sending REPLCONF ACK).
+fn eof_sync_then_ack(kind: ServerKind) -> (Vec<u8>, Vec<u8>) {
+    let master = start(kind, &[]);
+    run_script(&master, &lines("SET a 1\nRPUSH l x y"));
+    let mut s = TcpStream::connect(master.addr()).unwrap();
+    s.set_nodelay(true).unwrap();
+    let mut buf = Vec::new();
+    s.write_all(&encode_command(&[b"PING"])).unwrap();
+    assert!(read_until(&mut s, &mut buf, SYNC_TIMEOUT, |b| b.ends_with(b"\r\n")));
+    assert_eq!(buf, b"+PONG\r\n");
+    buf.clear();
+    let mut hs = encode_command(&[b"REPLCONF", b"listening-port", b"1"]);
+    hs.extend(encode_command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]));
+    s.write_all(&hs).unwrap();
+    assert!(read_until(&mut s, &mut buf, SYNC_TIMEOUT, |b| b == b"+OK\r\n+OK\r\n"), "{}", escape(&buf));
+    buf.clear();
+    // PSYNC only once the REPLCONF replies are read, as a real replica does.
+    s.write_all(&encode_command(&[b"PSYNC", b"?", b"-1"])).unwrap();
+    // [\n...] +FULLRESYNC <id> <off>\r\n [\n...] $EOF:<mark>\r\n <rdb> <mark>
+    let header_end = |b: &[u8]| {
+        let text = String::from_utf8_lossy(b);
+        text.find("$EOF:").and_then(|i| text[i..].find("\r\n").map(|j| i + j + 2))
+    };
+    assert!(
+        read_until(&mut s, &mut buf, SYNC_TIMEOUT, |b| header_end(b).is_some()),
+        "no $EOF: header from {}: {}",
+        master.label(),
+        escape(&buf)
+    );
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let full = text.find("+FULLRESYNC ").expect("+FULLRESYNC line");
+    let off: String = text[full..].split_whitespace().nth(2).unwrap().to_string();
+    let eof = text.find("$EOF:").unwrap();
+    let mark = buf[eof + 5..eof + 45].to_vec();
+    let start = header_end(&buf).unwrap();
+    let mut payload = buf.split_off(start);
+    let mark_at = |p: &[u8]| p.windows(40).position(|w| w == mark.as_slice());
+    assert!(
+        read_until(&mut s, &mut payload, SYNC_TIMEOUT, |p| mark_at(p).is_some()),
+        "no end mark from {}",
+        master.label()
+    );
+    let mut after_mark = payload.split_off(mark_at(&payload).unwrap() + 40);
+    // A write after the transfer: it is in the stream, to be sent once the replica ACKs.
+    run_script(&master, &["SET after-sync 1".to_string()]);
+    let _ = read_until(&mut s, &mut after_mark, Duration::from_millis(500), |_| false);
+    // Now ACK, as a real replica does right after loading (repeated: an ACK that races ahead
+    // of the master noticing the end of the transfer is not enough for Redis).
+    let mut after_ack = Vec::new();
+    let ack = encode_command(&[b"REPLCONF", b"ACK", off.as_bytes()]);
+    let deadline = Instant::now() + SYNC_TIMEOUT;
+    while !String::from_utf8_lossy(&after_ack).contains("after-sync") && Instant::now() < deadline {
+        s.write_all(&ack).unwrap();
+        let _ = read_until(&mut s, &mut after_ack, Duration::from_millis(200), |b| {
+            String::from_utf8_lossy(b).contains("after-sync")
+        });
+    }
+    (after_mark, after_ack)
+}
+
+#[test]
+fn eof_sync_streams_only_after_the_first_ack() {
+    let (redis_early, redis_late) = eof_sync_then_ack(Redis);
+    assert_eq!(escape(&redis_early), "", "reference: nothing after the mark before the ACK");
+    assert!(String::from_utf8_lossy(&redis_late).contains("after-sync"));
+    let (early, late) = eof_sync_then_ack(Tandem);
+    assert_eq!(
+        escape(&early),
+        "",
+        "Tandem streamed right after the EOF mark, before the replica's first REPLCONF ACK"
+    );
+    assert!(
+        String::from_utf8_lossy(&late).contains("after-sync"),
+        "stream after the ACK: {}",
+        escape(&late)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

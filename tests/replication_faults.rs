@@ -217,6 +217,7 @@ fn replica_killed_during_full_sync(master_kind: ServerKind, replica_kind: Server
     run_writes_then_sync(&master, &[&bystander, &restarted]);
 }
 
+/// A full-speed writer runs while the replicas (re)sync; then all converge.
 fn run_writes_then_sync(master: &Server, replicas: &[&Server]) {
     let writer = full_speed_writer(master, "w7");
     assert!(writer.wait_ops(5_000, SYNC_TIMEOUT), "writer stalled");
@@ -290,8 +291,11 @@ fn master_restart(master_kind: ServerKind, with_rdb: bool) {
         let info = new_master.info("replication");
         let get = |k: &str| info.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
         assert_eq!(get("master_replid2"), old_id, "replid2 after restart from RDB: {info:?}");
-        assert_eq!(get("second_repl_offset"), (old_offset + 1).to_string(), "{info:?}");
-        assert_eq!(get("master_repl_offset"), old_offset.to_string(), "{info:?}");
+        // Redis's SHUTDOWN may append a `REPLCONF GETACK *` (37 bytes) while it waits for the
+        // replicas, so the saved offset can be a little past the one read before.
+        let offset: i64 = get("master_repl_offset").parse().unwrap_or(-1);
+        assert!(offset >= old_offset && offset <= old_offset + 37, "offset {offset} vs {old_offset}: {info:?}");
+        assert_eq!(get("second_repl_offset"), (offset + 1).to_string(), "{info:?}");
         assert_ne!(get("master_replid"), old_id, "a new replid after restart: {info:?}");
     }
     for r in &refs {
@@ -344,7 +348,7 @@ fn output_buffer_limit(master_kind: ServerKind) {
     let proxy = Proxy::start(master.addr());
     let replica = start_replica(Tandem, proxy.port(), &[]);
     wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
-    let (full0, _, _) = stats(&master);
+    let (full0, partial0, _) = stats(&master);
     proxy.set_paused(true);
     let value = vec![b'o'; 128 * 1024];
     let mut con = master.raw();
@@ -381,7 +385,10 @@ fn output_buffer_limit(master_kind: ServerKind) {
     wait_link_up(&replica, SYNC_TIMEOUT);
     ok(&master, &["SET", "after-obuf", "1"]);
     wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
-    assert!(stats(&master).0 > full0, "the replica could only come back with a full sync");
+    // It came back through a new sync (full, or partial if what it still needed was in the
+    // backlog when the master cut it).
+    let (full1, partial1, _) = stats(&master);
+    assert!(full1 + partial1 > full0 + partial0, "no new sync after the cut");
 }
 
 #[test]

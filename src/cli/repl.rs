@@ -198,15 +198,60 @@ fn whole_number(word: &[u8]) -> Option<Option<i64>> {
     Some(t.parse::<i64>().ok())
 }
 
+/// Longest history kept (linenoise's default).
+const HISTORY_MAX: usize = 100;
+
+/// The history file, in linenoise's format: one command per line, oldest first.
+struct HistoryFile {
+    path: Option<PathBuf>,
+    entries: Vec<String>,
+}
+
+impl HistoryFile {
+    fn load(path: Option<PathBuf>) -> HistoryFile {
+        let text = path
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .unwrap_or_default();
+        let mut entries: Vec<String> = text
+            .split(|&b| b == b'\n')
+            .map(|l| {
+                String::from_utf8_lossy(l)
+                    .trim_end_matches('\r')
+                    .to_string()
+            })
+            .filter(|l| !l.is_empty())
+            .collect();
+        let excess = entries.len().saturating_sub(HISTORY_MAX);
+        entries.drain(..excess);
+        HistoryFile { path, entries }
+    }
+
+    /// Records a line (not twice in a row) and rewrites the file.
+    fn add(&mut self, line: &str) {
+        if self.entries.last().is_some_and(|l| l == line) {
+            return;
+        }
+        self.entries.push(line.to_string());
+        if self.entries.len() > HISTORY_MAX {
+            self.entries.remove(0);
+        }
+        if let Some(path) = &self.path {
+            let mut text = self.entries.join("\n");
+            text.push('\n');
+            let _ = std::fs::write(path, text);
+        }
+    }
+}
+
 /// What the loop does after a line.
 enum Next {
     Continue,
     ClearScreen,
 }
 
-/// The interactive session: editor (if any), history file and preferences.
+/// The interactive session's preferences.
 struct Repl {
-    history_file: Option<PathBuf>,
     hints: Rc<Cell<bool>>,
 }
 
@@ -304,7 +349,6 @@ impl Repl {
 pub fn run(client: &mut Client) -> i32 {
     client.interactive = true;
     let repl = Repl {
-        history_file: None,
         hints: Rc::new(Cell::new(true)),
     };
     signals::install_interactive();
@@ -322,7 +366,7 @@ pub fn run(client: &mut Client) -> i32 {
     run_terminal(client, repl)
 }
 
-fn run_terminal(client: &mut Client, mut repl: Repl) -> i32 {
+fn run_terminal(client: &mut Client, repl: Repl) -> i32 {
     let table = hints::load_table(client);
     *client.help.borrow_mut() = Some(table);
     let config = Config::builder()
@@ -342,9 +386,9 @@ fn run_terminal(client: &mut Client, mut repl: Repl) -> i32 {
         help: Rc::clone(&client.help),
         hints: Rc::clone(&repl.hints),
     }));
-    repl.history_file = dotfile(HISTFILE_ENV, HISTFILE_DEFAULT);
-    if let Some(path) = &repl.history_file {
-        let _ = rl.load_history(path);
+    let mut history = HistoryFile::load(dotfile(HISTFILE_ENV, HISTFILE_DEFAULT));
+    for line in &history.entries {
+        let _ = rl.history_mut().add(line);
     }
     repl.load_preferences();
     // The line editor installed its own SIGINT handler when it was created (it keeps it
@@ -365,12 +409,10 @@ fn run_terminal(client: &mut Client, mut repl: Repl) -> i32 {
             }
         };
         // Saved as soon as it is accepted: `quit` exits from inside run_line.
-        let history_file = repl.history_file.clone();
         let next = repl.run_line(client, line.as_bytes(), &mut |l| {
-            let _ = rl.history_mut().add(&String::from_utf8_lossy(l));
-            if let Some(path) = &history_file {
-                let _ = rl.save_history(path);
-            }
+            let l = String::from_utf8_lossy(l);
+            let _ = rl.history_mut().add(&l);
+            history.add(&l);
         });
         if let Next::ClearScreen = next {
             let _ = rl.clear_screen();

@@ -258,3 +258,56 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Property tests over hostile input: the decoder never panics, never consumes bytes it
+    //! did not decode, and decodes any valid encoding back to the same arguments.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn encode(args: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut buf = BytesMut::from(&data[..]);
+            let mut hint = 0;
+            for _ in 0..600 {
+                let before = buf.len();
+                match decode_request(&mut buf, DecodeLimits::default(), &mut hint) {
+                    Ok(Some(_)) => prop_assert!(buf.len() < before),
+                    Ok(None) => { prop_assert_eq!(buf.len(), before); break; }
+                    Err(_) => break,
+                }
+            }
+        }
+
+        #[test]
+        fn valid_frames_round_trip(args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..8),
+                                   cut in 0usize..400) {
+            let wire = encode(&args);
+            let cut = cut.min(wire.len());
+            let mut buf = BytesMut::from(&wire[..cut]);
+            let mut hint = 0;
+            if cut < wire.len() {
+                prop_assert_eq!(decode_request(&mut buf, DecodeLimits::default(), &mut hint), Ok(None));
+                buf.extend_from_slice(&wire[cut..]);
+            }
+            let got = decode_request(&mut buf, DecodeLimits::default(), &mut hint).unwrap().unwrap();
+            let got: Vec<Vec<u8>> = got.iter().map(|b| b.to_vec()).collect();
+            prop_assert_eq!(got, args);
+            prop_assert!(buf.is_empty());
+        }
+    }
+}

@@ -36,11 +36,17 @@ fn hex_value(c: u8) -> Option<u8> {
 /// `\n \r \t \b \a \\ \" \xHH` escapes, `'...'` takes `\'`; a closing quote must be followed by a
 /// blank or the end. Returns `None` for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    // Redis splits a C string: the first NUL byte ends the line.
+    let line = match memchr::memchr(0, line) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
+    let is_space = |c: u8| c.is_ascii_whitespace() || c == 0x0B;
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -73,7 +79,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -90,7 +96,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -103,7 +109,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => cur.push(c),
@@ -126,5 +132,7 @@ mod tests {
         assert!(split_args(br#"set "abc"d"#).is_none());
         assert!(split_args(br#"set "abc"#).is_none());
         assert!(split_args(b"   ").unwrap().is_empty());
+        // A NUL byte ends the line, as in redis's C string split.
+        assert_eq!(split_args(b"set a\x00 b c").unwrap(), vec![&b"set"[..], b"a"]);
     }
 }

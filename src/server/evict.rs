@@ -65,7 +65,7 @@ pub fn check_oom(server: &Server, client: &Client, cmd: &Spec) -> Result<(), Cmd
     if !(denyoom || queued) || client.is_master_link {
         return Ok(());
     }
-    if server.config.read().maxmemory == 0 {
+    if crate::commands::admin::hot_config(server).maxmemory == 0 {
         return Ok(());
     }
     if perform_evictions(server) {

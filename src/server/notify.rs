@@ -14,10 +14,10 @@ use super::Server;
 use crate::config::notify::*;
 use crate::keyspace::Db;
 
-/// Publishes `event` about `key` of database `db` if `class` is enabled. One read of the
-/// config when notifications are off.
+/// Publishes `event` about `key` of database `db` if `class` is enabled; cheap when
+/// notifications are off (no config lock).
 pub fn notify(server: &Server, class: u32, event: &str, key: &[u8], db: usize) {
-    let flags = server.config.read().notify_keyspace_events_flags;
+    let flags = crate::commands::admin::hot_config(server).notify_flags;
     publish(server, flags, class, event, key, db);
 }
 
@@ -73,7 +73,7 @@ pub fn after_command(
     if db.effects.len() <= from || name == "exec" {
         return;
     }
-    let flags = server.config.read().notify_keyspace_events_flags;
+    let flags = crate::commands::admin::hot_config(server).notify_flags;
     if flags & (KEYSPACE | KEYEVENT) == 0 {
         return;
     }

@@ -86,6 +86,7 @@ fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
 fn apply_live(server: &Server, before: &crate::config::Config) {
     // Encoding limits and the replication buffer limits.
     server.config_changed();
+    super::invalidate_hot_config();
     let maxmemory = server.config.read().maxmemory;
     if maxmemory != before.maxmemory && maxmemory > 0 {
         let used = crate::server::memory::used_memory();

@@ -1,0 +1,148 @@
+//! RDB compatibility both ways through the real binaries, crash safety of BGSAVE under
+//! SIGKILL, and the refusal to start from a corrupt dump file.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::{RedisServer, Server, ServerKind, TestServer};
+
+fn own_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tandem-persist-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// A dataset with every type, both encodings of each collection, expiries and several dbs.
+fn fill(s: &Server) {
+    let cmds: Vec<Vec<String>> = vec![
+        vec!["SET", "s", "hello"],
+        vec!["SET", "n", "12345"],
+        vec!["SET", "big", &"x".repeat(5000)],
+        vec!["SET", "ttl", "v", "EX", "100000"],
+        vec!["RPUSH", "l", "a", "b", "1", "-7"],
+        vec!["HSET", "h", "f", "v", "g", "7"],
+        vec!["SADD", "si", "3", "1", "2"],
+        vec!["SADD", "ss", "x", "y"],
+        vec!["ZADD", "z", "1", "a", "2.5", "b", "-inf", "c"],
+        vec!["SELECT", "3"],
+        vec!["SET", "in3", "yes"],
+    ]
+    .into_iter()
+    .map(|v| v.into_iter().map(str::to_string).collect())
+    .collect();
+    let mut c = s.raw();
+    for cmd in cmds {
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        let _ = c.request(&args);
+    }
+    let mut big = vec!["RPUSH".to_string(), "biglist".into()];
+    big.extend((0..3000).map(|i| format!("item-{i}")));
+    let mut bh = vec!["HSET".to_string(), "bighash".into()];
+    bh.extend((0..600).flat_map(|i| [format!("f{i}"), format!("v{i}")]));
+    let mut bz = vec!["ZADD".to_string(), "bigz".into()];
+    bz.extend((0..300).flat_map(|i| [format!("{i}.5"), format!("m{i}")]));
+    let mut bs = vec!["SADD".to_string(), "bigs".into()];
+    bs.extend((0..700).map(|i| i.to_string()));
+    for cmd in [big, bh, bz, bs] {
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        let _ = c.request(&args);
+    }
+}
+
+fn save_and_copy(s: &Server, to: &Path) -> String {
+    let digest = s.try_digest().expect("digest");
+    assert_eq!(s.request(&["SAVE"]), b"+OK\r\n");
+    std::fs::copy(s.dir().join("dump.rdb"), to.join("dump.rdb")).expect("copy dump");
+    digest
+}
+
+#[test]
+fn tandem_file_loads_into_redis_with_the_same_digest() {
+    let dir = own_dir("t2r");
+    let t = TestServer::start(&["--enable-debug-command", "yes"]);
+    fill(&t);
+    let digest = save_and_copy(&t, &dir);
+    let check = Command::new("redis-check-rdb").arg(dir.join("dump.rdb")).output().expect("redis-check-rdb runs");
+    assert!(check.status.success(), "redis-check-rdb: {}", String::from_utf8_lossy(&check.stdout));
+    let d = dir.to_string_lossy().into_owned();
+    let r = RedisServer::start(&["--enable-debug-command", "yes", "--dir", &d]);
+    assert_eq!(r.try_digest().as_deref(), Some(digest.as_str()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn redis_file_loads_into_tandem_with_the_same_digest() {
+    let dir = own_dir("r2t");
+    let r = RedisServer::start(&["--enable-debug-command", "yes"]);
+    fill(&r);
+    let digest = save_and_copy(&r, &dir);
+    let d = dir.to_string_lossy().into_owned();
+    let t = TestServer::start(&["--enable-debug-command", "yes", "--dir", &d]);
+    assert_eq!(t.try_digest().as_deref(), Some(digest.as_str()));
+    assert!(t.log_text().contains("DB loaded from disk"), "{}", t.log_text());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigkill_during_bgsave_never_leaves_a_bad_dump() {
+    let dir = own_dir("kill");
+    let d = dir.to_string_lossy().into_owned();
+    let digest = {
+        let s = TestServer::start(&["--enable-debug-command", "yes", "--dir", &d]);
+        fill(&s);
+        let _ = s.request(&["DEBUG", "POPULATE", "100000", "pop", "50"]);
+        let digest = s.try_digest().expect("digest");
+        assert_eq!(s.request(&["SAVE"]), b"+OK\r\n");
+        digest
+    };
+    // Deterministic spread of kill points, from immediately to well after the save.
+    for (i, delay_ms) in [0u64, 1, 3, 7, 15, 30, 60, 120].into_iter().enumerate() {
+        let mut s = TestServer::start(&["--enable-debug-command", "yes", "--dir", &d]);
+        assert_eq!(s.try_digest().as_deref(), Some(digest.as_str()), "round {i}: the dump loaded back differently");
+        let mut c = s.raw();
+        c.send_cmd(&[b"BGSAVE"]);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        s.stop();
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("temp-"))
+            .collect();
+        for l in leftovers {
+            let _ = std::fs::remove_file(dir.join(l));
+        }
+    }
+    let s = TestServer::start(&["--enable-debug-command", "yes", "--dir", &d]);
+    assert_eq!(s.try_digest().as_deref(), Some(digest.as_str()));
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn corrupt_dump_is_a_fatal_error_and_is_left_untouched() {
+    let dir = own_dir("corrupt");
+    let d = dir.to_string_lossy().into_owned();
+    {
+        let s = TestServer::start(&["--dir", &d]);
+        fill(&s);
+        assert_eq!(s.request(&["SAVE"]), b"+OK\r\n");
+    }
+    let path = dir.join("dump.rdb");
+    let mut bytes = std::fs::read(&path).expect("dump");
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&path, &bytes).expect("write truncated dump");
+    let out = Command::new(ServerKind::Tandem.binary())
+        .args(["--port", "0", "--dir", &d, "--save", ""])
+        .output()
+        .expect("tandem-server runs");
+    assert!(!out.status.success(), "started from a truncated dump");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("dump.rdb"), "the error names the file: {text}");
+    assert_eq!(std::fs::read(&path).expect("dump still there"), bytes, "the file was modified");
+    let _ = std::fs::remove_dir_all(&dir);
+}
