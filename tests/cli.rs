@@ -51,10 +51,10 @@ fn case_in(args: &[&str], stdin: &str) -> Case {
     }
 }
 
-/// A scratch HOME, so neither CLI reads the user's rc or history files.
+/// HOME for both CLIs: a directory that does not exist, so neither reads the user's rc or
+/// history files (and nothing is left behind).
 fn scratch_home() -> &'static Path {
-    static HOME: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    HOME.get_or_init(|| unique_temp_dir("cli-home"))
+    Path::new("/nonexistent/tandem-cli-test-home")
 }
 
 /// Runs `program` with `args` and `stdin`, killing it after [`RUN_TIMEOUT`].
@@ -472,6 +472,13 @@ fn redis_only_cases() -> Vec<Case> {
     cases
 }
 
+/// A reference redis-server without persistence, with `extra` arguments.
+fn redis_server(extra: &[&str]) -> RedisServer {
+    let mut args = vec!["--save", "", "--appendonly", "no"];
+    args.extend_from_slice(extra);
+    RedisServer::start(&args)
+}
+
 fn report(kind: &str, total: usize, failures: &[String]) {
     eprintln!(
         "tandem-cli vs redis-cli against {kind}: {total} cases compared, {} differ",
@@ -489,7 +496,7 @@ fn report(kind: &str, total: usize, failures: &[String]) {
 fn output_matches_redis_cli_against_redis_server() {
     let sockets = unique_temp_dir("cli-socket");
     let socket = sockets.join("redis.sock").to_string_lossy().into_owned();
-    let server = RedisServer::start(&["--save", "", "--appendonly", "no", "--unixsocket", &socket]);
+    let server = redis_server(&["--unixsocket", &socket]);
     let mut cases = core_cases();
     cases.push(case(&["-s", &socket, "get", "str"]));
     cases.push(case(&[
@@ -603,7 +610,7 @@ fn numsub(server: &Server, channel: &str) -> i64 {
 
 #[test]
 fn subscribe_streams_like_redis_cli() {
-    let server = RedisServer::start(&["--save", "", "--appendonly", "no"]);
+    let server = redis_server(&[]);
     let port = server.port().to_string();
     for extra in [&[][..], &["--no-raw"][..], &["-3", "--no-raw"][..]] {
         let mut args = vec!["-p".to_string(), port.clone()];
@@ -639,11 +646,7 @@ fn subscribe_streams_like_redis_cli() {
 
 #[test]
 fn replica_mode_prints_the_command_stream() {
-    let server = RedisServer::start(&[
-        "--save",
-        "",
-        "--appendonly",
-        "no",
+    let server = redis_server(&[
         "--repl-diskless-sync",
         "no",
         "--repl-ping-replica-period",
@@ -698,11 +701,7 @@ fn replica_mode_prints_the_command_stream() {
 
 #[test]
 fn replica_mode_with_diskless_sync() {
-    let server = RedisServer::start(&[
-        "--save",
-        "",
-        "--appendonly",
-        "no",
+    let server = redis_server(&[
         "--repl-diskless-sync",
         "yes",
         "--repl-diskless-sync-delay",
@@ -744,14 +743,7 @@ fn replica_mode_with_diskless_sync() {
 
 #[test]
 fn rdb_transfer_matches_redis_cli() {
-    let server = RedisServer::start(&[
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--repl-diskless-sync-delay",
-        "0",
-    ]);
+    let server = redis_server(&["--repl-diskless-sync-delay", "0"]);
     reset(&server);
     let dir = unique_temp_dir("cli-rdb");
     let port = server.port().to_string();
@@ -803,7 +795,7 @@ fn rdb_transfer_matches_redis_cli() {
 
 #[test]
 fn stat_and_latency_modes() {
-    let server = RedisServer::start(&["--save", "", "--appendonly", "no"]);
+    let server = redis_server(&[]);
     let port = server.port().to_string();
     // --latency without a terminal prints one line after the interval and exits.
     for (opt, re_sep) in [("--raw", ' '), ("--csv", ',')] {
@@ -863,34 +855,11 @@ fn stat_and_latency_modes() {
 
 #[test]
 fn topology_walks_master_and_replicas() {
-    let master = RedisServer::start(&[
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--repl-diskless-sync-delay",
-        "0",
-    ]);
+    let master = redis_server(&["--repl-diskless-sync-delay", "0"]);
     let mport = master.port().to_string();
-    let replica = RedisServer::start(&[
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--replicaof",
-        "127.0.0.1",
-        &mport,
-    ]);
+    let replica = redis_server(&["--replicaof", "127.0.0.1", &mport]);
     let rport = replica.port().to_string();
-    let chained = RedisServer::start(&[
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--replicaof",
-        "127.0.0.1",
-        &rport,
-    ]);
+    let chained = redis_server(&["--replicaof", "127.0.0.1", &rport]);
     let linked = |s: &Server| {
         String::from_utf8_lossy(&s.raw().request_str(&["INFO", "replication"]))
             .contains("master_link_status:up")
@@ -910,7 +879,8 @@ fn topology_walks_master_and_replicas() {
         )
     };
     let mut out = topology();
-    wait_until(Duration::from_secs(20), || {
+    // The assertions below say what is missing if this times out.
+    let _ = wait_until(Duration::from_secs(20), || {
         out = topology();
         String::from_utf8_lossy(&out.stdout)
             .matches("state=online")

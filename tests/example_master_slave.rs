@@ -18,11 +18,20 @@ fn free_base() -> u16 {
 }
 
 fn rand_u16() -> u16 {
-    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 65521) as u16
+    (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        % 65521) as u16
 }
 
 fn cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli").arg("-p").arg(port.to_string()).args(args).output().expect("redis-cli runs");
+    let out = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -38,7 +47,10 @@ impl Drop for Stop {
 #[test]
 fn readme_topology_comes_up_and_converges() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_tandem-server")).parent().expect("bin dir").to_path_buf();
+    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_tandem-server"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
     let run_dir = std::env::temp_dir().join(format!("tandem-example-{}", std::process::id()));
     let base = free_base();
     let _stop = Stop(root.join("examples/master-slave/stop.sh"), run_dir.clone());
@@ -49,7 +61,11 @@ fn readme_topology_comes_up_and_converges() {
         .output()
         .expect("run.sh runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "run.sh failed: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "run.sh failed: {text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(text.matches("master_link_status:up").count(), 2, "{text}");
     for p in [base, base + 1, base + 2] {
         assert!(run_dir.join(format!("{p}.pid")).exists(), "pidfile of {p}");
@@ -61,12 +77,18 @@ fn readme_topology_comes_up_and_converges() {
     }
     cli(base, &["RPUSH", "list", "a", "b", "c"]);
     let offset = |port: u16, field: &str| -> String {
-        cli(port, &["INFO", "replication"]).lines().find_map(|l| l.strip_prefix(field).map(str::to_string)).unwrap_or_default()
+        cli(port, &["INFO", "replication"])
+            .lines()
+            .find_map(|l| l.strip_prefix(field).map(str::to_string))
+            .unwrap_or_default()
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let m = offset(base, "master_repl_offset:");
-        if [base + 1, base + 2].iter().all(|&p| offset(p, "slave_repl_offset:") == m) {
+        if [base + 1, base + 2]
+            .iter()
+            .all(|&p| offset(p, "slave_repl_offset:") == m)
+        {
             break;
         }
         assert!(Instant::now() < deadline, "replicas did not catch up");
@@ -75,7 +97,11 @@ fn readme_topology_comes_up_and_converges() {
     let digest = cli(base, &["DEBUG", "DIGEST"]);
     assert_eq!(digest.len(), 40, "DEBUG DIGEST on the master: {digest}");
     for p in [base + 1, base + 2] {
-        assert_eq!(cli(p, &["DEBUG", "DIGEST"]), digest, "digest of the replica on port {p}");
+        assert_eq!(
+            cli(p, &["DEBUG", "DIGEST"]),
+            digest,
+            "digest of the replica on port {p}"
+        );
         assert_eq!(cli(p, &["LRANGE", "list", "0", "-1"]), "a\nb\nc");
     }
 }

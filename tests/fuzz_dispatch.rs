@@ -26,11 +26,59 @@ impl Rng {
 }
 
 const NAMES: &[&str] = &[
-    "SET", "GET", "INCR", "INCRBYFLOAT", "APPEND", "SETRANGE", "GETRANGE", "LPUSH", "LPOP", "LRANGE", "LINSERT", "LPOS",
-    "HSET", "HINCRBYFLOAT", "HRANDFIELD", "SADD", "SPOP", "SRANDMEMBER", "SINTERCARD", "ZADD", "ZRANGE", "ZRANGEBYLEX",
-    "ZUNIONSTORE", "ZRANDMEMBER", "EXPIRE", "PEXPIREAT", "OBJECT", "SCAN", "SORT", "BITFIELD", "BITPOS", "SETBIT",
-    "LCS", "RESTORE", "DUMP", "COPY", "RENAME", "MULTI", "EXEC", "WATCH", "SELECT", "CONFIG", "COMMAND",
-    "INFO", "DEBUG", "XYZZY", "EVAL", "BLPOP", "WAIT", "LMPOP", "ZMPOP", "GETEX", "SET",
+    "SET",
+    "GET",
+    "INCR",
+    "INCRBYFLOAT",
+    "APPEND",
+    "SETRANGE",
+    "GETRANGE",
+    "LPUSH",
+    "LPOP",
+    "LRANGE",
+    "LINSERT",
+    "LPOS",
+    "HSET",
+    "HINCRBYFLOAT",
+    "HRANDFIELD",
+    "SADD",
+    "SPOP",
+    "SRANDMEMBER",
+    "SINTERCARD",
+    "ZADD",
+    "ZRANGE",
+    "ZRANGEBYLEX",
+    "ZUNIONSTORE",
+    "ZRANDMEMBER",
+    "EXPIRE",
+    "PEXPIREAT",
+    "OBJECT",
+    "SCAN",
+    "SORT",
+    "BITFIELD",
+    "BITPOS",
+    "SETBIT",
+    "LCS",
+    "RESTORE",
+    "DUMP",
+    "COPY",
+    "RENAME",
+    "MULTI",
+    "EXEC",
+    "WATCH",
+    "SELECT",
+    "CONFIG",
+    "COMMAND",
+    "INFO",
+    "DEBUG",
+    "XYZZY",
+    "EVAL",
+    "BLPOP",
+    "WAIT",
+    "LMPOP",
+    "ZMPOP",
+    "GETEX",
+    "SET",
 ];
 
 fn random_arg(rng: &mut Rng) -> Vec<u8> {
@@ -39,9 +87,25 @@ fn random_arg(rng: &mut Rng) -> Vec<u8> {
         1 => b"99999999999999999999999".to_vec(),
         2 => (0..rng.below(8)).map(|_| rng.below(256) as u8).collect(),
         3 => format!("{}", rng.below(20) as i64 - 5).into_bytes(),
-        4 => ["k1", "k2", "k3"][rng.below(3) as usize].as_bytes().to_vec(),
-        5 => ["NX", "XX", "GT", "LT", "EX", "PX", "KEEPTTL", "WITHSCORES", "LIMIT", "COUNT", "MATCH", "REV", "BYSCORE", "BYLEX"]
-            [rng.below(14) as usize]
+        4 => ["k1", "k2", "k3"][rng.below(3) as usize]
+            .as_bytes()
+            .to_vec(),
+        5 => [
+            "NX",
+            "XX",
+            "GT",
+            "LT",
+            "EX",
+            "PX",
+            "KEEPTTL",
+            "WITHSCORES",
+            "LIMIT",
+            "COUNT",
+            "MATCH",
+            "REV",
+            "BYSCORE",
+            "BYLEX",
+        ][rng.below(14) as usize]
             .as_bytes()
             .to_vec(),
         6 => b"(1".to_vec(),
@@ -63,7 +127,10 @@ fn encode(args: &[Vec<u8>]) -> Vec<u8> {
 #[test]
 fn random_commands_never_break_the_server() {
     let server = TestServer::start(&["--enable-debug-command", "no"]);
-    let seed = std::env::var("TANDEM_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_1234_u64);
+    let seed = std::env::var("TANDEM_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_1234_u64);
     let mut rng = Rng(seed | 1);
     let deadline = Instant::now() + Duration::from_secs(40);
     let mut sent = 0;
@@ -81,7 +148,10 @@ fn random_commands_never_break_the_server() {
         }
         conn.send_cmd(&args.iter().map(|a| &a[..]).collect::<Vec<_>>());
         if let Err(e) = conn.try_read_reply() {
-            let shown: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
             panic!("no reply to {shown:?} (command #{sent}, seed {seed:#x}): {e}");
         }
         sent += 1;
@@ -92,7 +162,9 @@ fn random_commands_never_break_the_server() {
     }
     // Raw garbage on fresh connections: a protocol error or silence, never a crash.
     for _ in 0..60 {
-        let Ok(mut s) = std::net::TcpStream::connect(server.addr()) else { continue };
+        let Ok(mut s) = std::net::TcpStream::connect(server.addr()) else {
+            continue;
+        };
         s.set_read_timeout(Some(Duration::from_millis(200))).ok();
         let junk: Vec<u8> = (0..rng.below(300)).map(|_| rng.below(256) as u8).collect();
         let _ = s.write_all(&junk);
@@ -101,6 +173,10 @@ fn random_commands_never_break_the_server() {
         let _ = s.read(&mut buf);
     }
     let mut c = server.raw();
-    assert_eq!(c.request(&[b"PING"]), b"+PONG\r\n", "the server still answers after fuzzing");
+    assert_eq!(
+        c.request(&[b"PING"]),
+        b"+PONG\r\n",
+        "the server still answers after fuzzing"
+    );
     println!("fuzz: seed {seed:#x}, {sent} commands and 60 garbage connections");
 }

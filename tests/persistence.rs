@@ -66,8 +66,15 @@ fn tandem_file_loads_into_redis_with_the_same_digest() {
     let t = TestServer::start(&["--enable-debug-command", "yes"]);
     fill(&t);
     let digest = save_and_copy(&t, &dir);
-    let check = Command::new("redis-check-rdb").arg(dir.join("dump.rdb")).output().expect("redis-check-rdb runs");
-    assert!(check.status.success(), "redis-check-rdb: {}", String::from_utf8_lossy(&check.stdout));
+    let check = Command::new("redis-check-rdb")
+        .arg(dir.join("dump.rdb"))
+        .output()
+        .expect("redis-check-rdb runs");
+    assert!(
+        check.status.success(),
+        "redis-check-rdb: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     let d = dir.to_string_lossy().into_owned();
     let r = RedisServer::start(&["--enable-debug-command", "yes", "--dir", &d]);
     assert_eq!(r.try_digest().as_deref(), Some(digest.as_str()));
@@ -83,7 +90,11 @@ fn redis_file_loads_into_tandem_with_the_same_digest() {
     let d = dir.to_string_lossy().into_owned();
     let t = TestServer::start(&["--enable-debug-command", "yes", "--dir", &d]);
     assert_eq!(t.try_digest().as_deref(), Some(digest.as_str()));
-    assert!(t.log_text().contains("DB loaded from disk"), "{}", t.log_text());
+    assert!(
+        t.log_text().contains("DB loaded from disk"),
+        "{}",
+        t.log_text()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -102,7 +113,11 @@ fn sigkill_during_bgsave_never_leaves_a_bad_dump() {
     // Deterministic spread of kill points, from immediately to well after the save.
     for (i, delay_ms) in [0u64, 1, 3, 7, 15, 30, 60, 120].into_iter().enumerate() {
         let mut s = TestServer::start(&["--enable-debug-command", "yes", "--dir", &d]);
-        assert_eq!(s.try_digest().as_deref(), Some(digest.as_str()), "round {i}: the dump loaded back differently");
+        assert_eq!(
+            s.try_digest().as_deref(),
+            Some(digest.as_str()),
+            "round {i}: the dump loaded back differently"
+        );
         let mut c = s.raw();
         c.send_cmd(&[b"BGSAVE"]);
         std::thread::sleep(Duration::from_millis(delay_ms));
@@ -141,8 +156,16 @@ fn corrupt_dump_is_a_fatal_error_and_is_left_untouched() {
         .output()
         .expect("tandem-server runs");
     assert!(!out.status.success(), "started from a truncated dump");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(text.contains("dump.rdb"), "the error names the file: {text}");
-    assert_eq!(std::fs::read(&path).expect("dump still there"), bytes, "the file was modified");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("dump.rdb"),
+        "the error names the file: {text}"
+    );
+    assert_eq!(
+        std::fs::read(&path).expect("dump still there"),
+        bytes,
+        "the file was modified"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

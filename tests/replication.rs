@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use support::proxy::Proxy;
 use support::{
-    aggregate_elements, encode_command, escape, log_lines, split_args, wait_in_sync, wait_link_up, wait_until,
-    Server, ServerKind, Writer, WriterOptions, SYNC_TIMEOUT,
+    aggregate_elements, encode_command, escape, log_lines, split_args, wait_in_sync, wait_link_up,
+    wait_until, Server, ServerKind, Writer, WriterOptions, SYNC_TIMEOUT,
 };
 
 use ServerKind::{Redis, Tandem};
@@ -110,13 +110,19 @@ fn initial_dataset() -> Vec<String> {
     };
     out.push(format!("SET str:big {}", "b".repeat(700)));
     out.push(big("RPUSH", "list:big", 300, &|i| format!("item{i}")));
-    out.push(big("RPUSH", "list:longval", 3, &|i| format!("{i}{}", "L".repeat(100))));
+    out.push(big("RPUSH", "list:longval", 3, &|i| {
+        format!("{i}{}", "L".repeat(100))
+    }));
     out.push(big("HSET", "hash:big", 300, &|i| format!("f{i} {i}")));
-    out.push(big("HSET", "hash:longval", 2, &|i| format!("f{i} {}", "H".repeat(100))));
+    out.push(big("HSET", "hash:longval", 2, &|i| {
+        format!("f{i} {}", "H".repeat(100))
+    }));
     out.push(big("SADD", "set:big", 600, &|i| format!("m{i}")));
     out.push(big("SADD", "set:bigint", 600, &|i| format!("{}", i * 7)));
     out.push(big("ZADD", "zset:big", 300, &|i| format!("{}.5 m{i}", i)));
-    out.push(big("ZADD", "zset:longval", 2, &|i| format!("{i} {}", "Z".repeat(100))));
+    out.push(big("ZADD", "zset:longval", 2, &|i| {
+        format!("{i} {}", "Z".repeat(100))
+    }));
     out
 }
 
@@ -217,7 +223,10 @@ fn streaming_writes_2() -> Vec<String> {
 
 /// Master of `master_kind` with the mixed dataset; replicas of `replica_kinds` attach, more
 /// writes arrive during and after their sync; everything converges.
-fn full_then_streaming(master_kind: ServerKind, replica_kinds: &[ServerKind]) -> (Server, Vec<Server>) {
+fn full_then_streaming(
+    master_kind: ServerKind,
+    replica_kinds: &[ServerKind],
+) -> (Server, Vec<Server>) {
     let master = start(master_kind, &[]);
     run_script(&master, &initial_dataset());
     let replicas: Vec<Server> = replica_kinds
@@ -246,7 +255,13 @@ fn full_then_streaming(master_kind: ServerKind, replica_kinds: &[ServerKind]) ->
                 .map(|(db, v)| (db, v.split(",avg_ttl").next().unwrap_or("").to_string()))
                 .collect()
         };
-        assert_eq!(counts(&master), counts(r), "keyspace of {} vs {}", master.label(), r.label());
+        assert_eq!(
+            counts(&master),
+            counts(r),
+            "keyspace of {} vs {}",
+            master.label(),
+            r.label()
+        );
     }
     (master, replicas)
 }
@@ -272,7 +287,12 @@ fn tandem_master_with_two_tandem_replicas() {
     let (master, replicas) = full_then_streaming(Tandem, &[Tandem, Tandem]);
     let id = master.info_field("replication", "master_replid");
     for r in &replicas {
-        assert_eq!(r.info_field("replication", "master_replid"), id, "{}", r.label());
+        assert_eq!(
+            r.info_field("replication", "master_replid"),
+            id,
+            "{}",
+            r.label()
+        );
     }
     assert_eq!(master.info_i64("replication", "connected_slaves"), 2);
 }
@@ -335,14 +355,23 @@ fn partial_resync_after_cut(master_kind: ServerKind, replica_kind: ServerKind, f
         )
     });
     if let Some(w) = &writer {
-        assert!(w.wait_ops(2_000, SYNC_TIMEOUT), "writer stalled before the cut");
+        assert!(
+            w.wait_ops(2_000, SYNC_TIMEOUT),
+            "writer stalled before the cut"
+        );
     }
     proxy.set_refuse(true);
     proxy.cut();
     assert!(
         wait_until(SYNC_TIMEOUT, || {
-            master.info_field("replication", "connected_slaves").as_deref() == Some("0")
-                && replica.info_field("replication", "master_link_status").as_deref() == Some("down")
+            master
+                .info_field("replication", "connected_slaves")
+                .as_deref()
+                == Some("0")
+                && replica
+                    .info_field("replication", "master_link_status")
+                    .as_deref()
+                    == Some("down")
         }),
         "the cut was not noticed: master {:?} replica {:?}",
         master.try_info("replication"),
@@ -350,7 +379,10 @@ fn partial_resync_after_cut(master_kind: ServerKind, replica_kind: ServerKind, f
     );
     if let Some(w) = &writer {
         let at_cut = w.ops();
-        assert!(w.wait_ops(at_cut + 3_000, SYNC_TIMEOUT), "writer stalled during the cut");
+        assert!(
+            w.wait_ops(at_cut + 3_000, SYNC_TIMEOUT),
+            "writer stalled during the cut"
+        );
     }
     run_script(&master, &streaming_writes_1());
     let offset_gap = master.info_i64("replication", "master_repl_offset")
@@ -361,7 +393,10 @@ fn partial_resync_after_cut(master_kind: ServerKind, replica_kind: ServerKind, f
     run_script(&master, &streaming_writes_2());
     if let Some(w) = writer {
         let after = w.ops();
-        assert!(w.wait_ops(after + 2_000, SYNC_TIMEOUT), "writer stalled after the reconnect");
+        assert!(
+            w.wait_ops(after + 2_000, SYNC_TIMEOUT),
+            "writer stalled after the reconnect"
+        );
         let report = w.stop();
         assert!(report.error.is_none(), "writer: {report:?}");
     }
@@ -378,7 +413,11 @@ fn partial_resync_after_cut(master_kind: ServerKind, replica_kind: ServerKind, f
         "sync_partial_ok did not grow"
     );
     assert!(
-        !log_lines(&replica, "Successful partial resynchronization with master.").is_empty(),
+        !log_lines(
+            &replica,
+            "Successful partial resynchronization with master."
+        )
+        .is_empty(),
         "replica log lacks the partial resync line"
     );
     assert!(!log_lines(&master, "Partial resynchronization request from").is_empty());
@@ -420,7 +459,12 @@ fn partial_resync_under_full_speed_writes_redis_master_tandem_replica() {
 // at the end of what it has read, so stream bytes glued to the mark hide it.
 
 /// Reads from `stream` into `buf` until `done(buf)` or `timeout`; returns whether `done` held.
-fn read_until(stream: &mut TcpStream, buf: &mut Vec<u8>, timeout: Duration, done: impl Fn(&[u8]) -> bool) -> bool {
+fn read_until(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+    done: impl Fn(&[u8]) -> bool,
+) -> bool {
     let deadline = Instant::now() + timeout;
     let mut chunk = [0u8; 64 * 1024];
     while !done(buf) {
@@ -428,11 +472,17 @@ fn read_until(stream: &mut TcpStream, buf: &mut Vec<u8>, timeout: Duration, done
         if now >= deadline {
             return false;
         }
-        stream.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1)))).unwrap();
+        stream
+            .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))
+            .unwrap();
         match stream.read(&mut chunk) {
             Ok(0) => return done(buf),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => panic!("fake replica read: {e}"),
         }
     }
@@ -453,16 +503,28 @@ fn eof_sync_then_ack(kind: ServerKind) -> (Vec<u8>, Vec<u8>) {
     assert_eq!(buf, b"+PONG\r\n");
     buf.clear();
     let mut hs = encode_command(&[b"REPLCONF", b"listening-port", b"1"]);
-    hs.extend(encode_command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]));
+    hs.extend(encode_command(&[
+        b"REPLCONF",
+        b"capa",
+        b"eof",
+        b"capa",
+        b"psync2",
+    ]));
     s.write_all(&hs).unwrap();
-    assert!(read_until(&mut s, &mut buf, SYNC_TIMEOUT, |b| b == b"+OK\r\n+OK\r\n"), "{}", escape(&buf));
+    assert!(
+        read_until(&mut s, &mut buf, SYNC_TIMEOUT, |b| b == b"+OK\r\n+OK\r\n"),
+        "{}",
+        escape(&buf)
+    );
     buf.clear();
     // PSYNC only once the REPLCONF replies are read, as a real replica does.
-    s.write_all(&encode_command(&[b"PSYNC", b"?", b"-1"])).unwrap();
+    s.write_all(&encode_command(&[b"PSYNC", b"?", b"-1"]))
+        .unwrap();
     // [\n...] +FULLRESYNC <id> <off>\r\n [\n...] $EOF:<mark>\r\n <rdb> <mark>
     let header_end = |b: &[u8]| {
         let text = String::from_utf8_lossy(b);
-        text.find("$EOF:").and_then(|i| text[i..].find("\r\n").map(|j| i + j + 2))
+        text.find("$EOF:")
+            .and_then(|i| text[i..].find("\r\n").map(|j| i + j + 2))
     };
     assert!(
         read_until(&mut s, &mut buf, SYNC_TIMEOUT, |b| header_end(b).is_some()),
@@ -486,7 +548,9 @@ fn eof_sync_then_ack(kind: ServerKind) -> (Vec<u8>, Vec<u8>) {
     let mut after_mark = payload.split_off(mark_at(&payload).unwrap() + 40);
     // A write after the transfer: it is in the stream, to be sent once the replica ACKs.
     run_script(&master, &["SET after-sync 1".to_string()]);
-    let _ = read_until(&mut s, &mut after_mark, Duration::from_millis(500), |_| false);
+    let _ = read_until(&mut s, &mut after_mark, Duration::from_millis(500), |_| {
+        false
+    });
     // Now ACK, as a real replica does right after loading (repeated: an ACK that races ahead
     // of the master noticing the end of the transfer is not enough for Redis).
     let mut after_ack = Vec::new();
@@ -504,7 +568,11 @@ fn eof_sync_then_ack(kind: ServerKind) -> (Vec<u8>, Vec<u8>) {
 #[test]
 fn eof_sync_streams_only_after_the_first_ack() {
     let (redis_early, redis_late) = eof_sync_then_ack(Redis);
-    assert_eq!(escape(&redis_early), "", "reference: nothing after the mark before the ACK");
+    assert_eq!(
+        escape(&redis_early),
+        "",
+        "reference: nothing after the mark before the ACK"
+    );
     assert!(String::from_utf8_lossy(&redis_late).contains("after-sync"));
     let (early, late) = eof_sync_then_ack(Tandem);
     assert_eq!(
@@ -537,7 +605,11 @@ struct PairView {
 }
 
 /// Values that legitimately differ between runs are replaced by placeholders.
-fn normalize_info(info: Vec<(String, String)>, master_port: u16, replica_port: u16) -> Vec<(String, String)> {
+fn normalize_info(
+    info: Vec<(String, String)>,
+    master_port: u16,
+    replica_port: u16,
+) -> Vec<(String, String)> {
     info.into_iter()
         .map(|(k, v)| {
             let v = match k.as_str() {
@@ -545,8 +617,11 @@ fn normalize_info(info: Vec<(String, String)>, master_port: u16, replica_port: u
                     assert_eq!(v.len(), 40, "{k}:{v}");
                     "<id>".into()
                 }
-                "master_last_io_seconds_ago" | "slave_read_repl_offset" | "slave_repl_offset"
-                | "master_repl_offset" | "repl_backlog_histlen" => {
+                "master_last_io_seconds_ago"
+                | "slave_read_repl_offset"
+                | "slave_repl_offset"
+                | "master_repl_offset"
+                | "repl_backlog_histlen" => {
                     assert!(v.parse::<i64>().is_ok(), "{k}:{v}");
                     "<n>".into()
                 }
@@ -555,7 +630,9 @@ fn normalize_info(info: Vec<(String, String)>, master_port: u16, replica_port: u
                     // ip=127.0.0.1,port=P,state=online,offset=N,lag=L
                     v.split(',')
                         .map(|kv| match kv.split_once('=') {
-                            Some(("port", p)) if p == replica_port.to_string() => "port=<replica_port>".into(),
+                            Some(("port", p)) if p == replica_port.to_string() => {
+                                "port=<replica_port>".into()
+                            }
                             Some(("offset", n)) | Some(("lag", n)) if n.parse::<i64>().is_ok() => {
                                 format!("{}=<n>", kv.split('=').next().unwrap())
                             }
@@ -655,20 +732,46 @@ fn info_role_and_wait_match_a_redis_pair() {
     let (got, tandem_waited) = observe_pair(Tandem);
     assert_eq!(want.wait_after_write, ":1\\r\\n");
     assert_eq!(want.wait_two, ":1\\r\\n");
-    assert!(redis_waited >= Duration::from_millis(950), "{redis_waited:?}");
+    assert!(
+        redis_waited >= Duration::from_millis(950),
+        "{redis_waited:?}"
+    );
     let keys = |v: &[(String, String)]| v.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
-    assert_eq!(keys(&got.master_info), keys(&want.master_info), "master INFO replication field order");
-    assert_eq!(keys(&got.replica_info), keys(&want.replica_info), "replica INFO replication field order");
-    assert_eq!(got.master_info, want.master_info, "master INFO replication values");
-    assert_eq!(got.replica_info, want.replica_info, "replica INFO replication values");
+    assert_eq!(
+        keys(&got.master_info),
+        keys(&want.master_info),
+        "master INFO replication field order"
+    );
+    assert_eq!(
+        keys(&got.replica_info),
+        keys(&want.replica_info),
+        "replica INFO replication field order"
+    );
+    assert_eq!(
+        got.master_info, want.master_info,
+        "master INFO replication values"
+    );
+    assert_eq!(
+        got.replica_info, want.replica_info,
+        "replica INFO replication values"
+    );
     assert_eq!(got.master_role, want.master_role, "master ROLE");
     assert_eq!(got.replica_role, want.replica_role, "replica ROLE");
-    assert_eq!(got.stats_fields, want.stats_fields, "INFO stats replication fields");
-    assert_eq!(got.wait_after_write, want.wait_after_write, "WAIT 1 after a write");
+    assert_eq!(
+        got.stats_fields, want.stats_fields,
+        "INFO stats replication fields"
+    );
+    assert_eq!(
+        got.wait_after_write, want.wait_after_write,
+        "WAIT 1 after a write"
+    );
     assert_eq!(got.wait_two, want.wait_two, "WAIT 2 with one replica");
     assert!(
         tandem_waited >= Duration::from_millis(950) && tandem_waited < Duration::from_millis(3000),
         "WAIT 2 1000 returned after {tandem_waited:?} (redis: {redis_waited:?})"
     );
-    assert_eq!(got.wait_on_replica, want.wait_on_replica, "WAIT on a replica");
+    assert_eq!(
+        got.wait_on_replica, want.wait_on_replica,
+        "WAIT on a replica"
+    );
 }

@@ -7,11 +7,10 @@
 
 mod support;
 
-
 use support::proxy::Proxy;
 use support::{
-    escape, log_lines, wait_in_sync, wait_link_up, wait_until, RawConn, Server, ServerKind,
-    Writer, WriterOptions, SYNC_TIMEOUT,
+    escape, log_lines, wait_in_sync, wait_link_up, wait_until, RawConn, Server, ServerKind, Writer,
+    WriterOptions, SYNC_TIMEOUT,
 };
 
 use ServerKind::{Redis, Tandem};
@@ -78,7 +77,10 @@ fn wait_connected_slaves(master: &Server, n: usize) {
     let want = n.to_string();
     assert!(
         wait_until(SYNC_TIMEOUT, || {
-            master.info_field("replication", "connected_slaves").as_deref() == Some(want.as_str())
+            master
+                .info_field("replication", "connected_slaves")
+                .as_deref()
+                == Some(want.as_str())
         }),
         "{}: connected_slaves never reached {n}: {:?}",
         master.label(),
@@ -122,7 +124,10 @@ fn backlog_exceeded(master_kind: ServerKind, replica_kind: ServerKind) {
     let proxy = Proxy::start(master.addr());
     let replica = start_replica(replica_kind, proxy.port(), &[]);
     wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
-    assert_eq!(master.info_i64("replication", "repl_backlog_size"), 16 * 1024);
+    assert_eq!(
+        master.info_i64("replication", "repl_backlog_size"),
+        16 * 1024
+    );
     let (full0, partial0, _) = stats(&master);
     assert_eq!(full0, 1);
 
@@ -147,13 +152,19 @@ fn backlog_exceeded(master_kind: ServerKind, replica_kind: ServerKind) {
     proxy.set_refuse(false);
     wait_link_up(&replica, SYNC_TIMEOUT);
     let n = writer.ops();
-    assert!(writer.wait_ops(n + 2_000, SYNC_TIMEOUT), "writer stalled after the resync");
+    assert!(
+        writer.wait_ops(n + 2_000, SYNC_TIMEOUT),
+        "writer stalled after the resync"
+    );
     let report = writer.stop();
     assert!(report.error.is_none(), "writer: {report:?}");
     wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
     let (full1, partial1, _) = stats(&master);
     assert_eq!(full1, full0 + 1, "sync_full after the backlog overrun");
-    assert_eq!(partial1, partial0, "sync_partial_ok after the backlog overrun");
+    assert_eq!(
+        partial1, partial0,
+        "sync_partial_ok after the backlog overrun"
+    );
     assert!(
         !log_lines(&master, "for lack of backlog").is_empty(),
         "master log lacks `Unable to partial resync with replica ... for lack of backlog`"
@@ -200,9 +211,14 @@ fn replica_killed_during_full_sync(master_kind: ServerKind, replica_kind: Server
             .join(" ");
         read > 100_000
     });
-    assert!(caught, "the victim never got into its transfer; master shows {state}");
+    assert!(
+        caught,
+        "the victim never got into its transfer; master shows {state}"
+    );
     assert_eq!(
-        victim.info_field("replication", "master_link_status").as_deref(),
+        victim
+            .info_field("replication", "master_link_status")
+            .as_deref(),
         Some("down"),
         "the transfer should still be running"
     );
@@ -278,7 +294,10 @@ fn master_restart(master_kind: ServerKind, with_rdb: bool) {
             "{} still running after SHUTDOWN SAVE",
             master.label()
         );
-        assert!(master.dir().join("dump.rdb").is_file(), "no dump.rdb after SHUTDOWN SAVE");
+        assert!(
+            master.dir().join("dump.rdb").is_file(),
+            "no dump.rdb after SHUTDOWN SAVE"
+        );
         start(master_kind, &["--dir", old_dir.as_str()])
     } else {
         master.stop();
@@ -287,16 +306,40 @@ fn master_restart(master_kind: ServerKind, with_rdb: bool) {
     proxy.set_target(new_master.addr());
     proxy.cut();
     if with_rdb {
-        assert_eq!(new_master.try_digest().as_deref(), Some(digest.as_str()), "dataset after reload");
+        assert_eq!(
+            new_master.try_digest().as_deref(),
+            Some(digest.as_str()),
+            "dataset after reload"
+        );
         let info = new_master.info("replication");
-        let get = |k: &str| info.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
-        assert_eq!(get("master_replid2"), old_id, "replid2 after restart from RDB: {info:?}");
+        let get = |k: &str| {
+            info.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            get("master_replid2"),
+            old_id,
+            "replid2 after restart from RDB: {info:?}"
+        );
         // Redis's SHUTDOWN may append a `REPLCONF GETACK *` (37 bytes) while it waits for the
         // replicas, so the saved offset can be a little past the one read before.
         let offset: i64 = get("master_repl_offset").parse().unwrap_or(-1);
-        assert!(offset >= old_offset && offset <= old_offset + 37, "offset {offset} vs {old_offset}: {info:?}");
-        assert_eq!(get("second_repl_offset"), (offset + 1).to_string(), "{info:?}");
-        assert_ne!(get("master_replid"), old_id, "a new replid after restart: {info:?}");
+        assert!(
+            offset >= old_offset && offset <= old_offset + 37,
+            "offset {offset} vs {old_offset}: {info:?}"
+        );
+        assert_eq!(
+            get("second_repl_offset"),
+            (offset + 1).to_string(),
+            "{info:?}"
+        );
+        assert_ne!(
+            get("master_replid"),
+            old_id,
+            "a new replid after restart: {info:?}"
+        );
     }
     for r in &refs {
         wait_link_up(r, SYNC_TIMEOUT);
@@ -305,12 +348,28 @@ fn master_restart(master_kind: ServerKind, with_rdb: bool) {
     ok(&new_master, &["RPUSH", "seed:l", "d"]);
     wait_in_sync(&new_master, &refs, SYNC_TIMEOUT);
     let (full, partial, err) = stats(&new_master);
-    let new_id = new_master.info_field("replication", "master_replid").unwrap();
+    let new_id = new_master
+        .info_field("replication", "master_replid")
+        .unwrap();
     if with_rdb {
-        assert_eq!((full, partial), (0, 2), "sync_full, sync_partial_ok after a restart from RDB");
+        assert_eq!(
+            (full, partial),
+            (0, 2),
+            "sync_full, sync_partial_ok after a restart from RDB"
+        );
         for (r, before) in refs.iter().zip(&partial_lines_before) {
-            assert_eq!(r.info_field("replication", "master_replid"), Some(new_id.clone()), "{}", r.label());
-            assert_eq!(r.info_field("replication", "master_replid2"), Some(old_id.clone()), "{}", r.label());
+            assert_eq!(
+                r.info_field("replication", "master_replid"),
+                Some(new_id.clone()),
+                "{}",
+                r.label()
+            );
+            assert_eq!(
+                r.info_field("replication", "master_replid2"),
+                Some(old_id.clone()),
+                "{}",
+                r.label()
+            );
             assert!(
                 log_lines(r, "Successful partial resynchronization with master.").len() > *before,
                 "{} did not log a partial resync",
@@ -318,7 +377,11 @@ fn master_restart(master_kind: ServerKind, with_rdb: bool) {
             );
         }
     } else {
-        assert_eq!((full, partial, err), (2, 0, 2), "sync_full, sync_partial_ok, sync_partial_err after a restart without RDB");
+        assert_eq!(
+            (full, partial, err),
+            (2, 0, 2),
+            "sync_full, sync_partial_ok, sync_partial_err after a restart without RDB"
+        );
     }
 }
 
@@ -343,7 +406,10 @@ fn redis_master_restarted_from_its_rdb() {
 const OBUF_LINE: &str = "scheduled to be closed ASAP for overcoming of output buffer limits";
 
 fn output_buffer_limit(master_kind: ServerKind) {
-    let master = start(master_kind, &["--client-output-buffer-limit", "replica 1mb 0 0"]);
+    let master = start(
+        master_kind,
+        &["--client-output-buffer-limit", "replica 1mb 0 0"],
+    );
     seed(&master);
     let proxy = Proxy::start(master.addr());
     let replica = start_replica(Tandem, proxy.port(), &[]);
@@ -388,7 +454,10 @@ fn output_buffer_limit(master_kind: ServerKind) {
     // It came back through a new sync (full, or partial if what it still needed was in the
     // backlog when the master cut it).
     let (full1, partial1, _) = stats(&master);
-    assert!(full1 + partial1 > full0 + partial0, "no new sync after the cut");
+    assert!(
+        full1 + partial1 > full0 + partial0,
+        "no new sync after the cut"
+    );
 }
 
 #[test]
@@ -427,7 +496,10 @@ fn promotion(kinds: [ServerKind; 3]) {
     assert!(writer.wait_ops(3_000, SYNC_TIMEOUT), "writer stalled");
     m.stop(); // SIGKILL while writing
     let report = writer.stop();
-    assert!(!report.acked.is_empty(), "no acknowledged writes: {report:?}");
+    assert!(
+        !report.acked.is_empty(),
+        "no acknowledged writes: {report:?}"
+    );
     for r in [&a, &b] {
         assert!(
             wait_until(SYNC_TIMEOUT, || {
@@ -439,31 +511,55 @@ fn promotion(kinds: [ServerKind; 3]) {
     }
     // Promote the most advanced replica, as Sentinel would.
     let offset = |s: &Server| s.info_i64("replication", "slave_repl_offset");
-    let (p, q) = if offset(&a) >= offset(&b) { (&a, &b) } else { (&b, &a) };
+    let (p, q) = if offset(&a) >= offset(&b) {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     let p_offset = offset(p);
     let (p_full0, p_partial0, _) = stats(p);
     let q_partial_lines = log_lines(q, "Successful partial resynchronization with master.").len();
     assert_eq!(p.request(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
     let p_port = p.port().to_string();
-    assert_eq!(q.request(&["REPLICAOF", "127.0.0.1", p_port.as_str()]), b"+OK\r\n");
+    assert_eq!(
+        q.request(&["REPLICAOF", "127.0.0.1", p_port.as_str()]),
+        b"+OK\r\n"
+    );
     wait_link_up(q, SYNC_TIMEOUT);
 
     let info = p.info("replication");
-    let get = |k: &str| info.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| {
+        info.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     assert_eq!(get("role"), "master");
     assert_eq!(get("master_replid2"), m_id, "promoted replica's replid2");
     assert_eq!(get("second_repl_offset"), (p_offset + 1).to_string());
 
     // Writes continue on the new master.
     let writer = full_speed_writer(p, "w10b");
-    assert!(writer.wait_ops(3_000, SYNC_TIMEOUT), "writer on the new master stalled");
+    assert!(
+        writer.wait_ops(3_000, SYNC_TIMEOUT),
+        "writer on the new master stalled"
+    );
     let report2 = writer.stop();
     assert!(report2.error.is_none(), "writer: {report2:?}");
     wait_in_sync(p, &[q], SYNC_TIMEOUT);
 
     let (p_full1, p_partial1, _) = stats(p);
-    assert_eq!(p_full1, p_full0, "{} served a full sync to {}", p.label(), q.label());
-    assert!(p_partial1 > p_partial0, "sync_partial_ok of the promoted replica did not grow");
+    assert_eq!(
+        p_full1,
+        p_full0,
+        "{} served a full sync to {}",
+        p.label(),
+        q.label()
+    );
+    assert!(
+        p_partial1 > p_partial0,
+        "sync_partial_ok of the promoted replica did not grow"
+    );
     assert!(
         log_lines(q, "Successful partial resynchronization with master.").len() > q_partial_lines,
         "{} did not log a partial resync",

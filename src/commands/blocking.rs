@@ -15,10 +15,38 @@ use crate::server::client::Blocked;
 pub const COMMANDS: &[Spec] = &[
     Spec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, Group::List, blpop).keys(1, -2, 1),
     Spec::new("brpop", -3, WRITE | NOSCRIPT | BLOCKING, Group::List, brpop).keys(1, -2, 1),
-    Spec::new("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, Group::List, brpoplpush).keys(1, 2, 1),
-    Spec::new("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, Group::List, blmove).keys(1, 2, 1),
-    Spec::new("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, Group::SortedSet, bzpopmin).keys(1, -2, 1),
-    Spec::new("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, Group::SortedSet, bzpopmax).keys(1, -2, 1),
+    Spec::new(
+        "brpoplpush",
+        4,
+        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
+        Group::List,
+        brpoplpush,
+    )
+    .keys(1, 2, 1),
+    Spec::new(
+        "blmove",
+        6,
+        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
+        Group::List,
+        blmove,
+    )
+    .keys(1, 2, 1),
+    Spec::new(
+        "bzpopmin",
+        -3,
+        WRITE | NOSCRIPT | FAST | BLOCKING,
+        Group::SortedSet,
+        bzpopmin,
+    )
+    .keys(1, -2, 1),
+    Spec::new(
+        "bzpopmax",
+        -3,
+        WRITE | NOSCRIPT | FAST | BLOCKING,
+        Group::SortedSet,
+        bzpopmax,
+    )
+    .keys(1, -2, 1),
 ];
 
 /// A timeout in seconds (decimals allowed); 0 blocks forever. Returns milliseconds.
@@ -37,7 +65,11 @@ fn block(cx: &mut Ctx, timeout_ms: u64, timeout_reply: Reply) -> Result<Reply, C
     if cx.client.in_exec || cx.client.multi.is_some() || cx.client.is_master_link {
         return Ok(timeout_reply);
     }
-    cx.client.blocked = Some(Blocked::Retry { argv: cx.argv.to_vec(), timeout_ms, timeout_reply });
+    cx.client.blocked = Some(Blocked::Retry {
+        argv: cx.argv.to_vec(),
+        timeout_ms,
+        timeout_reply,
+    });
     Ok(Reply::None)
 }
 
@@ -74,7 +106,13 @@ fn brpop(cx: &mut Ctx) -> Result<Reply, CmdError> {
 }
 
 /// Moves one element; `None` when `src` is empty or missing.
-fn move_one(cx: &mut Ctx, src: &Bytes, dst: &Bytes, from_left: bool, to_left: bool) -> Result<Option<Bytes>, CmdError> {
+fn move_one(
+    cx: &mut Ctx,
+    src: &Bytes,
+    dst: &Bytes,
+    from_left: bool,
+    to_left: bool,
+) -> Result<Option<Bytes>, CmdError> {
     match get_list_mut(cx.db, src)? {
         Some(l) if !l.is_empty() => {}
         _ => return Ok(None),
@@ -111,7 +149,11 @@ fn brpoplpush(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let argv = cx.argv;
     let timeout = parse_timeout(&argv[3])?;
     if let Some(v) = move_one(cx, &argv[1], &argv[2], false, true)? {
-        cx.propagate_as(vec![Bytes::from_static(b"RPOPLPUSH"), argv[1].clone(), argv[2].clone()]);
+        cx.propagate_as(vec![
+            Bytes::from_static(b"RPOPLPUSH"),
+            argv[1].clone(),
+            argv[2].clone(),
+        ]);
         return Ok(Reply::Bulk(v));
     }
     block(cx, timeout, Reply::Nil)
@@ -147,7 +189,11 @@ fn bzpop(cx: &mut Ctx, max: bool) -> Result<Reply, CmdError> {
             cx.db.remove_if_empty(key);
             let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
             cx.propagate_as(vec![Bytes::from_static(name), key.clone()]);
-            return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(member), Reply::Double(score)]));
+            return Ok(Reply::Array(vec![
+                Reply::Bulk(key.clone()),
+                Reply::Bulk(member),
+                Reply::Double(score),
+            ]));
         }
     }
     block(cx, timeout, Reply::NilArray)

@@ -14,8 +14,13 @@ use crate::keyspace::set::Member;
 use crate::keyspace::{Str, Value};
 use crate::protocol::Reply;
 
-pub const COMMANDS: &[Spec] =
-    &[Spec::new("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | ALL_KEYS, Group::Server, debug)];
+pub const COMMANDS: &[Spec] = &[Spec::new(
+    "debug",
+    -2,
+    ADMIN | NOSCRIPT | LOADING | STALE | ALL_KEYS,
+    Group::Server,
+    debug,
+)];
 
 type Digest = [u8; 20];
 
@@ -114,7 +119,9 @@ fn dataset_digest(cx: &mut Ctx) -> Digest {
 }
 
 fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    let local = cx.client.shared.addr.starts_with("127.") || cx.client.shared.addr.starts_with("::1") || cx.client.shared.fd < 0;
+    let local = cx.client.shared.addr.starts_with("127.")
+        || cx.client.shared.addr.starts_with("::1")
+        || cx.client.shared.fd < 0;
     if !cx.server.config.read().debug_command_allowed(local) {
         return Err(CmdError::err("DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
     }
@@ -216,7 +223,11 @@ fn populate(cx: &mut Ctx) -> Result<Reply, CmdError> {
     if count < 0 {
         return Err(CmdError::err("positive count value required"));
     }
-    let prefix = cx.argv.get(3).cloned().unwrap_or_else(|| Bytes::from_static(b"key"));
+    let prefix = cx
+        .argv
+        .get(3)
+        .cloned()
+        .unwrap_or_else(|| Bytes::from_static(b"key"));
     let size = match cx.argv.get(4) {
         Some(s) => Some(parse_int(s)?.max(0) as usize),
         None => None,

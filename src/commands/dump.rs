@@ -60,9 +60,11 @@ fn restore(cx: &mut Ctx) -> Result<Reply, CmdError> {
     }
     let bad_payload = || CmdError::err("DUMP payload version or checksum are wrong");
     let (type_byte, body) = decode::verify_dump_payload(&argv[3]).map_err(|_| bad_payload())?;
-    let loaded = decode::load_value(type_byte, body).map_err(|_| CmdError::err("Bad data format"))?;
+    let loaded =
+        decode::load_value(type_byte, body).map_err(|_| CmdError::err("Bad data format"))?;
     let limits = cx.db.limits();
-    let value: Value = crate::persistence::load::to_value(loaded, &limits).map_err(|_| CmdError::err("Bad data format"))?;
+    let value: Value = crate::persistence::load::to_value(loaded, &limits)
+        .map_err(|_| CmdError::err("Bad data format"))?;
     let existed = replace && cx.db.remove(key).is_some();
     if ttl > 0 && !absttl {
         ttl = ttl.saturating_add(cx.db.now_ms);

@@ -22,7 +22,10 @@ mod tests {
         assert_eq!(super::add(b"10.50", b"0.1").unwrap(), "10.6");
         assert_eq!(super::add(b"0.1", b"0.2").unwrap(), "0.3");
         assert_eq!(super::add(b"5.0e3", b"2.0e3").unwrap(), "7000");
-        assert_eq!(super::add(b"1000", b"3.0e-2").unwrap(), "1000.03000000000000003");
+        assert_eq!(
+            super::add(b"1000", b"3.0e-2").unwrap(),
+            "1000.03000000000000003"
+        );
         assert_eq!(super::add(b"3", b"-3").unwrap(), "0");
         assert!(super::add(b"abc", b"1").is_err());
         assert!(super::add(b"1", b" 1").is_err());

@@ -15,8 +15,19 @@ use crate::server::{Server, REDIS_VERSION};
 
 pub const COMMANDS: &[Spec] = &[Spec::new("info", -1, LOADING | STALE, Group::Server, info)];
 
-const DEFAULT: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "module_list", "errorstats", "cluster", "keyspace"];
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "module_list",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 fn info(cx: &mut Ctx) -> Result<Reply, CmdError> {
@@ -111,7 +122,11 @@ fn server_section(s: &Server, out: &mut String) {
     line(out, "redis_version", REDIS_VERSION);
     line(out, "redis_git_sha1", "00000000");
     line(out, "redis_git_dirty", 0);
-    line(out, "redis_build_id", concat!("tandem-", env!("CARGO_PKG_VERSION")));
+    line(
+        out,
+        "redis_build_id",
+        concat!("tandem-", env!("CARGO_PKG_VERSION")),
+    );
     line(out, "redis_mode", "standalone");
     line(out, "os", uname());
     line(out, "arch_bits", 64);
@@ -128,9 +143,18 @@ fn server_section(s: &Server, out: &mut String) {
     line(out, "uptime_in_days", s.uptime_secs() / 86400);
     line(out, "hz", cfg.hz);
     line(out, "configured_hz", cfg.hz);
-    line(out, "lru_clock", (crate::util::now_ms() / 1000) & ((1 << 24) - 1));
+    line(
+        out,
+        "lru_clock",
+        (crate::util::now_ms() / 1000) & ((1 << 24) - 1),
+    );
     line(out, "executable", &s.executable);
-    let cf = cfg.config_file().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string());
+    let cf = cfg.config_file().map(|p| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    });
     line(out, "config_file", cf.unwrap_or_default());
     line(out, "io_threads_active", 0);
 }
@@ -138,7 +162,10 @@ fn server_section(s: &Server, out: &mut String) {
 fn clients_section(s: &Server, out: &mut String) {
     out.push_str("# Clients\r\n");
     let clients = s.clients.lock();
-    let normal = clients.values().filter(|c| !c.is_replica.load(Ordering::Relaxed) && !c.is_master.load(Ordering::Relaxed)).count();
+    let normal = clients
+        .values()
+        .filter(|c| !c.is_replica.load(Ordering::Relaxed) && !c.is_master.load(Ordering::Relaxed))
+        .count();
     line(out, "connected_clients", normal);
     line(out, "cluster_connections", 0);
     line(out, "maxclients", s.config.read().maxclients);
@@ -153,7 +180,11 @@ fn memory_section(s: &Server, out: &mut String) {
     out.push_str("# Memory\r\n");
     let used = crate::server::memory::used_memory();
     let resident = crate::server::memory::active_memory();
-    let peak = s.stats.peak_memory.fetch_max(used, Ordering::Relaxed).max(used);
+    let peak = s
+        .stats
+        .peak_memory
+        .fetch_max(used, Ordering::Relaxed)
+        .max(used);
     let repl = s.repl.stream.memory();
     let cfg = s.config.read();
     line(out, "used_memory", used);
@@ -162,21 +193,38 @@ fn memory_section(s: &Server, out: &mut String) {
     line(out, "used_memory_rss_human", human(resident));
     line(out, "used_memory_peak", peak);
     line(out, "used_memory_peak_human", human(peak));
-    line(out, "used_memory_peak_perc", format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64));
+    line(
+        out,
+        "used_memory_peak_perc",
+        format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
+    );
     line(out, "used_memory_overhead", repl);
     line(out, "used_memory_startup", 0);
     line(out, "used_memory_dataset", used.saturating_sub(repl));
-    line(out, "used_memory_dataset_perc", format!("{:.2}%", used.saturating_sub(repl) as f64 * 100.0 / used.max(1) as f64));
+    line(
+        out,
+        "used_memory_dataset_perc",
+        format!(
+            "{:.2}%",
+            used.saturating_sub(repl) as f64 * 100.0 / used.max(1) as f64
+        ),
+    );
     line(out, "allocator_allocated", used);
     line(out, "allocator_active", resident);
     line(out, "allocator_resident", resident);
-    let total = nix::sys::sysinfo::sysinfo().map(|i| i.ram_total()).unwrap_or(0);
+    let total = nix::sys::sysinfo::sysinfo()
+        .map(|i| i.ram_total())
+        .unwrap_or(0);
     line(out, "total_system_memory", total);
     line(out, "total_system_memory_human", human(total));
     line(out, "maxmemory", cfg.maxmemory);
     line(out, "maxmemory_human", human(cfg.maxmemory));
     line(out, "maxmemory_policy", cfg.maxmemory_policy.name());
-    line(out, "mem_fragmentation_ratio", format!("{:.2}", resident as f64 / used.max(1) as f64));
+    line(
+        out,
+        "mem_fragmentation_ratio",
+        format!("{:.2}", resident as f64 / used.max(1) as f64),
+    );
     line(out, "mem_replication_backlog", repl);
     line(out, "mem_total_replication_buffers", repl);
     line(out, "mem_allocator", "jemalloc");
@@ -196,18 +244,54 @@ fn persistence_section(s: &Server, out: &mut String) {
     line(out, "current_fork_perc", "0.00");
     line(out, "current_save_keys_processed", 0);
     line(out, "current_save_keys_total", 0);
-    let dirty = s.stats.dirty.load(Ordering::Relaxed).saturating_sub(p.dirty_at_save.load(Ordering::Relaxed));
+    let dirty = s
+        .stats
+        .dirty
+        .load(Ordering::Relaxed)
+        .saturating_sub(p.dirty_at_save.load(Ordering::Relaxed));
     line(out, "rdb_changes_since_last_save", dirty);
     line(out, "rdb_bgsave_in_progress", u8::from(in_progress));
-    line(out, "rdb_last_save_time", p.last_save_time.load(Ordering::Relaxed));
-    line(out, "rdb_last_bgsave_status", if p.last_bgsave_ok.load(Ordering::Relaxed) { "ok" } else { "err" });
-    line(out, "rdb_last_bgsave_time_sec", p.last_bgsave_time_sec.load(Ordering::Relaxed));
-    let current = if in_progress { now_s - p.bgsave_started_ms.load(Ordering::Relaxed) / 1000 } else { -1 };
+    line(
+        out,
+        "rdb_last_save_time",
+        p.last_save_time.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "rdb_last_bgsave_status",
+        if p.last_bgsave_ok.load(Ordering::Relaxed) {
+            "ok"
+        } else {
+            "err"
+        },
+    );
+    line(
+        out,
+        "rdb_last_bgsave_time_sec",
+        p.last_bgsave_time_sec.load(Ordering::Relaxed),
+    );
+    let current = if in_progress {
+        now_s - p.bgsave_started_ms.load(Ordering::Relaxed) / 1000
+    } else {
+        -1
+    };
     line(out, "rdb_current_bgsave_time_sec", current);
     line(out, "rdb_saves", p.rdb_saves.load(Ordering::Relaxed));
-    line(out, "rdb_last_cow_size", p.last_cow_size.load(Ordering::Relaxed));
-    line(out, "rdb_last_load_keys_expired", p.last_load_expired.load(Ordering::Relaxed));
-    line(out, "rdb_last_load_keys_loaded", p.last_load_keys.load(Ordering::Relaxed));
+    line(
+        out,
+        "rdb_last_cow_size",
+        p.last_cow_size.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "rdb_last_load_keys_expired",
+        p.last_load_expired.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "rdb_last_load_keys_loaded",
+        p.last_load_keys.load(Ordering::Relaxed),
+    );
     for (k, v) in [
         ("aof_enabled", "0"),
         ("aof_rewrite_in_progress", "0"),
@@ -230,18 +314,34 @@ fn stats_section(s: &Server, out: &mut String) {
     use crate::server::stats::Stats as St;
     out.push_str("# Stats\r\n");
     let st = &s.stats;
-    line(out, "total_connections_received", St::get(&st.total_connections_received));
-    line(out, "total_commands_processed", St::get(&st.total_commands_processed));
+    line(
+        out,
+        "total_connections_received",
+        St::get(&st.total_connections_received),
+    );
+    line(
+        out,
+        "total_commands_processed",
+        St::get(&st.total_commands_processed),
+    );
     line(out, "instantaneous_ops_per_sec", st.ops_per_sec());
     line(out, "total_net_input_bytes", St::get(&st.net_input_bytes));
     line(out, "total_net_output_bytes", St::get(&st.net_output_bytes));
-    line(out, "total_net_repl_input_bytes", s.repl.link.read_offset.load(Ordering::Relaxed));
+    line(
+        out,
+        "total_net_repl_input_bytes",
+        s.repl.link.read_offset.load(Ordering::Relaxed),
+    );
     line(out, "total_net_repl_output_bytes", 0);
     line(out, "instantaneous_input_kbps", "0.00");
     line(out, "instantaneous_output_kbps", "0.00");
     line(out, "instantaneous_input_repl_kbps", "0.00");
     line(out, "instantaneous_output_repl_kbps", "0.00");
-    line(out, "rejected_connections", St::get(&st.rejected_connections));
+    line(
+        out,
+        "rejected_connections",
+        St::get(&st.rejected_connections),
+    );
     line(out, "sync_full", St::get(&s.repl.sync_full));
     line(out, "sync_partial_ok", St::get(&s.repl.sync_partial_ok));
     line(out, "sync_partial_err", St::get(&s.repl.sync_partial_err));
@@ -278,8 +378,16 @@ fn stats_section(s: &Server, out: &mut String) {
     }
     line(out, "total_error_replies", St::get(&st.total_error_replies));
     line(out, "dump_payload_sanitizations", 0);
-    line(out, "total_reads_processed", St::get(&st.total_commands_processed));
-    line(out, "total_writes_processed", St::get(&st.total_commands_processed));
+    line(
+        out,
+        "total_reads_processed",
+        St::get(&st.total_commands_processed),
+    );
+    line(
+        out,
+        "total_writes_processed",
+        St::get(&st.total_commands_processed),
+    );
     line(out, "io_threaded_reads_processed", 0);
     line(out, "io_threaded_writes_processed", 0);
     line(out, "reply_buffer_shrinks", 0);
@@ -298,10 +406,26 @@ pub fn replication_section(s: &Server, out: &mut String) {
         line(out, "role", "slave");
         line(out, "master_host", host);
         line(out, "master_port", port);
-        line(out, "master_link_status", if state == LinkState::Connected { "up" } else { "down" });
-        let last_io = if state == LinkState::Connected { (now - link.last_io_ms.load(Ordering::Acquire)) / 1000 } else { -1 };
+        line(
+            out,
+            "master_link_status",
+            if state == LinkState::Connected {
+                "up"
+            } else {
+                "down"
+            },
+        );
+        let last_io = if state == LinkState::Connected {
+            (now - link.last_io_ms.load(Ordering::Acquire)) / 1000
+        } else {
+            -1
+        };
         line(out, "master_last_io_seconds_ago", last_io);
-        line(out, "master_sync_in_progress", u8::from(state == LinkState::Sync));
+        line(
+            out,
+            "master_sync_in_progress",
+            u8::from(state == LinkState::Sync),
+        );
         let off = link.read_offset.load(Ordering::Acquire);
         line(out, "slave_read_repl_offset", off);
         line(out, "slave_repl_offset", off);
@@ -310,14 +434,30 @@ pub fn replication_section(s: &Server, out: &mut String) {
             let read = link.sync_read.load(Ordering::Acquire);
             line(out, "master_sync_total_bytes", total);
             line(out, "master_sync_read_bytes", read);
-            line(out, "master_sync_left_bytes", if total < 0 { -1 } else { total - read as i64 });
-            let perc = if total <= 0 { -0.0 } else { read as f64 * 100.0 / total as f64 };
+            line(
+                out,
+                "master_sync_left_bytes",
+                if total < 0 { -1 } else { total - read as i64 },
+            );
+            let perc = if total <= 0 {
+                -0.0
+            } else {
+                read as f64 * 100.0 / total as f64
+            };
             line(out, "master_sync_perc", format!("{perc:.2}"));
-            line(out, "master_sync_last_io_seconds_ago", (now - link.sync_last_io_ms.load(Ordering::Acquire)) / 1000);
+            line(
+                out,
+                "master_sync_last_io_seconds_ago",
+                (now - link.sync_last_io_ms.load(Ordering::Acquire)) / 1000,
+            );
         }
         if state != LinkState::Connected {
             let since = link.down_since_ms.load(Ordering::Acquire);
-            line(out, "master_link_down_since_seconds", if since == 0 { -1 } else { (now - since) / 1000 });
+            line(
+                out,
+                "master_link_down_since_seconds",
+                if since == 0 { -1 } else { (now - since) / 1000 },
+            );
         }
         line(out, "slave_priority", cfg.replica_priority);
         line(out, "slave_read_only", u8::from(cfg.replica_read_only));
@@ -329,13 +469,21 @@ pub fn replication_section(s: &Server, out: &mut String) {
     if cfg.min_replicas_to_write > 0 && cfg.min_replicas_max_lag > 0 && cfg.replicaof.is_none() {
         let good = replicas
             .iter()
-            .filter(|r| r.state() == ReplicaState::Online && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 <= cfg.min_replicas_max_lag as i64)
+            .filter(|r| {
+                r.state() == ReplicaState::Online
+                    && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000
+                        <= cfg.min_replicas_max_lag as i64
+            })
             .count();
         line(out, "min_slaves_good_slaves", good);
     }
     for (i, r) in replicas.iter().enumerate() {
         let state = r.state();
-        let lag = if state == ReplicaState::Online { (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 } else { 0 };
+        let lag = if state == ReplicaState::Online {
+            (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000
+        } else {
+            0
+        };
         let _ = write!(
             out,
             "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
@@ -353,7 +501,11 @@ pub fn replication_section(s: &Server, out: &mut String) {
     line(out, "master_repl_offset", s.repl.master_repl_offset());
     line(out, "second_repl_offset", ids.second_offset);
     let (first, hist) = s.repl.stream.backlog_window();
-    line(out, "repl_backlog_active", u8::from(s.repl.stream.is_active()));
+    line(
+        out,
+        "repl_backlog_active",
+        u8::from(s.repl.stream.is_active()),
+    );
     line(out, "repl_backlog_size", cfg.repl_backlog_size);
     line(out, "repl_backlog_first_byte_offset", first);
     line(out, "repl_backlog_histlen", hist);
@@ -385,7 +537,11 @@ fn commandstats_section(_s: &Server, out: &mut String) {
             continue;
         }
         let usec = c.usec.load(Ordering::Relaxed);
-        let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+        let per = if calls > 0 {
+            usec as f64 / calls as f64
+        } else {
+            0.0
+        };
         let _ = write!(
             out,
             "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}\r\n",

@@ -10,9 +10,21 @@ use crate::persistence::save;
 use crate::protocol::Reply;
 
 pub const COMMANDS: &[Spec] = &[
-    Spec::new("save", 1, ADMIN | NOSCRIPT | NO_MULTI, Group::Server, save_cmd),
+    Spec::new(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        Group::Server,
+        save_cmd,
+    ),
     Spec::new("bgsave", -1, ADMIN | NOSCRIPT, Group::Server, bgsave),
-    Spec::new("lastsave", 1, LOADING | STALE | FAST, Group::Server, lastsave),
+    Spec::new(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        Group::Server,
+        lastsave,
+    ),
 ];
 
 fn in_progress() -> CmdError {
@@ -41,7 +53,9 @@ fn bgsave(cx: &mut Ctx) -> Result<Reply, CmdError> {
         _ => return Err(errors::SYNTAX),
     };
     let server = cx.server.arc().ok_or_else(in_progress)?;
-    if cx.server.persist.bgsave_in_progress.load(Ordering::Acquire) || cx.server.snapshot_slot.is_busy() {
+    if cx.server.persist.bgsave_in_progress.load(Ordering::Acquire)
+        || cx.server.snapshot_slot.is_busy()
+    {
         if schedule {
             cx.server.persist.scheduled.store(true, Ordering::Release);
             return Ok(Reply::status("Background saving scheduled"));
@@ -59,5 +73,7 @@ fn bgsave(cx: &mut Ctx) -> Result<Reply, CmdError> {
 }
 
 fn lastsave(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    Ok(Reply::Int(cx.server.persist.last_save_time.load(Ordering::Relaxed)))
+    Ok(Reply::Int(
+        cx.server.persist.last_save_time.load(Ordering::Relaxed),
+    ))
 }

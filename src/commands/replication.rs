@@ -18,17 +18,43 @@ const REPL: u32 = ADMIN | NOSCRIPT | NO_MULTI;
 pub const COMMANDS: &[Spec] = &[
     Spec::new("sync", 1, REPL, Group::Server, sync),
     Spec::new("psync", -3, REPL, Group::Server, psync),
-    Spec::new("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, Group::Server, replconf),
-    Spec::new("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, Group::Server, replicaof),
-    Spec::new("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_MULTI, Group::Server, replicaof),
-    Spec::new("role", 1, NOSCRIPT | LOADING | STALE | super::spec::FAST, Group::Server, role),
+    Spec::new(
+        "replconf",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY,
+        Group::Server,
+        replconf,
+    ),
+    Spec::new(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        Group::Server,
+        replicaof,
+    ),
+    Spec::new(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        Group::Server,
+        replicaof,
+    ),
+    Spec::new(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | super::spec::FAST,
+        Group::Server,
+        role,
+    ),
     Spec::new("wait", 3, NOSCRIPT, Group::Generic, wait),
 ];
 
 /// A replica serves SYNC/PSYNC only while its own link is up.
 fn check_can_serve_sync(cx: &Ctx) -> Result<(), CmdError> {
     if cx.server.is_replica() && cx.server.repl.link.state() != LinkState::Connected {
-        return Err(CmdError::fixed("NOMASTERLINK Can't SYNC while not connected with my master"));
+        return Err(CmdError::fixed(
+            "NOMASTERLINK Can't SYNC while not connected with my master",
+        ));
     }
     Ok(())
 }
@@ -95,7 +121,9 @@ fn replconf(cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 fn replicaof(cx: &mut Ctx) -> Result<Reply, CmdError> {
     if cx.client.shared.is_replica.load(Ordering::Relaxed) {
-        return Err(CmdError::err("Command is not valid when client is a replica."));
+        return Err(CmdError::err(
+            "Command is not valid when client is a replica.",
+        ));
     }
     let me = format!("id={} addr={}", cx.client.id(), cx.client.shared.addr);
     if is(&cx.argv[1], "no") && is(&cx.argv[2], "one") {
@@ -179,6 +207,10 @@ fn wait(cx: &mut Ctx) -> Result<Reply, CmdError> {
         Bytes::from_static(b"GETACK"),
         Bytes::from_static(b"*"),
     ]);
-    cx.client.blocked = Some(crate::server::client::Blocked::Wait { target, numreplicas, timeout_ms: timeout as u64 });
+    cx.client.blocked = Some(crate::server::client::Blocked::Wait {
+        target,
+        numreplicas,
+        timeout_ms: timeout as u64,
+    });
     Ok(Reply::None)
 }

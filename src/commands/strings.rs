@@ -112,7 +112,10 @@ fn parse_ext(cx: &Ctx, start: usize, is_set: bool) -> Result<ExtOpts, CmdError> 
             "KEEPTTL" if is_set && unit.is_none() => keepttl = true,
             "PERSIST" if !is_set && unit.is_none() => persist = true,
             "EX" | "PX" | "EXAT" | "PXAT"
-                if !keepttl && !persist && unit.as_ref().is_none_or(|u| *u == upper) && next.is_some() =>
+                if !keepttl
+                    && !persist
+                    && unit.as_ref().is_none_or(|u| *u == upper)
+                    && next.is_some() =>
             {
                 unit = Some(upper);
                 raw = next;
@@ -129,12 +132,22 @@ fn parse_ext(cx: &Ctx, start: usize, is_set: bool) -> Result<ExtOpts, CmdError> 
         _ if persist => ExpireArg::Persist,
         _ => ExpireArg::None,
     };
-    Ok(ExtOpts { nx, xx, get, expire })
+    Ok(ExtOpts {
+        nx,
+        xx,
+        get,
+        expire,
+    })
 }
 
 fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let argv = cx.argv;
-    let ExtOpts { nx, xx, get, expire } = parse_ext(cx, 3, true)?;
+    let ExtOpts {
+        nx,
+        xx,
+        get,
+        expire,
+    } = parse_ext(cx, 3, true)?;
     let key = &argv[1];
     let old = if get { get_string(cx.db, key)? } else { None };
     let exists = cx.db.exists(key);
@@ -373,7 +386,13 @@ fn incrbyfloat(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let text = super::float::add(&current, &cx.argv[2])?;
     let value = Bytes::from(text);
     // Redis stores the result as a string object, never int-encoded.
-    cx.db.set_keep_ttl(&key, Value::Str(Str::Bytes { data: value.clone(), raw: false }));
+    cx.db.set_keep_ttl(
+        &key,
+        Value::Str(Str::Bytes {
+            data: value.clone(),
+            raw: false,
+        }),
+    );
     cx.propagate_as(vec![
         Bytes::from_static(b"SET"),
         key,

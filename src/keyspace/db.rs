@@ -88,16 +88,22 @@ impl<'a> Db<'a> {
     /// Before `key` of database `db` changes or is deleted: if a snapshot is being taken and
     /// has not saved this entry yet, save its current contents now.
     fn capture_key(&mut self, db: usize, key: &[u8]) {
-        let Some(cap) = self.capture.clone() else { return };
+        let Some(cap) = self.capture.clone() else {
+            return;
+        };
         let t = self.table(db, key);
-        let Some(i) = t.map.get_index_of(key) else { return };
+        let Some(i) = t.map.get_index_of(key) else {
+            return;
+        };
         capture_index(&cap, db, t, i);
     }
 
     /// Before a `swap_remove` in the table of `key`: the last entry moves into the hole, possibly
     /// behind the snapshot walk's cursor, so it is saved first.
     fn capture_last(&mut self, db: usize, key: &[u8]) {
-        let Some(cap) = self.capture.clone() else { return };
+        let Some(cap) = self.capture.clone() else {
+            return;
+        };
         let t = self.table(db, key);
         if let Some(i) = t.map.len().checked_sub(1) {
             capture_index(&cap, db, t, i);
@@ -106,7 +112,9 @@ impl<'a> Db<'a> {
 
     /// Before a whole database is emptied or swapped: save every entry not saved yet.
     fn capture_db(&mut self, db: usize) {
-        let Some(cap) = self.capture.clone() else { return };
+        let Some(cap) = self.capture.clone() else {
+            return;
+        };
         for shard in self.locked.shards_mut() {
             let t = &mut shard.tables[db];
             for i in 0..t.map.len() {
@@ -221,8 +229,14 @@ impl<'a> Db<'a> {
             e.value = value;
             e.lru = clock;
         } else {
-            t.map
-                .insert(Bytes::copy_from_slice(key), Entry { value, lru: clock, ver: epoch });
+            t.map.insert(
+                Bytes::copy_from_slice(key),
+                Entry {
+                    value,
+                    lru: clock,
+                    ver: epoch,
+                },
+            );
         }
         if !keep_ttl {
             t.expires.swap_remove(key);
@@ -245,7 +259,11 @@ impl<'a> Db<'a> {
             let epoch = self.epoch;
             self.table(db, key).map.insert(
                 Bytes::copy_from_slice(key),
-                Entry { value: make(), lru: clock, ver: epoch },
+                Entry {
+                    value: make(),
+                    lru: clock,
+                    ver: epoch,
+                },
             );
         } else {
             self.capture_key(db, key);
@@ -275,7 +293,12 @@ impl<'a> Db<'a> {
     pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
         let db = self.index;
         self.capture_key(db, key);
-        if self.table(db, key).map.get(key).is_some_and(|e| e.value.is_empty_collection()) {
+        if self
+            .table(db, key)
+            .map
+            .get(key)
+            .is_some_and(|e| e.value.is_empty_collection())
+        {
             self.capture_last(db, key);
         }
         let t = self.table(db, key);
@@ -448,7 +471,9 @@ impl Db<'_> {
 
 /// Saves entry `i` of `t` (database `db`) into the capture if the snapshot has not saved it.
 pub fn capture_index(cap: &Capture, db: usize, t: &mut Table, i: usize) {
-    let Some((k, e)) = t.map.get_index_mut(i) else { return };
+    let Some((k, e)) = t.map.get_index_mut(i) else {
+        return;
+    };
     if e.ver >= cap.epoch {
         return;
     }

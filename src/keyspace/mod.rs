@@ -173,11 +173,19 @@ impl Keyspace {
 
     /// Starts capturing for a snapshot. Must be called with every shard locked (`all`), so the
     /// snapshot is one instant of the whole dataset. Returns the snapshot's epoch.
-    pub fn begin_capture(&self, all: &Locked<'_>, encode: fn(&mut Vec<u8>, &[u8], &Value, Option<i64>)) -> std::sync::Arc<Capture> {
+    pub fn begin_capture(
+        &self,
+        all: &Locked<'_>,
+        encode: fn(&mut Vec<u8>, &[u8], &Value, Option<i64>),
+    ) -> std::sync::Arc<Capture> {
         use std::sync::atomic::Ordering;
         debug_assert!(all.holds_all());
         let epoch = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
-        let cap = std::sync::Arc::new(Capture { epoch, pending: Mutex::new(vec![Vec::new(); self.ndbs]), encode });
+        let cap = std::sync::Arc::new(Capture {
+            epoch,
+            pending: Mutex::new(vec![Vec::new(); self.ndbs]),
+            encode,
+        });
         *self.capture.write() = Some(cap.clone());
         self.capture_on.store(true, Ordering::Release);
         cap

@@ -81,17 +81,28 @@ impl LoadSink for Staging<'_> {
             self.expired += 1;
             return Ok(());
         }
-        let value = to_value(value, &self.limits).map_err(|reason| RdbError::Corrupt { offset: 0, reason })?;
+        let value = to_value(value, &self.limits)
+            .map_err(|reason| RdbError::Corrupt { offset: 0, reason })?;
         let shard = self.server.keyspace.shard_of(&key);
         let t = &mut self.tables[shard][self.db];
         let key = Bytes::copy_from_slice(&key);
         if t.map.contains_key(&key) {
-            return Err(RdbError::DuplicateKey { db: self.db as u64, key });
+            return Err(RdbError::DuplicateKey {
+                db: self.db as u64,
+                key,
+            });
         }
         if let Some(ms) = expire_ms {
             t.expires.insert(key.clone(), ms);
         }
-        t.map.insert(key, Entry { value, lru: (self.now_ms / 1000) as u32, ver: 0 });
+        t.map.insert(
+            key,
+            Entry {
+                value,
+                lru: (self.now_ms / 1000) as u32,
+                ver: 0,
+            },
+        );
         self.keys += 1;
         Ok(())
     }
@@ -107,11 +118,17 @@ pub struct LoadReport {
 }
 
 /// Decodes `rdb` and, if it is entirely valid, replaces the whole dataset with it.
-pub fn replace_dataset_from<R: std::io::Read>(server: &Server, rdb: R, drop_expired: bool) -> Result<LoadReport, String> {
+pub fn replace_dataset_from<R: std::io::Read>(
+    server: &Server,
+    rdb: R,
+    drop_expired: bool,
+) -> Result<LoadReport, String> {
     let ndbs = server.keyspace.databases();
     let mut staging = Staging {
         server,
-        tables: (0..SHARDS).map(|_| (0..ndbs).map(|_| Table::default()).collect()).collect(),
+        tables: (0..SHARDS)
+            .map(|_| (0..ndbs).map(|_| Table::default()).collect())
+            .collect(),
         db: 0,
         limits: server.keyspace.limits.load(),
         now_ms: crate::util::now_ms(),
@@ -121,20 +138,41 @@ pub fn replace_dataset_from<R: std::io::Read>(server: &Server, rdb: R, drop_expi
         aux_repl: (None, None),
     };
     decode::load(rdb, &mut staging).map_err(|e| e.to_string())?;
-    let Staging { tables, keys, expired, aux_repl, .. } = staging;
+    let Staging {
+        tables,
+        keys,
+        expired,
+        aux_repl,
+        ..
+    } = staging;
     server.keyspace.install(tables);
     server.watches.touch_db(None);
-    Ok(LoadReport { keys, expired, repl_id: aux_repl.0, repl_offset: aux_repl.1 })
+    Ok(LoadReport {
+        keys,
+        expired,
+        repl_id: aux_repl.0,
+        repl_offset: aux_repl.1,
+    })
 }
 
 /// `replace_dataset_from` over bytes in memory (a replica's received snapshot).
-pub fn replace_dataset(server: &Server, rdb: &[u8], drop_expired: bool) -> Result<LoadReport, String> {
+pub fn replace_dataset(
+    server: &Server,
+    rdb: &[u8],
+    drop_expired: bool,
+) -> Result<LoadReport, String> {
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
     let res = replace_dataset_from(server, rdb, drop_expired);
     match &res {
-        Ok(l) => tracing::info!("Done loading RDB, keys loaded: {}, keys expired: {}.", l.keys, l.expired),
-        Err(e) => tracing::warn!("Failed trying to load the MASTER synchronization DB from socket: {e}"),
+        Ok(l) => tracing::info!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            l.keys,
+            l.expired
+        ),
+        Err(e) => {
+            tracing::warn!("Failed trying to load the MASTER synchronization DB from socket: {e}")
+        }
     }
     res
 }

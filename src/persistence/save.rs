@@ -17,7 +17,11 @@ pub fn dump_path(server: &Server) -> PathBuf {
 /// Writes a started snapshot to the dump file atomically. Returns the file's path.
 pub fn save_snapshot(server: &Arc<Server>, snapshot: Snapshot) -> Result<PathBuf, String> {
     let target = dump_path(server);
-    let tmp = PathBuf::from(format!("temp-{}-{}.rdb", std::process::id(), crate::util::now_us()));
+    let tmp = PathBuf::from(format!(
+        "temp-{}-{}.rdb",
+        std::process::id(),
+        crate::util::now_us()
+    ));
     let result = (|| -> std::io::Result<()> {
         let file = File::create(&tmp)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
@@ -26,7 +30,12 @@ pub fn save_snapshot(server: &Arc<Server>, snapshot: Snapshot) -> Result<PathBuf
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         fs::rename(&tmp, &target)?;
-        if let Ok(dir) = File::open(target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."))) {
+        if let Ok(dir) = File::open(
+            target
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new(".")),
+        ) {
             let _ = dir.sync_all();
         }
         Ok(())
@@ -48,13 +57,20 @@ pub enum SaveError {
 }
 
 /// Records the outcome of a save in the persistence state and the log.
-fn record(server: &Server, started_ms: i64, dirty_before: u64, result: &Result<PathBuf, String>, cow: u64) {
+fn record(
+    server: &Server,
+    started_ms: i64,
+    dirty_before: u64,
+    result: &Result<PathBuf, String>,
+    cow: u64,
+) {
     use std::sync::atomic::Ordering;
     let p = &server.persist;
     match result {
         Ok(_) => {
             p.rdb_saves.fetch_add(1, Ordering::Relaxed);
-            p.last_save_time.store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+            p.last_save_time
+                .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
             p.dirty_at_save.store(dirty_before, Ordering::Relaxed);
             p.last_bgsave_ok.store(true, Ordering::Relaxed);
             p.last_cow_size.store(cow, Ordering::Relaxed);
@@ -65,26 +81,38 @@ fn record(server: &Server, started_ms: i64, dirty_before: u64, result: &Result<P
             tracing::warn!("{e}");
         }
     }
-    p.last_bgsave_time_sec.store((crate::util::now_ms() - started_ms) / 1000, Ordering::Relaxed);
+    p.last_bgsave_time_sec.store(
+        (crate::util::now_ms() - started_ms) / 1000,
+        Ordering::Relaxed,
+    );
 }
 
 /// SAVE: writes the dump file now, on the calling thread (other clients keep being served).
 pub fn save_now(server: &Arc<Server>) -> Result<(), SaveError> {
     let compress = server.config.read().rdbcompression;
     let started = crate::util::now_ms();
-    let dirty = server.stats.dirty.load(std::sync::atomic::Ordering::Relaxed);
+    let dirty = server
+        .stats
+        .dirty
+        .load(std::sync::atomic::Ordering::Relaxed);
     let snapshot = super::snapshot::begin(server, compress).ok_or(SaveError::InProgress)?;
     let res = save_snapshot(server, snapshot);
     record(server, started, dirty, &res, 0);
-    res.map(|_| ()).map_err(|_| SaveError::InProgress).or(Ok(()))
+    res.map(|_| ())
+        .map_err(|_| SaveError::InProgress)
+        .or(Ok(()))
 }
 
 /// SAVE that reports failure (shutdown, DEBUG RELOAD).
 pub fn save_blocking(server: &Arc<Server>) -> Result<(), String> {
     let compress = server.config.read().rdbcompression;
     let started = crate::util::now_ms();
-    let dirty = server.stats.dirty.load(std::sync::atomic::Ordering::Relaxed);
-    let snapshot = super::snapshot::begin(server, compress).ok_or("Background save already in progress")?;
+    let dirty = server
+        .stats
+        .dirty
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let snapshot =
+        super::snapshot::begin(server, compress).ok_or("Background save already in progress")?;
     let res = save_snapshot(server, snapshot);
     record(server, started, dirty, &res, 0);
     res.map(|_| ())
@@ -97,8 +125,14 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
     let dirty = server.stats.dirty.load(Ordering::Relaxed);
     let snapshot = super::snapshot::begin(server, compress).ok_or(SaveError::InProgress)?;
     let started = crate::util::now_ms();
-    server.persist.bgsave_in_progress.store(true, Ordering::Release);
-    server.persist.bgsave_started_ms.store(started, Ordering::Release);
+    server
+        .persist
+        .bgsave_in_progress
+        .store(true, Ordering::Release);
+    server
+        .persist
+        .bgsave_started_ms
+        .store(started, Ordering::Release);
     tracing::info!("Background saving started");
     let srv = server.clone();
     std::thread::spawn(move || {
@@ -107,7 +141,9 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
         if res.is_ok() {
             tracing::info!("Background saving terminated with success");
         }
-        srv.persist.bgsave_in_progress.store(false, Ordering::Release);
+        srv.persist
+            .bgsave_in_progress
+            .store(false, Ordering::Release);
     });
     Ok(())
 }
@@ -128,7 +164,11 @@ pub fn save_points_cron(server: &Arc<Server>) {
         return;
     }
     let p = &server.persist;
-    let changes = server.stats.dirty.load(Ordering::Relaxed).saturating_sub(p.dirty_at_save.load(Ordering::Relaxed));
+    let changes = server
+        .stats
+        .dirty
+        .load(Ordering::Relaxed)
+        .saturating_sub(p.dirty_at_save.load(Ordering::Relaxed));
     let elapsed = crate::util::now_ms() / 1000 - p.last_save_time.load(Ordering::Relaxed);
     // After a failure, wait 5 seconds before trying again (CONFIG_BGSAVE_RETRY_DELAY).
     let retry_ok = p.last_bgsave_ok.load(Ordering::Relaxed)
@@ -155,15 +195,37 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     let start = std::time::Instant::now();
     server.persist.loading.store(true, Ordering::Release);
     let is_replica = server.is_replica();
-    let res = super::load::replace_dataset_from(server, std::io::BufReader::with_capacity(1 << 20, file), !is_replica);
+    let res = super::load::replace_dataset_from(
+        server,
+        std::io::BufReader::with_capacity(1 << 20, file),
+        !is_replica,
+    );
     server.persist.loading.store(false, Ordering::Release);
     let report = res.map_err(|e| {
-        format!("Fatal error loading the DB ({}): {e}. Exiting.", std::fs::canonicalize(&path).unwrap_or(path.clone()).display())
+        format!(
+            "Fatal error loading the DB ({}): {e}. Exiting.",
+            std::fs::canonicalize(&path)
+                .unwrap_or(path.clone())
+                .display()
+        )
     })?;
-    server.persist.last_load_keys.store(report.keys, Ordering::Relaxed);
-    server.persist.last_load_expired.store(report.expired, Ordering::Relaxed);
-    tracing::info!("Done loading RDB, keys loaded: {}, keys expired: {}.", report.keys, report.expired);
-    tracing::info!("DB loaded from disk: {:.3} seconds", start.elapsed().as_secs_f64());
+    server
+        .persist
+        .last_load_keys
+        .store(report.keys, Ordering::Relaxed);
+    server
+        .persist
+        .last_load_expired
+        .store(report.expired, Ordering::Relaxed);
+    tracing::info!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        report.keys,
+        report.expired
+    );
+    tracing::info!(
+        "DB loaded from disk: {:.3} seconds",
+        start.elapsed().as_secs_f64()
+    );
     // The file's replication history: a master continues it under a new id (replid2), a
     // replica offers it to its master for a partial resync.
     if let (Some(id), Some(off)) = (report.repl_id, report.repl_offset) {

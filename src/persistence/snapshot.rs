@@ -48,7 +48,6 @@ pub struct Snapshot {
     slot_released: bool,
 }
 
-
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SnapshotStats {
     pub keys: u64,
@@ -63,13 +62,27 @@ pub fn begin(server: &Server, compress: bool) -> Option<Snapshot> {
         return None;
     }
     let all = server.keyspace.lock_all();
-    let cap = server.keyspace.begin_capture(&all, if compress { encode_compressed } else { encode_plain });
+    let cap = server.keyspace.begin_capture(
+        &all,
+        if compress {
+            encode_compressed
+        } else {
+            encode_plain
+        },
+    );
     let offset = server.repl.master_repl_offset();
     let replid = server.repl.ids.lock().replid.clone();
     // The stream restarts with a SELECT, so a replica loading this snapshot needs no db state.
     server.repl.stream.reset_db();
     drop(all);
-    Some(Snapshot { cap, offset, replid, ctime: crate::util::now_ms() / 1000, compress, slot_released: false })
+    Some(Snapshot {
+        cap,
+        offset,
+        replid,
+        ctime: crate::util::now_ms() / 1000,
+        compress,
+        slot_released: false,
+    })
 }
 
 /// Writes RDB bytes with a running CRC and the current SELECTDB state.
@@ -113,7 +126,12 @@ impl Snapshot {
     }
 
     fn walk<W: Write>(&mut self, server: &Server, out: W) -> io::Result<SnapshotStats> {
-        let mut sink = RdbSink { out, crc: CRC64.digest(), db: None, bytes: 0 };
+        let mut sink = RdbSink {
+            out,
+            crc: CRC64.digest(),
+            db: None,
+            bytes: 0,
+        };
         let mut stats = SnapshotStats::default();
         let mut header = Vec::new();
         encode::write_header(
@@ -136,7 +154,9 @@ impl Snapshot {
                     buf.clear();
                     let done = {
                         let mut locked = server.keyspace.lock_shard(s);
-                        let Some(shard) = locked.shards_mut().next() else { break };
+                        let Some(shard) = locked.shards_mut().next() else {
+                            break;
+                        };
                         let t = &mut shard.tables[db];
                         let end = (i + CHUNK).min(t.map.len());
                         for j in i..end {
@@ -144,7 +164,13 @@ impl Snapshot {
                                 if e.ver < self.cap.epoch {
                                     e.ver = self.cap.epoch;
                                     let expire = t.expires.get(k).copied();
-                                    encode::write_entry(&mut buf, k, &e.value, expire, self.compress);
+                                    encode::write_entry(
+                                        &mut buf,
+                                        k,
+                                        &e.value,
+                                        expire,
+                                        self.compress,
+                                    );
                                     stats.keys += 1;
                                 }
                             }

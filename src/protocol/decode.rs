@@ -174,7 +174,10 @@ fn decode_multibulk(
         pos = start + len + 2;
     }
     let frame = buf.split_to(pos).freeze();
-    let args = spans.into_iter().map(|(s, l)| frame.slice(s..s + l)).collect();
+    let args = spans
+        .into_iter()
+        .map(|(s, l)| frame.slice(s..s + l))
+        .collect();
     Ok(Some((args, frame)))
 }
 

@@ -133,6 +133,9 @@ mod tests {
         assert!(split_args(br#"set "abc"#).is_none());
         assert!(split_args(b"   ").unwrap().is_empty());
         // A NUL byte ends the line, as in redis's C string split.
-        assert_eq!(split_args(b"set a\x00 b c").unwrap(), vec![&b"set"[..], b"a"]);
+        assert_eq!(
+            split_args(b"set a\x00 b c").unwrap(),
+            vec![&b"set"[..], b"a"]
+        );
     }
 }

@@ -106,7 +106,9 @@ pub fn acked(server: &Server, offset: u64) -> usize {
         .replicas
         .lock()
         .iter()
-        .filter(|r| r.state() == ReplicaState::Online && r.ack_offset.load(Ordering::Acquire) >= offset)
+        .filter(|r| {
+            r.state() == ReplicaState::Online && r.ack_offset.load(Ordering::Acquire) >= offset
+        })
         .count()
 }
 
@@ -157,7 +159,12 @@ pub async fn serve_replica<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let ip = client.replconf.ip_address.clone().unwrap_or_else(|| {
-        client.shared.addr.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default()
+        client
+            .shared
+            .addr
+            .rsplit_once(':')
+            .map(|(ip, _)| ip.to_string())
+            .unwrap_or_default()
     });
     let handle = Arc::new(ReplicaHandle {
         client_id: client.id(),
@@ -180,14 +187,20 @@ pub async fn serve_replica<S>(
     if psync && try_partial(&server, &name, &replid, offset) {
         Replication::count(&server.repl.sync_partial_ok);
         let current = server.repl.ids.lock().replid.clone();
-        let line = if client.replconf.capa_psync2 { format!("+CONTINUE {current}\r\n") } else { "+CONTINUE\r\n".to_string() };
+        let line = if client.replconf.capa_psync2 {
+            format!("+CONTINUE {current}\r\n")
+        } else {
+            "+CONTINUE\r\n".to_string()
+        };
         reader = server.repl.stream.add_reader(offset as u64);
         let backlog_bytes = server.repl.stream.end() + 1 - offset as u64;
         tracing::info!(
             "Partial resynchronization request from {name} accepted. Sending {backlog_bytes} bytes of backlog starting from offset {offset}."
         );
         *handle.state.lock() = ReplicaState::Online;
-        handle.ack_offset.store(offset as u64 - 1, Ordering::Release);
+        handle
+            .ack_offset
+            .store(offset as u64 - 1, Ordering::Release);
         if wr.write_all(line.as_bytes()).await.is_err() {
             finish(&server, &handle, &reader);
             return;
@@ -218,7 +231,11 @@ pub async fn serve_replica<S>(
             }
             None => {
                 tracing::info!("Connection with replica {name} lost.");
-                server.repl.replicas.lock().retain(|r| !Arc::ptr_eq(r, &handle));
+                server
+                    .repl
+                    .replicas
+                    .lock()
+                    .retain(|r| !Arc::ptr_eq(r, &handle));
                 return;
             }
         }
@@ -231,7 +248,9 @@ pub async fn serve_replica<S>(
         let mut end_rx = srv.repl.stream.subscribe();
         loop {
             let next = writer_reader.next.load(Ordering::Acquire);
-            let Some(chunks) = srv.repl.stream.read_from(next) else { return };
+            let Some(chunks) = srv.repl.stream.read_from(next) else {
+                return;
+            };
             if chunks.is_empty() {
                 if end_rx.changed().await.is_err() {
                     return;
@@ -291,7 +310,11 @@ pub async fn serve_replica<S>(
 
 fn finish(server: &Server, handle: &Arc<ReplicaHandle>, reader: &Arc<Reader>) {
     server.repl.stream.remove_reader(reader.id);
-    server.repl.replicas.lock().retain(|r| !Arc::ptr_eq(r, handle));
+    server
+        .repl
+        .replicas
+        .lock()
+        .retain(|r| !Arc::ptr_eq(r, handle));
 }
 
 /// Parses `REPLCONF ACK <offset>` commands and bare newlines from a replica.
@@ -300,10 +323,17 @@ fn handle_acks(inbuf: &mut BytesMut, handle: &ReplicaHandle) {
     loop {
         match decode_request(inbuf, DecodeLimits::default(), &mut hint) {
             Ok(Some(argv)) => {
-                handle.last_ack_ms.store(crate::util::now_ms(), Ordering::Release);
-                if argv.len() >= 3 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"ack") {
+                handle
+                    .last_ack_ms
+                    .store(crate::util::now_ms(), Ordering::Release);
+                if argv.len() >= 3
+                    && argv[0].eq_ignore_ascii_case(b"replconf")
+                    && argv[1].eq_ignore_ascii_case(b"ack")
+                {
                     if let Some(off) = crate::util::parse_i64(&argv[2]) {
-                        handle.ack_offset.fetch_max(off.max(0) as u64, Ordering::AcqRel);
+                        handle
+                            .ack_offset
+                            .fetch_max(off.max(0) as u64, Ordering::AcqRel);
                     }
                 }
             }
@@ -356,13 +386,23 @@ async fn full_sync<W: AsyncWrite + Unpin>(
             }
         }
     };
-    let SyncSeat { offset, replid, reader, mut rdb } = seat;
+    let SyncSeat {
+        offset,
+        replid,
+        reader,
+        mut rdb,
+    } = seat;
     let fail = |reader: &Arc<Reader>| {
         server.repl.stream.remove_reader(reader.id);
         None
     };
     *handle.state.lock() = ReplicaState::SendBulk;
-    if psync && wr.write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes()).await.is_err() {
+    if psync
+        && wr
+            .write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())
+            .await
+            .is_err()
+    {
         return fail(&reader);
     }
     let mut header_sent = false;
@@ -389,7 +429,10 @@ async fn full_sync<W: AsyncWrite + Unpin>(
                 if wr.write_all(&d).await.is_err() {
                     return fail(&reader);
                 }
-                server.stats.net_output_bytes.fetch_add(d.len() as u64, Ordering::Relaxed);
+                server
+                    .stats
+                    .net_output_bytes
+                    .fetch_add(d.len() as u64, Ordering::Relaxed);
             }
             Some(RdbChunk::End) => break,
             Some(RdbChunk::Failed) | None => return fail(&reader),
@@ -397,13 +440,19 @@ async fn full_sync<W: AsyncWrite + Unpin>(
     }
     *handle.state.lock() = ReplicaState::Online;
     handle.ack_offset.store(offset, Ordering::Release);
-    handle.last_ack_ms.store(crate::util::now_ms(), Ordering::Release);
+    handle
+        .last_ack_ms
+        .store(crate::util::now_ms(), Ordering::Release);
     Some((reader, eof_marked))
 }
 
 /// Waits for the replica's first `REPLCONF ACK` (bounded by `repl-timeout`). False if the
 /// replica went away or stayed silent.
-async fn wait_first_ack<R: AsyncRead + Unpin>(rd: &mut R, handle: &ReplicaHandle, server: &Server) -> bool {
+async fn wait_first_ack<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    handle: &ReplicaHandle,
+    server: &Server,
+) -> bool {
     let timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
     let start = handle.last_ack_ms.load(Ordering::Acquire);
     let mut inbuf = BytesMut::with_capacity(256);
@@ -412,7 +461,9 @@ async fn wait_first_ack<R: AsyncRead + Unpin>(rd: &mut R, handle: &ReplicaHandle
         match tokio::time::timeout_at(deadline, rd.read_buf(&mut inbuf)).await {
             Ok(Ok(n)) if n > 0 => {
                 handle_acks(&mut inbuf, handle);
-                if handle.last_ack_ms.load(Ordering::Acquire) != start || handle.ack_offset.load(Ordering::Acquire) > 0 {
+                if handle.last_ack_ms.load(Ordering::Acquire) != start
+                    || handle.ack_offset.load(Ordering::Acquire) > 0
+                {
                     return true;
                 }
             }
@@ -426,7 +477,12 @@ async fn wait_first_ack<R: AsyncRead + Unpin>(rd: &mut R, handle: &ReplicaHandle
 pub fn start_pending_syncs(server: &Arc<Server>) {
     let (delay, max_replicas, diskless, compress) = {
         let c = server.config.read();
-        (c.repl_diskless_sync_delay, c.repl_diskless_sync_max_replicas, c.repl_diskless_sync, c.rdbcompression)
+        (
+            c.repl_diskless_sync_delay,
+            c.repl_diskless_sync_max_replicas,
+            c.repl_diskless_sync,
+            c.rdbcompression,
+        )
     };
     let waiters: Vec<Waiter> = {
         let mut w = server.repl.sync_queue.waiting.lock();
@@ -453,13 +509,22 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     };
     tracing::info!(
         "Starting BGSAVE for SYNC with target: {}",
-        if socket_target { "replicas sockets" } else { "disk" }
+        if socket_target {
+            "replicas sockets"
+        } else {
+            "disk"
+        }
     );
     let mut senders = Vec::new();
     for w in waiters {
         let (tx, rx) = mpsc::channel(64);
         let reader = server.repl.stream.add_reader(snapshot.offset + 1);
-        let seat = SyncSeat { offset: snapshot.offset, replid: snapshot.replid.clone(), reader, rdb: rx };
+        let seat = SyncSeat {
+            offset: snapshot.offset,
+            replid: snapshot.replid.clone(),
+            reader,
+            rdb: rx,
+        };
         match w.tx.send(seat) {
             Ok(()) => senders.push(tx),
             Err(seat) => server.repl.stream.remove_reader(seat.reader.id),
@@ -469,7 +534,10 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     std::thread::spawn(move || {
         if socket_target {
             let mark = crate::server::random_hex(40);
-            let mut fan = FanOut { senders, buf: Vec::with_capacity(64 * 1024) };
+            let mut fan = FanOut {
+                senders,
+                buf: Vec::with_capacity(64 * 1024),
+            };
             fan.send(RdbChunk::Header(Bytes::from(format!("$EOF:{mark}\r\n"))));
             let ok = snapshot.write(&srv, &mut fan).is_ok();
             let _ = std::io::Write::flush(&mut fan);
@@ -488,8 +556,15 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
 }
 
 /// Disk-based sync: save the dump file as BGSAVE does, then send it with its length.
-fn disk_sync(server: &Arc<Server>, snapshot: crate::persistence::snapshot::Snapshot, senders: Vec<mpsc::Sender<RdbChunk>>) {
-    let mut fan = FanOut { senders, buf: Vec::new() };
+fn disk_sync(
+    server: &Arc<Server>,
+    snapshot: crate::persistence::snapshot::Snapshot,
+    senders: Vec<mpsc::Sender<RdbChunk>>,
+) {
+    let mut fan = FanOut {
+        senders,
+        buf: Vec::new(),
+    };
     let path = match crate::persistence::save::save_snapshot(server, snapshot) {
         Ok(p) => p,
         Err(e) => {
@@ -506,10 +581,15 @@ fn disk_sync(server: &Arc<Server>, snapshot: crate::persistence::snapshot::Snaps
             return;
         }
     };
-    fan.send(RdbChunk::Header(Bytes::from(format!("${}\r\n", data.len()))));
+    fan.send(RdbChunk::Header(Bytes::from(format!(
+        "${}\r\n",
+        data.len()
+    ))));
     let data = Bytes::from(data);
     for start in (0..data.len()).step_by(64 * 1024) {
-        fan.send(RdbChunk::Data(data.slice(start..(start + 64 * 1024).min(data.len()))));
+        fan.send(RdbChunk::Data(
+            data.slice(start..(start + 64 * 1024).min(data.len())),
+        ));
     }
     fan.send(RdbChunk::End);
 }
@@ -524,7 +604,8 @@ struct FanOut {
 impl FanOut {
     fn send(&mut self, chunk: RdbChunk) {
         let _ = std::io::Write::flush(self);
-        self.senders.retain(|s| s.blocking_send(chunk.clone()).is_ok());
+        self.senders
+            .retain(|s| s.blocking_send(chunk.clone()).is_ok());
     }
 }
 
@@ -535,7 +616,10 @@ impl std::io::Write for FanOut {
             self.flush()?;
         }
         if self.senders.is_empty() {
-            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "no replica left"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "no replica left",
+            ));
         }
         Ok(b.len())
     }
@@ -543,7 +627,8 @@ impl std::io::Write for FanOut {
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
             let data = Bytes::from(std::mem::take(&mut self.buf));
-            self.senders.retain(|s| s.blocking_send(RdbChunk::Data(data.clone())).is_ok());
+            self.senders
+                .retain(|s| s.blocking_send(RdbChunk::Data(data.clone())).is_ok());
         }
         Ok(())
     }
@@ -555,5 +640,8 @@ pub fn ping_replicas(server: &Server) {
     if server.is_replica() || server.repl.replicas.lock().is_empty() {
         return;
     }
-    server.repl.stream.feed_control(&[Bytes::from_static(b"ping")]);
+    server
+        .repl
+        .stream
+        .feed_control(&[Bytes::from_static(b"ping")]);
 }

@@ -24,7 +24,11 @@ pub const NULL_REPLID: &str = "0000000000000000000000000000000000000000";
 
 impl ReplIds {
     pub fn fresh() -> ReplIds {
-        ReplIds { replid: crate::server::random_hex(40), replid2: NULL_REPLID.to_string(), second_offset: -1 }
+        ReplIds {
+            replid: crate::server::random_hex(40),
+            replid2: NULL_REPLID.to_string(),
+            second_offset: -1,
+        }
     }
 
     /// A new history starts (promotion): the current id becomes the secondary one, valid up to
@@ -82,7 +86,13 @@ impl Replication {
 /// Closes every attached replica's connection (they reconnect and PSYNC again): after a full
 /// sync of our own, or a change of replication id.
 pub fn disconnect_replicas(server: &crate::server::Server) {
-    let ids: Vec<u64> = server.repl.replicas.lock().iter().map(|r| r.client_id).collect();
+    let ids: Vec<u64> = server
+        .repl
+        .replicas
+        .lock()
+        .iter()
+        .map(|r| r.client_id)
+        .collect();
     let clients = server.clients.lock();
     for id in ids {
         if let Some(c) = clients.get(&id) {

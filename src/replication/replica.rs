@@ -91,7 +91,8 @@ impl LinkInfo {
         let was_up = self.state() == LinkState::Connected;
         self.state.store(s as u8, Ordering::Release);
         if was_up && s != LinkState::Connected {
-            self.down_since_ms.store(crate::util::now_ms(), Ordering::Release);
+            self.down_since_ms
+                .store(crate::util::now_ms(), Ordering::Release);
         }
     }
 }
@@ -138,7 +139,11 @@ async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64)
         tracing::info!("Connecting to MASTER {host}:{port}");
         tracing::info!("MASTER <-> REPLICA sync started");
         server.repl.link.set_state(LinkState::Connecting);
-        let connect = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect((host.as_str(), port))).await;
+        let connect = tokio::time::timeout(
+            Duration::from_secs(10),
+            TcpStream::connect((host.as_str(), port)),
+        )
+        .await;
         let stream = match connect {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -178,24 +183,38 @@ fn io_text(e: &std::io::Error) -> String {
 }
 
 /// Reads one CRLF-terminated line (without it), skipping bare newlines (keep-alives).
-async fn read_line(stream: &mut TcpStream, buf: &mut BytesMut, timeout: Duration) -> Result<String, LinkError> {
+async fn read_line(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    timeout: Duration,
+) -> Result<String, LinkError> {
     loop {
         if let Some(nl) = buf.iter().position(|&c| c == b'\n') {
             let line = buf.split_to(nl + 1);
-            let text = String::from_utf8_lossy(&line[..nl]).trim_end_matches('\r').to_string();
+            let text = String::from_utf8_lossy(&line[..nl])
+                .trim_end_matches('\r')
+                .to_string();
             if text.is_empty() {
                 continue;
             }
             return Ok(text);
         }
         if buf.len() > 64 * 1024 {
-            return Err(LinkError::Protocol("Master sent a line that is too long".into()));
+            return Err(LinkError::Protocol(
+                "Master sent a line that is too long".into(),
+            ));
         }
         let n = tokio::time::timeout(timeout, stream.read_buf(buf))
             .await
-            .map_err(|_| LinkError::Protocol("Master did not respond to command during SYNC handshake".into()))??;
+            .map_err(|_| {
+                LinkError::Protocol(
+                    "Master did not respond to command during SYNC handshake".into(),
+                )
+            })??;
         if n == 0 {
-            return Err(LinkError::Protocol("Master closed the connection during the handshake".into()));
+            return Err(LinkError::Protocol(
+                "Master closed the connection during the handshake".into(),
+            ));
         }
     }
 }
@@ -208,19 +227,35 @@ fn command(args: &[&[u8]]) -> Vec<u8> {
 }
 
 /// One connection to the master: handshake, sync, stream. Returns when the link breaks.
-async fn session(server: &Arc<Server>, mut stream: TcpStream, generation: u64) -> Result<(), LinkError> {
+async fn session(
+    server: &Arc<Server>,
+    mut stream: TcpStream,
+    generation: u64,
+) -> Result<(), LinkError> {
     let io_timeout = Duration::from_secs(5);
     server.repl.link.set_state(LinkState::Handshake);
     let mut buf = BytesMut::with_capacity(16 * 1024);
     stream.write_all(&command(&[b"PING"])).await?;
     let pong = read_line(&mut stream, &mut buf, io_timeout).await?;
-    if !(pong.starts_with('+') || pong.starts_with("-NOAUTH") || pong.starts_with("-NOPERM") || pong.starts_with("-ERR operation not permitted")) {
-        return Err(LinkError::Protocol(format!("Error reply to PING from master: '{pong}'")));
+    if !(pong.starts_with('+')
+        || pong.starts_with("-NOAUTH")
+        || pong.starts_with("-NOPERM")
+        || pong.starts_with("-ERR operation not permitted"))
+    {
+        return Err(LinkError::Protocol(format!(
+            "Error reply to PING from master: '{pong}'"
+        )));
     }
     tracing::info!("Master replied to PING, replication can continue...");
     let (auth, user, port, announce_ip, announce_port) = {
         let c = server.config.read();
-        (c.masterauth.clone(), c.masteruser.clone(), c.port, c.replica_announce_ip.clone(), c.replica_announce_port)
+        (
+            c.masterauth.clone(),
+            c.masteruser.clone(),
+            c.port,
+            c.replica_announce_ip.clone(),
+            c.replica_announce_port,
+        )
     };
     let mut burst = Vec::new();
     let mut expected = Vec::new();
@@ -231,8 +266,16 @@ async fn session(server: &Arc<Server>, mut stream: TcpStream, generation: u64) -
         }
         expected.push("AUTH");
     }
-    let lport = if announce_port != 0 { announce_port } else { port };
-    burst.extend(command(&[b"REPLCONF", b"listening-port", lport.to_string().as_bytes()]));
+    let lport = if announce_port != 0 {
+        announce_port
+    } else {
+        port
+    };
+    burst.extend(command(&[
+        b"REPLCONF",
+        b"listening-port",
+        lport.to_string().as_bytes(),
+    ]));
     expected.push("listening-port");
     if let Some(ip) = &announce_ip {
         burst.extend(command(&[b"REPLCONF", b"ip-address", ip.as_bytes()]));
@@ -245,7 +288,9 @@ async fn session(server: &Arc<Server>, mut stream: TcpStream, generation: u64) -
         let reply = read_line(&mut stream, &mut buf, io_timeout).await?;
         if reply.starts_with('-') {
             if what == "AUTH" {
-                return Err(LinkError::Protocol(format!("Unable to AUTH to MASTER: {reply}")));
+                return Err(LinkError::Protocol(format!(
+                    "Unable to AUTH to MASTER: {reply}"
+                )));
             }
             tracing::info!("(Non critical) Master does not understand REPLCONF {what}: {reply}");
         }
@@ -258,7 +303,10 @@ async fn session(server: &Arc<Server>, mut stream: TcpStream, generation: u64) -
     let cached = server.repl.link.cached.lock().clone();
     let (req_id, req_off) = match cached {
         Some((id, off)) => {
-            tracing::info!("Trying a partial resynchronization (request {id}:{}).", off + 1);
+            tracing::info!(
+                "Trying a partial resynchronization (request {id}:{}).",
+                off + 1
+            );
             (id, (off + 1).to_string())
         }
         None => {
@@ -266,25 +314,38 @@ async fn session(server: &Arc<Server>, mut stream: TcpStream, generation: u64) -
             ("?".to_string(), "-1".to_string())
         }
     };
-    stream.write_all(&command(&[b"PSYNC", req_id.as_bytes(), req_off.as_bytes()])).await?;
+    stream
+        .write_all(&command(&[b"PSYNC", req_id.as_bytes(), req_off.as_bytes()]))
+        .await?;
     let sync_timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
     let reply = read_line(&mut stream, &mut buf, sync_timeout).await?;
     let applied_from;
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split(' ');
-        let (Some(id), Some(off)) = (parts.next(), parts.next().and_then(|o| o.parse::<u64>().ok())) else {
-            return Err(LinkError::Protocol("Master replied with wrong +FULLRESYNC syntax.".into()));
+        let (Some(id), Some(off)) = (
+            parts.next(),
+            parts.next().and_then(|o| o.parse::<u64>().ok()),
+        ) else {
+            return Err(LinkError::Protocol(
+                "Master replied with wrong +FULLRESYNC syntax.".into(),
+            ));
         };
         if id.len() != 40 {
-            return Err(LinkError::Protocol("Master replied with wrong +FULLRESYNC syntax.".into()));
+            return Err(LinkError::Protocol(
+                "Master replied with wrong +FULLRESYNC syntax.".into(),
+            ));
         }
         tracing::info!("Full resync from master: {id}:{off}");
         server.repl.link.set_state(LinkState::Sync);
         let payload = receive_snapshot(server, &mut stream, &mut buf).await?;
-        crate::persistence::load::replace_dataset(server, &payload, false).map_err(LinkError::Protocol)?;
+        crate::persistence::load::replace_dataset(server, &payload, false)
+            .map_err(LinkError::Protocol)?;
         {
             let mut ids = server.repl.ids.lock();
-            *ids = ReplIds { replid: id.to_string(), ..ReplIds::fresh() };
+            *ids = ReplIds {
+                replid: id.to_string(),
+                ..ReplIds::fresh()
+            };
             ids.clear_secondary();
         }
         // Sub-replicas must resync from our new history.
@@ -296,7 +357,14 @@ async fn session(server: &Arc<Server>, mut stream: TcpStream, generation: u64) -
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let new_id = rest.trim();
         let mut ids = server.repl.ids.lock();
-        let cached_off = server.repl.link.cached.lock().as_ref().map(|c| c.1).unwrap_or(0);
+        let cached_off = server
+            .repl
+            .link
+            .cached
+            .lock()
+            .as_ref()
+            .map(|c| c.1)
+            .unwrap_or(0);
         if !new_id.is_empty() && new_id != ids.replid {
             ids.replid2 = std::mem::replace(&mut ids.replid, new_id.to_string());
             ids.second_offset = cached_off as i64 + 1;
@@ -316,22 +384,34 @@ async fn session(server: &Arc<Server>, mut stream: TcpStream, generation: u64) -
         tracing::info!("Master is currently unable to PSYNC but should be in the future: {reply}");
         return Ok(());
     } else {
-        return Err(LinkError::Protocol(format!("Unexpected reply to PSYNC from master: {reply}")));
+        return Err(LinkError::Protocol(format!(
+            "Unexpected reply to PSYNC from master: {reply}"
+        )));
     }
     server.repl.link.set_state(LinkState::Connected);
-    server.repl.link.last_io_ms.store(crate::util::now_ms(), Ordering::Release);
+    server
+        .repl
+        .link
+        .last_io_ms
+        .store(crate::util::now_ms(), Ordering::Release);
     stream_loop(server, stream, buf, applied_from, generation).await
 }
 
 /// Receives the snapshot payload (`$<len>` or `$EOF:<mark>`) into memory, verifying its end.
-async fn receive_snapshot(server: &Server, stream: &mut TcpStream, buf: &mut BytesMut) -> Result<Vec<u8>, LinkError> {
+async fn receive_snapshot(
+    server: &Server,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Result<Vec<u8>, LinkError> {
     let timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
     let link = &server.repl.link;
     link.sync_total.store(-1, Ordering::Release);
     link.sync_read.store(0, Ordering::Release);
     let header = read_line(stream, buf, timeout).await?;
     if let Some(err) = header.strip_prefix('-') {
-        return Err(LinkError::Protocol(format!("MASTER aborted replication with an error: {err}")));
+        return Err(LinkError::Protocol(format!(
+            "MASTER aborted replication with an error: {err}"
+        )));
     }
     let Some(spec) = header.strip_prefix('$') else {
         return Err(LinkError::Protocol(format!(
@@ -344,13 +424,16 @@ async fn receive_snapshot(server: &Server, stream: &mut TcpStream, buf: &mut Byt
         data.extend_from_slice(buf);
         buf.clear();
         link.sync_read.store(data.len() as u64, Ordering::Release);
-        link.sync_last_io_ms.store(crate::util::now_ms(), Ordering::Release);
+        link.sync_last_io_ms
+            .store(crate::util::now_ms(), Ordering::Release);
     };
     if let Some(mark) = spec.strip_prefix("EOF:") {
         if mark.len() != 40 {
             return Err(LinkError::Protocol("Bad EOF mark from MASTER".into()));
         }
-        tracing::info!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
+        tracing::info!(
+            "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"
+        );
         let mark = mark.as_bytes().to_vec();
         loop {
             let scan_from = data.len().saturating_sub(39);
@@ -364,21 +447,29 @@ async fn receive_snapshot(server: &Server, stream: &mut TcpStream, buf: &mut Byt
                 return Ok(data);
             }
             if data.len() > max_len {
-                return Err(LinkError::Protocol("Snapshot from MASTER is too large".into()));
+                return Err(LinkError::Protocol(
+                    "Snapshot from MASTER is too large".into(),
+                ));
             }
             let n = tokio::time::timeout(timeout, stream.read_buf(buf))
                 .await
                 .map_err(|_| LinkError::Protocol(TIMEOUT_BULK.into()))??;
             if n == 0 {
-                return Err(LinkError::Protocol("I/O error trying to sync with MASTER: connection lost".into()));
+                return Err(LinkError::Protocol(
+                    "I/O error trying to sync with MASTER: connection lost".into(),
+                ));
             }
         }
     }
-    let len: usize = spec
-        .parse()
-        .map_err(|_| LinkError::Protocol(format!("Bad protocol from MASTER, invalid bulk length '{spec}'")))?;
+    let len: usize = spec.parse().map_err(|_| {
+        LinkError::Protocol(format!(
+            "Bad protocol from MASTER, invalid bulk length '{spec}'"
+        ))
+    })?;
     if len > max_len {
-        return Err(LinkError::Protocol("Snapshot from MASTER is too large".into()));
+        return Err(LinkError::Protocol(
+            "Snapshot from MASTER is too large".into(),
+        ));
     }
     link.sync_total.store(len as i64, Ordering::Release);
     tracing::info!("MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
@@ -394,7 +485,9 @@ async fn receive_snapshot(server: &Server, stream: &mut TcpStream, buf: &mut Byt
             .await
             .map_err(|_| LinkError::Protocol(TIMEOUT_BULK.into()))??;
         if n == 0 {
-            return Err(LinkError::Protocol("I/O error trying to sync with MASTER: connection lost".into()));
+            return Err(LinkError::Protocol(
+                "I/O error trying to sync with MASTER: connection lost".into(),
+            ));
         }
     }
 }
@@ -414,7 +507,8 @@ async fn stream_loop(
     let link = &server.repl.link;
     let mut applied = start_offset;
     link.read_offset.store(applied, Ordering::Release);
-    let (mut client, _rx) = crate::server::connection::register(server, "master".into(), String::new(), -1);
+    let (mut client, _rx) =
+        crate::server::connection::register(server, "master".into(), String::new(), -1);
     client.is_master_link = true;
     client.authenticated = true;
     client.shared.is_master.store(true, Ordering::Relaxed);
@@ -448,14 +542,20 @@ async fn stream_loop(
                 Ok(None) => break,
                 Err(e) => {
                     client_cleanup(server, &mut client);
-                    return Err(LinkError::Protocol(format!("Protocol error from MASTER: {e}")));
+                    return Err(LinkError::Protocol(format!(
+                        "Protocol error from MASTER: {e}"
+                    )));
                 }
             }
         }
         let replid = server.repl.ids.lock().replid.clone();
         *link.cached.lock() = Some((replid, applied));
         for a in acks {
-            if stream.write_all(&command(&[b"REPLCONF", b"ACK", a.to_string().as_bytes()])).await.is_err() {
+            if stream
+                .write_all(&command(&[b"REPLCONF", b"ACK", a.to_string().as_bytes()]))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -486,4 +586,3 @@ async fn stream_loop(
 fn client_cleanup(server: &Server, client: &mut crate::server::client::Client) {
     crate::server::connection::unregister(server, client);
 }
-

@@ -127,7 +127,11 @@ impl Stream {
         let mut g = self.inner.lock();
         g.backlog_size = backlog_size.max(16 * 1024);
         // Redis 7.0: a replica's hard limit is never below the backlog size.
-        g.hard_limit = if hard_limit == 0 { 0 } else { hard_limit.max(g.backlog_size) };
+        g.hard_limit = if hard_limit == 0 {
+            0
+        } else {
+            hard_limit.max(g.backlog_size)
+        };
     }
 
     /// `master_repl_offset`.
@@ -309,7 +313,10 @@ mod tests {
     use super::*;
 
     fn eff(db: usize, args: &[&'static [u8]]) -> Effect {
-        Effect { db, argv: args.iter().map(|a| Bytes::from_static(a)).collect() }
+        Effect {
+            db,
+            argv: args.iter().map(|a| Bytes::from_static(a)).collect(),
+        }
     }
 
     #[test]
@@ -332,16 +339,26 @@ mod tests {
     fn multi_exec_wrapping_and_select_inside() {
         let s = Stream::new(1 << 20);
         s.activate(0);
-        s.feed(&[eff(5, &[b"SET", b"s5", b"1"]), eff(6, &[b"SET", b"s6", b"1"])]);
+        s.feed(&[
+            eff(5, &[b"SET", b"s5", b"1"]),
+            eff(6, &[b"SET", b"s6", b"1"]),
+        ]);
         let all = s.read_from(1).unwrap().concat();
         let text = String::from_utf8(all).unwrap();
-        let order: Vec<&str> = ["SELECT\r\n$1\r\n5", "MULTI", "s5", "SELECT\r\n$1\r\n6", "s6", "EXEC"]
-            .iter()
-            .map(|p| {
-                assert!(text.contains(p), "{p} missing");
-                *p
-            })
-            .collect();
+        let order: Vec<&str> = [
+            "SELECT\r\n$1\r\n5",
+            "MULTI",
+            "s5",
+            "SELECT\r\n$1\r\n6",
+            "s6",
+            "EXEC",
+        ]
+        .iter()
+        .map(|p| {
+            assert!(text.contains(p), "{p} missing");
+            *p
+        })
+        .collect();
         let mut last = 0;
         for p in order {
             let at = text.find(p).unwrap();

@@ -11,8 +11,13 @@ use crate::protocol::Reply;
 /// Waits until a blocked command can answer, and returns its reply.
 pub async fn resolve(server: &Server, client: &mut Client, blocked: Blocked) -> Reply {
     match blocked {
-        Blocked::Retry { argv, timeout_ms, timeout_reply } => {
-            let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
+        Blocked::Retry {
+            argv,
+            timeout_ms,
+            timeout_reply,
+        } => {
+            let deadline =
+                (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
             let mut changes = server.changes.subscribe();
             let mut shutdown = server.shutdown_tx.subscribe();
             server.blocked_clients.fetch_add(1, Ordering::AcqRel);
@@ -37,11 +42,19 @@ pub async fn resolve(server: &Server, client: &mut Client, blocked: Blocked) -> 
             server.blocked_clients.fetch_sub(1, Ordering::AcqRel);
             reply
         }
-        Blocked::Wait { target, numreplicas, timeout_ms } => {
-            let deadline = (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
+        Blocked::Wait {
+            target,
+            numreplicas,
+            timeout_ms,
+        } => {
+            let deadline =
+                (timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(timeout_ms));
             loop {
                 let acked = crate::replication::master::acked(server, target) as i64;
-                if acked >= numreplicas || deadline.is_some_and(|d| Instant::now() >= d) || server.is_shutting_down() {
+                if acked >= numreplicas
+                    || deadline.is_some_and(|d| Instant::now() >= d)
+                    || server.is_shutting_down()
+                {
                     return Reply::Int(acked);
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;

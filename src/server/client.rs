@@ -129,10 +129,18 @@ pub struct Client {
 #[derive(Debug, Clone)]
 pub enum Blocked {
     /// WAIT: until `numreplicas` replicas acknowledged `target`, or the timeout (0 = none).
-    Wait { target: u64, numreplicas: i64, timeout_ms: u64 },
+    Wait {
+        target: u64,
+        numreplicas: i64,
+        timeout_ms: u64,
+    },
     /// A blocking pop: run `argv` again whenever the dataset changes, until it is served or
     /// `timeout_ms` (0 = never) passes, then answer `timeout_reply`.
-    Retry { argv: Vec<Bytes>, timeout_ms: u64, timeout_reply: Reply },
+    Retry {
+        argv: Vec<Bytes>,
+        timeout_ms: u64,
+        timeout_reply: Reply,
+    },
 }
 
 /// REPLCONF settings of a connection that is about to become a replica.

@@ -74,7 +74,12 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
             if argv[0].eq_ignore_ascii_case(b"exec") {
                 end_multi(server, client);
                 let text = e.0.strip_prefix("ERR ").unwrap_or(&e.0).to_string();
-                return error_reply(server, CmdError::new(format!("EXECABORT Transaction discarded because of: {text}")));
+                return error_reply(
+                    server,
+                    CmdError::new(format!(
+                        "EXECABORT Transaction discarded because of: {text}"
+                    )),
+                );
             }
             return error_reply(server, e);
         }
@@ -164,7 +169,8 @@ fn replication_checks(server: &Server, client: &Client, spec: &Spec) -> Option<C
             .iter()
             .filter(|r| {
                 r.state() == crate::replication::master::ReplicaState::Online
-                    && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 <= cfg.min_replicas_max_lag as i64
+                    && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000
+                        <= cfg.min_replicas_max_lag as i64
             })
             .count() as u64;
         if good < cfg.min_replicas_to_write {
@@ -279,7 +285,14 @@ pub fn call_in_exec(cx: &mut Ctx<'_, '_>, argv: &[Bytes]) -> Reply {
         (spec.handler)(&mut sub)
     };
     let usec = start.elapsed().as_micros() as u64;
-    super::notify::after_command(cx.server, spec.name, argv, cx.db, effects_before, expired_before);
+    super::notify::after_command(
+        cx.server,
+        spec.name,
+        argv,
+        cx.db,
+        effects_before,
+        expired_before,
+    );
     REGISTRY.count(id, usec, result.is_err());
     match result {
         Ok(r) => r,
@@ -313,7 +326,11 @@ fn publish_effects(server: &Server, db: &mut Db<'_>) {
             .effects
             .iter()
             .filter_map(|e| resolve(&e.argv).ok().map(|(_, spec)| (e, spec)))
-            .flat_map(|(e, spec)| spec.key_positions(&e.argv).into_iter().map(move |p| (e.db, e.argv[p].clone())))
+            .flat_map(|(e, spec)| {
+                spec.key_positions(&e.argv)
+                    .into_iter()
+                    .map(move |p| (e.db, e.argv[p].clone()))
+            })
             .collect();
         server.watches.touch(&keys);
     }
@@ -328,7 +345,11 @@ fn after_call(server: &Server, client: &Client, spec: &Spec, argv: &[Bytes], use
         .fetch_add(1, Ordering::Relaxed);
     let (threshold, max_len, latency_threshold) = {
         let c = server.config.read();
-        (c.slowlog_log_slower_than, c.slowlog_max_len as usize, c.latency_monitor_threshold)
+        (
+            c.slowlog_log_slower_than,
+            c.slowlog_max_len as usize,
+            c.latency_monitor_threshold,
+        )
     };
     crate::commands::admin::latency::record(server, spec.has(spec::FAST), usec, latency_threshold);
     if threshold >= 0 && usec as i64 >= threshold && !spec.has(spec::SKIP_SLOWLOG) {

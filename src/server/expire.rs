@@ -58,7 +58,13 @@ pub fn active_expire_cycle(server: &Server) {
                         db,
                         argv: vec![Bytes::from_static(b"DEL"), k.clone()],
                     };
-                    super::notify::notify(server, crate::config::notify::EXPIRED, "expired", &k, db);
+                    super::notify::notify(
+                        server,
+                        crate::config::notify::EXPIRED,
+                        "expired",
+                        &k,
+                        db,
+                    );
                     server.watches.touch(&[(db, k)]);
                     server.replication_feed(std::slice::from_ref(&effect));
                 }

@@ -3,13 +3,17 @@
 /// Bytes currently allocated by the process (jemalloc `stats.allocated`).
 pub fn used_memory() -> u64 {
     let _ = tikv_jemalloc_ctl::epoch::advance();
-    tikv_jemalloc_ctl::stats::allocated::read().map(|v| v as u64).unwrap_or(0)
+    tikv_jemalloc_ctl::stats::allocated::read()
+        .map(|v| v as u64)
+        .unwrap_or(0)
 }
 
 /// Bytes in active pages (closest to what Redis calls RSS-ish allocator usage).
 pub fn active_memory() -> u64 {
     let _ = tikv_jemalloc_ctl::epoch::advance();
-    tikv_jemalloc_ctl::stats::resident::read().map(|v| v as u64).unwrap_or(0)
+    tikv_jemalloc_ctl::stats::resident::read()
+        .map(|v| v as u64)
+        .unwrap_or(0)
 }
 
 /// (user, system) CPU seconds used by the process.

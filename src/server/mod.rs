@@ -112,7 +112,10 @@ impl Server {
     pub fn config_changed(&self) {
         let cfg = self.config.read();
         self.keyspace.limits.store(&limits_of(&cfg));
-        self.repl.stream.set_limits(cfg.repl_backlog_size, cfg.client_output_buffer_limit.replica.hard_bytes);
+        self.repl.stream.set_limits(
+            cfg.repl_backlog_size,
+            cfg.client_output_buffer_limit.replica.hard_bytes,
+        );
     }
 
     pub fn request_shutdown(&self) {

@@ -22,7 +22,10 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
     }
     let unimplemented = config.unimplemented_non_default();
     if !unimplemented.is_empty() {
-        tracing::warn!("Config directives accepted but not implemented yet: {}", unimplemented.join(", "));
+        tracing::warn!(
+            "Config directives accepted but not implemented yet: {}",
+            unimplemented.join(", ")
+        );
     }
     let port = config.port;
     let show_logo = config.always_show_logo;

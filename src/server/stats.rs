@@ -65,7 +65,11 @@ impl Stats {
         let mut s = self.ops_sample.lock();
         let (t0, c0, last) = *s;
         if now - t0 >= 1000 {
-            let rate = if t0 == 0 { 0 } else { (total - c0) * 1000 / (now - t0) as u64 };
+            let rate = if t0 == 0 {
+                0
+            } else {
+                (total - c0) * 1000 / (now - t0) as u64
+            };
             *s = (now, total, rate);
             rate
         } else {

@@ -116,7 +116,16 @@ pub fn write_typed_value(out: &mut Vec<u8>, v: &Value, compress: bool) {
         }
         Value::Set(set) if set.encoding() == "intset" => {
             out.push(TYPE_SET_INTSET);
-            let values: Vec<i64> = set.iter().filter_map(|m| if let Member::Int(i) = m { Some(i) } else { None }).collect();
+            let values: Vec<i64> = set
+                .iter()
+                .filter_map(|m| {
+                    if let Member::Int(i) = m {
+                        Some(i)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
             write_string(out, &super::pack::intset(&values), compress);
         }
         Value::Hash(h) if h.encoding() == "listpack" => {
@@ -126,7 +135,10 @@ pub fn write_typed_value(out: &mut Vec<u8>, v: &Value, compress: bool) {
         }
         Value::ZSet(z) if z.is_listpack() => {
             out.push(TYPE_ZSET_LISTPACK);
-            let items: Vec<(Vec<u8>, String)> = z.iter().map(|(m, s)| (m.to_vec(), super::pack::score_text(s))).collect();
+            let items: Vec<(Vec<u8>, String)> = z
+                .iter()
+                .map(|(m, s)| (m.to_vec(), super::pack::score_text(s)))
+                .collect();
             let lp = super::pack::listpack(items.iter().flat_map(|(m, s)| [&m[..], s.as_bytes()]));
             write_string(out, &lp, compress);
         }
@@ -190,7 +202,13 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, compress: bool) {
 }
 
 /// Writes one key: optional expiry, type, key, value.
-pub fn write_entry(out: &mut Vec<u8>, key: &[u8], v: &Value, expire_ms: Option<i64>, compress: bool) {
+pub fn write_entry(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    v: &Value,
+    expire_ms: Option<i64>,
+    compress: bool,
+) {
     if let Some(ms) = expire_ms {
         out.push(OPCODE_EXPIRETIME_MS);
         out.extend_from_slice(&ms.to_le_bytes());
@@ -225,7 +243,11 @@ pub fn write_header(out: &mut Vec<u8>, aux: &Aux) {
     write_aux(out, "redis-bits", b"64");
     write_aux(out, "ctime", aux.ctime.to_string().as_bytes());
     write_aux(out, "used-mem", aux.used_mem.to_string().as_bytes());
-    write_aux(out, "repl-stream-db", aux.repl_stream_db.to_string().as_bytes());
+    write_aux(
+        out,
+        "repl-stream-db",
+        aux.repl_stream_db.to_string().as_bytes(),
+    );
     write_aux(out, "repl-id", aux.repl_id.as_bytes());
     write_aux(out, "repl-offset", aux.repl_offset.to_string().as_bytes());
     write_aux(out, "aof-base", b"0");
@@ -282,6 +304,9 @@ mod tests {
     fn dump_of_a_string_matches_redis() {
         // redis-cli DUMP of "bar" on redis-server 7.0.15.
         let v = Value::Str(Str::from_bytes(b"bar"));
-        assert_eq!(dump_payload(&v), b"\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17".to_vec());
+        assert_eq!(
+            dump_payload(&v),
+            b"\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17".to_vec()
+        );
     }
 }

@@ -114,12 +114,24 @@ mod tests {
     fn round_trips_through_the_reference_decoder() {
         let mut samples: Vec<Vec<u8>> = vec![
             b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".to_vec(),
-            b"value:12345".iter().copied().chain(std::iter::repeat_n(0u8, 89)).collect(),
+            b"value:12345"
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(0u8, 89))
+                .collect(),
             (0..5000u32).flat_map(|i| (i % 251).to_le_bytes()).collect(),
-            b"the quick brown fox jumps over the lazy dog, the quick brown fox jumps again".to_vec(),
+            b"the quick brown fox jumps over the lazy dog, the quick brown fox jumps again"
+                .to_vec(),
         ];
         let mut x = 12345u32;
-        samples.push((0..3000).map(|_| { x = x.wrapping_mul(1103515245).wrapping_add(12345); (x >> 24) as u8 % 4 }).collect());
+        samples.push(
+            (0..3000)
+                .map(|_| {
+                    x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                    (x >> 24) as u8 % 4
+                })
+                .collect(),
+        );
         for s in samples {
             let c = compress(&s, s.len()).expect("compressible");
             let d = lzf::decompress(&c, s.len()).expect("valid lzf");

@@ -12,11 +12,19 @@
 /// Appends one listpack entry (integers are stored as integers, as `lpAppend` does).
 fn lp_entry(out: &mut Vec<u8>, ele: &[u8]) {
     let start = out.len();
-    let as_int = if ele.len() <= 20 { crate::util::parse_i64(ele) } else { None };
+    let as_int = if ele.len() <= 20 {
+        crate::util::parse_i64(ele)
+    } else {
+        None
+    };
     match as_int {
         Some(v) if (0..=127).contains(&v) => out.push(v as u8),
         Some(v) if (-4096..=4095).contains(&v) => {
-            let uv = if v < 0 { ((1i64 << 13) + v) as u64 } else { v as u64 };
+            let uv = if v < 0 {
+                ((1i64 << 13) + v) as u64
+            } else {
+                v as u64
+            };
             out.push(0xC0 | (uv >> 8) as u8);
             out.push((uv & 0xFF) as u8);
         }
@@ -58,7 +66,11 @@ fn lp_entry(out: &mut Vec<u8>, ele: &[u8]) {
     } else if l < 16383 {
         out.extend_from_slice(&[(l >> 7) as u8, ((l & 127) | 128) as u8]);
     } else if l < 2_097_151 {
-        out.extend_from_slice(&[(l >> 14) as u8, (((l >> 7) & 127) | 128) as u8, ((l & 127) | 128) as u8]);
+        out.extend_from_slice(&[
+            (l >> 14) as u8,
+            (((l >> 7) & 127) | 128) as u8,
+            ((l & 127) | 128) as u8,
+        ]);
     } else if l < 268_435_455 {
         out.extend_from_slice(&[
             (l >> 21) as u8,
@@ -118,9 +130,17 @@ pub fn intset(values: &[i64]) -> Vec<u8> {
 /// A score as redis `d2string` writes it into a sorted set's listpack.
 pub fn score_text(score: f64) -> String {
     if score == 0.0 {
-        return if score.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if score.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
-    if score.is_finite() && score > -4_503_599_627_370_495.0 && score < 4_503_599_627_370_496.0 && score == (score as i64) as f64 {
+    if score.is_finite()
+        && score > -4_503_599_627_370_495.0
+        && score < 4_503_599_627_370_496.0
+        && score == (score as i64) as f64
+    {
         return (score as i64).to_string();
     }
     crate::util::format_double(score)
@@ -133,10 +153,19 @@ mod tests {
     #[test]
     fn matches_redis_dump_bytes() {
         // From DUMP on redis-server 7.0.15 (hash f=v, zset a=1 b=2, set 1 2 3).
-        assert_eq!(listpack([&b"f"[..], b"v"]), b"\r\x00\x00\x00\x02\x00\x81f\x02\x81v\x02\xff");
+        assert_eq!(
+            listpack([&b"f"[..], b"v"]),
+            b"\r\x00\x00\x00\x02\x00\x81f\x02\x81v\x02\xff"
+        );
         let z = listpack([&b"a"[..], b"1", b"b", b"2"]);
-        assert_eq!(z, b"\x11\x00\x00\x00\x04\x00\x81a\x02\x01\x01\x81b\x02\x02\x01\xff");
-        assert_eq!(intset(&[1, 2, 3]), b"\x02\x00\x00\x00\x03\x00\x00\x00\x01\x00\x02\x00\x03\x00");
+        assert_eq!(
+            z,
+            b"\x11\x00\x00\x00\x04\x00\x81a\x02\x01\x01\x81b\x02\x02\x01\xff"
+        );
+        assert_eq!(
+            intset(&[1, 2, 3]),
+            b"\x02\x00\x00\x00\x03\x00\x00\x00\x01\x00\x02\x00\x03\x00"
+        );
         assert_eq!(score_text(1.0), "1");
         assert_eq!(score_text(1.5), "1.5");
         assert_eq!(score_text(f64::INFINITY), "inf");
