@@ -103,3 +103,48 @@ pub fn parse_float(b: &[u8]) -> Result<f64, CmdError> {
 pub fn is(b: &[u8], word: &str) -> bool {
     b.eq_ignore_ascii_case(word.as_bytes())
 }
+
+/// A SCAN-family cursor as redis's `parseScanCursorOrReply` reads it with `strtoul`: the text
+/// ends at a NUL byte (so "" is 0), no leading blank, an optional sign (a minus wraps modulo
+/// 2^64), decimal digits and nothing else, no overflow. `None` is `ERR invalid cursor`.
+pub fn scan_cursor(raw: &[u8]) -> Option<u64> {
+    let s = &raw[..memchr::memchr(0, raw).unwrap_or(raw.len())];
+    if s.is_empty() {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// `scan_cursor` with its error reply.
+pub fn parse_scan_cursor(raw: &[u8]) -> Result<u64, CmdError> {
+    scan_cursor(raw).ok_or_else(|| CmdError::err("invalid cursor"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan_cursor;
+
+    #[test]
+    fn cursors_follow_strtoul() {
+        assert_eq!(scan_cursor(b"0"), Some(0));
+        assert_eq!(scan_cursor(b""), Some(0));
+        assert_eq!(scan_cursor(b"+5"), Some(5));
+        assert_eq!(scan_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(scan_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(scan_cursor(b"18446744073709551616"), None);
+        assert_eq!(scan_cursor(b" 1"), None);
+        assert_eq!(scan_cursor(b"12\0zz"), Some(12));
+    }
+}

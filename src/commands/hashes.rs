@@ -5,6 +5,7 @@ use rand::Rng;
 
 use super::access::{get_hash, get_hash_mut, hash_or_create};
 use super::args::parse_int;
+use super::args::parse_scan_cursor;
 use super::errors::{self, CmdError};
 use super::longdouble;
 use super::spec::{Group, Spec, DENYOOM, FAST, READONLY, WRITE};
@@ -213,34 +214,6 @@ fn hincrbyfloat(cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 // ---------------------------------------------------------------------------------------------
 // HSCAN / SSCAN
-
-/// A cursor as redis's `parseScanCursorOrReply` reads it with `strtoul`: optional sign (a
-/// negative value wraps), decimal digits, nothing else; the text ends at a NUL byte, so "" is
-/// 0. Leading whitespace and overflow are errors.
-pub(super) fn parse_scan_cursor(raw: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::err("invalid cursor");
-    let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
-    let s = &raw[..end];
-    if s.is_empty() {
-        return Ok(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or_else(invalid)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
 
 /// MATCH and COUNT of HSCAN/SSCAN/ZSCAN (redis `scanGenericCommand` on an object).
 pub(super) struct ScanOptions<'a> {

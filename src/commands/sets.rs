@@ -9,10 +9,10 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::access::{get_set, get_set_mut, set_or_create};
+use super::args::parse_scan_cursor;
 use super::errors::{self, CmdError};
 use super::hashes::{
-    check_samples, distinct_positions, parse_random_count, parse_scan_cursor, scan_reply,
-    ScanOptions,
+    check_samples, distinct_positions, parse_random_count, scan_reply, ScanOptions,
 };
 use super::spec::{Group, Spec, DENYOOM, FAST, READONLY, WRITE};
 use super::Ctx;

@@ -25,7 +25,7 @@ fn runs_inside_multi(name: &str) -> bool {
 }
 
 /// Commands allowed in a RESP2 subscriber context.
-fn allowed_in_pubsub(name: &str) -> bool {
+pub fn allowed_in_pubsub(name: &str) -> bool {
     matches!(
         name,
         "subscribe"

@@ -113,18 +113,7 @@ pub fn must_wait(server: &Server, client: &Client, argv: &[Bytes]) -> bool {
     }
     if client.in_pubsub()
         && client.resp == crate::protocol::encode::Resp::V2
-        && !matches!(
-            cmd.name,
-            "subscribe"
-                | "ssubscribe"
-                | "unsubscribe"
-                | "sunsubscribe"
-                | "psubscribe"
-                | "punsubscribe"
-                | "ping"
-                | "quit"
-                | "reset"
-        )
+        && !crate::server::dispatch::allowed_in_pubsub(cmd.name)
     {
         return false;
     }

@@ -68,30 +68,6 @@ impl Cursor {
     }
 }
 
-/// A cursor argument as redis's `parseScanCursorOrReply` reads it with `strtoul`: optional sign
-/// (a negative value wraps), decimal digits, nothing else; the text ends at a NUL byte, so ""
-/// is 0. Leading whitespace and overflow are errors.
-fn parse_cursor(raw: &[u8]) -> Option<u64> {
-    let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
-    let s = &raw[..end];
-    if s.is_empty() {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// Visits up to `count` entries of database `db` from `cursor`; returns the keys visited and
 /// the cursor to reply (0 when the scan is complete).
 fn visit(cx: &mut Ctx, db: usize, cursor: u64, count: usize) -> (Vec<Bytes>, u64) {
@@ -145,7 +121,7 @@ fn visit(cx: &mut Ctx, db: usize, cursor: u64, count: usize) -> (Vec<Bytes>, u64
 
 pub(super) fn scan(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let argv = cx.argv;
-    let cursor = parse_cursor(&argv[1]).ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let cursor = crate::commands::args::parse_scan_cursor(&argv[1])?;
     let mut count = 10usize;
     let mut pattern: Option<&Bytes> = None;
     let mut type_name: Option<&Bytes> = None;
@@ -200,20 +176,6 @@ pub(super) fn scan(cx: &mut Ctx) -> Result<Reply, CmdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_parsing_follows_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+7"), Some(7));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b"12\0zz"), Some(12));
-        for bad in [&b" 1"[..], b"1 ", b"abc", b"-", b"+", b"0x10", b"1.5"] {
-            assert_eq!(parse_cursor(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn cursor_round_trip() {

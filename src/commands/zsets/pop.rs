@@ -203,32 +203,6 @@ pub(super) fn zrandmember(cx: &mut Ctx) -> Result<Reply, CmdError> {
 // ---------------------------------------------------------------------------------------------
 // ZSCAN
 
-/// A cursor as redis `parseScanCursorOrReply` (strtoul): no leading blank, optional sign (a
-/// minus negates modulo 2^64), decimal digits, nothing after but a NUL, no overflow.
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    let s = &b[..memchr::memchr(0, b).unwrap_or(b.len())];
-    if b.first().is_some_and(|c| super::is_c_space(*c)) {
-        return None;
-    }
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        // No conversion: fine only for an empty string (strtoul points at its end).
-        return s.is_empty().then_some(0);
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// A score as a listpack stores it: integral values (within ±2^62) as integers, so ZSCAN
 /// prints `100000000000000000` where the skiplist form prints `1e+17`.
 fn listpack_score_text(s: f64) -> String {
@@ -242,7 +216,7 @@ fn listpack_score_text(s: f64) -> String {
 
 pub(super) fn zscan(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let argv = cx.argv;
-    let cursor = parse_cursor(&argv[2]).ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let cursor = crate::commands::args::parse_scan_cursor(&argv[2])?;
     let empty = || {
         Reply::Array(vec![
             Reply::Bulk(Bytes::from_static(b"0")),
@@ -311,21 +285,6 @@ pub(super) fn zscan(cx: &mut Ctx) -> Result<Reply, CmdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursors_as_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b" 1"), None);
-        assert_eq!(parse_cursor(b"1 "), None);
-        assert_eq!(parse_cursor(b"-"), None);
-        assert_eq!(parse_cursor(b"x"), None);
-        assert_eq!(parse_cursor(b"7\0x"), Some(7));
-    }
 
     #[test]
     fn listpack_scores_print_as_integers() {
