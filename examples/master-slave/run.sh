@@ -38,6 +38,13 @@ cli_cmd() {
   if "$cli" -p "$port" PING >/dev/null 2>&1; then "$cli" -p "$port" "$@"; else redis-cli -p "$port" "$@"; fi
 }
 
+for p in "${ports[@]}"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "port $p is already in use (another redis-server?); pick other ports with TANDEM_PORT_BASE=7379 $0" >&2
+    exit 1
+  fi
+done
+
 cd "$run_dir"
 for p in "${ports[@]}"; do
   "$server" "$p.conf"
