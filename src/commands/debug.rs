@@ -210,7 +210,7 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
             .collect(),
         )),
         _ => Err(CmdError::err(format_args!(
-            "Unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
             String::from_utf8_lossy(&cx.argv[1])
         ))),
     }

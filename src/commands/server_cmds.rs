@@ -363,7 +363,12 @@ fn shutdown(cx: &mut Ctx) -> Result<Reply, CmdError> {
             return Err(errors::SYNTAX);
         }
     }
-    if cx.argv[1..].iter().any(|a| is(a, "abort")) {
+    let has = |w: &str| cx.argv[1..].iter().any(|a| is(a, w));
+    // redis `shutdownCommand`: SAVE with NOSAVE, or ABORT with anything else, is a syntax error.
+    if (has("save") && has("nosave")) || (has("abort") && cx.argv.len() > 2) {
+        return Err(errors::SYNTAX);
+    }
+    if has("abort") {
         return Err(CmdError::err("No shutdown in progress."));
     }
     let mode = if cx.argv[1..].iter().any(|a| is(a, "nosave")) {
