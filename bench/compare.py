@@ -230,6 +230,102 @@ def rdb_load_seconds(kind, keys):
     return secs
 
 
+class RawInfo:
+    """INFO replication over one raw connection (fast enough to sample every few ms)."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+
+    def field(self, name):
+        self.s.sendall(b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")
+        buf = b""
+        while b"\r\n" not in buf:
+            buf += self.s.recv(65536)
+        head, rest = buf.split(b"\r\n", 1)
+        need = int(head[1:])
+        while len(rest) < need + 2:
+            rest += self.s.recv(65536)
+        for line in rest[:need].decode().splitlines():
+            if line.startswith(name + ":"):
+                return int(line.split(":", 1)[1])
+        return 0
+
+
+def replica_lag(kind, rate, seconds):
+    """Replica lag while the master takes `rate` SETs per second, paced in 10 ms batches:
+    offset difference (bytes) and time for the replica to reach each master offset (ms)."""
+    master = Server(kind)
+    replica = Server(kind, ["--replicaof", "127.0.0.1", str(master.port)])
+    try:
+        t0 = time.time()
+        while replica.info("replication").get("master_link_status") != "up":
+            time.sleep(0.01)
+            if time.time() - t0 > 60:
+                raise RuntimeError("replica did not sync")
+        stop = threading.Event()
+
+        def writer():
+            w = socket.create_connection(("127.0.0.1", master.port))
+            w.setblocking(False)
+            per_batch = max(rate // 100, 1)
+            i = 0
+            next_t = time.perf_counter()
+            while not stop.is_set():
+                batch = b"".join(
+                    b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$8\r\nxxxxxxxx\r\n" % (len(k), k)
+                    for k in (f"lag:{(i + j) % 100000}".encode() for j in range(per_batch)))
+                i += per_batch
+                view = memoryview(batch)
+                while view and not stop.is_set():
+                    try:
+                        n = w.send(view)
+                        view = view[n:]
+                    except BlockingIOError:
+                        pass
+                    try:
+                        while w.recv(1 << 20):
+                            pass
+                    except BlockingIOError:
+                        pass
+                next_t += 0.01
+                delay = next_t - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            w.close()
+
+        t = threading.Thread(target=writer)
+        t.start()
+        mi, ri = RawInfo(master.port), RawInfo(replica.port)
+        msamples, rsamples, diffs = [], [], []
+        end = time.time() + seconds
+        time.sleep(0.5)
+        while time.time() < end:
+            now = time.perf_counter()
+            mo = mi.field("master_repl_offset")
+            ro = ri.field("slave_repl_offset")
+            msamples.append((now, mo))
+            rsamples.append((time.perf_counter(), ro))
+            diffs.append(mo - ro)
+            time.sleep(0.002)
+        stop.set()
+        t.join()
+        lags = []
+        j = 0
+        for (tm, off) in msamples:
+            while j < len(rsamples) and rsamples[j][1] < off:
+                j += 1
+            if j < len(rsamples):
+                lags.append(max(0.0, (rsamples[j][0] - tm) * 1000))
+        lags.sort()
+        diffs.sort()
+        pick = lambda xs, q: xs[min(len(xs) - 1, int(len(xs) * q))] if xs else 0
+        return {"p50_ms": pick(lags, 0.5), "p99_ms": pick(lags, 0.99), "max_ms": lags[-1] if lags else 0,
+                "p99_bytes": pick(diffs, 0.99), "samples": len(lags)}
+    finally:
+        replica.stop()
+        master.stop()
+
+
 def median_ratio(pairs):
     return statistics.median(t / r for t, r in pairs if r)
 
@@ -239,7 +335,16 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller datasets and fewer rounds")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--only", default=None, help="run one part: lag")
     a = ap.parse_args()
+    if a.only == "lag":
+        lines = []
+        print(f"## Replica lag at 50,000 SETs/s for 10 s ({a.rounds} rounds each)")
+        for kind in ("redis", "tandem"):
+            rs = [replica_lag(kind, 50_000, 10) for _ in range(a.rounds)]
+            print(f"{kind}: lag p50 {statistics.median(r['p50_ms'] for r in rs):.2f} ms, p99 {statistics.median(r['p99_ms'] for r in rs):.2f} ms, "
+                  f"max {statistics.median(r['max_ms'] for r in rs):.2f} ms; offset difference p99 {statistics.median(r['p99_bytes'] for r in rs):.0f} bytes")
+        return
     keys = 200_000 if a.quick else 1_000_000
     n = 50_000 if a.quick else 100_000
     lines = []
