@@ -335,8 +335,19 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller datasets and fewer rounds")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--only", default=None, help="run one part: lag")
+    ap.add_argument("--only", default=None, help="run one part: lag or bgsave")
     a = ap.parse_args()
+    if a.only == "bgsave":
+        print(f"## BGSAVE of 1000000 keys while a client writes ({a.rounds} rounds each, alternating)")
+        bg = {"redis": [], "tandem": []}
+        for r in range(a.rounds):
+            for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
+                bg[kind].append(bgsave_figures(kind, 1_000_000))
+        for kind in ("redis", "tandem"):
+            d = bg[kind]
+            print(f"{kind}: worst {statistics.median(x['max_ms'] for x in d):.2f} ms, p99 {statistics.median(x['p99_ms'] for x in d):.2f} ms, "
+                  f"extra memory {statistics.median(x['extra_mem_pct'] for x in d):.1f}% of RSS, {statistics.median(x['seconds'] for x in d):.2f} s")
+        return
     if a.only == "lag":
         lines = []
         print(f"## Replica lag at 50,000 SETs/s for 10 s ({a.rounds} rounds each)")
