@@ -335,7 +335,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller datasets and fewer rounds")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--only", default=None, help="run one part: lag or bgsave")
+    ap.add_argument("--only", default=None, help="run one part: lag, bgsave or sync")
     a = ap.parse_args()
     if a.only == "bgsave":
         print(f"## BGSAVE of 1000000 keys while a client writes ({a.rounds} rounds each, alternating)")
@@ -347,6 +347,17 @@ def main():
             d = bg[kind]
             print(f"{kind}: worst {statistics.median(x['max_ms'] for x in d):.2f} ms, p99 {statistics.median(x['p99_ms'] for x in d):.2f} ms, "
                   f"extra memory {statistics.median(x['extra_mem_pct'] for x in d):.1f}% of RSS, {statistics.median(x['seconds'] for x in d):.2f} s")
+        return
+    if a.only == "sync":
+        for diskless in (True, False):
+            fs = {"redis": [], "tandem": []}
+            for r in range(a.rounds):
+                for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
+                    fs[kind].append(full_sync_seconds(kind, 1_000_000, diskless))
+            pairs = list(zip([x["seconds"] for x in fs["tandem"]], [x["seconds"] for x in fs["redis"]]))
+            print(f"## Full sync of a fresh replica from a 1000000-key master ({'diskless' if diskless else 'disk'}), {a.rounds} rounds")
+            print(f"redis {statistics.median(x['seconds'] for x in fs['redis']):.2f} s (master worst {statistics.median(x['master_max_ms'] for x in fs['redis']):.2f} ms), "
+                  f"tandem {statistics.median(x['seconds'] for x in fs['tandem']):.2f} s (master worst {statistics.median(x['master_max_ms'] for x in fs['tandem']):.2f} ms), ratio {median_ratio(pairs):.2f}")
         return
     if a.only == "lag":
         lines = []
