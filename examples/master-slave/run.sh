@@ -66,10 +66,9 @@ link_up() { cli_cmd "$1" INFO replication | grep -q 'master_link_status:up'; }
 wait_for 30 link_up "${ports[1]}"
 wait_for 30 link_up "${ports[2]}"
 
-cli_cmd "${ports[0]}" SET greeting "hello from the master" >/dev/null
-cli_cmd "${ports[0]}" INCR visits >/dev/null
-cli_cmd "${ports[0]}" RPUSH recent a b c >/dev/null
-cli_cmd "${ports[0]}" WAIT 2 2000 >/dev/null
+# One connection, so WAIT waits for these writes to reach both replicas.
+printf '%s\n' 'SET greeting "hello from the master"' 'INCR visits' 'RPUSH recent a b c' 'WAIT 2 2000' \
+  | cli_cmd "${ports[0]}" >/dev/null
 
 for p in "${ports[@]}"; do
   echo "=== 127.0.0.1:$p ($run_dir/$p.log)"
