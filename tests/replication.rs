@@ -14,35 +14,12 @@ use std::time::{Duration, Instant};
 
 use support::proxy::Proxy;
 use support::{
-    aggregate_elements, encode_command, escape, log_lines, split_args, wait_in_sync, wait_link_up,
-    wait_until, Server, ServerKind, Writer, WriterOptions, SYNC_TIMEOUT,
+    aggregate_elements, encode_command, escape, log_lines, split_args, start_node as start,
+    start_replica_node as start_replica, wait_in_sync, wait_link_up, wait_until, Server,
+    ServerKind, Writer, WriterOptions, SYNC_TIMEOUT,
 };
 
 use ServerKind::{Redis, Tandem};
-
-/// Arguments every node gets (both kinds).
-const COMMON: &[&str] = &[
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--enable-debug-command",
-    "yes",
-    "--repl-diskless-sync-delay",
-    "0",
-];
-
-fn start(kind: ServerKind, extra: &[&str]) -> Server {
-    Server::start(kind, &[COMMON, extra].concat())
-}
-
-fn start_replica(kind: ServerKind, master_port: u16, extra: &[&str]) -> Server {
-    let port = master_port.to_string();
-    Server::start(
-        kind,
-        &[COMMON, &["--replicaof", "127.0.0.1", port.as_str()], extra].concat(),
-    )
-}
 
 /// Runs redis-cli-style lines on one connection (so SELECT carries over), failing on any error
 /// reply: every line is valid Redis and must be accepted.

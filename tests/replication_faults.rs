@@ -9,34 +9,11 @@ mod support;
 
 use support::proxy::Proxy;
 use support::{
-    escape, log_lines, wait_in_sync, wait_link_up, wait_until, RawConn, Server, ServerKind, Writer,
-    WriterOptions, SYNC_TIMEOUT,
+    escape, log_lines, start_node as start, start_replica_node as start_replica, wait_in_sync,
+    wait_link_up, wait_until, RawConn, Server, ServerKind, Writer, WriterOptions, SYNC_TIMEOUT,
 };
 
 use ServerKind::{Redis, Tandem};
-
-const COMMON: &[&str] = &[
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--enable-debug-command",
-    "yes",
-    "--repl-diskless-sync-delay",
-    "0",
-];
-
-fn start(kind: ServerKind, extra: &[&str]) -> Server {
-    Server::start(kind, &[COMMON, extra].concat())
-}
-
-fn start_replica(kind: ServerKind, master_port: u16, extra: &[&str]) -> Server {
-    let port = master_port.to_string();
-    Server::start(
-        kind,
-        &[COMMON, &["--replicaof", "127.0.0.1", port.as_str()], extra].concat(),
-    )
-}
 
 /// Sends `args` and asserts the reply is not an error.
 fn ok(server: &Server, args: &[&str]) -> Vec<u8> {

@@ -1267,3 +1267,35 @@ pub fn log_lines(server: &Server, needle: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Arguments every replication-test node gets (both kinds): no saves, no AOF, DEBUG allowed,
+/// full syncs without the diskless delay.
+pub const REPL_NODE_ARGS: &[&str] = &[
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--enable-debug-command",
+    "yes",
+    "--repl-diskless-sync-delay",
+    "0",
+];
+
+/// A node for replication tests.
+pub fn start_node(kind: ServerKind, extra: &[&str]) -> Server {
+    Server::start(kind, &[REPL_NODE_ARGS, extra].concat())
+}
+
+/// A replica of `127.0.0.1:master_port` for replication tests.
+pub fn start_replica_node(kind: ServerKind, master_port: u16, extra: &[&str]) -> Server {
+    let port = master_port.to_string();
+    Server::start(
+        kind,
+        &[
+            REPL_NODE_ARGS,
+            &["--replicaof", "127.0.0.1", port.as_str()],
+            extra,
+        ]
+        .concat(),
+    )
+}
