@@ -64,14 +64,7 @@ use std::time::{Duration, Instant};
 
 use support::{aggregate_elements, escape, split_args, RawConn, Server, ServerKind};
 
-const SERVER_ARGS: &[&str] = &[
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-    "--enable-debug-command",
-    "yes",
-];
+const SERVER_ARGS: &[&str] = support::TEST_NODE_ARGS;
 /// Mismatches printed in a failure message at most.
 const PRINT_CAP: usize = 200;
 /// A random sequence stops after this many mismatches: its states have diverged by then.

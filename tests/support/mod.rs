@@ -1268,9 +1268,9 @@ pub fn log_lines(server: &Server, needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// Arguments every replication-test node gets (both kinds): no saves, no AOF, DEBUG allowed,
+/// Arguments every compared test node gets (both kinds): no saves, no AOF, DEBUG allowed,
 /// full syncs without the diskless delay.
-pub const REPL_NODE_ARGS: &[&str] = &[
+pub const TEST_NODE_ARGS: &[&str] = &[
     "--save",
     "",
     "--appendonly",
@@ -1283,7 +1283,7 @@ pub const REPL_NODE_ARGS: &[&str] = &[
 
 /// A node for replication tests.
 pub fn start_node(kind: ServerKind, extra: &[&str]) -> Server {
-    Server::start(kind, &[REPL_NODE_ARGS, extra].concat())
+    Server::start(kind, &[TEST_NODE_ARGS, extra].concat())
 }
 
 /// A replica of `127.0.0.1:master_port` for replication tests.
@@ -1292,7 +1292,7 @@ pub fn start_replica_node(kind: ServerKind, master_port: u16, extra: &[&str]) ->
     Server::start(
         kind,
         &[
-            REPL_NODE_ARGS,
+            TEST_NODE_ARGS,
             &["--replicaof", "127.0.0.1", port.as_str()],
             extra,
         ]
