@@ -60,8 +60,15 @@ class Server:
         raise RuntimeError(f"{kind} did not start")
 
     def cmd(self, *args):
-        out = subprocess.run([CLI, "-p", str(self.port)] + list(args), capture_output=True, text=True, timeout=600)
-        return out.stdout.strip()
+        """One command over a kept connection (no redis-cli process per call: forking one every
+        few ms would itself disturb the latencies measured)."""
+        if getattr(self, "conn", None) is None:
+            self.conn = Resp(self.port)
+        try:
+            return self.conn.call(*args)
+        except OSError:
+            self.conn = None
+            raise
 
     def info(self, section):
         d = {}
@@ -106,26 +113,76 @@ def bench_rps(srv, pipeline, n):
     return res
 
 
-def probe_latency(port, stop, out):
-    """Max and p99 round trip of PING/SET over one connection until `stop` is set (ms)."""
-    s = socket.create_connection(("127.0.0.1", port))
-    lat = []
-    i = 0
-    while not stop.is_set():
-        t0 = time.perf_counter()
-        key = f"probe:{i % 1000}".encode()
-        s.sendall(b"*3\r\n$3\r\nSET\r\n$" + str(len(key)).encode() + b"\r\n" + key + b"\r\n$1\r\nx\r\n")
-        buf = b""
-        while not buf.endswith(b"\r\n"):
-            buf += s.recv(64)
-        lat.append((time.perf_counter() - t0) * 1000)
-        i += 1
-        time.sleep(0.0005)
-    s.close()
-    lat.sort()
-    out["max"] = lat[-1] if lat else 0
-    out["p99"] = lat[int(len(lat) * 0.99)] if lat else 0
-    out["n"] = len(lat)
+class Resp:
+    """A minimal RESP client: replies come back as text (errors prefixed with "(error) ")."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=600)
+        self.buf = b""
+
+    def call(self, *args):
+        req = b"*%d\r\n" % len(args) + b"".join(
+            b"$%d\r\n%s\r\n" % (len(a), a) for a in (str(x).encode() for x in args))
+        self.s.sendall(req)
+        return self._reply()
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(1 << 20)
+            if not chunk:
+                raise OSError("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:].decode()
+        if kind == b"+" or kind == b":":
+            return rest
+        if kind == b"-":
+            return "(error) " + rest
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return ""
+            while len(self.buf) < n + 2:
+                chunk = self.s.recv(1 << 20)
+                if not chunk:
+                    raise OSError("connection closed")
+                self.buf += chunk
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data.decode(errors="replace")
+        if kind == b"*":
+            return "\n".join(self._reply() for _ in range(max(int(rest), 0)))
+        raise OSError("bad reply " + repr(line))
+
+
+PROBE = os.path.join(ROOT, "target", "release", "examples", "latency-probe")
+
+
+class Probe:
+    """bench/latency_probe.rs in its own process: `SET probe:<i> x` every 0.5 ms over one
+    connection; `finish` returns max and p99 round trip (ms) and the count."""
+
+    def __init__(self, port):
+        self.p = subprocess.Popen([PROBE, str(port), "500"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def finish(self):
+        out, _ = self.p.communicate(input="", timeout=60)
+        mx, p99, n = out.split()
+        return {"max": float(mx), "p99": float(p99), "n": int(n)}
+
+
+def idle_probe(srv, seconds=1.0):
+    """The probe's worst and p99 latency with nothing else happening on the server, polled the
+    same way as during the measured phase: the floor of what this machine can show."""
+    probe = Probe(srv.port)
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        srv.info("persistence")
+        time.sleep(0.01)
+    return probe.finish()
 
 
 def bgsave_figures(kind, keys):
@@ -134,10 +191,8 @@ def bgsave_figures(kind, keys):
         srv.cmd("DEBUG", "POPULATE", str(keys), "key", "100")
         time.sleep(0.5)
         base_rss = srv.rss()
-        stop = threading.Event()
-        lat = {}
-        t = threading.Thread(target=probe_latency, args=(srv.port, stop, lat))
-        t.start()
+        idle = idle_probe(srv)
+        probe = Probe(srv.port)
         time.sleep(0.3)
         peak = base_rss
         t0 = time.time()
@@ -148,10 +203,9 @@ def bgsave_figures(kind, keys):
                 break
             time.sleep(0.01)
         elapsed = time.time() - t0
-        stop.set()
-        t.join()
+        lat = probe.finish()
         return {"max_ms": lat["max"], "p99_ms": lat["p99"], "extra_mem_pct": (peak - base_rss) * 100.0 / max(base_rss, 1),
-                "seconds": elapsed}
+                "seconds": elapsed, "idle_max_ms": idle["max"]}
     finally:
         srv.stop()
 
@@ -182,10 +236,8 @@ def full_sync_seconds(kind, keys, diskless):
     replica = None
     try:
         master.cmd("DEBUG", "POPULATE", str(keys), "key", "100")
-        stop = threading.Event()
-        lat = {}
-        t = threading.Thread(target=probe_latency, args=(master.port, stop, lat))
-        t.start()
+        idle = idle_probe(master)
+        probe = Probe(master.port)
         t0 = time.time()
         replica = Server(kind, ["--replicaof", "127.0.0.1", str(master.port)])
         while replica.info("replication").get("master_link_status") != "up":
@@ -193,9 +245,8 @@ def full_sync_seconds(kind, keys, diskless):
             if time.time() - t0 > 300:
                 raise RuntimeError("sync did not finish")
         secs = time.time() - t0
-        stop.set()
-        t.join()
-        return {"seconds": secs, "master_max_ms": lat["max"]}
+        lat = probe.finish()
+        return {"seconds": secs, "master_max_ms": lat["max"], "master_p99_ms": lat["p99"], "idle_max_ms": idle["max"]}
     finally:
         master.stop()
         if replica:
@@ -330,6 +381,45 @@ def median_ratio(pairs):
     return statistics.median(t / r for t, r in pairs if r)
 
 
+def alternate(rounds, measure):
+    """{kind: [figures]} from `rounds` pairs, alternating which server goes first."""
+    out = {"redis": [], "tandem": []}
+    for r in range(rounds):
+        for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
+            out[kind].append(measure(kind))
+    return out
+
+
+def med(d, field):
+    return statistics.median(x[field] for x in d)
+
+
+def report_bgsave(say, rounds, keys):
+    bg = alternate(rounds, lambda kind: bgsave_figures(kind, keys))
+    say(f"## BGSAVE of {keys} keys while a client writes ({rounds} rounds; SET every 0.5 ms from a native probe)")
+    say("| server | worst SET | p99 SET | worst SET, idle server (floor) | extra memory (% of RSS) | seconds |")
+    say("|---|---|---|---|---|---|")
+    for kind in ("redis", "tandem"):
+        d = bg[kind]
+        say(f"| {kind} | {med(d, 'max_ms'):.2f} ms | {med(d, 'p99_ms'):.2f} ms | {med(d, 'idle_max_ms'):.2f} ms | "
+            f"{med(d, 'extra_mem_pct'):.1f}% | {med(d, 'seconds'):.2f} |")
+    say()
+
+
+def report_sync(say, rounds, keys):
+    for diskless in (True, False):
+        fs = alternate(rounds, lambda kind: full_sync_seconds(kind, keys, diskless))
+        pairs = list(zip([x["seconds"] for x in fs["tandem"]], [x["seconds"] for x in fs["redis"]]))
+        say(f"## Full sync of a fresh replica from a {keys}-key master ({'diskless' if diskless else 'disk'}), {rounds} rounds")
+        say("| server | seconds | master worst SET | master p99 SET | worst SET, idle master (floor) |")
+        say("|---|---|---|---|---|")
+        for kind in ("redis", "tandem"):
+            d = fs[kind]
+            say(f"| {kind} | {med(d, 'seconds'):.2f} | {med(d, 'master_max_ms'):.2f} ms | {med(d, 'master_p99_ms'):.2f} ms | {med(d, 'idle_max_ms'):.2f} ms |")
+        say(f"ratio tandem/redis (time): {median_ratio(pairs):.2f}")
+        say()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller datasets and fewer rounds")
@@ -338,26 +428,10 @@ def main():
     ap.add_argument("--only", default=None, help="run one part: lag, bgsave or sync")
     a = ap.parse_args()
     if a.only == "bgsave":
-        print(f"## BGSAVE of 1000000 keys while a client writes ({a.rounds} rounds each, alternating)")
-        bg = {"redis": [], "tandem": []}
-        for r in range(a.rounds):
-            for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
-                bg[kind].append(bgsave_figures(kind, 1_000_000))
-        for kind in ("redis", "tandem"):
-            d = bg[kind]
-            print(f"{kind}: worst {statistics.median(x['max_ms'] for x in d):.2f} ms, p99 {statistics.median(x['p99_ms'] for x in d):.2f} ms, "
-                  f"extra memory {statistics.median(x['extra_mem_pct'] for x in d):.1f}% of RSS, {statistics.median(x['seconds'] for x in d):.2f} s")
+        report_bgsave(print, a.rounds, 1_000_000)
         return
     if a.only == "sync":
-        for diskless in (True, False):
-            fs = {"redis": [], "tandem": []}
-            for r in range(a.rounds):
-                for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
-                    fs[kind].append(full_sync_seconds(kind, 1_000_000, diskless))
-            pairs = list(zip([x["seconds"] for x in fs["tandem"]], [x["seconds"] for x in fs["redis"]]))
-            print(f"## Full sync of a fresh replica from a 1000000-key master ({'diskless' if diskless else 'disk'}), {a.rounds} rounds")
-            print(f"redis {statistics.median(x['seconds'] for x in fs['redis']):.2f} s (master worst {statistics.median(x['master_max_ms'] for x in fs['redis']):.2f} ms), "
-                  f"tandem {statistics.median(x['seconds'] for x in fs['tandem']):.2f} s (master worst {statistics.median(x['master_max_ms'] for x in fs['tandem']):.2f} ms), ratio {median_ratio(pairs):.2f}")
+        report_sync(print, a.rounds, 1_000_000)
         return
     if a.only == "lag":
         lines = []
@@ -417,27 +491,8 @@ def main():
     say(f"## RSS per key after {keys} SETs of 100-byte values (-r {keys} -d 100)")
     say(f"redis {statistics.median(rss['redis']):.0f} B/key, tandem {statistics.median(rss['tandem']):.0f} B/key, ratio {median_ratio(list(zip(rss['tandem'], rss['redis']))):.2f}")
     say()
-    # BGSAVE under writes.
-    bg = {"redis": [], "tandem": []}
-    for r in range(a.rounds):
-        for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
-            bg[kind].append(bgsave_figures(kind, keys))
-    say(f"## BGSAVE of {keys} keys while a client writes (worst and p99 SET latency, extra memory)")
-    for kind in ("redis", "tandem"):
-        d = bg[kind]
-        say(f"{kind}: worst {statistics.median(x['max_ms'] for x in d):.2f} ms, p99 {statistics.median(x['p99_ms'] for x in d):.2f} ms, "
-            f"extra memory {statistics.median(x['extra_mem_pct'] for x in d):.1f}% of RSS, {statistics.median(x['seconds'] for x in d):.2f} s")
-    say()
-    for diskless in (True, False):
-        fs = {"redis": [], "tandem": []}
-        for r in range(a.rounds):
-            for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
-                fs[kind].append(full_sync_seconds(kind, keys, diskless))
-        pairs = list(zip([x["seconds"] for x in fs["tandem"]], [x["seconds"] for x in fs["redis"]]))
-        say(f"## Full sync of a fresh replica from a {keys}-key master ({'diskless' if diskless else 'disk'})")
-        say(f"redis {statistics.median(x['seconds'] for x in fs['redis']):.2f} s (master worst {statistics.median(x['master_max_ms'] for x in fs['redis']):.2f} ms), "
-            f"tandem {statistics.median(x['seconds'] for x in fs['tandem']):.2f} s (master worst {statistics.median(x['master_max_ms'] for x in fs['tandem']):.2f} ms), ratio {median_ratio(pairs):.2f}")
-        say()
+    report_bgsave(say, a.rounds, keys)
+    report_sync(say, a.rounds, keys)
     ld = {"redis": [], "tandem": []}
     for r in range(a.rounds):
         for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):

@@ -265,6 +265,55 @@ pub fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
+/// Runs `f` on a new thread that yields the CPU to client-serving threads: snapshot walks
+/// and RDB transfers must not delay commands (on a 2-core machine a normal-priority walk holds
+/// a core for a whole scheduler slice, several ms, before a woken worker gets it back).
+///
+/// The thread starts as SCHED_IDLE (any runnable normal thread preempts it at once). So that
+/// a server saturated by clients still finishes its snapshot, `BackgroundPriority::tick`
+/// raises it to a low normal priority (nice 10) once it has run for `patience`.
+pub fn spawn_background<F>(name: &str, f: F) -> std::io::Result<std::thread::JoinHandle<()>>
+where
+    F: FnOnce() + Send + 'static,
+{
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            set_thread_policy(ThreadPolicy::Idle);
+            f();
+        })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadPolicy {
+    /// SCHED_IDLE: runs only when nothing else wants the CPU (almost).
+    Idle,
+    /// SCHED_OTHER at nice 10.
+    Low,
+}
+
+/// Sets the scheduling policy of the calling thread (Linux; elsewhere a no-op). Failure is
+/// harmless (the thread keeps its policy), so it is ignored.
+pub fn set_thread_policy(p: ThreadPolicy) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread with a valid, initialised sched_param.
+    unsafe {
+        let param = nix::libc::sched_param { sched_priority: 0 };
+        match p {
+            ThreadPolicy::Idle => {
+                nix::libc::sched_setscheduler(0, nix::libc::SCHED_IDLE, &param);
+            }
+            ThreadPolicy::Low => {
+                nix::libc::sched_setscheduler(0, nix::libc::SCHED_OTHER, &param);
+                let tid = nix::libc::syscall(nix::libc::SYS_gettid) as nix::libc::id_t;
+                nix::libc::setpriority(nix::libc::PRIO_PROCESS, tid, 10);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = p;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,11 +64,12 @@ fn bgsave(cx: &mut Ctx) -> Result<Reply, CmdError> {
     }
     match save::bgsave(&server) {
         Ok(()) => Ok(Reply::status("Background saving started")),
-        Err(_) if schedule => {
+        Err(save::SaveError::InProgress) if schedule => {
             cx.server.persist.scheduled.store(true, Ordering::Release);
             Ok(Reply::status("Background saving scheduled"))
         }
-        Err(_) => Err(in_progress()),
+        Err(save::SaveError::InProgress) => Err(in_progress()),
+        Err(save::SaveError::Spawn) => Err(CmdError::err("Background saving failed")),
     }
 }
 

@@ -54,6 +54,8 @@ pub fn save_snapshot(server: &Arc<Server>, snapshot: Snapshot) -> Result<PathBuf
 pub enum SaveError {
     /// Another snapshot (BGSAVE or a replica's sync) is running.
     InProgress,
+    /// No thread could be started for it.
+    Spawn,
 }
 
 /// Records the outcome of a save in the persistence state and the log.
@@ -135,7 +137,7 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
         .store(started, Ordering::Release);
     tracing::info!("Background saving started");
     let srv = server.clone();
-    std::thread::spawn(move || {
+    let spawned = crate::util::spawn_background("bgsave", move || {
         let res = save_snapshot(&srv, snapshot);
         record(&srv, started, dirty, &res, 0);
         if res.is_ok() {
@@ -145,6 +147,16 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
             .bgsave_in_progress
             .store(false, Ordering::Release);
     });
+    if let Err(e) = spawned {
+        // The snapshot went down with the closure: free its slot.
+        tracing::warn!("Can't save in background: {e}");
+        super::snapshot::release(server);
+        server
+            .persist
+            .bgsave_in_progress
+            .store(false, Ordering::Release);
+        return Err(SaveError::Spawn);
+    }
     Ok(())
 }
 

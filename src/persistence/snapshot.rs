@@ -85,6 +85,12 @@ pub fn begin(server: &Server, compress: bool) -> Option<Snapshot> {
     })
 }
 
+/// Ends the running snapshot's capture and frees the slot (its `Snapshot` is gone).
+pub fn release(server: &Server) {
+    server.keyspace.end_capture();
+    server.snapshot_slot.busy.store(false, Ordering::Release);
+}
+
 /// Writes RDB bytes with a running CRC and the current SELECTDB state.
 struct RdbSink<W: Write> {
     out: W,
@@ -214,8 +220,7 @@ impl Snapshot {
 
     fn finish(&mut self, server: &Server) {
         if !self.slot_released {
-            server.keyspace.end_capture();
-            server.snapshot_slot.busy.store(false, Ordering::Release);
+            release(server);
             self.slot_released = true;
         }
     }

@@ -531,7 +531,7 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
         }
     }
     let srv = server.clone();
-    std::thread::spawn(move || {
+    let spawned = crate::util::spawn_background("repl-sync", move || {
         if socket_target {
             let mark = crate::server::random_hex(40);
             let mut fan = FanOut {
@@ -553,6 +553,11 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
             disk_sync(&srv, snapshot, senders);
         }
     });
+    if let Err(e) = spawned {
+        // The snapshot and the replicas' channels went down with the closure.
+        tracing::warn!("Can't start the sync thread: {e}");
+        crate::persistence::snapshot::release(server);
+    }
 }
 
 /// Disk-based sync: save the dump file as BGSAVE does, then send it with its length.
