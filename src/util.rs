@@ -265,13 +265,14 @@ pub fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
-/// Runs `f` on a new thread that yields the CPU to client-serving threads: snapshot walks
-/// and RDB transfers must not delay commands (on a 2-core machine a normal-priority walk holds
-/// a core for a whole scheduler slice, several ms, before a woken worker gets it back).
+/// Runs `f` on a new thread that yields the CPU to client-serving threads: snapshot walks,
+/// RDB transfers and loads must not delay commands (on a 2-core machine a normal-priority walk
+/// holds a core for a whole scheduler slice, several ms, before a woken worker gets it back).
 ///
 /// The thread starts as SCHED_IDLE (any runnable normal thread preempts it at once). So that
-/// a server saturated by clients still finishes its snapshot, `BackgroundPriority::tick`
-/// raises it to a low normal priority (nice 10) once it has run for `patience`.
+/// a server saturated by clients still finishes its work, the long loops call
+/// [`Patience::tick`], which raises the thread to a low normal priority (nice 10) after
+/// [`PATIENCE`].
 pub fn spawn_background<F>(name: &str, f: F) -> std::io::Result<std::thread::JoinHandle<()>>
 where
     F: FnOnce() + Send + 'static,
@@ -279,9 +280,75 @@ where
     std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
+            BACKGROUND.set(true);
             set_thread_policy(ThreadPolicy::Idle);
             f();
         })
+}
+
+thread_local! {
+    static BACKGROUND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// How long a background thread runs at idle priority before it claims a (low) share of CPU.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Guarantees progress to a thread started by [`spawn_background`]: see there.
+pub struct Patience {
+    started: std::time::Instant,
+    raised: bool,
+}
+
+impl Default for Patience {
+    fn default() -> Self {
+        Patience {
+            started: std::time::Instant::now(),
+            raised: false,
+        }
+    }
+}
+
+impl Patience {
+    /// Called often from the thread's loop; cheap.
+    /// A no-op on threads not started by [`spawn_background`] (SAVE on a client's thread).
+    pub fn tick(&mut self) {
+        if !self.raised && BACKGROUND.get() && self.started.elapsed() >= PATIENCE {
+            self.raised = true;
+            set_thread_policy(ThreadPolicy::Low);
+        }
+    }
+}
+
+/// A reader that ticks [`Patience`] on every read (loaders running on background threads).
+pub struct PatientReader<R> {
+    pub inner: R,
+    patience: Patience,
+}
+
+impl<R> PatientReader<R> {
+    pub fn new(inner: R) -> Self {
+        PatientReader {
+            inner,
+            patience: Patience::default(),
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for PatientReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.patience.tick();
+        self.inner.read(buf)
+    }
+}
+
+/// Drops `v` on a background thread: freeing a replaced dataset of millions of entries takes
+/// long enough to stall whoever would drop it inline.
+pub fn drop_in_background<T: Send + 'static>(v: T) {
+    let slot = std::sync::Arc::new(parking_lot::Mutex::new(Some(v)));
+    let theirs = slot.clone();
+    if spawn_background("lazyfree", move || drop(theirs.lock().take())).is_err() {
+        drop(slot.lock().take());
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

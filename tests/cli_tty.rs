@@ -154,29 +154,12 @@ impl Drop for Terminal {
 }
 
 /// A server process on a fixed port (the restarted one), killed on drop.
-struct Restarted(Child, PathBuf);
+struct Restarted(support::Unwaited, PathBuf);
 
 impl Restarted {
     fn start(kind: ServerKind, port: u16) -> Restarted {
         let dir = unique_temp_dir("cli-tty-restart");
-        let child = Command::new(kind.binary())
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("restart server");
+        let child = support::Unwaited::spawn(kind, port, &dir);
         let up = wait_until(WAIT, || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
@@ -187,8 +170,8 @@ impl Restarted {
 
 impl Drop for Restarted {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.0 .0.kill();
+        let _ = self.0 .0.wait();
         let _ = std::fs::remove_dir_all(&self.1);
     }
 }

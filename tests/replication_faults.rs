@@ -29,15 +29,7 @@ fn ok(server: &Server, args: &[&str]) -> Vec<u8> {
 
 /// Some data of every type besides what DEBUG POPULATE makes.
 fn seed(server: &Server) {
-    for cmd in [
-        &["RPUSH", "seed:l", "a", "b", "c"][..],
-        &["HSET", "seed:h", "f", "v", "g", "w"],
-        &["SADD", "seed:s", "1", "2", "x"],
-        &["ZADD", "seed:z", "1", "a", "2.5", "b"],
-        &["SET", "seed:ex", "v", "EX", "5000"],
-    ] {
-        ok(server, cmd);
-    }
+    support::seed_types(server, "");
     ok(server, &["DEBUG", "POPULATE", "1000", "seed"]);
 }
 

@@ -256,7 +256,7 @@ pub static TABLE: &[Directive] = &[
     bool_t!("always-show-logo", I, false, always_show_logo),
     bool_t!("protected-mode", M, true, protected_mode),
     bool_t!("rdbcompression", M, true, rdbcompression),
-    bool_g!("rdb-del-sync-files", M, false),
+    bool_t!("rdb-del-sync-files", M, false, rdb_del_sync_files),
     bool_g!("activerehashing", M, true),
     bool_t!("stop-writes-on-bgsave-error", M, true, stop_writes_on_bgsave_error),
     bool_g!("set-proc-title", I, true),

@@ -57,6 +57,9 @@ pub struct Capture {
     pub pending: Mutex<Vec<Vec<u8>>>,
     /// Encodes one entry (key, value, expiry) in the snapshot's format.
     pub encode: fn(&mut Vec<u8>, &[u8], &Value, Option<i64>),
+    /// Set when the whole dataset was replaced under the snapshot (a full sync of ours): the
+    /// instant it was fixing no longer exists, so the walk gives up (Redis kills its child).
+    pub aborted: std::sync::atomic::AtomicBool,
 }
 
 /// The whole dataset.
@@ -185,6 +188,7 @@ impl Keyspace {
             epoch,
             pending: Mutex::new(vec![Vec::new(); self.ndbs]),
             encode,
+            aborted: std::sync::atomic::AtomicBool::new(false),
         });
         *self.capture.write() = Some(cap.clone());
         self.capture_on.store(true, Ordering::Release);
@@ -199,19 +203,41 @@ impl Keyspace {
     }
 
     /// Replaces the whole dataset (a loaded RDB) in one step under every shard lock.
-    /// `tables[shard][db]`, built with this keyspace's `shard_of`.
-    pub fn install(&self, tables: Vec<Vec<Table>>) {
+    /// `tables[shard][db]`, built with this keyspace's `shard_of`. Returns the replaced
+    /// tables, for the caller to free outside the locks (see `util::drop_in_background`).
+    #[must_use = "the old dataset should be freed off the client path"]
+    pub fn install(&self, tables: Vec<Vec<Table>>) -> Vec<Box<[Table]>> {
         let epoch = self.epoch.load(std::sync::atomic::Ordering::Acquire);
-        let mut all = self.lock_all();
-        for (shard, new) in all.shards_mut().zip(tables) {
-            let mut new: Box<[Table]> = new.into_boxed_slice();
-            for t in new.iter_mut() {
-                for e in t.map.values_mut() {
-                    e.ver = epoch;
+        let mut prepared: Vec<Box<[Table]>> = tables
+            .into_iter()
+            .map(|new| {
+                let mut new: Box<[Table]> = new.into_boxed_slice();
+                for t in new.iter_mut() {
+                    for e in t.map.values_mut() {
+                        e.ver = epoch;
+                    }
                 }
-            }
-            shard.tables = new;
+                new
+            })
+            .collect();
+        let mut all = self.lock_all();
+        // A snapshot in progress was fixing the instant being thrown away. (Entries were
+        // stamped with the epoch read above: a snapshot begun since is aborted here too.)
+        if let (_, Some(cap)) = self.capture_state() {
+            cap.aborted
+                .store(true, std::sync::atomic::Ordering::Release);
         }
+        for (shard, new) in all.shards_mut().zip(prepared.iter_mut()) {
+            std::mem::swap(&mut shard.tables, new);
+        }
+        prepared
+    }
+
+    /// Empty tables for every shard and database, shaped for `install`.
+    pub fn empty_tables(&self) -> Vec<Vec<Table>> {
+        (0..SHARDS)
+            .map(|_| (0..self.ndbs).map(|_| Table::default()).collect())
+            .collect()
     }
 
     /// Number of keys in database `db` (locks shards one at a time).

@@ -9,7 +9,7 @@ use crate::keyspace::hash::Hash;
 use crate::keyspace::list::List;
 use crate::keyspace::set::Set;
 use crate::keyspace::zset::ZSet;
-use crate::keyspace::{EncodingLimits, Entry, Str, Table, Value, SHARDS};
+use crate::keyspace::{EncodingLimits, Entry, Str, Table, Value};
 use crate::server::Server;
 
 /// Turns a decoded value into a keyspace value, with the encodings Redis would choose.
@@ -117,18 +117,21 @@ pub struct LoadReport {
     pub repl_offset: Option<i64>,
 }
 
-/// Decodes `rdb` and, if it is entirely valid, replaces the whole dataset with it.
-pub fn replace_dataset_from<R: std::io::Read>(
+/// A decoded RDB, not installed yet: the dataset it will become, built beside the live one.
+pub struct Staged {
+    tables: Vec<Vec<Table>>,
+    report: LoadReport,
+}
+
+/// Decodes `rdb` entirely into fresh tables. The live dataset is not touched.
+pub fn stage<R: std::io::Read>(
     server: &Server,
     rdb: R,
     drop_expired: bool,
-) -> Result<LoadReport, String> {
-    let ndbs = server.keyspace.databases();
+) -> Result<Staged, String> {
     let mut staging = Staging {
         server,
-        tables: (0..SHARDS)
-            .map(|_| (0..ndbs).map(|_| Table::default()).collect())
-            .collect(),
+        tables: server.keyspace.empty_tables(),
         db: 0,
         limits: server.keyspace.limits.load(),
         now_ms: crate::util::now_ms(),
@@ -145,34 +148,41 @@ pub fn replace_dataset_from<R: std::io::Read>(
         aux_repl,
         ..
     } = staging;
-    server.keyspace.install(tables);
-    server.watches.touch_db(None);
-    Ok(LoadReport {
-        keys,
-        expired,
-        repl_id: aux_repl.0,
-        repl_offset: aux_repl.1,
+    Ok(Staged {
+        tables,
+        report: LoadReport {
+            keys,
+            expired,
+            repl_id: aux_repl.0,
+            repl_offset: aux_repl.1,
+        },
     })
 }
 
-/// `replace_dataset_from` over bytes in memory (a replica's received snapshot).
-pub fn replace_dataset(
+impl Staged {
+    /// Replaces the whole dataset with this one in one step; the old one is freed in the
+    /// background.
+    pub fn install(self, server: &Server) -> LoadReport {
+        let old = server.keyspace.install(self.tables);
+        server.watches.touch_db(None);
+        crate::util::drop_in_background(old);
+        self.report
+    }
+}
+
+/// Empties the whole dataset in one step (a replica about to load its master's snapshot from
+/// disk), freeing it in the background.
+pub fn flush_dataset(server: &Server) {
+    let old = server.keyspace.install(server.keyspace.empty_tables());
+    server.watches.touch_db(None);
+    crate::util::drop_in_background(old);
+}
+
+/// Decodes `rdb` and, if it is entirely valid, replaces the whole dataset with it.
+pub fn replace_dataset_from<R: std::io::Read>(
     server: &Server,
-    rdb: &[u8],
+    rdb: R,
     drop_expired: bool,
 ) -> Result<LoadReport, String> {
-    tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
-    tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    let res = replace_dataset_from(server, rdb, drop_expired);
-    match &res {
-        Ok(l) => tracing::info!(
-            "Done loading RDB, keys loaded: {}, keys expired: {}.",
-            l.keys,
-            l.expired
-        ),
-        Err(e) => {
-            tracing::warn!("Failed trying to load the MASTER synchronization DB from socket: {e}")
-        }
-    }
-    res
+    Ok(stage(server, rdb, drop_expired)?.install(server))
 }

@@ -78,6 +78,10 @@ fn record(
             p.last_cow_size.store(cow, Ordering::Relaxed);
             tracing::info!("DB saved on disk");
         }
+        Err(e) if e.ends_with(super::snapshot::ABORTED) => {
+            // Not a failure of the disk: Redis does not count its killed child either.
+            tracing::warn!("Background saving aborted: {}", super::snapshot::ABORTED);
+        }
         Err(e) => {
             p.last_bgsave_ok.store(false, Ordering::Relaxed);
             tracing::warn!("{e}");
@@ -195,7 +199,8 @@ pub fn save_points_cron(server: &Arc<Server>) {
 }
 
 /// Loads the dump file at startup, if there is one. A file that is corrupt or truncated is a
-/// fatal error naming the file (the caller exits; the file is left untouched).
+/// fatal error naming the file (the caller exits; the file is left untouched). The caller
+/// holds `persist.loading` set meanwhile.
 pub fn load_at_startup(server: &Server) -> Result<(), String> {
     use std::sync::atomic::Ordering;
     let path = dump_path(server);
@@ -205,14 +210,12 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let start = std::time::Instant::now();
-    server.persist.loading.store(true, Ordering::Release);
     let is_replica = server.is_replica();
     let res = super::load::replace_dataset_from(
         server,
         std::io::BufReader::with_capacity(1 << 20, file),
         !is_replica,
     );
-    server.persist.loading.store(false, Ordering::Release);
     let report = res.map_err(|e| {
         format!(
             "Fatal error loading the DB ({}): {e}. Exiting.",

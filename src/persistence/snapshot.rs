@@ -11,9 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::rdb::encode::{self, Aux};
-use super::rdb::format::{CRC64, OPCODE_EOF};
+use super::rdb::format::{Crc64Digest, CRC64, OPCODE_EOF};
 use crate::keyspace::{Capture, Value, SHARDS};
 use crate::server::Server;
+
+/// Why a snapshot stopped when the dataset it was saving got replaced.
+pub const ABORTED: &str = "the dataset was replaced by a full synchronization";
 
 /// Entries handled per shard lock acquisition during the walk.
 const CHUNK: usize = 256;
@@ -94,7 +97,7 @@ pub fn release(server: &Server) {
 /// Writes RDB bytes with a running CRC and the current SELECTDB state.
 struct RdbSink<W: Write> {
     out: W,
-    crc: crc::Digest<'static, u64>,
+    crc: Crc64Digest,
     db: Option<usize>,
     bytes: u64,
 }
@@ -153,16 +156,21 @@ impl Snapshot {
         sink.raw(&header)?;
         let ndbs = server.keyspace.databases();
         let mut buf = Vec::with_capacity(64 * 1024);
+        let mut patience = crate::util::Patience::default();
         for db in 0..ndbs {
             for s in 0..SHARDS {
                 let mut i = 0;
                 loop {
+                    patience.tick();
                     buf.clear();
                     let done = {
                         let mut locked = server.keyspace.lock_shard(s);
                         let Some(shard) = locked.shards_mut().next() else {
                             break;
                         };
+                        if self.cap.aborted.load(Ordering::Acquire) {
+                            return Err(io::Error::new(io::ErrorKind::Interrupted, ABORTED));
+                        }
                         let t = &mut shard.tables[db];
                         let end = (i + CHUNK).min(t.map.len());
                         for j in i..end {

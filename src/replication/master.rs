@@ -578,25 +578,39 @@ fn disk_sync(
             return;
         }
     };
-    let data = match std::fs::read(&path) {
-        Ok(d) => d,
+    // Streamed from the file in chunks: the file is never held in memory whole.
+    let sent = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::open(&path)?;
+        let len = file.metadata()?.len();
+        fan.send(RdbChunk::Header(Bytes::from(format!("${len}\r\n"))));
+        let mut left = len;
+        let mut patience = crate::util::Patience::default();
+        while left > 0 && !fan.senders.is_empty() {
+            patience.tick();
+            let mut chunk = vec![0u8; left.min(64 * 1024) as usize];
+            std::io::Read::read_exact(&mut file, &mut chunk)?;
+            left -= chunk.len() as u64;
+            fan.send(RdbChunk::Data(Bytes::from(chunk)));
+        }
+        Ok(())
+    })();
+    let del = {
+        let c = server.config.read();
+        c.rdb_del_sync_files && c.save.is_empty()
+    };
+    if del {
+        tracing::info!(
+            "Removing the RDB file used to feed replicas in a persistence-less instance"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+    match sent {
+        Ok(()) => fan.send(RdbChunk::End),
         Err(e) => {
             tracing::warn!("SYNC failed: can't read {}: {e}", path.display());
             fan.send(RdbChunk::Failed);
-            return;
         }
-    };
-    fan.send(RdbChunk::Header(Bytes::from(format!(
-        "${}\r\n",
-        data.len()
-    ))));
-    let data = Bytes::from(data);
-    for start in (0..data.len()).step_by(64 * 1024) {
-        fan.send(RdbChunk::Data(
-            data.slice(start..(start + 64 * 1024).min(data.len())),
-        ));
     }
-    fan.send(RdbChunk::End);
 }
 
 /// A `Write` that copies the RDB stream to every replica of the batch (blocking sends, so a

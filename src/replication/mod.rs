@@ -5,6 +5,7 @@
 pub mod master;
 pub mod replica;
 pub mod stream;
+mod sync_load;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -56,6 +57,8 @@ pub struct Replication {
     pub sync_queue: master::SyncQueue,
     /// The link to our master, when we are a replica.
     pub link: replica::LinkInfo,
+    /// Since when (ms) no replica has been attached: `repl-backlog-ttl` counts from here.
+    pub no_replicas_since_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Default for Replication {
@@ -69,6 +72,7 @@ impl Default for Replication {
             replicas: Mutex::new(Vec::new()),
             sync_queue: master::SyncQueue::default(),
             link: replica::LinkInfo::default(),
+            no_replicas_since_ms: std::sync::atomic::AtomicI64::new(crate::util::now_ms()),
         }
     }
 }
@@ -147,4 +151,34 @@ pub fn demote(server: &crate::server::Server, host: String, port: u16) {
     if let Some(me) = server.arc() {
         replica::start_link(&me, host, port);
     }
+}
+
+/// Frees the backlog of a master that has had no replica for `repl-backlog-ttl` seconds, as
+/// redis `replicationCron` does. Nobody can continue that history any more, so a new
+/// replication id starts (and the secondary one is forgotten). Replicas keep their backlog:
+/// they may be promoted. Called once a second.
+pub fn backlog_ttl_cron(server: &crate::server::Server) {
+    let now = crate::util::now_ms();
+    if !server.repl.replicas.lock().is_empty() {
+        server
+            .repl
+            .no_replicas_since_ms
+            .store(now, Ordering::Release);
+        return;
+    }
+    let ttl = server.config.read().repl_backlog_ttl;
+    if ttl == 0 || server.is_replica() || !server.repl.stream.is_active() {
+        return;
+    }
+    let idle_secs = (now - server.repl.no_replicas_since_ms.load(Ordering::Acquire)) / 1000;
+    if idle_secs <= ttl as i64 {
+        return;
+    }
+    {
+        let mut ids = server.repl.ids.lock();
+        ids.replid = crate::server::random_hex(40);
+        ids.clear_secondary();
+    }
+    server.repl.stream.deactivate();
+    tracing::info!("Replication backlog freed after {ttl} seconds without connected replicas.");
 }

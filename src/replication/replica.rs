@@ -2,9 +2,7 @@
 //! handshake, PSYNC (partial when our cached state allows, else full), loading the snapshot,
 //! then applying the master's stream, acknowledging our offset every second.
 //!
-//! A snapshot is received completely (checksum and end mark verified) and decoded into fresh
-//! tables before it replaces the dataset in one step, so a failed or corrupt transfer leaves
-//! the previous dataset in place and is retried.
+//! Receiving and loading the snapshot of a full resync is `sync_load`'s part.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -98,7 +96,7 @@ impl LinkInfo {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum LinkError {
+pub(super) enum LinkError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -183,7 +181,7 @@ fn io_text(e: &std::io::Error) -> String {
 }
 
 /// Reads one CRLF-terminated line (without it), skipping bare newlines (keep-alives).
-async fn read_line(
+pub(super) async fn read_line(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
     timeout: Duration,
@@ -337,9 +335,7 @@ async fn session(
         }
         tracing::info!("Full resync from master: {id}:{off}");
         server.repl.link.set_state(LinkState::Sync);
-        let payload = receive_snapshot(server, &mut stream, &mut buf).await?;
-        crate::persistence::load::replace_dataset(server, &payload, false)
-            .map_err(LinkError::Protocol)?;
+        super::sync_load::receive_and_load(server, &mut stream, &mut buf).await?;
         {
             let mut ids = server.repl.ids.lock();
             *ids = ReplIds {
@@ -396,104 +392,6 @@ async fn session(
         .store(crate::util::now_ms(), Ordering::Release);
     stream_loop(server, stream, buf, applied_from, generation).await
 }
-
-/// Receives the snapshot payload (`$<len>` or `$EOF:<mark>`) into memory, verifying its end.
-async fn receive_snapshot(
-    server: &Server,
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-) -> Result<Vec<u8>, LinkError> {
-    let timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
-    let link = &server.repl.link;
-    link.sync_total.store(-1, Ordering::Release);
-    link.sync_read.store(0, Ordering::Release);
-    let header = read_line(stream, buf, timeout).await?;
-    if let Some(err) = header.strip_prefix('-') {
-        return Err(LinkError::Protocol(format!(
-            "MASTER aborted replication with an error: {err}"
-        )));
-    }
-    let Some(spec) = header.strip_prefix('$') else {
-        return Err(LinkError::Protocol(format!(
-            "Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"
-        )));
-    };
-    let max_len = server.config.read().proto_max_bulk_len.max(1 << 30) as usize * 16;
-    let mut data: Vec<u8> = Vec::new();
-    let read_more = |data: &mut Vec<u8>, buf: &mut BytesMut| {
-        data.extend_from_slice(buf);
-        buf.clear();
-        link.sync_read.store(data.len() as u64, Ordering::Release);
-        link.sync_last_io_ms
-            .store(crate::util::now_ms(), Ordering::Release);
-    };
-    if let Some(mark) = spec.strip_prefix("EOF:") {
-        if mark.len() != 40 {
-            return Err(LinkError::Protocol("Bad EOF mark from MASTER".into()));
-        }
-        tracing::info!(
-            "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"
-        );
-        let mark = mark.as_bytes().to_vec();
-        loop {
-            let scan_from = data.len().saturating_sub(39);
-            read_more(&mut data, buf);
-            // The mark ends the payload; anything after it (a master that streams without
-            // waiting for our ACK) goes back to `buf` for the stream.
-            if let Some(p) = memchr::memmem::find(&data[scan_from..], &mark) {
-                let at = scan_from + p;
-                buf.extend_from_slice(&data[at + 40..]);
-                data.truncate(at);
-                return Ok(data);
-            }
-            if data.len() > max_len {
-                return Err(LinkError::Protocol(
-                    "Snapshot from MASTER is too large".into(),
-                ));
-            }
-            let n = tokio::time::timeout(timeout, stream.read_buf(buf))
-                .await
-                .map_err(|_| LinkError::Protocol(TIMEOUT_BULK.into()))??;
-            if n == 0 {
-                return Err(LinkError::Protocol(
-                    "I/O error trying to sync with MASTER: connection lost".into(),
-                ));
-            }
-        }
-    }
-    let len: usize = spec.parse().map_err(|_| {
-        LinkError::Protocol(format!(
-            "Bad protocol from MASTER, invalid bulk length '{spec}'"
-        ))
-    })?;
-    if len > max_len {
-        return Err(LinkError::Protocol(
-            "Snapshot from MASTER is too large".into(),
-        ));
-    }
-    link.sync_total.store(len as i64, Ordering::Release);
-    tracing::info!("MASTER <-> REPLICA sync: receiving {len} bytes from master to disk");
-    data.reserve(len.min(1 << 30));
-    loop {
-        let take = buf.len().min(len - data.len());
-        data.extend_from_slice(&buf.split_to(take));
-        link.sync_read.store(data.len() as u64, Ordering::Release);
-        if data.len() == len {
-            return Ok(data);
-        }
-        let n = tokio::time::timeout(timeout, stream.read_buf(buf))
-            .await
-            .map_err(|_| LinkError::Protocol(TIMEOUT_BULK.into()))??;
-        if n == 0 {
-            return Err(LinkError::Protocol(
-                "I/O error trying to sync with MASTER: connection lost".into(),
-            ));
-        }
-    }
-}
-
-const TIMEOUT_BULK: &str =
-    "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.";
 
 /// Applies the master's stream: every complete command through the dispatcher as the master
 /// client, forwarding its exact bytes to our own replicas; ACKs every second and on GETACK.

@@ -96,6 +96,11 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
         REGISTRY.reject(id);
         return error_reply(server, e);
     }
+    // Loading a dataset (startup, or a replica's disk-based full sync): redis `processCommand`.
+    if server.persist.loading.load(Ordering::Relaxed) && !spec.has(spec::LOADING) {
+        REGISTRY.reject(id);
+        return error_reply(server, errors::LOADING);
+    }
     let base = base_name(spec.name);
     if client.multi.is_some() && !runs_inside_multi(base) {
         if spec.has(spec::NO_MULTI) {

@@ -240,6 +240,7 @@ async fn cron(server: Arc<Server>) {
         if last_second.elapsed() >= Duration::from_secs(1) {
             last_second = std::time::Instant::now();
             crate::persistence::save::save_points_cron(&server);
+            crate::replication::backlog_ttl_cron(&server);
         }
         let period = server.config.read().repl_ping_replica_period.max(1);
         if last_ping.elapsed() >= Duration::from_secs(period) {

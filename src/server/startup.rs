@@ -38,9 +38,30 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
             return 1;
         }
     };
-    if let Err(e) = crate::persistence::save::load_at_startup(&server) {
-        tracing::warn!("{e}");
-        return 1;
+    // Clients are accepted while the dump file loads, and answered -LOADING (as Redis does).
+    let loading = crate::persistence::save::dump_path(&server).exists();
+    server
+        .persist
+        .loading
+        .store(loading, std::sync::atomic::Ordering::Release);
+    let running = tokio::spawn(listener::run(server.clone(), listeners));
+    let srv = server.clone();
+    let loaded =
+        tokio::task::spawn_blocking(move || crate::persistence::save::load_at_startup(&srv)).await;
+    server
+        .persist
+        .loading
+        .store(false, std::sync::atomic::Ordering::Release);
+    match loaded {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!("{e}");
+            return 1;
+        }
+        Err(e) => {
+            tracing::warn!("Fatal error loading the DB: {e}. Exiting.");
+            return 1;
+        }
     }
     if let Some(p) = &pidfile {
         if let Err(e) = std::fs::write(p, format!("{pid}\n")) {
@@ -63,7 +84,7 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
         super::logging::set_role(b'S');
         crate::replication::replica::start_link(&server, host, port);
     }
-    listener::run(server.clone(), listeners).await;
+    let _ = running.await;
     final_save(&server);
     finish(&server, pidfile.as_deref());
     0

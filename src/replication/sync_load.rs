@@ -1,0 +1,469 @@
+//! The replica's side of a full resynchronization: receiving the master's snapshot and turning
+//! it into the dataset, per `repl-diskless-load` (redis `readSyncBulkPayload`):
+//!
+//! - `disabled`: the payload goes to a temp file in `dir`; then the old data is flushed, the
+//!   file is loaded (clients get -LOADING meanwhile) and renamed to `dbfilename`. Memory never
+//!   holds two datasets. When the dataset is empty anyway, the payload is also parsed while it
+//!   arrives (the file is still written), which saves the reload.
+//! - `swapdb`: the payload is parsed straight from the socket into a dataset built beside the
+//!   live one, which keeps serving until the new one replaces it in one step (two datasets in
+//!   memory for the duration, as in Redis).
+//! - `on-empty-db`: as `swapdb` when the dataset is empty, otherwise as `disabled`.
+//!
+//! Parsing runs on a background thread (idle CPU priority) fed through a bounded channel, so a
+//! slow parser slows the transfer rather than buffering it. The payload is accepted only when
+//! complete (length reached, or the `$EOF:` mark found) and entirely valid (checksum included);
+//! until then nothing of the old dataset has been touched. In `disabled` mode with data the
+//! file's checksum is verified before the flush; only a file with a valid checksum that still
+//! fails to load (an incompatible master) leaves an empty dataset, as in Redis.
+
+use std::fs::File;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::replica::{read_line, LinkError};
+use crate::persistence::load::{self, LoadReport, Staged};
+use crate::persistence::rdb::decode::RdbError;
+use crate::persistence::rdb::format::CRC64;
+use crate::server::Server;
+
+const TIMEOUT_BULK: &str =
+    "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.";
+
+const MARK_LEN: usize = 40;
+
+/// How the payload is delimited.
+enum Framing {
+    /// `$<len>`: bytes still to come.
+    Len(usize),
+    /// `$EOF:<mark>`: the payload ends with the mark; the last `MARK_LEN` bytes seen are
+    /// held back until more data shows they are not the mark.
+    Eof {
+        mark: Vec<u8>,
+        held: BytesMut,
+    },
+    Done,
+}
+
+/// The payload being received, chunk by chunk.
+struct Payload<'a> {
+    server: &'a Server,
+    framing: Framing,
+    timeout: Duration,
+    max_len: u64,
+    read: u64,
+}
+
+impl Payload<'_> {
+    /// The next chunk of the payload, `None` once it is complete. Bytes after an `$EOF:` mark
+    /// (a master that streams without waiting for our ACK) stay in `buf` for the stream.
+    async fn next(
+        &mut self,
+        stream: &mut TcpStream,
+        buf: &mut BytesMut,
+    ) -> Result<Option<Bytes>, LinkError> {
+        loop {
+            if !buf.is_empty() {
+                if let Some(chunk) = self.take(buf) {
+                    self.progress(chunk.len());
+                    return Ok(Some(chunk));
+                }
+            }
+            if matches!(self.framing, Framing::Done | Framing::Len(0)) {
+                self.framing = Framing::Done;
+                return Ok(None);
+            }
+            if self.read > self.max_len {
+                return Err(LinkError::Protocol(
+                    "Snapshot from MASTER is too large".into(),
+                ));
+            }
+            let n = tokio::time::timeout(self.timeout, stream.read_buf(buf))
+                .await
+                .map_err(|_| LinkError::Protocol(TIMEOUT_BULK.into()))??;
+            if n == 0 {
+                return Err(LinkError::Protocol(
+                    "I/O error trying to sync with MASTER: connection lost".into(),
+                ));
+            }
+        }
+    }
+
+    /// Takes what `buf` holds of the payload (possibly nothing yet).
+    fn take(&mut self, buf: &mut BytesMut) -> Option<Bytes> {
+        match &mut self.framing {
+            Framing::Done => None,
+            Framing::Len(left) => {
+                let n = buf.len().min(*left);
+                *left -= n;
+                (n > 0).then(|| buf.split_to(n).freeze())
+            }
+            Framing::Eof { mark, held } => {
+                held.extend_from_slice(&buf.split());
+                if let Some(at) = memchr::memmem::find(held, mark) {
+                    buf.extend_from_slice(&held[at + MARK_LEN..]);
+                    held.truncate(at);
+                    let last = held.split().freeze();
+                    self.framing = Framing::Done;
+                    return (!last.is_empty()).then_some(last);
+                }
+                let keep = MARK_LEN - 1;
+                (held.len() > keep).then(|| held.split_to(held.len() - keep).freeze())
+            }
+        }
+    }
+
+    fn progress(&mut self, n: usize) {
+        self.read += n as u64;
+        let link = &self.server.repl.link;
+        link.sync_read.store(self.read, Ordering::Release);
+        link.sync_last_io_ms
+            .store(crate::util::now_ms(), Ordering::Release);
+    }
+}
+
+/// A parser on a background thread, fed with the payload's chunks.
+struct Parser {
+    tx: mpsc::Sender<Bytes>,
+    done: oneshot::Receiver<Result<Staged, String>>,
+}
+
+impl Parser {
+    fn start(server: &Arc<Server>) -> Result<Parser, LinkError> {
+        let (tx, rx) = mpsc::channel::<Bytes>(32);
+        let (done_tx, done) = oneshot::channel();
+        let srv = server.clone();
+        crate::util::spawn_background("repl-load", move || {
+            let reader = crate::util::PatientReader::new(ChannelReader {
+                rx,
+                cur: Bytes::new(),
+            });
+            let _ = done_tx.send(load::stage(&srv, reader, false));
+        })
+        .map_err(LinkError::Io)?;
+        Ok(Parser { tx, done })
+    }
+
+    async fn feed(&self, chunk: Bytes) -> Result<(), LinkError> {
+        // A parser that stopped early (corrupt payload) reports why in `finish`.
+        let _ = self.tx.send(chunk).await;
+        Ok(())
+    }
+
+    async fn finish(self) -> Result<Staged, String> {
+        drop(self.tx);
+        self.done
+            .await
+            .unwrap_or_else(|_| Err("the loading thread died".into()))
+    }
+}
+
+/// The receiving end of the parser's channel, as a blocking reader.
+struct ChannelReader {
+    rx: mpsc::Receiver<Bytes>,
+    cur: Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.cur = b,
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.cur.len());
+        out[..n].copy_from_slice(&self.cur[..n]);
+        let _ = self.cur.split_to(n);
+        Ok(n)
+    }
+}
+
+/// Runs blocking file work on a background thread and waits for it.
+async fn in_background<T, F>(f: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, String> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    crate::util::spawn_background("repl-load", move || {
+        let _ = tx.send(f());
+    })
+    .map_err(|e| e.to_string())?;
+    rx.await
+        .unwrap_or_else(|_| Err("the loading thread died".into()))
+}
+
+/// Checks an RDB file's magic and trailing CRC64 (unless it was saved without one).
+fn verify_checksum(path: &str) -> Result<(), String> {
+    use std::io::Read;
+    let mut f = File::open(path).map_err(|e| e.to_string())?;
+    let len = f.metadata().map_err(|e| e.to_string())?.len();
+    if len < 9 + 8 {
+        return Err(format!("the payload is too short ({len} bytes)"));
+    }
+    let mut digest = CRC64.digest();
+    let mut left = len - 8;
+    let mut block = vec![0u8; 1 << 20];
+    let mut first = true;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        f.read_exact(&mut block[..n]).map_err(|e| e.to_string())?;
+        if first && !block.starts_with(b"REDIS") {
+            return Err(RdbError::BadSignature.to_string());
+        }
+        first = false;
+        digest.update(&block[..n]);
+        left -= n as u64;
+    }
+    let mut stored = [0u8; 8];
+    f.read_exact(&mut stored).map_err(|e| e.to_string())?;
+    let stored = u64::from_le_bytes(stored);
+    let computed = digest.finalize();
+    if stored != 0 && stored != computed {
+        return Err(RdbError::BadChecksum {
+            expected: stored,
+            computed,
+        }
+        .to_string());
+    }
+    Ok(())
+}
+
+/// The temp file a disk-based load receives into, removed unless it was renamed into place.
+struct TempRdb {
+    path: String,
+    file: Option<File>,
+}
+
+impl TempRdb {
+    fn create() -> Result<TempRdb, LinkError> {
+        let path = format!(
+            "temp-{}.{}.rdb",
+            crate::util::now_ms() / 1000,
+            std::process::id()
+        );
+        let file = File::create(&path).map_err(|e| {
+            LinkError::Protocol(format!(
+                "Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"
+            ))
+        })?;
+        Ok(TempRdb {
+            path,
+            file: Some(file),
+        })
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> Result<(), LinkError> {
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(chunk).map_err(|e| {
+                LinkError::Protocol(format!(
+                    "Write error or short write writing to the DB dump file needed for MASTER <-> REPLICA synchronization: {e}"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), LinkError> {
+        if let Some(f) = self.file.take() {
+            f.sync_all().map_err(|e| {
+                LinkError::Protocol(format!(
+                    "Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: {e}"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Renames the file to the dump file (then it is the replica's `dump.rdb`, as in Redis),
+    /// or removes it when `rdb-del-sync-files` applies.
+    fn keep(mut self, server: &Server) {
+        let (target, delete) = {
+            let c = server.config.read();
+            (
+                c.dbfilename.clone(),
+                c.rdb_del_sync_files && c.save.is_empty(),
+            )
+        };
+        if delete {
+            tracing::info!("Removing the RDB file obtained from the master. This replica has persistence disabled");
+            let _ = std::fs::remove_file(&self.path);
+        } else if let Err(e) = std::fs::rename(&self.path, &target) {
+            tracing::warn!(
+                "Failed trying to rename the temp DB into {target} in MASTER <-> REPLICA synchronization: {e}"
+            );
+            let _ = std::fs::remove_file(&self.path);
+        } else if let Ok(dir) = File::open(".") {
+            let _ = dir.sync_all();
+        }
+        self.path.clear();
+    }
+}
+
+impl Drop for TempRdb {
+    fn drop(&mut self) {
+        if !self.path.is_empty() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Receives the snapshot that follows `+FULLRESYNC` and makes it the dataset.
+pub(super) async fn receive_and_load(
+    server: &Arc<Server>,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Result<LoadReport, LinkError> {
+    let (timeout, max_len, mode) = {
+        let c = server.config.read();
+        (
+            Duration::from_secs(c.repl_timeout.max(1)),
+            c.proto_max_bulk_len.max(1 << 30) as u64 * 16,
+            c.repl_diskless_load.clone(),
+        )
+    };
+    let link = &server.repl.link;
+    link.sync_total.store(-1, Ordering::Release);
+    link.sync_read.store(0, Ordering::Release);
+    let header = read_line(stream, buf, timeout).await?;
+    if let Some(err) = header.strip_prefix('-') {
+        return Err(LinkError::Protocol(format!(
+            "MASTER aborted replication with an error: {err}"
+        )));
+    }
+    let Some(spec) = header.strip_prefix('$') else {
+        return Err(LinkError::Protocol(format!(
+            "Bad protocol from MASTER, the first byte is not '$' (we received '{header}'), are you sure the host and port are right?"
+        )));
+    };
+    let framing = if let Some(mark) = spec.strip_prefix("EOF:") {
+        if mark.len() != MARK_LEN {
+            return Err(LinkError::Protocol("Bad EOF mark from MASTER".into()));
+        }
+        Framing::Eof {
+            mark: mark.as_bytes().to_vec(),
+            held: BytesMut::new(),
+        }
+    } else {
+        let len: u64 = spec.parse().map_err(|_| {
+            LinkError::Protocol(format!(
+                "Bad protocol from MASTER, invalid bulk length '{spec}'"
+            ))
+        })?;
+        if len > max_len {
+            return Err(LinkError::Protocol(
+                "Snapshot from MASTER is too large".into(),
+            ));
+        }
+        link.sync_total.store(len as i64, Ordering::Release);
+        Framing::Len(len as usize)
+    };
+    let eof = matches!(framing, Framing::Eof { .. });
+    let empty = (0..server.keyspace.databases()).all(|db| server.keyspace.dbsize(db) == 0);
+    let to_disk = match mode.as_str() {
+        "swapdb" => false,
+        "on-empty-db" => !empty,
+        _ => true,
+    };
+    let parse_now = !to_disk || empty;
+    let where_to = if to_disk { "disk" } else { "parser" };
+    if eof {
+        tracing::info!(
+            "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to {where_to}"
+        );
+    } else {
+        tracing::info!(
+            "MASTER <-> REPLICA sync: receiving {} bytes from master to {where_to}",
+            link.sync_total.load(Ordering::Acquire)
+        );
+    }
+    let mut file = if to_disk {
+        Some(TempRdb::create()?)
+    } else {
+        None
+    };
+    let parser = if parse_now {
+        Some(Parser::start(server)?)
+    } else {
+        None
+    };
+    if !to_disk {
+        tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    }
+    let mut payload = Payload {
+        server,
+        framing,
+        timeout,
+        max_len,
+        read: 0,
+    };
+    while let Some(chunk) = payload.next(stream, buf).await? {
+        if let Some(f) = file.as_mut() {
+            f.write(&chunk)?;
+        }
+        if let Some(p) = &parser {
+            p.feed(chunk).await?;
+        }
+    }
+    if let Some(f) = file.as_mut() {
+        f.sync()?;
+    }
+    let staged = match parser {
+        Some(p) => p.finish().await,
+        None => {
+            // Disk-based with data: Redis's order, so memory never holds two datasets. The
+            // file's checksum is verified first, so a damaged transfer does not cost the data.
+            let path = file.as_ref().map(|f| f.path.clone()).unwrap_or_default();
+            in_background(move || verify_checksum(&path))
+                .await
+                .map_err(|e| {
+                    LinkError::Protocol(format!(
+                        "Failed trying to load the MASTER synchronization DB from disk: {e}"
+                    ))
+                })?;
+            tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
+            load::flush_dataset(server);
+            tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+            let path = file.as_ref().map(|f| f.path.clone()).unwrap_or_default();
+            server.persist.loading.store(true, Ordering::Release);
+            let srv = server.clone();
+            let res = in_background(move || {
+                let f = File::open(&path).map_err(|e| e.to_string())?;
+                let reader =
+                    crate::util::PatientReader::new(std::io::BufReader::with_capacity(1 << 20, f));
+                load::stage(&srv, reader, false)
+            })
+            .await;
+            server.persist.loading.store(false, Ordering::Release);
+            res
+        }
+    };
+    let staged = staged.map_err(|e| {
+        LinkError::Protocol(format!(
+            "Failed trying to load the MASTER synchronization DB from {}: {e}",
+            if to_disk { "disk" } else { "socket" }
+        ))
+    })?;
+    if parse_now && to_disk {
+        tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
+        tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    }
+    let report = staged.install(server);
+    if let Some(f) = file {
+        f.keep(server);
+    }
+    tracing::info!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        report.keys,
+        report.expired
+    );
+    Ok(report)
+}
