@@ -366,6 +366,7 @@ fn commands_get_loading_while_the_dump_loads() {
     ok(&maker, &["DEBUG", "POPULATE", "1500000", "key"]);
     ok(&maker, &["SAVE"]);
     let dump = maker.dir().join("dump.rdb");
+    let mut fields = Vec::new();
     for kind in [Redis, Tandem] {
         let dir = unique_temp_dir("loading");
         std::fs::copy(&dump, dir.join("dump.rdb")).expect("copy dump");
@@ -373,33 +374,35 @@ fn commands_get_loading_while_the_dump_loads() {
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
         let _server = support::Unwaited::spawn(kind, port, &dir);
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
         let mut replies = Vec::new();
+        let mut loading_fields = None;
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut conn = None;
         while Instant::now() < deadline {
-            if conn.is_none() {
-                conn = TcpStream::connect(("127.0.0.1", port)).ok();
-                if conn.is_none() {
-                    std::thread::sleep(Duration::from_millis(2));
-                    continue;
-                }
-            }
-            let Some(c) = conn.as_mut() else { continue };
-            let _ = c.set_read_timeout(Some(Duration::from_secs(30)));
-            if c.write_all(b"*2\r\n$3\r\nGET\r\n$9\r\nkey:12345\r\n")
-                .is_err()
-            {
+            let Some(c) = conn.as_mut() else {
+                conn = support::RawConn::try_connect(addr).ok();
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
+            };
+            let Ok(reply) = c
+                .try_send_raw(b"*2\r\n$3\r\nGET\r\n$9\r\nkey:12345\r\n")
+                .and_then(|_| c.try_read_reply())
+            else {
                 conn = None;
                 continue;
-            }
-            let mut buf = [0u8; 256];
-            let n = c.read(&mut buf).unwrap_or(0);
-            if n == 0 {
-                conn = None;
-                continue;
-            }
-            let reply = String::from_utf8_lossy(&buf[..n]).into_owned();
+            };
+            let reply = String::from_utf8_lossy(&reply).into_owned();
             let done = reply.starts_with('$');
+            if !done && loading_fields.is_none() {
+                // INFO persistence while loading: the loading_* progress fields.
+                let info = c.request_str(&["INFO", "persistence"]);
+                let names: Vec<String> = String::from_utf8_lossy(&info)
+                    .lines()
+                    .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+                    .collect();
+                loading_fields = Some(names);
+            }
             replies.push(reply);
             if done {
                 break;
@@ -420,8 +423,14 @@ fn commands_get_loading_while_the_dump_loads() {
             "{}",
             kind.name()
         );
+        fields.push(loading_fields.expect("INFO during loading"));
         let _ = std::fs::remove_dir_all(&dir);
     }
+    assert!(fields[0].iter().any(|f| f == "loading_loaded_perc"));
+    assert_eq!(
+        fields[0], fields[1],
+        "INFO persistence fields while loading: redis vs tandem"
+    );
 }
 
 /// `repl-backlog-ttl`: a master left without replicas for that long frees its backlog and

@@ -308,6 +308,33 @@ fn persistence_section(s: &Server, out: &mut String) {
     ] {
         line(out, k, v);
     }
+    if p.loading.load(Ordering::Acquire) {
+        let lp = &p.load_progress;
+        let start = lp.start_s.load(Ordering::Relaxed);
+        let total = lp.total_bytes.load(Ordering::Relaxed);
+        let loaded = lp.loaded_bytes.load(Ordering::Relaxed).min(total);
+        let elapsed = now_s - start;
+        // Redis's estimate: time so far, scaled by what is left.
+        let eta = if elapsed == 0 {
+            1
+        } else {
+            elapsed * (total - loaded) as i64 / (loaded as i64 + 1)
+        };
+        line(out, "loading_start_time", start);
+        line(out, "loading_total_bytes", total);
+        line(
+            out,
+            "loading_rdb_used_mem",
+            lp.rdb_used_mem.load(Ordering::Relaxed),
+        );
+        line(out, "loading_loaded_bytes", loaded);
+        line(
+            out,
+            "loading_loaded_perc",
+            format!("{:.2}", loaded as f64 / (total as f64 + 1.0) * 100.0),
+        );
+        line(out, "loading_eta_seconds", eta);
+    }
 }
 
 fn stats_section(s: &Server, out: &mut String) {

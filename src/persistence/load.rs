@@ -62,6 +62,15 @@ impl LoadSink for Staging<'_> {
         match key {
             b"repl-id" => self.aux_repl.0 = Some(String::from_utf8_lossy(value).into_owned()),
             b"repl-offset" => self.aux_repl.1 = crate::util::parse_i64(value),
+            b"used-mem" => {
+                if let Some(m) = crate::util::parse_i64(value) {
+                    self.server
+                        .persist
+                        .load_progress
+                        .rdb_used_mem
+                        .store(m.max(0) as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -104,6 +113,13 @@ impl LoadSink for Staging<'_> {
             },
         );
         self.keys += 1;
+        if self.keys % 1024 == 0 {
+            // Redis shows the count growing while it loads.
+            self.server
+                .persist
+                .last_load_keys
+                .store(self.keys, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(())
     }
 }

@@ -28,6 +28,46 @@ pub struct PersistState {
     pub last_load_expired: AtomicU64,
     /// A BGSAVE SCHEDULE is pending.
     pub scheduled: AtomicBool,
+    /// Progress of the load in progress (INFO's loading_* fields).
+    pub load_progress: LoadProgress,
+}
+
+/// Where a file load stands, while `loading` is set.
+#[derive(Debug, Default)]
+pub struct LoadProgress {
+    pub start_s: AtomicI64,
+    pub total_bytes: AtomicU64,
+    pub loaded_bytes: AtomicU64,
+    /// The `used-mem` aux field of the file being loaded.
+    pub rdb_used_mem: AtomicU64,
+}
+
+impl LoadProgress {
+    /// Starts tracking a load of `total` bytes.
+    pub fn start(&self, total: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.start_s.store(crate::util::now_ms() / 1000, Relaxed);
+        self.total_bytes.store(total, Relaxed);
+        self.loaded_bytes.store(0, Relaxed);
+        self.rdb_used_mem.store(0, Relaxed);
+    }
+}
+
+/// A reader that counts what it reads into `LoadProgress::loaded_bytes` (put it under the
+/// buffering, so it counts per refill).
+pub struct Counting<'a, R> {
+    pub inner: R,
+    pub progress: &'a LoadProgress,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress
+            .loaded_bytes
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 impl Default for PersistState {
@@ -45,6 +85,7 @@ impl Default for PersistState {
             last_load_keys: AtomicU64::new(0),
             last_load_expired: AtomicU64::new(0),
             scheduled: AtomicBool::new(false),
+            load_progress: LoadProgress::default(),
         }
     }
 }

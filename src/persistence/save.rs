@@ -211,9 +211,17 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     };
     let start = std::time::Instant::now();
     let is_replica = server.is_replica();
+    let progress = &server.persist.load_progress;
+    progress.start(file.metadata().map(|m| m.len()).unwrap_or(0));
     let res = super::load::replace_dataset_from(
         server,
-        std::io::BufReader::with_capacity(1 << 20, file),
+        std::io::BufReader::with_capacity(
+            1 << 20,
+            super::Counting {
+                inner: file,
+                progress,
+            },
+        ),
         !is_replica,
     );
     let report = res.map_err(|e| {

@@ -437,8 +437,13 @@ pub(super) async fn receive_and_load(
             let srv = server.clone();
             let res = in_background(move || {
                 let f = File::open(&path).map_err(|e| e.to_string())?;
-                let reader =
-                    crate::util::PatientReader::new(std::io::BufReader::with_capacity(1 << 20, f));
+                let progress = &srv.persist.load_progress;
+                progress.start(f.metadata().map(|m| m.len()).unwrap_or(0));
+                let counted = crate::persistence::Counting { inner: f, progress };
+                let reader = crate::util::PatientReader::new(std::io::BufReader::with_capacity(
+                    1 << 20,
+                    counted,
+                ));
                 load::stage(&srv, reader, false)
             })
             .await;
