@@ -1,7 +1,9 @@
 //! Replication, as redis `replication.c`: the shared stream and backlog (`stream`), the
 //! replication ids (PSYNC2), the master side (`master`: SYNC/PSYNC, feeding replicas) and the
-//! replica side (`replica`: the link to our master, handshake, sync, applying the stream).
+//! replica side (`replica`: the link to our master, handshake, sync, applying the stream), and
+//! the coordinated FAILOVER between a master and one of its replicas (`failover`).
 
+pub mod failover;
 pub mod master;
 pub mod replica;
 pub mod stream;
@@ -56,6 +58,8 @@ pub struct Replication {
     pub sync_queue: master::SyncQueue,
     /// The link to our master, when we are a replica.
     pub link: replica::LinkInfo,
+    /// A coordinated FAILOVER under way, if any.
+    pub failover: failover::Failover,
 }
 
 impl Default for Replication {
@@ -69,6 +73,7 @@ impl Default for Replication {
             replicas: Mutex::new(Vec::new()),
             sync_queue: master::SyncQueue::default(),
             link: replica::LinkInfo::default(),
+            failover: failover::Failover::default(),
         }
     }
 }
