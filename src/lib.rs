@@ -10,7 +10,8 @@
 //!   `call`), pub/sub, WATCH, stats, logging, active expiry, startup and shutdown.
 //! - `config`: redis.conf parsing, the directive table, CONFIG GET/SET/REWRITE.
 //! - `persistence`: the RDB format, fork-less point-in-time snapshots, SAVE/BGSAVE and loading.
-//! - `replication`: the shared stream and backlog, replication ids, the master and replica sides.
+//! - `replication`: the shared stream and backlog, replication ids, the master and replica sides,
+//!   and the coordinated FAILOVER between them.
 //! - `cli`: tandem-cli, a redis-cli-compatible client (its own RESP reply parser; it uses
 //!   nothing of the server), with interactive mode, redis-cli's tools and `--topology`.
 //! - `util`: Redis's number parsing and formatting, glob matching, clocks.

@@ -521,7 +521,7 @@ pub fn replication_section(s: &Server, out: &mut String) {
             lag
         );
     }
-    line(out, "master_failover_state", "no-failover");
+    line(out, "master_failover_state", s.repl.failover.state().name());
     let ids = s.repl.ids.lock().clone();
     line(out, "master_replid", &ids.replid);
     line(out, "master_replid2", &ids.replid2);

@@ -9,6 +9,7 @@ use super::errors::{self, CmdError};
 use super::spec::{Group, Spec, ADMIN, ALLOW_BUSY, LOADING, NOSCRIPT, NO_MULTI, STALE};
 use super::Ctx;
 use crate::protocol::Reply;
+use crate::replication::failover;
 use crate::replication::master::{self, ReplicaState};
 use crate::replication::replica::LinkState;
 use crate::server::client::Takeover;
@@ -47,10 +48,22 @@ pub const COMMANDS: &[Spec] = &[
         role,
     ),
     Spec::new("wait", 3, NOSCRIPT, Group::Generic, wait),
+    Spec::new(
+        "failover",
+        -1,
+        ADMIN | NOSCRIPT | STALE,
+        Group::Server,
+        failover,
+    ),
 ];
 
-/// A replica serves SYNC/PSYNC only while its own link is up.
+/// No SYNC/PSYNC during a FAILOVER; a replica serves them only while its own link is up.
 fn check_can_serve_sync(cx: &Ctx) -> Result<(), CmdError> {
+    if failover::is_active(cx.server) {
+        return Err(CmdError::fixed(
+            "NOMASTERLINK Can't SYNC while failing over",
+        ));
+    }
     if cx.server.is_replica() && cx.server.repl.link.state() != LinkState::Connected {
         return Err(CmdError::fixed(
             "NOMASTERLINK Can't SYNC while not connected with my master",
@@ -71,6 +84,11 @@ fn sync(cx: &mut Ctx) -> Result<Reply, CmdError> {
 fn psync(cx: &mut Ctx) -> Result<Reply, CmdError> {
     if cx.client.shared.is_replica.load(Ordering::Relaxed) {
         return Ok(Reply::None);
+    }
+    // `PSYNC <replid> <offset> FAILOVER`: our master, failing over to us, asks us to take over.
+    if cx.argv.len() > 3 && is(&cx.argv[3], "failover") {
+        let replid = String::from_utf8_lossy(&cx.argv[1]);
+        failover::take_over(cx.server, &replid, &client_description(cx)).map_err(CmdError::err)?;
     }
     check_can_serve_sync(cx)?;
     let replid = String::from_utf8_lossy(&cx.argv[1]).into_owned();
@@ -120,12 +138,15 @@ fn replconf(cx: &mut Ctx) -> Result<Reply, CmdError> {
 }
 
 fn replicaof(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    if failover::is_active(cx.server) {
+        return Err(CmdError::err("REPLICAOF not allowed while failing over."));
+    }
     if cx.client.shared.is_replica.load(Ordering::Relaxed) {
         return Err(CmdError::err(
             "Command is not valid when client is a replica.",
         ));
     }
-    let me = format!("id={} addr={}", cx.client.id(), cx.client.shared.addr);
+    let me = client_description(cx);
     if is(&cx.argv[1], "no") && is(&cx.argv[2], "one") {
         if cx.server.is_replica() {
             crate::replication::promote(cx.server);
@@ -149,6 +170,11 @@ fn replicaof(cx: &mut Ctx) -> Result<Reply, CmdError> {
     crate::replication::demote(cx.server, host.clone(), port);
     tracing::info!("REPLICAOF {host}:{port} enabled (user request from '{me}')");
     Ok(Reply::OK)
+}
+
+/// The client as the MASTER MODE / REPLICAOF log lines name it.
+fn client_description(cx: &Ctx) -> String {
+    format!("id={} addr={}", cx.client.id(), cx.client.shared.addr)
 }
 
 fn role(cx: &mut Ctx) -> Result<Reply, CmdError> {
@@ -202,15 +228,54 @@ fn wait(cx: &mut Ctx) -> Result<Reply, CmdError> {
     if acked >= numreplicas || cx.client.multi.is_some() {
         return Ok(Reply::Int(acked));
     }
-    cx.server.repl.stream.feed_control(&[
-        Bytes::from_static(b"REPLCONF"),
-        Bytes::from_static(b"GETACK"),
-        Bytes::from_static(b"*"),
-    ]);
+    // No GETACK into the stream while writes are paused (redis sends it after the pause).
+    if !crate::commands::admin::pause::writes_paused(cx.server) {
+        cx.server.repl.stream.feed_control(&[
+            Bytes::from_static(b"REPLCONF"),
+            Bytes::from_static(b"GETACK"),
+            Bytes::from_static(b"*"),
+        ]);
+    }
     cx.client.blocked = Some(crate::server::client::Blocked::Wait {
         target,
         numreplicas,
         timeout_ms: timeout as u64,
     });
     Ok(Reply::None)
+}
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]: parsed as redis
+/// `failoverCommand` does (each option once, ABORT only alone); the state machine is
+/// `replication::failover`.
+fn failover(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let argv = cx.argv;
+    if argv.len() == 2 && is(&argv[1], "abort") {
+        if !failover::is_active(cx.server) {
+            return Err(CmdError::err("No failover in progress."));
+        }
+        failover::abort(cx.server, "Failover manually aborted");
+        return Ok(Reply::OK);
+    }
+    let mut req = failover::Request::default();
+    let mut j = 1;
+    while j < argv.len() {
+        if is(&argv[j], "timeout") && j + 1 < argv.len() && req.timeout_ms == 0 {
+            req.timeout_ms = super::args::parse_int(&argv[j + 1])?;
+            if req.timeout_ms <= 0 {
+                return Err(CmdError::err("FAILOVER timeout must be greater than 0"));
+            }
+            j += 2;
+        } else if is(&argv[j], "to") && j + 2 < argv.len() && req.target.is_none() {
+            let port = super::args::parse_int(&argv[j + 2])?;
+            req.target = Some((String::from_utf8_lossy(&argv[j + 1]).into_owned(), port));
+            j += 3;
+        } else if is(&argv[j], "force") && !req.force {
+            req.force = true;
+            j += 1;
+        } else {
+            return Err(errors::SYNTAX);
+        }
+    }
+    failover::start(cx.server, req).map_err(CmdError::err)?;
+    Ok(Reply::OK)
 }

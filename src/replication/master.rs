@@ -654,9 +654,12 @@ impl std::io::Write for FanOut {
 }
 
 /// The periodic `ping` into the stream, every `repl-ping-replica-period` seconds, while
-/// replicas are attached.
+/// replicas are attached (and no FAILOVER with a timeout waits for them).
 pub fn ping_replicas(server: &Server) {
-    if server.is_replica() || server.repl.replicas.lock().is_empty() {
+    if server.is_replica()
+        || server.repl.replicas.lock().is_empty()
+        || super::failover::suppresses_ping(server)
+    {
         return;
     }
     server

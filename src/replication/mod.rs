@@ -1,7 +1,9 @@
 //! Replication, as redis `replication.c`: the shared stream and backlog (`stream`), the
 //! replication ids (PSYNC2), the master side (`master`: SYNC/PSYNC, feeding replicas) and the
-//! replica side (`replica`: the link to our master, handshake, sync, applying the stream).
+//! replica side (`replica`: the link to our master, handshake, sync, applying the stream), and
+//! the coordinated FAILOVER between a master and one of its replicas (`failover`).
 
+pub mod failover;
 pub mod master;
 pub mod replica;
 pub mod stream;
@@ -59,6 +61,8 @@ pub struct Replication {
     pub link: replica::LinkInfo,
     /// Since when (ms) no replica has been attached: `repl-backlog-ttl` counts from here.
     pub no_replicas_since_ms: std::sync::atomic::AtomicI64,
+    /// A coordinated FAILOVER under way, if any.
+    pub failover: failover::Failover,
 }
 
 impl Default for Replication {
@@ -73,6 +77,7 @@ impl Default for Replication {
             sync_queue: master::SyncQueue::default(),
             link: replica::LinkInfo::default(),
             no_replicas_since_ms: std::sync::atomic::AtomicI64::new(crate::util::now_ms()),
+            failover: failover::Failover::default(),
         }
     }
 }

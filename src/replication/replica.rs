@@ -127,7 +127,7 @@ async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64)
     let mut first = true;
     while !obsolete(&server, generation) && !server.is_shutting_down() {
         if !first {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(super::failover::reconnect_delay(&server)).await;
             if obsolete(&server, generation) {
                 return;
             }
@@ -312,11 +312,27 @@ async fn session(
             ("?".to_string(), "-1".to_string())
         }
     };
-    stream
-        .write_all(&command(&[b"PSYNC", req_id.as_bytes(), req_off.as_bytes()]))
-        .await?;
+    // A master demoted by FAILOVER asks its target to take over (`PSYNC ... FAILOVER`); the
+    // failover ends with the answer, or is aborted (we become a master again) without one.
+    let failing_over = super::failover::in_progress(server);
+    let mut psync: Vec<&[u8]> = vec![b"PSYNC", req_id.as_bytes(), req_off.as_bytes()];
+    if failing_over {
+        psync.push(b"FAILOVER");
+    }
+    let sent = stream.write_all(&command(&psync)).await;
+    if failing_over && sent.is_err() {
+        super::failover::abort(server, "Write error to failover target");
+    }
+    sent?;
     let sync_timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
-    let reply = read_line(&mut stream, &mut buf, sync_timeout).await?;
+    let reply = read_line(&mut stream, &mut buf, sync_timeout).await;
+    if failing_over {
+        super::failover::psync_replied(server, reply.as_deref().ok());
+    }
+    let reply = reply?;
+    if obsolete(server, generation) {
+        return Err(LinkError::Obsolete);
+    }
     let applied_from;
     if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut parts = rest.split(' ');

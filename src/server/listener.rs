@@ -233,7 +233,11 @@ async fn cron(server: Arc<Server>) {
             _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
             _ = shutdown.changed() => return,
         }
-        if server.active_expire_enabled.load(Ordering::Relaxed) && !server.is_replica() {
+        // Paused writes (CLIENT PAUSE, FAILOVER) pause active expiry too, as in redis.
+        if server.active_expire_enabled.load(Ordering::Relaxed)
+            && !server.is_replica()
+            && !crate::commands::admin::pause::writes_paused(&server)
+        {
             crate::server::expire::active_expire_cycle(&server);
         }
         crate::replication::master::start_pending_syncs(&server);

@@ -4,6 +4,9 @@
 //! The connection asks [`must_wait`] before processing each request (cheap: one atomic load when
 //! no server in the process is paused), and awaits [`wait`] when it must: the request then runs
 //! once the pause ends or is lifted by CLIENT UNPAUSE. Replica links are never paused.
+//!
+//! FAILOVER pauses writes on its own account (redis `PAUSE_DURING_FAILOVER`): CLIENT UNPAUSE
+//! does not lift that pause, and the end of the failover does not lift a CLIENT PAUSE.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::time::Duration;
@@ -29,6 +32,8 @@ pub enum Mode {
 pub struct PauseState {
     mode: AtomicU8,
     until_ms: AtomicI64,
+    /// Writes paused by a FAILOVER until it ends.
+    failover: AtomicBool,
     lifted: Notify,
 }
 
@@ -36,8 +41,18 @@ pub struct PauseState {
 static ANY_PAUSED: AtomicBool = AtomicBool::new(false);
 
 impl PauseState {
-    /// The mode in force now (Off once the deadline passed).
+    /// The mode in force now: the stricter of CLIENT PAUSE's and FAILOVER's.
     pub fn mode_now(&self) -> Mode {
+        let by_command = self.command_mode_now();
+        if self.failover.load(Ordering::Acquire) {
+            by_command.max(Mode::Write)
+        } else {
+            by_command
+        }
+    }
+
+    /// The mode CLIENT PAUSE set (Off once its deadline passed).
+    fn command_mode_now(&self) -> Mode {
         let m = self.mode.load(Ordering::Acquire);
         if m == Mode::Off as u8 || crate::util::now_ms() >= self.until_ms.load(Ordering::Acquire) {
             return Mode::Off;
@@ -56,7 +71,7 @@ pub fn pause(server: &Server, until_ms: i64, mode: Mode) {
     let st = &super::state(server).pause;
     // Under the registry lock, so `clear_flag_if_idle` cannot miss this pause.
     let _all = super::STATES.lock();
-    let active = st.mode_now() != Mode::Off;
+    let active = st.command_mode_now() != Mode::Off;
     let (old_mode, old_until) = if active {
         (
             st.mode.load(Ordering::Acquire),
@@ -85,6 +100,24 @@ pub fn unpause(server: &Server) {
     let st = &super::state(server).pause;
     st.mode.store(Mode::Off as u8, Ordering::Release);
     st.lifted.notify_waiters();
+}
+
+/// Pauses writes for a FAILOVER (`on`), or lifts that pause and wakes the waiting clients.
+pub fn failover_pause(server: &Server, on: bool) {
+    let st = &super::state(server).pause;
+    let _all = super::STATES.lock();
+    st.failover.store(on, Ordering::Release);
+    if on {
+        ANY_PAUSED.store(true, Ordering::Release);
+    } else {
+        st.lifted.notify_waiters();
+    }
+}
+
+/// Whether writes are paused now, by CLIENT PAUSE or by a FAILOVER (redis
+/// `checkClientPauseTimeoutAndReturnIfPaused`): active expiry and GETACK wait meanwhile.
+pub fn writes_paused(server: &Server) -> bool {
+    ANY_PAUSED.load(Ordering::Acquire) && super::state(server).pause.mode_now() != Mode::Off
 }
 
 /// Whether `argv` from `client` must wait for the pause to end before it is processed.
@@ -150,7 +183,12 @@ pub async fn wait(
         if st.mode_now() == Mode::Off || server.is_shutting_down() {
             return true;
         }
-        let left = st.until_ms.load(Ordering::Acquire) - crate::util::now_ms();
+        // A FAILOVER pause has no deadline: it ends with a notification.
+        let left = if st.failover.load(Ordering::Acquire) {
+            i64::MAX
+        } else {
+            st.until_ms.load(Ordering::Acquire) - crate::util::now_ms()
+        };
         let nap = Duration::from_millis(left.clamp(1, 100) as u64);
         tokio::select! {
             _ = st.lifted.notified() => {}
