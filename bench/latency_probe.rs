@@ -35,6 +35,12 @@ fn main() {
     let _ = conn.set_nodelay(true);
     let mut lat_us: Vec<u32> = Vec::with_capacity(1 << 20);
     let mut reply = [0u8; 64];
+    // LATENCY_PROBE_TRACE_MS=<ms>: also print each slower round trip to stderr, with its
+    // wall-clock time, to line it up with server logs.
+    let trace_us: Option<u128> = std::env::var("LATENCY_PROBE_TRACE_MS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|ms| (ms * 1000.0) as u128);
     let mut i: u64 = 0;
     while !stop.load(Ordering::Acquire) {
         let key = format!("probe:{}", i % 1000);
@@ -57,7 +63,20 @@ fn main() {
                 Ok(n) => got.extend_from_slice(&reply[..n]),
             }
         }
-        lat_us.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        let took = t0.elapsed().as_micros();
+        if trace_us.is_some_and(|t| took >= t) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            eprintln!(
+                "slow {:.3} ms at {}.{:03}",
+                took as f64 / 1000.0,
+                now / 1000,
+                now % 1000
+            );
+        }
+        lat_us.push(took.min(u32::MAX as u128) as u32);
         i += 1;
         std::thread::sleep(interval);
     }

@@ -280,8 +280,15 @@ where
     std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
-            BACKGROUND.set(true);
-            set_thread_policy(ThreadPolicy::Idle);
+            // An unprivileged thread can never leave SCHED_IDLE (nor lower its nice value):
+            // then it starts at the low normal priority it would have been raised to.
+            let idle = can_raise_priority();
+            BACKGROUND.set(idle);
+            set_thread_policy(if idle {
+                ThreadPolicy::Idle
+            } else {
+                ThreadPolicy::Low
+            });
             f();
         })
 }
@@ -309,8 +316,8 @@ impl Default for Patience {
 }
 
 impl Patience {
-    /// Called often from the thread's loop; cheap.
-    /// A no-op on threads not started by [`spawn_background`] (SAVE on a client's thread).
+    /// Called often from the thread's loop; cheap. A no-op on threads not started by
+    /// [`spawn_background`] (SAVE on a client's thread) or not started idle.
     pub fn tick(&mut self) {
         if !self.raised && BACKGROUND.get() && self.started.elapsed() >= PATIENCE {
             self.raised = true;
@@ -357,6 +364,20 @@ pub enum ThreadPolicy {
     Idle,
     /// SCHED_OTHER at nice 10.
     Low,
+}
+
+/// Whether this process may raise a thread's priority back (root, or RLIMIT_NICE up to nice 0).
+fn can_raise_priority() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        if nix::unistd::geteuid().is_root() {
+            return true;
+        }
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NICE)
+            .is_ok_and(|(soft, _)| soft >= 20)
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
 }
 
 /// Sets the scheduling policy of the calling thread (Linux; elsewhere a no-op). Failure is

@@ -144,6 +144,19 @@ impl Value {
         }
     }
 
+    /// Whether a copy costs about as little as a small allocation: strings (shared bytes),
+    /// packed collections, short lists. The snapshot walk copies such values under the shard
+    /// lock and encodes them after releasing it.
+    pub fn cheap_to_clone(&self) -> bool {
+        match self {
+            Value::Str(_) => true,
+            Value::List(l) => l.len() <= 128,
+            Value::Hash(h) => matches!(h, Hash::Listpack(_)),
+            Value::Set(s) => matches!(s, Set::Intset(_)),
+            Value::ZSet(z) => matches!(z, ZSet::Listpack(_)),
+        }
+    }
+
     /// Whether a collection became empty (Redis deletes such keys).
     pub fn is_empty_collection(&self) -> bool {
         match self {

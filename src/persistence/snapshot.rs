@@ -156,6 +156,7 @@ impl Snapshot {
         sink.raw(&header)?;
         let ndbs = server.keyspace.databases();
         let mut buf = Vec::with_capacity(64 * 1024);
+        let mut copies: Vec<(bytes::Bytes, Value, Option<i64>)> = Vec::with_capacity(CHUNK);
         let mut patience = crate::util::Patience::default();
         for db in 0..ndbs {
             for s in 0..SHARDS {
@@ -178,13 +179,20 @@ impl Snapshot {
                                 if e.ver < self.cap.epoch {
                                     e.ver = self.cap.epoch;
                                     let expire = t.expires.get(k).copied();
-                                    encode::write_entry(
-                                        &mut buf,
-                                        k,
-                                        &e.value,
-                                        expire,
-                                        self.compress,
-                                    );
+                                    // Copy what is cheap to copy and encode it after the lock
+                                    // is released: this thread runs at idle priority, and a
+                                    // client waiting on a lock it holds waits for it too.
+                                    if e.value.cheap_to_clone() {
+                                        copies.push((k.clone(), e.value.clone(), expire));
+                                    } else {
+                                        encode::write_entry(
+                                            &mut buf,
+                                            k,
+                                            &e.value,
+                                            expire,
+                                            self.compress,
+                                        );
+                                    }
                                     stats.keys += 1;
                                 }
                             }
@@ -192,6 +200,9 @@ impl Snapshot {
                         i = end;
                         end >= t.map.len()
                     };
+                    for (k, v, expire) in copies.drain(..) {
+                        encode::write_entry(&mut buf, &k, &v, expire, self.compress);
+                    }
                     sink.entries(db, &buf)?;
                     self.drain(&mut sink, &mut stats)?;
                     if done {

@@ -266,6 +266,8 @@ pub async fn serve_replica<S>(
             }
             srv.stats.net_output_bytes.fetch_add(n, Ordering::Relaxed);
             writer_reader.next.fetch_add(n, Ordering::AcqRel);
+            // A replica catching up streams without waiting: let clients' tasks in between.
+            tokio::task::yield_now().await;
         }
     });
     let mut inbuf = BytesMut::with_capacity(1024);
@@ -433,6 +435,10 @@ async fn full_sync<W: AsyncWrite + Unpin>(
                     .stats
                     .net_output_bytes
                     .fetch_add(d.len() as u64, Ordering::Relaxed);
+                // While the socket takes data this loop never waits, and the worker would run
+                // it for a whole cooperative budget (megabytes) before a client's task
+                // queued behind it gets a turn.
+                tokio::task::yield_now().await;
             }
             Some(RdbChunk::End) => break,
             Some(RdbChunk::Failed) | None => return fail(&reader),

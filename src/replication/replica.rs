@@ -119,7 +119,7 @@ pub fn stop_link(server: &Server) {
     server.repl.link.set_state(LinkState::None);
 }
 
-fn obsolete(server: &Server, generation: u64) -> bool {
+pub(super) fn obsolete(server: &Server, generation: u64) -> bool {
     server.repl.link.generation.load(Ordering::Acquire) != generation
 }
 
@@ -351,7 +351,9 @@ async fn session(
         }
         tracing::info!("Full resync from master: {id}:{off}");
         server.repl.link.set_state(LinkState::Sync);
-        super::sync_load::receive_and_load(server, &mut stream, &mut buf).await?;
+        let (_, returned) =
+            super::sync_load::receive_and_load(server, stream, &mut buf, generation).await?;
+        stream = returned;
         {
             let mut ids = server.repl.ids.lock();
             *ids = ReplIds {

@@ -10,8 +10,10 @@
 //!   memory for the duration, as in Redis).
 //! - `on-empty-db`: as `swapdb` when the dataset is empty, otherwise as `disabled`.
 //!
-//! Parsing runs on a background thread (idle CPU priority) fed through a bounded channel, so a
-//! slow parser slows the transfer rather than buffering it. The payload is accepted only when
+//! After the `$` header the whole transfer runs on one background thread (idle CPU priority,
+//! see `util::spawn_background`) that owns the socket: it reads the payload, writes the file,
+//! and feeds the parser by pulling from the socket, so a slow parser slows the transfer rather
+//! than buffering it, and the receiving never takes a client-serving worker's core. The payload is accepted only when
 //! complete (length reached, or the `$EOF:` mark found) and entirely valid (checksum included);
 //! until then nothing of the old dataset has been touched. In `disabled` mode with data the
 //! file's checksum is verified before the flush; only a file with a valid checksum that still
@@ -24,9 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::replica::{read_line, LinkError};
 use crate::persistence::load::{self, LoadReport, Staged};
@@ -52,23 +53,25 @@ enum Framing {
     Done,
 }
 
-/// The payload being received, chunk by chunk.
+/// The payload being received, chunk by chunk, over the blocking socket.
 struct Payload<'a> {
     server: &'a Server,
+    generation: u64,
     framing: Framing,
-    timeout: Duration,
     max_len: u64,
     read: u64,
+    scratch: Vec<u8>,
 }
 
 impl Payload<'_> {
     /// The next chunk of the payload, `None` once it is complete. Bytes after an `$EOF:` mark
     /// (a master that streams without waiting for our ACK) stay in `buf` for the stream.
-    async fn next(
+    fn next(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut std::net::TcpStream,
         buf: &mut BytesMut,
     ) -> Result<Option<Bytes>, LinkError> {
+        use std::io::Read;
         loop {
             if !buf.is_empty() {
                 if let Some(chunk) = self.take(buf) {
@@ -85,14 +88,30 @@ impl Payload<'_> {
                     "Snapshot from MASTER is too large".into(),
                 ));
             }
-            let n = tokio::time::timeout(self.timeout, stream.read_buf(buf))
-                .await
-                .map_err(|_| LinkError::Protocol(TIMEOUT_BULK.into()))??;
+            if super::replica::obsolete(self.server, self.generation)
+                || self.server.is_shutting_down()
+            {
+                return Err(LinkError::Obsolete);
+            }
+            let n = match stream.read(&mut self.scratch) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(LinkError::Protocol(TIMEOUT_BULK.into()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(LinkError::Io(e)),
+            };
             if n == 0 {
                 return Err(LinkError::Protocol(
                     "I/O error trying to sync with MASTER: connection lost".into(),
                 ));
             }
+            buf.extend_from_slice(&self.scratch[..n]);
         }
     }
 
@@ -129,54 +148,47 @@ impl Payload<'_> {
     }
 }
 
-/// A parser on a background thread, fed with the payload's chunks.
-struct Parser {
-    tx: mpsc::Sender<Bytes>,
-    done: oneshot::Receiver<Result<Staged, String>>,
+/// The payload as a reader for the parser: pulls chunks from the socket, copying each one to
+/// the temp file (if any) as it passes. A socket error is kept aside (the parser only sees an
+/// early end) so the caller reports the real cause.
+struct Tee<'a, 'b> {
+    payload: &'a mut Payload<'b>,
+    stream: &'a mut std::net::TcpStream,
+    buf: &'a mut BytesMut,
+    file: Option<&'a mut TempRdb>,
+    cur: Bytes,
+    error: Option<LinkError>,
 }
 
-impl Parser {
-    fn start(server: &Arc<Server>) -> Result<Parser, LinkError> {
-        let (tx, rx) = mpsc::channel::<Bytes>(32);
-        let (done_tx, done) = oneshot::channel();
-        let srv = server.clone();
-        crate::util::spawn_background("repl-load", move || {
-            let reader = crate::util::PatientReader::new(ChannelReader {
-                rx,
-                cur: Bytes::new(),
-            });
-            let _ = done_tx.send(load::stage(&srv, reader, false));
-        })
-        .map_err(LinkError::Io)?;
-        Ok(Parser { tx, done })
+impl Tee<'_, '_> {
+    fn pull(&mut self) -> Result<Option<Bytes>, LinkError> {
+        let chunk = self.payload.next(self.stream, self.buf)?;
+        if let (Some(c), Some(f)) = (&chunk, self.file.as_mut()) {
+            f.write(c)?;
+        }
+        Ok(chunk)
     }
 
-    async fn feed(&self, chunk: Bytes) -> Result<(), LinkError> {
-        // A parser that stopped early (corrupt payload) reports why in `finish`.
-        let _ = self.tx.send(chunk).await;
+    /// Reads (and files) whatever the parser left of the payload.
+    fn finish(&mut self) -> Result<(), LinkError> {
+        while self.pull()?.is_some() {}
         Ok(())
     }
-
-    async fn finish(self) -> Result<Staged, String> {
-        drop(self.tx);
-        self.done
-            .await
-            .unwrap_or_else(|_| Err("the loading thread died".into()))
-    }
 }
 
-/// The receiving end of the parser's channel, as a blocking reader.
-struct ChannelReader {
-    rx: mpsc::Receiver<Bytes>,
-    cur: Bytes,
-}
-
-impl std::io::Read for ChannelReader {
+impl std::io::Read for Tee<'_, '_> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(b) => self.cur = b,
-                None => return Ok(0),
+            if self.error.is_some() {
+                return Ok(0);
+            }
+            match self.pull() {
+                Ok(Some(c)) => self.cur = c,
+                Ok(None) => return Ok(0),
+                Err(e) => {
+                    self.error = Some(e);
+                    return Ok(0);
+                }
             }
         }
         let n = out.len().min(self.cur.len());
@@ -184,6 +196,64 @@ impl std::io::Read for ChannelReader {
         let _ = self.cur.split_to(n);
         Ok(n)
     }
+}
+
+/// What the transfer thread produced.
+struct Received {
+    /// The parsed dataset, when it was parsed while arriving.
+    staged: Option<Staged>,
+    file: Option<TempRdb>,
+}
+
+/// The blocking part: receive the payload into the file and/or the parser.
+fn transfer(
+    server: &Arc<Server>,
+    payload: &mut Payload<'_>,
+    stream: &mut std::net::TcpStream,
+    buf: &mut BytesMut,
+    to_disk: bool,
+    parse_now: bool,
+) -> Result<Received, LinkError> {
+    let mut file = if to_disk {
+        Some(TempRdb::create()?)
+    } else {
+        None
+    };
+    let staged = if parse_now {
+        let mut tee = Tee {
+            payload,
+            stream,
+            buf,
+            file: file.as_mut(),
+            cur: Bytes::new(),
+            error: None,
+        };
+        let parsed = load::stage(server, crate::util::PatientReader::new(&mut tee), false);
+        if let Some(e) = tee.error.take() {
+            return Err(e);
+        }
+        let staged = parsed.map_err(|e| {
+            LinkError::Protocol(format!(
+                "Failed trying to load the MASTER synchronization DB from {}: {e}",
+                if to_disk { "disk" } else { "socket" }
+            ))
+        })?;
+        tee.finish()?;
+        Some(staged)
+    } else {
+        let mut patience = crate::util::Patience::default();
+        while let Some(chunk) = payload.next(stream, buf)? {
+            patience.tick();
+            if let Some(f) = file.as_mut() {
+                f.write(&chunk)?;
+            }
+        }
+        None
+    };
+    if let Some(f) = file.as_mut() {
+        f.sync()?;
+    }
+    Ok(Received { staged, file })
 }
 
 /// Runs blocking file work on a background thread and waits for it.
@@ -316,12 +386,14 @@ impl Drop for TempRdb {
     }
 }
 
-/// Receives the snapshot that follows `+FULLRESYNC` and makes it the dataset.
+/// Receives the snapshot that follows `+FULLRESYNC` and makes it the dataset. Takes the
+/// socket (the transfer thread owns it meanwhile) and gives it back for the stream.
 pub(super) async fn receive_and_load(
     server: &Arc<Server>,
-    stream: &mut TcpStream,
+    mut stream: TcpStream,
     buf: &mut BytesMut,
-) -> Result<LoadReport, LinkError> {
+    generation: u64,
+) -> Result<(LoadReport, TcpStream), LinkError> {
     let (timeout, max_len, mode) = {
         let c = server.config.read();
         (
@@ -333,7 +405,7 @@ pub(super) async fn receive_and_load(
     let link = &server.repl.link;
     link.sync_total.store(-1, Ordering::Release);
     link.sync_read.store(0, Ordering::Release);
-    let header = read_line(stream, buf, timeout).await?;
+    let header = read_line(&mut stream, buf, timeout).await?;
     if let Some(err) = header.strip_prefix('-') {
         return Err(LinkError::Protocol(format!(
             "MASTER aborted replication with an error: {err}"
@@ -385,39 +457,53 @@ pub(super) async fn receive_and_load(
             link.sync_total.load(Ordering::Acquire)
         );
     }
-    let mut file = if to_disk {
-        Some(TempRdb::create()?)
-    } else {
-        None
-    };
-    let parser = if parse_now {
-        Some(Parser::start(server)?)
-    } else {
-        None
-    };
     if !to_disk {
         tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
     }
-    let mut payload = Payload {
-        server,
-        framing,
-        timeout,
-        max_len,
-        read: 0,
-    };
-    while let Some(chunk) = payload.next(stream, buf).await? {
-        if let Some(f) = file.as_mut() {
-            f.write(&chunk)?;
+
+    // The transfer, on a background thread that owns the socket.
+    let std_stream = stream.into_std()?;
+    std_stream.set_nonblocking(false)?;
+    std_stream.set_read_timeout(Some(timeout))?;
+    let (tx, rx) = oneshot::channel();
+    let srv = server.clone();
+    let mut taken = std::mem::take(buf);
+    crate::util::spawn_background("repl-transfer", move || {
+        let mut std_stream = std_stream;
+        let mut payload = Payload {
+            server: &srv,
+            generation,
+            framing,
+            max_len,
+            read: 0,
+            scratch: vec![0u8; 256 * 1024],
+        };
+        let res = transfer(
+            &srv,
+            &mut payload,
+            &mut std_stream,
+            &mut taken,
+            to_disk,
+            parse_now,
+        );
+        let _ = tx.send((res, std_stream, taken));
+    })
+    .map_err(LinkError::Io)?;
+    let (res, std_stream, rest) = rx
+        .await
+        .map_err(|_| LinkError::Protocol("the transfer thread died".into()))?;
+    *buf = rest;
+    let Received { staged, file } = res?;
+    std_stream.set_nonblocking(true)?;
+    let stream = TcpStream::from_std(std_stream)?;
+    let staged = match staged {
+        Some(s) => {
+            if to_disk {
+                tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
+                tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+            }
+            s
         }
-        if let Some(p) = &parser {
-            p.feed(chunk).await?;
-        }
-    }
-    if let Some(f) = file.as_mut() {
-        f.sync()?;
-    }
-    let staged = match parser {
-        Some(p) => p.finish().await,
         None => {
             // Disk-based with data: Redis's order, so memory never holds two datasets. The
             // file's checksum is verified first, so a damaged transfer does not cost the data.
@@ -429,6 +515,9 @@ pub(super) async fn receive_and_load(
                         "Failed trying to load the MASTER synchronization DB from disk: {e}"
                     ))
                 })?;
+            if super::replica::obsolete(server, generation) {
+                return Err(LinkError::Obsolete);
+            }
             tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
             load::flush_dataset(server);
             tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
@@ -448,18 +537,16 @@ pub(super) async fn receive_and_load(
             })
             .await;
             server.persist.loading.store(false, Ordering::Release);
-            res
+            res.map_err(|e| {
+                LinkError::Protocol(format!(
+                    "Failed trying to load the MASTER synchronization DB from disk: {e}"
+                ))
+            })?
         }
     };
-    let staged = staged.map_err(|e| {
-        LinkError::Protocol(format!(
-            "Failed trying to load the MASTER synchronization DB from {}: {e}",
-            if to_disk { "disk" } else { "socket" }
-        ))
-    })?;
-    if parse_now && to_disk {
-        tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
-        tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    // REPLICAOF NO ONE (or another master) while the snapshot arrived: it is not ours to load.
+    if super::replica::obsolete(server, generation) {
+        return Err(LinkError::Obsolete);
     }
     let report = staged.install(server);
     if let Some(f) = file {
@@ -470,5 +557,5 @@ pub(super) async fn receive_and_load(
         report.keys,
         report.expired
     );
-    Ok(report)
+    Ok((report, stream))
 }
