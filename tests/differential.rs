@@ -24,6 +24,7 @@
 //! | `!ttl ` | integers equal, or both positive and within 10% of each other: TTL/PTTL after a wait |
 //! | `!ok ` | nothing but "both are errors" or "both are not errors" |
 //! | `!conn NAME ` | the command runs on a second connection NAME (opened on first use, per file), e.g. to touch a WATCHed key from another client |
+//! | `!recv` | sends nothing: reads the next pending reply (a pub/sub message, the second reply of a two-channel SUBSCRIBE) on the line's connection; nothing may follow it |
 //!
 //! `!sleep MS` on its own line sleeps MS milliseconds on the test thread (keep these short).
 //! Connection protocol switches (`HELLO 3`) are ordinary commands: replies are compared as raw
@@ -220,6 +221,7 @@ fn parse_case_file(path: &Path) -> Result<Vec<Step>, String> {
         }
         let mut mode = Mode::Exact;
         let mut conn = String::new();
+        let mut recv = false;
         while rest.starts_with('!') {
             let (word, tail) = rest.split_once(' ').unwrap_or((rest, ""));
             rest = tail.trim_start();
@@ -229,6 +231,10 @@ fn parse_case_file(path: &Path) -> Result<Vec<Step>, String> {
                 "!type" => Mode::Type,
                 "!ttl" => Mode::Ttl,
                 "!ok" => Mode::Ok,
+                "!recv" => {
+                    recv = true;
+                    mode
+                }
                 "!conn" => {
                     let (conn_name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
                     conn = conn_name.to_string();
@@ -239,8 +245,15 @@ fn parse_case_file(path: &Path) -> Result<Vec<Step>, String> {
             };
         }
         let args = split_args(rest).map_err(|e| format!("{name}:{line}: {e}"))?;
-        if args.is_empty() {
-            return Err(format!("{name}:{line}: no command"));
+        if args.is_empty() != recv {
+            return Err(format!(
+                "{name}:{line}: {}",
+                if recv {
+                    "nothing may follow !recv"
+                } else {
+                    "no command"
+                }
+            ));
         }
         steps.push(Step::Command {
             line,
@@ -441,7 +454,12 @@ impl<'a> Comparer<'a> {
         args: &[Vec<u8>],
     ) -> Result<bool, String> {
         let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        let request = support::encode_command(&argv);
+        // No arguments: `!recv`, read what is pending without sending.
+        let request = if argv.is_empty() {
+            Vec::new()
+        } else {
+            support::encode_command(&argv)
+        };
         let reference = match self.reference.send(conn, &request) {
             Ok(()) => self.reference.receive(conn),
             Err(outcome) => outcome,
