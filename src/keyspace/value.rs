@@ -149,7 +149,7 @@ impl Value {
     /// lock and encodes them after releasing it.
     pub fn cheap_to_clone(&self) -> bool {
         match self {
-            Value::Str(_) => true,
+            Value::Str(s) => s.len() <= 16 * 1024,
             Value::List(l) => l.len() <= 128,
             Value::Hash(h) => matches!(h, Hash::Listpack(_)),
             Value::Set(s) => matches!(s, Set::Intset(_)),

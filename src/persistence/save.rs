@@ -24,7 +24,7 @@ pub fn save_snapshot(server: &Arc<Server>, snapshot: Snapshot) -> Result<PathBuf
     ));
     let result = (|| -> std::io::Result<()> {
         let file = File::create(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
+        let mut w = BufWriter::with_capacity(64 * 1024, file);
         snapshot.write(server, &mut w)?;
         w.flush()?;
         let file = w.into_inner().map_err(|e| e.into_error())?;

@@ -29,6 +29,81 @@ fn encode_plain(out: &mut Vec<u8>, key: &[u8], v: &Value, expire: Option<i64>) {
     encode::write_entry(out, key, v, expire, false);
 }
 
+/// Entries copied out of a shard during the walk, encoded once its lock is released. Key and
+/// string bytes are copied into an arena rather than cloned: cloning a `Bytes` made from a
+/// `Vec` turns it into a shared allocation for good (an extra allocation per key).
+#[derive(Default)]
+struct Copies {
+    items: Vec<Copied>,
+}
+
+enum Copied {
+    Str {
+        key: std::ops::Range<usize>,
+        int: Option<i64>,
+        val: std::ops::Range<usize>,
+        expire: Option<i64>,
+    },
+    Other {
+        key: std::ops::Range<usize>,
+        value: Value,
+        expire: Option<i64>,
+    },
+}
+
+impl Copies {
+    fn push(&mut self, arena: &mut Vec<u8>, key: &[u8], v: &Value, expire: Option<i64>) {
+        let mut put = |b: &[u8]| {
+            let start = arena.len();
+            arena.extend_from_slice(b);
+            start..arena.len()
+        };
+        let key = put(key);
+        self.items.push(match v {
+            Value::Str(crate::keyspace::Str::Int(i)) => Copied::Str {
+                key,
+                int: Some(*i),
+                val: 0..0,
+                expire,
+            },
+            Value::Str(crate::keyspace::Str::Bytes { data, .. }) => Copied::Str {
+                key,
+                int: None,
+                val: put(data),
+                expire,
+            },
+            other => Copied::Other {
+                key,
+                value: other.clone(),
+                expire,
+            },
+        });
+    }
+
+    fn encode(&mut self, arena: &mut Vec<u8>, out: &mut Vec<u8>, compress: bool) {
+        for c in self.items.drain(..) {
+            match c {
+                Copied::Str {
+                    key,
+                    int,
+                    val,
+                    expire,
+                } => {
+                    let view = match int {
+                        Some(i) => encode::StrView::Int(i),
+                        None => encode::StrView::Bytes(&arena[val]),
+                    };
+                    encode::write_str_entry(out, &arena[key], view, expire, compress);
+                }
+                Copied::Other { key, value, expire } => {
+                    encode::write_entry(out, &arena[key], &value, expire, compress);
+                }
+            }
+        }
+        arena.clear();
+    }
+}
+
 /// Only one snapshot walks the keyspace at a time.
 #[derive(Default)]
 pub struct SnapshotSlot {
@@ -156,7 +231,8 @@ impl Snapshot {
         sink.raw(&header)?;
         let ndbs = server.keyspace.databases();
         let mut buf = Vec::with_capacity(64 * 1024);
-        let mut copies: Vec<(bytes::Bytes, Value, Option<i64>)> = Vec::with_capacity(CHUNK);
+        let mut copies = Copies::default();
+        let mut arena: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut patience = crate::util::Patience::default();
         for db in 0..ndbs {
             for s in 0..SHARDS {
@@ -183,7 +259,7 @@ impl Snapshot {
                                     // is released: this thread runs at idle priority, and a
                                     // client waiting on a lock it holds waits for it too.
                                     if e.value.cheap_to_clone() {
-                                        copies.push((k.clone(), e.value.clone(), expire));
+                                        copies.push(&mut arena, k, &e.value, expire);
                                     } else {
                                         encode::write_entry(
                                             &mut buf,
@@ -200,9 +276,7 @@ impl Snapshot {
                         i = end;
                         end >= t.map.len()
                     };
-                    for (k, v, expire) in copies.drain(..) {
-                        encode::write_entry(&mut buf, &k, &v, expire, self.compress);
-                    }
+                    copies.encode(&mut arena, &mut buf, self.compress);
                     sink.entries(db, &buf)?;
                     self.drain(&mut sink, &mut stats)?;
                     if done {

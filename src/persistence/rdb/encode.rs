@@ -209,15 +209,50 @@ pub fn write_entry(
     expire_ms: Option<i64>,
     compress: bool,
 ) {
-    if let Some(ms) = expire_ms {
-        out.push(OPCODE_EXPIRETIME_MS);
-        out.extend_from_slice(&ms.to_le_bytes());
+    if let Value::Str(s) = v {
+        let view = match s {
+            Str::Int(i) => StrView::Int(*i),
+            Str::Bytes { data, .. } => StrView::Bytes(data),
+        };
+        return write_str_entry(out, key, view, expire_ms, compress);
     }
+    write_expire(out, expire_ms);
     let mut body = Vec::new();
     write_typed_value(&mut body, v, compress);
     out.push(body[0]);
     write_string(out, key, compress);
     out.extend_from_slice(&body[1..]);
+}
+
+/// A string value without its `Str` (the snapshot walk copies string bytes out of the shard).
+#[derive(Debug, Clone, Copy)]
+pub enum StrView<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+/// `write_entry` for a string value.
+pub fn write_str_entry(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    s: StrView<'_>,
+    expire_ms: Option<i64>,
+    compress: bool,
+) {
+    write_expire(out, expire_ms);
+    out.push(TYPE_STRING);
+    write_string(out, key, compress);
+    match s {
+        StrView::Int(i) => write_str_value(out, &Str::Int(i), compress),
+        StrView::Bytes(b) => write_string(out, b, compress),
+    }
+}
+
+fn write_expire(out: &mut Vec<u8>, expire_ms: Option<i64>) {
+    if let Some(ms) = expire_ms {
+        out.push(OPCODE_EXPIRETIME_MS);
+        out.extend_from_slice(&ms.to_le_bytes());
+    }
 }
 
 pub fn write_aux(out: &mut Vec<u8>, key: &str, value: &[u8]) {
