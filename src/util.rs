@@ -294,11 +294,16 @@ where
 }
 
 thread_local! {
+    /// This thread was started idle by `spawn_background` (and may raise itself back).
     static BACKGROUND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// `Patience` moved it to the low normal priority.
+    static RAISED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Inside `boosted`.
+    static BOOSTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// How long a background thread runs at idle priority before it claims a (low) share of CPU.
-pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Guarantees progress to a thread started by [`spawn_background`]: see there.
 pub struct Patience {
@@ -321,9 +326,33 @@ impl Patience {
     pub fn tick(&mut self) {
         if !self.raised && BACKGROUND.get() && self.started.elapsed() >= PATIENCE {
             self.raised = true;
-            set_thread_policy(ThreadPolicy::Low);
+            RAISED.set(true);
+            if !BOOSTED.get() {
+                set_thread_policy(ThreadPolicy::Low);
+            }
         }
     }
+}
+
+/// Runs `f` at normal priority when called on an idle-priority background thread: for the
+/// moments it holds a lock that client threads wait for (a shard during the snapshot walk).
+/// At idle priority the holder could be kept off the CPU by any busy normal thread, and every
+/// client blocked on that lock with it (priority inversion); a woken client thread would then
+/// wait, not for the µs the section takes, but for as long as the machine stays busy.
+pub fn boosted<T>(f: impl FnOnce() -> T) -> T {
+    if !BACKGROUND.get() || BOOSTED.get() {
+        return f();
+    }
+    BOOSTED.set(true);
+    set_thread_policy(ThreadPolicy::Normal);
+    let out = f();
+    set_thread_policy(if RAISED.get() {
+        ThreadPolicy::Low
+    } else {
+        ThreadPolicy::Idle
+    });
+    BOOSTED.set(false);
+    out
 }
 
 /// A reader that ticks [`Patience`] on every read (loaders running on background threads).
@@ -364,6 +393,8 @@ pub enum ThreadPolicy {
     Idle,
     /// SCHED_OTHER at nice 10.
     Low,
+    /// SCHED_OTHER at nice 0.
+    Normal,
 }
 
 /// Whether this process may raise a thread's priority back (root, or RLIMIT_NICE up to nice 0).
@@ -391,10 +422,11 @@ pub fn set_thread_policy(p: ThreadPolicy) {
             ThreadPolicy::Idle => {
                 nix::libc::sched_setscheduler(0, nix::libc::SCHED_IDLE, &param);
             }
-            ThreadPolicy::Low => {
+            ThreadPolicy::Low | ThreadPolicy::Normal => {
                 nix::libc::sched_setscheduler(0, nix::libc::SCHED_OTHER, &param);
                 let tid = nix::libc::syscall(nix::libc::SYS_gettid) as nix::libc::id_t;
-                nix::libc::setpriority(nix::libc::PRIO_PROCESS, tid, 10);
+                let nice = if p == ThreadPolicy::Low { 10 } else { 0 };
+                nix::libc::setpriority(nix::libc::PRIO_PROCESS, tid, nice);
             }
         }
     }

@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use support::proxy::Proxy;
 use support::{
     escape, log_lines, start_node as start, start_replica_node as start_replica, wait_in_sync,
@@ -57,11 +59,14 @@ fn wait_connected_slaves(master: &Server, n: usize) {
     );
 }
 
+/// Writes for the whole test: the time bound covers the slowest fault sequence on a loaded
+/// machine (each test stops its writer itself; the op count bounds it too).
 fn full_speed_writer(master: &Server, prefix: &str) -> Writer {
     Writer::start(
         master.addr(),
         WriterOptions {
             prefix: prefix.into(),
+            max_time: Duration::from_secs(120),
             ..WriterOptions::default()
         },
     )

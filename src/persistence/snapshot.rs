@@ -165,7 +165,7 @@ pub fn begin(server: &Server, compress: bool) -> Option<Snapshot> {
 
 /// Ends the running snapshot's capture and frees the slot (its `Snapshot` is gone).
 pub fn release(server: &Server) {
-    server.keyspace.end_capture();
+    crate::util::boosted(|| server.keyspace.end_capture());
     server.snapshot_slot.busy.store(false, Ordering::Release);
 }
 
@@ -240,13 +240,12 @@ impl Snapshot {
                 loop {
                     patience.tick();
                     buf.clear();
-                    let done = {
+                    // At normal priority while the shard is held: see `util::boosted`.
+                    let step = crate::util::boosted(|| {
                         let mut locked = server.keyspace.lock_shard(s);
-                        let Some(shard) = locked.shards_mut().next() else {
-                            break;
-                        };
+                        let shard = locked.shards_mut().next()?;
                         if self.cap.aborted.load(Ordering::Acquire) {
-                            return Err(io::Error::new(io::ErrorKind::Interrupted, ABORTED));
+                            return Some(Err(()));
                         }
                         let t = &mut shard.tables[db];
                         let end = (i + CHUNK).min(t.map.len());
@@ -256,8 +255,7 @@ impl Snapshot {
                                     e.ver = self.cap.epoch;
                                     let expire = t.expires.get(k).copied();
                                     // Copy what is cheap to copy and encode it after the lock
-                                    // is released: this thread runs at idle priority, and a
-                                    // client waiting on a lock it holds waits for it too.
+                                    // is released: the lock is held as briefly as possible.
                                     if e.value.cheap_to_clone() {
                                         copies.push(&mut arena, k, &e.value, expire);
                                     } else {
@@ -274,7 +272,14 @@ impl Snapshot {
                             }
                         }
                         i = end;
-                        end >= t.map.len()
+                        Some(Ok(end >= t.map.len()))
+                    });
+                    let done = match step {
+                        None => break,
+                        Some(Err(())) => {
+                            return Err(io::Error::new(io::ErrorKind::Interrupted, ABORTED))
+                        }
+                        Some(Ok(done)) => done,
                     };
                     copies.encode(&mut arena, &mut buf, self.compress);
                     sink.entries(db, &buf)?;
@@ -297,12 +302,16 @@ impl Snapshot {
 
     /// Writes out what writers captured ahead of the walk.
     fn drain<W: Write>(&self, sink: &mut RdbSink<W>, stats: &mut SnapshotStats) -> io::Result<()> {
-        let taken: Vec<Vec<u8>> = {
+        // Writers capture into `pending` under the same lock: held at normal priority.
+        let taken: Vec<Vec<u8>> = match crate::util::boosted(|| {
             let mut p = self.cap.pending.lock();
             if p.iter().all(Vec::is_empty) {
-                return Ok(());
+                return None;
             }
-            p.iter_mut().map(std::mem::take).collect()
+            Some(p.iter_mut().map(std::mem::take).collect())
+        }) {
+            Some(t) => t,
+            None => return Ok(()),
         };
         for (db, b) in taken.iter().enumerate() {
             stats.captured_bytes += b.len() as u64;
