@@ -37,6 +37,19 @@ impl Str {
         }
     }
 
+    /// `from_bytes` keeping an owned buffer instead of copying it (values loaded from RDB).
+    pub fn from_owned(b: Bytes) -> Str {
+        if b.len() <= 20 {
+            if let Some(i) = crate::util::parse_i64(&b) {
+                return Str::Int(i);
+            }
+        }
+        Str::Bytes {
+            data: b,
+            raw: false,
+        }
+    }
+
     /// A string that was modified in place: never `int`, always `raw`.
     pub fn raw(b: Vec<u8>) -> Str {
         Str::Bytes {

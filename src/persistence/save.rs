@@ -212,7 +212,8 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     let start = std::time::Instant::now();
     let is_replica = server.is_replica();
     let progress = &server.persist.load_progress;
-    progress.start(file.metadata().map(|m| m.len()).unwrap_or(0));
+    let file_len = file.metadata().map(|m| m.len()).ok();
+    progress.start(file_len.unwrap_or(0));
     let res = super::load::replace_dataset_from(
         server,
         std::io::BufReader::with_capacity(
@@ -223,6 +224,7 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
             },
         ),
         !is_replica,
+        file_len,
     );
     let report = res.map_err(|e| {
         format!(

@@ -119,6 +119,8 @@ impl SnapshotSlot {
 /// A started snapshot: the instant is fixed, the walk has not run yet.
 pub struct Snapshot {
     cap: Arc<Capture>,
+    /// (keys, keys with an expiry) per database at the instant.
+    sizes: Vec<(u64, u64)>,
     pub offset: u64,
     pub replid: String,
     pub ctime: i64,
@@ -139,7 +141,15 @@ pub fn begin(server: &Server, compress: bool) -> Option<Snapshot> {
     if server.snapshot_slot.busy.swap(true, Ordering::AcqRel) {
         return None;
     }
-    let all = server.keyspace.lock_all();
+    let mut all = server.keyspace.lock_all();
+    // Each database's size at the instant, for the RESIZEDB hints loaders pre-size with.
+    let mut sizes = vec![(0u64, 0u64); server.keyspace.databases()];
+    for shard in all.shards_mut() {
+        for (db, t) in shard.tables.iter().enumerate() {
+            sizes[db].0 += t.map.len() as u64;
+            sizes[db].1 += t.expires.len() as u64;
+        }
+    }
     let cap = server.keyspace.begin_capture(
         &all,
         if compress {
@@ -155,6 +165,7 @@ pub fn begin(server: &Server, compress: bool) -> Option<Snapshot> {
     drop(all);
     Some(Snapshot {
         cap,
+        sizes,
         offset,
         replid,
         ctime: crate::util::now_ms() / 1000,
@@ -175,6 +186,8 @@ struct RdbSink<W: Write> {
     crc: Crc64Digest,
     db: Option<usize>,
     bytes: u64,
+    /// Per database: its RESIZEDB hint, until it is written after the first SELECTDB.
+    hints: Vec<Option<(u64, u64)>>,
 }
 
 impl<W: Write> RdbSink<W> {
@@ -194,6 +207,9 @@ impl<W: Write> RdbSink<W> {
         if self.db != Some(db) {
             let mut sel = Vec::new();
             encode::write_select_db(&mut sel, db);
+            if let Some((keys, expires)) = self.hints.get_mut(db).and_then(Option::take) {
+                encode::write_resize_db(&mut sel, keys, expires);
+            }
             self.raw(&sel)?;
             self.db = Some(db);
         }
@@ -215,6 +231,7 @@ impl Snapshot {
             crc: CRC64.digest(),
             db: None,
             bytes: 0,
+            hints: self.sizes.iter().map(|&s| Some(s)).collect(),
         };
         let mut stats = SnapshotStats::default();
         let mut header = Vec::new();

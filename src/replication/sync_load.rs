@@ -219,6 +219,10 @@ fn transfer(
     } else {
         None
     };
+    let total = match payload.framing {
+        Framing::Len(n) => Some(n as u64),
+        _ => None,
+    };
     let staged = if parse_now {
         let mut tee = Tee {
             payload,
@@ -228,7 +232,12 @@ fn transfer(
             cur: Bytes::new(),
             error: None,
         };
-        let parsed = load::stage(server, crate::util::PatientReader::new(&mut tee), false);
+        let parsed = load::stage(
+            server,
+            crate::util::PatientReader::new(&mut tee),
+            false,
+            total,
+        );
         if let Some(e) = tee.error.take() {
             return Err(e);
         }
@@ -527,13 +536,14 @@ pub(super) async fn receive_and_load(
             let res = in_background(move || {
                 let f = File::open(&path).map_err(|e| e.to_string())?;
                 let progress = &srv.persist.load_progress;
-                progress.start(f.metadata().map(|m| m.len()).unwrap_or(0));
+                let len = f.metadata().map(|m| m.len()).ok();
+                progress.start(len.unwrap_or(0));
                 let counted = crate::persistence::Counting { inner: f, progress };
                 let reader = crate::util::PatientReader::new(std::io::BufReader::with_capacity(
                     1 << 20,
                     counted,
                 ));
-                load::stage(&srv, reader, false)
+                load::stage(&srv, reader, false, len)
             })
             .await;
             server.persist.loading.store(false, Ordering::Release);

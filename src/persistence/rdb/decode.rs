@@ -475,7 +475,7 @@ fn packed_zset(entries: &[Entry<'_>], at: u64, what: &str) -> Result<Vec<(Bytes,
 fn read_object<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Option<Loaded>, RdbError> {
     let at = r.offset;
     let value = match t {
-        TYPE_STRING => Loaded::Str(r.string()?.into()),
+        TYPE_STRING => Loaded::Str(Bytes::from(r.string()?.into_boxed_slice())),
         TYPE_LIST => {
             let n = r.count()?;
             let mut items = Vec::with_capacity(capped(n));
@@ -725,7 +725,7 @@ pub fn load<R: Read>(reader: R, sink: &mut impl LoadSink) -> Result<LoadStats, R
                 match value {
                     None => stats.empty_keys_skipped += 1,
                     Some(value) => {
-                        sink.entry(Bytes::from(key), value, expire_ms)?;
+                        sink.entry(Bytes::from(key.into_boxed_slice()), value, expire_ms)?;
                         stats.keys += 1;
                         stats.expires += u64::from(expire_ms.is_some());
                     }
