@@ -265,6 +265,63 @@ pub fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
+/// Counter stripes: enough that the threads of a many-core machine rarely share one.
+pub const STRIPES: usize = 16;
+
+thread_local! {
+    static STRIPE: usize = {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES
+    };
+}
+
+/// This thread's stripe (threads take them in turn).
+pub fn stripe() -> usize {
+    STRIPE.with(|s| *s)
+}
+
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct PaddedCounter(std::sync::atomic::AtomicU64);
+
+/// A counter that every command adds to: each thread adds to its own cache line, readers sum
+/// the lines. One shared atomic bounced between the cores on every command.
+#[derive(Debug)]
+pub struct Striped {
+    cells: Box<[PaddedCounter]>,
+}
+
+impl Default for Striped {
+    fn default() -> Self {
+        Striped {
+            cells: (0..STRIPES).map(|_| PaddedCounter::default()).collect(),
+        }
+    }
+}
+
+impl Striped {
+    pub fn add(&self, n: u64) {
+        if n > 0 {
+            self.cells[stripe()]
+                .0
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(&self) -> u64 {
+        self.cells
+            .iter()
+            .map(|c| c.0.load(std::sync::atomic::Ordering::Relaxed))
+            .fold(0u64, u64::wrapping_add)
+    }
+
+    pub fn reset(&self) {
+        for c in self.cells.iter() {
+            c.0.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 /// Runs `f` on a new thread that yields the CPU to client-serving threads: snapshot walks,
 /// RDB transfers and loads must not delay commands (on a 2-core machine a normal-priority walk
 /// holds a core for a whole scheduler slice, several ms, before a woken worker gets it back).

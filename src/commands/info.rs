@@ -349,11 +349,11 @@ fn stats_section(s: &Server, out: &mut String) {
     line(
         out,
         "total_commands_processed",
-        St::get(&st.total_commands_processed),
+        st.total_commands_processed.get(),
     );
     line(out, "instantaneous_ops_per_sec", st.ops_per_sec());
-    line(out, "total_net_input_bytes", St::get(&st.net_input_bytes));
-    line(out, "total_net_output_bytes", St::get(&st.net_output_bytes));
+    line(out, "total_net_input_bytes", st.net_input_bytes.get());
+    line(out, "total_net_output_bytes", st.net_output_bytes.get());
     line(
         out,
         "total_net_repl_input_bytes",
@@ -380,8 +380,8 @@ fn stats_section(s: &Server, out: &mut String) {
     line(out, "evicted_clients", 0);
     line(out, "total_eviction_exceeded_time", 0);
     line(out, "current_eviction_exceeded_time", 0);
-    line(out, "keyspace_hits", St::get(&st.keyspace_hits));
-    line(out, "keyspace_misses", St::get(&st.keyspace_misses));
+    line(out, "keyspace_hits", st.keyspace_hits.get());
+    line(out, "keyspace_misses", st.keyspace_misses.get());
     line(out, "pubsub_channels", s.pubsub.channel_count());
     line(out, "pubsub_patterns", s.pubsub.numpat());
     line(out, "pubsubshard_channels", 0);
@@ -408,12 +408,12 @@ fn stats_section(s: &Server, out: &mut String) {
     line(
         out,
         "total_reads_processed",
-        St::get(&st.total_commands_processed),
+        st.total_commands_processed.get(),
     );
     line(
         out,
         "total_writes_processed",
-        St::get(&st.total_commands_processed),
+        st.total_commands_processed.get(),
     );
     line(out, "io_threaded_reads_processed", 0);
     line(out, "io_threaded_writes_processed", 0);
@@ -557,13 +557,12 @@ fn commandstats_section(_s: &Server, out: &mut String) {
     out.push_str("# Commandstats\r\n");
     for (i, spec) in REGISTRY.all.iter().enumerate() {
         let c = &REGISTRY.counters[i];
-        let calls = c.calls.load(Ordering::Relaxed);
+        let (calls, usec) = REGISTRY.calls_of(i);
         let rejected = c.rejected.load(Ordering::Relaxed);
         let failed = c.failed.load(Ordering::Relaxed);
         if calls == 0 && rejected == 0 && failed == 0 {
             continue;
         }
-        let usec = c.usec.load(Ordering::Relaxed);
         let per = if calls > 0 {
             usec as f64 / calls as f64
         } else {

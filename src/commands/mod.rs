@@ -72,19 +72,26 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// Counters of one command for INFO commandstats.
+/// The rare counters of one command for INFO commandstats.
 #[derive(Default)]
 pub struct CmdCounters {
-    pub calls: AtomicU64,
-    pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+}
+
+/// Calls and time of one command, in one stripe (see `util::Striped`).
+#[derive(Default)]
+struct CallCounters {
+    calls: AtomicU64,
+    usec: AtomicU64,
 }
 
 pub struct Registry {
     /// Every command and subcommand; index = id for counters.
     pub all: Vec<&'static Spec>,
     pub counters: Vec<CmdCounters>,
+    /// `[stripe][id]`: each thread counts calls in its own stripe.
+    calls: Box<[Box<[CallCounters]>]>,
     by_name: HashMap<&'static str, usize>,
 }
 
@@ -121,9 +128,13 @@ impl Registry {
             }
         }
         let counters = all.iter().map(|_| CmdCounters::default()).collect();
+        let calls = (0..crate::util::STRIPES)
+            .map(|_| all.iter().map(|_| CallCounters::default()).collect())
+            .collect();
         Registry {
             all,
             counters,
+            calls,
             by_name,
         }
     }
@@ -155,12 +166,22 @@ impl Registry {
     }
 
     pub fn count(&self, id: usize, usec: u64, failed: bool) {
-        let c = &self.counters[id];
+        let c = &self.calls[crate::util::stripe()][id];
         c.calls.fetch_add(1, Ordering::Relaxed);
         c.usec.fetch_add(usec, Ordering::Relaxed);
         if failed {
-            c.failed.fetch_add(1, Ordering::Relaxed);
+            self.counters[id].failed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// (calls, usec) of a command, summed over the stripes.
+    pub fn calls_of(&self, id: usize) -> (u64, u64) {
+        self.calls.iter().fold((0, 0), |(n, t), stripe| {
+            (
+                n + stripe[id].calls.load(Ordering::Relaxed),
+                t + stripe[id].usec.load(Ordering::Relaxed),
+            )
+        })
     }
 
     pub fn reject(&self, id: usize) {
@@ -169,10 +190,14 @@ impl Registry {
 
     pub fn reset_counters(&self) {
         for c in &self.counters {
-            c.calls.store(0, Ordering::Relaxed);
-            c.usec.store(0, Ordering::Relaxed);
             c.rejected.store(0, Ordering::Relaxed);
             c.failed.store(0, Ordering::Relaxed);
+        }
+        for stripe in self.calls.iter() {
+            for c in stripe.iter() {
+                c.calls.store(0, Ordering::Relaxed);
+                c.usec.store(0, Ordering::Relaxed);
+            }
         }
     }
 }

@@ -180,7 +180,7 @@ fn reset(cx: &mut Ctx) -> Result<Reply, CmdError> {
     dispatch::end_multi(cx.server, cx.client);
     unsubscribe_all(cx, false);
     unsubscribe_all(cx, true);
-    cx.server.monitors.lock().retain(|m| m.id != cx.client.id());
+    cx.server.monitors.remove(cx.client.id());
     cx.client.shared.is_monitor.store(false, Ordering::Relaxed);
     cx.client.select(0);
     cx.db.index = 0;
@@ -525,6 +525,6 @@ fn monitor(cx: &mut Ctx) -> Result<Reply, CmdError> {
     if cx.client.shared.is_monitor.swap(true, Ordering::Relaxed) {
         return Ok(Reply::OK);
     }
-    cx.server.monitors.lock().push(cx.client.shared.clone());
+    cx.server.monitors.add(cx.client.shared.clone());
     Ok(Reply::OK)
 }

@@ -264,7 +264,7 @@ pub async fn serve_replica<S>(
                 }
                 n += c.len() as u64;
             }
-            srv.stats.net_output_bytes.fetch_add(n, Ordering::Relaxed);
+            srv.stats.net_output_bytes.add(n);
             writer_reader.next.fetch_add(n, Ordering::AcqRel);
             // A replica catching up streams without waiting: let clients' tasks in between.
             tokio::task::yield_now().await;
@@ -431,10 +431,7 @@ async fn full_sync<W: AsyncWrite + Unpin>(
                 if wr.write_all(&d).await.is_err() {
                     return fail(&reader);
                 }
-                server
-                    .stats
-                    .net_output_bytes
-                    .fetch_add(d.len() as u64, Ordering::Relaxed);
+                server.stats.net_output_bytes.add(d.len() as u64);
                 // While the socket takes data this loop never waits, and the worker would run
                 // it for a whole cooperative budget (megabytes) before a client's task
                 // queued behind it gets a turn.

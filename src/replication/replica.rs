@@ -479,7 +479,7 @@ async fn stream_loop(
             r = stream.read_buf(&mut buf) => match r {
                 Ok(0) | Err(_) => break Ok(()),
                 Ok(n) => {
-                    server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    server.stats.net_input_bytes.add(n as u64);
                     link.last_io_ms.store(crate::util::now_ms(), Ordering::Release);
                 }
             },

@@ -65,7 +65,7 @@ pub fn unregister(server: &Server, client: &mut Client) {
         server.pubsub.punsubscribe(&p, id);
     }
     dispatch::unwatch_all(server, client);
-    server.monitors.lock().retain(|m| m.id != id);
+    server.monitors.remove(id);
     server.clients.lock().remove(&id);
 }
 
@@ -115,7 +115,7 @@ pub async fn serve<S>(
                     Ok(n) => n,
                 };
                 last_activity = Instant::now();
-                server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                server.stats.net_input_bytes.add(n as u64);
                 let (limits, query_limit) = {
                     let c = server.config.read();
                     (DecodeLimits { max_bulk_len: c.proto_max_bulk_len, authenticated: client.authenticated }, c.client_query_buffer_limit)
@@ -178,7 +178,7 @@ pub async fn serve<S>(
                     break;
                 }
                 if !out.is_empty() {
-                    server.stats.net_output_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+                    server.stats.net_output_bytes.add(out.len() as u64);
                     if stream.write_all(&out).await.is_err() {
                         break;
                     }
@@ -200,7 +200,7 @@ pub async fn serve<S>(
                         while let Ok(Push::Reply(r)) = rx.try_recv() {
                             encode(&r, client.resp, &mut out);
                         }
-                        server.stats.net_output_bytes.fetch_add(out.len() as u64, Ordering::Relaxed);
+                        server.stats.net_output_bytes.add(out.len() as u64);
                         if stream.write_all(&out).await.is_err() {
                             break;
                         }

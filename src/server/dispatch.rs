@@ -145,15 +145,16 @@ fn replication_checks(server: &Server, client: &Client, spec: &Spec) -> Option<C
         return None;
     }
     let write = spec.has(spec::WRITE);
+    let hot = &server.hot;
+    let r = Ordering::Relaxed;
     if server.is_replica() {
-        let cfg = server.config.read();
-        if !cfg.replica_serve_stale_data
+        if !hot.replica_serve_stale_data.load(r)
             && !spec.has(spec::STALE)
             && server.repl.link.state() != crate::replication::replica::LinkState::Connected
         {
             return Some(errors::MASTERDOWN);
         }
-        if write && cfg.replica_read_only {
+        if write && hot.replica_read_only.load(r) {
             return Some(errors::READONLY);
         }
         return None;
@@ -161,24 +162,25 @@ fn replication_checks(server: &Server, client: &Client, spec: &Spec) -> Option<C
     if !write {
         return None;
     }
-    let cfg = server.config.read();
-    if cfg.stop_writes_on_bgsave_error
-        && !cfg.save.is_empty()
+    if hot.stop_writes_on_bgsave_error.load(r)
         && !server.persist.last_bgsave_ok.load(Ordering::Relaxed)
     {
         return Some(CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."));
     }
-    if cfg.min_replicas_to_write > 0 && cfg.min_replicas_max_lag > 0 {
+    let (min_write, max_lag) = (
+        hot.min_replicas_to_write.load(r),
+        hot.min_replicas_max_lag.load(r),
+    );
+    if min_write > 0 && max_lag > 0 {
         let now = crate::util::now_ms();
         let good = crate::replication::master::replicas(server)
             .iter()
             .filter(|r| {
                 r.state() == crate::replication::master::ReplicaState::Online
-                    && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000
-                        <= cfg.min_replicas_max_lag as i64
+                    && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 <= max_lag as i64
             })
             .count() as u64;
-        if good < cfg.min_replicas_to_write {
+        if good < min_write {
             return Some(errors::NOREPLICAS);
         }
     }
@@ -308,8 +310,8 @@ pub fn call_in_exec(cx: &mut Ctx<'_, '_>, argv: &[Bytes]) -> Reply {
 /// Publishes what a command changed: stats, WATCH invalidation, the replication stream.
 fn publish_effects(server: &Server, db: &mut Db<'_>) {
     let st = &server.stats;
-    super::stats::Stats::add(&st.keyspace_hits, db.stats.hits);
-    super::stats::Stats::add(&st.keyspace_misses, db.stats.misses);
+    st.keyspace_hits.add(db.stats.hits);
+    st.keyspace_misses.add(db.stats.misses);
     super::stats::Stats::add(&st.expired_keys, db.stats.expired);
     if !db.touched.is_empty() {
         server.watches.touch(&db.touched);
@@ -344,18 +346,13 @@ fn publish_effects(server: &Server, db: &mut Db<'_>) {
 
 /// Slowlog and MONITOR, after the locks are released.
 fn after_call(server: &Server, client: &Client, spec: &Spec, argv: &[Bytes], usec: u64) {
-    server
-        .stats
-        .total_commands_processed
-        .fetch_add(1, Ordering::Relaxed);
-    let (threshold, max_len, latency_threshold) = {
-        let c = server.config.read();
-        (
-            c.slowlog_log_slower_than,
-            c.slowlog_max_len as usize,
-            c.latency_monitor_threshold,
-        )
-    };
+    server.stats.total_commands_processed.add(1);
+    let hot = &server.hot;
+    let (threshold, max_len, latency_threshold) = (
+        hot.slowlog_log_slower_than.load(Ordering::Relaxed),
+        hot.slowlog_max_len.load(Ordering::Relaxed),
+        hot.latency_monitor_threshold.load(Ordering::Relaxed),
+    );
     crate::commands::admin::latency::record(server, spec.has(spec::FAST), usec, latency_threshold);
     if threshold >= 0 && usec as i64 >= threshold && !spec.has(spec::SKIP_SLOWLOG) {
         let name = client
@@ -379,6 +376,9 @@ fn after_call(server: &Server, client: &Client, spec: &Spec, argv: &[Bytes], use
 
 /// Sends a command to MONITOR clients in redis's line format.
 pub fn feed_monitors(server: &Server, client: &Client, argv: &[Bytes]) {
+    if server.monitors.is_empty() {
+        return;
+    }
     let monitors = server.monitors.lock();
     if monitors.is_empty() {
         return;

@@ -44,6 +44,8 @@ pub struct Server {
     /// Whether we replicate from a master (mirrors `replicaof`, read on every write).
     pub role_replica: AtomicBool,
     pub keyspace: Keyspace,
+    /// Settings every command reads, mirrored from `config` by `config_changed`.
+    pub hot: HotConfig,
     pub repl: crate::replication::Replication,
     pub snapshot_slot: crate::persistence::snapshot::SnapshotSlot,
     pub persist: crate::persistence::PersistState,
@@ -54,7 +56,7 @@ pub struct Server {
     pub pubsub: pubsub::PubSub,
     pub watches: watch::Watches,
     pub slowlog: slowlog::Slowlog,
-    pub monitors: Mutex<Vec<Arc<ClientShared>>>,
+    pub monitors: Monitors,
     pub started: Instant,
     pub run_id: String,
     /// Set to true to stop the server (SHUTDOWN, signals).
@@ -78,6 +80,8 @@ impl Server {
         let port = config.port;
         let config_file = config.config_file().map(|p| p.to_path_buf());
         let replica = config.replicaof.is_some();
+        let hot = HotConfig::default();
+        hot.load(&config);
         Arc::new_cyclic(|me| Server {
             me: me.clone(),
             role_replica: AtomicBool::new(replica),
@@ -92,7 +96,8 @@ impl Server {
             pubsub: pubsub::PubSub::default(),
             watches: watch::Watches::default(),
             slowlog: slowlog::Slowlog::default(),
-            monitors: Mutex::new(Vec::new()),
+            monitors: Monitors::default(),
+            hot,
             started: Instant::now(),
             run_id: random_hex(40),
             shutdown_tx,
@@ -111,6 +116,7 @@ impl Server {
     /// Re-reads the values cached outside the config (encoding limits) after CONFIG SET.
     pub fn config_changed(&self) {
         let cfg = self.config.read();
+        self.hot.load(&cfg);
         self.keyspace.limits.store(&limits_of(&cfg));
         self.repl.stream.set_limits(
             cfg.repl_backlog_size,
@@ -176,4 +182,67 @@ pub fn random_hex(n: usize) -> String {
     (0..n)
         .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
         .collect()
+}
+
+/// The MONITOR clients. Every command checks for them: `is_empty` is one atomic load, so the
+/// list's lock is only taken while someone monitors.
+#[derive(Default)]
+pub struct Monitors {
+    list: Mutex<Vec<Arc<ClientShared>>>,
+    count: std::sync::atomic::AtomicUsize,
+}
+
+impl Monitors {
+    pub fn add(&self, c: Arc<ClientShared>) {
+        let mut l = self.list.lock();
+        l.push(c);
+        self.count.store(l.len(), Ordering::Release);
+    }
+
+    pub fn remove(&self, id: u64) {
+        let mut l = self.list.lock();
+        l.retain(|m| m.id != id);
+        self.count.store(l.len(), Ordering::Release);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
+
+    pub fn lock(&self) -> parking_lot::MutexGuard<'_, Vec<Arc<ClientShared>>> {
+        self.list.lock()
+    }
+}
+
+/// The settings the command path reads on every command, as plain atomics: reading them
+/// through the config's lock made every command write to the lock's shared cache line.
+#[derive(Default)]
+pub struct HotConfig {
+    pub slowlog_log_slower_than: std::sync::atomic::AtomicI64,
+    pub slowlog_max_len: std::sync::atomic::AtomicUsize,
+    pub latency_monitor_threshold: AtomicU64,
+    pub replica_serve_stale_data: AtomicBool,
+    pub replica_read_only: AtomicBool,
+    /// `stop-writes-on-bgsave-error yes` and save points configured.
+    pub stop_writes_on_bgsave_error: AtomicBool,
+    pub min_replicas_to_write: AtomicU64,
+    pub min_replicas_max_lag: AtomicU64,
+}
+
+impl HotConfig {
+    fn load(&self, c: &Config) {
+        let r = Ordering::Relaxed;
+        self.slowlog_log_slower_than
+            .store(c.slowlog_log_slower_than, r);
+        self.slowlog_max_len.store(c.slowlog_max_len as usize, r);
+        self.latency_monitor_threshold
+            .store(c.latency_monitor_threshold, r);
+        self.replica_serve_stale_data
+            .store(c.replica_serve_stale_data, r);
+        self.replica_read_only.store(c.replica_read_only, r);
+        self.stop_writes_on_bgsave_error
+            .store(c.stop_writes_on_bgsave_error && !c.save.is_empty(), r);
+        self.min_replicas_to_write.store(c.min_replicas_to_write, r);
+        self.min_replicas_max_lag.store(c.min_replicas_max_lag, r);
+    }
 }

@@ -16,12 +16,12 @@ pub struct CmdStat {
 #[derive(Debug, Default)]
 pub struct Stats {
     pub total_connections_received: AtomicU64,
-    pub total_commands_processed: AtomicU64,
+    pub total_commands_processed: crate::util::Striped,
     pub rejected_connections: AtomicU64,
-    pub net_input_bytes: AtomicU64,
-    pub net_output_bytes: AtomicU64,
-    pub keyspace_hits: AtomicU64,
-    pub keyspace_misses: AtomicU64,
+    pub net_input_bytes: crate::util::Striped,
+    pub net_output_bytes: crate::util::Striped,
+    pub keyspace_hits: crate::util::Striped,
+    pub keyspace_misses: crate::util::Striped,
     pub expired_keys: AtomicU64,
     pub evicted_keys: AtomicU64,
     pub total_error_replies: AtomicU64,
@@ -61,7 +61,7 @@ impl Stats {
     /// Commands per second over the last sampling interval (INFO instantaneous_ops_per_sec).
     pub fn ops_per_sec(&self) -> u64 {
         let now = crate::util::now_ms();
-        let total = self.total_commands_processed.load(Ordering::Relaxed);
+        let total = self.total_commands_processed.get();
         let mut s = self.ops_sample.lock();
         let (t0, c0, last) = *s;
         if now - t0 >= 1000 {
@@ -79,13 +79,17 @@ impl Stats {
 
     pub fn reset(&self) {
         for c in [
-            &self.total_connections_received,
             &self.total_commands_processed,
-            &self.rejected_connections,
             &self.net_input_bytes,
             &self.net_output_bytes,
             &self.keyspace_hits,
             &self.keyspace_misses,
+        ] {
+            c.reset();
+        }
+        for c in [
+            &self.total_connections_received,
+            &self.rejected_connections,
             &self.expired_keys,
             &self.evicted_keys,
             &self.total_error_replies,
