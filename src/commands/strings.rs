@@ -150,7 +150,12 @@ fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
     } = parse_ext(cx, 3, true)?;
     let key = &argv[1];
     let old = if get { get_string(cx.db, key)? } else { None };
-    let exists = cx.db.exists(key);
+    let exists = if nx || xx {
+        cx.db.exists(key)
+    } else {
+        cx.db.expire_before_write(key);
+        false
+    };
     if (nx && exists) || (xx && !exists) {
         return Ok(if get {
             old.map_or(Reply::Nil, Reply::Bulk)

@@ -219,6 +219,13 @@ impl<'a> Db<'a> {
         self.exists_in(self.index, key)
     }
 
+    /// The expiry check of a write that does not care whether `key` exists (plain SET): an
+    /// expired key is deleted and its DEL recorded first, as Redis's lookupKeyWrite does,
+    /// without a lookup in the main table.
+    pub fn expire_before_write(&mut self, key: &[u8]) {
+        self.expire_if_needed(self.index, key);
+    }
+
     /// Stores `value` under `key` in database `db`, dropping any expiry unless `keep_ttl`.
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
         self.capture_key(db, key);
