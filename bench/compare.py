@@ -404,6 +404,33 @@ def median_ratio(pairs):
     return statistics.median(t / r for t, r in pairs if r)
 
 
+def growth_latency(kind, keys):
+    """Worst and p99 SET latency of the probe while one pipelined client inserts `keys` new
+    keys (random names from a space 20 times larger): the cost of table growth."""
+    srv = Server(kind)
+    try:
+        probe = Probe(srv.port)
+        t0 = time.time()
+        subprocess.run([BENCH, "-p", str(srv.port), "-q", "-t", "set", "-n", str(keys), "-r", str(keys * 20),
+                        "-d", "10", "-c", "1", "-P", "32"], capture_output=True, timeout=1800)
+        secs = time.time() - t0
+        lat = probe.finish()
+        return {"max_ms": lat["max"], "p99_ms": lat["p99"], "seconds": secs, "dbsize": int(srv.cmd("DBSIZE") or 0)}
+    finally:
+        srv.stop()
+
+
+def report_growth(say, rounds, keys):
+    g = alternate(rounds, lambda kind: growth_latency(kind, keys))
+    say(f"## Inserting {keys} keys from one pipelined client (-c 1 -P 32) while the probe writes ({rounds} rounds)")
+    say("| server | worst SET | p99 SET | keys at the end | seconds |")
+    say("|---|---|---|---|---|")
+    for kind in ("redis", "tandem"):
+        d = g[kind]
+        say(f"| {kind} | {med(d, 'max_ms'):.2f} ms | {med(d, 'p99_ms'):.2f} ms | {med(d, 'dbsize'):.0f} | {med(d, 'seconds'):.1f} |")
+    say()
+
+
 def alternate(rounds, measure):
     """{kind: [figures]} from `rounds` pairs, alternating which server goes first."""
     out = {"redis": [], "tandem": []}
@@ -451,13 +478,16 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller datasets and fewer rounds")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--only", default=None, help="run one part: lag, bgsave or sync")
+    ap.add_argument("--only", default=None, help="run one part: lag, bgsave, sync or growth")
     a = ap.parse_args()
     if a.only == "bgsave":
         report_bgsave(print, a.rounds, 1_000_000)
         return
     if a.only == "sync":
         report_sync(print, a.rounds, 1_000_000)
+        return
+    if a.only == "growth":
+        report_growth(print, a.rounds, 5_000_000)
         return
     if a.only == "lag":
         lines = []
@@ -519,6 +549,7 @@ def main():
     say()
     report_bgsave(say, a.rounds, keys)
     report_sync(say, a.rounds, keys)
+    report_growth(say, a.rounds, keys * 5)
     ld = {"redis": [], "tandem": []}
     for r in range(a.rounds):
         for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
