@@ -243,9 +243,12 @@ pub fn call(
     };
     // Replicas never expire keys themselves: they hide expired keys from their clients and
     // apply their master's stream as if nothing had expired.
+    // While writes are paused (CLIENT PAUSE WRITE, FAILOVER) a master hides expired keys
+    // without deleting them, as redis `expireIfNeeded` does: a DEL now would move the
+    // replication offset a failover is waiting on.
     let mode = if client.is_master_link {
         ExpireMode::Ignore
-    } else if server.is_replica() {
+    } else if server.is_replica() || crate::commands::admin::pause::writes_paused(server) {
         ExpireMode::Hide
     } else {
         ExpireMode::Delete
