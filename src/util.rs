@@ -249,6 +249,18 @@ pub fn repr(b: &[u8]) -> String {
     s
 }
 
+/// A stored `Bytes` for a reply. Small ones are copied: the first clone of a `Bytes` built from
+/// a `Vec` turns it into a shared allocation for good (~32 bytes more per key ever read, 12% of
+/// RSS after reading a 1M-key dataset once), while a copy of a few dozen bytes costs about what
+/// the reference count would.
+pub fn reply_copy(b: &bytes::Bytes) -> bytes::Bytes {
+    if b.len() <= 4096 {
+        bytes::Bytes::copy_from_slice(b)
+    } else {
+        b.clone()
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

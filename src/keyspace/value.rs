@@ -65,7 +65,7 @@ impl Str {
                 let mut buf = itoa::Buffer::new();
                 Bytes::copy_from_slice(buf.format(*i).as_bytes())
             }
-            Str::Bytes { data, .. } => data.clone(),
+            Str::Bytes { data, .. } => crate::util::reply_copy(data),
         }
     }
 
