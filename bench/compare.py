@@ -431,6 +431,36 @@ def report_growth(say, rounds, keys):
     say()
 
 
+def scaling(kind, cpus, n=1_000_000):
+    """SET and GET rates at -P 16 with the server pinned to `cpus` and redis-benchmark to CPU 1
+    (on a 2-CPU machine the 2-CPU server shares CPU 1 with the client)."""
+    srv = Server(kind, cpus=cpus)
+    try:
+        out = subprocess.run(["taskset", "-c", "1", BENCH, "-p", str(srv.port), "-q", "-n", str(n), "-c", "50", "-P", "16",
+                              "-t", "set,get", "-r", "100000", "--csv"], capture_output=True, text=True, timeout=900).stdout
+        res = {}
+        for line in out.splitlines()[1:]:
+            parts = [p.strip('"') for p in line.split(",")]
+            res[parts[0]] = float(parts[1])
+        return res
+    finally:
+        srv.stop()
+
+
+def report_scaling(say, rounds):
+    say(f"## Scaling: -P 16 SET/GET with the server on CPU 0 only vs CPUs 0-1 (client on CPU 1), {rounds} rounds")
+    say("| server | test | 1 CPU | 2 CPUs | 2/1 |")
+    say("|---|---|---|---|---|")
+    for kind in ("redis", "tandem"):
+        one = [scaling(kind, "0") for _ in range(rounds)]
+        two = [scaling(kind, "0,1") for _ in range(rounds)]
+        for test in ("SET", "GET"):
+            a = statistics.median(r[test] for r in one)
+            b = statistics.median(r[test] for r in two)
+            say(f"| {kind} | {test} | {a:.0f} | {b:.0f} | {b / a:.2f} |")
+    say()
+
+
 def alternate(rounds, measure):
     """{kind: [figures]} from `rounds` pairs, alternating which server goes first."""
     out = {"redis": [], "tandem": []}
@@ -478,7 +508,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller datasets and fewer rounds")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--only", default=None, help="run one part: lag, bgsave, sync or growth")
+    ap.add_argument("--only", default=None, help="run one part: lag, bgsave, sync, growth or scaling")
     a = ap.parse_args()
     if a.only == "bgsave":
         report_bgsave(print, a.rounds, 1_000_000)
@@ -488,6 +518,9 @@ def main():
         return
     if a.only == "growth":
         report_growth(print, a.rounds, 5_000_000)
+        return
+    if a.only == "scaling":
+        report_scaling(print, a.rounds)
         return
     if a.only == "lag":
         lines = []
@@ -550,6 +583,7 @@ def main():
     report_bgsave(say, a.rounds, keys)
     report_sync(say, a.rounds, keys)
     report_growth(say, a.rounds, keys * 5)
+    report_scaling(say, a.rounds)
     ld = {"redis": [], "tandem": []}
     for r in range(a.rounds):
         for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
