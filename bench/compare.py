@@ -596,6 +596,7 @@ def main():
 
 
 if __name__ == "__main__":
-    if not (os.path.exists(TANDEM) and REDIS and BENCH and CLI):
-        sys.exit("needs target/release/tandem-server (cargo build --release) and Debian's redis-server/redis-tools")
+    if not (os.path.exists(TANDEM) and os.path.exists(PROBE) and REDIS and BENCH and CLI):
+        sys.exit("needs target/release/tandem-server and target/release/examples/latency-probe "
+                 "(cargo build --release --examples) and Debian's redis-server/redis-tools")
     main()
