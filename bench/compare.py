@@ -101,9 +101,12 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def bench_rps(srv, pipeline, n):
-    out = subprocess.run([BENCH, "-p", str(srv.port), "-q", "-n", str(n), "-c", "50", "-P", str(pipeline), "-t", TESTS, "--csv"],
-                         capture_output=True, text=True, timeout=900).stdout
+def bench_rps(srv, pipeline, n, tests=TESTS, extra=(), client_cpus=None):
+    """redis-benchmark's requests/s per test (`-c 50`), optionally pinned to `client_cpus`."""
+    cmd = [BENCH, "-p", str(srv.port), "-q", "-n", str(n), "-c", "50", "-P", str(pipeline), "-t", tests, "--csv"] + list(extra)
+    if client_cpus is not None:
+        cmd = ["taskset", "-c", client_cpus] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900).stdout
     res = {}
     for line in out.splitlines():
         parts = [p.strip('"') for p in line.split(",")]
@@ -423,12 +426,9 @@ def growth_latency(kind, keys):
 def report_growth(say, rounds, keys):
     g = alternate(rounds, lambda kind: growth_latency(kind, keys))
     say(f"## Inserting {keys} keys from one pipelined client (-c 1 -P 32) while the probe writes ({rounds} rounds)")
-    say("| server | worst SET | p99 SET | keys at the end | seconds |")
-    say("|---|---|---|---|---|")
-    for kind in ("redis", "tandem"):
-        d = g[kind]
-        say(f"| {kind} | {med(d, 'max_ms'):.2f} ms | {med(d, 'p99_ms'):.2f} ms | {med(d, 'dbsize'):.0f} | {med(d, 'seconds'):.1f} |")
-    say()
+    table(say, ["worst SET", "p99 SET", "keys at the end", "seconds"], g,
+          lambda d: [f"{med(d, 'max_ms'):.2f} ms", f"{med(d, 'p99_ms'):.2f} ms", f"{med(d, 'dbsize'):.0f}",
+                     f"{med(d, 'seconds'):.1f}"])
 
 
 def scaling(kind, cpus, n=1_000_000):
@@ -436,28 +436,27 @@ def scaling(kind, cpus, n=1_000_000):
     (on a 2-CPU machine the 2-CPU server shares CPU 1 with the client)."""
     srv = Server(kind, cpus=cpus)
     try:
-        out = subprocess.run(["taskset", "-c", "1", BENCH, "-p", str(srv.port), "-q", "-n", str(n), "-c", "50", "-P", "16",
-                              "-t", "set,get", "-r", "100000", "--csv"], capture_output=True, text=True, timeout=900).stdout
-        res = {}
-        for line in out.splitlines()[1:]:
-            parts = [p.strip('"') for p in line.split(",")]
-            res[parts[0]] = float(parts[1])
-        return res
+        return bench_rps(srv, 16, n, tests="set,get", extra=["-r", "100000"], client_cpus="1")
     finally:
         srv.stop()
 
 
 def report_scaling(say, rounds):
     say(f"## Scaling: -P 16 SET/GET with the server on CPU 0 only vs CPUs 0-1 (client on CPU 1), {rounds} rounds")
-    say("| server | test | 1 CPU | 2 CPUs | 2/1 |")
-    say("|---|---|---|---|---|")
+    one = alternate(rounds, lambda kind: scaling(kind, "0"))
+    two = alternate(rounds, lambda kind: scaling(kind, "0,1"))
+    for test in ("SET", "GET"):
+        say(f"{test}:")
+        table(say, ["1 CPU", "2 CPUs", "2/1"], {k: (one[k], two[k]) for k in one},
+              lambda d: [f"{med(d[0], test):.0f}", f"{med(d[1], test):.0f}", f"{med(d[1], test) / med(d[0], test):.2f}"])
+
+
+def table(say, columns, by_kind, cells):
+    """A markdown table: one row per server, `cells(figures)` giving the row's values."""
+    say("| server | " + " | ".join(columns) + " |")
+    say("|---" * (len(columns) + 1) + "|")
     for kind in ("redis", "tandem"):
-        one = [scaling(kind, "0") for _ in range(rounds)]
-        two = [scaling(kind, "0,1") for _ in range(rounds)]
-        for test in ("SET", "GET"):
-            a = statistics.median(r[test] for r in one)
-            b = statistics.median(r[test] for r in two)
-            say(f"| {kind} | {test} | {a:.0f} | {b:.0f} | {b / a:.2f} |")
+        say(f"| {kind} | " + " | ".join(cells(by_kind[kind])) + " |")
     say()
 
 
@@ -477,13 +476,9 @@ def med(d, field):
 def report_bgsave(say, rounds, keys):
     bg = alternate(rounds, lambda kind: bgsave_figures(kind, keys))
     say(f"## BGSAVE of {keys} keys while a client writes ({rounds} rounds; SET every 0.5 ms from a native probe)")
-    say("| server | worst SET | p99 SET | worst SET, idle server (floor) | extra memory (% of RSS) | seconds |")
-    say("|---|---|---|---|---|---|")
-    for kind in ("redis", "tandem"):
-        d = bg[kind]
-        say(f"| {kind} | {med(d, 'max_ms'):.2f} ms | {med(d, 'p99_ms'):.2f} ms | {med(d, 'idle_max_ms'):.2f} ms | "
-            f"{med(d, 'extra_mem_pct'):.1f}% | {med(d, 'seconds'):.2f} |")
-    say()
+    table(say, ["worst SET", "p99 SET", "worst SET, idle server (floor)", "extra memory (% of RSS)", "seconds"], bg,
+          lambda d: [f"{med(d, 'max_ms'):.2f} ms", f"{med(d, 'p99_ms'):.2f} ms", f"{med(d, 'idle_max_ms'):.2f} ms",
+                     f"{med(d, 'extra_mem_pct'):.1f}%", f"{med(d, 'seconds'):.2f}"])
 
 
 def report_sync(say, rounds, keys):
@@ -493,12 +488,10 @@ def report_sync(say, rounds, keys):
             pairs = list(zip([x["seconds"] for x in fs["tandem"]], [x["seconds"] for x in fs["redis"]]))
             where = "master on CPU 0, replica on CPU 1" if pinned else "both on both CPUs"
             say(f"## Full sync of a fresh replica from a {keys}-key master ({'diskless' if diskless else 'disk'}; {where}), {rounds} rounds")
-            say("| server | seconds | master worst SET | master p99 SET | worst SET, idle master | worst SET, idle master, both CPUs busy with SCHED_IDLE loops |")
-            say("|---|---|---|---|---|---|")
-            for kind in ("redis", "tandem"):
-                d = fs[kind]
-                say(f"| {kind} | {med(d, 'seconds'):.2f} | {med(d, 'master_max_ms'):.2f} ms | {med(d, 'master_p99_ms'):.2f} ms | "
-                    f"{med(d, 'idle_max_ms'):.2f} ms | {med(d, 'busy_max_ms'):.2f} ms |")
+            table(say, ["seconds", "master worst SET", "master p99 SET", "worst SET, idle master",
+                        "worst SET, idle master, both CPUs busy with SCHED_IDLE loops"], fs,
+                  lambda d: [f"{med(d, 'seconds'):.2f}", f"{med(d, 'master_max_ms'):.2f} ms", f"{med(d, 'master_p99_ms'):.2f} ms",
+                             f"{med(d, 'idle_max_ms'):.2f} ms", f"{med(d, 'busy_max_ms'):.2f} ms"])
             say(f"ratio tandem/redis (time): {median_ratio(pairs):.2f}")
             say()
 

@@ -448,12 +448,9 @@ impl<R: std::io::Read> std::io::Read for PatientReader<R> {
 
 /// Drops `v` on a background thread: freeing a replaced dataset of millions of entries takes
 /// long enough to stall whoever would drop it inline.
+/// If no thread can be started, the closure and `v` with it are dropped right here.
 pub fn drop_in_background<T: Send + 'static>(v: T) {
-    let slot = std::sync::Arc::new(parking_lot::Mutex::new(Some(v)));
-    let theirs = slot.clone();
-    if spawn_background("lazyfree", move || drop(theirs.lock().take())).is_err() {
-        drop(slot.lock().take());
-    }
+    let _ = spawn_background("lazyfree", move || drop(v));
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -26,27 +26,26 @@ pub enum Str {
 impl Str {
     /// Builds a string as redis `tryObjectEncoding` would store a value given by a client.
     pub fn from_bytes(b: &[u8]) -> Str {
-        if b.len() <= 20 {
-            if let Some(i) = crate::util::parse_i64(b) {
-                return Str::Int(i);
-            }
-        }
-        Str::Bytes {
+        Str::as_int(b).unwrap_or_else(|| Str::Bytes {
             data: Bytes::copy_from_slice(b),
             raw: false,
-        }
+        })
     }
 
     /// `from_bytes` keeping an owned buffer instead of copying it (values loaded from RDB).
     pub fn from_owned(b: Bytes) -> Str {
-        if b.len() <= 20 {
-            if let Some(i) = crate::util::parse_i64(&b) {
-                return Str::Int(i);
-            }
-        }
-        Str::Bytes {
+        Str::as_int(&b).unwrap_or(Str::Bytes {
             data: b,
             raw: false,
+        })
+    }
+
+    /// The `int` form, for integers that print back identically.
+    fn as_int(b: &[u8]) -> Option<Str> {
+        if b.len() <= 20 {
+            crate::util::parse_i64(b).map(Str::Int)
+        } else {
+            None
         }
     }
 

@@ -265,19 +265,30 @@ fn transfer(
     Ok(Received { staged, file })
 }
 
-/// Runs blocking file work on a background thread and waits for it.
-async fn in_background<T, F>(f: F) -> Result<T, String>
+/// Runs blocking work on a background thread (see `util::spawn_background`) and waits for
+/// its result; `None` if no thread could be started or it died.
+async fn in_background<T, F>(name: &str, f: F) -> Option<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    crate::util::spawn_background(name, move || {
+        let _ = tx.send(f());
+    })
+    .ok()?;
+    rx.await.ok()
+}
+
+/// `in_background` for file work that reports failure as text.
+async fn file_work<T, F>(f: F) -> Result<T, String>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, String> + Send + 'static,
 {
-    let (tx, rx) = oneshot::channel();
-    crate::util::spawn_background("repl-load", move || {
-        let _ = tx.send(f());
-    })
-    .map_err(|e| e.to_string())?;
-    rx.await
-        .unwrap_or_else(|_| Err("the loading thread died".into()))
+    in_background("repl-load", f)
+        .await
+        .unwrap_or_else(|| Err("the loading thread failed".into()))
 }
 
 /// Checks an RDB file's magic and trailing CRC64 (unless it was saved without one).
@@ -448,7 +459,11 @@ pub(super) async fn receive_and_load(
         Framing::Len(len as usize)
     };
     let eof = matches!(framing, Framing::Eof { .. });
-    let empty = (0..server.keyspace.databases()).all(|db| server.keyspace.dbsize(db) == 0);
+    let empty = server
+        .keyspace
+        .db_counts()
+        .iter()
+        .all(|&(keys, _)| keys == 0);
     let to_disk = match mode.as_str() {
         "swapdb" => false,
         "on-empty-db" => !empty,
@@ -474,10 +489,9 @@ pub(super) async fn receive_and_load(
     let std_stream = stream.into_std()?;
     std_stream.set_nonblocking(false)?;
     std_stream.set_read_timeout(Some(timeout))?;
-    let (tx, rx) = oneshot::channel();
     let srv = server.clone();
     let mut taken = std::mem::take(buf);
-    crate::util::spawn_background("repl-transfer", move || {
+    let (res, std_stream, rest) = in_background("repl-transfer", move || {
         let mut std_stream = std_stream;
         let mut payload = Payload {
             server: &srv,
@@ -495,12 +509,10 @@ pub(super) async fn receive_and_load(
             to_disk,
             parse_now,
         );
-        let _ = tx.send((res, std_stream, taken));
+        (res, std_stream, taken)
     })
-    .map_err(LinkError::Io)?;
-    let (res, std_stream, rest) = rx
-        .await
-        .map_err(|_| LinkError::Protocol("the transfer thread died".into()))?;
+    .await
+    .ok_or_else(|| LinkError::Protocol("the transfer thread failed".into()))?;
     *buf = rest;
     let Received { staged, file } = res?;
     std_stream.set_nonblocking(true)?;
@@ -517,7 +529,7 @@ pub(super) async fn receive_and_load(
             // Disk-based with data: Redis's order, so memory never holds two datasets. The
             // file's checksum is verified first, so a damaged transfer does not cost the data.
             let path = file.as_ref().map(|f| f.path.clone()).unwrap_or_default();
-            in_background(move || verify_checksum(&path))
+            file_work(move || verify_checksum(&path))
                 .await
                 .map_err(|e| {
                     LinkError::Protocol(format!(
@@ -533,7 +545,7 @@ pub(super) async fn receive_and_load(
             let path = file.as_ref().map(|f| f.path.clone()).unwrap_or_default();
             server.persist.loading.store(true, Ordering::Release);
             let srv = server.clone();
-            let res = in_background(move || {
+            let res = file_work(move || {
                 let f = File::open(&path).map_err(|e| e.to_string())?;
                 let progress = &srv.persist.load_progress;
                 let len = f.metadata().map(|m| m.len()).ok();

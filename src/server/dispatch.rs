@@ -146,15 +146,15 @@ fn replication_checks(server: &Server, client: &Client, spec: &Spec) -> Option<C
     }
     let write = spec.has(spec::WRITE);
     let hot = &server.hot;
-    let r = Ordering::Relaxed;
+    let relaxed = Ordering::Relaxed;
     if server.is_replica() {
-        if !hot.replica_serve_stale_data.load(r)
+        if !hot.replica_serve_stale_data.load(relaxed)
             && !spec.has(spec::STALE)
             && server.repl.link.state() != crate::replication::replica::LinkState::Connected
         {
             return Some(errors::MASTERDOWN);
         }
-        if write && hot.replica_read_only.load(r) {
+        if write && hot.replica_read_only.load(relaxed) {
             return Some(errors::READONLY);
         }
         return None;
@@ -162,14 +162,13 @@ fn replication_checks(server: &Server, client: &Client, spec: &Spec) -> Option<C
     if !write {
         return None;
     }
-    if hot.stop_writes_on_bgsave_error.load(r)
-        && !server.persist.last_bgsave_ok.load(Ordering::Relaxed)
+    if hot.stop_writes_on_bgsave_error.load(relaxed) && !server.persist.last_bgsave_ok.load(relaxed)
     {
         return Some(CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."));
     }
     let (min_write, max_lag) = (
-        hot.min_replicas_to_write.load(r),
-        hot.min_replicas_max_lag.load(r),
+        hot.min_replicas_to_write.load(relaxed),
+        hot.min_replicas_max_lag.load(relaxed),
     );
     if min_write > 0 && max_lag > 0 {
         let now = crate::util::now_ms();
