@@ -586,8 +586,26 @@ fn errorstats_section(s: &Server, out: &mut String) {
     }
 }
 
-fn latencystats_section(_s: &Server, out: &mut String) {
+fn latencystats_section(s: &Server, out: &mut String) {
     out.push_str("# Latencystats\r\n");
+    let cfg = s.config.read();
+    if !cfg.latency_tracking {
+        return;
+    }
+    for (i, spec) in REGISTRY.all.iter().enumerate() {
+        let Some(h) = REGISTRY.latency.snapshot(i) else {
+            continue;
+        };
+        let _ = write!(out, "latency_percentiles_usec_{}:", spec.name);
+        for (j, &p) in cfg.latency_percentiles().iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            let usec = h.value_at_percentile(p) as f64 / 1000.0;
+            let _ = write!(out, "p{}={usec:.3}", crate::config::format_percentile(p));
+        }
+        out.push_str("\r\n");
+    }
 }
 
 fn cluster_section(_s: &Server, out: &mut String) {

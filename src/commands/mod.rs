@@ -92,6 +92,8 @@ pub struct Registry {
     pub counters: Vec<CmdCounters>,
     /// `[stripe][id]`: each thread counts calls in its own stripe.
     calls: Box<[Box<[CallCounters]>]>,
+    /// Latency histograms by command id (`latency-tracking`).
+    pub latency: crate::server::histogram::Histograms,
     by_name: HashMap<&'static str, usize>,
 }
 
@@ -132,6 +134,7 @@ impl Registry {
             .map(|_| all.iter().map(|_| CallCounters::default()).collect())
             .collect();
         Registry {
+            latency: crate::server::histogram::Histograms::new(all.len()),
             all,
             counters,
             calls,
@@ -172,6 +175,7 @@ impl Registry {
         if failed {
             self.counters[id].failed.fetch_add(1, Ordering::Relaxed);
         }
+        self.latency.record(id, usec);
     }
 
     /// (calls, usec) of a command, summed over the stripes.
@@ -189,6 +193,7 @@ impl Registry {
     }
 
     pub fn reset_counters(&self) {
+        self.latency.reset();
         for c in &self.counters {
             c.rejected.store(0, Ordering::Relaxed);
             c.failed.store(0, Ordering::Relaxed);

@@ -69,7 +69,7 @@ pub(super) fn notify_string(flags: u32) -> String {
 }
 
 /// C `%f` followed by redis `trimDoubleString`.
-pub(super) fn format_percentile(v: f64) -> String {
+pub fn format_percentile(v: f64) -> String {
     let s = format!("{v:.6}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()

@@ -303,7 +303,7 @@ impl Config {
         self.oom_score_adj_values
     }
 
-    pub(super) fn latency_percentiles(&self) -> &[f64] {
+    pub fn latency_percentiles(&self) -> &[f64] {
         &self.latency_tracking_info_percentiles
     }
 

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod evict;
 pub mod expire;
+pub mod histogram;
 pub mod listener;
 pub mod logging;
 pub mod memory;
@@ -117,6 +118,9 @@ impl Server {
     pub fn config_changed(&self) {
         let cfg = self.config.read();
         self.hot.load(&cfg);
+        crate::commands::REGISTRY
+            .latency
+            .set_enabled(cfg.latency_tracking);
         self.keyspace.limits.store(&limits_of(&cfg));
         self.repl.stream.set_limits(
             cfg.repl_backlog_size,

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use super::super::errors::CmdError;
 use super::super::server_cmds::container;
 use super::super::spec::{Group, Spec, ADMIN, LOADING, NOSCRIPT, STALE};
-use super::super::Ctx;
+use super::super::{Ctx, REGISTRY};
 use crate::protocol::Reply;
 use crate::server::Server;
 
@@ -25,6 +25,7 @@ const SUBS: &[Spec] = &[
     Spec::new("latency|reset", -2, A, Group::Server, reset),
     Spec::new("latency|graph", 3, A, Group::Server, graph),
     Spec::new("latency|doctor", 2, A, Group::Server, doctor),
+    Spec::new("latency|histogram", -2, A, Group::Server, histogram),
     Spec::new("latency|help", 2, LOADING | STALE, Group::Server, help),
 ];
 
@@ -183,6 +184,48 @@ fn reset(cx: &mut Ctx) -> Result<Reply, CmdError> {
         }
     }
     Ok(Reply::Int(n))
+}
+
+/// LATENCY HISTOGRAM [command ...]: each named command (a container brings its
+/// subcommands; unknown names are skipped), or every command, that has samples, as
+/// name => {calls, histogram_usec => {bucket upper bound: cumulative count}}.
+fn histogram(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let mut ids = Vec::new();
+    if cx.argv.len() == 2 {
+        ids.extend(0..REGISTRY.all.len());
+    }
+    for name in &cx.argv[2..] {
+        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let Some(id) = REGISTRY.id_of(&name) else {
+            continue;
+        };
+        ids.push(id);
+        ids.extend(
+            REGISTRY.all[id]
+                .subcommands
+                .iter()
+                .filter_map(|sub| REGISTRY.id_of(sub.name)),
+        );
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(h) = REGISTRY.latency.snapshot(id) else {
+            continue;
+        };
+        let cdf = h
+            .log_cdf()
+            .into_iter()
+            .map(|(usec, count)| (Reply::Int(usec), Reply::Int(count as i64)))
+            .collect();
+        out.push((
+            Reply::bulk_str(REGISTRY.all[id].name),
+            Reply::Map(vec![
+                (Reply::bulk_str("calls"), Reply::Int(h.total as i64)),
+                (Reply::bulk_str("histogram_usec"), Reply::Map(cdf)),
+            ]),
+        ));
+    }
+    Ok(Reply::Map(out))
 }
 
 fn graph(cx: &mut Ctx) -> Result<Reply, CmdError> {

@@ -515,7 +515,7 @@ fn implemented_set_is_the_agreed_one() {
         daemonize pidfile loglevel logfile databases always-show-logo save dir dbfilename rdbcompression \
         rdbchecksum stop-writes-on-bgsave-error requirepass maxclients maxmemory maxmemory-policy \
         maxmemory-samples hz proto-max-bulk-len client-query-buffer-limit notify-keyspace-events \
-        slowlog-log-slower-than slowlog-max-len latency-monitor-threshold hash-max-listpack-entries \
+        slowlog-log-slower-than slowlog-max-len latency-monitor-threshold latency-tracking hash-max-listpack-entries \
         hash-max-listpack-value set-max-intset-entries zset-max-listpack-entries zset-max-listpack-value \
         list-max-listpack-size list-compress-depth enable-debug-command replicaof masterauth masteruser \
         replica-read-only replica-serve-stale-data repl-backlog-size repl-backlog-ttl repl-timeout \
