@@ -10,7 +10,9 @@ use super::errors::CmdError;
 use super::spec::{Group, Spec, BLOCKING, DENYOOM, FAST, NOSCRIPT, WRITE};
 use super::Ctx;
 use crate::protocol::Reply;
+use crate::server::blocking::{Waiter, Want};
 use crate::server::client::Blocked;
+use std::sync::Arc;
 
 pub const COMMANDS: &[Spec] = &[
     Spec::new("blpop", -3, WRITE | NOSCRIPT | BLOCKING, Group::List, blpop).keys(1, -2, 1),
@@ -31,6 +33,13 @@ pub const COMMANDS: &[Spec] = &[
         blmove,
     )
     .keys(1, 2, 1),
+    Spec::new("blmpop", -5, WRITE | BLOCKING, Group::List, blmpop).keys_with(0, 0, 0, numkeys_at_2),
+    Spec::new("bzmpop", -5, WRITE | BLOCKING, Group::SortedSet, bzmpop).keys_with(
+        0,
+        0,
+        0,
+        numkeys_at_2,
+    ),
     Spec::new(
         "bzpopmin",
         -3,
@@ -54,23 +63,79 @@ fn parse_timeout(raw: &[u8]) -> Result<u64, CmdError> {
     let secs = crate::util::parse_f64(raw)
         .filter(|s| s.is_finite())
         .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    // Milliseconds rounded up first, as redis: -0.0001 s is 0 ms, which blocks forever.
+    let ms = (secs * 1000.0).ceil();
+    if ms < 0.0 {
         return Err(CmdError::err("timeout is negative"));
     }
-    Ok((secs * 1000.0).ceil() as u64)
+    Ok(ms as u64)
 }
 
-/// Parks the command (or answers its timeout reply where Redis never blocks).
+/// Parks the command: registers the client as waiting on the command's keys (the shards are
+/// still locked, so no write can come between "nothing there" and "waiting"). Where redis
+/// never blocks (inside MULTI/EXEC, from the master link) the timeout reply comes at once.
 fn block(cx: &mut Ctx, timeout_ms: u64, timeout_reply: Reply) -> Result<Reply, CmdError> {
+    if cx.client.serving_blocked {
+        // Re-run for a waiter whose key became ready, and still nothing to take.
+        cx.client.would_block = true;
+        return Ok(Reply::None);
+    }
     if cx.client.in_exec || cx.client.multi.is_some() || cx.client.is_master_link {
         return Ok(timeout_reply);
     }
-    cx.client.blocked = Some(Blocked::Retry {
-        argv: cx.argv.to_vec(),
+    let (id, spec) = crate::server::dispatch::resolve(cx.argv)?;
+    let keys = spec
+        .key_positions(cx.argv)
+        .into_iter()
+        .map(|p| cx.argv[p].clone())
+        .collect();
+    let want = if spec.group == Group::SortedSet {
+        Want::ZSet
+    } else {
+        Want::List
+    };
+    let w = Arc::new(Waiter::new(
+        cx.client.shared.clone(),
+        id,
+        cx.client.db,
+        keys,
+        cx.argv.to_vec(),
+        cx.client.resp,
+        Some(want),
         timeout_ms,
         timeout_reply,
-    });
+    ));
+    cx.server.blocking.register(w.clone());
+    cx.client.blocked = Some(Blocked::Keys(w));
     Ok(Reply::None)
+}
+
+/// The form of blocking command `argv` that waits on `key` alone: what runs when `key`
+/// becomes ready (redis serves a waiter from the key that became ready, not from the first of
+/// its keys that has data).
+pub fn single_key_form(argv: &[Bytes], key: &Bytes) -> Vec<Bytes> {
+    let name = argv[0].to_ascii_lowercase();
+    match name.as_slice() {
+        b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" => {
+            vec![argv[0].clone(), key.clone(), argv[argv.len() - 1].clone()]
+        }
+        b"blmpop" | b"bzmpop" => {
+            // name timeout numkeys key... where [COUNT n]
+            let numkeys = crate::util::parse_i64(&argv[2])
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0);
+            let rest = 3usize.saturating_add(numkeys).min(argv.len());
+            let mut out = vec![
+                argv[0].clone(),
+                argv[1].clone(),
+                Bytes::from_static(b"1"),
+                key.clone(),
+            ];
+            out.extend_from_slice(&argv[rest..]);
+            out
+        }
+        _ => argv.to_vec(),
+    }
 }
 
 fn bpop(cx: &mut Ctx, left: bool) -> Result<Reply, CmdError> {
@@ -205,4 +270,27 @@ fn bzpopmin(cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 fn bzpopmax(cx: &mut Ctx) -> Result<Reply, CmdError> {
     bzpop(cx, true)
+}
+
+/// BLMPOP and BZMPOP: `timeout numkeys key [key ...] ...`.
+fn numkeys_at_2(argv: &[Bytes]) -> Vec<usize> {
+    super::zsets::numkeys_keys(argv, 3)
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: LMPOP, or block.
+fn blmpop(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let timeout = parse_timeout(&cx.argv[1])?;
+    match super::lists::lmpop_at(cx, 2)? {
+        Some(r) => Ok(r),
+        None => block(cx, timeout, Reply::NilArray),
+    }
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: ZMPOP, or block.
+fn bzmpop(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let timeout = parse_timeout(&cx.argv[1])?;
+    match super::zsets::pop::zmpop_at(cx, 2)? {
+        Some(r) => Ok(r),
+        None => block(cx, timeout, Reply::NilArray),
+    }
 }

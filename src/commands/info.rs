@@ -171,9 +171,9 @@ fn clients_section(s: &Server, out: &mut String) {
     line(out, "maxclients", s.config.read().maxclients);
     line(out, "client_recent_max_input_buffer", 0);
     line(out, "client_recent_max_output_buffer", 0);
-    line(out, "blocked_clients", 0);
+    line(out, "blocked_clients", s.blocking.count());
     line(out, "tracking_clients", 0);
-    line(out, "clients_in_timeout_table", 0);
+    line(out, "clients_in_timeout_table", s.blocking.with_timeout());
 }
 
 fn memory_section(s: &Server, out: &mut String) {

@@ -475,13 +475,19 @@ fn lmpop_keys(argv: &[Bytes]) -> Vec<usize> {
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first non-empty list.
 /// Replies `[key, [elements]]`, or a nil array when every list is empty.
 fn lmpop(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(lmpop_at(cx, 1)?.unwrap_or(Reply::NilArray))
+}
+
+/// LMPOP's work with `numkeys` at `argv[base]` (BLMPOP has its timeout before it): the reply,
+/// or `None` when every list is empty. Propagates `LPOP|RPOP key n`.
+pub(crate) fn lmpop_at(cx: &mut Ctx, base: usize) -> Result<Option<Reply>, CmdError> {
     let argv = cx.argv;
-    let numkeys = match crate::util::parse_i64(&argv[1]) {
+    let numkeys = match crate::util::parse_i64(&argv[base]) {
         Some(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
         _ => return Err(NUMKEYS),
     };
     // The direction sits right after the keys.
-    let where_idx = numkeys.saturating_add(2);
+    let where_idx = numkeys.saturating_add(base + 1);
     if where_idx >= argv.len() {
         return Err(errors::SYNTAX);
     }
@@ -501,7 +507,7 @@ fn lmpop(cx: &mut Ctx) -> Result<Reply, CmdError> {
         j += 1;
     }
     let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
-    for key in &argv[2..where_idx] {
+    for key in &argv[base + 1..where_idx] {
         let Some(list) = get_list_mut(cx.db, key)? else {
             continue;
         };
@@ -517,9 +523,12 @@ fn lmpop(cx: &mut Ctx) -> Result<Reply, CmdError> {
             key.clone(),
             Bytes::copy_from_slice(itoa::Buffer::new().format(popped).as_bytes()),
         ]);
-        return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), bulks(items)]));
+        return Ok(Some(Reply::Array(vec![
+            Reply::Bulk(key.clone()),
+            bulks(items),
+        ])));
     }
-    Ok(Reply::NilArray)
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -29,14 +29,14 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new(
         "replicaof",
         3,
-        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        ADMIN | NOSCRIPT | STALE,
         Group::Server,
         replicaof,
     ),
     Spec::new(
         "slaveof",
         3,
-        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        ADMIN | NOSCRIPT | STALE,
         Group::Server,
         replicaof,
     ),

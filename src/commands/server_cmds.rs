@@ -316,6 +316,7 @@ fn flush_mode(cx: &Ctx) -> Result<(), CmdError> {
 fn flushdb(cx: &mut Ctx) -> Result<Reply, CmdError> {
     flush_mode(cx)?;
     let db = cx.db.index;
+    cx.server.watches.before_db_change(db, None, &*cx.db);
     cx.db.clear_db(db);
     cx.propagate();
     Ok(Reply::OK)
@@ -324,6 +325,7 @@ fn flushdb(cx: &mut Ctx) -> Result<Reply, CmdError> {
 fn flushall(cx: &mut Ctx) -> Result<Reply, CmdError> {
     flush_mode(cx)?;
     for db in 0..cx.db.databases() {
+        cx.server.watches.before_db_change(db, None, &*cx.db);
         cx.db.clear_db(db);
     }
     cx.propagate();
@@ -340,7 +342,10 @@ fn swapdb(cx: &mut Ctx) -> Result<Reply, CmdError> {
         return Err(errors::DB_INDEX);
     }
     if a != b {
-        cx.db.swap_dbs(a as usize, b as usize);
+        let (a, b) = (a as usize, b as usize);
+        cx.server.watches.before_db_change(a, Some(b), &*cx.db);
+        cx.server.watches.before_db_change(b, Some(a), &*cx.db);
+        cx.db.swap_dbs(a, b);
     }
     cx.propagate();
     Ok(Reply::OK)

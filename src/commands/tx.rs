@@ -43,7 +43,14 @@ fn exec(cx: &mut Ctx) -> Result<Reply, CmdError> {
         dispatch::end_multi(cx.server, cx.client);
         return Err(errors::EXECABORT);
     }
-    if cx.client.shared.dirty_cas.load(Ordering::Relaxed) {
+    let (watched, id) = (&cx.client.watched, cx.client.id());
+    let db = &*cx.db;
+    if cx.client.shared.dirty_cas.load(Ordering::Relaxed)
+        || cx
+            .server
+            .watches
+            .any_expired_since(watched, id, |d, k| db.peek_expired_in(d, k))
+    {
         dispatch::end_multi(cx.server, cx.client);
         return Ok(Reply::NilArray);
     }
@@ -75,7 +82,10 @@ fn watch(cx: &mut Ctx) -> Result<Reply, CmdError> {
         if cx.client.watched.iter().any(|(d, k)| *d == db && k == key) {
             continue;
         }
-        cx.server.watches.watch(db, key.clone(), &cx.client.shared);
+        let expired = cx.db.peek_expired_in(db, key);
+        cx.server
+            .watches
+            .watch(db, key.clone(), &cx.client.shared, expired);
         cx.client.watched.push((db, key.clone()));
     }
     Ok(Reply::OK)

@@ -3,7 +3,7 @@
 //! family and the range removals, `setops` ZUNION/ZINTER/ZDIFF, `pop` the pops, ZRANDMEMBER and
 //! ZSCAN.
 
-mod pop;
+pub(crate) mod pop;
 mod range;
 mod setops;
 
@@ -192,7 +192,7 @@ pub const COMMANDS: &[Spec] = &[
 
 /// Positions `first..first+numkeys` where numkeys is argv[first - 1]; nothing if it is not a
 /// positive count that fits in argv (the handler then fails before touching any key).
-fn numkeys_keys(argv: &[Bytes], first: usize) -> Vec<usize> {
+pub(crate) fn numkeys_keys(argv: &[Bytes], first: usize) -> Vec<usize> {
     let Some(n) = argv.get(first - 1).and_then(|b| crate::util::parse_i64(b)) else {
         return Vec::new();
     };

@@ -498,13 +498,41 @@ impl Db<'_> {
     /// keys up (expiry, stats, type check) and then needs several values at once (SINTER,
     /// SUNION, SDIFF ...). None if the key is missing or its shard is not locked.
     pub fn peek_in(&self, db: usize, key: &[u8]) -> Option<&Value> {
+        self.peek_table(db, key)?.map.get(key).map(|e| &e.value)
+    }
+
+    /// Whether `key` of database `db` is in its table but past its expiry time (redis
+    /// `keyIsExpired`), without side effects.
+    pub fn peek_expired_in(&self, db: usize, key: &[u8]) -> bool {
+        self.peek_table(db, key)
+            .and_then(|t| t.expires.get(key))
+            .is_some_and(|&when| when <= self.now_ms)
+    }
+
+    fn peek_table(&self, db: usize, key: &[u8]) -> Option<&Table> {
         let i = self.locked.ks.shard_of(key);
         let pos = self
             .locked
             .guards
             .binary_search_by_key(&i, |(j, _)| *j)
             .ok()?;
-        let t = self.locked.guards[pos].1.tables.get(db)?;
-        t.map.get(key).map(|e| &e.value)
+        self.locked.guards[pos].1.tables.get(db)
+    }
+}
+
+/// What a whole-database change can ask about a key (WATCH bookkeeping around FLUSHDB and
+/// SWAPDB): is it in the table, and is it there but logically expired.
+pub trait KeyProbe {
+    fn exists(&self, db: usize, key: &[u8]) -> bool;
+    fn is_expired(&self, db: usize, key: &[u8]) -> bool;
+}
+
+impl KeyProbe for Db<'_> {
+    fn exists(&self, db: usize, key: &[u8]) -> bool {
+        self.peek_in(db, key).is_some()
+    }
+
+    fn is_expired(&self, db: usize, key: &[u8]) -> bool {
+        self.peek_expired_in(db, key)
     }
 }

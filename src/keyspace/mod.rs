@@ -21,7 +21,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
-pub use db::{Db, Effect, ExpireMode};
+pub use db::{Db, Effect, ExpireMode, KeyProbe};
 pub use limits::{EncodingLimits, SharedLimits};
 pub use value::{Entry, Kind, Str, Value};
 
@@ -289,6 +289,27 @@ impl<'a> Locked<'a> {
             }
         };
         &mut self.guards[pos].1
+    }
+
+    /// The indices of the shards held, ascending.
+    pub fn held(&self) -> Vec<usize> {
+        self.guards.iter().map(|(i, _)| *i).collect()
+    }
+
+    /// Adds the shards `idx` not held yet, without waiting for any: true when all are held
+    /// now. Out-of-order acquisition cannot deadlock because it never waits; on false the
+    /// caller releases everything and locks the full set in order.
+    pub fn try_extend(&mut self, idx: &[usize]) -> bool {
+        for &i in idx {
+            let i = i & (SHARDS - 1);
+            if let Err(pos) = self.guards.binary_search_by_key(&i, |(j, _)| *j) {
+                match self.ks.shards[i].try_lock() {
+                    Some(g) => self.guards.insert(pos, (i, g)),
+                    None => return false,
+                }
+            }
+        }
+        true
     }
 
     pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {

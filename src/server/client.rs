@@ -37,6 +37,10 @@ pub struct Multi {
     pub queued: Vec<Vec<Bytes>>,
     /// A command failed to queue (unknown, arity): EXEC answers EXECABORT.
     pub error: bool,
+    /// The flags of the queued commands, OR-ed (EXEC writes if one of them writes).
+    pub flags: u32,
+    /// The complements of their flags, OR-ed (EXEC may run stale only if all of them may).
+    pub inv_flags: u32,
 }
 
 /// The part of a client visible to other tasks.
@@ -62,39 +66,16 @@ pub struct ClientShared {
     pub is_monitor: AtomicBool,
     pub no_evict: AtomicBool,
     pub resp: AtomicUsize,
+    /// Blocked in a command (CLIENT LIST flag `b`).
+    pub is_blocked: AtomicBool,
+    /// The blocked command was ended by a role change: close after its reply.
+    pub close_after_unblock: AtomicBool,
     pub tx: mpsc::UnboundedSender<Push>,
 }
 
 impl ClientShared {
     pub fn send(&self, p: Push) {
         let _ = self.tx.send(p);
-    }
-
-    /// CLIENT LIST flags field.
-    pub fn flags(&self) -> String {
-        let mut f = String::new();
-        if self.is_replica.load(Ordering::Relaxed) {
-            f.push('S');
-        }
-        if self.is_master.load(Ordering::Relaxed) {
-            f.push('M');
-        }
-        if self.is_monitor.load(Ordering::Relaxed) {
-            f.push('O');
-        }
-        if self.sub_count.load(Ordering::Relaxed) + self.psub_count.load(Ordering::Relaxed) > 0 {
-            f.push('P');
-        }
-        if self.in_multi.load(Ordering::Relaxed) {
-            f.push('x');
-        }
-        if self.no_evict.load(Ordering::Relaxed) {
-            f.push('e');
-        }
-        if f.is_empty() {
-            f.push('N');
-        }
-        f
     }
 }
 
@@ -123,10 +104,15 @@ pub struct Client {
     pub blocked: Option<Blocked>,
     /// Running the commands of an EXEC (blocking commands must not block).
     pub in_exec: bool,
+    /// This is a stand-in running a blocked client's command for it, because a key it
+    /// waits on became ready: a blocking command that still finds nothing sets `would_block`
+    /// instead of blocking again.
+    pub serving_blocked: bool,
+    pub would_block: bool,
 }
 
 /// A command whose reply comes later.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Blocked {
     /// WAIT: until `numreplicas` replicas acknowledged `target`, or the timeout (0 = none).
     Wait {
@@ -134,13 +120,8 @@ pub enum Blocked {
         numreplicas: i64,
         timeout_ms: u64,
     },
-    /// A blocking pop: run `argv` again whenever the dataset changes, until it is served or
-    /// `timeout_ms` (0 = never) passes, then answer `timeout_reply`.
-    Retry {
-        argv: Vec<Bytes>,
-        timeout_ms: u64,
-        timeout_reply: Reply,
-    },
+    /// A blocking pop waiting on its keys, registered in `Server::blocking`.
+    Keys(std::sync::Arc<super::blocking::Waiter>),
 }
 
 /// REPLCONF settings of a connection that is about to become a replica.
@@ -180,6 +161,8 @@ impl Client {
             woff: 0,
             blocked: None,
             in_exec: false,
+            serving_blocked: false,
+            would_block: false,
         }
     }
 

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::blocking::Outcome;
 use super::client::{Client, ClientShared, Push, ReplyMode};
 use super::{dispatch, Server};
 use crate::protocol::encode::encode;
@@ -44,6 +45,8 @@ pub fn register(
         is_monitor: AtomicBool::new(false),
         no_evict: AtomicBool::new(false),
         resp: AtomicUsize::new(2),
+        is_blocked: AtomicBool::new(false),
+        close_after_unblock: AtomicBool::new(false),
         tx,
     });
     server.clients.lock().insert(id, shared.clone());
@@ -157,7 +160,17 @@ pub async fn serve<S>(
                                     }
                                     out.clear();
                                 }
-                                reply = super::blocking::resolve(&server, &mut client, b).await;
+                                match super::blocking::resolve(&server, &mut client, b, &mut stream, &mut inbuf, &mut rx).await {
+                                    Outcome::Reply(r) => reply = r,
+                                    Outcome::ReplyAndClose(r) => {
+                                        reply = r;
+                                        client.close_after_reply = true;
+                                    }
+                                    Outcome::Close => {
+                                        client.close_after_reply = true;
+                                        break;
+                                    }
+                                }
                             }
                             emit(&mut client, &reply, &mut out);
                             if client.close_after_reply || client.takeover.is_some() {

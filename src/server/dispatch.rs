@@ -43,8 +43,14 @@ pub fn allowed_in_pubsub(name: &str) -> bool {
 /// Resolves a command (and its subcommand) and checks arity.
 /// Returns the registry id and spec, or the error to reply.
 pub fn resolve(argv: &[Bytes]) -> Result<(usize, &'static Spec), CmdError> {
+    lookup(argv).map_err(|(_, e)| e)
+}
+
+/// [`resolve`], keeping the id of a command that was found but called with the wrong arity
+/// (its `rejected_calls` counts that).
+fn lookup(argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<usize>, CmdError)> {
     let Some((mut id, mut spec)) = REGISTRY.lookup(&argv[0]) else {
-        return Err(CmdError::unknown_command(argv));
+        return Err((None, CmdError::unknown_command(argv)));
     };
     if !spec.subcommands.is_empty() && argv.len() >= 2 {
         match REGISTRY.lookup_sub(spec, &argv[1]) {
@@ -52,136 +58,165 @@ pub fn resolve(argv: &[Bytes]) -> Result<(usize, &'static Spec), CmdError> {
                 id = sid;
                 spec = sub;
             }
-            None => return Err(CmdError::unknown_subcommand(&argv[1], spec.name)),
+            None => return Err((Some(id), CmdError::unknown_subcommand(&argv[1], spec.name))),
         }
     }
     if !spec.arity_ok(argv.len()) {
-        return Err(CmdError::wrong_arity(spec.name));
+        return Err((Some(id), CmdError::wrong_arity(spec.name)));
     }
     Ok((id, spec))
 }
 
-/// Processes one request from a client and returns its reply.
-pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
-    let resolved = resolve(argv);
-    let (id, spec) = match resolved {
-        Ok(r) => r,
-        Err(e) => {
-            if let Some(m) = client.multi.as_mut() {
-                m.error = true;
-            }
-            // A rejected EXEC discards the transaction (redis `execCommandAbort`).
-            if argv[0].eq_ignore_ascii_case(b"exec") {
-                end_multi(server, client);
-                let text = e.0.strip_prefix("ERR ").unwrap_or(&e.0).to_string();
-                return error_reply(
-                    server,
-                    CmdError::new(format!(
-                        "EXECABORT Transaction discarded because of: {text}"
-                    )),
-                );
-            }
-            return error_reply(server, e);
+/// What a command is, for the checks before it runs. EXEC takes on the flags of the commands
+/// it queued: it writes if any of them writes, may run stale only if all of them may
+/// (redis `mstate.cmd_flags` / `cmd_inv_flags`).
+struct Traits {
+    write: bool,
+    denyoom: bool,
+    deny_stale: bool,
+    deny_loading: bool,
+}
+
+impl Traits {
+    fn of(spec: &Spec, client: &Client) -> Traits {
+        let (or, inv) = match (&client.multi, spec.name) {
+            (Some(m), "exec") => (m.flags, m.inv_flags),
+            _ => (0, 0),
+        };
+        let has = |f: u32| spec.has(f) || or & f != 0;
+        Traits {
+            write: has(spec::WRITE),
+            denyoom: has(spec::DENYOOM),
+            deny_stale: !spec.has(spec::STALE) || inv & spec::STALE != 0,
+            deny_loading: !spec.has(spec::LOADING) || inv & spec::LOADING != 0,
         }
+    }
+}
+
+/// Refuses a command before it runs (redis `rejectCommand`): a transaction being queued is
+/// flagged so its EXEC fails; a refused EXEC discards the transaction with `-EXECABORT`.
+fn reject(server: &Server, client: &mut Client, id: Option<usize>, e: CmdError) -> Reply {
+    if let Some(id) = id {
+        REGISTRY.reject(id);
+    }
+    let is_exec = id.is_some_and(|id| REGISTRY.all[id].name == "exec");
+    if is_exec {
+        end_multi(server, client);
+        let text = e.0.strip_prefix("ERR ").unwrap_or(&e.0).to_string();
+        return error_reply(
+            server,
+            CmdError::new(format!(
+                "EXECABORT Transaction discarded because of: {text}"
+            )),
+        );
+    }
+    if let Some(m) = client.multi.as_mut() {
+        m.error = true;
+    }
+    error_reply(server, e)
+}
+
+/// Processes one request from a client and returns its reply: the checks of redis
+/// `processCommand`, in its order, then the command runs or is queued inside MULTI.
+pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
+    let (id, spec) = match lookup(argv) {
+        Ok(r) => r,
+        Err((id, e)) => return reject(server, client, id, e),
     };
     *client.shared.last_cmd.lock() = spec.name;
     if !client.authenticated && !spec.has(spec::NO_AUTH) {
-        REGISTRY.reject(id);
-        return error_reply(server, errors::NOAUTH);
-    }
-    if let Err(e) = super::evict::check_oom(server, client, spec) {
-        if let Some(m) = client.multi.as_mut() {
-            m.error = true;
-        }
-        REGISTRY.reject(id);
-        return error_reply(server, e);
-    }
-    // Loading a dataset (startup, or a replica's disk-based full sync): redis `processCommand`.
-    if server.persist.loading.load(Ordering::Relaxed) && !spec.has(spec::LOADING) {
-        REGISTRY.reject(id);
-        return error_reply(server, errors::LOADING);
+        return reject(server, client, Some(id), errors::NOAUTH);
     }
     let base = base_name(spec.name);
+    if client.multi.is_some() && spec.has(spec::NO_MULTI) {
+        return reject(
+            server,
+            client,
+            Some(id),
+            CmdError::err("Command not allowed inside a transaction"),
+        );
+    }
+    let traits = Traits::of(spec, client);
+    if let Err(e) = super::evict::check_oom(server, client, spec, traits.denyoom) {
+        return reject(server, client, Some(id), e);
+    }
+    if let Some(e) = replication_checks(server, client, spec, &traits) {
+        return reject(server, client, Some(id), e);
+    }
     if client.multi.is_some() && !runs_inside_multi(base) {
-        if spec.has(spec::NO_MULTI) {
-            if let Some(m) = client.multi.as_mut() {
-                m.error = true;
-            }
-            REGISTRY.reject(id);
-            return error_reply(
-                server,
-                CmdError::err("Command not allowed inside a transaction"),
-            );
-        }
         if let Some(m) = client.multi.as_mut() {
+            m.flags |= spec.flags;
+            m.inv_flags |= !spec.flags;
             m.queued.push(argv.to_vec());
         }
         return Reply::status("QUEUED");
     }
-    if client.in_pubsub()
-        && client.resp == crate::protocol::encode::Resp::V2
-        && !allowed_in_pubsub(base)
-    {
-        REGISTRY.reject(id);
-        return error_reply(
-            server,
-            CmdError::err(format_args!(
-                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                spec.name
-            )),
-        );
-    }
-    if let Some(e) = replication_checks(server, client, spec) {
-        REGISTRY.reject(id);
-        return error_reply(server, e);
-    }
     call(server, client, id, spec, argv)
 }
 
-/// The replication-related refusals of redis `processCommand`: MASTERDOWN for stale data,
-/// READONLY on replicas, NOREPLICAS under min-replicas-to-write, MISCONF after a failed save.
-fn replication_checks(server: &Server, client: &Client, spec: &Spec) -> Option<CmdError> {
-    if client.is_master_link {
-        return None;
-    }
-    let write = spec.has(spec::WRITE);
+/// The refusals of redis `processCommand` between OOM and running: MISCONF after a failed
+/// save, NOREPLICAS under min-replicas-to-write, READONLY on replicas, the RESP2 pub/sub
+/// context, MASTERDOWN for stale data, LOADING.
+fn replication_checks(
+    server: &Server,
+    client: &Client,
+    spec: &Spec,
+    traits: &Traits,
+) -> Option<CmdError> {
     let hot = &server.hot;
     let relaxed = Ordering::Relaxed;
-    if server.is_replica() {
-        if !hot.replica_serve_stale_data.load(relaxed)
-            && !spec.has(spec::STALE)
-            && server.repl.link.state() != crate::replication::replica::LinkState::Connected
-        {
-            return Some(errors::MASTERDOWN);
-        }
-        if write && hot.replica_read_only.load(relaxed) {
-            return Some(errors::READONLY);
-        }
-        return None;
-    }
-    if !write {
-        return None;
-    }
-    if hot.stop_writes_on_bgsave_error.load(relaxed) && !server.persist.last_bgsave_ok.load(relaxed)
+    let obey = client.is_master_link;
+    let replica = server.is_replica();
+    if !obey
+        && (traits.write || spec.name == "ping")
+        && hot.stop_writes_on_bgsave_error.load(relaxed)
+        && !server.persist.last_bgsave_ok.load(relaxed)
+        && !server.config.read().save.is_empty()
     {
         return Some(CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."));
     }
-    let (min_write, max_lag) = (
-        hot.min_replicas_to_write.load(relaxed),
-        hot.min_replicas_max_lag.load(relaxed),
-    );
-    if min_write > 0 && max_lag > 0 {
-        let now = crate::util::now_ms();
-        let good = crate::replication::master::replicas(server)
-            .iter()
-            .filter(|r| {
-                r.state() == crate::replication::master::ReplicaState::Online
-                    && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 <= max_lag as i64
-            })
-            .count() as u64;
-        if good < min_write {
-            return Some(errors::NOREPLICAS);
+    if traits.write && !replica && !obey {
+        let (min_write, max_lag) = (
+            hot.min_replicas_to_write.load(relaxed),
+            hot.min_replicas_max_lag.load(relaxed),
+        );
+        if min_write > 0 && max_lag > 0 {
+            let now = crate::util::now_ms();
+            let good = crate::replication::master::replicas(server)
+                .iter()
+                .filter(|r| {
+                    r.state() == crate::replication::master::ReplicaState::Online
+                        && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 <= max_lag as i64
+                })
+                .count() as u64;
+            if good < min_write {
+                return Some(errors::NOREPLICAS);
+            }
         }
+    }
+    if replica && !obey && traits.write && hot.replica_read_only.load(relaxed) {
+        return Some(errors::READONLY);
+    }
+    if client.in_pubsub()
+        && client.resp == crate::protocol::encode::Resp::V2
+        && !allowed_in_pubsub(base_name(spec.name))
+    {
+        return Some(CmdError::err(format_args!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        )));
+    }
+    if replica
+        && !obey
+        && traits.deny_stale
+        && !hot.replica_serve_stale_data.load(relaxed)
+        && server.repl.link.state() != crate::replication::replica::LinkState::Connected
+    {
+        return Some(errors::MASTERDOWN);
+    }
+    // Loading a dataset (startup, or a replica's disk-based full sync).
+    if server.persist.loading.load(relaxed) && traits.deny_loading {
+        return Some(errors::LOADING);
     }
     None
 }
@@ -203,8 +238,10 @@ fn lock_set(server: &Server, spec: &Spec, argv: &[Bytes], client: &Client) -> Op
         return None;
     }
     if spec.name == "exec" {
-        // EXEC locks the union of what its queued commands need, for the whole transaction.
-        let mut positions_keys = Vec::new();
+        // EXEC locks the union of what its queued commands need, for the whole transaction,
+        // and its WATCHed keys (to see whether one expired since).
+        let mut positions_keys: Vec<Bytes> =
+            client.watched.iter().map(|(_, k)| k.clone()).collect();
         if let Some(m) = &client.multi {
             for q in &m.queued {
                 match resolve(q) {
@@ -240,18 +277,7 @@ pub fn call(
         None => server.keyspace.lock_all(),
         Some(shards) => server.keyspace.lock_shards(shards),
     };
-    // Replicas never expire keys themselves: they hide expired keys from their clients and
-    // apply their master's stream as if nothing had expired.
-    // While writes are paused (CLIENT PAUSE WRITE, FAILOVER) a master hides expired keys
-    // without deleting them, as redis `expireIfNeeded` does: a DEL now would move the
-    // replication offset a failover is waiting on.
-    let mode = if client.is_master_link {
-        ExpireMode::Ignore
-    } else if server.is_replica() || crate::commands::admin::pause::writes_paused(server) {
-        ExpireMode::Hide
-    } else {
-        ExpireMode::Delete
-    };
+    let mode = expire_mode(server, client.is_master_link);
     let mut db = Db::new(locked, client.db, crate::util::now_ms(), mode);
     let start = Instant::now();
     let result = {
@@ -265,9 +291,16 @@ pub fn call(
     };
     let usec = start.elapsed().as_micros() as u64;
     super::notify::after_command(server, spec.name, argv, &db, 0, 0);
-    publish_effects(server, &mut db);
-    drop(db);
-    REGISTRY.count(id, usec, result.is_err());
+    let ready = publish_effects(server, &mut db);
+    if ready.is_empty() {
+        drop(db);
+    } else {
+        super::blocking::serve_ready(server, db, ready);
+    }
+    // A command that blocked is counted when it ends (redis `updateStatsOnUnblock`).
+    if client.blocked.is_none() {
+        REGISTRY.count(id, usec, result.is_err());
+    }
     client.woff = server.repl.stream.end();
     after_call(server, client, spec, argv, usec);
     match result {
@@ -309,41 +342,80 @@ pub fn call_in_exec(cx: &mut Ctx<'_, '_>, argv: &[Bytes]) -> Reply {
     }
 }
 
-/// Publishes what a command changed: stats, WATCH invalidation, the replication stream.
-fn publish_effects(server: &Server, db: &mut Db<'_>) {
+/// How a command treats keys whose time has passed. Replicas never expire keys themselves:
+/// they hide expired keys from their clients and apply their master's stream as if nothing
+/// had expired. While writes are paused (CLIENT PAUSE WRITE, FAILOVER) a master hides expired
+/// keys without deleting them, as redis `expireIfNeeded` does: a DEL now would move the
+/// replication offset a failover is waiting on.
+pub fn expire_mode(server: &Server, from_master: bool) -> ExpireMode {
+    if from_master {
+        ExpireMode::Ignore
+    } else if server.is_replica() || crate::commands::admin::pause::writes_paused(server) {
+        ExpireMode::Hide
+    } else {
+        ExpireMode::Delete
+    }
+}
+
+/// Publishes what a command changed: stats, WATCH invalidation, the replication stream, and
+/// clears them from `db` (which may serve more commands). Returns the keys it changed that
+/// blocked clients wait on, to serve before the command's reply goes out.
+pub fn publish_effects(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> {
+    let ready = publish_and_keep(server, db);
+    db.effects.clear();
+    db.touched.clear();
+    db.stats = Default::default();
+    ready
+}
+
+fn publish_and_keep(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> {
     let st = &server.stats;
     st.keyspace_hits.add(db.stats.hits);
     st.keyspace_misses.add(db.stats.misses);
     super::stats::Stats::add(&st.expired_keys, db.stats.expired);
-    if !db.touched.is_empty() {
-        server.watches.touch(&db.touched);
+    let watching = server.watches.any();
+    let blocked = server.blocking.any();
+    let mut changed = Vec::new();
+    if (watching || blocked) && !db.effects.is_empty() {
+        changed = effect_keys(&db.effects);
     }
-    for d in db.touched_dbs.drain(..) {
-        server.watches.touch_db(Some(d));
+    if watching && !(db.touched.is_empty() && changed.is_empty()) {
+        // Each modified key once: a key touched twice would look changed again.
+        let mut keys = db.touched.clone();
+        for k in &changed {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        server
+            .watches
+            .touch(&keys, |d, k| db.peek_in(d, k).is_some());
     }
+    let mut ready = Vec::new();
+    if blocked && !(changed.is_empty() && db.touched_dbs.is_empty()) {
+        ready = server.blocking.ready_among(&changed, &db.touched_dbs);
+    }
+    db.touched_dbs.clear();
     if db.effects.is_empty() {
-        return;
+        return ready;
     }
     st.dirty
         .fetch_add(db.effects.len() as u64, Ordering::Relaxed);
-    if server.blocked_clients.load(Ordering::Relaxed) > 0 {
-        server.changes.send_modify(|v| *v += 1);
-    }
-    if server.watches.any() {
-        // The keys an effect modifies are the keys of the command it propagates.
-        let keys: Vec<(usize, Bytes)> = db
-            .effects
-            .iter()
-            .filter_map(|e| resolve(&e.argv).ok().map(|(_, spec)| (e, spec)))
-            .flat_map(|(e, spec)| {
-                spec.key_positions(&e.argv)
-                    .into_iter()
-                    .map(move |p| (e.db, e.argv[p].clone()))
-            })
-            .collect();
-        server.watches.touch(&keys);
-    }
     server.replication_feed(&db.effects);
+    ready
+}
+
+/// The keys the effects modify: the keys of the commands they propagate, with their database.
+fn effect_keys(effects: &[crate::keyspace::Effect]) -> Vec<(usize, Bytes)> {
+    effects
+        .iter()
+        .filter_map(|e| resolve(&e.argv).ok().map(|(_, spec)| (e, spec)))
+        .flat_map(|(e, spec)| {
+            spec.key_positions(&e.argv)
+                .into_iter()
+                .map(move |p| (e.db, e.argv[p].clone()))
+        })
+        .collect()
 }
 
 /// Slowlog and MONITOR, after the locks are released.

@@ -19,7 +19,7 @@ use rand::Rng;
 use super::client::Client;
 use super::Server;
 use crate::commands::errors::{self, CmdError};
-use crate::commands::spec::{self, Spec};
+use crate::commands::spec::Spec;
 use crate::config::MaxmemoryPolicy;
 use crate::keyspace::{Db, ExpireMode, SHARDS};
 
@@ -52,14 +52,12 @@ fn counted_memory(server: &Server) -> u64 {
 
 /// The dispatcher's OOM check (redis `processCommand`): evicts if needed, and refuses the
 /// command with `-OOM` when memory is still above `maxmemory`.
-pub fn check_oom(server: &Server, client: &Client, cmd: &Spec) -> Result<(), CmdError> {
-    let denyoom = cmd.has(spec::DENYOOM)
-        || (cmd.name == "exec"
-            && client.multi.as_ref().is_some_and(|m| {
-                m.queued
-                    .iter()
-                    .any(|q| super::dispatch::resolve(q).is_ok_and(|(_, s)| s.has(spec::DENYOOM)))
-            }));
+pub fn check_oom(
+    server: &Server,
+    client: &Client,
+    cmd: &Spec,
+    denyoom: bool,
+) -> Result<(), CmdError> {
     let queued =
         client.multi.is_some() && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
     if !(denyoom || queued) || client.is_master_link {
@@ -257,7 +255,7 @@ fn evict_key(server: &Server, st: &Settings, shard: usize, db: usize, key: &Byte
             .iter()
             .filter_map(|e| e.argv.get(1).map(|k| (e.db, k.clone())))
             .collect();
-        server.watches.touch(&touched);
+        server.watches.touch(&touched, |_, _| false);
         server.replication_feed(&view.effects);
     }
     super::stats::Stats::add(&server.stats.expired_keys, view.stats.expired);

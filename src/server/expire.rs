@@ -65,7 +65,7 @@ pub fn active_expire_cycle(server: &Server) {
                         &k,
                         db,
                     );
-                    server.watches.touch(&[(db, k)]);
+                    server.watches.touch(&[(db, k)], |_, _| false);
                     server.replication_feed(std::slice::from_ref(&effect));
                 }
                 if found * 100 <= sampled * REPEAT_PERCENT || start.elapsed() > budget {

@@ -63,9 +63,8 @@ pub struct Server {
     /// Set to true to stop the server (SHUTDOWN, signals).
     pub shutdown_tx: tokio_watch::Sender<bool>,
     pub active_expire_enabled: AtomicBool,
-    /// Bumped after writes while clients are blocked, so they retry their pops.
-    pub changes: tokio_watch::Sender<u64>,
-    pub blocked_clients: std::sync::atomic::AtomicUsize,
+    /// Clients blocked in BLPOP, WAIT ... and the keys they wait on.
+    pub blocking: blocking::Blocking,
     /// How SHUTDOWN asked to stop: default, SAVE or NOSAVE.
     pub shutdown_mode: std::sync::atomic::AtomicU8,
     pub tcp_port: std::sync::atomic::AtomicU16,
@@ -103,8 +102,7 @@ impl Server {
             run_id: random_hex(40),
             shutdown_tx,
             active_expire_enabled: AtomicBool::new(true),
-            changes: tokio_watch::channel(0).0,
-            blocked_clients: std::sync::atomic::AtomicUsize::new(0),
+            blocking: Default::default(),
             shutdown_mode: std::sync::atomic::AtomicU8::new(SHUTDOWN_DEFAULT),
             tcp_port: std::sync::atomic::AtomicU16::new(port),
             config_file,

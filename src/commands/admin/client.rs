@@ -154,6 +154,9 @@ fn flags(c: &ClientShared) -> String {
     if c.in_multi.load(Ordering::Relaxed) {
         f.push('x');
     }
+    if c.is_blocked.load(Ordering::Relaxed) {
+        f.push('b');
+    }
     if c.dirty_cas.load(Ordering::Relaxed) {
         f.push('d');
     }
@@ -515,22 +518,24 @@ fn trackinginfo(_cx: &mut Ctx) -> Result<Reply, CmdError> {
     ]))
 }
 
-/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: no Tandem command blocks in a way CLIENT UNBLOCK can
-/// end, so the answer is always 0 once the arguments are valid.
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocked command of client `id` (a blocking pop
+/// or WAIT) with its timeout reply or an `-UNBLOCKED` error. 1 if that client was blocked.
 fn unblock(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let argv = cx.argv;
     if argv.len() > 4 {
         return Err(super::subcommand_syntax_error(cx));
     }
-    crate::util::parse_i64(&argv[2]).ok_or(errors::NOT_INTEGER)?;
+    let id = crate::util::parse_i64(&argv[2]).ok_or(errors::NOT_INTEGER)?;
+    let mut error = false;
     if argv.len() == 4 {
-        if !is(&argv[3], "timeout") && !is(&argv[3], "error") {
+        if is(&argv[3], "error") {
+            error = true;
+        } else if !is(&argv[3], "timeout") {
             return Err(CmdError::err(
                 "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
             ));
         }
-    } else if argv.len() > 4 {
-        return Err(super::subcommand_syntax_error(cx));
     }
-    Ok(Reply::Int(0))
+    let done = u64::try_from(id).is_ok_and(|id| cx.server.blocking.unblock(id, error));
+    Ok(Reply::Int(i64::from(done)))
 }

@@ -77,12 +77,18 @@ pub(super) fn zpopmax(cx: &mut Ctx) -> Result<Reply, CmdError> {
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pops from the first non-empty key and
 /// propagates as `ZPOPMIN|ZPOPMAX key n`.
 pub(super) fn zmpop(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    Ok(zmpop_at(cx, 1)?.unwrap_or(Reply::NilArray))
+}
+
+/// ZMPOP's work with `numkeys` at `argv[base]` (BZMPOP has its timeout before it): the reply,
+/// or `None` when no key holds a sorted set.
+pub(crate) fn zmpop_at(cx: &mut Ctx, base: usize) -> Result<Option<Reply>, CmdError> {
     let argv = cx.argv;
-    let numkeys = parse_int(&argv[1])
+    let numkeys = parse_int(&argv[base])
         .ok()
         .filter(|n| *n >= 1)
         .ok_or_else(|| CmdError::err("numkeys should be greater than 0"))?;
-    let where_idx = match (numkeys as u64).checked_add(2) {
+    let where_idx = match (numkeys as u64).checked_add(base as u64 + 1) {
         Some(w) if w < argv.len() as u64 => w as usize,
         _ => return Err(errors::SYNTAX),
     };
@@ -109,7 +115,7 @@ pub(super) fn zmpop(cx: &mut Ctx) -> Result<Reply, CmdError> {
         }
     }
     let count = count.unwrap_or(1) as usize;
-    for key in &argv[2..where_idx] {
+    for key in &argv[base + 1..where_idx] {
         if get_zset_mut(cx.db, key)?.is_none() {
             continue;
         }
@@ -120,12 +126,12 @@ pub(super) fn zmpop(cx: &mut Ctx) -> Result<Reply, CmdError> {
             Bytes::from(popped.len().to_string()),
         ]);
         // Always [member, score] pairs, in RESP2 too.
-        return Ok(Reply::Array(vec![
+        return Ok(Some(Reply::Array(vec![
             Reply::Bulk(key.clone()),
             scored_reply(popped, true, true),
-        ]));
+        ])));
     }
-    Ok(Reply::NilArray)
+    Ok(None)
 }
 
 // ---------------------------------------------------------------------------------------------
