@@ -61,6 +61,7 @@ fn main() -> ExitCode {
         config.logfile.clone()
     };
     logging::init(&logfile, config.loglevel.name());
+    server::crash::install();
     let pidfile = config
         .pidfile
         .clone()

@@ -127,6 +127,9 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
     }
     let sub = String::from_utf8_lossy(&cx.argv[1]).to_ascii_lowercase();
     let argc = cx.argv.len();
+    if let Some(reply) = super::debug_tools::run(cx, &sub) {
+        return reply;
+    }
     match (sub.as_str(), argc) {
         ("digest", 2) => Ok(Reply::Status(hex(&dataset_digest(cx)).into())),
         ("digest-value", _) => {

@@ -12,6 +12,7 @@ pub mod args;
 pub mod bits;
 pub mod blocking;
 pub mod debug;
+pub mod debug_tools;
 pub mod dump;
 pub mod errors;
 pub mod float;

@@ -111,6 +111,23 @@ pub fn encode(reply: &Reply, resp: Resp, out: &mut BytesMut) {
             }
             Resp::V2 => put_bulk(out, b),
         },
+        Reply::BigNum(b) => match resp {
+            Resp::V3 => {
+                out.put_u8(b'(');
+                out.put_slice(b);
+                out.put_slice(b"\r\n");
+            }
+            Resp::V2 => put_bulk(out, b),
+        },
+        Reply::Attribute(pairs) => {
+            if resp == Resp::V3 {
+                put_int_line(out, b'|', pairs.len() as i64);
+                for (k, v) in pairs {
+                    encode(k, resp, out);
+                    encode(v, resp, out);
+                }
+            }
+        }
         Reply::Raw(b) => out.put_slice(b),
         Reply::Multi(items) => {
             for i in items {

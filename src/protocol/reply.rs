@@ -33,6 +33,11 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// RESP3 `=len\r\ntxt:...`; RESP2 a bulk string.
     Verbatim(Bytes),
+    /// RESP3 `(digits`; RESP2 a bulk string.
+    BigNum(Bytes),
+    /// RESP3 `|n` attribute pairs, which precede the reply they describe; RESP2 has no
+    /// attributes and sends nothing.
+    Attribute(Vec<(Reply, Reply)>),
     /// Bytes already encoded (used for replies that do not depend on the protocol version).
     Raw(Bytes),
     /// Several top-level replies from one command (SUBSCRIBE to several channels).

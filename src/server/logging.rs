@@ -13,6 +13,9 @@ use tracing_subscriber::registry::LookupSpan;
 
 static ROLE: AtomicU8 = AtomicU8::new(b'M');
 
+/// Where the global logger writes (set by [`init`]).
+static TARGET: std::sync::OnceLock<LogTarget> = std::sync::OnceLock::new();
+
 /// Sets the role letter printed in log lines (`M` master, `S` replica).
 pub fn set_role(c: u8) {
     ROLE.store(c, Ordering::Relaxed);
@@ -37,17 +40,32 @@ where
             Level::DEBUG => '-',
             Level::TRACE => '.',
         };
-        write!(
-            w,
-            "{}:{} {} {} ",
-            std::process::id(),
-            ROLE.load(Ordering::Relaxed) as char,
-            timestamp(),
-            level
-        )?;
+        w.write_str(&line_prefix(level))?;
         ctx.field_format().format_fields(w.by_ref(), event)?;
         writeln!(w)
     }
+}
+
+/// The start of a log line: `pid:role timestamp level `.
+pub fn line_prefix(level: char) -> String {
+    format!(
+        "{}:{} {} {} ",
+        std::process::id(),
+        ROLE.load(Ordering::Relaxed) as char,
+        timestamp(),
+        level
+    )
+}
+
+/// Writes text to the log as it is, without a line prefix (redis `serverLogRaw` with
+/// `LL_RAW`): the crash report's banners and stack trace.
+pub fn write_raw(text: &str) {
+    let mut sink = match TARGET.get() {
+        Some(t) => t.make_writer(),
+        None => LogSink::Stdout(std::io::stdout()),
+    };
+    let _ = sink.write_all(text.as_bytes());
+    let _ = sink.flush();
 }
 
 /// Local time is UTC here: `dd Mon yyyy hh:mm:ss.mmm`.
@@ -150,6 +168,7 @@ pub fn init(logfile: &str, loglevel: &str) {
             Some(logfile.into())
         },
     };
+    let _ = TARGET.set(target.clone());
     let _ = tracing_subscriber::fmt()
         .with_max_level(level_of(loglevel))
         .event_format(RedisFormat)

@@ -3,6 +3,7 @@
 pub mod blocking;
 pub mod client;
 pub mod connection;
+pub mod crash;
 pub mod dispatch;
 pub mod evict;
 pub mod expire;
@@ -119,6 +120,7 @@ impl Server {
         crate::commands::REGISTRY
             .latency
             .set_enabled(cfg.latency_tracking);
+        crash::configure(cfg.get("crash-log-enabled").as_deref() != Some("no"));
         self.keyspace.limits.store(&limits_of(&cfg));
         self.repl.stream.set_limits(
             cfg.repl_backlog_size,

@@ -1,0 +1,60 @@
+//! DEBUG subcommands that exercise the client protocol and the crash report (redis
+//! `debug.c`): PROTOCOL <type> answers one reply of each RESP type, SEGFAULT and ASSERT crash
+//! the server so that `server::crash` writes its bug report.
+
+use super::errors::CmdError;
+use super::Ctx;
+use crate::protocol::encode::Resp;
+use crate::protocol::Reply;
+
+/// Handles the subcommands of this file; None when `sub` is not one of them.
+pub fn run(cx: &mut Ctx, sub: &str) -> Option<Result<Reply, CmdError>> {
+    match (sub, cx.argv.len()) {
+        ("protocol", 3) => Some(protocol(cx)),
+        ("segfault", _) => crate::server::crash::segfault(),
+        ("assert", _) => crate::server::crash::assert_failed("1 == 2", file!(), line!()),
+        _ => None,
+    }
+}
+
+/// DEBUG PROTOCOL <type>: a fixed reply of the named RESP type.
+fn protocol(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let name = String::from_utf8_lossy(&cx.argv[2]).to_ascii_lowercase();
+    let resp3 = cx.client.resp == Resp::V3;
+    Ok(match name.as_str() {
+        "string" => Reply::bulk_str("Hello World"),
+        "integer" => Reply::Int(12345),
+        // Redis's fixed sample value, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
+        "double" => Reply::Double(3.141),
+        "bignum" => Reply::BigNum("1234567999999999999999999999999999999".into()),
+        "null" => Reply::Nil,
+        "array" => Reply::Array((0..3).map(Reply::Int).collect()),
+        "set" => Reply::Set((0..3).map(Reply::Int).collect()),
+        "map" => Reply::Map((0..3).map(|j| (Reply::Int(j), Reply::Bool(j == 1))).collect()),
+        "attrib" => Reply::Multi(vec![
+            Reply::Attribute(vec![(
+                Reply::bulk_str("key-popularity"),
+                Reply::Array(vec![Reply::bulk_str("key:123"), Reply::Int(90)]),
+            )]),
+            Reply::bulk_str("Some real reply following the attribute"),
+        ]),
+        "push" => {
+            if !resp3 {
+                return Err(CmdError::err("RESP2 is not supported by this command"));
+            }
+            Reply::Multi(vec![
+                Reply::Push(vec![Reply::bulk_str("server-cpu-usage"), Reply::Int(42)]),
+                Reply::bulk_str("Some real reply following the push reply"),
+            ])
+        }
+        "true" => Reply::Bool(true),
+        "false" => Reply::Bool(false),
+        "verbatim" => Reply::Verbatim("This is a verbatim\nstring".into()),
+        _ => {
+            return Err(CmdError::err(
+                "Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+            ))
+        }
+    })
+}
