@@ -336,6 +336,8 @@ pub fn call_in_exec(cx: &mut Ctx<'_, '_>, argv: &[Bytes]) -> Reply {
         expired_before,
     );
     REGISTRY.count(id, usec, result.is_err());
+    // Each queued command is logged and monitored as itself (EXEC skips the slowlog).
+    after_call(cx.server, cx.client, spec, argv, usec);
     match result {
         Ok(r) => r,
         Err(e) => error_reply(cx.server, e),
