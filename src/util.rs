@@ -371,6 +371,19 @@ thread_local! {
     static BOOSTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// The `rdb-key-save-delay` / `key-load-delay` test hooks (redis `debugDelay`): sleeps `usec`
+/// microseconds; a negative value sleeps 1 us once in `-usec` calls on average.
+pub fn debug_delay(usec: i64) {
+    let usec = if usec < 0 {
+        i64::from(rand::random_range(0..usec.unsigned_abs()) == 0)
+    } else {
+        usec
+    };
+    if usec > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(usec as u64));
+    }
+}
+
 /// How long a background thread runs at idle priority before it claims a (low) share of CPU.
 pub const PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 

@@ -237,7 +237,11 @@ fn persistence_section(s: &Server, out: &mut String) {
     let now_s = crate::util::now_ms() / 1000;
     let in_progress = p.bgsave_in_progress.load(Ordering::Acquire);
     line(out, "loading", u8::from(p.loading.load(Ordering::Acquire)));
-    line(out, "async_loading", 0);
+    line(
+        out,
+        "async_loading",
+        u8::from(p.async_loading.load(Ordering::Acquire)),
+    );
     line(out, "current_cow_peak", 0);
     line(out, "current_cow_size", 0);
     line(out, "current_cow_size_age", 0);

@@ -92,7 +92,17 @@ fn psync(cx: &mut Ctx) -> Result<Reply, CmdError> {
     }
     check_can_serve_sync(cx)?;
     let replid = String::from_utf8_lossy(&cx.argv[1]).into_owned();
-    let offset = super::args::parse_int(&cx.argv[2])?;
+    let offset = super::args::parse_int(&cx.argv[2]).inspect_err(|_| {
+        let ip = cx
+            .client
+            .shared
+            .addr
+            .rsplit_once(':')
+            .map_or("", |(ip, _)| ip);
+        let name = master::replica_name(ip, cx.client.replconf.listening_port.unwrap_or(0));
+        tracing::info!("Replica {name} asks for synchronization");
+        tracing::warn!("Replica {name} asks for synchronization but with a wrong offset");
+    })?;
     cx.client.takeover = Some(Takeover::Psync { replid, offset });
     Ok(Reply::None)
 }

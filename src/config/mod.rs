@@ -259,6 +259,10 @@ pub struct Config {
     pub repl_diskless_sync_max_replicas: u64,
     /// "disabled", "on-empty-db" or "swapdb".
     pub repl_diskless_load: String,
+    /// Test hooks (hidden): microseconds slept per key saved / loaded; negative N sleeps 1 us
+    /// once in N keys on average (redis `debugDelay`).
+    pub rdb_key_save_delay: i64,
+    pub key_load_delay: i64,
     pub min_replicas_to_write: u64,
     pub min_replicas_max_lag: u64,
     pub replica_priority: u64,
@@ -343,6 +347,8 @@ impl Config {
             repl_diskless_sync_delay: 0,
             repl_diskless_sync_max_replicas: 0,
             repl_diskless_load: String::new(),
+            rdb_key_save_delay: 0,
+            key_load_delay: 0,
             min_replicas_to_write: 0,
             min_replicas_max_lag: 0,
             replica_priority: 0,

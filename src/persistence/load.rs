@@ -57,6 +57,8 @@ struct Staging<'a> {
     aux_repl: (Option<String>, Option<i64>),
     /// Most keys a RESIZEDB hint may reserve room for (see `stage`).
     reserve_cap: u64,
+    /// `key-load-delay` (a test hook), read again at every key while set, else every 1024.
+    key_load_delay: i64,
 }
 
 impl LoadSink for Staging<'_> {
@@ -128,6 +130,10 @@ impl LoadSink for Staging<'_> {
             },
         );
         self.keys += 1;
+        if self.key_load_delay != 0 || self.keys % 1024 == 0 {
+            self.key_load_delay = self.server.config.read().key_load_delay;
+            crate::util::debug_delay(self.key_load_delay);
+        }
         if self.keys % 1024 == 0 {
             // Redis shows the count growing while it loads.
             self.server
@@ -178,6 +184,7 @@ pub fn stage<R: std::io::Read>(
         expired: 0,
         aux_repl: (None, None),
         reserve_cap: payload_len.map_or(UNSIZED_RESERVE_CAP, |n| n / 4),
+        key_load_delay: server.config.read().key_load_delay,
     };
     decode::load(rdb, &mut staging).map_err(|e| e.to_string())?;
     let Staging {

@@ -24,6 +24,9 @@ pub struct PersistState {
     /// Bytes captured by writers during the last snapshot (Tandem's copy-on-write cost).
     pub last_cow_size: AtomicU64,
     pub loading: AtomicBool,
+    /// A replica loads its master's snapshot of the same history beside the data it keeps
+    /// serving (redis `async_loading`, `repl-diskless-load swapdb`).
+    pub async_loading: AtomicBool,
     pub last_load_keys: AtomicU64,
     pub last_load_expired: AtomicU64,
     /// A BGSAVE SCHEDULE is pending.
@@ -82,6 +85,7 @@ impl Default for PersistState {
             dirty_at_save: AtomicU64::new(0),
             last_cow_size: AtomicU64::new(0),
             loading: AtomicBool::new(false),
+            async_loading: AtomicBool::new(false),
             last_load_keys: AtomicU64::new(0),
             last_load_expired: AtomicU64::new(0),
             scheduled: AtomicBool::new(false),

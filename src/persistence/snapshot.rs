@@ -125,6 +125,8 @@ pub struct Snapshot {
     pub replid: String,
     pub ctime: i64,
     compress: bool,
+    /// `rdb-key-save-delay` when the snapshot began (a forked child's copy of it in Redis).
+    key_save_delay: i64,
     slot_released: bool,
 }
 
@@ -170,6 +172,7 @@ pub fn begin(server: &Server, compress: bool) -> Option<Snapshot> {
         replid,
         ctime: crate::util::now_ms() / 1000,
         compress,
+        key_save_delay: server.config.read().rdb_key_save_delay,
         slot_released: false,
     })
 }
@@ -251,6 +254,11 @@ impl Snapshot {
         let mut copies = Copies::default();
         let mut arena: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut patience = crate::util::Patience::default();
+        // A save slowed down for tests goes one key at a time, each out before the pause.
+        let (chunk, delay) = match self.key_save_delay {
+            0 => (CHUNK, 0),
+            d => (1, d),
+        };
         for db in 0..ndbs {
             for s in 0..SHARDS {
                 let mut i = 0;
@@ -265,7 +273,7 @@ impl Snapshot {
                             return Some(Err(()));
                         }
                         let t = &mut shard.tables[db];
-                        let end = (i + CHUNK).min(t.map.len());
+                        let end = (i + chunk).min(t.map.len());
                         for j in i..end {
                             if let Some((k, e)) = t.map.get_index_mut(j) {
                                 if e.ver < self.cap.epoch {
@@ -299,8 +307,13 @@ impl Snapshot {
                         Some(Ok(done)) => done,
                     };
                     copies.encode(&mut arena, &mut buf, self.compress);
+                    let wrote = !buf.is_empty();
                     sink.entries(db, &buf)?;
                     self.drain(&mut sink, &mut stats)?;
+                    if delay != 0 && wrote {
+                        sink.out.flush()?;
+                        crate::util::debug_delay(delay);
+                    }
                     if done {
                         break;
                     }

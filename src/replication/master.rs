@@ -54,13 +54,17 @@ impl ReplicaHandle {
         *self.state.lock()
     }
 
-    /// `ip:port` as Redis names replicas in its log.
     pub fn name(&self) -> String {
-        if self.port == 0 {
-            format!("{}:<unknown-replica-port>", self.ip)
-        } else {
-            format!("{}:{}", self.ip, self.port)
-        }
+        replica_name(&self.ip, self.port)
+    }
+}
+
+/// `ip:port` as Redis names replicas in its log.
+pub fn replica_name(ip: &str, port: u16) -> String {
+    if port == 0 {
+        format!("{ip}:<unknown-replica-port>")
+    } else {
+        format!("{ip}:{port}")
     }
 }
 
@@ -218,14 +222,17 @@ pub async fn serve_replica<S>(
             capa_eof: client.replconf.capa_eof,
             tx,
         });
-        match full_sync(&server, &handle, &mut wr, rx, psync).await {
+        // Without a diskless delay to wait out, the snapshot starts now, not at the next tick.
+        start_pending_syncs(&server);
+        match full_sync(&server, &handle, &mut wr, rx, psync, &mut pushes).await {
             Some((r, eof_marked)) => {
                 reader = r;
                 // After an EOF-marked payload the replica finds the end by the mark being the
                 // last bytes it read: stream nothing until it ACKs (as Redis does).
-                if eof_marked && !wait_first_ack(&mut rd, &handle, &server).await {
+                if eof_marked && !wait_first_ack(&mut rd, &handle, &server, &mut pushes).await {
                     tracing::info!("Connection with replica {name} lost.");
                     finish(&server, &handle, &reader);
+                    server.clients.lock().remove(&client.id());
                     return;
                 }
             }
@@ -236,6 +243,7 @@ pub async fn serve_replica<S>(
                     .replicas
                     .lock()
                     .retain(|r| !Arc::ptr_eq(r, &handle));
+                server.clients.lock().remove(&client.id());
                 return;
             }
         }
@@ -282,7 +290,7 @@ pub async fn serve_replica<S>(
                 }
             }
             p = pushes.recv() => {
-                if matches!(p, Some(Push::Kill) | None) {
+                if killed(&p) {
                     break;
                 }
             }
@@ -317,6 +325,11 @@ fn finish(server: &Server, handle: &Arc<ReplicaHandle>, reader: &Arc<Reader>) {
         .replicas
         .lock()
         .retain(|r| !Arc::ptr_eq(r, handle));
+}
+
+/// Whether a push to a replica's connection closes it (CLIENT KILL, shutdown).
+fn killed(p: &Option<Push>) -> bool {
+    matches!(p, Some(Push::Kill) | None)
 }
 
 /// Parses `REPLCONF ACK <offset>` commands and bare newlines from a replica.
@@ -376,11 +389,18 @@ async fn full_sync<W: AsyncWrite + Unpin>(
     wr: &mut W,
     mut seat_rx: oneshot::Receiver<SyncSeat>,
     psync: bool,
+    pushes: &mut mpsc::UnboundedReceiver<Push>,
 ) -> Option<(Arc<Reader>, bool)> {
-    let mut keepalive = tokio::time::interval(Duration::from_secs(1));
+    // The first keep-alive after a second: a sync that starts at once sends `+FULLRESYNC`
+    // first, as Redis does.
+    let second = Duration::from_secs(1);
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + second, second);
     let seat = loop {
         tokio::select! {
             s = &mut seat_rx => break s.ok()?,
+            p = pushes.recv() => if killed(&p) {
+                return None;
+            },
             _ = keepalive.tick() => {
                 if wr.write_all(b"\n").await.is_err() {
                     return None;
@@ -398,7 +418,8 @@ async fn full_sync<W: AsyncWrite + Unpin>(
         server.repl.stream.remove_reader(reader.id);
         None
     };
-    *handle.state.lock() = ReplicaState::SendBulk;
+    // `wait_bgsave` while the snapshot is produced (streamed, for a diskless sync), then
+    // `send_bulk` while a saved file is sent, as INFO shows Redis's replicas.
     if psync
         && wr
             .write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())
@@ -412,6 +433,11 @@ async fn full_sync<W: AsyncWrite + Unpin>(
     loop {
         let chunk = tokio::select! {
             c = rdb.recv() => c,
+            p = pushes.recv() => if killed(&p) {
+                return fail(&reader);
+            } else {
+                continue;
+            },
             _ = keepalive.tick(), if !header_sent => {
                 if wr.write_all(b"\n").await.is_err() {
                     return fail(&reader);
@@ -423,12 +449,15 @@ async fn full_sync<W: AsyncWrite + Unpin>(
             Some(RdbChunk::Header(h)) => {
                 header_sent = true;
                 eof_marked = h.starts_with(b"$EOF:");
+                if !eof_marked {
+                    *handle.state.lock() = ReplicaState::SendBulk;
+                }
                 if wr.write_all(&h).await.is_err() {
                     return fail(&reader);
                 }
             }
             Some(RdbChunk::Data(d)) => {
-                if wr.write_all(&d).await.is_err() {
+                if !write_progressing(wr, &d, server, handle).await {
                     return fail(&reader);
                 }
                 server.stats.net_output_bytes.add(d.len() as u64);
@@ -449,19 +478,60 @@ async fn full_sync<W: AsyncWrite + Unpin>(
     Some((reader, eof_marked))
 }
 
+/// Writes a piece of the snapshot to a replica; false if the connection failed or the replica
+/// took nothing for `repl-timeout` (redis's `repl_last_partial_write` check, which sees the
+/// setting change meanwhile).
+async fn write_progressing<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    mut data: &[u8],
+    server: &Server,
+    handle: &ReplicaHandle,
+) -> bool {
+    let mut last = Instant::now();
+    while !data.is_empty() {
+        match tokio::time::timeout(Duration::from_millis(250), wr.write(data)).await {
+            Ok(Ok(n)) if n > 0 => {
+                data = &data[n..];
+                last = Instant::now();
+            }
+            Ok(_) => return false,
+            Err(_) => {
+                let timeout = Duration::from_secs(server.config.read().repl_timeout);
+                if last.elapsed() > timeout {
+                    tracing::warn!(
+                        "Disconnecting timedout replica (full sync): {}",
+                        handle.name()
+                    );
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
 /// Waits for the replica's first `REPLCONF ACK` (bounded by `repl-timeout`). False if the
 /// replica went away or stayed silent.
 async fn wait_first_ack<R: AsyncRead + Unpin>(
     rd: &mut R,
     handle: &ReplicaHandle,
     server: &Server,
+    pushes: &mut mpsc::UnboundedReceiver<Push>,
 ) -> bool {
     let timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
     let start = handle.last_ack_ms.load(Ordering::Acquire);
     let mut inbuf = BytesMut::with_capacity(256);
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        match tokio::time::timeout_at(deadline, rd.read_buf(&mut inbuf)).await {
+        let read = tokio::select! {
+            r = tokio::time::timeout_at(deadline, rd.read_buf(&mut inbuf)) => r,
+            p = pushes.recv() => if killed(&p) {
+                return false;
+            } else {
+                continue;
+            },
+        };
+        match read {
             Ok(Ok(n)) if n > 0 => {
                 handle_acks(&mut inbuf, handle);
                 if handle.last_ack_ms.load(Ordering::Acquire) != start
@@ -533,6 +603,15 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
             Err(seat) => server.repl.stream.remove_reader(seat.reader.id),
         }
     }
+    // The snapshot counts as the BGSAVE in progress, as Redis's replication child does.
+    server
+        .persist
+        .bgsave_in_progress
+        .store(true, Ordering::Release);
+    server
+        .persist
+        .bgsave_started_ms
+        .store(crate::util::now_ms(), Ordering::Release);
     let srv = server.clone();
     let spawned = crate::util::spawn_background("repl-sync", move || {
         if socket_target {
@@ -545,9 +624,15 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
             let ok = snapshot.write(&srv, &mut fan).is_ok();
             let _ = std::io::Write::flush(&mut fan);
             if ok {
+                tracing::info!(
+                    "Diskless rdb transfer, done reading from pipe, {} replicas still up.",
+                    fan.senders.len()
+                );
                 fan.send(RdbChunk::Data(Bytes::from(mark)));
                 fan.send(RdbChunk::End);
                 tracing::info!("Background RDB transfer terminated with success");
+            } else if fan.senders.is_empty() {
+                tracing::warn!("Diskless rdb transfer, last replica dropped, killing fork child.");
             } else {
                 fan.send(RdbChunk::Failed);
                 tracing::warn!("SYNC failed. BGSAVE child returned an error");
@@ -555,11 +640,18 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
         } else {
             disk_sync(&srv, snapshot, senders);
         }
+        srv.persist
+            .bgsave_in_progress
+            .store(false, Ordering::Release);
     });
     if let Err(e) = spawned {
         // The snapshot and the replicas' channels went down with the closure.
         tracing::warn!("Can't start the sync thread: {e}");
         crate::persistence::snapshot::release(server);
+        server
+            .persist
+            .bgsave_in_progress
+            .store(false, Ordering::Release);
     }
 }
 

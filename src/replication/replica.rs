@@ -105,10 +105,13 @@ pub(super) enum LinkError {
     Obsolete,
 }
 
+const HANDSHAKE_TIMEOUT: &str = "Timeout connecting to the MASTER...";
+
 /// Starts (or restarts) the link task towards `host:port`.
 pub fn start_link(server: &Arc<Server>, host: String, port: u16) {
     let generation = server.repl.link.generation.fetch_add(1, Ordering::AcqRel) + 1;
-    server.repl.link.set_state(LinkState::Connect);
+    // Redis starts the (non-blocking) connect inside REPLICAOF itself.
+    server.repl.link.set_state(LinkState::Connecting);
     let srv = server.clone();
     tokio::spawn(async move { run_link(srv, host, port, generation).await });
 }
@@ -137,11 +140,9 @@ async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64)
         tracing::info!("Connecting to MASTER {host}:{port}");
         tracing::info!("MASTER <-> REPLICA sync started");
         server.repl.link.set_state(LinkState::Connecting);
-        let connect = tokio::time::timeout(
-            Duration::from_secs(10),
-            TcpStream::connect((host.as_str(), port)),
-        )
-        .await;
+        let repl_timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
+        let connect =
+            tokio::time::timeout(repl_timeout, TcpStream::connect((host.as_str(), port))).await;
         let stream = match connect {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -150,7 +151,7 @@ async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64)
                 continue;
             }
             Err(_) => {
-                tracing::warn!("Timeout connecting to the MASTER...");
+                tracing::warn!("{HANDSHAKE_TIMEOUT}");
                 server.repl.link.set_state(LinkState::Connect);
                 continue;
             }
@@ -180,11 +181,13 @@ fn io_text(e: &std::io::Error) -> String {
     }
 }
 
-/// Reads one CRLF-terminated line (without it), skipping bare newlines (keep-alives).
+/// Reads one CRLF-terminated line (without it), skipping bare newlines (keep-alives). After
+/// `timeout` of silence the link fails with `timeout_text`.
 pub(super) async fn read_line(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
     timeout: Duration,
+    timeout_text: &str,
 ) -> Result<String, LinkError> {
     loop {
         if let Some(nl) = buf.iter().position(|&c| c == b'\n') {
@@ -204,11 +207,7 @@ pub(super) async fn read_line(
         }
         let n = tokio::time::timeout(timeout, stream.read_buf(buf))
             .await
-            .map_err(|_| {
-                LinkError::Protocol(
-                    "Master did not respond to command during SYNC handshake".into(),
-                )
-            })??;
+            .map_err(|_| LinkError::Protocol(timeout_text.into()))??;
         if n == 0 {
             return Err(LinkError::Protocol(
                 "Master closed the connection during the handshake".into(),
@@ -230,11 +229,16 @@ async fn session(
     mut stream: TcpStream,
     generation: u64,
 ) -> Result<(), LinkError> {
-    let io_timeout = Duration::from_secs(5);
+    // The whole handshake is bounded by `repl-timeout` of silence (bare newlines count), as
+    // redis `replicationCron` bounds it.
+    let io_timeout = {
+        let secs = server.config.read().repl_timeout.max(1);
+        Duration::from_secs(secs)
+    };
     server.repl.link.set_state(LinkState::Handshake);
     let mut buf = BytesMut::with_capacity(16 * 1024);
     stream.write_all(&command(&[b"PING"])).await?;
-    let pong = read_line(&mut stream, &mut buf, io_timeout).await?;
+    let pong = read_line(&mut stream, &mut buf, io_timeout, HANDSHAKE_TIMEOUT).await?;
     if !(pong.starts_with('+')
         || pong.starts_with("-NOAUTH")
         || pong.starts_with("-NOPERM")
@@ -283,7 +287,7 @@ async fn session(
     expected.push("capa");
     stream.write_all(&burst).await?;
     for what in expected {
-        let reply = read_line(&mut stream, &mut buf, io_timeout).await?;
+        let reply = read_line(&mut stream, &mut buf, io_timeout, HANDSHAKE_TIMEOUT).await?;
         if reply.starts_with('-') {
             if what == "AUTH" {
                 return Err(LinkError::Protocol(format!(
@@ -324,8 +328,7 @@ async fn session(
         super::failover::abort(server, "Write error to failover target");
     }
     sent?;
-    let sync_timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
-    let reply = read_line(&mut stream, &mut buf, sync_timeout).await;
+    let reply = read_line(&mut stream, &mut buf, io_timeout, HANDSHAKE_TIMEOUT).await;
     if failing_over {
         super::failover::psync_replied(server, reply.as_deref().ok());
     }
@@ -352,7 +355,7 @@ async fn session(
         tracing::info!("Full resync from master: {id}:{off}");
         server.repl.link.set_state(LinkState::Sync);
         let (_, returned) =
-            super::sync_load::receive_and_load(server, stream, &mut buf, generation).await?;
+            super::sync_load::receive_and_load(server, stream, &mut buf, generation, id).await?;
         stream = returned;
         {
             let mut ids = server.repl.ids.lock();

@@ -406,6 +406,35 @@ impl Drop for TempRdb {
     }
 }
 
+/// `loading` or `async_loading` raised for as long as it lives.
+struct LoadingFlag {
+    server: Arc<Server>,
+    flag: fn(&crate::persistence::PersistState) -> &std::sync::atomic::AtomicBool,
+}
+
+impl LoadingFlag {
+    fn raise(server: &Arc<Server>, async_load: bool, total: u64) -> LoadingFlag {
+        let flag: fn(&crate::persistence::PersistState) -> &std::sync::atomic::AtomicBool =
+            if async_load {
+                |p| &p.async_loading
+            } else {
+                |p| &p.loading
+            };
+        server.persist.load_progress.start(total);
+        flag(&server.persist).store(true, Ordering::Release);
+        LoadingFlag {
+            server: server.clone(),
+            flag,
+        }
+    }
+}
+
+impl Drop for LoadingFlag {
+    fn drop(&mut self) {
+        (self.flag)(&self.server.persist).store(false, Ordering::Release);
+    }
+}
+
 /// Receives the snapshot that follows `+FULLRESYNC` and makes it the dataset. Takes the
 /// socket (the transfer thread owns it meanwhile) and gives it back for the stream.
 pub(super) async fn receive_and_load(
@@ -413,6 +442,7 @@ pub(super) async fn receive_and_load(
     mut stream: TcpStream,
     buf: &mut BytesMut,
     generation: u64,
+    master_replid: &str,
 ) -> Result<(LoadReport, TcpStream), LinkError> {
     let (timeout, max_len, mode) = {
         let c = server.config.read();
@@ -425,7 +455,7 @@ pub(super) async fn receive_and_load(
     let link = &server.repl.link;
     link.sync_total.store(-1, Ordering::Release);
     link.sync_read.store(0, Ordering::Release);
-    let header = read_line(&mut stream, buf, timeout).await?;
+    let header = read_line(&mut stream, buf, timeout, TIMEOUT_BULK).await?;
     if let Some(err) = header.strip_prefix('-') {
         return Err(LinkError::Protocol(format!(
             "MASTER aborted replication with an error: {err}"
@@ -481,9 +511,20 @@ pub(super) async fn receive_and_load(
             link.sync_total.load(Ordering::Acquire)
         );
     }
-    if !to_disk {
+    // Parsed from the socket, the old data stays as it is until the new one replaces it. Of the
+    // same history (our replid is the master's), it keeps serving meanwhile: async loading.
+    // Otherwise clients get -LOADING, as Redis flushes (or sets aside) the old data first.
+    let _loading = if to_disk {
+        None
+    } else {
         tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    }
+        let same_history = mode == "swapdb" && server.repl.ids.lock().replid == master_replid;
+        Some(LoadingFlag::raise(
+            server,
+            same_history,
+            link.sync_total.load(Ordering::Acquire).max(0) as u64,
+        ))
+    };
 
     // The transfer, on a background thread that owns the socket.
     let std_stream = stream.into_std()?;
