@@ -110,10 +110,13 @@ pub fn format_double(d: f64) -> String {
 
 /// Glob-style matching as redis `stringmatchlen`: `*`, `?`, `[abc]`, `[^a-z]`, `\x`.
 pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
-    glob_inner(pattern, string, nocase, 0)
+    glob_inner(pattern, string, nocase, 0, &mut false)
 }
 
-fn glob_inner(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool {
+/// `give_up` is set when the pattern after a `*` matched nowhere in the rest of the string:
+/// then no earlier `*` can match by taking more characters either (redis
+/// `skipLongerMatches`), which keeps patterns like `a*a*a*...*b` linear instead of exponential.
+fn glob_inner(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32, give_up: &mut bool) -> bool {
     // Bound recursion on hostile patterns such as "*a*a*a*...".
     if depth > 1000 {
         return false;
@@ -135,10 +138,14 @@ fn glob_inner(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool {
                     return true;
                 }
                 for i in 0..s.len() {
-                    if glob_inner(&p[1..], &s[i..], nocase, depth + 1) {
+                    if glob_inner(&p[1..], &s[i..], nocase, depth + 1, give_up) {
                         return true;
                     }
+                    if *give_up {
+                        return false;
+                    }
                 }
+                *give_up = true;
                 return false;
             }
             b'?' => {
@@ -549,6 +556,17 @@ mod tests {
         // As redis stringmatchlen: "*" does not match an empty string (KEYS/SCAN special-case "*").
         assert!(!glob_match(b"*", b"", false));
         assert!(glob_match(b"a\\*", b"a*", false));
+        let long = [b'a'; 40];
+        assert!(!glob_match(
+            b"a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b",
+            &long,
+            false
+        ));
+        assert!(glob_match(
+            b"a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a",
+            &long,
+            false
+        ));
         assert!(glob_match(b"HELLO", b"hello", true));
         assert!(!glob_match(b"a", b"ab", false));
     }

@@ -143,10 +143,11 @@ impl Registry {
         }
     }
 
-    /// Finds a top-level command by name (any case).
+    /// Finds a top-level command by name (any case). A `container|sub` name is no command
+    /// name: redis looks only at top-level commands here.
     pub fn lookup(&self, name: &[u8]) -> Option<(usize, &'static Spec)> {
         let mut buf = [0u8; 64];
-        if name.len() > buf.len() {
+        if name.len() > buf.len() || name.contains(&b'|') {
             return None;
         }
         let lower = &mut buf[..name.len()];

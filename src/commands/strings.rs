@@ -303,7 +303,8 @@ fn msetnx(cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 /// Largest string a command may build (`proto-max-bulk-len`).
 fn check_size(cx: &Ctx, size: usize) -> Result<(), CmdError> {
-    if size as i64 > cx.server.config.read().proto_max_bulk_len {
+    let max = cx.server.config.read().proto_max_bulk_len;
+    if i64::try_from(size).map_or(true, |size| size > max) {
         Err(errors::STRING_TOO_LONG)
     } else {
         Ok(())

@@ -299,7 +299,7 @@ impl Config {
         }
     }
 
-    pub(super) fn oom_score_adj_values(&self) -> [i64; 3] {
+    pub fn oom_score_adj_values(&self) -> [i64; 3] {
         self.oom_score_adj_values
     }
 

@@ -117,6 +117,7 @@ pub fn promote(server: &crate::server::Server) {
     server.config.write().replicaof = None;
     server.role_replica.store(false, Ordering::Release);
     crate::server::logging::set_role(b'M');
+    let _ = crate::server::oom::apply(&server.config.read(), false);
     let offset = server.repl.master_repl_offset();
     {
         let mut ids = server.repl.ids.lock();
@@ -143,6 +144,7 @@ pub fn demote(server: &crate::server::Server, host: String, port: u16) {
     server.config.write().replicaof = Some((host.clone(), port));
     server.role_replica.store(true, Ordering::Release);
     crate::server::logging::set_role(b'S');
+    let _ = crate::server::oom::apply(&server.config.read(), true);
     if was_master {
         let replid = server.repl.ids.lock().replid.clone();
         let offset = server.repl.master_repl_offset();

@@ -12,6 +12,7 @@ pub mod listener;
 pub mod logging;
 pub mod memory;
 pub mod notify;
+pub mod oom;
 pub mod pubsub;
 pub mod slowlog;
 pub mod startup;
@@ -121,6 +122,7 @@ impl Server {
             .latency
             .set_enabled(cfg.latency_tracking);
         crash::configure(cfg.get("crash-log-enabled").as_deref() != Some("no"));
+        let _ = oom::apply(&cfg, self.is_replica());
         self.keyspace.limits.store(&limits_of(&cfg));
         self.repl.stream.set_limits(
             cfg.repl_backlog_size,

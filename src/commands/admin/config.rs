@@ -78,6 +78,21 @@ fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
         .write()
         .set_many_from(&pairs, local)
         .map_err(CmdError::new)?;
+    let applied = crate::server::oom::apply(&cx.server.config.read(), cx.server.is_replica());
+    if let Err(e) = applied {
+        // Roll every change back (redis `restoreBackupConfig`), naming the first directive
+        // whose apply step failed.
+        *cx.server.config.write() = before;
+        cx.server.config_changed();
+        let name = pairs
+            .iter()
+            .map(|(n, _)| n.to_ascii_lowercase())
+            .find(|n| n == "oom-score-adj" || n == "oom-score-adj-values")
+            .unwrap_or_else(|| "oom-score-adj".into());
+        return Err(CmdError::err(format_args!(
+            "CONFIG SET failed (possibly related to argument '{name}') - {e}"
+        )));
+    }
     apply_live(cx.server, &before);
     Ok(Reply::OK)
 }

@@ -28,17 +28,25 @@ use crate::keyspace::zset::ZSet;
 use crate::keyspace::{EncodingLimits, Value};
 use crate::protocol::Reply;
 
-/// Key positions of SORT: the sorted key and the STORE destination, if any.
+/// Key positions of SORT: the sorted key and the STORE destination, if any (redis
+/// `sortGetKeys`: LIMIT's and GET/BY's arguments are skipped; of several STOREs the last one
+/// is the destination, as SORT itself takes it).
 pub(super) fn sort_keys(argv: &[Bytes]) -> Vec<usize> {
-    let mut out = vec![1];
+    let mut store = None;
     let mut i = 2;
     while i < argv.len() {
-        if argv[i].eq_ignore_ascii_case(b"store") && i + 1 < argv.len() {
-            out.push(i + 1);
+        let a = &argv[i];
+        if a.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
             i += 1;
+        } else if a.eq_ignore_ascii_case(b"store") && i + 1 < argv.len() {
+            store = Some(i + 1);
         }
         i += 1;
     }
+    let mut out = vec![1];
+    out.extend(store);
     out
 }
 
@@ -528,5 +536,12 @@ mod tests {
             .map(|s| Bytes::copy_from_slice(s.as_bytes()))
             .collect();
         assert_eq!(sort_keys(&argv), vec![1, 3]);
+        let argv: Vec<Bytes> = [
+            "sort", "abc", "store", "invalid", "store", "x", "store", "def",
+        ]
+        .iter()
+        .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+        .collect();
+        assert_eq!(sort_keys(&argv), vec![1, 7]);
     }
 }
