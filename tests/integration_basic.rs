@@ -268,3 +268,31 @@ fn malformed_protocol_gets_redis_error_and_closes() {
         mismatches.join("\n")
     );
 }
+
+/// CLIENT REPLY OFF silences replies but not pub/sub confirmations, which are pushes (redis
+/// `CLIENT_PUSHING`), in RESP2 and RESP3. Found through Redis's unit/pubsub.
+#[test]
+fn client_reply_off_keeps_pubsub_confirmations() {
+    let transcript = |port_of: &dyn Fn() -> std::net::SocketAddr| {
+        let mut c = RawConn::connect(port_of());
+        let mut out = Vec::new();
+        for proto in ["2", "3"] {
+            c.request_str(&["HELLO", proto]);
+            c.send_cmd(&[b"CLIENT", b"REPLY", b"OFF"]);
+            c.send_cmd(&[b"GET", b"k"]);
+            out.push(c.request_str(&["SUBSCRIBE", "chan"]));
+            out.push(c.request_str(&["UNSUBSCRIBE", "chan"]));
+            c.send_cmd(&[b"CLIENT", b"REPLY", b"ON"]);
+            out.push(c.read_reply_raw());
+        }
+        out
+    };
+    let redis = RedisServer::start(ARGS);
+    let tandem = TestServer::start(ARGS);
+    let want = transcript(&|| redis.addr());
+    let got = transcript(&|| tandem.addr());
+    assert_eq!(
+        want.iter().map(|r| escape(r)).collect::<Vec<_>>(),
+        got.iter().map(|r| escape(r)).collect::<Vec<_>>()
+    );
+}

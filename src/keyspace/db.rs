@@ -49,6 +49,11 @@ pub struct Db<'a> {
     pub touched_dbs: Vec<usize>,
     /// LRU clock in seconds (low 32 bits).
     pub lru_clock: u32,
+    /// Record the keys this command creates in `created` (only while `new` keyspace events
+    /// are enabled: it costs a copy of each new key).
+    pub record_new: bool,
+    /// Keys created (db, key), for the `new` keyspace event.
+    pub created: Vec<(usize, Bytes)>,
     /// Epoch stamped on entries this command creates.
     epoch: u32,
     /// The snapshot being taken, if any: old contents are captured before they change.
@@ -70,6 +75,8 @@ impl<'a> Db<'a> {
             touched: Vec::new(),
             touched_dbs: Vec::new(),
             lru_clock: (now_ms / 1000) as u32,
+            record_new: false,
+            created: Vec::new(),
         }
     }
 
@@ -244,9 +251,12 @@ impl<'a> Db<'a> {
                     ver: epoch,
                 },
             );
+            if self.record_new {
+                self.created.push((db, Bytes::copy_from_slice(key)));
+            }
         }
         if !keep_ttl {
-            t.expires.swap_remove(key);
+            self.table(db, key).expires.swap_remove(key);
         }
     }
 
@@ -272,6 +282,9 @@ impl<'a> Db<'a> {
                     ver: epoch,
                 },
             );
+            if self.record_new {
+                self.created.push((db, Bytes::copy_from_slice(key)));
+            }
         } else {
             self.capture_key(db, key);
         }

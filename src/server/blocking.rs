@@ -138,6 +138,22 @@ struct Inner {
 pub struct Blocking {
     inner: Mutex<Inner>,
     count: AtomicUsize,
+    /// Clients whose command waits for a CLIENT PAUSE to end (redis `BLOCKED_POSTPONE`).
+    postponed: AtomicUsize,
+}
+
+/// A client held by CLIENT PAUSE, counted among the blocked (INFO `blocked_clients`, CLIENT
+/// LIST flag `b`) while it lives.
+pub struct Postponed<'a> {
+    blocking: &'a Blocking,
+    client: Arc<ClientShared>,
+}
+
+impl Drop for Postponed<'_> {
+    fn drop(&mut self) {
+        self.blocking.postponed.fetch_sub(1, Ordering::AcqRel);
+        self.client.is_blocked.store(false, Ordering::Release);
+    }
 }
 
 impl Blocking {
@@ -146,9 +162,19 @@ impl Blocking {
         self.count.load(Ordering::Acquire) > 0
     }
 
-    /// INFO `blocked_clients`.
+    /// INFO `blocked_clients`: waiting in a blocking command, or for a pause to end.
     pub fn count(&self) -> usize {
-        self.count.load(Ordering::Acquire)
+        self.count.load(Ordering::Acquire) + self.postponed.load(Ordering::Acquire)
+    }
+
+    /// Counts `client` as blocked until the returned guard drops (CLIENT PAUSE).
+    pub fn postpone(&self, client: &Arc<ClientShared>) -> Postponed<'_> {
+        self.postponed.fetch_add(1, Ordering::AcqRel);
+        client.is_blocked.store(true, Ordering::Release);
+        Postponed {
+            blocking: self,
+            client: client.clone(),
+        }
     }
 
     /// INFO `clients_in_timeout_table`: blocked clients with a timeout.

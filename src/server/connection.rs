@@ -72,8 +72,21 @@ pub fn unregister(server: &Server, client: &mut Client) {
     server.clients.lock().remove(&id);
 }
 
-/// Encodes a reply unless CLIENT REPLY suppresses it.
+/// Encodes a reply unless CLIENT REPLY suppresses it. Pub/sub confirmations are pushes,
+/// which CLIENT REPLY OFF|SKIP does not silence (redis `CLIENT_PUSHING`).
 fn emit(client: &mut Client, reply: &Reply, out: &mut BytesMut) {
+    let push = match reply {
+        Reply::Push(_) => true,
+        Reply::Multi(v) => !v.is_empty() && v.iter().all(|r| matches!(r, Reply::Push(_))),
+        _ => false,
+    };
+    if push && client.reply_mode != ReplyMode::On {
+        encode(reply, client.resp, out);
+        if client.reply_mode == ReplyMode::Skip {
+            client.reply_mode = ReplyMode::On;
+        }
+        return;
+    }
     match client.reply_mode {
         ReplyMode::On => encode(reply, client.resp, out),
         ReplyMode::Off => {}
@@ -141,7 +154,9 @@ pub async fn serve<S>(
                                 }
                                 out.clear();
                                 let mut pushed = Vec::new();
+                                let postponed = server.blocking.postpone(&client.shared);
                                 let alive = crate::commands::admin::pause::wait(&server, &mut rx, &mut pushed).await;
+                                drop(postponed);
                                 for r in &pushed {
                                     encode(r, client.resp, &mut out);
                                 }

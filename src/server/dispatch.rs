@@ -279,6 +279,8 @@ pub fn call(
     };
     let mode = expire_mode(server, client.is_master_link);
     let mut db = Db::new(locked, client.db, crate::util::now_ms(), mode);
+    db.record_new =
+        crate::commands::admin::hot_config(server).notify_flags & crate::config::notify::NEW != 0;
     let start = Instant::now();
     let result = {
         let mut cx = Ctx {
@@ -366,6 +368,7 @@ pub fn publish_effects(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> 
     let ready = publish_and_keep(server, db);
     db.effects.clear();
     db.touched.clear();
+    db.created.clear();
     db.stats = Default::default();
     ready
 }

@@ -6,7 +6,8 @@
 //! (the dispatcher calls it while the command's shards are still locked, once per command, and
 //! once per queued command inside EXEC) from its name, its arguments and the effects it
 //! recorded, with redis's event names and order. Eviction (`evict`) and active expiry publish
-//! `evicted` and `expired` themselves. Not derived: `new` (key creation) and `keymiss` events.
+//! `evicted` and `expired` themselves. `new` comes from the keys `Db` saw created (recorded
+//! only while that class is on). Not derived: `keymiss` events.
 
 use bytes::Bytes;
 
@@ -76,6 +77,10 @@ pub fn after_command(
     let flags = crate::commands::admin::hot_config(server).notify_flags;
     if flags & (KEYSPACE | KEYEVENT) == 0 {
         return;
+    }
+    // `new` fires when the key is added, before the command's own event (redis `dbAdd`).
+    for (d, k) in &db.created {
+        publish(server, flags, NEW, "new", k, *d);
     }
     let effects = &db.effects[from..];
     // Lazy expiry records `DEL key` before the command's own effects.
