@@ -752,3 +752,62 @@ fn info_role_and_wait_match_a_redis_pair() {
         "WAIT on a replica"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A replica's link carries no replies: a "replica" that sends a command after PSYNC is
+// disconnected, with Redis's log line, on either master (found by the Tcl suite's "replica do
+// not write the reply to the replication link" tests).
+
+/// PSYNC ? -1 from a fake replica, then GET on the same link: returns the `+FULLRESYNC` line
+/// and whether the master closed the link; the master's log must name the command.
+fn rogue_replica(kind: ServerKind) -> String {
+    let master = start(
+        kind,
+        &[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+        ],
+    );
+    let mut con = master.raw();
+    con.set_timeout(Duration::from_secs(10));
+    con.send_cmd(&[b"PSYNC", b"replicationid", b"-1"]);
+    // Sent at once (no keep-alive newline first), with offset 0: nothing was written yet.
+    let full = con.read_reply_raw();
+    let full = String::from_utf8_lossy(&full).into_owned();
+    con.send_cmd(&[b"GET", b"foo"]);
+    con.read_until_closed()
+        .unwrap_or_else(|e| panic!("{}: {e}", master.label()));
+    let log = master.log_text();
+    assert!(
+        wait_until(SYNC_TIMEOUT, || master.log_text().contains(
+            "Replica generated a reply to command 'get', disconnecting it: "
+        )),
+        "{} log: {log}",
+        master.label()
+    );
+    assert!(master
+        .log_text()
+        .contains("Replica can't interact with the keyspace"));
+    // CONFIG RESETSTAT zeroes the sync counters.
+    let info = |name: &str| {
+        master
+            .info("stats")
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    };
+    assert_eq!(info("sync_full"), "1", "{}", master.label());
+    master.request(&["CONFIG", "RESETSTAT"]);
+    assert_eq!(info("sync_full"), "0", "{}", master.label());
+    let mut shape: Vec<&str> = full.split_whitespace().collect();
+    shape[1] = "<replid>";
+    shape.join(" ")
+}
+
+#[test]
+fn replica_sending_a_command_is_disconnected_like_redis() {
+    assert_eq!(rogue_replica(Redis), rogue_replica(Tandem));
+}

@@ -11,9 +11,9 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
+use super::inbound;
 use super::stream::Reader;
 use super::Replication;
-use crate::protocol::{decode_request, DecodeLimits};
 use crate::server::client::{Client, Push, Takeover};
 use crate::server::Server;
 
@@ -156,7 +156,7 @@ fn try_partial(server: &Server, name: &str, replid: &str, offset: i64) -> bool {
 pub async fn serve_replica<S>(
     server: Arc<Server>,
     stream: S,
-    client: Client,
+    mut client: Client,
     mut pushes: mpsc::UnboundedReceiver<Push>,
     takeover: Takeover,
 ) where
@@ -182,6 +182,7 @@ pub async fn serve_replica<S>(
     let name = handle.name();
     tracing::info!("Replica {name} asks for synchronization");
     let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut inbuf = BytesMut::with_capacity(1024);
     let (replid, offset, psync) = match &takeover {
         Takeover::Psync { replid, offset } => (replid.clone(), *offset, true),
         Takeover::Sync => ("?".to_string(), -1, false),
@@ -224,12 +225,18 @@ pub async fn serve_replica<S>(
         });
         // Without a diskless delay to wait out, the snapshot starts now, not at the next tick.
         start_pending_syncs(&server);
-        match full_sync(&server, &handle, &mut wr, rx, psync, &mut pushes).await {
+        let mut link = Link {
+            rd: &mut rd,
+            inbuf: &mut inbuf,
+            client: &mut client,
+            pushes: &mut pushes,
+        };
+        match full_sync(&server, &handle, &mut wr, rx, psync, &mut link).await {
             Some((r, eof_marked)) => {
                 reader = r;
                 // After an EOF-marked payload the replica finds the end by the mark being the
                 // last bytes it read: stream nothing until it ACKs (as Redis does).
-                if eof_marked && !wait_first_ack(&mut rd, &handle, &server, &mut pushes).await {
+                if eof_marked && !wait_first_ack(&handle, &server, &mut link).await {
                     tracing::info!("Connection with replica {name} lost.");
                     finish(&server, &handle, &reader);
                     server.clients.lock().remove(&client.id());
@@ -278,7 +285,6 @@ pub async fn serve_replica<S>(
             tokio::task::yield_now().await;
         }
     });
-    let mut inbuf = BytesMut::with_capacity(1024);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut shutdown = server.shutdown_tx.subscribe();
     loop {
@@ -286,7 +292,9 @@ pub async fn serve_replica<S>(
             r = rd.read_buf(&mut inbuf) => {
                 match r {
                     Ok(0) | Err(_) => break,
-                    Ok(_) => handle_acks(&mut inbuf, &handle),
+                    Ok(_) => if !inbound::consume(&server, &mut client, &handle, &mut inbuf) {
+                        break;
+                    },
                 }
             }
             p = pushes.recv() => {
@@ -332,35 +340,6 @@ fn killed(p: &Option<Push>) -> bool {
     matches!(p, Some(Push::Kill) | None)
 }
 
-/// Parses `REPLCONF ACK <offset>` commands and bare newlines from a replica.
-fn handle_acks(inbuf: &mut BytesMut, handle: &ReplicaHandle) {
-    let mut hint = 0;
-    loop {
-        match decode_request(inbuf, DecodeLimits::default(), &mut hint) {
-            Ok(Some(argv)) => {
-                handle
-                    .last_ack_ms
-                    .store(crate::util::now_ms(), Ordering::Release);
-                if argv.len() >= 3
-                    && argv[0].eq_ignore_ascii_case(b"replconf")
-                    && argv[1].eq_ignore_ascii_case(b"ack")
-                {
-                    if let Some(off) = crate::util::parse_i64(&argv[2]) {
-                        handle
-                            .ack_offset
-                            .fetch_max(off.max(0) as u64, Ordering::AcqRel);
-                    }
-                }
-            }
-            Ok(None) => return,
-            Err(_) => {
-                inbuf.clear();
-                return;
-            }
-        }
-    }
-}
-
 /// Creates the backlog on the first replica (a new replid, no secondary id).
 fn ensure_backlog(server: &Server) {
     if server.repl.stream.is_active() {
@@ -383,13 +362,13 @@ fn ensure_backlog(server: &Server) {
 
 /// Waits for a snapshot seat (sending keep-alive newlines), then sends `+FULLRESYNC` and the
 /// RDB payload. Returns the stream reader positioned right after the snapshot.
-async fn full_sync<W: AsyncWrite + Unpin>(
+async fn full_sync<W: AsyncWrite + Unpin, R: AsyncRead + Unpin>(
     server: &Server,
     handle: &ReplicaHandle,
     wr: &mut W,
     mut seat_rx: oneshot::Receiver<SyncSeat>,
     psync: bool,
-    pushes: &mut mpsc::UnboundedReceiver<Push>,
+    link: &mut Link<'_, R>,
 ) -> Option<(Arc<Reader>, bool)> {
     // The first keep-alive after a second: a sync that starts at once sends `+FULLRESYNC`
     // first, as Redis does.
@@ -398,7 +377,7 @@ async fn full_sync<W: AsyncWrite + Unpin>(
     let seat = loop {
         tokio::select! {
             s = &mut seat_rx => break s.ok()?,
-            p = pushes.recv() => if killed(&p) {
+            ok = link.event(server, handle) => if !ok {
                 return None;
             },
             _ = keepalive.tick() => {
@@ -433,10 +412,10 @@ async fn full_sync<W: AsyncWrite + Unpin>(
     loop {
         let chunk = tokio::select! {
             c = rdb.recv() => c,
-            p = pushes.recv() => if killed(&p) {
-                return fail(&reader);
-            } else {
+            ok = link.event(server, handle) => if ok {
                 continue;
+            } else {
+                return fail(&reader);
             },
             _ = keepalive.tick(), if !header_sent => {
                 if wr.write_all(b"\n").await.is_err() {
@@ -513,27 +492,16 @@ async fn write_progressing<W: AsyncWrite + Unpin>(
 /// Waits for the replica's first `REPLCONF ACK` (bounded by `repl-timeout`). False if the
 /// replica went away or stayed silent.
 async fn wait_first_ack<R: AsyncRead + Unpin>(
-    rd: &mut R,
     handle: &ReplicaHandle,
     server: &Server,
-    pushes: &mut mpsc::UnboundedReceiver<Push>,
+    link: &mut Link<'_, R>,
 ) -> bool {
     let timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
     let start = handle.last_ack_ms.load(Ordering::Acquire);
-    let mut inbuf = BytesMut::with_capacity(256);
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let read = tokio::select! {
-            r = tokio::time::timeout_at(deadline, rd.read_buf(&mut inbuf)) => r,
-            p = pushes.recv() => if killed(&p) {
-                return false;
-            } else {
-                continue;
-            },
-        };
-        match read {
-            Ok(Ok(n)) if n > 0 => {
-                handle_acks(&mut inbuf, handle);
+        match tokio::time::timeout_at(deadline, link.event(server, handle)).await {
+            Ok(true) => {
                 if handle.last_ack_ms.load(Ordering::Acquire) != start
                     || handle.ack_offset.load(Ordering::Acquire) > 0
                 {
@@ -541,6 +509,28 @@ async fn wait_first_ack<R: AsyncRead + Unpin>(
                 }
             }
             _ => return false,
+        }
+    }
+}
+
+/// The replica's side of the connection while its full sync runs: its input (acks, or
+/// commands it should not send) and pushes (CLIENT KILL).
+struct Link<'a, R> {
+    rd: &'a mut R,
+    inbuf: &'a mut BytesMut,
+    client: &'a mut Client,
+    pushes: &'a mut mpsc::UnboundedReceiver<Push>,
+}
+
+impl<R: AsyncRead + Unpin> Link<'_, R> {
+    /// Waits for the next input or push and handles it; false when the connection must close.
+    async fn event(&mut self, server: &Server, handle: &ReplicaHandle) -> bool {
+        tokio::select! {
+            r = self.rd.read_buf(self.inbuf) => match r {
+                Ok(n) if n > 0 => inbound::consume(server, self.client, handle, self.inbuf),
+                _ => false,
+            },
+            p = self.pushes.recv() => !killed(&p),
         }
     }
 }

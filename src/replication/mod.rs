@@ -4,6 +4,7 @@
 //! the coordinated FAILOVER between a master and one of its replicas (`failover`).
 
 pub mod failover;
+mod inbound;
 pub mod master;
 pub mod replica;
 pub mod stream;
@@ -89,6 +90,17 @@ impl Replication {
 
     pub fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// CONFIG RESETSTAT's share: the sync counters.
+    pub fn reset_stats(&self) {
+        for c in [
+            &self.sync_full,
+            &self.sync_partial_ok,
+            &self.sync_partial_err,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
     }
 }
 

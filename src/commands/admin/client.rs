@@ -239,6 +239,11 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
     s
 }
 
+/// A client's CLIENT LIST line, as Redis's log lines about a client show it.
+pub fn describe(c: &ClientShared) -> String {
+    info_line(c, None, crate::util::now_ms())
+}
+
 /// Bytes of `argv` as a RESP multibulk (the query buffer of the running command).
 fn resp_len(argv: &[Bytes]) -> usize {
     let digits = |n: usize| n.to_string().len();

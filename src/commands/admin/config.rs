@@ -122,6 +122,7 @@ fn resetstat(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let st = &cx.server.stats;
     st.reset();
     st.peak_memory.store(0, Ordering::Relaxed);
+    cx.server.repl.reset_stats();
     REGISTRY.reset_counters();
     Ok(Reply::OK)
 }
