@@ -1,6 +1,7 @@
-//! DEBUG subcommands that exercise the client protocol and the crash report (redis
-//! `debug.c`): PROTOCOL <type> answers one reply of each RESP type, SEGFAULT and ASSERT crash
-//! the server so that `server::crash` writes its bug report.
+//! DEBUG subcommands that exercise the client protocol, the config file and the crash report
+//! (redis `debug.c`): PROTOCOL <type> answers one reply of each RESP type,
+//! CONFIG-REWRITE-FORCE-ALL rewrites the config file with every directive, SEGFAULT and ASSERT
+//! crash the server so that `server::crash` writes its bug report.
 
 use super::errors::CmdError;
 use super::Ctx;
@@ -11,6 +12,14 @@ use crate::protocol::Reply;
 pub fn run(cx: &mut Ctx, sub: &str) -> Option<Result<Reply, CmdError>> {
     match (sub, cx.argv.len()) {
         ("protocol", 3) => Some(protocol(cx)),
+        ("config-rewrite-force-all", 2) => Some(
+            cx.server
+                .config
+                .read()
+                .rewrite_force_all()
+                .map(|()| Reply::OK)
+                .map_err(CmdError::new),
+        ),
         ("segfault", _) => crate::server::crash::segfault(),
         ("assert", _) => crate::server::crash::assert_failed("1 == 2", file!(), line!()),
         _ => None,

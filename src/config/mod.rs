@@ -558,6 +558,11 @@ impl Config {
         rewrite::rewrite(self)
     }
 
+    /// DEBUG CONFIG-REWRITE-FORCE-ALL: CONFIG REWRITE writing defaults too.
+    pub fn rewrite_force_all(&self) -> Result<(), String> {
+        rewrite::rewrite_force_all(self)
+    }
+
     /// Canonical names of directives that the loaded configuration mentioned but Tandem does
     /// not act on yet, in order of first appearance (also `rename-command`, `user`,
     /// `loadmodule` and module options).

@@ -23,6 +23,8 @@ struct State {
     option_to_line: HashMap<String, VecDeque<usize>>,
     rewritten: HashSet<String>,
     needs_signature: bool,
+    /// Write every directive, defaults included (DEBUG CONFIG-REWRITE-FORCE-ALL).
+    force_all: bool,
 }
 
 impl State {
@@ -33,6 +35,7 @@ impl State {
             option_to_line: HashMap::new(),
             rewritten: HashSet::new(),
             needs_signature: true,
+            force_all: false,
         };
         let content = match std::fs::read(path) {
             Ok(c) => c,
@@ -84,7 +87,7 @@ impl State {
             .and_then(VecDeque::pop_front);
         match reuse {
             Some(n) => self.lines[n] = line.into_bytes(),
-            None if force => {
+            None if force || self.force_all => {
                 if self.needs_signature {
                     self.lines.push(SIGNATURE.as_bytes().to_vec());
                     self.needs_signature = false;
@@ -325,9 +328,24 @@ pub(super) fn rewrite(cfg: &Config) -> Result<(), String> {
     rewrite_file(cfg, path).map_err(|e| format!("ERR Rewriting config file: {}", strerror(&e)))
 }
 
+/// DEBUG CONFIG-REWRITE-FORCE-ALL: the rewrite with every directive written out.
+/// Without a config file redis tries to open a NULL path, which fails with EFAULT.
+pub(super) fn rewrite_force_all(cfg: &Config) -> Result<(), String> {
+    let result = match cfg.config_file() {
+        Some(path) => rewrite_to(cfg, path, true),
+        None => Err(std::io::Error::from_raw_os_error(nix::libc::EFAULT)),
+    };
+    result.map_err(|e| format!("ERR CONFIG-REWRITE-FORCE-ALL failed: {}", strerror(&e)))
+}
+
 /// The rewrite itself, to any path (tests use it with configs built by `from_str`).
 pub(super) fn rewrite_file(cfg: &Config, path: &Path) -> Result<(), std::io::Error> {
+    rewrite_to(cfg, path, false)
+}
+
+fn rewrite_to(cfg: &Config, path: &Path, force_all: bool) -> Result<(), std::io::Error> {
     let mut st = State::read(path)?;
+    st.force_all = force_all;
     rewrite_directives(cfg, &mut st);
     rewrite_user(cfg, &mut st);
     overwrite(path, &st.content())
