@@ -54,6 +54,8 @@ struct Staging<'a> {
     drop_expired: bool,
     pub keys: u64,
     pub expired: u64,
+    /// The keys dropped as expired, by database (a master restarting propagates their DELs).
+    expired_keys: Vec<(usize, Bytes)>,
     aux_repl: (Option<String>, Option<i64>),
     /// Most keys a RESIZEDB hint may reserve room for (see `stage`).
     reserve_cap: u64,
@@ -105,6 +107,7 @@ impl LoadSink for Staging<'_> {
     fn entry(&mut self, key: Bytes, value: Loaded, expire_ms: Option<i64>) -> Result<(), RdbError> {
         if self.drop_expired && expire_ms.is_some_and(|e| e < self.now_ms) {
             self.expired += 1;
+            self.expired_keys.push((self.db, key));
             return Ok(());
         }
         let value = to_value(value, &self.limits)
@@ -150,6 +153,8 @@ impl LoadSink for Staging<'_> {
 pub struct LoadReport {
     pub keys: u64,
     pub expired: u64,
+    /// The keys dropped as expired (when expired keys are dropped), by database.
+    pub expired_keys: Vec<(usize, Bytes)>,
     pub repl_id: Option<String>,
     pub repl_offset: Option<i64>,
 }
@@ -182,6 +187,7 @@ pub fn stage<R: std::io::Read>(
         drop_expired,
         keys: 0,
         expired: 0,
+        expired_keys: Vec::new(),
         aux_repl: (None, None),
         reserve_cap: payload_len.map_or(UNSIZED_RESERVE_CAP, |n| n / 4),
         key_load_delay: server.config.read().key_load_delay,
@@ -191,6 +197,7 @@ pub fn stage<R: std::io::Read>(
         tables,
         keys,
         expired,
+        expired_keys,
         aux_repl,
         ..
     } = staging;
@@ -199,6 +206,7 @@ pub fn stage<R: std::io::Read>(
         report: LoadReport {
             keys,
             expired,
+            expired_keys,
             repl_id: aux_repl.0,
             repl_offset: aux_repl.1,
         },

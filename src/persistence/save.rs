@@ -198,6 +198,23 @@ pub fn save_points_cron(server: &Arc<Server>) {
     }
 }
 
+/// A master restarting from its own file continues its history: the keys the load dropped as
+/// expired are deleted on its replicas through the stream, as Redis feeds their DELs (UNLINKs
+/// with `lazyfree-lazy-expire`) into the backlog.
+fn propagate_expired(server: &Server, keys: Vec<(usize, bytes::Bytes)>) {
+    let del = bytes::Bytes::from_static(if server.config.read().lazyfree_lazy_expire {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    });
+    for (db, key) in keys {
+        server.repl.stream.feed(&[crate::keyspace::db::Effect {
+            db,
+            argv: vec![del.clone(), key],
+        }]);
+    }
+}
+
 /// Loads the dump file at startup, if there is one. A file that is corrupt or truncated is a
 /// fatal error naming the file (the caller exits; the file is left untouched). The caller
 /// holds `persist.loading` set meanwhile.
@@ -263,6 +280,8 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
                 *server.repl.link.cached.lock() = Some((id, off));
             } else {
                 ids.shift(off);
+                drop(ids);
+                propagate_expired(server, report.expired_keys);
             }
         }
     }
