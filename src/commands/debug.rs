@@ -12,6 +12,7 @@ use super::spec::{Group, Spec, ADMIN, ALL_KEYS, LOADING, NOSCRIPT, STALE};
 use super::Ctx;
 use crate::keyspace::set::Member;
 use crate::keyspace::{Str, Value};
+use crate::persistence::save;
 use crate::protocol::Reply;
 
 pub const COMMANDS: &[Spec] = &[Spec::new(
@@ -154,7 +155,40 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
             cx.server.active_expire_enabled.store(on, Ordering::Relaxed);
             Ok(Reply::OK)
         }
-        ("jmap", 2) | ("quicklist-packed-threshold", 3) => Ok(Reply::OK),
+        ("jmap", 2) => Ok(Reply::OK),
+        ("quicklist-packed-threshold", 3) => {
+            // Lists here keep every element in one kind of node, so only the argument is
+            // checked (redis `quicklistisSetPackedThreshold`: at most 4 GB minus 1 MB).
+            let sz = std::str::from_utf8(&cx.argv[2])
+                .ok()
+                .and_then(crate::config::memtoull);
+            match sz {
+                Some(sz) if sz <= (1u64 << 32) - (1 << 20) => Ok(Reply::OK),
+                _ => Err(CmdError::err(
+                    "argument must be a memory value bigger than 1 and smaller than 4gb",
+                )),
+            }
+        }
+        ("set-skip-checksum-validation", 3) => {
+            let on = crate::util::parse_i64(&cx.argv[2]).unwrap_or(0) != 0;
+            cx.server
+                .skip_checksum_validation
+                .store(on, Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
+        ("listpack", 3) | ("quicklist", 3 | 4) => {
+            let key = cx.argv[2].clone();
+            let Some(v) = cx.db.get_no_touch(&key) else { return Err(errors::NO_SUCH_KEY) };
+            let (want, what) = if sub == "listpack" {
+                ("listpack", "Listpack")
+            } else {
+                ("quicklist", "Quicklist")
+            };
+            if v.encoding() != want {
+                return Err(CmdError::err(format_args!("Not a {want} encoded object.")));
+            }
+            Ok(Reply::Status(format!("{what} structure printed on stdout").into()))
+        }
         ("change-repl-id", 2) => {
             let mut ids = cx.server.repl.ids.lock();
             ids.replid = crate::server::random_hex(40);
@@ -179,17 +213,7 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
             }
             Ok(Reply::Status(text.into()))
         }
-        ("reload", _) => {
-            let server = cx.server.arc().ok_or_else(|| CmdError::err("Error trying to save the DB"))?;
-            // Shards are all locked by this command: save and load from a helper thread that
-            // takes them itself, and wait for it.
-            let (save, load) = (!cx.argv[2..].iter().any(|a| is(a, "nosave")), !cx.argv[2..].iter().any(|a| is(a, "noflush")));
-            let _ = load;
-            Err(CmdError::err(format_args!(
-                "DEBUG RELOAD is not supported while this connection holds the keyspace (save={save}, server={})",
-                server.port()
-            )))
-        }
+        ("reload", _) => reload(cx),
         ("help", 2) => Ok(Reply::Array(
             [
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -216,6 +240,39 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
             "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
             String::from_utf8_lossy(&cx.argv[1])
         ))),
+    }
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the dump file and load it back, holding the
+/// whole keyspace meanwhile (this command locks every shard).
+fn reload(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let mut opts = save::Reload {
+        save: true,
+        flush: true,
+        merge: false,
+    };
+    for a in &cx.argv[2..] {
+        if is(a, "merge") {
+            opts.merge = true;
+        } else if is(a, "noflush") {
+            opts.flush = false;
+        } else if is(a, "nosave") {
+            opts.save = false;
+        } else {
+            return Err(CmdError::err(
+                "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    let server = cx.server.arc().ok_or_else(|| CmdError::new("ERR"))?;
+    match save::reload(&server, &mut cx.db.locked, opts) {
+        Ok(()) => Ok(Reply::OK),
+        // redis replies `shared.err`: a bare "-ERR".
+        Err(save::ReloadError::Save(_)) => Err(CmdError::new("ERR")),
+        Err(save::ReloadError::Load(e)) => {
+            tracing::warn!("{e}");
+            Err(CmdError::err("Error trying to load the RDB dump"))
+        }
     }
 }
 

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 pub use table::{Directive, Kind, TABLE};
 
+pub use value::memtoull;
 use value::{Gv, SetCtx};
 
 /// The version Tandem reports wherever Redis prints its own.
@@ -85,6 +86,14 @@ impl MaxmemoryPolicy {
                 | MaxmemoryPolicy::VolatileLfu
                 | MaxmemoryPolicy::VolatileRandom
                 | MaxmemoryPolicy::VolatileTtl
+        )
+    }
+
+    /// An LFU policy: access clocks hold frequency counters instead of access times.
+    pub fn is_lfu(&self) -> bool {
+        matches!(
+            self,
+            MaxmemoryPolicy::VolatileLfu | MaxmemoryPolicy::AllkeysLfu
         )
     }
 
@@ -223,6 +232,10 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: MaxmemoryPolicy,
     pub maxmemory_samples: u32,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
+    /// `sanitize-dump-payload`: 0 no, 1 yes, 2 clients (redis `SANITIZE_DUMP_*`).
+    pub sanitize_dump_payload: u32,
     /// Already clamped to 1..=500 as Redis does.
     pub hz: u32,
     pub proto_max_bulk_len: i64,
@@ -317,6 +330,9 @@ impl Config {
             maxmemory: 0,
             maxmemory_policy: MaxmemoryPolicy::NoEviction,
             maxmemory_samples: 0,
+            lfu_log_factor: 0,
+            lfu_decay_time: 0,
+            sanitize_dump_payload: 0,
             hz: 0,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,

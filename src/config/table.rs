@@ -380,7 +380,21 @@ pub static TABLE: &[Directive] = &[
     enum_g!("appendfsync", M, APPENDFSYNC, 2),
     enum_g!("oom-score-adj", M, OOM_SCORE_ADJ, 0),
     enum_g!("acl-pubsub-default", M, ACL_PUBSUB_DEFAULT, 0),
-    enum_g!("sanitize-dump-payload", M, SANITIZE_DUMP_PAYLOAD, 0),
+    Directive {
+        name: "sanitize-dump-payload",
+        alias: None,
+        flags: M,
+        kind: Kind::Enum {
+            values: SANITIZE_DUMP_PAYLOAD,
+            default: 0,
+            check: None,
+        },
+        implemented: true,
+        slot: Slot::Enum(
+            |c| c.sanitize_dump_payload,
+            |c, v| c.sanitize_dump_payload = v,
+        ),
+    },
     enum_g!("enable-protected-configs", I, PROTECTED_ACTION, 0),
     Directive {
         name: "enable-debug-command",
@@ -437,8 +451,8 @@ pub static TABLE: &[Directive] = &[
     num_g!("active-defrag-cycle-max", M, 1, 99, 25, Int, Plain),
     num_g!("active-defrag-threshold-lower", M, 0, 1000, 10, Int, Plain),
     num_g!("active-defrag-threshold-upper", M, 0, 1000, 100, Int, Plain),
-    num_g!("lfu-log-factor", M, 0, INT_MAX, 10, Int, Plain),
-    num_g!("lfu-decay-time", M, 0, INT_MAX, 1, Int, Plain),
+    num_t!("lfu-log-factor", M, 0, INT_MAX, 10, Int, Plain, lfu_log_factor: u32),
+    num_t!("lfu-decay-time", M, 0, INT_MAX, 1, Int, Plain, lfu_decay_time: u32),
     num_t!("replica-priority" / "slave-priority", M, 0, INT_MAX, 100, Int, Plain, replica_priority: u64),
     num_t!("repl-diskless-sync-delay", M, 0, INT_MAX, 5, Int, Plain, repl_diskless_sync_delay: u64),
     num_t!("maxmemory-samples", M, 1, INT_MAX, 5, Int, Plain, maxmemory_samples: u32),

@@ -100,7 +100,7 @@ pub(super) fn strtoll_full(s: &str, base: u32) -> Option<i64> {
 
 /// redis `memtoull`: digits with an optional unit (b, k, kb, m, mb, g, gb, any case);
 /// k/m/g are powers of 1000, kb/mb/gb of 1024. No sign, no blanks.
-pub(super) fn memtoull(s: &str) -> Option<u64> {
+pub fn memtoull(s: &str) -> Option<u64> {
     if s.starts_with('-') {
         return None;
     }

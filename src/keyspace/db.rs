@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use std::sync::Arc;
 
+use super::access::Access;
 use super::value::{Entry, Value};
 use super::{Capture, EncodingLimits, Locked, Table};
 
@@ -47,8 +48,8 @@ pub struct Db<'a> {
     pub touched: Vec<(usize, Bytes)>,
     /// Whole databases modified (FLUSHDB, SWAPDB): WATCHers of any key there are dirtied.
     pub touched_dbs: Vec<usize>,
-    /// LRU clock in seconds (low 32 bits).
-    pub lru_clock: u32,
+    /// How access clocks are kept (LRU seconds or LFU counters), read once per command.
+    pub access: Access,
     /// Record the keys this command creates in `created` (only while `new` keyspace events
     /// are enabled: it costs a copy of each new key).
     pub record_new: bool,
@@ -63,6 +64,7 @@ pub struct Db<'a> {
 impl<'a> Db<'a> {
     pub fn new(locked: Locked<'a>, index: usize, now_ms: i64, expire_mode: ExpireMode) -> Db<'a> {
         let (epoch, capture) = locked.ks.capture_state();
+        let access = locked.ks.access.load();
         Db {
             epoch,
             capture,
@@ -74,7 +76,7 @@ impl<'a> Db<'a> {
             stats: LookupStats::default(),
             touched: Vec::new(),
             touched_dbs: Vec::new(),
-            lru_clock: (now_ms / 1000) as u32,
+            access,
             record_new: false,
             created: Vec::new(),
         }
@@ -182,10 +184,13 @@ impl<'a> Db<'a> {
             self.stats.misses += 1;
             return None;
         }
-        let clock = self.lru_clock;
+        let (access, now) = (self.access, self.now_ms);
         let hit = {
             let t = self.table(db, key);
-            t.map.get_mut(key).map(|e| e.lru = clock).is_some()
+            t.map
+                .get_mut(key)
+                .map(|e| e.lru = access.touched(e.lru, now))
+                .is_some()
         };
         if hit {
             self.stats.hits += 1;
@@ -206,9 +211,9 @@ impl<'a> Db<'a> {
             return None;
         }
         self.capture_key(db, key);
-        let clock = self.lru_clock;
+        let (access, now) = (self.access, self.now_ms);
         self.table(db, key).map.get_mut(key).map(|e| {
-            e.lru = clock;
+            e.lru = access.touched(e.lru, now);
             &mut e.value
         })
     }
@@ -237,11 +242,14 @@ impl<'a> Db<'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
         self.capture_key(db, key);
         let epoch = self.epoch;
-        let clock = self.lru_clock;
+        let (access, clock) = (self.access, self.access.fresh(self.now_ms));
         let t = self.table(db, key);
         if let Some(e) = t.map.get_mut(key) {
             e.value = value;
-            e.lru = clock;
+            // Redis `dbSetValue`: an overwritten key keeps its LFU counter.
+            if !access.lfu {
+                e.lru = clock;
+            }
         } else {
             t.map.insert(
                 Bytes::copy_from_slice(key),
@@ -272,7 +280,7 @@ impl<'a> Db<'a> {
     pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> Value) -> &mut Value {
         let db = self.index;
         if !self.exists_in(db, key) {
-            let clock = self.lru_clock;
+            let clock = self.access.fresh(self.now_ms);
             let epoch = self.epoch;
             self.table(db, key).map.insert(
                 Bytes::copy_from_slice(key),
@@ -380,6 +388,14 @@ impl<'a> Db<'a> {
             return None;
         }
         self.table(db, key).map.get(key).map(|e| e.lru)
+    }
+
+    /// Sets the LRU/LFU clock of an existing key (RESTORE IDLETIME / FREQ).
+    pub fn set_entry_clock(&mut self, key: &[u8], lru: u32) {
+        let db = self.index;
+        if let Some(e) = self.table(db, key).map.get_mut(key) {
+            e.lru = lru;
+        }
     }
 
     /// Number of keys in database `db` among the locked shards (all shards for DBSIZE).

@@ -7,6 +7,7 @@
 //!
 //! Knows data, not sockets: nothing here imports `server` or `commands`.
 
+pub mod access;
 pub mod db;
 pub mod hash;
 pub mod limits;
@@ -21,6 +22,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
+pub use access::{Access, SharedAccess};
 pub use db::{Db, Effect, ExpireMode, KeyProbe};
 pub use limits::{EncodingLimits, SharedLimits};
 pub use value::{Entry, Kind, Str, Value};
@@ -68,6 +70,8 @@ pub struct Keyspace {
     ndbs: usize,
     router: foldhash::fast::FixedState,
     pub limits: SharedLimits,
+    /// How entries' access clocks are kept (LRU or LFU).
+    pub access: SharedAccess,
     epoch: std::sync::atomic::AtomicU32,
     capture_on: std::sync::atomic::AtomicBool,
     capture: parking_lot::RwLock<Option<std::sync::Arc<Capture>>>,
@@ -94,6 +98,7 @@ impl Keyspace {
             ndbs,
             router: foldhash::fast::FixedState::with_seed(rand::random()),
             limits: SharedLimits::default(),
+            access: SharedAccess::default(),
             epoch: std::sync::atomic::AtomicU32::new(1),
             capture_on: std::sync::atomic::AtomicBool::new(false),
             capture: parking_lot::RwLock::new(None),
@@ -207,8 +212,27 @@ impl Keyspace {
     /// tables, for the caller to free outside the locks (see `util::drop_in_background`).
     #[must_use = "the old dataset should be freed off the client path"]
     pub fn install(&self, tables: Vec<Vec<Table>>) -> Vec<Box<[Table]>> {
+        let prepared = self.stamp(tables);
+        let mut all = self.lock_all();
+        self.swap_in(&mut all, prepared)
+    }
+
+    /// `install` for a caller already holding every shard (`all`): DEBUG RELOAD.
+    #[must_use = "the old dataset should be freed off the client path"]
+    pub fn install_locked(
+        &self,
+        all: &mut Locked<'_>,
+        tables: Vec<Vec<Table>>,
+    ) -> Vec<Box<[Table]>> {
+        debug_assert!(all.holds_all());
+        let prepared = self.stamp(tables);
+        self.swap_in(all, prepared)
+    }
+
+    /// Stamps new tables with the current epoch: no snapshot begun before owns them.
+    fn stamp(&self, tables: Vec<Vec<Table>>) -> Vec<Box<[Table]>> {
         let epoch = self.epoch.load(std::sync::atomic::Ordering::Acquire);
-        let mut prepared: Vec<Box<[Table]>> = tables
+        tables
             .into_iter()
             .map(|new| {
                 let mut new: Box<[Table]> = new.into_boxed_slice();
@@ -219,10 +243,12 @@ impl Keyspace {
                 }
                 new
             })
-            .collect();
-        let mut all = self.lock_all();
+            .collect()
+    }
+
+    fn swap_in(&self, all: &mut Locked<'_>, mut prepared: Vec<Box<[Table]>>) -> Vec<Box<[Table]>> {
         // A snapshot in progress was fixing the instant being thrown away. (Entries were
-        // stamped with the epoch read above: a snapshot begun since is aborted here too.)
+        // stamped with the epoch read before: a snapshot begun since is aborted here too.)
         if let (_, Some(cap)) = self.capture_state() {
             cap.aborted
                 .store(true, std::sync::atomic::Ordering::Release);

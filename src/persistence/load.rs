@@ -9,7 +9,7 @@ use crate::keyspace::hash::Hash;
 use crate::keyspace::list::List;
 use crate::keyspace::set::Set;
 use crate::keyspace::zset::ZSet;
-use crate::keyspace::{EncodingLimits, Entry, Str, Table, Value, SHARDS};
+use crate::keyspace::{EncodingLimits, Entry, Locked, Str, Table, Value, SHARDS};
 use crate::server::Server;
 
 /// Turns a decoded value into a keyspace value, with the encodings Redis would choose.
@@ -61,9 +61,36 @@ struct Staging<'a> {
     reserve_cap: u64,
     /// `key-load-delay` (a test hook), read again at every key while set, else every 1024.
     key_load_delay: i64,
+    access: crate::keyspace::Access,
+    /// The access clock the file gave the next key (IDLE / FREQ opcodes).
+    clock_hint: Option<u32>,
+    empty_keys: u64,
+    verify_checksum: bool,
 }
 
+/// Redis names only the first few empty keys it skips.
+const EMPTY_KEYS_LOGGED: u64 = 10;
+
 impl LoadSink for Staging<'_> {
+    fn verify_checksum(&self) -> bool {
+        self.verify_checksum
+    }
+
+    fn clock_hint(&mut self, freq: Option<u8>, idle_secs: Option<u64>) {
+        self.clock_hint = self.access.restored(freq, idle_secs, self.now_ms);
+    }
+
+    fn empty_key(&mut self, key: &[u8]) {
+        self.clock_hint = None;
+        if self.empty_keys < EMPTY_KEYS_LOGGED {
+            tracing::warn!(
+                "rdbLoadObject skipping empty key: {}",
+                String::from_utf8_lossy(key)
+            );
+        }
+        self.empty_keys += 1;
+    }
+
     fn resize_db(&mut self, size: u64, expires: u64) {
         // Sizing the tables up front spares every rehash of the load (a tenth of its time).
         // The hint is only believed up to what the payload could hold.
@@ -105,6 +132,10 @@ impl LoadSink for Staging<'_> {
     }
 
     fn entry(&mut self, key: Bytes, value: Loaded, expire_ms: Option<i64>) -> Result<(), RdbError> {
+        let lru = self
+            .clock_hint
+            .take()
+            .unwrap_or_else(|| self.access.fresh(self.now_ms));
         if self.drop_expired && expire_ms.is_some_and(|e| e < self.now_ms) {
             self.expired += 1;
             self.expired_keys.push((self.db, key));
@@ -124,14 +155,7 @@ impl LoadSink for Staging<'_> {
         if let Some(ms) = expire_ms {
             t.expires.insert(key.clone(), ms);
         }
-        t.map.insert(
-            key,
-            Entry {
-                value,
-                lru: (self.now_ms / 1000) as u32,
-                ver: 0,
-            },
-        );
+        t.map.insert(key, Entry { value, lru, ver: 0 });
         self.keys += 1;
         if self.key_load_delay != 0 || self.keys % 1024 == 0 {
             self.key_load_delay = self.server.config.read().key_load_delay;
@@ -157,6 +181,8 @@ pub struct LoadReport {
     pub expired_keys: Vec<(usize, Bytes)>,
     pub repl_id: Option<String>,
     pub repl_offset: Option<i64>,
+    /// Empty collections the file held, skipped as Redis skips them.
+    pub empty_keys: u64,
 }
 
 /// Keys a RESIZEDB hint may reserve room for when the payload's length is unknown (a
@@ -178,6 +204,16 @@ pub fn stage<R: std::io::Read>(
     drop_expired: bool,
     payload_len: Option<u64>,
 ) -> Result<Staged, String> {
+    stage_rdb(server, rdb, drop_expired, payload_len).map_err(|e| e.to_string())
+}
+
+/// `stage`, telling what went wrong as the decoder found it.
+pub fn stage_rdb<R: std::io::Read>(
+    server: &Server,
+    rdb: R,
+    drop_expired: bool,
+    payload_len: Option<u64>,
+) -> Result<Staged, RdbError> {
     let mut staging = Staging {
         server,
         tables: server.keyspace.empty_tables(),
@@ -191,14 +227,25 @@ pub fn stage<R: std::io::Read>(
         aux_repl: (None, None),
         reserve_cap: payload_len.map_or(UNSIZED_RESERVE_CAP, |n| n / 4),
         key_load_delay: server.config.read().key_load_delay,
+        access: server.keyspace.access.load(),
+        clock_hint: None,
+        empty_keys: 0,
+        verify_checksum: {
+            let c = server.config.read();
+            c.rdbchecksum
+                && !server
+                    .skip_checksum_validation
+                    .load(std::sync::atomic::Ordering::Relaxed)
+        },
     };
-    decode::load(rdb, &mut staging).map_err(|e| e.to_string())?;
+    decode::load(rdb, &mut staging)?;
     let Staging {
         tables,
         keys,
         expired,
         expired_keys,
         aux_repl,
+        empty_keys,
         ..
     } = staging;
     Ok(Staged {
@@ -209,6 +256,7 @@ pub fn stage<R: std::io::Read>(
             expired_keys,
             repl_id: aux_repl.0,
             repl_offset: aux_repl.1,
+            empty_keys,
         },
     })
 }
@@ -221,6 +269,62 @@ impl Staged {
         server.watches.touch_db(None);
         crate::util::drop_in_background(old);
         self.report
+    }
+}
+
+impl Staged {
+    /// `install` for a caller already holding every shard.
+    pub fn install_locked(self, server: &Server, all: &mut Locked<'_>) -> LoadReport {
+        let old = server.keyspace.install_locked(all, self.tables);
+        server.watches.touch_db(None);
+        crate::util::drop_in_background(old);
+        self.report
+    }
+
+    /// Adds this dataset to the live one (DEBUG RELOAD NOFLUSH), the caller holding every
+    /// shard. A key present in both is an error unless `replace` (MERGE); the error is found
+    /// before anything changes.
+    pub fn merge_locked(
+        self,
+        server: &Server,
+        all: &mut Locked<'_>,
+        replace: bool,
+    ) -> Result<LoadReport, String> {
+        if !replace {
+            for (shard, new) in all.shards_mut().zip(&self.tables) {
+                for (db, t) in new.iter().enumerate() {
+                    if let Some(k) = t.map.keys().find(|k| shard.tables[db].map.contains_key(*k)) {
+                        return Err(RdbError::DuplicateKey {
+                            db: db as u64,
+                            key: k.clone(),
+                        }
+                        .to_string());
+                    }
+                }
+            }
+        }
+        let (epoch, capture) = server.keyspace.capture_state();
+        if let Some(cap) = capture {
+            // Entries change under a running snapshot without being captured: it gives up,
+            // as when the whole dataset is replaced.
+            cap.aborted
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        for (shard, new) in all.shards_mut().zip(self.tables) {
+            for (db, t) in new.into_iter().enumerate() {
+                let live = &mut shard.tables[db];
+                for (k, mut e) in t.map {
+                    e.ver = epoch;
+                    live.expires.swap_remove(&k);
+                    live.map.insert(k, e);
+                }
+                for (k, at) in t.expires {
+                    live.expires.insert(k, at);
+                }
+            }
+        }
+        server.watches.touch_db(None);
+        Ok(self.report)
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::snapshot::Snapshot;
+use crate::keyspace::Locked;
 use crate::server::Server;
 
 /// Where the dump file lives: `dir` is the process's working directory (Redis chdirs to it).
@@ -16,6 +17,15 @@ pub fn dump_path(server: &Server) -> PathBuf {
 
 /// Writes a started snapshot to the dump file atomically. Returns the file's path.
 pub fn save_snapshot(server: &Arc<Server>, snapshot: Snapshot) -> Result<PathBuf, String> {
+    write_dump_file(server, |w| snapshot.write(server, w).map(|_| ()))
+}
+
+/// Writes the dump file atomically with `write`: a temp file, fsync, rename, fsync of the
+/// directory. Returns the file's path.
+fn write_dump_file(
+    server: &Server,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<PathBuf, String> {
     let target = dump_path(server);
     let tmp = PathBuf::from(format!(
         "temp-{}-{}.rdb",
@@ -25,7 +35,7 @@ pub fn save_snapshot(server: &Arc<Server>, snapshot: Snapshot) -> Result<PathBuf
     let result = (|| -> std::io::Result<()> {
         let file = File::create(&tmp)?;
         let mut w = BufWriter::with_capacity(64 * 1024, file);
-        snapshot.write(server, &mut w)?;
+        write(&mut w)?;
         w.flush()?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
@@ -122,6 +132,59 @@ pub fn save_blocking(server: &Arc<Server>) -> Result<(), String> {
     let res = save_snapshot(server, snapshot);
     record(server, started, dirty, &res, 0);
     res.map(|_| ())
+}
+
+/// What DEBUG RELOAD does (its options NOSAVE, NOFLUSH, MERGE).
+#[derive(Debug, Clone, Copy)]
+pub struct Reload {
+    pub save: bool,
+    pub flush: bool,
+    /// Keys of the file replace live keys of the same name (without it, NOFLUSH refuses them).
+    pub merge: bool,
+}
+
+/// Why DEBUG RELOAD failed.
+#[derive(Debug)]
+pub enum ReloadError {
+    Save(String),
+    Load(String),
+}
+
+/// DEBUG RELOAD: saves the dataset to the dump file (unless NOSAVE), then loads the file back,
+/// replacing the dataset (or, with NOFLUSH, adding to it), all while the caller holds every
+/// shard (`all`), as Redis blocks for the whole command. The file is decoded completely before
+/// anything changes: a bad file leaves the dataset as it was.
+pub fn reload(server: &Arc<Server>, all: &mut Locked<'_>, opts: Reload) -> Result<(), ReloadError> {
+    use std::sync::atomic::Ordering;
+    if opts.save {
+        let compress = server.config.read().rdbcompression;
+        let started = crate::util::now_ms();
+        let dirty = server.stats.dirty.load(Ordering::Relaxed);
+        let res = write_dump_file(server, |w| {
+            super::snapshot::write_locked(server, all, compress, w).map(|_| ())
+        });
+        record(server, started, dirty, &res, 0);
+        res.map_err(ReloadError::Save)?;
+    }
+    let path = dump_path(server);
+    let file = File::open(&path).map_err(|e| ReloadError::Load(e.to_string()))?;
+    let len = file.metadata().map(|m| m.len()).ok();
+    let staged = super::load::stage(
+        server,
+        std::io::BufReader::with_capacity(1 << 20, file),
+        !server.is_replica(),
+        len,
+    )
+    .map_err(ReloadError::Load)?;
+    if opts.flush {
+        staged.install_locked(server, all);
+    } else {
+        staged
+            .merge_locked(server, all, opts.merge)
+            .map_err(ReloadError::Load)?;
+    }
+    tracing::warn!("DB reloaded by DEBUG RELOAD");
+    Ok(())
 }
 
 /// BGSAVE: fixes the snapshot instant now and writes it from a background thread.
@@ -231,7 +294,7 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     let progress = &server.persist.load_progress;
     let file_len = file.metadata().map(|m| m.len()).ok();
     progress.start(file_len.unwrap_or(0));
-    let res = super::load::replace_dataset_from(
+    let res = super::load::stage_rdb(
         server,
         std::io::BufReader::with_capacity(
             1 << 20,
@@ -243,14 +306,10 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         !is_replica,
         file_len,
     );
-    let report = res.map_err(|e| {
-        format!(
-            "Fatal error loading the DB ({}): {e}. Exiting.",
-            std::fs::canonicalize(&path)
-                .unwrap_or(path.clone())
-                .display()
-        )
-    })?;
+    let report = match res {
+        Ok(staged) => staged.install(server),
+        Err(e) => return Err(load_failure(&path, &e)),
+    };
     server
         .persist
         .last_load_keys
@@ -259,11 +318,20 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         .persist
         .last_load_expired
         .store(report.expired, Ordering::Relaxed);
-    tracing::info!(
-        "Done loading RDB, keys loaded: {}, keys expired: {}.",
-        report.keys,
-        report.expired
-    );
+    if report.empty_keys > 0 {
+        tracing::info!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.",
+            report.keys,
+            report.expired,
+            report.empty_keys
+        );
+    } else {
+        tracing::info!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            report.keys,
+            report.expired
+        );
+    }
     tracing::info!(
         "DB loaded from disk: {:.3} seconds",
         start.elapsed().as_secs_f64()
@@ -286,4 +354,34 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Logs why the dump file could not be loaded at startup and returns the last line to log
+/// before exiting. A corrupt or truncated file is reported as redis `rdbReportError` does
+/// for a file: the error, then what a check of the file finds (redis runs redis-check-rdb on
+/// it), then "Terminating server after rdb file reading failure."; anything else (a bad
+/// signature, an unsupported version, an I/O error) is a "Fatal error loading the DB".
+fn load_failure(path: &std::path::Path, e: &super::rdb::decode::RdbError) -> String {
+    use super::rdb::decode::RdbError;
+    match e {
+        RdbError::Corrupt { offset, .. } => {
+            tracing::warn!("{e}");
+            tracing::warn!("--- RDB ERROR DETECTED ---");
+            tracing::warn!("[offset {offset}] {e}");
+            tracing::warn!("[additional info] While loading: {}", path.display());
+            tracing::warn!("--- RDB ERROR DETECTED ---");
+            "Terminating server after rdb file reading failure.".into()
+        }
+        RdbError::BadChecksum { .. } => {
+            tracing::warn!("{e}");
+            tracing::warn!("Internal error in RDB reading offset 0 -> RDB CRC error");
+            "Terminating server after rdb file reading failure.".into()
+        }
+        _ => format!(
+            "Fatal error loading the DB ({}): {e}. Exiting.",
+            std::fs::canonicalize(path)
+                .unwrap_or(path.to_path_buf())
+                .display()
+        ),
+    }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::rdb::encode::{self, Aux};
 use super::rdb::format::{Crc64Digest, CRC64, OPCODE_EOF};
-use crate::keyspace::{Capture, Value, SHARDS};
+use crate::keyspace::{Capture, Locked, Value, SHARDS};
 use crate::server::Server;
 
 /// Why a snapshot stopped when the dataset it was saving got replaced.
@@ -194,6 +194,31 @@ struct RdbSink<W: Write> {
 }
 
 impl<W: Write> RdbSink<W> {
+    /// Writes the header; `sizes` are the RESIZEDB hints, (keys, expires) per database.
+    fn start(out: W, sizes: Vec<(u64, u64)>, aux: &Aux) -> io::Result<Self> {
+        let mut sink = RdbSink {
+            out,
+            crc: CRC64.digest(),
+            db: None,
+            bytes: 0,
+            hints: sizes.into_iter().map(Some).collect(),
+        };
+        let mut header = Vec::new();
+        encode::write_header(&mut header, aux);
+        sink.raw(&header)?;
+        Ok(sink)
+    }
+
+    /// Writes EOF and the checksum; returns the bytes written in all.
+    fn finish(mut self) -> io::Result<u64> {
+        self.raw(&[OPCODE_EOF])?;
+        let crc = self.crc.clone().finalize();
+        self.out.write_all(&crc.to_le_bytes())?;
+        self.bytes += 8;
+        self.out.flush()?;
+        Ok(self.bytes)
+    }
+
     fn raw(&mut self, b: &[u8]) -> io::Result<()> {
         if b.is_empty() {
             return Ok(());
@@ -229,17 +254,9 @@ impl Snapshot {
     }
 
     fn walk<W: Write>(&mut self, server: &Server, out: W) -> io::Result<SnapshotStats> {
-        let mut sink = RdbSink {
+        let mut sink = RdbSink::start(
             out,
-            crc: CRC64.digest(),
-            db: None,
-            bytes: 0,
-            hints: self.sizes.iter().map(|&s| Some(s)).collect(),
-        };
-        let mut stats = SnapshotStats::default();
-        let mut header = Vec::new();
-        encode::write_header(
-            &mut header,
+            self.sizes.clone(),
             &Aux {
                 ctime: self.ctime,
                 used_mem: crate::server::memory::used_memory(),
@@ -247,8 +264,8 @@ impl Snapshot {
                 repl_id: self.replid.clone(),
                 repl_offset: self.offset as i64,
             },
-        );
-        sink.raw(&header)?;
+        )?;
+        let mut stats = SnapshotStats::default();
         let ndbs = server.keyspace.databases();
         let mut buf = Vec::with_capacity(64 * 1024);
         let mut copies = Copies::default();
@@ -321,12 +338,7 @@ impl Snapshot {
             }
         }
         self.drain(&mut sink, &mut stats)?;
-        sink.raw(&[OPCODE_EOF])?;
-        let crc = sink.crc.clone().finalize();
-        sink.out.write_all(&crc.to_le_bytes())?;
-        sink.bytes += 8;
-        sink.out.flush()?;
-        stats.bytes = sink.bytes;
+        stats.bytes = sink.finish()?;
         Ok(stats)
     }
 
@@ -361,4 +373,54 @@ impl Snapshot {
     pub fn abandon(mut self, server: &Server) {
         self.finish(server);
     }
+}
+
+/// Writes the whole dataset of `all` (every shard locked by the caller, so it is one instant)
+/// as an RDB stream, without a snapshot slot or capture: DEBUG RELOAD, which holds the
+/// keyspace for its whole run as Redis blocks for its `rdbSave`. Entries are not stamped, so a
+/// background snapshot in progress is not disturbed. Returns the keys written.
+pub fn write_locked<W: Write>(
+    server: &Server,
+    all: &mut Locked<'_>,
+    compress: bool,
+    out: W,
+) -> io::Result<u64> {
+    let ndbs = server.keyspace.databases();
+    let mut sizes = vec![(0u64, 0u64); ndbs];
+    for shard in all.shards_mut() {
+        for (db, t) in shard.tables.iter().enumerate() {
+            sizes[db].0 += t.map.len() as u64;
+            sizes[db].1 += t.expires.len() as u64;
+        }
+    }
+    let mut sink = RdbSink::start(
+        out,
+        sizes,
+        &Aux {
+            ctime: crate::util::now_ms() / 1000,
+            used_mem: crate::server::memory::used_memory(),
+            repl_stream_db: 0,
+            repl_id: server.repl.ids.lock().replid.clone(),
+            repl_offset: server.repl.master_repl_offset() as i64,
+        },
+    )?;
+    let mut keys = 0;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    for db in 0..ndbs {
+        for shard in all.shards_mut() {
+            let t = &shard.tables[db];
+            for (k, e) in t.map.iter() {
+                encode::write_entry(&mut buf, k, &e.value, t.expires.get(k).copied(), compress);
+                keys += 1;
+                if buf.len() >= 64 * 1024 {
+                    sink.entries(db, &buf)?;
+                    buf.clear();
+                }
+            }
+        }
+        sink.entries(db, &buf)?;
+        buf.clear();
+    }
+    sink.finish()?;
+    Ok(keys)
 }

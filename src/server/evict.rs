@@ -80,6 +80,7 @@ struct Settings {
     samples: usize,
     lazy: bool,
     list_fill: i64,
+    access: crate::keyspace::Access,
 }
 
 fn settings(server: &Server) -> Option<Settings> {
@@ -97,6 +98,7 @@ fn settings(server: &Server) -> Option<Settings> {
         samples: (c.maxmemory_samples as usize).max(1),
         lazy: c.lazyfree_lazy_eviction,
         list_fill: c.list_max_listpack_size,
+        access: server.keyspace.access.load(),
     })
 }
 
@@ -191,7 +193,7 @@ fn pick(server: &Server, st: &Settings) -> Option<(usize, usize, Bytes)> {
                 let Some(entry) = t.map.get(&key) else {
                     continue;
                 };
-                let score = score(st.policy, entry.lru, expire_at, now_ms);
+                let score = score(st.policy, &st.access, entry.lru, expire_at, now_ms);
                 sampled += 1;
                 if random {
                     return Some((s, db, key));
@@ -208,32 +210,24 @@ fn pick(server: &Server, st: &Settings) -> Option<(usize, usize, Bytes)> {
 }
 
 /// How good a candidate is (redis's pool "idle" score).
-fn score(policy: MaxmemoryPolicy, lru: u32, expire_at: i64, now_ms: i64) -> u64 {
+fn score(
+    policy: MaxmemoryPolicy,
+    access: &crate::keyspace::Access,
+    lru: u32,
+    expire_at: i64,
+    now_ms: i64,
+) -> u64 {
     match policy {
         MaxmemoryPolicy::AllkeysLru | MaxmemoryPolicy::VolatileLru => {
             let now = (now_ms / 1000) as u32;
             u64::from(now.wrapping_sub(lru))
         }
         MaxmemoryPolicy::AllkeysLfu | MaxmemoryPolicy::VolatileLfu => {
-            255 - u64::from(lfu_counter(lru, now_ms))
+            255 - u64::from(access.counter(lru, now_ms))
         }
         MaxmemoryPolicy::VolatileTtl => u64::MAX - expire_at.max(0) as u64,
         _ => 0,
     }
-}
-
-/// The LFU counter of an access clock in redis's layout (16 bits of minutes, 8-bit log
-/// counter), decayed by one per minute (`lfu-decay-time 1`), as redis `LFUDecrAndReturn`.
-fn lfu_counter(lru: u32, now_ms: i64) -> u32 {
-    let now_min = ((now_ms / 60_000) & 0xffff) as u32;
-    let ldt = (lru >> 8) & 0xffff;
-    let counter = lru & 0xff;
-    let elapsed = if now_min >= ldt {
-        now_min - ldt
-    } else {
-        65535 - ldt + now_min
-    };
-    counter.saturating_sub(elapsed)
 }
 
 /// Deletes `key` of database `db` (in shard `shard`) and publishes the deletion. Returns
@@ -273,25 +267,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lfu_counter_decays_per_minute() {
-        let now_ms = 100 * 60_000;
-        assert_eq!(lfu_counter((100 << 8) | 5, now_ms), 5);
-        assert_eq!(lfu_counter((98 << 8) | 5, now_ms), 3);
-        assert_eq!(lfu_counter((10 << 8) | 5, now_ms), 0);
-    }
-
-    #[test]
     fn scores_order_candidates() {
         let now = 1_000_000_000;
+        let a = crate::keyspace::Access::default();
         // LRU: the longer idle, the better.
         assert!(
-            score(MaxmemoryPolicy::AllkeysLru, 10, 0, now)
-                > score(MaxmemoryPolicy::AllkeysLru, 900_000, 0, now)
+            score(MaxmemoryPolicy::AllkeysLru, &a, 10, 0, now)
+                > score(MaxmemoryPolicy::AllkeysLru, &a, 900_000, 0, now)
         );
         // TTL: the sooner it expires, the better.
         assert!(
-            score(MaxmemoryPolicy::VolatileTtl, 0, 5, now)
-                > score(MaxmemoryPolicy::VolatileTtl, 0, 50, now)
+            score(MaxmemoryPolicy::VolatileTtl, &a, 0, 5, now)
+                > score(MaxmemoryPolicy::VolatileTtl, &a, 0, 50, now)
         );
     }
 }

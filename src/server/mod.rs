@@ -67,6 +67,9 @@ pub struct Server {
     pub active_expire_enabled: AtomicBool,
     /// Clients blocked in BLPOP, WAIT ... and the keys they wait on.
     pub blocking: blocking::Blocking,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE payloads and RDB files are loaded without
+    /// checking their CRC64.
+    pub skip_checksum_validation: AtomicBool,
     /// How SHUTDOWN asked to stop: default, SAVE or NOSAVE.
     pub shutdown_mode: std::sync::atomic::AtomicU8,
     pub tcp_port: std::sync::atomic::AtomicU16,
@@ -78,6 +81,7 @@ impl Server {
     pub fn new(config: Config) -> Arc<Server> {
         let ks = Keyspace::new(config.databases);
         ks.limits.store(&limits_of(&config));
+        ks.access.store(access_of(&config));
         let (shutdown_tx, _) = tokio_watch::channel(false);
         let port = config.port;
         let config_file = config.config_file().map(|p| p.to_path_buf());
@@ -105,6 +109,7 @@ impl Server {
             shutdown_tx,
             active_expire_enabled: AtomicBool::new(true),
             blocking: Default::default(),
+            skip_checksum_validation: AtomicBool::new(false),
             shutdown_mode: std::sync::atomic::AtomicU8::new(SHUTDOWN_DEFAULT),
             tcp_port: std::sync::atomic::AtomicU16::new(port),
             config_file,
@@ -124,6 +129,7 @@ impl Server {
         crash::configure(cfg.get("crash-log-enabled").as_deref() != Some("no"));
         let _ = oom::apply(&cfg, self.is_replica());
         self.keyspace.limits.store(&limits_of(&cfg));
+        self.keyspace.access.store(access_of(&cfg));
         self.repl.stream.set_limits(
             cfg.repl_backlog_size,
             cfg.client_output_buffer_limit.replica.hard_bytes,
@@ -178,6 +184,14 @@ fn limits_of(c: &Config) -> EncodingLimits {
         zset_max_listpack_entries: c.zset_max_listpack_entries as usize,
         zset_max_listpack_value: c.zset_max_listpack_value as usize,
         list_max_listpack_size: c.list_max_listpack_size,
+    }
+}
+
+fn access_of(c: &Config) -> crate::keyspace::Access {
+    crate::keyspace::Access {
+        lfu: c.maxmemory_policy.is_lfu(),
+        log_factor: c.lfu_log_factor,
+        decay_time: c.lfu_decay_time,
     }
 }
 

@@ -8,7 +8,7 @@ use super::super::server_cmds::container;
 use super::super::spec::{Group, Spec, LOADING, READONLY, STALE};
 use super::super::Ctx;
 use crate::config::MaxmemoryPolicy;
-use crate::keyspace::{Str, Value};
+use crate::keyspace::{Access, Str, Value};
 use crate::protocol::Reply;
 
 pub(super) const OBJECT: Spec = Spec::new("object", -2, 0, Group::Generic, container).subs(SUBS);
@@ -43,10 +43,6 @@ const HELP: &[&str] = &[
 const SHARED_INTEGERS: i64 = 10_000;
 /// The refcount redis reports for shared objects (`OBJ_SHARED_REFCOUNT` = INT_MAX).
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
-/// redis `LFU_INIT_VAL`, and the default `lfu-decay-time` (minutes per counter decrement).
-const LFU_INIT_VAL: u32 = 5;
-const LFU_DECAY_TIME: u32 = 1;
-
 fn help(_cx: &mut Ctx) -> Result<Reply, CmdError> {
     Ok(Reply::Array(
         HELP.iter().map(|l| Reply::status(l)).collect(),
@@ -54,10 +50,7 @@ fn help(_cx: &mut Ctx) -> Result<Reply, CmdError> {
 }
 
 fn lfu_policy(cx: &Ctx) -> bool {
-    matches!(
-        cx.server.config.read().maxmemory_policy,
-        MaxmemoryPolicy::AllkeysLfu | MaxmemoryPolicy::VolatileLfu
-    )
+    cx.db.access.lfu
 }
 
 fn encoding(cx: &mut Ctx) -> Result<Reply, CmdError> {
@@ -101,8 +94,9 @@ fn idletime(cx: &mut Ctx) -> Result<Reply, CmdError> {
     if lfu_policy(cx) {
         return Err(CmdError::err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    let clock = cx.db.entry_clock(key).unwrap_or(cx.db.lru_clock);
-    Ok(Reply::Int(i64::from(cx.db.lru_clock.saturating_sub(clock))))
+    let now = cx.db.now_ms;
+    let clock = cx.db.entry_clock(key).unwrap_or(cx.db.access.fresh(now));
+    Ok(Reply::Int(i64::from(Access::idle_secs(clock, now))))
 }
 
 /// The LFU counter, decayed as redis `LFUDecrAndReturn` does. Under an LFU policy the entry's
@@ -115,34 +109,7 @@ fn freq(cx: &mut Ctx) -> Result<Reply, CmdError> {
     if !lfu_policy(cx) {
         return Err(CmdError::err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    let lru = cx.db.entry_clock(key).unwrap_or(LFU_INIT_VAL);
-    let now_min = ((cx.db.now_ms / 60_000) & 0xffff) as u32;
-    Ok(Reply::Int(i64::from(lfu_decr(lru, now_min))))
-}
-
-/// redis `LFUDecrAndReturn`: the counter minus one per `lfu-decay-time` minutes elapsed.
-fn lfu_decr(lru: u32, now_min: u32) -> u32 {
-    let ldt = (lru >> 8) & 0xffff;
-    let counter = lru & 0xff;
-    let elapsed = if now_min >= ldt {
-        now_min - ldt
-    } else {
-        65535 - ldt + now_min
-    };
-    let periods = elapsed / LFU_DECAY_TIME;
-    counter.saturating_sub(periods)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lfu_decay() {
-        assert_eq!(lfu_decr((100 << 8) | 5, 100), 5);
-        assert_eq!(lfu_decr((100 << 8) | 5, 103), 2);
-        assert_eq!(lfu_decr((100 << 8) | 5, 200), 0);
-        // The minute clock wrapped.
-        assert_eq!(lfu_decr((65534 << 8) | 9, 2), 6);
-    }
+    let now = cx.db.now_ms;
+    let lru = cx.db.entry_clock(key).unwrap_or(cx.db.access.fresh(now));
+    Ok(Reply::Int(i64::from(cx.db.access.counter(lru, now))))
 }

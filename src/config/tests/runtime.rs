@@ -522,7 +522,8 @@ fn implemented_set_is_the_agreed_one() {
         repl-ping-replica-period repl-diskless-sync repl-diskless-sync-delay repl-diskless-sync-max-replicas \
         repl-diskless-load min-replicas-to-write min-replicas-max-lag replica-priority replica-announce-ip \
         replica-announce-port client-output-buffer-limit lazyfree-lazy-user-del lazyfree-lazy-expire \
-        lazyfree-lazy-eviction rdb-del-sync-files rdb-key-save-delay key-load-delay";
+        lazyfree-lazy-eviction rdb-del-sync-files rdb-key-save-delay key-load-delay \
+        lfu-log-factor lfu-decay-time sanitize-dump-payload";
     let mut want: Vec<&str> = agreed.split_whitespace().collect();
     let mut got: Vec<&str> = TABLE
         .iter()

@@ -68,6 +68,15 @@ pub trait LoadSink {
     fn select_db(&mut self, db: u64) -> Result<(), RdbError>;
     /// RESIZEDB: a size hint for the selected database.
     fn resize_db(&mut self, _size: u64, _expires: u64) {}
+    /// Whether the file's CRC64 is checked (DEBUG SET-SKIP-CHECKSUM-VALIDATION and
+    /// `rdbchecksum no` turn it off).
+    fn verify_checksum(&self) -> bool {
+        true
+    }
+    /// The IDLE (seconds) or FREQ opcode that came before the next key.
+    fn clock_hint(&mut self, _freq: Option<u8>, _idle_secs: Option<u64>) {}
+    /// An empty collection, skipped (redis logs the first few names).
+    fn empty_key(&mut self, _key: &[u8]) {}
     /// One key of the selected database. `expire_ms` is the absolute unix time in ms; keys
     /// already expired are delivered too (Redis drops them only when loading as a master,
     /// the sink decides). Empty collections are skipped before they get here, as Redis does.
@@ -443,7 +452,8 @@ fn packed_pairs(
         .map(|p| (p[0].to_bytes(), p[1].to_bytes()))
         .collect();
     if let Some(i) = first_duplicate(pairs.iter().map(|(f, _)| f.as_ref())) {
-        return corrupt(at, format!("{what} (duplicate field at pair {i})"));
+        let noun = what.trim_end_matches(" integrity check failed.");
+        return corrupt(at, format!("{what} ({noun} with dup elements at pair {i})"));
     }
     Ok(pairs)
 }
@@ -682,10 +692,12 @@ pub fn load<R: Read>(reader: R, sink: &mut impl LoadSink) -> Result<LoadStats, R
             // Before version 9 this was written in host order; every Redis we load from is LE.
             OPCODE_EXPIRETIME_MS => expire = Some(i64::from_le_bytes(r.array()?)),
             OPCODE_FREQ => {
-                r.u8()?;
+                let freq = r.u8()?;
+                sink.clock_hint(Some(freq), None);
             }
             OPCODE_IDLE => {
-                r.count()?;
+                let idle = r.count()?;
+                sink.clock_hint(None, Some(idle));
             }
             OPCODE_EOF => break,
             OPCODE_SELECTDB => {
@@ -723,7 +735,10 @@ pub fn load<R: Read>(reader: R, sink: &mut impl LoadSink) -> Result<LoadStats, R
                 let value = read_object(&mut r, t)?;
                 let expire_ms = expire.take().filter(|&e| e != -1);
                 match value {
-                    None => stats.empty_keys_skipped += 1,
+                    None => {
+                        stats.empty_keys_skipped += 1;
+                        sink.empty_key(&key);
+                    }
                     Some(value) => {
                         sink.entry(Bytes::from(key.into_boxed_slice()), value, expire_ms)?;
                         stats.keys += 1;
@@ -736,7 +751,7 @@ pub fn load<R: Read>(reader: R, sink: &mut impl LoadSink) -> Result<LoadStats, R
     if version >= 5 {
         let computed = r.finish_checksum();
         let expected = u64::from_le_bytes(r.array()?);
-        if expected != 0 && expected != computed {
+        if expected != 0 && expected != computed && sink.verify_checksum() {
             return Err(RdbError::BadChecksum { expected, computed });
         }
     }
@@ -759,9 +774,10 @@ pub fn load_value(type_byte: u8, payload: &[u8]) -> Result<Loaded, RdbError> {
 }
 
 /// Checks a DUMP payload, `<type> <body> <RDB version u16 LE> <CRC64 u64 LE>`, as redis
-/// `verifyDumpPayload` does: a version Redis 7.0 can read and the CRC64 of everything before
-/// the checksum (no "0 = unchecked" here). Returns the type byte and the body.
-pub fn verify_dump_payload(payload: &[u8]) -> Result<(u8, &[u8]), RdbError> {
+/// `verifyDumpPayload` does: a version Redis 7.0 can read and, when `check_crc` (DEBUG
+/// SET-SKIP-CHECKSUM-VALIDATION turns it off), the CRC64 of everything before the checksum
+/// (no "0 = unchecked" here). Returns the type byte and the body.
+pub fn verify_dump_payload(payload: &[u8], check_crc: bool) -> Result<(u8, &[u8]), RdbError> {
     let Some(footer) = payload.len().checked_sub(10) else {
         return corrupt(0, "DUMP payload shorter than its footer");
     };
@@ -774,13 +790,11 @@ pub fn verify_dump_payload(payload: &[u8]) -> Result<(u8, &[u8]), RdbError> {
     stored.copy_from_slice(&payload[crc_at..]);
     let expected = u64::from_le_bytes(stored);
     let computed = CRC64.checksum(&payload[..crc_at]);
-    if expected != computed {
+    if check_crc && expected != computed {
         return Err(RdbError::BadChecksum { expected, computed });
     }
-    match payload[..footer].split_first() {
-        Some((&t, body)) => Ok((t, body)),
-        None => corrupt(0, "DUMP payload has no value"),
-    }
+    // A payload of just a footer has its first byte read as the type, as in Redis.
+    Ok((payload[0], payload.get(1..footer).unwrap_or(&[])))
 }
 
 #[cfg(test)]
@@ -1054,7 +1068,7 @@ mod tests {
             let f: Vec<&str> = line.split(' ').collect();
             let key = unhex(f[1]);
             let payload = unhex(f[2]);
-            let (t, body) = verify_dump_payload(&payload).unwrap();
+            let (t, body) = verify_dump_payload(&payload, true).unwrap();
             let value = load_value(t, body).unwrap();
             let (ty, items) = normalize(&value);
             let want = &expected[&(0, key.clone())];
@@ -1068,7 +1082,7 @@ mod tests {
             for i in 0..payload.len() {
                 let mut bad = payload.clone();
                 bad[i] ^= 0x10;
-                assert!(verify_dump_payload(&bad).is_err());
+                assert!(verify_dump_payload(&bad, true).is_err());
             }
             // every truncated body fails cleanly
             for cut in 0..body.len() {
@@ -1086,16 +1100,16 @@ mod tests {
         let crc = CRC64.checksum(&p);
         p.extend_from_slice(&crc.to_le_bytes());
         assert!(matches!(
-            verify_dump_payload(&p),
+            verify_dump_payload(&p, true),
             Err(RdbError::UnsupportedVersion(11))
         ));
-        assert!(verify_dump_payload(&p[..9]).is_err());
+        assert!(verify_dump_payload(&p[..9], true).is_err());
         let mut ok = vec![TYPE_STRING, 1, b'a'];
         ok.extend_from_slice(&9u16.to_le_bytes());
         let crc = CRC64.checksum(&ok);
         ok.extend_from_slice(&crc.to_le_bytes());
         assert_eq!(
-            verify_dump_payload(&ok).unwrap(),
+            verify_dump_payload(&ok, true).unwrap(),
             (TYPE_STRING, &[1, b'a'][..])
         );
         assert_eq!(
@@ -1105,7 +1119,9 @@ mod tests {
         let mut empty = 9u16.to_le_bytes().to_vec();
         let crc = CRC64.checksum(&empty);
         empty.extend_from_slice(&crc.to_le_bytes());
-        assert!(verify_dump_payload(&empty).is_err());
+        // Just a footer: its first byte is read as the type, the value fails to load.
+        assert_eq!(verify_dump_payload(&empty, true).unwrap(), (9, &[][..]));
+        assert!(load_value(9, &empty[1..]).is_err());
         assert!(load_value(8, &[0]).is_err());
         assert!(
             load_value(TYPE_LIST, &[0]).is_err(),
@@ -1606,7 +1622,7 @@ mod tests {
         #[test]
         fn random_values_never_panic(t in 0u8..=255, body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
             let _ = load_value(t, &body);
-            let _ = verify_dump_payload(&body);
+            let _ = verify_dump_payload(&body, true);
         }
     }
 }

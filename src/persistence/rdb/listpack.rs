@@ -160,7 +160,7 @@ fn decode_entry(lp: &[u8], p: usize) -> Option<(Entry<'_>, u64)> {
 /// Checks what `lpValidateIntegrity(deep=1)` checks: header size and total-bytes field, the
 /// final 0xFF, each entry inside the blob with a back-length that matches it, and the
 /// element count unless the header says "unknown". Like Redis, iteration stops at the first
-/// 0xFF where an entry would start.
+/// 0xFF where an entry would start, which must be the last byte.
 pub fn entries(lp: &[u8]) -> Result<Vec<Entry<'_>>, PackError> {
     let size = lp.len();
     if size < HEADER_SIZE + 1 {
@@ -204,6 +204,10 @@ pub fn entries(lp: &[u8]) -> Result<Vec<Entry<'_>>, PackError> {
         }
         out.push(entry);
         p = next;
+    }
+    // The first 0xFF where an entry would start must be the terminator itself.
+    if p != last {
+        return err(p, "listpack terminator before its end");
     }
     if numele != NUMELE_UNKNOWN && usize::from(numele) != out.len() {
         return err(4, "listpack element count does not match its entries");
