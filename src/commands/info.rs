@@ -391,7 +391,7 @@ fn stats_section(s: &Server, out: &mut String) {
     line(out, "pubsubshard_channels", 0);
     line(out, "latest_fork_usec", 0);
     line(out, "total_forks", 0);
-    line(out, "migrate_cached_sockets", 0);
+    line(out, "migrate_cached_sockets", s.migrate_sockets.len());
     line(out, "slave_expires_tracked_keys", 0);
     for k in [
         "active_defrag_hits",

@@ -21,6 +21,7 @@ pub mod info;
 pub mod keys;
 pub mod lists;
 pub mod longdouble;
+pub mod migrate;
 pub mod persist;
 pub mod replication;
 pub mod server_cmds;
@@ -115,6 +116,7 @@ impl Registry {
             persist::COMMANDS,
             blocking::COMMANDS,
             dump::COMMANDS,
+            migrate::COMMANDS,
             server_cmds::COMMANDS,
             admin::COMMANDS,
         ];

@@ -245,6 +245,7 @@ async fn cron(server: Arc<Server>) {
             last_second = std::time::Instant::now();
             crate::persistence::save::save_points_cron(&server);
             crate::replication::backlog_ttl_cron(&server);
+            server.migrate_sockets.close_idle();
         }
         let period = server.config.read().repl_ping_replica_period.max(1);
         if last_ping.elapsed() >= Duration::from_secs(period) {

@@ -70,6 +70,8 @@ pub struct Server {
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE payloads and RDB files are loaded without
     /// checking their CRC64.
     pub skip_checksum_validation: AtomicBool,
+    /// MIGRATE's cached connections to its targets.
+    pub migrate_sockets: crate::commands::migrate::SocketCache,
     /// How SHUTDOWN asked to stop: default, SAVE or NOSAVE.
     pub shutdown_mode: std::sync::atomic::AtomicU8,
     pub tcp_port: std::sync::atomic::AtomicU16,
@@ -110,6 +112,7 @@ impl Server {
             active_expire_enabled: AtomicBool::new(true),
             blocking: Default::default(),
             skip_checksum_validation: AtomicBool::new(false),
+            migrate_sockets: Default::default(),
             shutdown_mode: std::sync::atomic::AtomicU8::new(SHUTDOWN_DEFAULT),
             tcp_port: std::sync::atomic::AtomicU16::new(port),
             config_file,

@@ -394,6 +394,10 @@ fn keys_from_specs(specs: &[Reply], argv: &[Bytes], arity: i32) -> Option<Vec<(u
             out.push((i as usize, j));
             i += step;
         }
+        // An incomplete spec that applied: only the command's own key function knows.
+        if spec_flags(ks).iter().any(|f| text(f) == Some("incomplete")) {
+            return None;
+        }
     }
     Some(out)
 }
@@ -451,7 +455,14 @@ fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
             .collect(),
         // Complete key specs that do not fit these arguments: redis's own key function
         // rejects the same malformed input, so there are no keys.
-        None if data.is_some() && has_spec_keys && !varflags && !has_unknown => Vec::new(),
+        None if data.is_some()
+            && has_spec_keys
+            && !varflags
+            && !has_unknown
+            && !has_flag("incomplete") =>
+        {
+            Vec::new()
+        }
         // Redis's command-specific key functions (`setGetKeys`, `sortGetKeys` ...).
         None => s
             .key_positions(args)
