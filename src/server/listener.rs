@@ -45,6 +45,26 @@ fn bind_targets(bind: &[String], port: u16) -> Vec<(SocketAddr, bool)> {
 
 /// Binds every configured TCP address. Fails if a non-optional address cannot be bound.
 pub async fn bind_all(server: &Server) -> Result<Vec<TcpListener>, ListenError> {
+    bind_tcp(server)
+}
+
+/// CONFIG SET port / bind (redis `changeListenPort`, `changeBindAddr`): binds the configured
+/// addresses anew and, once all are bound, serves them instead of the old ones, whose accept
+/// loops end (connected clients stay). On failure the old listeners keep serving.
+pub fn rebind(server: &Arc<Server>) -> Result<(), ListenError> {
+    let listeners = bind_tcp(server)?;
+    server.listeners_generation.send_modify(|g| *g += 1);
+    server
+        .tcp_port
+        .store(server.config.read().port, Ordering::Relaxed);
+    for l in listeners {
+        tokio::spawn(accept_loop(server.clone(), l));
+    }
+    Ok(())
+}
+
+/// Must run inside the runtime (the listeners register with its reactor).
+fn bind_tcp(server: &Server) -> Result<Vec<TcpListener>, ListenError> {
     let (bind, port) = {
         let c = server.config.read();
         (c.bind.clone(), c.port)
@@ -104,8 +124,11 @@ pub async fn run(server: Arc<Server>, listeners: Vec<TcpListener>) {
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
     let mut shutdown = server.shutdown_tx.subscribe();
+    let mut generation = server.listeners_generation.subscribe();
+    generation.mark_unchanged();
     loop {
         tokio::select! {
+            _ = generation.changed() => return,
             r = listener.accept() => match r {
                 Ok((stream, peer)) => accept_tcp(&server, stream, peer).await,
                 Err(e) => {

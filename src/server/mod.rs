@@ -75,6 +75,8 @@ pub struct Server {
     /// How SHUTDOWN asked to stop: default, SAVE or NOSAVE.
     pub shutdown_mode: std::sync::atomic::AtomicU8,
     pub tcp_port: std::sync::atomic::AtomicU16,
+    /// Bumped when CONFIG SET port/bind replaced the TCP listeners: older accept loops end.
+    pub listeners_generation: tokio_watch::Sender<u64>,
     pub config_file: Option<std::path::PathBuf>,
     pub executable: String,
 }
@@ -115,6 +117,7 @@ impl Server {
             migrate_sockets: Default::default(),
             shutdown_mode: std::sync::atomic::AtomicU8::new(SHUTDOWN_DEFAULT),
             tcp_port: std::sync::atomic::AtomicU16::new(port),
+            listeners_generation: tokio_watch::channel(0).0,
             config_file,
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())

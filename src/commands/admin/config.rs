@@ -78,23 +78,73 @@ fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
         .write()
         .set_many_from(&pairs, local)
         .map_err(CmdError::new)?;
-    let applied = crate::server::oom::apply(&cx.server.config.read(), cx.server.is_replica());
-    if let Err(e) = applied {
-        // Roll every change back (redis `restoreBackupConfig`), naming the first directive
-        // whose apply step failed.
+    if let Err((name, e)) = apply_steps(cx.server, &pairs, &before) {
+        // Roll every change back (redis `restoreBackupConfig`), naming the directive whose
+        // apply step failed.
         *cx.server.config.write() = before;
         cx.server.config_changed();
-        let name = pairs
-            .iter()
-            .map(|(n, _)| n.to_ascii_lowercase())
-            .find(|n| n == "oom-score-adj" || n == "oom-score-adj-values")
-            .unwrap_or_else(|| "oom-score-adj".into());
         return Err(CmdError::err(format_args!(
             "CONFIG SET failed (possibly related to argument '{name}') - {e}"
         )));
     }
     apply_live(cx.server, &before);
     Ok(Reply::OK)
+}
+
+/// The apply steps of CONFIG SET that can fail (redis `apply_fn`), in the order the directives
+/// were given, each once: the OOM score and the listening sockets. On failure: the directive
+/// and the reason; listeners already moved are moved back.
+fn apply_steps(
+    server: &Server,
+    pairs: &[(String, String)],
+    before: &crate::config::Config,
+) -> Result<(), (String, &'static str)> {
+    let mut oom_done = false;
+    let mut rebound = false;
+    let changed_listen = {
+        let c = server.config.read();
+        c.port != before.port || c.bind != before.bind
+    };
+    let mut result = Ok(());
+    for (name, _) in pairs {
+        let name = name.to_ascii_lowercase();
+        match name.as_str() {
+            "oom-score-adj" | "oom-score-adj-values" if !oom_done => {
+                oom_done = true;
+                let r = crate::server::oom::apply(&server.config.read(), server.is_replica());
+                if let Err(e) = r {
+                    result = Err((name, e));
+                    break;
+                }
+            }
+            "port" | "bind" if changed_listen && !rebound => {
+                let Some(me) = server.arc() else { continue };
+                if let Err(e) = crate::server::listener::rebind(&me) {
+                    tracing::warn!("{e}");
+                    let why = if name == "port" {
+                        "Unable to listen on this port. Check server logs."
+                    } else {
+                        "Failed to bind to specified addresses."
+                    };
+                    result = Err((name, why));
+                    break;
+                }
+                rebound = true;
+            }
+            _ => {}
+        }
+    }
+    if result.is_err() && rebound {
+        {
+            let mut c = server.config.write();
+            c.port = before.port;
+            c.bind = before.bind.clone();
+        }
+        if let Some(me) = server.arc() {
+            let _ = crate::server::listener::rebind(&me);
+        }
+    }
+    result
 }
 
 /// Applies what a CONFIG SET changed to the state kept outside the config.
