@@ -194,6 +194,7 @@ fn compatibility_md_is_current() {
             md.push_str(&format!("| `{}` | {status} |\n", display_name(n)));
         }
     }
+    suite_table(&mut md);
     let reference_set: std::collections::HashSet<&String> = reference.iter().collect();
     let mut extra: Vec<&String> = ours.iter().filter(|n| !reference_set.contains(n)).collect();
     extra.sort();
@@ -204,6 +205,68 @@ fn compatibility_md_is_current() {
         }
     }
     check_generated(repo_file("COMPATIBILITY.md"), &md, "TANDEM_REGEN_COMPAT");
+}
+
+/// The section on Redis's own Tcl suite, from `tests/redis-suite-results.tsv` (written by
+/// `scripts/redis-suite-table.sh` from a run of the suite) and `tests/redis-suite.list` (the
+/// files CI holds to every reference pass).
+fn suite_table(md: &mut String) {
+    let results = std::fs::read_to_string(repo_file("tests/redis-suite-results.tsv"))
+        .expect("tests/redis-suite-results.tsv (scripts/redis-suite-table.sh writes it)");
+    let gated: std::collections::HashSet<String> =
+        std::fs::read_to_string(repo_file("tests/redis-suite.list"))
+            .expect("tests/redis-suite.list")
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+    let source = results
+        .lines()
+        .find_map(|l| l.strip_prefix("# from "))
+        .unwrap_or("an unrecorded run");
+    md.push_str(
+        "
+## Redis's own test suite
+
+",
+    );
+    md.push_str(
+        "Per file of Redis 7.0.15's Tcl suite (`../shared/redis-suite`): the tests that pass on
+",
+    );
+    md.push_str(
+        "redis-server 7.0.15, and how many of them pass on tandem-server. Files marked CI are in
+",
+    );
+    md.push_str("`tests/redis-suite.list`: `scripts/test.sh` fails when one of their reference passes fails.
+");
+    md.push_str(&format!(
+        "Measured: {source} (`scripts/redis-suite-table.sh`).
+
+"
+    ));
+    md.push_str(
+        "| file | tandem | redis | CI | note |
+| --- | --- | --- | --- | --- |
+",
+    );
+    let (mut t, mut r) = (0u64, 0u64);
+    for line in results.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (file, tandem, redis) = (
+            f[0],
+            f.get(1).copied().unwrap_or("0"),
+            f.get(2).copied().unwrap_or("0"),
+        );
+        t += tandem.parse::<u64>().unwrap_or(0);
+        r += redis.parse::<u64>().unwrap_or(0);
+        let ci = if gated.contains(file) { "CI" } else { "" };
+        let note = f.get(3).copied().unwrap_or("");
+        md.push_str(&format!(
+            "| {file} | {tandem} | {redis} | {ci} | {note} |\n"
+        ));
+    }
+    md.push_str(&format!("| all | {t} | {r} | | |\n"));
 }
 
 /// COMMAND INFO's subcommand entries sorted by name.

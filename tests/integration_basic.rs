@@ -296,3 +296,36 @@ fn client_reply_off_keeps_pubsub_confirmations() {
         got.iter().map(|r| escape(r)).collect::<Vec<_>>()
     );
 }
+
+/// CONFIG SET port|bind move the listeners at runtime; an address that cannot be bound is
+/// refused with redis's error and the server goes on listening where it was. Found through
+/// Redis's unit/networking.
+#[test]
+fn config_set_port_and_bind_rebind_or_refuse() {
+    let redis = RedisServer::start(ARGS);
+    let tandem = TestServer::start(ARGS);
+    let pairs = [(&*redis, tandem.port()), (&*tandem, redis.port())];
+    let mut seen = Vec::new();
+    for (server, taken) in pairs {
+        let mut c = server.raw();
+        let mut replies = vec![
+            c.request_str(&["CONFIG", "SET", "bind", "999.999.999.999"]),
+            c.request_str(&["CONFIG", "SET", "port", &taken.to_string()]),
+            c.request_str(&["PING"]),
+        ];
+        let fresh = support::pick_free_port();
+        replies.push(c.request_str(&["CONFIG", "SET", "port", &fresh.to_string()]));
+        // The connection that asked stays; new ones go to the new port.
+        replies.push(c.request_str(&["PING"]));
+        let mut moved = RawConn::connect(([127, 0, 0, 1], fresh).into());
+        replies.push(moved.request_str(&["PING"]));
+        assert!(
+            std::net::TcpStream::connect(server.addr()).is_err(),
+            "{} still accepts on its old port",
+            server.kind().name()
+        );
+        moved.request_str(&["CONFIG", "SET", "port", &server.port().to_string()]);
+        seen.push(replies.iter().map(|r| escape(r)).collect::<Vec<_>>());
+    }
+    assert_eq!(seen[0], seen[1], "left: redis-server, right: tandem-server");
+}

@@ -141,8 +141,13 @@ async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64)
         tracing::info!("MASTER <-> REPLICA sync started");
         server.repl.link.set_state(LinkState::Connecting);
         let repl_timeout = Duration::from_secs(server.config.read().repl_timeout.max(1));
+        let source = server
+            .config
+            .read()
+            .get("bind-source-addr")
+            .filter(|a| !a.is_empty());
         let connect =
-            tokio::time::timeout(repl_timeout, TcpStream::connect((host.as_str(), port))).await;
+            tokio::time::timeout(repl_timeout, connect_from(&host, port, source.as_deref())).await;
         let stream = match connect {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -504,4 +509,32 @@ async fn stream_loop(
 
 fn client_cleanup(server: &Server, client: &mut crate::server::client::Client) {
     crate::server::connection::unregister(server, client);
+}
+
+/// Connects to the master, from `bind-source-addr` when it is set (redis binds the outgoing
+/// socket to it), trying each address the host resolves to.
+async fn connect_from(host: &str, port: u16, source: Option<&str>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect((host, port)).await;
+    };
+    let src: std::net::IpAddr = source.parse().map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "invalid bind-source-addr")
+    })?;
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address to connect to");
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        if addr.is_ipv4() != src.is_ipv4() {
+            continue;
+        }
+        let sock = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        sock.bind(std::net::SocketAddr::new(src, 0))?;
+        match sock.connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }

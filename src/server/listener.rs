@@ -21,8 +21,9 @@ pub enum ListenError {
 }
 
 /// Expands `bind` addresses as redis does: `*` = every IPv4 address, `::*` = every IPv6 one;
-/// a leading `-` marks an address whose failure to bind is not fatal.
-fn bind_targets(bind: &[String], port: u16) -> Vec<(SocketAddr, bool)> {
+/// a leading `-` marks an address whose failure to bind is not fatal. An address that does
+/// not parse is kept as `None`: binding it fails (skipping it could leave no listener).
+fn bind_targets(bind: &[String], port: u16) -> Vec<(Option<SocketAddr>, bool)> {
     let mut out = Vec::new();
     for b in bind {
         let (optional, addr) = match b.strip_prefix('-') {
@@ -34,10 +35,12 @@ fn bind_targets(bind: &[String], port: u16) -> Vec<(SocketAddr, bool)> {
             "::*" => "::".to_string(),
             a => a.to_string(),
         };
-        if let Ok(ip) = ip.parse::<std::net::IpAddr>() {
-            out.push((SocketAddr::new(ip, port), optional));
-        } else {
-            tracing::warn!("Invalid bind address '{addr}'");
+        match ip.parse::<std::net::IpAddr>() {
+            Ok(ip) => out.push((Some(SocketAddr::new(ip, port)), optional)),
+            Err(_) => {
+                tracing::warn!("Invalid bind address '{addr}'");
+                out.push((None, optional));
+            }
         }
     }
     out
@@ -74,22 +77,30 @@ fn bind_tcp(server: &Server) -> Result<Vec<TcpListener>, ListenError> {
     }
     let mut listeners = Vec::new();
     for (addr, optional) in bind_targets(&bind, port) {
-        let sock = match addr {
-            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        let res = match addr {
+            Some(a) => listen_on(a),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "invalid address",
+            )),
         };
-        let res = sock.and_then(|s| {
-            s.set_reuseaddr(true)?;
-            s.bind(addr)?;
-            s.listen(511)
-        });
         match res {
             Ok(l) => listeners.push(l),
-            Err(e) if optional => tracing::debug!("Skipping optional bind {addr}: {e}"),
+            Err(e) if optional => tracing::debug!("Skipping optional bind {addr:?}: {e}"),
             Err(e) => return Err(ListenError::Tcp { port, source: e }),
         }
     }
     Ok(listeners)
+}
+
+fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(addr)?;
+    sock.listen(511)
 }
 
 /// Serves until shutdown is requested; returns after connections were told to stop.

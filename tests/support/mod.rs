@@ -90,7 +90,7 @@ fn keep_test_dirs() -> bool {
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
-fn pick_free_port() -> u16 {
+pub fn pick_free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local_addr").port()
 }
