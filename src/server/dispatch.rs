@@ -425,6 +425,8 @@ fn effect_keys(effects: &[crate::keyspace::Effect]) -> Vec<(usize, Bytes)> {
 
 /// Slowlog and MONITOR, after the locks are released.
 fn after_call(server: &Server, client: &Client, spec: &Spec, argv: &[Bytes], usec: u64) {
+    let redacted = redact(spec.name, argv);
+    let argv = redacted.as_deref().unwrap_or(argv);
     server.stats.total_commands_processed.add(1);
     let hot = &server.hot;
     let (threshold, max_len, latency_threshold) = (
@@ -451,6 +453,52 @@ fn after_call(server: &Server, client: &Client, spec: &Spec, argv: &[Bytes], use
     if !spec.has(spec::SKIP_MONITOR) {
         feed_monitors(server, client, argv);
     }
+}
+
+/// The arguments the slowlog and MONITOR must not show, replaced by "(redacted)" (redis
+/// `redactClientCommandArgument`): AUTH's, HELLO's AUTH user and password, MIGRATE's AUTH
+/// password and AUTH2 user and password. None when nothing is hidden.
+fn redact(name: &str, argv: &[Bytes]) -> Option<Vec<Bytes>> {
+    let hidden = Bytes::from_static(b"(redacted)");
+    let mut out = argv.to_vec();
+    match name {
+        "auth" => out[1..].fill(hidden),
+        "hello" | "migrate" => {
+            // Options from HELLO's argv[2] / MIGRATE's argv[6]; the arguments each skips.
+            let (mut j, auth2) = if name == "hello" { (2, 0) } else { (6, 2) };
+            let mut any = false;
+            while j < argv.len() {
+                let a = &argv[j];
+                if name == "hello" && a.eq_ignore_ascii_case(b"setname") {
+                    j += 2;
+                    continue;
+                }
+                if a.eq_ignore_ascii_case(b"keys") {
+                    break;
+                }
+                let n = if name == "hello" && a.eq_ignore_ascii_case(b"auth") {
+                    2
+                } else if a.eq_ignore_ascii_case(b"auth") {
+                    1
+                } else if a.eq_ignore_ascii_case(b"auth2") {
+                    auth2
+                } else {
+                    0
+                };
+                if n > 0 && j + n < argv.len() {
+                    out[j + 1..=j + n].fill(hidden.clone());
+                    any = true;
+                    j += n;
+                }
+                j += 1;
+            }
+            if !any {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    Some(out)
 }
 
 /// Sends a command to MONITOR clients in redis's line format.
@@ -498,4 +546,62 @@ pub fn unwatch_all(server: &Server, client: &mut Client) {
     let keys = std::mem::take(&mut client.watched);
     server.watches.unwatch_all(&keys, client.id());
     client.shared.dirty_cas.store(false, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+    use bytes::Bytes;
+
+    fn argv(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn redacts_secrets_only() {
+        let r = |name, words: &[&str]| redact(name, &argv(words)).map(|v| v[1..].to_vec());
+        assert_eq!(r("auth", &["auth", "pw"]), Some(argv(&["(redacted)"])));
+        assert_eq!(
+            r(
+                "hello",
+                &["hello", "3", "SETNAME", "auth", "AUTH", "u", "p"]
+            ),
+            Some(argv(&[
+                "3",
+                "SETNAME",
+                "auth",
+                "AUTH",
+                "(redacted)",
+                "(redacted)"
+            ]))
+        );
+        assert_eq!(r("hello", &["hello", "3"]), None);
+        assert_eq!(
+            r(
+                "migrate",
+                &["migrate", "h", "1", "k", "0", "5", "AUTH2", "u", "p"]
+            ),
+            Some(argv(&[
+                "h",
+                "1",
+                "k",
+                "0",
+                "5",
+                "AUTH2",
+                "(redacted)",
+                "(redacted)"
+            ]))
+        );
+        assert_eq!(
+            r(
+                "migrate",
+                &["migrate", "h", "1", "", "0", "5", "KEYS", "auth", "x"]
+            ),
+            None
+        );
+        assert_eq!(r("get", &["get", "k"]), None);
+    }
 }
