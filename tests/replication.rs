@@ -811,3 +811,30 @@ fn rogue_replica(kind: ServerKind) -> String {
 fn replica_sending_a_command_is_disconnected_like_redis() {
     assert_eq!(rogue_replica(Redis), rogue_replica(Tandem));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A writable replica deletes the keys its own clients gave a TTL once it passed (nobody else
+// would: its master never heard of them), while its master's keys wait for the master's DEL.
+
+/// (DBSIZE right after the writes, DBSIZE once the local key's TTL passed) on the replica.
+fn writable_replica_expiry(kind: ServerKind) -> (String, String) {
+    let master = start(kind, &[]);
+    let replica = start_replica(kind, master.port(), &["--replica-read-only", "no"]);
+    wait_link_up(&replica, SYNC_TIMEOUT);
+    run_script(&replica, &lines("SET local 1 PX 200\nSET kept 1"));
+    let before = escape(&replica.request(&["DBSIZE"]));
+    let mut after = String::new();
+    // Both servers must get there; the pair compared is what each showed.
+    let _ = wait_until(Duration::from_secs(5), || {
+        after = escape(&replica.request(&["DBSIZE"]));
+        after == ":1\\r\\n"
+    });
+    (before, after)
+}
+
+#[test]
+fn writable_replica_expires_its_own_keys_like_redis() {
+    let redis = writable_replica_expiry(Redis);
+    assert_eq!(redis, (":2\\r\\n".to_string(), ":1\\r\\n".to_string()));
+    assert_eq!(redis, writable_replica_expiry(Tandem));
+}

@@ -9,6 +9,7 @@ pub mod master;
 pub mod replica;
 pub mod stream;
 mod sync_load;
+pub mod writable;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -64,6 +65,8 @@ pub struct Replication {
     pub no_replicas_since_ms: std::sync::atomic::AtomicI64,
     /// A coordinated FAILOVER under way, if any.
     pub failover: failover::Failover,
+    /// Keys a writable replica's clients gave a TTL.
+    pub local_keys_with_expire: writable::LocalKeysWithExpire,
 }
 
 impl Default for Replication {
@@ -79,6 +82,7 @@ impl Default for Replication {
             link: replica::LinkInfo::default(),
             no_replicas_since_ms: std::sync::atomic::AtomicI64::new(crate::util::now_ms()),
             failover: failover::Failover::default(),
+            local_keys_with_expire: writable::LocalKeysWithExpire::default(),
         }
     }
 }

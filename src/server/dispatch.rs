@@ -292,6 +292,10 @@ pub fn call(
         (spec.handler)(&mut cx)
     };
     let usec = start.elapsed().as_micros() as u64;
+    if mode == ExpireMode::Hide && server.is_replica() && !db.effects.is_empty() {
+        let written = effect_keys(&db.effects);
+        crate::replication::writable::remember(server, &mut db, written);
+    }
     super::notify::after_command(server, spec.name, argv, &db, 0, 0);
     let ready = publish_effects(server, &mut db);
     if ready.is_empty() {

@@ -273,6 +273,8 @@ async fn cron(server: Arc<Server>) {
             && !crate::commands::admin::pause::writes_paused(&server)
         {
             crate::server::expire::active_expire_cycle(&server);
+        } else if server.active_expire_enabled.load(Ordering::Relaxed) && server.is_replica() {
+            crate::replication::writable::expire_local_keys(&server);
         }
         crate::replication::master::start_pending_syncs(&server);
         if last_second.elapsed() >= Duration::from_secs(1) {
