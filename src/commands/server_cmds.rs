@@ -324,6 +324,9 @@ fn flushdb(cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 fn flushall(cx: &mut Ctx) -> Result<Reply, CmdError> {
     flush_mode(cx)?;
+    // redis `flushAllDataAndResetRDB` kills a running RDB child: the snapshot would be of
+    // data that no longer exists.
+    cx.db.abort_snapshot();
     for db in 0..cx.db.databases() {
         cx.server.watches.before_db_change(db, None, &*cx.db);
         cx.db.clear_db(db);

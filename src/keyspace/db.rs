@@ -119,6 +119,15 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// Stops the snapshot being taken, if any (FLUSHALL kills Redis's BGSAVE child): its walk
+    /// gives up, and nothing more is captured for it.
+    pub fn abort_snapshot(&mut self) {
+        if let Some(cap) = self.capture.take() {
+            cap.aborted
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+
     /// Before a whole database is emptied or swapped: save every entry not saved yet.
     fn capture_db(&mut self, db: usize) {
         let Some(cap) = self.capture.clone() else {

@@ -16,7 +16,7 @@ use crate::keyspace::{Capture, Locked, Value, SHARDS};
 use crate::server::Server;
 
 /// Why a snapshot stopped when the dataset it was saving got replaced.
-pub const ABORTED: &str = "the dataset was replaced by a full synchronization";
+pub const ABORTED: &str = "the dataset was replaced (full synchronization) or flushed";
 
 /// Entries handled per shard lock acquisition during the walk.
 const CHUNK: usize = 256;
