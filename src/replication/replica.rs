@@ -431,8 +431,16 @@ async fn stream_loop(
     let link = &server.repl.link;
     let mut applied = start_offset;
     link.read_offset.store(applied, Ordering::Release);
-    let (mut client, _rx) =
-        crate::server::connection::register(server, "master".into(), String::new(), -1);
+    // Named by the master's address, so CLIENT KILL <ip:port> / TYPE master find it.
+    let peer = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let local = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let (mut client, mut pushes) = crate::server::connection::register(server, peer, local, -1);
     client.is_master_link = true;
     client.authenticated = true;
     client.shared.is_master.store(true, Ordering::Relaxed);
@@ -491,6 +499,11 @@ async fn stream_loop(
                     link.last_io_ms.store(crate::util::now_ms(), Ordering::Release);
                 }
             },
+            p = pushes.recv() => {
+                if matches!(p, Some(crate::server::client::Push::Kill) | None) {
+                    break Ok(());
+                }
+            }
             _ = ack_tick.tick() => {
                 if stream.write_all(&command(&[b"REPLCONF", b"ACK", applied.to_string().as_bytes()])).await.is_err() {
                     break Ok(());
