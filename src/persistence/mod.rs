@@ -73,6 +73,16 @@ impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
     }
 }
 
+impl PersistState {
+    /// A snapshot (BGSAVE, or one for a replica's full sync, which Redis also counts as the
+    /// BGSAVE in progress) starts at `started_ms`.
+    pub fn mark_bgsave_started(&self, started_ms: i64) {
+        use std::sync::atomic::Ordering;
+        self.bgsave_in_progress.store(true, Ordering::Release);
+        self.bgsave_started_ms.store(started_ms, Ordering::Release);
+    }
+}
+
 impl Default for PersistState {
     fn default() -> Self {
         PersistState {

@@ -194,14 +194,7 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
     let dirty = server.stats.dirty.load(Ordering::Relaxed);
     let snapshot = super::snapshot::begin(server, compress).ok_or(SaveError::InProgress)?;
     let started = crate::util::now_ms();
-    server
-        .persist
-        .bgsave_in_progress
-        .store(true, Ordering::Release);
-    server
-        .persist
-        .bgsave_started_ms
-        .store(started, Ordering::Release);
+    server.persist.mark_bgsave_started(started);
     tracing::info!("Background saving started");
     let srv = server.clone();
     let spawned = crate::util::spawn_background("bgsave", move || {

@@ -594,14 +594,7 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
         }
     }
     // The snapshot counts as the BGSAVE in progress, as Redis's replication child does.
-    server
-        .persist
-        .bgsave_in_progress
-        .store(true, Ordering::Release);
-    server
-        .persist
-        .bgsave_started_ms
-        .store(crate::util::now_ms(), Ordering::Release);
+    server.persist.mark_bgsave_started(crate::util::now_ms());
     let srv = server.clone();
     let spawned = crate::util::spawn_background("repl-sync", move || {
         if socket_target {
