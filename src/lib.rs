@@ -23,5 +23,6 @@ pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod util;
