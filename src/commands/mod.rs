@@ -24,6 +24,7 @@ pub mod longdouble;
 pub mod migrate;
 pub mod persist;
 pub mod replication;
+pub mod scripting;
 pub mod server_cmds;
 pub mod sets;
 pub mod spec;
@@ -119,6 +120,7 @@ impl Registry {
             migrate::COMMANDS,
             server_cmds::COMMANDS,
             admin::COMMANDS,
+            scripting::COMMANDS,
         ];
         let mut all = Vec::new();
         let mut by_name = HashMap::new();

@@ -16,7 +16,7 @@
 //! Depends on nothing else in the crate except `crate::util`.
 
 mod checks;
-mod parse;
+pub mod parse;
 mod rewrite;
 mod sha256;
 mod special;

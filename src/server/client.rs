@@ -109,6 +109,9 @@ pub struct Client {
     /// instead of blocking again.
     pub serving_blocked: bool,
     pub would_block: bool,
+    /// Memory was over maxmemory when this client's script started (redis
+    /// `pre_command_oom_state`).
+    pub script_oom: bool,
 }
 
 /// A command whose reply comes later.
@@ -163,6 +166,7 @@ impl Client {
             in_exec: false,
             serving_blocked: false,
             would_block: false,
+            script_oom: false,
         }
     }
 

@@ -78,16 +78,21 @@ struct Traits {
 }
 
 impl Traits {
-    fn of(spec: &Spec, client: &Client) -> Traits {
+    fn of(server: &Server, spec: &Spec, client: &Client, argv: &[Bytes]) -> Traits {
         let (or, inv) = match (&client.multi, spec.name) {
             (Some(m), "exec") => (m.flags, m.inv_flags),
             _ => (0, 0),
         };
-        let has = |f: u32| spec.has(f) || or & f != 0;
+        let flags = if spec.group == spec::Group::Scripting {
+            crate::scripting::command_flags(server, spec, argv)
+        } else {
+            spec.flags
+        };
+        let has = |f: u32| flags & f != 0 || or & f != 0;
         Traits {
             write: has(spec::WRITE),
             denyoom: has(spec::DENYOOM),
-            deny_stale: !spec.has(spec::STALE) || inv & spec::STALE != 0,
+            deny_stale: flags & spec::STALE == 0 || inv & spec::STALE != 0,
             deny_loading: !spec.has(spec::LOADING) || inv & spec::LOADING != 0,
         }
     }
@@ -119,6 +124,19 @@ fn reject(server: &Server, client: &mut Client, id: Option<usize>, e: CmdError) 
 /// Processes one request from a client and returns its reply: the checks of redis
 /// `processCommand`, in its order, then the command runs or is queued inside MULTI.
 pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
+    // A script runs with every shard locked: wait for it (Redis reads nothing meanwhile),
+    // until it ends or runs past busy-reply-threshold. The master's stream waits it out.
+    let running = &server.scripting.running;
+    let busy = running.is_active()
+        && running.wait(if client.is_master_link {
+            i64::MAX
+        } else {
+            server
+                .hot
+                .busy_reply_threshold
+                .load(Ordering::Relaxed)
+                .max(0)
+        });
     let (id, spec) = match lookup(argv) {
         Ok(r) => r,
         Err((id, e)) => return reject(server, client, id, e),
@@ -136,12 +154,27 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
             CmdError::err("Command not allowed inside a transaction"),
         );
     }
-    let traits = Traits::of(spec, client);
+    let traits = Traits::of(server, spec, client, argv);
     if let Err(e) = super::evict::check_oom(server, client, spec, traits.denyoom) {
         return reject(server, client, Some(id), e);
     }
+    if !busy && crate::commands::scripting::runs_script(spec.name) {
+        // Whether memory is over maxmemory as the script starts (redis
+        // `pre_command_oom_state`): its first denyoom command is refused then.
+        client.script_oom = crate::commands::admin::hot_config(server).maxmemory != 0
+            && !client.is_master_link
+            && !super::evict::perform_evictions(server);
+    }
     if let Some(e) = replication_checks(server, client, spec, &traits) {
         return reject(server, client, Some(id), e);
+    }
+    if busy && running.is_active() && !spec.has(spec::ALLOW_BUSY) {
+        return reject(
+            server,
+            client,
+            Some(id),
+            crate::scripting::busy_error(running),
+        );
     }
     if client.multi.is_some() && !runs_inside_multi(base) {
         if let Some(m) = client.multi.as_mut() {
@@ -167,32 +200,11 @@ fn replication_checks(
     let relaxed = Ordering::Relaxed;
     let obey = client.is_master_link;
     let replica = server.is_replica();
-    if !obey
-        && (traits.write || spec.name == "ping")
-        && hot.stop_writes_on_bgsave_error.load(relaxed)
-        && !server.persist.last_bgsave_ok.load(relaxed)
-        && !server.config.read().save.is_empty()
-    {
-        return Some(CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."));
+    if !obey && (traits.write || spec.name == "ping") && disk_error(server) {
+        return Some(MISCONF);
     }
-    if traits.write && !replica && !obey {
-        let (min_write, max_lag) = (
-            hot.min_replicas_to_write.load(relaxed),
-            hot.min_replicas_max_lag.load(relaxed),
-        );
-        if min_write > 0 && max_lag > 0 {
-            let now = crate::util::now_ms();
-            let good = crate::replication::master::replicas(server)
-                .iter()
-                .filter(|r| {
-                    r.state() == crate::replication::master::ReplicaState::Online
-                        && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 <= max_lag as i64
-                })
-                .count() as u64;
-            if good < min_write {
-                return Some(errors::NOREPLICAS);
-            }
-        }
+    if traits.write && !replica && !obey && !enough_good_replicas(server) {
+        return Some(errors::NOREPLICAS);
     }
     if replica && !obey && traits.write && hot.replica_read_only.load(relaxed) {
         return Some(errors::READONLY);
@@ -219,6 +231,38 @@ fn replication_checks(
         return Some(errors::LOADING);
     }
     None
+}
+
+pub const MISCONF: CmdError = CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.");
+
+/// Whether writes are refused because the last background save failed (redis
+/// `writeCommandsDeniedByDiskError`).
+pub fn disk_error(server: &Server) -> bool {
+    let relaxed = Ordering::Relaxed;
+    server.hot.stop_writes_on_bgsave_error.load(relaxed)
+        && !server.persist.last_bgsave_ok.load(relaxed)
+        && !server.config.read().save.is_empty()
+}
+
+/// Whether min-replicas-to-write is met (redis `checkGoodReplicasStatus`).
+pub fn enough_good_replicas(server: &Server) -> bool {
+    let relaxed = Ordering::Relaxed;
+    let (min_write, max_lag) = (
+        server.hot.min_replicas_to_write.load(relaxed),
+        server.hot.min_replicas_max_lag.load(relaxed),
+    );
+    if min_write == 0 || max_lag == 0 {
+        return true;
+    }
+    let now = crate::util::now_ms();
+    let good = crate::replication::master::replicas(server)
+        .iter()
+        .filter(|r| {
+            r.state() == crate::replication::master::ReplicaState::Online
+                && (now - r.last_ack_ms.load(Ordering::Acquire)) / 1000 <= max_lag as i64
+        })
+        .count() as u64;
+    good >= min_write
 }
 
 fn base_name(name: &str) -> &str {
@@ -308,7 +352,7 @@ pub fn call(
         REGISTRY.count(id, usec, result.is_err());
     }
     client.woff = server.repl.stream.end();
-    after_call(server, client, spec, argv, usec);
+    after_call(server, client, spec, argv, usec, None);
     match result {
         Ok(r) => r,
         Err(e) => error_reply(server, e),
@@ -317,10 +361,21 @@ pub fn call(
 
 /// Runs one queued command inside EXEC with the transaction's locks.
 pub fn call_in_exec(cx: &mut Ctx<'_, '_>, argv: &[Bytes]) -> Reply {
-    let (id, spec) = match resolve(argv) {
-        Ok(r) => r,
-        Err(e) => return error_reply(cx.server, e),
-    };
+    match resolve(argv) {
+        Ok((id, spec)) => call_nested(cx, id, spec, argv, false),
+        Err(e) => error_reply(cx.server, e),
+    }
+}
+
+/// Runs a command inside another one (EXEC, a script) with the locks the outer one holds.
+/// MONITOR shows a script's commands as coming from `lua`.
+pub fn call_nested(
+    cx: &mut Ctx<'_, '_>,
+    id: usize,
+    spec: &'static Spec,
+    argv: &[Bytes],
+    from_script: bool,
+) -> Reply {
     let (effects_before, expired_before) = (cx.db.effects.len(), cx.db.stats.expired);
     let start = Instant::now();
     let result = {
@@ -343,7 +398,8 @@ pub fn call_in_exec(cx: &mut Ctx<'_, '_>, argv: &[Bytes]) -> Reply {
     );
     REGISTRY.count(id, usec, result.is_err());
     // Each queued command is logged and monitored as itself (EXEC skips the slowlog).
-    after_call(cx.server, cx.client, spec, argv, usec);
+    let label = from_script.then_some("lua");
+    after_call(cx.server, cx.client, spec, argv, usec, label);
     match result {
         Ok(r) => r,
         Err(e) => error_reply(cx.server, e),
@@ -428,7 +484,14 @@ fn effect_keys(effects: &[crate::keyspace::Effect]) -> Vec<(usize, Bytes)> {
 }
 
 /// Slowlog and MONITOR, after the locks are released.
-fn after_call(server: &Server, client: &Client, spec: &Spec, argv: &[Bytes], usec: u64) {
+fn after_call(
+    server: &Server,
+    client: &Client,
+    spec: &Spec,
+    argv: &[Bytes],
+    usec: u64,
+    monitor_as: Option<&str>,
+) {
     let redacted = redact(spec.name, argv);
     let argv = redacted.as_deref().unwrap_or(argv);
     server.stats.total_commands_processed.add(1);
@@ -455,7 +518,7 @@ fn after_call(server: &Server, client: &Client, spec: &Spec, argv: &[Bytes], use
         );
     }
     if !spec.has(spec::SKIP_MONITOR) {
-        feed_monitors(server, client, argv);
+        feed_monitors(server, client, argv, monitor_as);
     }
 }
 
@@ -506,7 +569,7 @@ fn redact(name: &str, argv: &[Bytes]) -> Option<Vec<Bytes>> {
 }
 
 /// Sends a command to MONITOR clients in redis's line format.
-pub fn feed_monitors(server: &Server, client: &Client, argv: &[Bytes]) {
+pub fn feed_monitors(server: &Server, client: &Client, argv: &[Bytes], addr: Option<&str>) {
     if server.monitors.is_empty() {
         return;
     }
@@ -520,7 +583,7 @@ pub fn feed_monitors(server: &Server, client: &Client, argv: &[Bytes]) {
         now / 1_000_000,
         now % 1_000_000,
         client.db,
-        client.shared.addr
+        addr.unwrap_or(&client.shared.addr)
     );
     for a in argv {
         line.push(' ');

@@ -67,6 +67,7 @@ pub struct Server {
     pub active_expire_enabled: AtomicBool,
     /// Clients blocked in BLPOP, WAIT ... and the keys they wait on.
     pub blocking: blocking::Blocking,
+    pub scripting: crate::scripting::Scripting,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE payloads and RDB files are loaded without
     /// checking their CRC64.
     pub skip_checksum_validation: AtomicBool,
@@ -102,7 +103,8 @@ impl Server {
             config: RwLock::new(config),
             stats: stats::Stats::default(),
             clients: Mutex::new(BTreeMap::new()),
-            next_client_id: AtomicU64::new(1),
+            // Ids 1 and 2 are taken in Redis by the clients of its Lua and function engines.
+            next_client_id: AtomicU64::new(3),
             pubsub: pubsub::PubSub::default(),
             watches: watch::Watches::default(),
             slowlog: slowlog::Slowlog::default(),
@@ -113,6 +115,7 @@ impl Server {
             shutdown_tx,
             active_expire_enabled: AtomicBool::new(true),
             blocking: Default::default(),
+            scripting: Default::default(),
             skip_checksum_validation: AtomicBool::new(false),
             migrate_sockets: Default::default(),
             shutdown_mode: std::sync::atomic::AtomicU8::new(SHUTDOWN_DEFAULT),
@@ -253,6 +256,7 @@ pub struct HotConfig {
     pub stop_writes_on_bgsave_error: AtomicBool,
     pub min_replicas_to_write: AtomicU64,
     pub min_replicas_max_lag: AtomicU64,
+    pub busy_reply_threshold: std::sync::atomic::AtomicI64,
 }
 
 impl HotConfig {
@@ -270,5 +274,7 @@ impl HotConfig {
             .store(c.stop_writes_on_bgsave_error && !c.save.is_empty(), r);
         self.min_replicas_to_write.store(c.min_replicas_to_write, r);
         self.min_replicas_max_lag.store(c.min_replicas_max_lag, r);
+        let busy = c.get("busy-reply-threshold").and_then(|v| v.parse().ok());
+        self.busy_reply_threshold.store(busy.unwrap_or(5000), r);
     }
 }

@@ -1,0 +1,408 @@
+//! Running a script or function for EVAL/FCALL (redis `scriptPrepareForRun`, `luaCallFunction`,
+//! `scriptCall`): the refusals before it starts, the callbacks `redis.call` and friends use
+//! while it runs, and the reply it ends with.
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
+
+use super::flags;
+use super::vm::{self, Vm};
+use crate::commands::errors::{self, CmdError};
+use crate::commands::spec::{self, Spec};
+use crate::commands::{Ctx, REGISTRY};
+use crate::protocol::encode::Resp;
+use crate::protocol::Reply;
+use crate::server::dispatch;
+
+/// How a script is being run.
+pub struct Invocation<'a> {
+    /// The SHA of an EVAL script or the name of a function (in error texts and logs).
+    pub name: &'a str,
+    pub flags: u32,
+    /// EVAL_RO, EVALSHA_RO, FCALL_RO.
+    pub read_only: bool,
+    /// EVAL (KEYS/ARGV globals) rather than FCALL (arguments of the function).
+    pub is_eval: bool,
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+}
+
+/// What the callbacks of a running script share.
+struct Run<'c, 'a, 'k> {
+    cx: &'c mut Ctx<'a, 'k>,
+    db: usize,
+    resp3: bool,
+    /// redis.set_repl flags: 1 AOF, 2 replicas.
+    repl: u8,
+    read_only: bool,
+    allow_oom: bool,
+    pre_oom: bool,
+    from_master: bool,
+}
+
+/// The refusals of redis `scriptPrepareForRun`.
+fn prepare(cx: &Ctx, inv: &Invocation) -> Result<(), CmdError> {
+    let server = cx.server;
+    let from_master = cx.client.is_master_link;
+    let hot = &server.hot;
+    let stale = server.is_replica()
+        && server.repl.link.state() != crate::replication::replica::LinkState::Connected
+        && !hot.replica_serve_stale_data.load(Ordering::Relaxed);
+    if inv.flags & flags::EVAL_COMPAT != 0 {
+        if stale {
+            return Err(errors::MASTERDOWN);
+        }
+        return Ok(());
+    }
+    if stale && inv.flags & flags::ALLOW_STALE == 0 {
+        return Err(CmdError::fixed("MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' and 'allow-stale' flag is not set on the script."));
+    }
+    if inv.flags & flags::NO_WRITES == 0 {
+        if server.is_replica() && hot.replica_read_only.load(Ordering::Relaxed) && !from_master {
+            return Err(CmdError::fixed(
+                "READONLY Can not run script with write flag on readonly replica",
+            ));
+        }
+        if dispatch::disk_error(server) && !from_master {
+            return Err(CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts."));
+        }
+        if inv.read_only {
+            return Err(CmdError::err(
+                "Can not execute a script with write flag using *_ro command.",
+            ));
+        }
+        if !server.is_replica() && !dispatch::enough_good_replicas(server) {
+            return Err(errors::NOREPLICAS);
+        }
+    }
+    if cx.client.script_oom && inv.flags & (flags::ALLOW_OOM | flags::NO_WRITES) == 0 {
+        return Err(CmdError::fixed(
+            "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `func` for the command in `cx` and returns the command's reply.
+pub fn run(cx: &mut Ctx, vm: &Vm, func: &Function, inv: &Invocation) -> Result<Reply, CmdError> {
+    prepare(cx, inv)?;
+    let lua = &vm.lua;
+    let compat = inv.flags & flags::EVAL_COMPAT != 0;
+    let read_only = inv.read_only || (!compat && inv.flags & flags::NO_WRITES != 0);
+    let server = cx.server;
+    let state = &server.scripting.running;
+    let from_master = cx.client.is_master_link;
+    state.begin(inv.is_eval, from_master);
+    let threshold = server.hot.busy_reply_threshold.load(Ordering::Relaxed);
+    if threshold > 0 {
+        install_hook(lua, server, inv.name, inv.is_eval, threshold);
+    }
+    let saved = (cx.client.db, cx.client.resp, cx.client.in_exec, cx.db.index);
+    let run = RefCell::new(Run {
+        db: cx.client.db,
+        pre_oom: cx.client.script_oom,
+        cx,
+        resp3: false,
+        repl: 3,
+        read_only,
+        allow_oom: !compat && inv.flags & flags::ALLOW_OOM != 0,
+        from_master,
+    });
+    let outcome = call_in_scope(vm, func, inv, &run);
+    lua.remove_hook();
+    let run = run.into_inner();
+    let resp3 = run.resp3;
+    let cx = run.cx;
+    cx.client.db = saved.0;
+    cx.client.resp = saved.1;
+    cx.client.in_exec = saved.2;
+    cx.db.index = saved.3;
+    let r = Ordering::Relaxed;
+    state.last_scripts.store(vm.scripts.len() as u64, r);
+    state.last_scripts_mem.store(vm.scripts_mem as u64, r);
+    state.last_lua_mem.store(lua.used_memory() as u64, r);
+    state.end();
+    let _ = lua.gc_step_kbytes(50);
+    match outcome {
+        Ok((true, v)) => Ok(super::convert::lua_to_reply(&v, resp3)),
+        Ok((false, v)) => Err(error_reply(&v, inv.name)),
+        Err(e) => Err(CmdError::new(vm::text_of(&e))),
+    }
+}
+
+/// Sets KEYS/ARGV or the function's arguments, installs the callbacks and calls the script
+/// through the error handler. Returns (succeeded, value).
+fn call_in_scope(
+    vm: &Vm,
+    func: &Function,
+    inv: &Invocation,
+    run: &RefCell<Run>,
+) -> mlua::Result<(bool, Value)> {
+    let lua = &vm.lua;
+    let keys = strings_table(lua, inv.keys)?;
+    let args = strings_table(lua, inv.args)?;
+    lua.scope(|scope| {
+        let call = scope.create_function(|lua, argv: MultiValue| exec(lua, run, argv, true))?;
+        let pcall = scope.create_function(|lua, argv: MultiValue| exec(lua, run, argv, false))?;
+        let setresp = scope.create_function(|_, v: i64| {
+            run.borrow_mut().resp3 = v == 3;
+            Ok(())
+        })?;
+        let set_repl = scope.create_function(|_, v: i64| {
+            run.borrow_mut().repl = v as u8;
+            Ok(())
+        })?;
+        let acl_check = scope.create_function(|lua, argv: MultiValue| {
+            let argv = to_argv(lua, argv)?;
+            match dispatch::resolve(&argv) {
+                Ok(_) => Ok(true),
+                Err(_) => Err(vm::raise(
+                    lua,
+                    "ERR Invalid command passed to redis.acl_check_cmd()",
+                )),
+            }
+        })?;
+        vm.redis.raw_set("call", call)?;
+        vm.redis.raw_set("pcall", pcall)?;
+        let b = &vm.bridge;
+        b.raw_set("exec", true)?;
+        b.raw_set("setresp", setresp)?;
+        b.raw_set("set_repl", set_repl)?;
+        b.raw_set("acl_check", acl_check)?;
+        let result: mlua::Result<MultiValue> = if inv.is_eval {
+            vm.globals.raw_set("KEYS", keys)?;
+            vm.globals.raw_set("ARGV", args)?;
+            vm.runner.call(func.clone())
+        } else {
+            vm.runner.call((func.clone(), keys, args))
+        };
+        for name in ["exec", "setresp", "set_repl", "acl_check"] {
+            b.raw_set(name, Value::Nil)?;
+        }
+        vm.redis.raw_set("call", vm.outside.clone())?;
+        vm.redis.raw_set("pcall", vm.outside.clone())?;
+        let mut values = result?.into_iter();
+        let ok = matches!(values.next(), Some(Value::Boolean(true)));
+        Ok((ok, values.next().unwrap_or(Value::Nil)))
+    })
+}
+
+fn strings_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, s) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(s)?)?;
+    }
+    Ok(t)
+}
+
+/// The hook that notices a script running past busy-reply-threshold and a SCRIPT KILL
+/// (redis `luaMaskCountHook`).
+fn install_hook(
+    lua: &Lua,
+    server: &crate::server::Server,
+    name: &str,
+    is_eval: bool,
+    threshold: i64,
+) {
+    let me = server.arc();
+    let name = name.to_string();
+    let _ = lua.set_hook(
+        HookTriggers::new().every_nth_instruction(100_000),
+        move |lua, _| {
+            let Some(server) = me.as_ref() else {
+                return Ok(VmState::Continue);
+            };
+            let state = &server.scripting.running;
+            if !state.timed_out.load(Ordering::Relaxed) {
+                let elapsed = state.elapsed_ms();
+                if elapsed < threshold {
+                    return Ok(VmState::Continue);
+                }
+                tracing::warn!(
+                    "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {name}.",
+                    if is_eval { "SCRIPT KILL" } else { "FUNCTION KILL" }
+                );
+                state.timed_out.store(true, Ordering::Relaxed);
+            }
+            if state.kill.load(Ordering::Relaxed) {
+                tracing::warn!("Lua script killed by user with SCRIPT KILL.");
+                // From now on every line fails, so a pcall cannot swallow the kill.
+                let _ = lua.set_hook(HookTriggers::EVERY_LINE, |lua, _| {
+                    Err(vm::raise(lua, "ERR Script killed by user with SCRIPT KILL..."))
+                });
+                return Err(vm::raise(lua, "ERR Script killed by user with SCRIPT KILL..."));
+            }
+            Ok(VmState::Continue)
+        },
+    );
+}
+
+/// The error reply of a failed script: the error table's text, and where it happened.
+fn error_reply(v: &Value, name: &str) -> CmdError {
+    let Value::Table(t) = v else {
+        return CmdError::err(format_args!(
+            "Error running script {name}, execution failure"
+        ));
+    };
+    let text = |k: &str| -> Option<String> {
+        match t.raw_get::<Value>(k).ok()? {
+            Value::String(s) => Some(s.to_string_lossy()),
+            Value::Integer(n) => Some(n.to_string()),
+            Value::Number(n) => Some(crate::util::format_g(n, 14)),
+            _ => None,
+        }
+    };
+    let mut msg = text("err").unwrap_or_else(|| "ERR unknown error".into());
+    if let (Some(source), Some(line)) = (text("source"), text("line")) {
+        msg.push_str(&format!(" script: {name}, on {source}:{line}."));
+    }
+    CmdError::new(msg)
+}
+
+/// Lua arguments → a command's argv (redis `luaArgsToRedisArgv`).
+fn to_argv(lua: &Lua, args: MultiValue) -> mlua::Result<Vec<Bytes>> {
+    if args.is_empty() {
+        return Err(vm::raise(
+            lua,
+            "ERR Please specify at least one argument for this redis lib call",
+        ));
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for a in args {
+        argv.push(match a {
+            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
+            Value::Integer(n) => Bytes::from(crate::util::format_g(n as f64, 17)),
+            Value::Number(n) => Bytes::from(crate::util::format_g(n, 17)),
+            _ => {
+                return Err(vm::raise(
+                    lua,
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                ))
+            }
+        });
+    }
+    Ok(argv)
+}
+
+/// `redis.call` (`raise`: an error reply is raised) and `redis.pcall` (it is returned as an
+/// error table): runs one command (redis `luaRedisGenericCommand`).
+fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::Result<Value> {
+    let fail = |text: &str| -> mlua::Result<Value> {
+        if raise {
+            Err(vm::raise(lua, text))
+        } else {
+            let t = vm::error_table(lua, &format!("-{text}"))?;
+            t.raw_set("ignore_error_stats_update", true)?;
+            Ok(Value::Table(t))
+        }
+    };
+    let argv = match to_argv(lua, args) {
+        Ok(a) => a,
+        Err(e) => return fail(&vm::text_of(&e)),
+    };
+    let mut guard = run.borrow_mut();
+    let r = &mut *guard;
+    let (id, spec) = match check(r, &argv) {
+        Ok(found) => found,
+        Err((id, e)) => {
+            let server = r.cx.server;
+            server.stats.count_error(&e.0);
+            if let Some(id) = id {
+                REGISTRY.reject(id);
+            }
+            drop(guard);
+            return fail(&e.0);
+        }
+    };
+    if spec.has(spec::WRITE) {
+        r.cx.server
+            .scripting
+            .running
+            .wrote
+            .store(true, Ordering::Relaxed);
+    }
+    let cx = &mut *r.cx;
+    cx.client.db = r.db;
+    cx.db.index = r.db;
+    cx.client.resp = if r.resp3 { Resp::V3 } else { Resp::V2 };
+    cx.client.in_exec = true;
+    let effects_before = cx.db.effects.len();
+    let reply = dispatch::call_nested(cx, id, spec, &argv, true);
+    if r.repl & 2 == 0 {
+        r.cx.db.effects.truncate(effects_before);
+    }
+    r.db = r.cx.db.index;
+    let resp3 = r.resp3;
+    drop(guard);
+    match reply {
+        Reply::Error(text) => fail(&text),
+        reply => super::convert::reply_to_lua(lua, reply, resp3),
+    }
+}
+
+/// The checks of redis `scriptCall` before a command runs from a script.
+fn check(r: &mut Run, argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<usize>, CmdError)> {
+    let unknown = || {
+        (
+            None,
+            CmdError::err("Unknown Redis command called from script"),
+        )
+    };
+    let Some((mut id, mut spec)) = REGISTRY.lookup(&argv[0]) else {
+        return Err(unknown());
+    };
+    if !spec.subcommands.is_empty() && argv.len() >= 2 {
+        match REGISTRY.lookup_sub(spec, &argv[1]) {
+            Some(found) => (id, spec) = found,
+            None => return Err(unknown()),
+        }
+    }
+    let fail = |text: CmdError| Err((Some(id), text));
+    if !spec.arity_ok(argv.len()) {
+        return fail(CmdError::err(
+            "Wrong number of args calling Redis command from script",
+        ));
+    }
+    if spec.has(spec::NOSCRIPT) {
+        return fail(CmdError::err(
+            "This Redis command is not allowed from script",
+        ));
+    }
+    let server = r.cx.server;
+    let hot = &server.hot;
+    if server.is_replica()
+        && server.repl.link.state() != crate::replication::replica::LinkState::Connected
+        && !hot.replica_serve_stale_data.load(Ordering::Relaxed)
+        && !spec.has(spec::STALE)
+    {
+        return fail(CmdError::err(
+            "Can not execute the command on a stale replica",
+        ));
+    }
+    if r.read_only && spec.flags & (spec::WRITE | spec::MAY_REPLICATE) != 0 {
+        return fail(CmdError::err(
+            "Write commands are not allowed from read-only scripts.",
+        ));
+    }
+    let wrote = server.scripting.running.wrote.load(Ordering::Relaxed);
+    if spec.has(spec::WRITE) && !wrote {
+        if server.is_replica() && hot.replica_read_only.load(Ordering::Relaxed) && !r.from_master {
+            return fail(CmdError::fixed(
+                "READONLY You can't write against a read only replica.",
+            ));
+        }
+        if dispatch::disk_error(server) {
+            return fail(dispatch::MISCONF);
+        }
+        if !server.is_replica() && !dispatch::enough_good_replicas(server) {
+            return fail(errors::NOREPLICAS);
+        }
+    }
+    if !r.allow_oom && !r.from_master && !wrote && r.pre_oom && spec.has(spec::DENYOOM) {
+        return fail(errors::OOM);
+    }
+    Ok((id, spec))
+}
