@@ -202,6 +202,19 @@ mod tests {
     /// `SCRIPT FLUSH`, so settings start at their defaults); the second string is what it
     /// printed (a newline in the reply shown as `\n`).
     const REDIS_CASES: &[(&str, &str)] = &[
+        // Objects side by side at the same depth (each walked from its own first key).
+        (
+            r##"return cjson.encode({a={x=1},b={y=2}})"##,
+            r##"{"a":{"x":1},"b":{"y":2}}"##,
+        ),
+        (
+            r##"return cjson.encode({{a=1},{b=2},{c={d=1}},{e=2}})"##,
+            r##"[{"a":1},{"b":2},{"c":{"d":1}},{"e":2}]"##,
+        ),
+        (
+            r##"return cjson.encode({k={{p={q=1}},{r={s=2}}},z={t=3}})"##,
+            r##"{"k":[{"p":{"q":1}},{"r":{"s":2}}],"z":{"t":3}}"##,
+        ),
         (r##"return cjson.encode({1,2,3})"##, r##"[1,2,3]"##),
         (r##"return cjson.encode({})"##, r##"{}"##),
         (r##"return cjson.encode({a=1})"##, r##"{"a":1}"##),

@@ -116,6 +116,7 @@ impl Encoder<'_> {
                 }
                 open.pop();
                 tables.raw_set(depth, Value::Nil)?;
+                keys.raw_set(depth, Value::Nil)?;
             }
         }
     }
