@@ -103,6 +103,17 @@ fn trim_fraction_zeros(s: &str) -> &str {
     }
 }
 
+/// Runs blocking work (network I/O, waiting for a script) without starving the runtime's
+/// other tasks: the worker thread hands its queue to another thread first.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// Redis's reply form of a double (`addReplyDouble`: `%.17g`, `inf`, `-inf`).
 pub fn format_double(d: f64) -> String {
     format_g(d, 17)

@@ -169,6 +169,14 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
                 )),
             }
         }
+        ("set-disable-deny-scripts", 3) => {
+            let on = crate::util::parse_i64(&cx.argv[2]).unwrap_or(0) != 0;
+            cx.server
+                .scripting
+                .allow_noscript
+                .store(on, Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
         ("set-skip-checksum-validation", 3) => {
             let on = crate::util::parse_i64(&cx.argv[2]).unwrap_or(0) != 0;
             cx.server
@@ -198,7 +206,8 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
         ("populate", 3..=5) => populate(cx),
         ("object", 3) => {
             let key = cx.argv[2].clone();
-            let Some(v) = cx.db.get_no_touch(&key) else { return Err(errors::NO_SUCH_KEY) };
+            // Expired keys are described too (redis `objectCommandLookup` ignores expiry).
+            let Some(v) = cx.db.peek_in(cx.db.index, &key) else { return Err(errors::NO_SUCH_KEY) };
             let encoding = v.encoding();
             let ql = matches!(v, Value::List(_));
             let mut out = Vec::new();

@@ -217,6 +217,38 @@ fn memory_section(s: &Server, out: &mut String) {
         .unwrap_or(0);
     line(out, "total_system_memory", total);
     line(out, "total_system_memory_human", human(total));
+    let sc = &s.scripting;
+    let (scripts, scripts_mem, lua_mem) = sc.memory();
+    let (vm_functions, functions_mem) = sc.functions_memory();
+    line(out, "used_memory_lua", lua_mem);
+    line(out, "used_memory_vm_eval", lua_mem);
+    line(out, "used_memory_lua_human", human(lua_mem as u64));
+    line(out, "used_memory_scripts_eval", scripts_mem);
+    line(out, "number_of_cached_scripts", scripts);
+    line(
+        out,
+        "number_of_functions",
+        sc.function_count.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "number_of_libraries",
+        sc.library_count.load(Ordering::Relaxed),
+    );
+    line(out, "used_memory_vm_functions", vm_functions);
+    line(out, "used_memory_vm_total", lua_mem + vm_functions);
+    line(
+        out,
+        "used_memory_vm_total_human",
+        human((lua_mem + vm_functions) as u64),
+    );
+    line(out, "used_memory_functions", functions_mem);
+    line(out, "used_memory_scripts", scripts_mem + functions_mem);
+    line(
+        out,
+        "used_memory_scripts_human",
+        human((scripts_mem + functions_mem) as u64),
+    );
     line(out, "maxmemory", cfg.maxmemory);
     line(out, "maxmemory_human", human(cfg.maxmemory));
     line(out, "maxmemory_policy", cfg.maxmemory_policy.name());

@@ -310,15 +310,7 @@ fn migrate(cx: &mut Ctx) -> Result<Reply, CmdError> {
     }
 }
 
-/// Runs blocking network I/O without starving the runtime's other tasks.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
+use crate::util::blocking;
 
 enum Exchange {
     /// Replies were read (or the socket failed after some keys were acknowledged).

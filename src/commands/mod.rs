@@ -16,6 +16,7 @@ pub mod debug_tools;
 pub mod dump;
 pub mod errors;
 pub mod float;
+pub mod functions;
 pub mod hashes;
 pub mod info;
 pub mod keys;
@@ -121,6 +122,7 @@ impl Registry {
             server_cmds::COMMANDS,
             admin::COMMANDS,
             scripting::COMMANDS,
+            functions::COMMANDS,
         ];
         let mut all = Vec::new();
         let mut by_name = HashMap::new();

@@ -66,12 +66,19 @@ struct Staging<'a> {
     clock_hint: Option<u32>,
     empty_keys: u64,
     verify_checksum: bool,
+    /// Function libraries' code, in file order.
+    functions: Vec<Bytes>,
 }
 
 /// Redis names only the first few empty keys it skips.
 const EMPTY_KEYS_LOGGED: u64 = 10;
 
 impl LoadSink for Staging<'_> {
+    fn function(&mut self, _type_byte: u8, code: Bytes) -> Result<(), RdbError> {
+        self.functions.push(code);
+        Ok(())
+    }
+
     fn verify_checksum(&self) -> bool {
         self.verify_checksum
     }
@@ -193,6 +200,8 @@ const UNSIZED_RESERVE_CAP: u64 = 4 << 20;
 pub struct Staged {
     tables: Vec<Vec<Table>>,
     report: LoadReport,
+    /// The function libraries the file holds, ready to replace the loaded ones.
+    functions: crate::scripting::functions::Libraries,
 }
 
 /// Decodes `rdb` entirely into fresh tables. The live dataset is not touched.
@@ -230,6 +239,7 @@ pub fn stage_rdb<R: std::io::Read>(
         access: server.keyspace.access.load(),
         clock_hint: None,
         empty_keys: 0,
+        functions: Vec::new(),
         verify_checksum: {
             let c = server.config.read();
             c.rdbchecksum
@@ -246,9 +256,18 @@ pub fn stage_rdb<R: std::io::Read>(
         expired_keys,
         aux_repl,
         empty_keys,
+        functions,
         ..
     } = staging;
+    let functions = server
+        .scripting
+        .prepare_functions(&functions)
+        .map_err(|reason| RdbError::Corrupt {
+            offset: 0,
+            reason: format!("Failed loading library: {reason}"),
+        })?;
     Ok(Staged {
+        functions,
         tables,
         report: LoadReport {
             keys,
@@ -265,6 +284,7 @@ impl Staged {
     /// Replaces the whole dataset with this one in one step; the old one is freed in the
     /// background.
     pub fn install(self, server: &Server) -> LoadReport {
+        server.scripting.install_functions(self.functions);
         let old = server.keyspace.install(self.tables);
         server.watches.touch_db(None);
         crate::util::drop_in_background(old);
@@ -275,6 +295,7 @@ impl Staged {
 impl Staged {
     /// `install` for a caller already holding every shard.
     pub fn install_locked(self, server: &Server, all: &mut Locked<'_>) -> LoadReport {
+        server.scripting.install_functions(self.functions);
         let old = server.keyspace.install_locked(all, self.tables);
         server.watches.touch_db(None);
         crate::util::drop_in_background(old);
@@ -302,6 +323,9 @@ impl Staged {
                     }
                 }
             }
+        }
+        if !self.functions.libs.is_empty() {
+            server.scripting.join_functions(self.functions, replace)?;
         }
         let (epoch, capture) = server.keyspace.capture_state();
         if let Some(cap) = capture {

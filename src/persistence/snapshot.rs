@@ -119,6 +119,8 @@ impl SnapshotSlot {
 /// A started snapshot: the instant is fixed, the walk has not run yet.
 pub struct Snapshot {
     cap: Arc<Capture>,
+    /// The function libraries' code at the instant.
+    functions: Vec<bytes::Bytes>,
     /// (keys, keys with an expiry) per database at the instant.
     sizes: Vec<(u64, u64)>,
     pub offset: u64,
@@ -162,11 +164,13 @@ pub fn begin(server: &Server, compress: bool) -> Option<Snapshot> {
     );
     let offset = server.repl.master_repl_offset();
     let replid = server.repl.ids.lock().replid.clone();
+    let functions = server.scripting.library_codes();
     // The stream restarts with a SELECT, so a replica loading this snapshot needs no db state.
     server.repl.stream.reset_db();
     drop(all);
     Some(Snapshot {
         cap,
+        functions,
         sizes,
         offset,
         replid,
@@ -194,8 +198,14 @@ struct RdbSink<W: Write> {
 }
 
 impl<W: Write> RdbSink<W> {
-    /// Writes the header; `sizes` are the RESIZEDB hints, (keys, expires) per database.
-    fn start(out: W, sizes: Vec<(u64, u64)>, aux: &Aux) -> io::Result<Self> {
+    /// Writes the header and the function libraries; `sizes` are the RESIZEDB hints, (keys,
+    /// expires) per database.
+    fn start(
+        out: W,
+        sizes: Vec<(u64, u64)>,
+        aux: &Aux,
+        functions: &[bytes::Bytes],
+    ) -> io::Result<Self> {
         let mut sink = RdbSink {
             out,
             crc: CRC64.digest(),
@@ -205,6 +215,7 @@ impl<W: Write> RdbSink<W> {
         };
         let mut header = Vec::new();
         encode::write_header(&mut header, aux);
+        encode::write_functions(&mut header, functions);
         sink.raw(&header)?;
         Ok(sink)
     }
@@ -264,6 +275,7 @@ impl Snapshot {
                 repl_id: self.replid.clone(),
                 repl_offset: self.offset as i64,
             },
+            &self.functions,
         )?;
         let mut stats = SnapshotStats::default();
         let ndbs = server.keyspace.databases();
@@ -403,6 +415,7 @@ pub fn write_locked<W: Write>(
             repl_id: server.repl.ids.lock().replid.clone(),
             repl_offset: server.repl.master_repl_offset() as i64,
         },
+        &server.scripting.library_codes(),
     )?;
     let mut keys = 0;
     let mut buf = Vec::with_capacity(64 * 1024);

@@ -85,9 +85,13 @@ pub fn reply_to_lua(lua: &Lua, r: Reply, resp3: bool) -> mlua::Result<Value> {
                 Value::String(lua.create_string(&b)?)
             }
         }
-        Reply::Multi(mut items) => match items.len() {
-            0 => Value::Nil,
-            _ => reply_to_lua(lua, items.remove(0), resp3)?,
+        // An attribute comes before the reply it describes; scripts see only the reply.
+        Reply::Multi(items) => match items
+            .into_iter()
+            .find(|r| !matches!(r, Reply::Attribute(_)))
+        {
+            Some(r) => reply_to_lua(lua, r, resp3)?,
+            None => Value::Nil,
         },
         Reply::Attribute(_) | Reply::Raw(_) | Reply::None => Value::Nil,
     })

@@ -9,6 +9,7 @@
 
 pub mod convert;
 pub mod flags;
+pub mod functions;
 pub mod libs;
 pub mod run;
 pub mod vm;
@@ -27,6 +28,12 @@ pub const VERSION_NUM: i64 = 0x0007_000f;
 /// The server's scripting state.
 pub struct Scripting {
     vm: Mutex<Option<vm::Vm>>,
+    fvm: Mutex<Option<functions::FnVm>>,
+    /// Libraries and functions loaded, for FUNCTION STATS and INFO while a function runs.
+    pub library_count: std::sync::atomic::AtomicU64,
+    pub function_count: std::sync::atomic::AtomicU64,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run commands flagged noscript.
+    pub allow_noscript: AtomicBool,
     rand: Arc<Mutex<Rand48>>,
     pub running: RunState,
 }
@@ -35,6 +42,10 @@ impl Default for Scripting {
     fn default() -> Self {
         Scripting {
             vm: Mutex::new(None),
+            fvm: Mutex::new(None),
+            library_count: Default::default(),
+            function_count: Default::default(),
+            allow_noscript: AtomicBool::new(false),
             rand: Arc::new(Mutex::new(Rand48::default())),
             running: RunState::default(),
         }
@@ -51,6 +62,79 @@ impl Scripting {
             *g = Some(vm);
         }
         Ok(g)
+    }
+
+    /// The functions' Lua state, created on first use.
+    pub fn functions(&self) -> Result<MutexGuard<'_, Option<functions::FnVm>>, CmdError> {
+        let mut g = self.fvm.lock();
+        if g.is_none() {
+            let vm = functions::FnVm::new(self.rand.clone())
+                .map_err(|e| CmdError::err(format_args!("Failed creating the Lua state: {e}")))?;
+            *g = Some(vm);
+        }
+        Ok(g)
+    }
+
+    /// Updates the counts FUNCTION STATS reads after the libraries changed.
+    pub fn count_functions(&self, libs: &functions::Libraries) {
+        self.library_count
+            .store(libs.libs.len() as u64, Ordering::Relaxed);
+        self.function_count
+            .store(libs.function_count() as u64, Ordering::Relaxed);
+    }
+
+    /// Library codes from an RDB built into a set of their own (nothing changes yet).
+    pub fn prepare_functions(
+        &self,
+        codes: &[bytes::Bytes],
+    ) -> Result<functions::Libraries, String> {
+        if codes.is_empty() {
+            return Ok(Default::default());
+        }
+        let g = self.functions().map_err(|e| e.0.into_owned())?;
+        match g.as_ref() {
+            Some(f) => f.create_set(codes),
+            None => Err("Lua is not available".into()),
+        }
+    }
+
+    /// Makes `libs` the loaded libraries (a loaded RDB replaces them all).
+    pub fn install_functions(&self, libs: functions::Libraries) {
+        if libs.libs.is_empty() && self.fvm.lock().is_none() {
+            return;
+        }
+        if let Ok(mut g) = self.functions() {
+            if let Some(f) = g.as_mut() {
+                f.libraries = libs;
+                self.count_functions(&f.libraries);
+            }
+        }
+    }
+
+    /// Adds `libs` to the loaded libraries (DEBUG RELOAD NOFLUSH): a library loaded already
+    /// is an error unless `replace`.
+    pub fn join_functions(&self, libs: functions::Libraries, replace: bool) -> Result<(), String> {
+        let mut g = self.functions().map_err(|e| e.0.into_owned())?;
+        let Some(f) = g.as_mut() else {
+            return Err("Lua is not available".into());
+        };
+        f.libraries.join(libs, replace)?;
+        self.count_functions(&f.libraries);
+        Ok(())
+    }
+
+    /// The code of every loaded library (snapshots, FUNCTION DUMP).
+    pub fn library_codes(&self) -> Vec<bytes::Bytes> {
+        let g = self.fvm.lock();
+        g.as_ref()
+            .map(|f| f.libraries.libs.values().map(|l| l.code.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The flags of function `name`, without waiting for a running script.
+    fn function_flags(&self, name: &[u8]) -> Option<u32> {
+        let g = self.fvm.try_lock()?;
+        g.as_ref()?.libraries.function(name).map(|f| f.flags)
     }
 
     /// SCRIPT FLUSH: a fresh Lua state without cached scripts (redis `scriptingReset`).
@@ -77,6 +161,27 @@ impl Scripting {
         }
     }
 
+    /// (Lua memory of the functions' state, bytes of library code) for INFO.
+    pub fn functions_memory(&self) -> (usize, usize) {
+        match self.fvm.try_lock() {
+            Some(g) => match g.as_ref() {
+                Some(f) => (
+                    f.vm.lua.used_memory(),
+                    f.libraries
+                        .libs
+                        .values()
+                        .map(|l| l.code.len() + l.name.len())
+                        .sum(),
+                ),
+                None => (EMPTY_LUA_MEMORY, 0),
+            },
+            None => (
+                self.running.last_lua_mem.load(Ordering::Relaxed) as usize,
+                0,
+            ),
+        }
+    }
+
     /// Whether the script `sha` is cached.
     pub fn exists(&self, sha: &[u8]) -> bool {
         let Ok(g) = self.vm() else {
@@ -99,7 +204,13 @@ pub fn command_flags(server: &crate::server::Server, spec: &Spec, argv: &[bytes:
     }
     let by_sha = spec.name.starts_with("evalsha");
     let body = &argv[1];
-    if spec.name.starts_with("fcall") || (by_sha && body.len() != 40) {
+    if spec.name.starts_with("fcall") {
+        return match server.scripting.function_flags(body) {
+            Some(f) => flags::command_flags(spec.flags, f),
+            None => spec.flags,
+        };
+    }
+    if by_sha && body.len() != 40 {
         return spec.flags;
     }
     let sha = if by_sha {
@@ -137,6 +248,9 @@ pub struct RunState {
     /// A write command ran: only SHUTDOWN NOSAVE ends it now.
     pub wrote: AtomicBool,
     pub kill: AtomicBool,
+    /// The running function's name and the command that runs it (FUNCTION STATS).
+    pub name: Mutex<String>,
+    pub command: Mutex<Vec<bytes::Bytes>>,
     /// Past busy-reply-threshold: other clients get -BUSY.
     pub timed_out: AtomicBool,
     pub last_scripts: std::sync::atomic::AtomicU64,
@@ -191,12 +305,7 @@ impl RunState {
                     .wait_for(&mut g, Duration::from_millis(left.clamp(1, 100) as u64));
             }
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
-            }
-            _ => wait(),
-        }
+        crate::util::blocking(wait)
     }
 }
 

@@ -96,10 +96,12 @@ pub fn run(cx: &mut Ctx, vm: &Vm, func: &Function, inv: &Invocation) -> Result<R
     let state = &server.scripting.running;
     let from_master = cx.client.is_master_link;
     state.begin(inv.is_eval, from_master);
-    let threshold = server.hot.busy_reply_threshold.load(Ordering::Relaxed);
-    if threshold > 0 {
-        install_hook(lua, server, inv.name, inv.is_eval, threshold);
+    if !inv.is_eval {
+        *state.name.lock() = inv.name.to_string();
+        *state.command.lock() = cx.argv.to_vec();
     }
+    let threshold = server.hot.busy_reply_threshold.load(Ordering::Relaxed);
+    install_hook(lua, server, inv.name, inv.is_eval, threshold);
     let saved = (cx.client.db, cx.client.resp, cx.client.in_exec, cx.db.index);
     let run = RefCell::new(Run {
         db: cx.client.db,
@@ -119,6 +121,7 @@ pub fn run(cx: &mut Ctx, vm: &Vm, func: &Function, inv: &Invocation) -> Result<R
     cx.client.db = saved.0;
     cx.client.resp = saved.1;
     cx.client.in_exec = saved.2;
+    cx.client.in_script = false;
     cx.db.index = saved.3;
     let r = Ordering::Relaxed;
     state.last_scripts.store(vm.scripts.len() as u64, r);
@@ -198,8 +201,13 @@ fn strings_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
     Ok(t)
 }
 
+/// How long a script runs before its worker thread hands its other tasks (and the polling
+/// of sockets) to another thread, and how often it tries again.
+const HAND_OFF_AFTER_MS: i64 = 20;
+const HAND_OFF_EVERY_MS: i64 = 200;
+
 /// The hook that notices a script running past busy-reply-threshold and a SCRIPT KILL
-/// (redis `luaMaskCountHook`).
+/// (redis `luaMaskCountHook`), and keeps the rest of the server served while it runs.
 fn install_hook(
     lua: &Lua,
     server: &crate::server::Server,
@@ -209,6 +217,7 @@ fn install_hook(
 ) {
     let me = server.arc();
     let name = name.to_string();
+    let next_hand_off = std::sync::atomic::AtomicI64::new(HAND_OFF_AFTER_MS);
     let _ = lua.set_hook(
         HookTriggers::new().every_nth_instruction(100_000),
         move |lua, _| {
@@ -216,11 +225,14 @@ fn install_hook(
                 return Ok(VmState::Continue);
             };
             let state = &server.scripting.running;
-            if !state.timed_out.load(Ordering::Relaxed) {
-                let elapsed = state.elapsed_ms();
-                if elapsed < threshold {
-                    return Ok(VmState::Continue);
-                }
+            let elapsed = state.elapsed_ms();
+            if elapsed >= next_hand_off.load(Ordering::Relaxed) {
+                // A long script: let another thread take this worker's queue and poll the
+                // sockets (the short sleep gives the runtime time to move them).
+                next_hand_off.store(elapsed + HAND_OFF_EVERY_MS, Ordering::Relaxed);
+                crate::util::blocking(|| std::thread::sleep(std::time::Duration::from_millis(1)));
+            }
+            if threshold > 0 && !state.timed_out.load(Ordering::Relaxed) && elapsed >= threshold {
                 tracing::warn!(
                     "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {name}.",
                     if is_eval { "SCRIPT KILL" } else { "FUNCTION KILL" }
@@ -329,6 +341,7 @@ fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::R
     cx.db.index = r.db;
     cx.client.resp = if r.resp3 { Resp::V3 } else { Resp::V2 };
     cx.client.in_exec = true;
+    cx.client.in_script = true;
     let effects_before = cx.db.effects.len();
     let reply = dispatch::call_nested(cx, id, spec, &argv, true);
     if r.repl & 2 == 0 {
@@ -366,7 +379,7 @@ fn check(r: &mut Run, argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<
             "Wrong number of args calling Redis command from script",
         ));
     }
-    if spec.has(spec::NOSCRIPT) {
+    if spec.has(spec::NOSCRIPT) && !r.cx.server.scripting.allow_noscript.load(Ordering::Relaxed) {
         return fail(CmdError::err(
             "This Redis command is not allowed from script",
         ));

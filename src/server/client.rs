@@ -112,6 +112,8 @@ pub struct Client {
     /// Memory was over maxmemory when this client's script started (redis
     /// `pre_command_oom_state`).
     pub script_oom: bool,
+    /// A command runs from this client's script (SORT sorts what it would not otherwise).
+    pub in_script: bool,
 }
 
 /// A command whose reply comes later.
@@ -167,6 +169,7 @@ impl Client {
             serving_blocked: false,
             would_block: false,
             script_oom: false,
+            in_script: false,
         }
     }
 

@@ -267,6 +267,10 @@ async fn cron(server: Arc<Server>) {
             _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
             _ = shutdown.changed() => return,
         }
+        // A running script holds every shard: nothing here may wait for one meanwhile.
+        if server.scripting.running.is_active() {
+            continue;
+        }
         // Paused writes (CLIENT PAUSE, FAILOVER) pause active expiry too, as in redis.
         if server.active_expire_enabled.load(Ordering::Relaxed)
             && !server.is_replica()

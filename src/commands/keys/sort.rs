@@ -183,8 +183,12 @@ fn load(cx: &mut Ctx, o: &mut Options) -> Result<(Vec<Item>, i64, i64), CmdError
         Some(Value::ZSet(z)) => z.len(),
         Some(_) => return Err(errors::WRONGTYPE),
     } as i64;
-    if o.dontsort && matches!(value, Some(Value::Set(_))) && o.store.is_some() {
-        // A stored unsorted set is sorted anyway (ALPHA), so that replicas agree.
+    if o.dontsort
+        && matches!(value, Some(Value::Set(_)))
+        && (o.store.is_some() || cx.client.in_script)
+    {
+        // A stored unsorted set is sorted anyway (ALPHA), so that replicas agree; so is one
+        // a script sees, so that its effects do not depend on the set's order.
         o.dontsort = false;
         o.alpha = true;
         o.by = None;

@@ -309,6 +309,25 @@ pub fn dump_payload(v: &Value) -> Vec<u8> {
     out
 }
 
+/// The FUNCTION DUMP payload: each library's code as a FUNCTION2 record, then the RDB
+/// version and CRC64 as in a DUMP payload.
+pub fn functions_payload(codes: &[bytes::Bytes]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_functions(&mut out, codes);
+    out.extend_from_slice(&(VERSION as u16).to_le_bytes());
+    let crc = CRC64.checksum(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Function libraries as RDB records (redis `rdbSaveFunctions`).
+pub fn write_functions(out: &mut Vec<u8>, codes: &[bytes::Bytes]) {
+    for code in codes {
+        out.push(OPCODE_FUNCTION2);
+        write_string(out, code, true);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
