@@ -403,6 +403,31 @@ def replica_lag(kind, rate, seconds):
         master.stop()
 
 
+EVALSHA_SCRIPT = "local v = redis.call('get', KEYS[1]); return redis.call('incr', KEYS[2])"
+
+
+def report_evalsha(say, rounds, n):
+    """A small cached script (a GET and an INCR) by EVALSHA at -c 50, as lock libraries and
+    rate limiters run them."""
+    d = {"redis": [], "tandem": []}
+    for r in range(rounds):
+        for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
+            srv = Server(kind)
+            sha = srv.cmd("SCRIPT", "LOAD", EVALSHA_SCRIPT)
+            cmd = [BENCH, "-p", str(srv.port), "-q", "-n", str(n), "-c", "50", "--csv",
+                   "EVALSHA", sha, "2", "bench:k", "bench:counter"]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=900).stdout
+            srv.stop()
+            for line in out.splitlines():
+                parts = [p.strip('"') for p in line.split(",")]
+                if len(parts) >= 2 and parts[0].upper().startswith("EVALSHA"):
+                    d[kind].append(float(parts[1]))
+    say(f"## EVALSHA of a GET + INCR script, redis-benchmark -c 50 -n {n} (requests/s)")
+    say(f"redis {statistics.median(d['redis']):.0f}, tandem {statistics.median(d['tandem']):.0f}, "
+        f"ratio {median_ratio(list(zip(d['tandem'], d['redis']))):.2f}")
+    say()
+
+
 def median_ratio(pairs):
     return statistics.median(t / r for t, r in pairs if r)
 
@@ -501,8 +526,11 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller datasets and fewer rounds")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--only", default=None, help="run one part: lag, bgsave, sync, growth or scaling")
+    ap.add_argument("--only", default=None, help="run one part: lag, bgsave, sync, growth, scaling or evalsha")
     a = ap.parse_args()
+    if a.only == "evalsha":
+        report_evalsha(print, a.rounds, 100_000)
+        return
     if a.only == "bgsave":
         report_bgsave(print, a.rounds, 1_000_000)
         return
@@ -573,6 +601,7 @@ def main():
     say(f"## RSS per key after {keys} SETs of 100-byte values (-r {keys} -d 100)")
     say(f"redis {statistics.median(rss['redis']):.0f} B/key, tandem {statistics.median(rss['tandem']):.0f} B/key, ratio {median_ratio(list(zip(rss['tandem'], rss['redis']))):.2f}")
     say()
+    report_evalsha(say, a.rounds, n)
     report_bgsave(say, a.rounds, keys)
     report_sync(say, a.rounds, keys)
     report_growth(say, a.rounds, keys * 5)

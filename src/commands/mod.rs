@@ -11,6 +11,7 @@ pub mod admin;
 pub mod args;
 pub mod bits;
 pub mod blocking;
+pub mod cluster;
 pub mod debug;
 pub mod debug_tools;
 pub mod dump;
@@ -123,6 +124,7 @@ impl Registry {
             admin::COMMANDS,
             scripting::COMMANDS,
             functions::COMMANDS,
+            cluster::COMMANDS,
         ];
         let mut all = Vec::new();
         let mut by_name = HashMap::new();
