@@ -379,6 +379,10 @@ impl Cursor<'_> {
     /// here with an explicit stack). `self.top` counts the stack slots below the value.
     fn value(&mut self) -> Result<Value, DecodeError> {
         let mut open: Vec<Open> = Vec::new();
+        // The innermost open table and, when it is a map, its pending key (the others wait in
+        // Lua).
+        let mut cur: Option<Table> = None;
+        let mut key = Value::Nil;
         loop {
             let mut v = match self.item()? {
                 Item::Value(v) => v,
@@ -387,7 +391,13 @@ impl Cursor<'_> {
                     self.top += 1;
                     self.check_stack("in function mp_decode_to_lua_array")?;
                     if len > 0 {
-                        self.tables.raw_set(open.len() as i64 + 1, t)?;
+                        // A map waiting for this table as a value keeps its key in Lua.
+                        if let Some(Open::Map { have_key: true, .. }) = open.last() {
+                            let k = std::mem::replace(&mut key, Value::Nil);
+                            self.keys.raw_set(open.len() as i64, k)?;
+                        }
+                        self.tables.raw_set(open.len() as i64 + 1, t.clone())?;
+                        cur = Some(t);
                         open.push(Open::Array { next: 1, left: len });
                         // The index sits below the element.
                         self.top += 1;
@@ -400,7 +410,13 @@ impl Cursor<'_> {
                     let t = self.lua.create_table()?;
                     self.top += 1;
                     if len > 0 {
-                        self.tables.raw_set(open.len() as i64 + 1, t)?;
+                        // A map waiting for this table as a value keeps its key in Lua.
+                        if let Some(Open::Map { have_key: true, .. }) = open.last() {
+                            let k = std::mem::replace(&mut key, Value::Nil);
+                            self.keys.raw_set(open.len() as i64, k)?;
+                        }
+                        self.tables.raw_set(open.len() as i64 + 1, t.clone())?;
+                        cur = Some(t);
                         open.push(Open::Map {
                             left: len,
                             have_key: false,
@@ -417,7 +433,8 @@ impl Cursor<'_> {
                 match open.last_mut() {
                     None => return Ok(v),
                     Some(Open::Array { next, left }) => {
-                        let t: Table = self.tables.raw_get(depth)?;
+                        // Always set while a table is open.
+                        let Some(t) = &cur else { return Ok(Value::Nil) };
                         t.raw_set(*next, v)?;
                         *next += 1;
                         *left -= 1;
@@ -429,12 +446,12 @@ impl Cursor<'_> {
                     }
                     Some(Open::Map { left, have_key }) => {
                         if !*have_key {
-                            self.keys.raw_set(depth, v)?;
+                            key = v;
                             *have_key = true;
                             self.top += 1;
                             break;
                         }
-                        let key: Value = self.keys.raw_get(depth)?;
+                        let key = std::mem::replace(&mut key, Value::Nil);
                         // `lua_settable` with a nil or NaN key raises inside the C function.
                         match &key {
                             Value::Nil => {
@@ -449,9 +466,9 @@ impl Cursor<'_> {
                             }
                             _ => {}
                         }
-                        let t: Table = self.tables.raw_get(depth)?;
+                        // Always set while a table is open.
+                        let Some(t) = &cur else { return Ok(Value::Nil) };
                         t.raw_set(key, v)?;
-                        self.keys.raw_set(depth, Value::Nil)?;
                         self.top -= 1;
                         *have_key = false;
                         *left -= 1;
@@ -462,8 +479,14 @@ impl Cursor<'_> {
                     }
                 }
                 open.pop();
-                v = self.tables.raw_get(depth)?;
+                v = cur.take().map_or(Value::Nil, Value::Table);
                 self.tables.raw_set(depth, Value::Nil)?;
+                if depth > 1 {
+                    cur = Some(self.tables.raw_get(depth - 1)?);
+                }
+                if let Some(Open::Map { have_key: true, .. }) = open.last() {
+                    key = self.keys.raw_get(depth - 1)?;
+                }
             }
         }
     }
@@ -542,6 +565,47 @@ mod tests {
     /// `SCRIPT FLUSH`, so settings start at their defaults); the second string is what it
     /// printed (a newline in the reply shown as `\n`).
     const REDIS_CASES: &[(&str, &str)] = &[
+        // Maps whose values are tables (empty ones too), and tables as map keys.
+        (
+            r##"local t = cmsgpack.unpack(cmsgpack.pack({a={}, b={1, {}}, c={d={}, e={f={}}}})) return type(t.a) .. #t.b .. type(t.b[2]) .. type(t.c.d) .. type(t.c.e.f)"##,
+            r##"table2tabletabletable"##,
+        ),
+        (
+            r##"local t = cmsgpack.unpack('\130\161a\144\161b\128') return type(t.a) .. type(t.b)"##,
+            r##"tabletable"##,
+        ),
+        (
+            r##"local t = cmsgpack.unpack('\129\161k\145\129\161j\144') return type(t.k[1].j)"##,
+            r##"table"##,
+        ),
+        (
+            r##"local t = cmsgpack.unpack('\129\129\1\2\3') for k, v in pairs(t) do return type(k) .. k[1] .. v end"##,
+            r##"table23"##,
+        ),
+        (
+            r##"local t = cmsgpack.unpack('\130\129\1\2\3\161a\145\146\1\129\161b\2') local n = 0 for k, v in pairs(t) do n = n + 1 end return n .. t.a[1][2].b"##,
+            r##"22"##,
+        ),
+        (
+            r##"local t = cmsgpack.unpack('\131\161a\129\161b\129\161c\1\161d\145\145\2\161e\3') return t.a.b.c .. t.d[1][1] .. t.e"##,
+            r##"123"##,
+        ),
+        (
+            r##"local ok, e = pcall(cmsgpack.unpack, '\130\161a\129\192\1\161b\2') return e"##,
+            r##"table index is nil"##,
+        ),
+        (
+            r##"local ok, e = pcall(cmsgpack.unpack, '\130\161a\145\203\127\248\0\0\0\0\0\1') return tostring(e)"##,
+            r##"Missing bytes in input."##,
+        ),
+        (
+            r##"local ok, e = pcall(cmsgpack.unpack, '\129\203\127\248\0\0\0\0\0\1\1') return e"##,
+            r##"table index is NaN"##,
+        ),
+        (
+            r##"local t = cmsgpack.unpack(cmsgpack.pack({x={y={z={1,2,{w=3}}}}, v={4}})) return t.x.y.z[3].w .. t.v[1]"##,
+            r##"34"##,
+        ),
         (
             r##"local function hex(s) return (s:gsub('.', function(c) return string.format('%02x', c:byte()) end)) end return hex(cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649))"##,
             r##"01ff7fcc80ccffcd0100cdffffce00010000ceffffffffcf0000000100000000e0d0dfd080d1ff7fd18000d2ffff7fffd280000000d3ffffffff7fffffff"##,

@@ -323,6 +323,8 @@ impl Parser<'_> {
     /// `tok` starts the value; `base` is the stack slots in use below it.
     fn value(&mut self, mut tok: Token, base: usize) -> LibResult<Value> {
         let mut open: Vec<Open> = Vec::new();
+        // The innermost open table (the others wait in Lua).
+        let mut cur: Option<Table> = None;
         // The open tables by depth, kept in Lua: nesting may go thousands deep, more than
         // mlua's reference stack holds.
         let tables = self.lua.create_table()?;
@@ -341,7 +343,8 @@ impl Parser<'_> {
                     let t = self.lua.create_table()?;
                     tok = self.next_token();
                     if tok.kind != Kind::ArrEnd {
-                        tables.raw_set(open.len() as i64 + 1, t)?;
+                        tables.raw_set(open.len() as i64 + 1, t.clone())?;
+                        cur = Some(t);
                         open.push(Open::Array(1));
                         top += 1;
                         continue;
@@ -356,7 +359,8 @@ impl Parser<'_> {
                     tok = self.next_token();
                     if tok.kind != Kind::ObjEnd {
                         tok = self.object_key(tok)?;
-                        tables.raw_set(open.len() as i64 + 1, t)?;
+                        tables.raw_set(open.len() as i64 + 1, t.clone())?;
+                        cur = Some(t);
                         open.push(Open::Object(std::mem::take(&mut self.tmp_key)));
                         top += 2;
                         continue;
@@ -372,7 +376,8 @@ impl Parser<'_> {
                 match open.last_mut() {
                     None => return Ok(v),
                     Some(Open::Array(i)) => {
-                        let t: Table = tables.raw_get(depth)?;
+                        // Always set while a table is open.
+                        let Some(t) = &cur else { return Ok(Value::Nil) };
                         t.raw_set(*i, v)?;
                         *i += 1;
                         let next = self.next_token();
@@ -386,7 +391,8 @@ impl Parser<'_> {
                         }
                     }
                     Some(Open::Object(key)) => {
-                        let t: Table = tables.raw_get(depth)?;
+                        // Always set while a table is open.
+                        let Some(t) = &cur else { return Ok(Value::Nil) };
                         t.raw_set(self.lua.create_string(&key)?, v)?;
                         let next = self.next_token();
                         match next.kind {
@@ -407,8 +413,11 @@ impl Parser<'_> {
                     Some(Open::Object(_)) => 2,
                     _ => 1,
                 };
-                v = tables.raw_get(depth)?;
+                v = cur.take().map_or(Value::Nil, Value::Table);
                 tables.raw_set(depth, Value::Nil)?;
+                if depth > 1 {
+                    cur = Some(tables.raw_get(depth - 1)?);
+                }
             }
         }
     }

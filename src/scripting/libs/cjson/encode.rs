@@ -52,6 +52,9 @@ impl Encoder<'_> {
         // tables and the keys reached in objects stay in Lua.
         let tables = lua.create_table()?;
         let keys = lua.create_table()?;
+        // The innermost open table, and the last key reached in it when it is an object.
+        let mut cur: Option<Table> = None;
+        let mut last = Value::Nil;
         let mut top = base;
         let mut next = v.clone();
         loop {
@@ -63,7 +66,11 @@ impl Encoder<'_> {
                     )));
                 }
                 let len = self.array_length(t, &next)?;
+                if let Some(Open::Object(_)) = open.last() {
+                    keys.raw_set(depth - 1, std::mem::replace(&mut last, Value::Nil))?;
+                }
                 tables.raw_set(depth, t)?;
+                cur = Some(t.clone());
                 if len > 0 {
                     self.out.push(b'[');
                     open.push(Open::Array(len, 1));
@@ -88,8 +95,10 @@ impl Encoder<'_> {
                             if *i > 1 {
                                 self.out.push(b',');
                             }
-                            let t: Table = tables.raw_get(depth)?;
-                            next = t.raw_get(*i)?;
+                            next = match &cur {
+                                Some(t) => t.raw_get(*i)?,
+                                None => Value::Nil,
+                            };
                             *i += 1;
                             break;
                         }
@@ -97,16 +106,15 @@ impl Encoder<'_> {
                         top -= 1;
                     }
                     Some(Open::Object(comma)) => {
-                        let t: Table = tables.raw_get(depth)?;
-                        let last: Value = keys.raw_get(depth)?;
-                        let (k, item): (Value, Value) = self.next.call((t, last))?;
+                        let (k, item): (Value, Value) =
+                            self.next.call((cur.clone(), last.clone()))?;
                         if !k.is_nil() {
                             if *comma {
                                 self.out.push(b',');
                             }
                             *comma = true;
                             self.key(&k)?;
-                            keys.raw_set(depth, k)?;
+                            last = k;
                             next = item;
                             break;
                         }
@@ -116,7 +124,16 @@ impl Encoder<'_> {
                 }
                 open.pop();
                 tables.raw_set(depth, Value::Nil)?;
-                keys.raw_set(depth, Value::Nil)?;
+                // Back to the table around: its last key was saved when this one opened.
+                cur = if depth > 1 {
+                    Some(tables.raw_get(depth - 1)?)
+                } else {
+                    None
+                };
+                last = match open.last() {
+                    Some(Open::Object(_)) => keys.raw_get(depth - 1)?,
+                    _ => Value::Nil,
+                };
             }
         }
     }
