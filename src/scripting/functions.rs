@@ -133,8 +133,8 @@ pub struct FnVm {
 }
 
 impl FnVm {
-    pub fn new(rand: Arc<Mutex<Rand48>>) -> mlua::Result<FnVm> {
-        let vm = Vm::new(rand)?;
+    pub fn new(rand: Arc<Mutex<Rand48>>, state: Arc<super::RunState>) -> mlua::Result<FnVm> {
+        let vm = Vm::new(rand, state)?;
         let lua = &vm.lua;
         let setup: Function = lua
             .load(include_str!("functions.lua"))
@@ -215,7 +215,7 @@ impl FnVm {
                     )?;
                 }
                 let r: mlua::Result<MultiValue> = self.vm.runner.call(chunk.clone());
-                lua.remove_hook();
+                self.vm.install_run_hook();
                 self.load_redis
                     .raw_set("register_function", self.register_outside.clone())?;
                 let mut values = r?.into_iter();

@@ -35,7 +35,7 @@ pub struct Scripting {
     /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run commands flagged noscript.
     pub allow_noscript: AtomicBool,
     rand: Arc<Mutex<Rand48>>,
-    pub running: RunState,
+    pub running: Arc<RunState>,
 }
 
 impl Default for Scripting {
@@ -47,7 +47,7 @@ impl Default for Scripting {
             function_count: Default::default(),
             allow_noscript: AtomicBool::new(false),
             rand: Arc::new(Mutex::new(Rand48::default())),
-            running: RunState::default(),
+            running: Arc::new(RunState::default()),
         }
     }
 }
@@ -57,7 +57,7 @@ impl Scripting {
     pub fn vm(&self) -> Result<MutexGuard<'_, Option<vm::Vm>>, CmdError> {
         let mut g = self.vm.lock();
         if g.is_none() {
-            let vm = vm::Vm::new(self.rand.clone())
+            let vm = vm::Vm::new(self.rand.clone(), self.running.clone())
                 .map_err(|e| CmdError::err(format_args!("Failed creating the Lua state: {e}")))?;
             *g = Some(vm);
         }
@@ -68,7 +68,7 @@ impl Scripting {
     pub fn functions(&self) -> Result<MutexGuard<'_, Option<functions::FnVm>>, CmdError> {
         let mut g = self.fvm.lock();
         if g.is_none() {
-            let vm = functions::FnVm::new(self.rand.clone())
+            let vm = functions::FnVm::new(self.rand.clone(), self.running.clone())
                 .map_err(|e| CmdError::err(format_args!("Failed creating the Lua state: {e}")))?;
             *g = Some(vm);
         }
@@ -248,6 +248,10 @@ pub struct RunState {
     /// A write command ran: only SHUTDOWN NOSAVE ends it now.
     pub wrote: AtomicBool,
     pub kill: AtomicBool,
+    /// busy-reply-threshold as the script started (ms; 0 = none).
+    pub threshold: AtomicI64,
+    /// When the running script next lets its worker's other tasks move (ms since start).
+    pub next_hand_off: AtomicI64,
     /// The running function's name and the command that runs it (FUNCTION STATS).
     pub name: Mutex<String>,
     pub command: Mutex<Vec<bytes::Bytes>>,

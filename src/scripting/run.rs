@@ -34,9 +34,7 @@ pub struct Invocation<'a> {
 struct Run<'c, 'a, 'k> {
     cx: &'c mut Ctx<'a, 'k>,
     db: usize,
-    resp3: bool,
-    /// redis.set_repl flags: 1 AOF, 2 replicas.
-    repl: u8,
+    opts: &'c vm::RunOptions,
     read_only: bool,
     allow_oom: bool,
     pre_oom: bool,
@@ -96,27 +94,40 @@ pub fn run(cx: &mut Ctx, vm: &Vm, func: &Function, inv: &Invocation) -> Result<R
     let state = &server.scripting.running;
     let from_master = cx.client.is_master_link;
     state.begin(inv.is_eval, from_master);
+    {
+        let mut name = state.name.lock();
+        name.clear();
+        name.push_str(inv.name);
+    }
     if !inv.is_eval {
-        *state.name.lock() = inv.name.to_string();
         *state.command.lock() = cx.argv.to_vec();
     }
-    let threshold = server.hot.busy_reply_threshold.load(Ordering::Relaxed);
-    install_hook(lua, server, inv.name, inv.is_eval, threshold);
+    state.threshold.store(
+        server.hot.busy_reply_threshold.load(Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    state
+        .next_hand_off
+        .store(HAND_OFF_AFTER_MS, Ordering::Relaxed);
     let saved = (cx.client.db, cx.client.resp, cx.client.in_exec, cx.db.index);
+    vm.options.resp3.store(false, Ordering::Relaxed);
+    vm.options.repl.store(3, Ordering::Relaxed);
     let run = RefCell::new(Run {
         db: cx.client.db,
         pre_oom: cx.client.script_oom,
         cx,
-        resp3: false,
-        repl: 3,
+        opts: &vm.options,
         read_only,
         allow_oom: !compat && inv.flags & flags::ALLOW_OOM != 0,
         from_master,
     });
     let outcome = call_in_scope(vm, func, inv, &run);
-    lua.remove_hook();
+    if state.kill.load(Ordering::Relaxed) {
+        // The kill replaced the hook with one that fails every line.
+        vm.install_run_hook();
+    }
     let run = run.into_inner();
-    let resp3 = run.resp3;
+    let resp3 = vm.options.resp3.load(Ordering::Relaxed);
     let cx = run.cx;
     cx.client.db = saved.0;
     cx.client.resp = saved.1;
@@ -128,7 +139,9 @@ pub fn run(cx: &mut Ctx, vm: &Vm, func: &Function, inv: &Invocation) -> Result<R
     state.last_scripts_mem.store(vm.scripts_mem as u64, r);
     state.last_lua_mem.store(lua.used_memory() as u64, r);
     state.end();
-    let _ = lua.gc_step_kbytes(50);
+    if vm.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 {
+        let _ = lua.gc_step_kbytes(50);
+    }
     match outcome {
         Ok((true, v)) => Ok(super::convert::lua_to_reply(&v, resp3)),
         Ok((false, v)) => Err(error_reply(&v, inv.name)),
@@ -150,31 +163,10 @@ fn call_in_scope(
     lua.scope(|scope| {
         let call = scope.create_function(|lua, argv: MultiValue| exec(lua, run, argv, true))?;
         let pcall = scope.create_function(|lua, argv: MultiValue| exec(lua, run, argv, false))?;
-        let setresp = scope.create_function(|_, v: i64| {
-            run.borrow_mut().resp3 = v == 3;
-            Ok(())
-        })?;
-        let set_repl = scope.create_function(|_, v: i64| {
-            run.borrow_mut().repl = v as u8;
-            Ok(())
-        })?;
-        let acl_check = scope.create_function(|lua, argv: MultiValue| {
-            let argv = to_argv(lua, argv)?;
-            match dispatch::resolve(&argv) {
-                Ok(_) => Ok(true),
-                Err(_) => Err(vm::raise(
-                    lua,
-                    "ERR Invalid command passed to redis.acl_check_cmd()",
-                )),
-            }
-        })?;
         vm.redis.raw_set("call", call)?;
         vm.redis.raw_set("pcall", pcall)?;
         let b = &vm.bridge;
         b.raw_set("exec", true)?;
-        b.raw_set("setresp", setresp)?;
-        b.raw_set("set_repl", set_repl)?;
-        b.raw_set("acl_check", acl_check)?;
         let result: mlua::Result<MultiValue> = if inv.is_eval {
             vm.globals.raw_set("KEYS", keys)?;
             vm.globals.raw_set("ARGV", args)?;
@@ -182,9 +174,7 @@ fn call_in_scope(
         } else {
             vm.runner.call((func.clone(), keys, args))
         };
-        for name in ["exec", "setresp", "set_repl", "acl_check"] {
-            b.raw_set(name, Value::Nil)?;
-        }
+        b.raw_set("exec", Value::Nil)?;
         vm.redis.raw_set("call", vm.outside.clone())?;
         vm.redis.raw_set("pcall", vm.outside.clone())?;
         let mut values = result?.into_iter();
@@ -206,50 +196,47 @@ fn strings_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 const HAND_OFF_AFTER_MS: i64 = 20;
 const HAND_OFF_EVERY_MS: i64 = 200;
 
-/// The hook that notices a script running past busy-reply-threshold and a SCRIPT KILL
-/// (redis `luaMaskCountHook`), and keeps the rest of the server served while it runs.
-fn install_hook(
-    lua: &Lua,
-    server: &crate::server::Server,
-    name: &str,
-    is_eval: bool,
-    threshold: i64,
-) {
-    let me = server.arc();
-    let name = name.to_string();
-    let next_hand_off = std::sync::atomic::AtomicI64::new(HAND_OFF_AFTER_MS);
-    let _ = lua.set_hook(
-        HookTriggers::new().every_nth_instruction(100_000),
-        move |lua, _| {
-            let Some(server) = me.as_ref() else {
-                return Ok(VmState::Continue);
-            };
-            let state = &server.scripting.running;
-            let elapsed = state.elapsed_ms();
-            if elapsed >= next_hand_off.load(Ordering::Relaxed) {
-                // A long script: let another thread take this worker's queue and poll the
-                // sockets (the short sleep gives the runtime time to move them).
-                next_hand_off.store(elapsed + HAND_OFF_EVERY_MS, Ordering::Relaxed);
-                crate::util::blocking(|| std::thread::sleep(std::time::Duration::from_millis(1)));
-            }
-            if threshold > 0 && !state.timed_out.load(Ordering::Relaxed) && elapsed >= threshold {
-                tracing::warn!(
-                    "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {name}.",
-                    if is_eval { "SCRIPT KILL" } else { "FUNCTION KILL" }
-                );
-                state.timed_out.store(true, Ordering::Relaxed);
-            }
-            if state.kill.load(Ordering::Relaxed) {
-                tracing::warn!("Lua script killed by user with SCRIPT KILL.");
-                // From now on every line fails, so a pcall cannot swallow the kill.
-                let _ = lua.set_hook(HookTriggers::EVERY_LINE, |lua, _| {
-                    Err(vm::raise(lua, "ERR Script killed by user with SCRIPT KILL..."))
-                });
-                return Err(vm::raise(lua, "ERR Script killed by user with SCRIPT KILL..."));
-            }
-            Ok(VmState::Continue)
-        },
-    );
+/// The hook of every run, each 100000 instructions (redis `luaMaskCountHook`): notices a
+/// script running past busy-reply-threshold and a SCRIPT KILL, and keeps the rest of the
+/// server served while a script runs long.
+pub fn on_hook(lua: &Lua, state: &super::RunState) -> mlua::Result<VmState> {
+    if !state.is_active() {
+        return Ok(VmState::Continue);
+    }
+    let elapsed = state.elapsed_ms();
+    if elapsed >= state.next_hand_off.load(Ordering::Relaxed) {
+        // A long script: let another thread take this worker's queue and poll the sockets
+        // (the short sleep gives the runtime time to move them).
+        state
+            .next_hand_off
+            .store(elapsed + HAND_OFF_EVERY_MS, Ordering::Relaxed);
+        crate::util::blocking(|| std::thread::sleep(std::time::Duration::from_millis(1)));
+    }
+    let threshold = state.threshold.load(Ordering::Relaxed);
+    if threshold > 0 && !state.timed_out.load(Ordering::Relaxed) && elapsed >= threshold {
+        let is_eval = state.is_eval.load(Ordering::Relaxed);
+        tracing::warn!(
+            "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {}.",
+            if is_eval { "SCRIPT KILL" } else { "FUNCTION KILL" },
+            state.name.lock()
+        );
+        state.timed_out.store(true, Ordering::Relaxed);
+    }
+    if state.kill.load(Ordering::Relaxed) {
+        tracing::warn!("Lua script killed by user with SCRIPT KILL.");
+        // From now on every line fails, so a pcall cannot swallow the kill.
+        let _ = lua.set_hook(HookTriggers::EVERY_LINE, |lua, _| {
+            Err(vm::raise(
+                lua,
+                "ERR Script killed by user with SCRIPT KILL...",
+            ))
+        });
+        return Err(vm::raise(
+            lua,
+            "ERR Script killed by user with SCRIPT KILL...",
+        ));
+    }
+    Ok(VmState::Continue)
 }
 
 /// The error reply of a failed script: the error table's text, and where it happened.
@@ -275,7 +262,7 @@ fn error_reply(v: &Value, name: &str) -> CmdError {
 }
 
 /// Lua arguments → a command's argv (redis `luaArgsToRedisArgv`).
-fn to_argv(lua: &Lua, args: MultiValue) -> mlua::Result<Vec<Bytes>> {
+pub fn to_argv(lua: &Lua, args: MultiValue) -> mlua::Result<Vec<Bytes>> {
     if args.is_empty() {
         return Err(vm::raise(
             lua,
@@ -339,16 +326,16 @@ fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::R
     let cx = &mut *r.cx;
     cx.client.db = r.db;
     cx.db.index = r.db;
-    cx.client.resp = if r.resp3 { Resp::V3 } else { Resp::V2 };
+    let resp3 = r.opts.resp3.load(Ordering::Relaxed);
+    cx.client.resp = if resp3 { Resp::V3 } else { Resp::V2 };
     cx.client.in_exec = true;
     cx.client.in_script = true;
     let effects_before = cx.db.effects.len();
     let reply = dispatch::call_nested(cx, id, spec, &argv, true);
-    if r.repl & 2 == 0 {
+    if r.opts.repl.load(Ordering::Relaxed) & 2 == 0 {
         r.cx.db.effects.truncate(effects_before);
     }
     r.db = r.cx.db.index;
-    let resp3 = r.resp3;
     drop(guard);
     match reply {
         Reply::Error(text) => fail(&text),

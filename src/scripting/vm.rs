@@ -21,8 +21,21 @@ pub struct Script {
     pub func: Function,
 }
 
+/// What a running script chose with redis.setresp and redis.set_repl.
+#[derive(Default)]
+pub struct RunOptions {
+    pub resp3: std::sync::atomic::AtomicBool,
+    /// 1 AOF, 2 replicas.
+    pub repl: std::sync::atomic::AtomicU8,
+}
+
 pub struct Vm {
     pub lua: Lua,
+    /// The running script as other clients see it (shared with the other Lua state).
+    pub state: Arc<super::RunState>,
+    pub options: Arc<RunOptions>,
+    /// Scripts run since the last incremental GC step (Redis steps every 50 runs).
+    pub runs: std::sync::atomic::AtomicU32,
     /// The real globals table (scripts see a read-only proxy of it).
     pub globals: Table,
     /// Filled with the run's callbacks while a script runs, empty otherwise.
@@ -39,7 +52,7 @@ pub struct Vm {
 }
 
 impl Vm {
-    pub fn new(rand: Arc<Mutex<Rand48>>) -> mlua::Result<Vm> {
+    pub fn new(rand: Arc<Mutex<Rand48>>, state: Arc<super::RunState>) -> mlua::Result<Vm> {
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
@@ -58,6 +71,36 @@ impl Vm {
         globals.raw_set("redis", redis.clone())?;
         super::libs::register(&lua)?;
         let bridge = lua.create_table()?;
+        let options = Arc::new(RunOptions::default());
+        let o = options.clone();
+        bridge.raw_set(
+            "setresp",
+            lua.create_function(move |_, v: i64| {
+                o.resp3.store(v == 3, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            })?,
+        )?;
+        let o = options.clone();
+        bridge.raw_set(
+            "set_repl",
+            lua.create_function(move |_, v: i64| {
+                o.repl.store(v as u8, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            })?,
+        )?;
+        bridge.raw_set(
+            "acl_check",
+            lua.create_function(|lua, argv: MultiValue| {
+                let argv = super::run::to_argv(lua, argv)?;
+                match crate::server::dispatch::resolve(&argv) {
+                    Ok(_) => Ok(true),
+                    Err(_) => Err(raise(
+                        lua,
+                        "ERR Invalid command passed to redis.acl_check_cmd()",
+                    )),
+                }
+            })?,
+        )?;
         let rust = lua.create_table()?;
         let r = rand.clone();
         rust.raw_set(
@@ -100,8 +143,11 @@ impl Vm {
             .set_name(SANDBOX_CHUNK)
             .set_environment(globals.clone())
             .call(handler)?;
-        Ok(Vm {
+        let vm = Vm {
             lua,
+            state,
+            options,
+            runs: Default::default(),
             globals,
             bridge,
             runner,
@@ -109,7 +155,18 @@ impl Vm {
             outside,
             scripts: HashMap::new(),
             scripts_mem: 0,
-        })
+        };
+        vm.install_run_hook();
+        Ok(vm)
+    }
+
+    /// Installs the hook every run goes through (see `run::on_hook`).
+    pub fn install_run_hook(&self) {
+        let state = self.state.clone();
+        let _ = self.lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(100_000),
+            move |lua, _| super::run::on_hook(lua, &state),
+        );
     }
 
     /// Compiles user code as a function of the sandbox (`@user_script`, `@user_function`).
@@ -189,7 +246,7 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
         let Some((what, source, line)) = frame else {
             break;
         };
-        if what == "C" || source == SANDBOX_CHUNK {
+        if what == "C" || what == "tail" || source == SANDBOX_CHUNK || source == "=(tail call)" {
             continue;
         }
         t.raw_set("source", source)?;
