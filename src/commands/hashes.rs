@@ -303,6 +303,20 @@ pub(super) fn check_samples(n: u64) -> Result<usize, CmdError> {
     Ok(n as usize)
 }
 
+/// How many samples with repetitions a reply holds: `n`, or past `MAX_SAMPLES`, as many as
+/// take the client over its output buffer hard limit when it has one (Redis stops such a
+/// reply mid-run when the client is scheduled to be closed; the client sees none of it).
+/// `min_elem` is a lower bound of one sample's encoded size.
+pub(super) fn samples_allowed(cx: &Ctx, n: u64, min_elem: usize) -> Result<usize, CmdError> {
+    match (
+        check_samples(n),
+        crate::server::output::reply_budget(cx.server, &cx.client.shared),
+    ) {
+        (Err(_), Some(budget)) => Ok(budget / min_elem.max(1) + 1),
+        (r, _) => r,
+    }
+}
+
 /// `count` distinct positions in `0..len`, ascending (count < len).
 pub(super) fn distinct_positions(len: usize, count: usize) -> Vec<usize> {
     let mut rng = rand::rng();
@@ -333,6 +347,8 @@ fn hrandfield(cx: &mut Ctx) -> Result<Reply, CmdError> {
         return Err(CmdError::err("value is out of range"));
     }
     let resp3 = cx.client.resp == Resp::V3;
+    // "$0\r\n\r\n" per field and per value at least.
+    let samples = samples_allowed(cx, l.unsigned_abs(), if with_values { 12 } else { 6 });
     let Some(h) = get_hash(cx.db, &argv[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
@@ -343,7 +359,7 @@ fn hrandfield(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let count = l.unsigned_abs();
     let pairs: Vec<(&[u8], &[u8])> = if l < 0 || count == 1 {
         // Sampling with repetitions, in random order.
-        let n = check_samples(count)?;
+        let n = samples?;
         let mut rng = rand::rng();
         let positions: Vec<usize> = (0..n).map(|_| rng.random_range(0..size.max(1))).collect();
         h.pairs_at(&positions)

@@ -499,7 +499,10 @@ fn punsubscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
 }
 
 fn publish(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    let n = cx.server.pubsub.publish(&cx.argv[1], &cx.argv[2]);
+    let n = cx
+        .server
+        .pubsub
+        .publish(cx.server, &cx.argv[1], &cx.argv[2]);
     cx.server
         .stats
         .pubsub_messages

@@ -12,7 +12,7 @@ use super::access::{get_set, get_set_mut, set_or_create};
 use super::args::parse_scan_cursor;
 use super::errors::{self, CmdError};
 use super::hashes::{
-    check_samples, distinct_positions, parse_random_count, scan_reply, ScanOptions,
+    distinct_positions, parse_random_count, samples_allowed, scan_reply, ScanOptions,
 };
 use super::spec::{Group, Spec, DENYOOM, FAST, READONLY, WRITE};
 use super::Ctx;
@@ -219,6 +219,8 @@ fn srandmember(cx: &mut Ctx) -> Result<Reply, CmdError> {
         _ => return Err(errors::SYNTAX),
     }
     let l = parse_random_count(&argv[2])?;
+    // "$0\r\n\r\n" per member at least.
+    let samples = samples_allowed(cx, l.unsigned_abs(), 6);
     let Some(s) = get_set(cx.db, &argv[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
@@ -228,7 +230,7 @@ fn srandmember(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let size = s.len();
     let count = l.unsigned_abs();
     let out: Vec<Reply> = if l < 0 || count == 1 {
-        let n = check_samples(count)?;
+        let n = samples?;
         let mut rng = rand::rng();
         (0..n)
             .filter_map(|_| s.get_index(rng.random_range(0..size.max(1))))

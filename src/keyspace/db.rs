@@ -527,6 +527,8 @@ pub fn capture_index(cap: &Capture, db: usize, t: &mut Table, i: usize) {
     let mut pending = cap.pending.lock();
     if let Some(buf) = pending.get_mut(db) {
         (cap.encode)(buf, k, &e.value, expire);
+        cap.captured
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -57,6 +57,8 @@ pub struct Capture {
     pub epoch: u32,
     /// Encoded entries captured by writers, per database.
     pub pending: Mutex<Vec<Vec<u8>>>,
+    /// Entries written into `pending` so far (the walk's `rdb-key-save-delay` counts them).
+    pub captured: std::sync::atomic::AtomicU64,
     /// Encodes one entry (key, value, expiry) in the snapshot's format.
     pub encode: fn(&mut Vec<u8>, &[u8], &Value, Option<i64>),
     /// Set when the whole dataset was replaced under the snapshot (a full sync of ours): the
@@ -192,6 +194,7 @@ impl Keyspace {
         let cap = std::sync::Arc::new(Capture {
             epoch,
             pending: Mutex::new(vec![Vec::new(); self.ndbs]),
+            captured: std::sync::atomic::AtomicU64::new(0),
             encode,
             aborted: std::sync::atomic::AtomicBool::new(false),
         });

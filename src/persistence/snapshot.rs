@@ -338,10 +338,15 @@ impl Snapshot {
                     copies.encode(&mut arena, &mut buf, self.compress);
                     let wrote = !buf.is_empty();
                     sink.entries(db, &buf)?;
-                    self.drain(&mut sink, &mut stats)?;
-                    if delay != 0 && wrote {
+                    let drained = self.drain(&mut sink, &mut stats)?;
+                    // Each key saved, by the walk or captured by a writer, pauses the save as
+                    // Redis's child pauses per key.
+                    let keys = u64::from(wrote) + drained;
+                    if delay != 0 && keys > 0 {
                         sink.out.flush()?;
-                        crate::util::debug_delay(delay);
+                        for _ in 0..keys {
+                            crate::util::debug_delay(delay);
+                        }
                     }
                     if done {
                         break;
@@ -349,29 +354,31 @@ impl Snapshot {
                 }
             }
         }
-        self.drain(&mut sink, &mut stats)?;
+        let _ = self.drain(&mut sink, &mut stats)?;
         stats.bytes = sink.finish()?;
         Ok(stats)
     }
 
-    /// Writes out what writers captured ahead of the walk.
-    fn drain<W: Write>(&self, sink: &mut RdbSink<W>, stats: &mut SnapshotStats) -> io::Result<()> {
+    /// Writes out what writers captured ahead of the walk; returns how many entries that was.
+    fn drain<W: Write>(&self, sink: &mut RdbSink<W>, stats: &mut SnapshotStats) -> io::Result<u64> {
         // Writers capture into `pending` under the same lock: held at normal priority.
-        let taken: Vec<Vec<u8>> = match crate::util::boosted(|| {
+        let taken = match crate::util::boosted(|| {
             let mut p = self.cap.pending.lock();
             if p.iter().all(Vec::is_empty) {
                 return None;
             }
-            Some(p.iter_mut().map(std::mem::take).collect())
+            let n = self.cap.captured.swap(0, Ordering::Relaxed);
+            Some((p.iter_mut().map(std::mem::take).collect::<Vec<_>>(), n))
         }) {
             Some(t) => t,
-            None => return Ok(()),
+            None => return Ok(0),
         };
+        let (taken, n) = taken;
         for (db, b) in taken.iter().enumerate() {
             stats.captured_bytes += b.len() as u64;
             sink.entries(db, b)?;
         }
-        Ok(())
+        Ok(n)
     }
 
     fn finish(&mut self, server: &Server) {

@@ -89,6 +89,7 @@ pub struct SyncSeat {
 struct Waiter {
     since: Instant,
     capa_eof: bool,
+    client: Arc<crate::server::client::ClientShared>,
     tx: oneshot::Sender<SyncSeat>,
 }
 
@@ -197,7 +198,11 @@ pub async fn serve_replica<S>(
         } else {
             "+CONTINUE\r\n".to_string()
         };
-        reader = server.repl.stream.add_reader(offset as u64);
+        reader = server
+            .repl
+            .stream
+            .add_reader(offset as u64, Arc::downgrade(&client.shared));
+        *client.shared.repl_reader.lock() = Some(reader.clone());
         let backlog_bytes = server.repl.stream.end() + 1 - offset as u64;
         tracing::info!(
             "Partial resynchronization request from {name} accepted. Sending {backlog_bytes} bytes of backlog starting from offset {offset}."
@@ -221,6 +226,7 @@ pub async fn serve_replica<S>(
         server.repl.sync_queue.waiting.lock().push(Waiter {
             since: Instant::now(),
             capa_eof: client.replconf.capa_eof,
+            client: client.shared.clone(),
             tx,
         });
         // Without a diskless delay to wait out, the snapshot starts now, not at the next tick.
@@ -305,10 +311,6 @@ pub async fn serve_replica<S>(
             _ = &mut writer => break,
             _ = tick.tick() => {
                 if reader.overflowed.load(Ordering::Acquire) {
-                    tracing::warn!(
-                        "Client id={} addr={} flags=S cmd=psync scheduled to be closed ASAP for overcoming of output buffer limits.",
-                        handle.client_id, client.shared.addr
-                    );
                     break;
                 }
                 let timeout_ms = server.config.read().repl_timeout as i64 * 1000;
@@ -581,7 +583,11 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     let mut senders = Vec::new();
     for w in waiters {
         let (tx, rx) = mpsc::channel(64);
-        let reader = server.repl.stream.add_reader(snapshot.offset + 1);
+        let reader = server
+            .repl
+            .stream
+            .add_reader(snapshot.offset + 1, Arc::downgrade(&w.client));
+        *w.client.repl_reader.lock() = Some(reader.clone());
         let seat = SyncSeat {
             offset: snapshot.offset,
             replid: snapshot.replid.clone(),

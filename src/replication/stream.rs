@@ -1,29 +1,49 @@
 //! The replication stream: one shared buffer holding everything propagated, of which the
 //! backlog is the trailing `repl-backlog-size` window. Every replica reads the same bytes at
 //! its own offset (refcounted `Bytes`, no per-replica copy); bytes a replica still needs are
-//! retained past the backlog window until its output-buffer limit cuts it off.
+//! retained past the backlog window until its output-buffer limit cuts it off: how far a
+//! reader is behind the end is its client's output buffer (CLIENT LIST `omem`), checked
+//! against the replica class of `client-output-buffer-limit` whenever the stream grows and
+//! by the cron (for the soft limit's seconds).
 //!
 //! Offsets follow Redis: `end` is `master_repl_offset` (bytes ever appended); the byte appended
 //! at position k (1-based) has offset k.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use crate::keyspace::Effect;
+use crate::server::client::ClientShared;
 
 /// A reader's position: the offset of the next byte it needs. Shared with its sender task.
 #[derive(Debug)]
 pub struct Reader {
     pub id: u64,
     pub next: AtomicU64,
-    /// Set when the reader fell further behind than its output-buffer hard limit.
+    /// Set when the reader went over its output-buffer limits: its client is being closed.
     pub overflowed: AtomicBool,
+    /// Unix ms since the reader is over the soft limit, 0 when under it.
+    soft_since_ms: AtomicI64,
+    /// The stream's end (`master_repl_offset`).
+    end: Arc<AtomicU64>,
+    /// The replica's connection, closed when the reader overflows.
+    client: Weak<ClientShared>,
 }
+
+impl Reader {
+    /// Bytes of the stream this reader has not been sent yet (its output buffer).
+    pub fn lag(&self) -> u64 {
+        (self.end.load(Ordering::Acquire) + 1).saturating_sub(self.next.load(Ordering::Acquire))
+    }
+}
+
+/// The limits of the replica class of `client-output-buffer-limit`: (hard, soft, seconds).
+pub type ReplicaLimits = (u64, u64, u64);
 
 struct Inner {
     /// Frozen data; `first` is the offset of chunks[0][0].
@@ -35,8 +55,7 @@ struct Inner {
     /// Database the stream is positioned in; -1 forces a SELECT before the next command.
     stream_db: i64,
     backlog_size: u64,
-    /// Output-buffer hard limit for replicas, in bytes (0 = none).
-    hard_limit: u64,
+    limits: ReplicaLimits,
     readers: Vec<Arc<Reader>>,
 }
 
@@ -47,7 +66,7 @@ pub struct Stream {
     end_tx: watch::Sender<u64>,
     next_reader: AtomicU64,
     /// Mirror of `end` readable without the lock (WAIT offsets after every command).
-    end_atomic: AtomicU64,
+    end_atomic: Arc<AtomicU64>,
 }
 
 /// Encodes argv as a RESP multibulk.
@@ -82,13 +101,13 @@ impl Stream {
                 end: 0,
                 stream_db: -1,
                 backlog_size,
-                hard_limit: 256 * 1024 * 1024,
+                limits: (256 << 20, 64 << 20, 60),
                 readers: Vec::new(),
             }),
             active: AtomicBool::new(false),
             end_tx,
             next_reader: AtomicU64::new(1),
-            end_atomic: AtomicU64::new(0),
+            end_atomic: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -123,15 +142,10 @@ impl Stream {
         self.inner.lock().stream_db = -1;
     }
 
-    pub fn set_limits(&self, backlog_size: u64, hard_limit: u64) {
+    pub fn set_limits(&self, backlog_size: u64, limits: ReplicaLimits) {
         let mut g = self.inner.lock();
         g.backlog_size = backlog_size.max(16 * 1024);
-        // Redis 7.0: a replica's hard limit is never below the backlog size.
-        g.hard_limit = if hard_limit == 0 {
-            0
-        } else {
-            hard_limit.max(g.backlog_size)
-        };
+        g.limits = limits;
     }
 
     /// `master_repl_offset`.
@@ -172,7 +186,9 @@ impl Stream {
             encode_command(&mut g.cur, &[Bytes::from_static(b"EXEC")]);
         }
         let added = (g.cur.len() - before) as u64;
-        self.advance(&mut g, added);
+        let over = self.advance(&mut g, added);
+        drop(g);
+        close_overflowed(over, false);
     }
 
     /// Appends raw stream bytes (a replica forwarding its master's stream to sub-replicas).
@@ -182,7 +198,9 @@ impl Stream {
         }
         let mut g = self.inner.lock();
         g.cur.extend_from_slice(bytes);
-        self.advance(&mut g, bytes.len() as u64);
+        let over = self.advance(&mut g, bytes.len() as u64);
+        drop(g);
+        close_overflowed(over, false);
     }
 
     /// Appends one command in the current database (PING, REPLCONF GETACK).
@@ -194,31 +212,55 @@ impl Stream {
         let before = g.cur.len();
         encode_command(&mut g.cur, argv);
         let added = (g.cur.len() - before) as u64;
-        self.advance(&mut g, added);
+        let over = self.advance(&mut g, added);
+        drop(g);
+        close_overflowed(over, false);
     }
 
-    fn advance(&self, g: &mut Inner, added: u64) {
+    /// Closes the readers over their limits without new data (the soft limit's seconds ran
+    /// out meanwhile); called by the cron.
+    pub fn check_limits(&self) {
+        let over = {
+            let mut g = self.inner.lock();
+            if g.readers.is_empty() {
+                return;
+            }
+            self.trim(&mut g)
+        };
+        close_overflowed(over, true);
+    }
+
+    #[must_use]
+    fn advance(&self, g: &mut Inner, added: u64) -> Vec<Arc<Reader>> {
         g.end += added;
         self.end_atomic.store(g.end, Ordering::Release);
         // Freeze in blocks so the backlog can be trimmed by whole chunks.
-        if g.cur.len() >= 16 * 1024 {
-            let b = g.cur.split().freeze();
-            g.chunks.push_back(b);
+        if g.cur.len() >= BLOCK_MIN {
+            freeze(g);
         }
-        self.trim(g);
+        let over = self.trim(g);
         let _ = self.end_tx.send(g.end);
+        over
     }
 
-    /// Drops chunks that are outside the backlog window and needed by no reader; flags readers
-    /// over their hard limit.
-    fn trim(&self, g: &mut Inner) {
+    /// Drops chunks that are outside the backlog window and needed by no reader; flags the
+    /// readers over their output-buffer limits (a replica's hard limit is never below the
+    /// backlog size, as in Redis 7.0) and returns those newly flagged.
+    #[must_use]
+    fn trim(&self, g: &mut Inner) -> Vec<Arc<Reader>> {
         let end = g.end;
-        let hard = g.hard_limit;
         let mut min_needed = end + 1;
+        let mut over = Vec::new();
         for r in &g.readers {
+            if r.overflowed.load(Ordering::Acquire) {
+                continue;
+            }
             let next = r.next.load(Ordering::Acquire);
-            if hard > 0 && end + 1 - next.min(end + 1) > hard {
+            let used = end + 1 - next.min(end + 1);
+            if crate::server::output::over_limits(g.limits, used, &r.soft_since_ms, g.backlog_size)
+            {
                 r.overflowed.store(true, Ordering::Release);
+                over.push(r.clone());
                 continue;
             }
             min_needed = min_needed.min(next);
@@ -232,6 +274,7 @@ impl Stream {
             g.first += len;
             g.chunks.pop_front();
         }
+        over
     }
 
     /// Whether a partial resync from `offset` (first byte wanted) can be served.
@@ -243,21 +286,27 @@ impl Stream {
         offset >= g.first && offset <= g.end + 1
     }
 
-    /// Registers a reader that will next need the byte at `next`.
-    pub fn add_reader(&self, next: u64) -> Arc<Reader> {
+    /// Registers a reader for `client` that will next need the byte at `next`.
+    pub fn add_reader(&self, next: u64, client: Weak<ClientShared>) -> Arc<Reader> {
         let r = Arc::new(Reader {
             id: self.next_reader.fetch_add(1, Ordering::Relaxed),
             next: AtomicU64::new(next),
             overflowed: AtomicBool::new(false),
+            soft_since_ms: AtomicI64::new(0),
+            end: self.end_atomic.clone(),
+            client,
         });
         self.inner.lock().readers.push(r.clone());
         r
     }
 
     pub fn remove_reader(&self, id: u64) {
-        let mut g = self.inner.lock();
-        g.readers.retain(|r| r.id != id);
-        self.trim(&mut g);
+        let over = {
+            let mut g = self.inner.lock();
+            g.readers.retain(|r| r.id != id);
+            self.trim(&mut g)
+        };
+        close_overflowed(over, false);
     }
 
     /// Bytes from `from` to the end, as shared slices; empty if nothing new. `None` if `from`
@@ -271,8 +320,7 @@ impl Stream {
             return Some(Vec::new());
         }
         if !g.cur.is_empty() {
-            let b = g.cur.split().freeze();
-            g.chunks.push_back(b);
+            freeze(&mut g);
         }
         let mut out = Vec::new();
         let mut pos = g.first;
@@ -297,6 +345,32 @@ impl Stream {
         let g = self.inner.lock();
         g.chunks.iter().map(|c| c.len() as u64).sum::<u64>() + g.cur.capacity() as u64
     }
+}
+
+/// Closes the clients of readers that went over their limits (after the stream's lock is
+/// released: the log line reads the reader's lag).
+fn close_overflowed(over: Vec<Arc<Reader>>, by_cron: bool) {
+    for r in over {
+        if let Some(c) = r.client.upgrade() {
+            crate::server::output::close_for_limits(&c, by_cron);
+        }
+    }
+}
+
+/// Smallest block the stream freezes (redis PROTO_REPLY_CHUNK_BYTES).
+const BLOCK_MIN: usize = 16 * 1024;
+
+/// Moves the bytes being appended into frozen chunks of at most `repl-backlog-size / 16`
+/// (at least 16 KiB), as Redis sizes its replication buffer blocks: a big command spans
+/// several chunks, so trimming keeps the backlog close to its size and a replica that fell
+/// behind by more than that is not offered a partial resync from a huge first chunk.
+fn freeze(g: &mut Inner) {
+    let block = ((g.backlog_size / 16) as usize).max(BLOCK_MIN);
+    let mut b = g.cur.split().freeze();
+    while b.len() > block {
+        g.chunks.push_back(b.split_to(block));
+    }
+    g.chunks.push_back(b);
 }
 
 fn select_if_needed(g: &mut Inner, db: usize) {
@@ -371,7 +445,7 @@ mod tests {
     fn backlog_trims_but_keeps_what_readers_need() {
         let s = Stream::new(16 * 1024);
         s.activate(0);
-        let r = s.add_reader(1);
+        let r = s.add_reader(1, Weak::new());
         let big = vec![b'x'; 20_000];
         for _ in 0..10 {
             s.append_raw(&big);

@@ -20,14 +20,14 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::{mpsc, Notify};
 
 use super::client::{Blocked, Client, ClientShared, Push};
 use super::Server;
 use crate::commands::REGISTRY;
 use crate::keyspace::{Db, Value};
-use crate::protocol::encode::{encode, Resp};
+use crate::protocol::encode::Resp;
 use crate::protocol::Reply;
 
 /// The error a client unblocked with `CLIENT UNBLOCK id ERROR` gets.
@@ -539,10 +539,9 @@ where
                 }
             },
             p = rx.recv() => match p {
-                Some(Push::Reply(r)) => {
-                    out.clear();
-                    encode(&r, client.resp, &mut out);
-                    if stream.write_all(&out).await.is_err() {
+                Some(Push::Bytes(b)) => {
+                    crate::server::output::take_push(&client.shared, &b, &mut out);
+                    if crate::server::output::flush(server, &client.shared, stream, &mut out, rx).await.is_err() {
                         give_up(server, &waiter);
                         return Outcome::Close;
                     }

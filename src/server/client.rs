@@ -11,13 +11,13 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use crate::protocol::encode::Resp;
-use crate::protocol::Reply;
 
 /// Messages delivered to a connection from elsewhere.
 #[derive(Debug)]
 pub enum Push {
-    /// A reply to write as is (pub/sub message, MONITOR line).
-    Reply(Reply),
+    /// Encoded output to write as is (pub/sub message, MONITOR line), already counted in
+    /// the client's pending output.
+    Bytes(Bytes),
     /// CLIENT KILL or shutdown: close the connection.
     Kill,
 }
@@ -70,6 +70,10 @@ pub struct ClientShared {
     pub is_blocked: AtomicBool,
     /// The blocked command was ended by a role change: close after its reply.
     pub close_after_unblock: AtomicBool,
+    /// Pending output, its limits and reply buffer size.
+    pub obuf: super::output::Obuf,
+    /// A replica's read position in the replication stream (its output buffer).
+    pub repl_reader: Mutex<Option<Arc<crate::replication::stream::Reader>>>,
     pub tx: mpsc::UnboundedSender<Push>,
 }
 

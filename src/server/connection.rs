@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::blocking::Outcome;
 use super::client::{Client, ClientShared, Push, ReplyMode};
-use super::{dispatch, Server};
+use super::{dispatch, output, Server};
 use crate::protocol::encode::encode;
 use crate::protocol::{decode_request, DecodeLimits, Reply};
 
@@ -47,6 +47,8 @@ pub fn register(
         resp: AtomicUsize::new(2),
         is_blocked: AtomicBool::new(false),
         close_after_unblock: AtomicBool::new(false),
+        obuf: Default::default(),
+        repl_reader: Mutex::new(None),
         tx,
     });
     server.clients.lock().insert(id, shared.clone());
@@ -148,18 +150,13 @@ pub async fn serve<S>(
                             client.shared.last_interaction.store(crate::util::now_ms(), Ordering::Relaxed);
                             if crate::commands::admin::pause::must_wait(&server, &client, &argv) {
                                 // CLIENT PAUSE: earlier replies go out, then this request waits.
-                                if !out.is_empty() && stream.write_all(&out).await.is_err() {
+                                if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
                                     client.close_after_reply = true;
                                     break;
                                 }
-                                out.clear();
-                                let mut pushed = Vec::new();
                                 let postponed = server.blocking.postpone(&client.shared);
-                                let alive = crate::commands::admin::pause::wait(&server, &mut rx, &mut pushed).await;
+                                let alive = crate::commands::admin::pause::wait(&server, &client.shared, &mut rx, &mut out).await;
                                 drop(postponed);
-                                for r in &pushed {
-                                    encode(r, client.resp, &mut out);
-                                }
                                 if !alive {
                                     client.close_after_reply = true;
                                     break;
@@ -168,12 +165,9 @@ pub async fn serve<S>(
                             let mut reply = dispatch::process(&server, &mut client, &argv);
                             if let Some(b) = client.blocked.take() {
                                 // Everything before the blocking command goes out first.
-                                if !out.is_empty() {
-                                    if stream.write_all(&out).await.is_err() {
-                                        client.close_after_reply = true;
-                                        break;
-                                    }
-                                    out.clear();
+                                if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
+                                    client.close_after_reply = true;
+                                    break;
                                 }
                                 match super::blocking::resolve(&server, &mut client, b, &mut stream, &mut inbuf, &mut rx).await {
                                     Outcome::Reply(r) => reply = r,
@@ -188,6 +182,13 @@ pub async fn serve<S>(
                                 }
                             }
                             emit(&mut client, &reply, &mut out);
+                            // Over the output buffer limit: the client is closed, nothing of the
+                            // batch is written and the rest of it is not run.
+                            if out.len() > client.shared.obuf.rbs.load(Ordering::Relaxed)
+                                && output::check(&server, &client.shared, out.len())
+                            {
+                                break;
+                            }
                             if client.close_after_reply || client.takeover.is_some() {
                                 break;
                             }
@@ -201,16 +202,15 @@ pub async fn serve<S>(
                         }
                     }
                 }
+                if client.shared.obuf.closing() {
+                    break;
+                }
                 if inbuf.len() as u64 > query_limit {
                     tracing::warn!("Closing client that reached max query buffer length: addr={} qbuf={}", client.shared.addr, inbuf.len());
                     break;
                 }
-                if !out.is_empty() {
-                    server.stats.net_output_bytes.add(out.len() as u64);
-                    if stream.write_all(&out).await.is_err() {
-                        break;
-                    }
-                    out.clear();
+                if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
+                    break;
                 }
                 if client.close_after_reply {
                     break;
@@ -222,17 +222,23 @@ pub async fn serve<S>(
             }
             p = rx.recv() => {
                 match p {
-                    Some(Push::Reply(r)) => {
-                        encode(&r, client.resp, &mut out);
+                    Some(Push::Bytes(b)) => {
+                        output::take_push(&client.shared, &b, &mut out);
                         // Drain whatever else is queued so a burst goes out in one write.
-                        while let Ok(Push::Reply(r)) = rx.try_recv() {
-                            encode(&r, client.resp, &mut out);
+                        let mut killed = false;
+                        loop {
+                            match rx.try_recv() {
+                                Ok(Push::Bytes(b)) => output::take_push(&client.shared, &b, &mut out),
+                                Ok(Push::Kill) => {
+                                    killed = true;
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
                         }
-                        server.stats.net_output_bytes.add(out.len() as u64);
-                        if stream.write_all(&out).await.is_err() {
+                        if killed || output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
                             break;
                         }
-                        out.clear();
                     }
                     Some(Push::Kill) | None => break,
                 }

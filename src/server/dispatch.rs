@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::client::{Client, Multi, Push};
+use super::client::{Client, Multi};
 use super::Server;
 use crate::commands::errors::{self, CmdError};
 use crate::commands::spec::{self, Spec};
@@ -589,9 +589,10 @@ pub fn feed_monitors(server: &Server, client: &Client, argv: &[Bytes], addr: Opt
         line.push(' ');
         line.push_str(&crate::util::repr(a));
     }
+    let mut enc = super::pubsub::Encoded::new(Reply::Status(line.into()));
     for m in monitors.iter() {
         if m.id != client.id() {
-            m.send(Push::Reply(Reply::Status(line.clone().into())));
+            m.push(server, enc.get(m));
         }
     }
 }

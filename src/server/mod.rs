@@ -13,6 +13,7 @@ pub mod logging;
 pub mod memory;
 pub mod notify;
 pub mod oom;
+pub mod output;
 pub mod pubsub;
 pub mod slowlog;
 pub mod startup;
@@ -139,9 +140,10 @@ impl Server {
         let _ = oom::apply(&cfg, self.is_replica());
         self.keyspace.limits.store(&limits_of(&cfg));
         self.keyspace.access.store(access_of(&cfg));
+        let l = cfg.client_output_buffer_limit.replica;
         self.repl.stream.set_limits(
             cfg.repl_backlog_size,
-            cfg.client_output_buffer_limit.replica.hard_bytes,
+            (l.hard_bytes, l.soft_bytes, l.soft_seconds),
         );
     }
 
@@ -257,6 +259,8 @@ pub struct HotConfig {
     pub min_replicas_to_write: AtomicU64,
     pub min_replicas_max_lag: AtomicU64,
     pub busy_reply_threshold: std::sync::atomic::AtomicI64,
+    /// `client-output-buffer-limit`.
+    pub obuf: output::Limits,
 }
 
 impl HotConfig {
@@ -276,5 +280,6 @@ impl HotConfig {
         self.min_replicas_max_lag.store(c.min_replicas_max_lag, r);
         let busy = c.get("busy-reply-threshold").and_then(|v| v.parse().ok());
         self.busy_reply_threshold.store(busy.unwrap_or(5000), r);
+        self.obuf.load(&c.client_output_buffer_limit);
     }
 }

@@ -32,9 +32,11 @@ fn publish(server: &Server, flags: u32, class: u32, event: &str, key: &[u8], db:
         ch.extend_from_slice(itoa::Buffer::new().format(db).as_bytes());
         ch.extend_from_slice(b"__:");
         ch.extend_from_slice(key);
-        server
-            .pubsub
-            .publish(&Bytes::from(ch), &Bytes::copy_from_slice(event.as_bytes()));
+        server.pubsub.publish(
+            server,
+            &Bytes::from(ch),
+            &Bytes::copy_from_slice(event.as_bytes()),
+        );
     }
     if flags & KEYEVENT != 0 {
         let mut ch = Vec::with_capacity(16 + event.len());
@@ -44,7 +46,7 @@ fn publish(server: &Server, flags: u32, class: u32, event: &str, key: &[u8], db:
         ch.extend_from_slice(event.as_bytes());
         server
             .pubsub
-            .publish(&Bytes::from(ch), &Bytes::copy_from_slice(key));
+            .publish(server, &Bytes::from(ch), &Bytes::copy_from_slice(key));
     }
 }
 

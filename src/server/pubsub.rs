@@ -6,7 +6,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::client::{ClientShared, Push};
+use super::client::ClientShared;
+use super::Server;
+use crate::protocol::encode::{encode, Resp};
 use crate::protocol::Reply;
 
 type Subscribers = HashMap<u64, Arc<ClientShared>>;
@@ -54,28 +56,31 @@ impl PubSub {
         }
     }
 
-    /// Delivers a message; returns the number of receivers (PUBLISH's reply).
-    pub fn publish(&self, channel: &Bytes, message: &Bytes) -> i64 {
+    /// Delivers a message; returns the number of receivers (PUBLISH's reply). Each message is
+    /// encoded once per protocol version and shared by its receivers.
+    pub fn publish(&self, server: &Server, channel: &Bytes, message: &Bytes) -> i64 {
         let mut n = 0;
         if let Some(subs) = self.channels.lock().get(channel) {
+            let mut enc = Encoded::new(Reply::Push(vec![
+                Reply::bulk(Bytes::from_static(b"message")),
+                Reply::Bulk(channel.clone()),
+                Reply::Bulk(message.clone()),
+            ]));
             for c in subs.values() {
-                c.send(Push::Reply(Reply::Push(vec![
-                    Reply::bulk(Bytes::from_static(b"message")),
-                    Reply::Bulk(channel.clone()),
-                    Reply::Bulk(message.clone()),
-                ])));
+                c.push(server, enc.get(c));
                 n += 1;
             }
         }
         for (pat, subs) in self.patterns.lock().iter() {
             if crate::util::glob_match(pat, channel, false) {
+                let mut enc = Encoded::new(Reply::Push(vec![
+                    Reply::bulk(Bytes::from_static(b"pmessage")),
+                    Reply::Bulk(pat.clone()),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Bulk(message.clone()),
+                ]));
                 for c in subs.values() {
-                    c.send(Push::Reply(Reply::Push(vec![
-                        Reply::bulk(Bytes::from_static(b"pmessage")),
-                        Reply::Bulk(pat.clone()),
-                        Reply::Bulk(channel.clone()),
-                        Reply::Bulk(message.clone()),
-                    ])));
+                    c.push(server, enc.get(c));
                     n += 1;
                 }
             }
@@ -103,5 +108,41 @@ impl PubSub {
 
     pub fn channel_count(&self) -> usize {
         self.channels.lock().len()
+    }
+}
+
+/// A reply encoded on demand for each protocol version its receivers speak.
+pub struct Encoded {
+    reply: Reply,
+    v2: Option<Bytes>,
+    v3: Option<Bytes>,
+}
+
+impl Encoded {
+    pub fn new(reply: Reply) -> Encoded {
+        Encoded {
+            reply,
+            v2: None,
+            v3: None,
+        }
+    }
+
+    /// The bytes for `c`'s protocol version.
+    pub fn get(&mut self, c: &ClientShared) -> Bytes {
+        let resp = if c.resp.load(std::sync::atomic::Ordering::Relaxed) == 3 {
+            Resp::V3
+        } else {
+            Resp::V2
+        };
+        let slot = match resp {
+            Resp::V2 => &mut self.v2,
+            Resp::V3 => &mut self.v3,
+        };
+        slot.get_or_insert_with(|| {
+            let mut out = bytes::BytesMut::new();
+            encode(&self.reply, resp, &mut out);
+            out.freeze()
+        })
+        .clone()
     }
 }

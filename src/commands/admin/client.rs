@@ -211,11 +211,18 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
         }
         None => (0, 0, 0, CLIENT_BASE_MEM + multi_mem),
     };
+    let rbs = c.obuf.rbs.load(Ordering::Relaxed);
+    let (obl, oll, omem) = match c.repl_reader.lock().as_ref() {
+        // A replica's output is the part of the shared stream it has not been sent yet.
+        Some(r) => (0, 0, r.lag() as usize),
+        None => crate::server::output::layout(c.obuf.pending(), rbs),
+    };
+    let tot_mem = tot_mem + omem;
     let cmd = *c.last_cmd.lock();
     let mut s = String::with_capacity(300);
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -232,6 +239,10 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
         qbuf_free,
         argv_mem,
         multi_mem,
+        rbs,
+        obl,
+        oll,
+        omem,
         tot_mem,
         cmd,
         c.resp.load(Ordering::Relaxed),

@@ -11,12 +11,11 @@
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, Notify};
 
 use crate::commands::spec;
-use crate::protocol::Reply;
-use crate::server::client::{Client, Push};
+use crate::server::client::{Client, ClientShared, Push};
 use crate::server::{dispatch, Server};
 
 /// Pause modes, ordered by strictness (redis `pause_type`).
@@ -172,11 +171,12 @@ pub fn must_wait(server: &Server, client: &Client, argv: &[Bytes]) -> bool {
 }
 
 /// Waits until the pause ends. Pub/sub messages that arrive meanwhile are collected in
-/// `pushed`. Returns false if the client was killed (or its channel closed) while waiting.
+/// `out`. Returns false if the client was killed (or its channel closed) while waiting.
 pub async fn wait(
     server: &Server,
+    client: &ClientShared,
     rx: &mut mpsc::UnboundedReceiver<Push>,
-    pushed: &mut Vec<Reply>,
+    out: &mut BytesMut,
 ) -> bool {
     let st = &super::state(server).pause;
     loop {
@@ -194,7 +194,7 @@ pub async fn wait(
             _ = st.lifted.notified() => {}
             _ = tokio::time::sleep(nap) => {}
             p = rx.recv() => match p {
-                Some(Push::Reply(r)) => pushed.push(r),
+                Some(Push::Bytes(b)) => crate::server::output::take_push(client, &b, out),
                 Some(Push::Kill) | None => return false,
             },
         }

@@ -1,0 +1,298 @@
+//! Per-client output buffers as Redis accounts and limits them (redis `networking.c`: the
+//! reply buffer, the reply list, `client-output-buffer-limit`).
+//!
+//! A client's pending output is every byte handed to it and not yet accepted by its socket:
+//! pushes queued on its channel (pub/sub messages, MONITOR lines), counted by whoever queues
+//! them, plus the replies its own task is flushing, counted for the length of the flush. The
+//! replies of a batch still being built live in the connection's buffer and are checked
+//! against the limits as each one is added, so a reply that overflows is never written (Redis
+//! frees such a client before its write handler runs).
+//!
+//! Redis keeps the first `rbs` bytes in the client's reply buffer and the rest in a list of
+//! 16 KiB blocks, each taking over its whole 20 KiB allocation; `omem` (and the limits) count
+//! the list's blocks with their headers. [`layout`] derives the same figures from the pending
+//! byte count. Replicas read the shared replication stream: their pending output is how far
+//! they are behind its end (`replication::stream` checks their limits as it grows).
+//!
+//! A client over a limit is closed asynchronously: it is flagged, its task is woken through
+//! its channel, and nothing more is written to it.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::client::{ClientShared, Push};
+use super::Server;
+
+/// Redis's reply buffer size (PROTO_REPLY_CHUNK_BYTES) and the size of a reply-list block.
+pub const REPLY_CHUNK_BYTES: usize = 16 * 1024;
+/// Data bytes of one reply-list block: 16 KiB plus a 16-byte header is served from jemalloc's
+/// 20 KiB size class, and the block uses all of it.
+const BLOCK_USABLE: usize = 20 * 1024 - 16;
+/// What `omem` adds per block: the block header and its list node.
+const BLOCK_OVERHEAD: usize = 16 + 24;
+
+/// The limit classes of `client-output-buffer-limit` (redis `getClientType`; the master link
+/// counts as normal, MONITOR clients as normal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Normal = 0,
+    Replica = 1,
+    Pubsub = 2,
+}
+
+/// The output state of a client that other tasks read and update.
+#[derive(Debug)]
+pub struct Obuf {
+    /// Bytes handed to the client and not yet accepted by its socket.
+    pending: AtomicUsize,
+    /// Unix ms when the soft limit was first seen reached, 0 when under it.
+    soft_since_ms: AtomicI64,
+    /// Scheduled to be closed (redis CLIENT_CLOSE_ASAP): nothing more is written to it.
+    close_asap: AtomicBool,
+    /// The reply buffer's size (CLIENT LIST `rbs`).
+    pub rbs: AtomicUsize,
+}
+
+impl Default for Obuf {
+    fn default() -> Self {
+        Obuf {
+            pending: AtomicUsize::new(0),
+            soft_since_ms: AtomicI64::new(0),
+            close_asap: AtomicBool::new(false),
+            rbs: AtomicUsize::new(REPLY_CHUNK_BYTES),
+        }
+    }
+}
+
+impl Obuf {
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    pub fn closing(&self) -> bool {
+        self.close_asap.load(Ordering::Acquire)
+    }
+}
+
+/// `client-output-buffer-limit` of each class, mirrored for the paths that check them.
+#[derive(Debug, Default)]
+pub struct Limits {
+    hard: [AtomicU64; 3],
+    soft: [AtomicU64; 3],
+    soft_secs: [AtomicU64; 3],
+}
+
+impl Limits {
+    pub fn load(&self, c: &crate::config::ClientOutputBufferLimits) {
+        for (i, l) in [c.normal, c.replica, c.pubsub].iter().enumerate() {
+            self.hard[i].store(l.hard_bytes, Ordering::Relaxed);
+            self.soft[i].store(l.soft_bytes, Ordering::Relaxed);
+            self.soft_secs[i].store(l.soft_seconds, Ordering::Relaxed);
+        }
+    }
+
+    /// (hard, soft, soft seconds) of a class.
+    pub fn of(&self, class: Class) -> (u64, u64, u64) {
+        let i = class as usize;
+        (
+            self.hard[i].load(Ordering::Relaxed),
+            self.soft[i].load(Ordering::Relaxed),
+            self.soft_secs[i].load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The limit class of a client.
+pub fn class(c: &ClientShared) -> Class {
+    if c.is_master.load(Ordering::Relaxed) {
+        Class::Normal
+    } else if c.is_replica.load(Ordering::Relaxed) && !c.is_monitor.load(Ordering::Relaxed) {
+        Class::Replica
+    } else if c.sub_count.load(Ordering::Relaxed) + c.psub_count.load(Ordering::Relaxed) > 0 {
+        Class::Pubsub
+    } else {
+        Class::Normal
+    }
+}
+
+/// (obl, oll, omem) of `pending` bytes with a reply buffer of `rbs` bytes.
+pub fn layout(pending: usize, rbs: usize) -> (usize, usize, usize) {
+    let obl = pending.min(rbs);
+    let oll = (pending - obl).div_ceil(BLOCK_USABLE);
+    (obl, oll, oll * (BLOCK_USABLE + BLOCK_OVERHEAD))
+}
+
+/// Whether `used` bytes of output reach the hard limit, or the soft limit for longer than its
+/// seconds (redis `checkClientOutputBufferLimits`); tracks when the soft limit was first
+/// reached. A replica's hard limit is never below the backlog size (a partial resync the
+/// backlog can serve must not be cut off).
+pub fn over_limits(
+    limits: (u64, u64, u64),
+    used: u64,
+    soft_since_ms: &AtomicI64,
+    floor: u64,
+) -> bool {
+    let (hard, soft, soft_secs) = limits;
+    let hard_at = if hard > 0 { hard.max(floor) } else { 0 };
+    if hard_at > 0 && used >= hard_at {
+        return true;
+    }
+    if soft > 0 && used >= soft {
+        let now = crate::util::now_ms();
+        let since = soft_since_ms.load(Ordering::Relaxed);
+        if since == 0 {
+            soft_since_ms.store(now, Ordering::Relaxed);
+            return false;
+        }
+        return (now - since) as u64 > soft_secs * 1000;
+    }
+    soft_since_ms.store(0, Ordering::Relaxed);
+    false
+}
+
+/// The log line of a client closed for its output buffer when output was added.
+pub const CLOSED_ASAP: &str = "scheduled to be closed ASAP for overcoming of output buffer limits.";
+/// The same found by the cron (the soft limit's seconds ran out without new output).
+pub const CLOSED_BY_CRON: &str = "closed for overcoming of output buffer limits.";
+
+/// Flags a client to be closed without writing anything more, logs why, and wakes its task.
+/// `by_cron`: found by the cron rather than when output was added (Redis frees the client
+/// at once there, and says so).
+pub fn close_for_limits(c: &ClientShared, by_cron: bool) {
+    if c.obuf.close_asap.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let line = crate::commands::admin::client::describe(c);
+    let why = if by_cron { CLOSED_BY_CRON } else { CLOSED_ASAP };
+    tracing::warn!("Client {line} {why}");
+    let _ = c.tx.send(Push::Kill);
+}
+
+/// Checks a normal or pub/sub client whose pending output is `pending` bytes (plus `building`
+/// bytes of replies not flushed yet) against its class's limits; closes it when reached.
+/// Returns whether the client is (now) to be closed.
+pub fn check(server: &Server, c: &ClientShared, building: usize) -> bool {
+    check_as(server, c, building, false)
+}
+
+fn check_as(server: &Server, c: &ClientShared, building: usize, by_cron: bool) -> bool {
+    if c.obuf.closing() {
+        return true;
+    }
+    let pending = c.obuf.pending() + building;
+    let (_, _, omem) = layout(pending, c.obuf.rbs.load(Ordering::Relaxed));
+    // Redis checks when its reply list grows; an empty list is never over a limit.
+    if omem == 0 && c.obuf.soft_since_ms.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    let limits = server.hot.obuf.of(class(c));
+    if over_limits(limits, omem as u64, &c.obuf.soft_since_ms, 0) {
+        // Counted for the log line, which shows the output that overflowed.
+        c.obuf.pending.fetch_add(building, Ordering::Relaxed);
+        close_for_limits(c, by_cron);
+        c.obuf.pending.fetch_sub(building, Ordering::Relaxed);
+        return true;
+    }
+    false
+}
+
+/// Bytes of reply after which a client reaches its class's hard limit, if it has one.
+pub fn reply_budget(server: &Server, c: &ClientShared) -> Option<usize> {
+    let (hard, _, _) = server.hot.obuf.of(class(c));
+    (hard > 0).then(|| hard as usize + c.obuf.rbs.load(Ordering::Relaxed))
+}
+
+/// The clients part of the cron (redis `clientsCron`'s output-buffer check): a client whose
+/// soft limit's seconds ran out while nothing new was queued is closed now.
+pub fn cron(server: &Server) {
+    let waiting: Vec<_> = server
+        .clients
+        .lock()
+        .values()
+        .filter(|c| c.obuf.soft_since_ms.load(Ordering::Relaxed) != 0 && !c.obuf.closing())
+        .cloned()
+        .collect();
+    for c in waiting {
+        check_as(server, &c, 0, true);
+    }
+    server.repl.stream.check_limits();
+}
+
+impl ClientShared {
+    /// Queues output for this client (a pub/sub message, a MONITOR line), counts it, and
+    /// closes the client if that takes it over its output buffer limit. Dropped when the
+    /// client is already being closed.
+    pub fn push(&self, server: &Server, bytes: Bytes) {
+        if self.obuf.closing() {
+            return;
+        }
+        self.obuf.pending.fetch_add(bytes.len(), Ordering::Relaxed);
+        let _ = self.tx.send(Push::Bytes(bytes));
+        check(server, self, 0);
+    }
+}
+
+/// Moves a queued push into the connection's output buffer (it is counted again while that
+/// buffer is flushed).
+pub fn take_push(c: &ClientShared, bytes: &Bytes, out: &mut BytesMut) {
+    c.obuf.pending.fetch_sub(bytes.len(), Ordering::Relaxed);
+    out.extend_from_slice(bytes);
+}
+
+/// Why a flush stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FlushError {
+    /// The socket failed or the peer is gone.
+    Io,
+    /// CLIENT KILL, an output buffer limit, or shutdown of the channel.
+    Closed,
+}
+
+/// Writes `out` to the socket, counting it as pending output until the socket takes it.
+/// Meanwhile pushes keep arriving (appended, already counted) and a kill or an output limit
+/// ends the flush at once, the rest unwritten.
+pub async fn flush<S: AsyncWrite + Unpin>(
+    server: &Server,
+    c: &ClientShared,
+    stream: &mut S,
+    out: &mut BytesMut,
+    rx: &mut mpsc::UnboundedReceiver<Push>,
+) -> Result<(), FlushError> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    if c.obuf.closing() {
+        out.clear();
+        return Err(FlushError::Closed);
+    }
+    c.obuf.pending.fetch_add(out.len(), Ordering::Relaxed);
+    let res = loop {
+        if out.is_empty() {
+            break Ok(());
+        }
+        tokio::select! {
+            biased;
+            r = stream.write(out) => match r {
+                Ok(n) if n > 0 => {
+                    server.stats.net_output_bytes.add(n as u64);
+                    c.obuf.pending.fetch_sub(n, Ordering::Relaxed);
+                    out.advance(n);
+                }
+                _ => break Err(FlushError::Io),
+            },
+            p = rx.recv() => match p {
+                Some(Push::Bytes(b)) => out.extend_from_slice(&b),
+                Some(Push::Kill) | None => break Err(FlushError::Closed),
+            },
+        }
+        if c.obuf.closing() {
+            break Err(FlushError::Closed);
+        }
+    };
+    c.obuf.pending.fetch_sub(out.len(), Ordering::Relaxed);
+    out.clear();
+    res
+}

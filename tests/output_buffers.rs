@@ -1,0 +1,299 @@
+//! Per-client output buffers and `client-output-buffer-limit`, each scenario run against
+//! tandem-server and the reference redis-server with the same expectations: a normal client
+//! whose reply overflows gets nothing and is closed, a pub/sub client that stops reading is
+//! closed at the hard limit after showing its pending output in CLIENT LIST `omem`, and a
+//! replica that falls behind is dropped at the soft limit only once its seconds ran out (and
+//! not before), while syncing as well as while streaming, then comes back through a new sync.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::proxy::Proxy;
+use support::{
+    encode_command, start_node as start, start_replica_node as start_replica, wait_in_sync,
+    wait_link_up, wait_until, Server, ServerKind, SYNC_TIMEOUT,
+};
+
+use ServerKind::{Redis, Tandem};
+
+/// Redis logs "scheduled to be closed ASAP for overcoming ..." when output was being added,
+/// "closed for overcoming ..." when its cron finds the limit reached.
+const CLOSED_LINE: &str = "for overcoming of output buffer limits";
+
+/// The CLIENT LIST line of the client named `name`, if connected.
+fn client_line(server: &Server, name: &str) -> Option<String> {
+    let list = String::from_utf8_lossy(&server.request(&["CLIENT", "LIST"])).into_owned();
+    let needle = format!(" name={name} ");
+    list.lines()
+        .find(|l| l.contains(&needle))
+        .map(str::to_string)
+}
+
+/// The numeric `field=` of a CLIENT LIST line.
+fn field(line: &str, field: &str) -> u64 {
+    let key = format!(" {field}=");
+    let at = line
+        .find(&key)
+        .map(|i| i + key.len())
+        .unwrap_or_else(|| panic!("{field} in {line}"));
+    line[at..]
+        .split(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{field} in {line}"))
+}
+
+fn set_limit(server: &Server, value: &str) {
+    let r = server.request(&["CONFIG", "SET", "client-output-buffer-limit", value]);
+    assert_eq!(r, b"+OK\r\n", "{}", server.label());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn single_reply_over_limit(kind: ServerKind) {
+    let server = start(kind, &[]);
+    let item = "x".repeat(1000);
+    let mut con = server.raw();
+    for _ in 0..150 {
+        assert_eq!(
+            con.request_str(&["RPUSH", "biglist", &item]).first(),
+            Some(&b':')
+        );
+    }
+    set_limit(&server, "normal 100000 0 0");
+    let mut victim = server.raw();
+    assert_eq!(
+        victim.request_str(&["CLIENT", "SETNAME", "big"]),
+        b"+OK\r\n"
+    );
+    // Replies before the overflowing one in the same batch are not sent either.
+    let mut batch = encode_command(&[b"PING"]);
+    batch.extend_from_slice(&encode_command(&[b"LRANGE", b"biglist", b"0", b"-1"]));
+    victim.send_raw(&batch);
+    victim.set_timeout(Duration::from_secs(10));
+    let got = victim.read_until_closed().expect("closed");
+    assert!(
+        got.is_empty(),
+        "{}: got {} bytes",
+        server.label(),
+        got.len()
+    );
+    assert!(client_line(&server, "big").is_none());
+    assert!(
+        server.log_text().contains(CLOSED_LINE),
+        "{}",
+        server.label()
+    );
+    // A reply under the limit is fine.
+    assert_eq!(
+        con.request_str(&["LRANGE", "biglist", "0", "10"]).first(),
+        Some(&b'*')
+    );
+}
+
+#[test]
+fn single_reply_over_limit_tandem() {
+    single_reply_over_limit(Tandem);
+}
+
+#[test]
+fn single_reply_over_limit_redis() {
+    single_reply_over_limit(Redis);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn pubsub_hard_limit(kind: ServerKind) {
+    let server = start(kind, &["--client-output-buffer-limit", "pubsub 200000 0 0"]);
+    let mut sub = server.raw();
+    assert_eq!(sub.request_str(&["CLIENT", "SETNAME", "sub"]), b"+OK\r\n");
+    sub.send_cmd(&[b"SUBSCRIBE", b"ch"]);
+    let _ = sub.read_reply_raw();
+    let mut publisher = server.raw();
+    let message = vec![b'm'; 1000];
+    let mut max_omem = 0;
+    let start = Instant::now();
+    // The subscriber reads nothing: once the kernel's socket buffers are full, messages pile
+    // up in its output buffer until the hard limit closes it.
+    let closed = loop {
+        let mut batch = Vec::new();
+        for _ in 0..100 {
+            batch.extend_from_slice(&encode_command(&[b"PUBLISH", b"ch", &message]));
+        }
+        publisher.send_raw(&batch);
+        for _ in 0..100 {
+            let _ = publisher.read_reply_raw();
+        }
+        match client_line(&server, "sub") {
+            None => break true,
+            Some(line) => max_omem = max_omem.max(field(&line, "omem")),
+        }
+        if start.elapsed() > SYNC_TIMEOUT {
+            break false;
+        }
+    };
+    assert!(closed, "{}: subscriber never closed", server.label());
+    assert!(
+        max_omem > 0 && max_omem < 200000 + 40000,
+        "{}: omem seen {max_omem}",
+        server.label()
+    );
+    assert!(
+        server.log_text().contains(CLOSED_LINE),
+        "{}",
+        server.label()
+    );
+}
+
+#[test]
+fn pubsub_hard_limit_tandem() {
+    pubsub_hard_limit(Tandem);
+}
+
+#[test]
+fn pubsub_hard_limit_redis() {
+    pubsub_hard_limit(Redis);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Writes `n` SETs of `size`-byte values, pipelined, and reads their replies.
+fn write_values(server: &Server, prefix: &str, n: usize, size: usize) {
+    let value = vec![b'v'; size];
+    let mut con = server.raw();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let key = format!("{prefix}:{i}");
+        out.extend_from_slice(&encode_command(&[b"SET", key.as_bytes(), &value]));
+    }
+    con.send_raw(&out);
+    for _ in 0..n {
+        assert_eq!(con.read_reply_raw(), b"+OK\r\n", "{}", server.label());
+    }
+}
+
+fn connected_slaves(master: &Server) -> i64 {
+    master.info_i64("replication", "connected_slaves")
+}
+
+/// A replica over the soft limit stays until the soft seconds ran out, then is dropped, and
+/// resyncs once it reads again.
+fn replica_soft_limit(kind: ServerKind) {
+    let master = start(kind, &["--repl-backlog-size", "16kb"]);
+    let proxy = Proxy::start(master.addr());
+    let replica = start_replica(Tandem, proxy.port(), &[]);
+    wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
+    set_limit(&master, "replica 0 256kb 3");
+    proxy.set_paused(true);
+    // Far more than the socket buffers between master and proxy hold.
+    let mut written = 0;
+    let over = wait_until(SYNC_TIMEOUT, || {
+        write_values(&master, "soft", 64, 64 * 1024);
+        written += 64 * 64 * 1024;
+        master.log_text().contains(CLOSED_LINE) || written > 64 << 20 || {
+            let line =
+                String::from_utf8_lossy(&master.request(&["CLIENT", "LIST", "TYPE", "replica"]))
+                    .into_owned();
+            line.lines()
+                .filter(|l| l.contains(" omem="))
+                .any(|l| field(l, "omem") >= 256 * 1024)
+        }
+    });
+    assert!(
+        over,
+        "{}: the replica's output never passed the soft limit",
+        master.label()
+    );
+    let reached = Instant::now();
+    // Not dropped before the soft limit's seconds.
+    std::thread::sleep(Duration::from_millis(1500));
+    if reached.elapsed() < Duration::from_millis(2500) {
+        assert_eq!(
+            connected_slaves(&master),
+            1,
+            "{}: dropped too early",
+            master.label()
+        );
+        assert!(
+            !master.log_text().contains(CLOSED_LINE),
+            "{}",
+            master.label()
+        );
+    }
+    // Then dropped without further traffic.
+    assert!(
+        wait_until(Duration::from_secs(10), || master
+            .log_text()
+            .contains(CLOSED_LINE)),
+        "{}: replica over the soft limit never dropped",
+        master.label()
+    );
+    assert!(
+        reached.elapsed() >= Duration::from_secs(2),
+        "{}: dropped after {:?}",
+        master.label(),
+        reached.elapsed()
+    );
+    proxy.set_paused(false);
+    wait_link_up(&replica, SYNC_TIMEOUT);
+    wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
+    assert!(
+        master.info_i64("stats", "sync_full") >= 2,
+        "{}: no new full sync",
+        master.label()
+    );
+}
+
+#[test]
+fn replica_soft_limit_tandem() {
+    replica_soft_limit(Tandem);
+}
+
+#[test]
+fn replica_soft_limit_redis() {
+    replica_soft_limit(Redis);
+}
+
+/// A replica waiting for its snapshot accumulates the stream written meanwhile; over the hard
+/// limit it is dropped before the snapshot ends, then syncs again.
+fn replica_dropped_during_full_sync(kind: ServerKind) {
+    let master = start(kind, &["--repl-backlog-size", "16kb"]);
+    write_values(&master, "seed", 20, 100);
+    // 0.5 s per saved key: the snapshot takes about 10 s.
+    assert_eq!(
+        master.request(&["CONFIG", "SET", "rdb-key-save-delay", "500000"]),
+        b"+OK\r\n"
+    );
+    set_limit(&master, "replica 512kb 0 0");
+    let replica = start_replica(Tandem, master.port(), &[]);
+    assert!(
+        wait_until(SYNC_TIMEOUT, || connected_slaves(&master) == 1),
+        "{}: replica never attached",
+        master.label()
+    );
+    write_values(&master, "during", 32, 64 * 1024);
+    assert!(
+        wait_until(Duration::from_secs(5), || master
+            .log_text()
+            .contains(CLOSED_LINE)),
+        "{}: syncing replica over the hard limit not dropped",
+        master.label()
+    );
+    assert_eq!(
+        master.request(&["CONFIG", "SET", "rdb-key-save-delay", "0"]),
+        b"+OK\r\n"
+    );
+    wait_link_up(&replica, SYNC_TIMEOUT);
+    wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
+}
+
+#[test]
+fn replica_dropped_during_full_sync_tandem() {
+    replica_dropped_during_full_sync(Tandem);
+}
+
+#[test]
+fn replica_dropped_during_full_sync_redis() {
+    replica_dropped_during_full_sync(Redis);
+}
