@@ -4,6 +4,8 @@
 //! closed at the hard limit after showing its pending output in CLIENT LIST `omem`, and a
 //! replica that falls behind is dropped at the soft limit only once its seconds ran out (and
 //! not before), while syncing as well as while streaming, then comes back through a new sync.
+//! The query buffer (the input side CLIENT LIST shows beside it) grows for big arguments,
+//! shrinks back to its recent peak and is released while the client is idle.
 
 mod support;
 
@@ -296,4 +298,61 @@ fn replica_dropped_during_full_sync_tandem() {
 #[test]
 fn replica_dropped_during_full_sync_redis() {
     replica_dropped_during_full_sync(Redis);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query buffers (the input side, shown beside the output in CLIENT LIST).
+
+/// `qbuf + qbuf-free` of the client named `name`, seen by another client.
+fn query_buffer(server: &Server, name: &str) -> u64 {
+    let line = client_line(server, name).expect("client listed");
+    field(&line, "qbuf") + field(&line, "qbuf-free")
+}
+
+/// A fresh client reads into 16 KiB of room; after a big argument the room stays big until
+/// the cron shrinks it to the recent peak; an idle client's buffer is released.
+fn query_buffer_resizing(kind: ServerKind) {
+    let server = start(kind, &[]);
+    let mut con = server.raw();
+    assert_eq!(con.request_str(&["CLIENT", "SETNAME", "qb"]), b"+OK\r\n");
+    let fresh = query_buffer(&server, "qb");
+    assert!(
+        (16384..32768).contains(&fresh),
+        "{}: fresh {fresh}",
+        server.label()
+    );
+    let big = "A".repeat(400_000);
+    assert_eq!(con.request_str(&["SET", "x", &big]), b"+OK\r\n");
+    let grown = query_buffer(&server, "qb");
+    assert!(
+        grown > 32768,
+        "{}: after a big argument {grown}",
+        server.label()
+    );
+    let shrunk = wait_until(Duration::from_secs(5), || {
+        assert_eq!(con.request_str(&["SET", "x", "small"]), b"+OK\r\n");
+        let now = query_buffer(&server, "qb");
+        now > 0 && now < grown
+    });
+    assert!(shrunk, "{}: never shrank from {grown}", server.label());
+    // Polled slowly: Redis's cron visits the newest clients first, and a fresh connection per
+    // poll could keep it from ever reaching this one.
+    let released = wait_until(Duration::from_secs(10), || {
+        std::thread::sleep(Duration::from_millis(250));
+        let line = client_line(&server, "qb").expect("client listed");
+        field(&line, "idle") >= 3 && field(&line, "qbuf") + field(&line, "qbuf-free") == 0
+    });
+    assert!(released, "{}: idle buffer kept", server.label());
+    // It still works once it sends again.
+    assert_eq!(con.request_str(&["GET", "x"]), b"$5\r\nsmall\r\n");
+}
+
+#[test]
+fn query_buffer_resizing_tandem() {
+    query_buffer_resizing(Tandem);
+}
+
+#[test]
+fn query_buffer_resizing_redis() {
+    query_buffer_resizing(Redis);
 }

@@ -260,7 +260,12 @@ fn hello(cx: &mut Ctx) -> Result<Reply, CmdError> {
                 "Client names cannot contain spaces, newlines or special characters.",
             ));
         }
-        *cx.client.shared.name.lock() = if name.is_empty() { None } else { Some(name) };
+        // A copy: a slice would keep the whole read buffer it came in allocated.
+        *cx.client.shared.name.lock() = if name.is_empty() {
+            None
+        } else {
+            Some(Bytes::copy_from_slice(&name))
+        };
     }
     if let Some(v) = proto {
         cx.client.resp = if v == 3 { Resp::V3 } else { Resp::V2 };
@@ -419,6 +424,8 @@ fn sync_counts(cx: &Ctx) {
 fn subscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let mut out = Vec::new();
     for ch in &cx.argv[1..] {
+        // Copies: slices would keep the read buffer they came in allocated while subscribed.
+        let ch = Bytes::copy_from_slice(ch);
         if cx.client.subs.insert(ch.clone()) {
             cx.server.pubsub.subscribe(ch.clone(), &cx.client.shared);
         }
@@ -431,6 +438,7 @@ fn subscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
 fn psubscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let mut out = Vec::new();
     for p in &cx.argv[1..] {
+        let p = Bytes::copy_from_slice(p);
         if cx.client.psubs.insert(p.clone()) {
             cx.server.pubsub.psubscribe(p.clone(), &cx.client.shared);
         }

@@ -546,6 +546,7 @@ where
                         return Outcome::Close;
                     }
                 }
+                Some(Push::Resize) => {}
                 Some(Push::Kill) | None => {
                     give_up(server, &waiter);
                     return Outcome::Close;

@@ -20,6 +20,8 @@ pub enum Push {
     Bytes(Bytes),
     /// CLIENT KILL or shutdown: close the connection.
     Kill,
+    /// The cron's visit: resize the query and reply buffers to recent use.
+    Resize,
 }
 
 /// CLIENT REPLY mode.
@@ -72,6 +74,9 @@ pub struct ClientShared {
     pub close_after_unblock: AtomicBool,
     /// Pending output, its limits and reply buffer size.
     pub obuf: super::output::Obuf,
+    /// Query buffer: unprocessed bytes and allocated bytes (CLIENT LIST `qbuf`, `qbuf-free`).
+    pub qbuf_len: AtomicUsize,
+    pub qbuf_cap: AtomicUsize,
     /// A replica's read position in the replication stream (its output buffer).
     pub repl_reader: Mutex<Option<Arc<crate::replication::stream::Reader>>>,
     pub tx: mpsc::UnboundedSender<Push>,

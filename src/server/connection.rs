@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::blocking::Outcome;
@@ -48,6 +48,8 @@ pub fn register(
         is_blocked: AtomicBool::new(false),
         close_after_unblock: AtomicBool::new(false),
         obuf: Default::default(),
+        qbuf_len: AtomicUsize::new(0),
+        qbuf_cap: AtomicUsize::new(0),
         repl_reader: Mutex::new(None),
         tx,
     });
@@ -107,17 +109,14 @@ pub async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut inbuf = BytesMut::with_capacity(4096);
+    let mut qb = super::querybuf::QueryBuf::default();
     let mut out = BytesMut::with_capacity(4096);
     let mut shutdown = server.shutdown_tx.subscribe();
     let mut hint = 0usize;
     let idle_timeout = server.config.read().timeout;
     let mut last_activity = Instant::now();
     loop {
-        if inbuf.capacity() - inbuf.len() < 1024 || hint > inbuf.capacity() {
-            let want = hint.saturating_sub(inbuf.len()).max(16 * 1024);
-            inbuf.reserve(want);
-        }
+        qb.prepare(hint);
         let idle = async {
             if idle_timeout == 0 || client.in_pubsub() || client.is_master_link {
                 std::future::pending::<()>().await
@@ -127,11 +126,12 @@ pub async fn serve<S>(
             }
         };
         tokio::select! {
-            r = stream.read_buf(&mut inbuf) => {
+            r = qb.read(&mut stream) => {
                 let n = match r {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
+                qb.note_peak(hint);
                 last_activity = Instant::now();
                 server.stats.net_input_bytes.add(n as u64);
                 let (limits, query_limit) = {
@@ -141,7 +141,7 @@ pub async fn serve<S>(
                 let mut limits = limits;
                 loop {
                     limits.authenticated = client.authenticated;
-                    match decode_request(&mut inbuf, limits, &mut hint) {
+                    match decode_request(&mut qb.buf, limits, &mut hint) {
                         Ok(Some(argv)) => {
                             hint = 0;
                             if argv.is_empty() {
@@ -169,7 +169,7 @@ pub async fn serve<S>(
                                     client.close_after_reply = true;
                                     break;
                                 }
-                                match super::blocking::resolve(&server, &mut client, b, &mut stream, &mut inbuf, &mut rx).await {
+                                match super::blocking::resolve(&server, &mut client, b, &mut stream, &mut qb.buf, &mut rx).await {
                                     Outcome::Reply(r) => reply = r,
                                     Outcome::ReplyAndClose(r) => {
                                         reply = r;
@@ -205,8 +205,10 @@ pub async fn serve<S>(
                 if client.shared.obuf.closing() {
                     break;
                 }
-                if inbuf.len() as u64 > query_limit {
-                    tracing::warn!("Closing client that reached max query buffer length: addr={} qbuf={}", client.shared.addr, inbuf.len());
+                qb.publish(&client.shared);
+                if qb.buf.len() as u64 > query_limit {
+                    let head = crate::util::repr(&qb.buf[..qb.buf.len().min(64)]);
+                    tracing::warn!("Closing client that reached max query buffer length: {} (qbuf initial bytes: {head})", crate::commands::admin::client::describe(&client.shared));
                     break;
                 }
                 if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
@@ -229,6 +231,7 @@ pub async fn serve<S>(
                         loop {
                             match rx.try_recv() {
                                 Ok(Push::Bytes(b)) => output::take_push(&client.shared, &b, &mut out),
+                                Ok(Push::Resize) => {}
                                 Ok(Push::Kill) => {
                                     killed = true;
                                     break;
@@ -239,6 +242,11 @@ pub async fn serve<S>(
                         if killed || output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
                             break;
                         }
+                    }
+                    Some(Push::Resize) => {
+                        let idle = (crate::util::now_ms() - client.shared.last_interaction.load(Ordering::Relaxed)) / 1000;
+                        qb.resize(idle, hint);
+                        qb.publish(&client.shared);
                     }
                     Some(Push::Kill) | None => break,
                 }
@@ -252,4 +260,14 @@ pub async fn serve<S>(
     }
     let _ = stream.shutdown().await;
     unregister(&server, &mut client);
+    // A client closed over its limits, or whose buffers grew, leaves blocks in this thread's
+    // allocator cache; give them back so used_memory drops with it.
+    let big = out.capacity() > BIG_BUFFER || qb.buf.capacity() > BIG_BUFFER;
+    drop((out, qb));
+    if big || client.shared.obuf.closing() {
+        super::memory::release_thread_cache();
+    }
 }
+
+/// Buffer capacity past which a closing connection releases its thread's allocator cache.
+const BIG_BUFFER: usize = 64 * 1024;

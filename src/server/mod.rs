@@ -15,6 +15,7 @@ pub mod notify;
 pub mod oom;
 pub mod output;
 pub mod pubsub;
+pub mod querybuf;
 pub mod slowlog;
 pub mod startup;
 pub mod stats;

@@ -205,16 +205,45 @@ pub fn reply_budget(server: &Server, c: &ClientShared) -> Option<usize> {
     (hard > 0).then(|| hard as usize + c.obuf.rbs.load(Ordering::Relaxed))
 }
 
-/// The clients part of the cron (redis `clientsCron`'s output-buffer check): a client whose
-/// soft limit's seconds ran out while nothing new was queued is closed now.
-pub fn cron(server: &Server) {
-    let waiting: Vec<_> = server
-        .clients
-        .lock()
-        .values()
-        .filter(|c| c.obuf.soft_since_ms.load(Ordering::Relaxed) != 0 && !c.obuf.closing())
-        .cloned()
-        .collect();
+/// The clients part of the cron (redis `clientsCron`): visits a few clients per tick in turn
+/// (each about once a second), asking those whose query buffer may be resized to do it; and
+/// closes clients whose soft limit's seconds ran out while nothing new was queued.
+pub fn cron(server: &Server, hz: u64) {
+    static CURSOR: AtomicU64 = AtomicU64::new(0);
+    let now = crate::util::now_ms();
+    let (visit, waiting) = {
+        let clients = server.clients.lock();
+        let count = (clients.len() / hz.max(1) as usize).max(5);
+        let from = CURSOR.load(Ordering::Relaxed);
+        let mut visit: Vec<_> = clients.range(from + 1..).take(count).collect();
+        if visit.len() < count {
+            let more = count - visit.len();
+            visit.extend(clients.range(..=from).take(more));
+        }
+        if let Some((id, _)) = visit.last() {
+            CURSOR.store(**id, Ordering::Relaxed);
+        }
+        let visit: Vec<_> = visit.into_iter().map(|(_, c)| c.clone()).collect();
+        let waiting: Vec<_> = clients
+            .values()
+            .filter(|c| c.obuf.soft_since_ms.load(Ordering::Relaxed) != 0 && !c.obuf.closing())
+            .cloned()
+            .collect();
+        (visit, waiting)
+    };
+    for c in visit {
+        if c.is_replica.load(Ordering::Relaxed) || c.is_master.load(Ordering::Relaxed) {
+            continue;
+        }
+        let idle = (now - c.last_interaction.load(Ordering::Relaxed)) / 1000;
+        let (len, cap) = (
+            c.qbuf_len.load(Ordering::Relaxed),
+            c.qbuf_cap.load(Ordering::Relaxed),
+        );
+        if super::querybuf::QueryBuf::wants_resize(len, cap, idle) {
+            let _ = c.tx.send(Push::Resize);
+        }
+    }
     for c in waiting {
         check_as(server, &c, 0, true);
     }
@@ -285,6 +314,7 @@ pub async fn flush<S: AsyncWrite + Unpin>(
             },
             p = rx.recv() => match p {
                 Some(Push::Bytes(b)) => out.extend_from_slice(&b),
+                Some(Push::Resize) => {}
                 Some(Push::Kill) | None => break Err(FlushError::Closed),
             },
         }

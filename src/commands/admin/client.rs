@@ -209,7 +209,16 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
                 CLIENT_BASE_MEM + REPLY_BUF + argv_mem + multi_mem,
             )
         }
-        None => (0, 0, 0, CLIENT_BASE_MEM + multi_mem),
+        None => {
+            let len = c.qbuf_len.load(Ordering::Relaxed);
+            let cap = c.qbuf_cap.load(Ordering::Relaxed);
+            (
+                len,
+                cap.saturating_sub(len),
+                0,
+                CLIENT_BASE_MEM + cap + multi_mem,
+            )
+        }
     };
     let rbs = c.obuf.rbs.load(Ordering::Relaxed);
     let (obl, oll, omem) = match c.repl_reader.lock().as_ref() {
@@ -435,10 +444,11 @@ fn setname(cx: &mut Ctx) -> Result<Reply, CmdError> {
             "Client names cannot contain spaces, newlines or special characters.",
         ));
     }
+    // A copy: a slice would keep the whole read buffer it came in allocated.
     *cx.client.shared.name.lock() = if name.is_empty() {
         None
     } else {
-        Some(name.clone())
+        Some(Bytes::copy_from_slice(name))
     };
     Ok(Reply::OK)
 }

@@ -195,6 +195,7 @@ pub async fn wait(
             _ = tokio::time::sleep(nap) => {}
             p = rx.recv() => match p {
                 Some(Push::Bytes(b)) => crate::server::output::take_push(client, &b, out),
+                Some(Push::Resize) => {}
                 Some(Push::Kill) | None => return false,
             },
         }

@@ -1,0 +1,118 @@
+//! A connection's query buffer as Redis sizes it (redis `networking.c` `readQueryFromClient`,
+//! `server.c` `clientsCronResizeQueryBuffer`): reads go into at least 16 KiB of room; a
+//! buffer that grew for a big argument shrinks back to its recent peak; the buffer of a client
+//! idle for more than 2 seconds is released until it sends again. CLIENT LIST shows its
+//! unprocessed bytes and free room (`qbuf`, `qbuf-free`) for other clients.
+
+use std::sync::atomic::Ordering;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::client::ClientShared;
+
+/// Room made for a read (redis PROTO_IOBUF_LEN).
+pub const IOBUF_LEN: usize = 16 * 1024;
+/// A buffer at most this big is never shrunk for being bigger than its peak
+/// (redis PROTO_RESIZE_THRESHOLD).
+const RESIZE_THRESHOLD: usize = 32 * 1024;
+/// Free room below which a buffer is not worth resizing.
+const WORTH_RESIZING: usize = 4 * 1024;
+
+/// The query buffer and what its resizing needs.
+pub struct QueryBuf {
+    pub buf: BytesMut,
+    /// The most bytes it held since the cron last looked (redis `querybuf_peak`).
+    peak: usize,
+    /// Released while the client is idle: the next read allocates it again.
+    released: bool,
+}
+
+impl Default for QueryBuf {
+    fn default() -> Self {
+        QueryBuf {
+            buf: BytesMut::with_capacity(IOBUF_LEN),
+            peak: 0,
+            released: false,
+        }
+    }
+}
+
+impl QueryBuf {
+    /// Makes room for the next read: 16 KiB, or what the bulk being read still needs (`hint`).
+    pub fn prepare(&mut self, hint: usize) {
+        let b = &mut self.buf;
+        if !self.released && (b.capacity() - b.len() < 1024 || hint > b.capacity()) {
+            let want = hint.saturating_sub(b.len()).max(IOBUF_LEN);
+            b.reserve(want);
+        }
+    }
+
+    /// Reads what the socket has. A released buffer is allocated again only once bytes
+    /// arrived (they are read into a small stack buffer first).
+    pub async fn read<S: AsyncRead + Unpin>(&mut self, stream: &mut S) -> std::io::Result<usize> {
+        if !self.released {
+            return stream.read_buf(&mut self.buf).await;
+        }
+        let mut first = [0u8; 1024];
+        let n = stream.read(&mut first).await?;
+        if n > 0 {
+            self.released = false;
+            self.buf = BytesMut::with_capacity(IOBUF_LEN);
+            self.buf.extend_from_slice(&first[..n]);
+        }
+        Ok(n)
+    }
+
+    /// Records the buffer's size after a read (and the size of the bulk being read).
+    pub fn note_peak(&mut self, hint: usize) {
+        self.peak = self.peak.max(self.buf.len()).max(hint);
+    }
+
+    /// Shows the buffer to CLIENT LIST. An emptied buffer first takes back the room of the
+    /// requests it handed out, when nothing holds them any more (Redis's buffer keeps its
+    /// allocation as it is consumed).
+    pub fn publish(&mut self, c: &ClientShared) {
+        if self.buf.is_empty() && !self.released {
+            let _ = self.buf.try_reclaim(IOBUF_LEN);
+        }
+        c.qbuf_len.store(self.buf.len(), Ordering::Relaxed);
+        c.qbuf_cap.store(self.capacity(), Ordering::Relaxed);
+    }
+
+    fn capacity(&self) -> usize {
+        if self.released {
+            0
+        } else {
+            self.buf.capacity()
+        }
+    }
+
+    /// The cron's visit: release the buffer of a client idle for more than 2 seconds, or
+    /// shrink one much bigger than its recent peak (never below what it holds, nor below the
+    /// bulk being read), then start a new peak.
+    pub fn resize(&mut self, idle_secs: i64, hint: usize) {
+        let (len, cap) = (self.buf.len(), self.capacity());
+        if cap - len > WORTH_RESIZING {
+            if idle_secs > 2 {
+                if len == 0 {
+                    self.buf = BytesMut::new();
+                    self.released = true;
+                } else {
+                    self.buf = BytesMut::from(&self.buf[..]);
+                }
+            } else if cap > RESIZE_THRESHOLD && cap / 2 > self.peak {
+                let keep = len.max(self.peak).max(hint);
+                let mut b = BytesMut::with_capacity(keep);
+                b.extend_from_slice(&self.buf);
+                self.buf = b;
+            }
+        }
+        self.peak = len.max(hint);
+    }
+
+    /// Whether the cron should visit a client with these CLIENT LIST figures.
+    pub fn wants_resize(len: usize, cap: usize, idle_secs: i64) -> bool {
+        cap - len.min(cap) > WORTH_RESIZING && (idle_secs > 2 || cap > RESIZE_THRESHOLD)
+    }
+}
