@@ -169,6 +169,12 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
                 )),
             }
         }
+        // Sends a command to the replicas only (a test hook for data divergence).
+        ("replicate", n) if n >= 3 => {
+            let argv = cx.argv[2..].to_vec();
+            cx.propagate_as(argv);
+            Ok(Reply::OK)
+        }
         ("set-disable-deny-scripts", 3) => {
             let on = crate::util::parse_i64(&cx.argv[2]).unwrap_or(0) != 0;
             cx.server

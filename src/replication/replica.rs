@@ -465,7 +465,16 @@ async fn stream_loop(
                         // The ACK excludes the GETACK itself.
                         acks.push(applied);
                     } else {
-                        let _ = crate::server::dispatch::process(server, &mut client, &argv);
+                        let reply = crate::server::dispatch::process(server, &mut client, &argv);
+                        if let crate::protocol::Reply::Error(e) = &reply {
+                            // propagation-error-behavior ignore (the default): logged, applied on.
+                            let name = crate::server::dispatch::resolve(&argv)
+                                .map_or("<unknown>", |(_, spec)| spec.name);
+                            let text = e.strip_prefix("ERR ").unwrap_or(e);
+                            tracing::warn!(
+                                "== CRITICAL == This replica is sending an error to its master: '{text}' after processing the command '{name}'"
+                            );
+                        }
                     }
                     applied += frame.len() as u64;
                     server.repl.stream.append_raw(&frame);
