@@ -295,6 +295,18 @@ impl RunState {
     /// Waits while a script runs, until it ends (false) or has run for `threshold_ms` (true:
     /// the caller gets -BUSY). The wait gives up the worker thread's other tasks.
     pub fn wait(&self, threshold_ms: i64) -> bool {
+        // Most scripts end within microseconds: spin briefly before giving up the worker
+        // thread, which costs far more than a short script.
+        let spin_until = std::time::Instant::now() + SPIN;
+        while self.active.load(Ordering::Acquire) {
+            if std::time::Instant::now() >= spin_until {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        if !self.active.load(Ordering::Acquire) {
+            return false;
+        }
         let wait = || {
             let mut g = self.lock.lock();
             loop {
@@ -312,6 +324,9 @@ impl RunState {
         crate::util::blocking(wait)
     }
 }
+
+/// How long a command spins waiting for a running script before it parks its thread.
+const SPIN: Duration = Duration::from_micros(200);
 
 /// The BUSY error other clients get while a script has run too long.
 pub fn busy_error(state: &RunState) -> CmdError {
