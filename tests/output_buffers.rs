@@ -5,7 +5,8 @@
 //! replica that falls behind is dropped at the soft limit only once its seconds ran out (and
 //! not before), while syncing as well as while streaming, then comes back through a new sync.
 //! The query buffer (the input side CLIENT LIST shows beside it) grows for big arguments,
-//! shrinks back to its recent peak and is released while the client is idle.
+//! shrinks back to its recent peak and is released while the client is idle; the reply buffer
+//! (`rbs`) shrinks for an idle client and grows for one that fills it.
 
 mod support;
 
@@ -355,4 +356,50 @@ fn query_buffer_resizing_tandem() {
 #[test]
 fn query_buffer_resizing_redis() {
     query_buffer_resizing(Redis);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reply buffer sizing (CLIENT LIST `rbs`).
+
+/// An idle client's reply buffer shrinks to 1 KiB; one that keeps filling it grows back to
+/// 16 KiB, doubling at each of the cron's visits.
+fn reply_buffer_resizing(kind: ServerKind) {
+    let server = start(kind, &[]);
+    let ok = |args: &[&str]| assert_eq!(server.request(args), b"+OK\r\n", "{args:?}");
+    ok(&["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "100"]);
+    let mut con = server.raw();
+    assert_eq!(con.request_str(&["CLIENT", "SETNAME", "rb"]), b"+OK\r\n");
+    let rbs = |server: &Server| field(&client_line(server, "rb").expect("listed"), "rbs");
+    assert!(
+        wait_until(Duration::from_secs(5), || (1024..2046)
+            .contains(&rbs(&server))),
+        "{}: idle rbs {}",
+        server.label(),
+        rbs(&server)
+    );
+    ok(&["SET", "bigval", &"x".repeat(32768)]);
+    ok(&["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "never"]);
+    let grown = wait_until(Duration::from_secs(5), || {
+        let _ = con.request_str(&["GET", "bigval"]);
+        std::thread::sleep(Duration::from_millis(50));
+        (16384..32768).contains(&rbs(&server))
+    });
+    assert!(grown, "{}: busy rbs {}", server.label(), rbs(&server));
+    ok(&["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "reset"]);
+    let err = server.request(&["DEBUG", "REPLYBUFFER", "NOSUCH", "1"]);
+    assert!(
+        err.starts_with(b"-ERR unknown subcommand"),
+        "{}",
+        server.label()
+    );
+}
+
+#[test]
+fn reply_buffer_resizing_tandem() {
+    reply_buffer_resizing(Tandem);
+}
+
+#[test]
+fn reply_buffer_resizing_redis() {
+    reply_buffer_resizing(Redis);
 }

@@ -7,6 +7,7 @@ use super::errors::CmdError;
 use super::Ctx;
 use crate::protocol::encode::Resp;
 use crate::protocol::Reply;
+use std::sync::atomic::Ordering;
 
 /// Handles the subcommands of this file; None when `sub` is not one of them.
 pub fn run(cx: &mut Ctx, sub: &str) -> Option<Result<Reply, CmdError>> {
@@ -20,10 +21,40 @@ pub fn run(cx: &mut Ctx, sub: &str) -> Option<Result<Reply, CmdError>> {
                 .map(|()| Reply::OK)
                 .map_err(CmdError::new),
         ),
+        ("replybuffer", 4) => Some(replybuffer(cx)),
         ("segfault", _) => crate::server::crash::segfault(),
         ("assert", _) => crate::server::crash::assert_failed("1 == 2", file!(), line!()),
         _ => None,
     }
+}
+
+/// DEBUG REPLYBUFFER PEAK-RESET-TIME <never|reset|ms> | RESIZING <0|1>: the reply buffer
+/// resizing knobs.
+fn replybuffer(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let limits = &cx.server.hot.obuf;
+    let what = &cx.argv[2];
+    let value = &cx.argv[3];
+    if what.eq_ignore_ascii_case(b"peak-reset-time") {
+        let ms = if value.eq_ignore_ascii_case(b"never") {
+            -1
+        } else if value.eq_ignore_ascii_case(b"reset") {
+            crate::server::output::PEAK_RESET_DEFAULT_MS
+        } else {
+            super::args::parse_int(value)?
+        };
+        limits.peak_reset_ms.store(ms, Ordering::Relaxed);
+    } else if what.eq_ignore_ascii_case(b"resizing") {
+        // Redis reads it with atoi: anything not a number is 0.
+        let on = String::from_utf8_lossy(value)
+            .trim()
+            .parse::<i64>()
+            .unwrap_or(0)
+            != 0;
+        limits.resizing.store(on, Ordering::Relaxed);
+    } else {
+        return Err(super::admin::subcommand_syntax_error(cx));
+    }
+    Ok(Reply::OK)
 }
 
 /// DEBUG PROTOCOL <type>: a fixed reply of the named RESP type.

@@ -110,6 +110,7 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut qb = super::querybuf::QueryBuf::default();
+    let mut rb = output::ReplyBuf::default();
     let mut out = BytesMut::with_capacity(4096);
     let mut shutdown = server.shutdown_tx.subscribe();
     let mut hint = 0usize;
@@ -211,6 +212,7 @@ pub async fn serve<S>(
                     tracing::warn!("Closing client that reached max query buffer length: {} (qbuf initial bytes: {head})", crate::commands::admin::client::describe(&client.shared));
                     break;
                 }
+                rb.note(&client.shared, out.len());
                 if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
                     break;
                 }
@@ -239,6 +241,7 @@ pub async fn serve<S>(
                                 Err(_) => break,
                             }
                         }
+                        rb.note(&client.shared, out.len());
                         if killed || output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
                             break;
                         }
@@ -247,6 +250,7 @@ pub async fn serve<S>(
                         let idle = (crate::util::now_ms() - client.shared.last_interaction.load(Ordering::Relaxed)) / 1000;
                         qb.resize(idle, hint);
                         qb.publish(&client.shared);
+                        rb.resize(&server, &client.shared, &mut out);
                     }
                     Some(Push::Kill) | None => break,
                 }

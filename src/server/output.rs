@@ -54,6 +54,8 @@ pub struct Obuf {
     close_asap: AtomicBool,
     /// The reply buffer's size (CLIENT LIST `rbs`).
     pub rbs: AtomicUsize,
+    /// The most of it a batch of replies used since the last peak reset (CLIENT LIST `rbp`).
+    pub rbp: AtomicUsize,
 }
 
 impl Default for Obuf {
@@ -63,6 +65,7 @@ impl Default for Obuf {
             soft_since_ms: AtomicI64::new(0),
             close_asap: AtomicBool::new(false),
             rbs: AtomicUsize::new(REPLY_CHUNK_BYTES),
+            rbp: AtomicUsize::new(0),
         }
     }
 }
@@ -77,12 +80,83 @@ impl Obuf {
     }
 }
 
-/// `client-output-buffer-limit` of each class, mirrored for the paths that check them.
-#[derive(Debug, Default)]
+/// `client-output-buffer-limit` of each class, mirrored for the paths that check them, and
+/// the reply buffer resizing knobs of DEBUG REPLYBUFFER.
+#[derive(Debug)]
 pub struct Limits {
     hard: [AtomicU64; 3],
     soft: [AtomicU64; 3],
     soft_secs: [AtomicU64; 3],
+    /// Milliseconds between reply buffer peak resets; -1: never.
+    pub peak_reset_ms: AtomicI64,
+    /// Whether the cron resizes reply buffers.
+    pub resizing: AtomicBool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hard: Default::default(),
+            soft: Default::default(),
+            soft_secs: Default::default(),
+            peak_reset_ms: AtomicI64::new(PEAK_RESET_DEFAULT_MS),
+            resizing: AtomicBool::new(true),
+        }
+    }
+}
+
+/// Redis's REPLY_BUFFER_DEFAULT_PEAK_RESET_TIME.
+pub const PEAK_RESET_DEFAULT_MS: i64 = 5000;
+/// Smallest reply buffer (redis PROTO_REPLY_MIN_BYTES).
+const REPLY_MIN_BYTES: usize = 1024;
+
+/// The reply buffer of a connection, resized by the cron to recent use as Redis resizes its
+/// static reply buffer (`clientsCronResizeOutputBuffer`): halved towards the peak when the
+/// peak stays under half of it, doubled (up to 16 KiB) when a batch filled it.
+#[derive(Debug, Default)]
+pub struct ReplyBuf {
+    peak: usize,
+    last_reset_ms: i64,
+}
+
+impl ReplyBuf {
+    /// Records a batch of `len` reply bytes about to be written.
+    pub fn note(&mut self, c: &ClientShared, len: usize) {
+        let used = len.min(c.obuf.rbs.load(Ordering::Relaxed));
+        if used > self.peak {
+            self.peak = used;
+            c.obuf.rbp.store(used, Ordering::Relaxed);
+        }
+    }
+
+    /// The cron's visit; `out` (empty between batches) gets the new size's capacity.
+    pub fn resize(&mut self, server: &Server, c: &ClientShared, out: &mut BytesMut) {
+        let limits = &server.hot.obuf;
+        if !limits.resizing.load(Ordering::Relaxed) {
+            return;
+        }
+        let rbs = c.obuf.rbs.load(Ordering::Relaxed);
+        let new = if rbs / 2 >= REPLY_MIN_BYTES && self.peak < rbs / 2 {
+            REPLY_MIN_BYTES.max(self.peak + 1)
+        } else if rbs * 2 < REPLY_CHUNK_BYTES * 2 && self.peak == rbs {
+            REPLY_CHUNK_BYTES.min(rbs * 2)
+        } else {
+            0
+        };
+        let now = crate::util::now_ms();
+        let reset = limits.peak_reset_ms.load(Ordering::Relaxed);
+        if reset >= 0 && now - self.last_reset_ms >= reset {
+            self.peak = 0;
+            self.last_reset_ms = now;
+            c.obuf.rbp.store(0, Ordering::Relaxed);
+        }
+        if new != 0 {
+            c.obuf.rbs.store(new, Ordering::Relaxed);
+            if out.is_empty() {
+                *out = BytesMut::with_capacity(new);
+            }
+        }
+    }
 }
 
 impl Limits {
@@ -206,11 +280,10 @@ pub fn reply_budget(server: &Server, c: &ClientShared) -> Option<usize> {
 }
 
 /// The clients part of the cron (redis `clientsCron`): visits a few clients per tick in turn
-/// (each about once a second), asking those whose query buffer may be resized to do it; and
+/// (each about once a second), asking them to resize their buffers to recent use; and
 /// closes clients whose soft limit's seconds ran out while nothing new was queued.
 pub fn cron(server: &Server, hz: u64) {
     static CURSOR: AtomicU64 = AtomicU64::new(0);
-    let now = crate::util::now_ms();
     let (visit, waiting) = {
         let clients = server.clients.lock();
         let count = (clients.len() / hz.max(1) as usize).max(5);
@@ -231,16 +304,9 @@ pub fn cron(server: &Server, hz: u64) {
             .collect();
         (visit, waiting)
     };
+    // Each visit resizes the client's query and reply buffers to their recent use.
     for c in visit {
-        if c.is_replica.load(Ordering::Relaxed) || c.is_master.load(Ordering::Relaxed) {
-            continue;
-        }
-        let idle = (now - c.last_interaction.load(Ordering::Relaxed)) / 1000;
-        let (len, cap) = (
-            c.qbuf_len.load(Ordering::Relaxed),
-            c.qbuf_cap.load(Ordering::Relaxed),
-        );
-        if super::querybuf::QueryBuf::wants_resize(len, cap, idle) {
+        if !c.is_replica.load(Ordering::Relaxed) && !c.is_master.load(Ordering::Relaxed) {
             let _ = c.tx.send(Push::Resize);
         }
     }

@@ -110,9 +110,4 @@ impl QueryBuf {
         }
         self.peak = len.max(hint);
     }
-
-    /// Whether the cron should visit a client with these CLIENT LIST figures.
-    pub fn wants_resize(len: usize, cap: usize, idle_secs: i64) -> bool {
-        cap - len.min(cap) > WORTH_RESIZING && (idle_secs > 2 || cap > RESIZE_THRESHOLD)
-    }
 }

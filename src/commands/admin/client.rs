@@ -231,7 +231,7 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
     let mut s = String::with_capacity(300);
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp=0 obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -249,6 +249,7 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
         argv_mem,
         multi_mem,
         rbs,
+        c.obuf.rbp.load(Ordering::Relaxed),
         obl,
         oll,
         omem,
