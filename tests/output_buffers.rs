@@ -116,6 +116,7 @@ fn pubsub_hard_limit(kind: ServerKind) {
     let mut publisher = server.raw();
     let message = vec![b'm'; 1000];
     let mut max_omem = 0;
+    let mut max_info = 0;
     let start = Instant::now();
     // The subscriber reads nothing: once the kernel's socket buffers are full, messages pile
     // up in its output buffer until the hard limit closes it.
@@ -132,6 +133,7 @@ fn pubsub_hard_limit(kind: ServerKind) {
             None => break true,
             Some(line) => max_omem = max_omem.max(field(&line, "omem")),
         }
+        max_info = max_info.max(server.info_i64("clients", "client_recent_max_output_buffer"));
         if start.elapsed() > SYNC_TIMEOUT {
             break false;
         }

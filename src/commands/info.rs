@@ -169,8 +169,13 @@ fn clients_section(s: &Server, out: &mut String) {
     line(out, "connected_clients", normal);
     line(out, "cluster_connections", 0);
     line(out, "maxclients", s.config.read().maxclients);
-    line(out, "client_recent_max_input_buffer", 0);
-    line(out, "client_recent_max_output_buffer", 0);
+    // The largest buffers among the clients connected now.
+    let (max_in, max_out) = clients.values().fold((0, 0), |(i, o), c| {
+        let (_, omem, qbuf) = crate::commands::admin::client::memory_usage(c);
+        (i.max(qbuf), o.max(omem))
+    });
+    line(out, "client_recent_max_input_buffer", max_in);
+    line(out, "client_recent_max_output_buffer", max_out);
     line(out, "blocked_clients", s.blocking.count());
     line(out, "tracking_clients", 0);
     line(out, "clients_in_timeout_table", s.blocking.with_timeout());
@@ -178,6 +183,16 @@ fn clients_section(s: &Server, out: &mut String) {
 
 fn memory_section(s: &Server, out: &mut String) {
     out.push_str("# Memory\r\n");
+    // Clients first, outside the config lock below.
+    let (mut replicas, mut normal) = (0, 0);
+    for c in s.clients.lock().values() {
+        let (total, _, _) = crate::commands::admin::client::memory_usage(c);
+        if crate::server::output::class(c) == crate::server::output::Class::Replica {
+            replicas += total;
+        } else if !c.is_master.load(Ordering::Relaxed) {
+            normal += total;
+        }
+    }
     let used = crate::server::memory::used_memory();
     let resident = crate::server::memory::active_memory();
     let peak = s
@@ -259,6 +274,8 @@ fn memory_section(s: &Server, out: &mut String) {
     );
     line(out, "mem_replication_backlog", repl);
     line(out, "mem_total_replication_buffers", repl);
+    line(out, "mem_clients_slaves", replicas);
+    line(out, "mem_clients_normal", normal);
     line(out, "mem_allocator", "jemalloc");
     line(out, "lazyfree_pending_objects", 0);
 }

@@ -260,6 +260,19 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
     s
 }
 
+/// A client's memory as INFO counts it: (total, output buffer, query buffer) bytes, the total
+/// being what CLIENT LIST shows as `tot-mem` to other clients.
+pub fn memory_usage(c: &ClientShared) -> (usize, usize, usize) {
+    let qbuf = c.qbuf_cap.load(Ordering::Relaxed);
+    let omem = match c.repl_reader.lock().as_ref() {
+        Some(r) => r.lag() as usize,
+        None => {
+            crate::server::output::layout(c.obuf.pending(), c.obuf.rbs.load(Ordering::Relaxed)).2
+        }
+    };
+    (CLIENT_BASE_MEM + qbuf + omem, omem, qbuf)
+}
+
 /// A client's CLIENT LIST line, as Redis's log lines about a client show it.
 pub fn describe(c: &ClientShared) -> String {
     info_line(c, None, crate::util::now_ms())
