@@ -157,6 +157,13 @@ impl Vm {
             scripts_mem: 0,
         };
         vm.install_run_hook();
+        // mlua sets up its callback machinery on the first call into Rust, using Lua stack
+        // slots; done here, a first redis.call with thousands of arguments (close to Lua's
+        // 8000-slot limit, which Redis accepts) does not run out of slots.
+        vm.lua.scope(|scope| {
+            let probe = scope.create_function(|_, args: MultiValue| Ok(args.len()))?;
+            probe.call::<usize>(())
+        })?;
         Ok(vm)
     }
 
