@@ -14,28 +14,15 @@ use std::time::{Duration, Instant};
 
 use support::proxy::Proxy;
 use support::{
-    aggregate_elements, encode_command, escape, log_lines, split_args, start_node as start,
+    aggregate_elements, encode_command, escape, log_lines, start_node as start,
     start_replica_node as start_replica, wait_in_sync, wait_link_up, wait_until, Server,
     ServerKind, Writer, WriterOptions, SYNC_TIMEOUT,
 };
 
 use ServerKind::{Redis, Tandem};
 
-/// Runs redis-cli-style lines on one connection (so SELECT carries over), failing on any error
-/// reply: every line is valid Redis and must be accepted.
 fn run_script(server: &Server, lines: &[String]) {
-    let mut con = server.raw();
-    for line in lines {
-        let args = split_args(line).unwrap_or_else(|e| panic!("bad script line {line:?}: {e}"));
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        let reply = con.request(&args);
-        assert!(
-            reply.first() != Some(&b'-'),
-            "{} answered {line:?} with {}",
-            server.label(),
-            escape(&reply)
-        );
-    }
+    server.run_lines(lines);
 }
 
 fn lines(text: &str) -> Vec<String> {

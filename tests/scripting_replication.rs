@@ -9,26 +9,15 @@
 mod support;
 
 use support::{
-    escape, split_args, start_node as start, start_replica_node as start_replica, wait_in_sync,
-    wait_link_up, Server, ServerKind, SYNC_TIMEOUT,
+    escape, start_node as start, start_replica_node as start_replica, wait_in_sync, wait_link_up,
+    Server, ServerKind, SYNC_TIMEOUT,
 };
 
 use ServerKind::{Redis, Tandem};
 
 /// Runs redis-cli-style lines on one connection, failing on any error reply.
 fn run(server: &Server, text: &str) {
-    let mut con = server.raw();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let args = split_args(line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"));
-        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        let reply = con.request(&args);
-        assert!(
-            reply.first() != Some(&b'-'),
-            "{} answered {line:?} with {}",
-            server.label(),
-            escape(&reply)
-        );
-    }
+    server.run_lines(&text.lines().collect::<Vec<_>>());
 }
 
 const LIBRARY: &str = r##"FUNCTION LOAD "#!lua name=counters\nredis.register_function('bump', function(keys, args) redis.call('incrby', keys[1], args[1]); return redis.call('rpush', keys[2], args[1]) end)\nredis.register_function{function_name='peek', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}""##;

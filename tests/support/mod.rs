@@ -905,6 +905,27 @@ pub mod proxy;
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Server {
+    /// Runs redis-cli-style lines on one connection (so SELECT carries over), failing on any
+    /// error reply: every line is valid Redis and must be accepted. Blank lines are skipped.
+    pub fn run_lines<S: AsRef<str>>(&self, lines: &[S]) {
+        let mut con = self.raw();
+        for line in lines
+            .iter()
+            .map(|l| l.as_ref().trim())
+            .filter(|l| !l.is_empty())
+        {
+            let args = split_args(line).unwrap_or_else(|e| panic!("bad script line {line:?}: {e}"));
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            let reply = con.request(&args);
+            assert!(
+                reply.first() != Some(&b'-'),
+                "{} answered {line:?} with {}",
+                self.label(),
+                escape(&reply)
+            );
+        }
+    }
+
     /// Sends one command on a fresh connection and returns its raw reply; `Err` when the server
     /// cannot be reached or does not answer.
     pub fn try_request(&self, args: &[&str]) -> io::Result<Vec<u8>> {
