@@ -19,6 +19,7 @@ pub mod errors;
 pub mod float;
 pub mod functions;
 pub mod hashes;
+pub mod hll;
 pub mod info;
 pub mod keys;
 pub mod lists;
@@ -112,6 +113,7 @@ impl Registry {
             hashes::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            hll::COMMANDS,
             tx::COMMANDS,
             replication::COMMANDS,
             info::COMMANDS,

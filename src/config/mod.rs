@@ -239,6 +239,8 @@ pub struct Config {
     /// Already clamped to 1..=500 as Redis does.
     pub hz: u32,
     pub proto_max_bulk_len: i64,
+    /// Largest sparse HyperLogLog (bytes) before it turns dense.
+    pub hll_sparse_max_bytes: u64,
     pub client_query_buffer_limit: u64,
     /// Normalized as CONFIG GET shows it (`KEA` becomes `AKE`).
     pub notify_keyspace_events: String,
@@ -335,6 +337,7 @@ impl Config {
             sanitize_dump_payload: 0,
             hz: 0,
             proto_max_bulk_len: 0,
+            hll_sparse_max_bytes: 0,
             client_query_buffer_limit: 0,
             notify_keyspace_events: String::new(),
             notify_keyspace_events_flags: 0,

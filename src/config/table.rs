@@ -503,7 +503,7 @@ pub static TABLE: &[Directive] = &[
     num_t!("hash-max-listpack-value" / "hash-max-ziplist-value", M, 0, LONG_MAX, 64, SizeT, Memory, hash_max_listpack_value: u64),
     num_g!("stream-node-max-bytes", M, 0, LONG_MAX, 4096, SizeT, Memory),
     num_t!("zset-max-listpack-value" / "zset-max-ziplist-value", M, 0, LONG_MAX, 64, SizeT, Memory, zset_max_listpack_value: u64),
-    num_g!("hll-sparse-max-bytes", M, 0, LONG_MAX, 3000, SizeT, Memory),
+    num_t!("hll-sparse-max-bytes", M, 0, LONG_MAX, 3000, SizeT, Memory, hll_sparse_max_bytes: u64),
     num_g!("tracking-table-max-keys", M, 0, LONG_MAX, 1_000_000, SizeT, Plain),
     num_t!("client-query-buffer-limit", M, MB, LONG_MAX, 1024 * MB, SizeT, Memory, client_query_buffer_limit: u64),
     num_g!("maxmemory-clients", M, -100, i64::MAX, 0, SSizeT, MemoryOrPercent),

@@ -128,6 +128,7 @@ pub fn after_command(
         "append" | "setrange" | "incrbyfloat" | "setbit" => ev(STRING, name, key1()),
         "incr" | "decr" | "incrby" | "decrby" => ev(STRING, "incrby", key1()),
         "bitfield" => ev(STRING, "setbit", key1()),
+        "pfadd" | "pfmerge" => ev(STRING, "pfadd", key1()),
         "bitop" => {
             let dst = argv.get(2).map(|k| &k[..]).unwrap_or_default();
             if gone(dst) {

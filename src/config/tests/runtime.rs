@@ -523,7 +523,7 @@ fn implemented_set_is_the_agreed_one() {
         repl-diskless-load min-replicas-to-write min-replicas-max-lag replica-priority replica-announce-ip \
         replica-announce-port client-output-buffer-limit lazyfree-lazy-user-del lazyfree-lazy-expire \
         lazyfree-lazy-eviction rdb-del-sync-files rdb-key-save-delay key-load-delay \
-        lfu-log-factor lfu-decay-time sanitize-dump-payload";
+        lfu-log-factor lfu-decay-time sanitize-dump-payload hll-sparse-max-bytes";
     let mut want: Vec<&str> = agreed.split_whitespace().collect();
     let mut got: Vec<&str> = TABLE
         .iter()
