@@ -15,6 +15,7 @@ use super::spec::{
 };
 use super::Ctx;
 use crate::protocol::Reply;
+use crate::scripting::ldb;
 use crate::scripting::run::{self, Invocation};
 use crate::server::dispatch;
 
@@ -83,7 +84,7 @@ fn script_container(_cx: &mut Ctx) -> Result<Reply, CmdError> {
 }
 
 fn eval(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    eval_generic(cx, false, false)
+    eval_or_debug(cx, false)
 }
 
 fn evalsha(cx: &mut Ctx) -> Result<Reply, CmdError> {
@@ -91,11 +92,62 @@ fn evalsha(cx: &mut Ctx) -> Result<Reply, CmdError> {
 }
 
 fn eval_ro(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    eval_generic(cx, false, true)
+    eval_or_debug(cx, true)
 }
 
 fn evalsha_ro(cx: &mut Ctx) -> Result<Reply, CmdError> {
     eval_generic(cx, true, true)
+}
+
+/// EVAL, or a debugging session after SCRIPT DEBUG (redis `evalGenericCommandWithDebugging`).
+fn eval_or_debug(cx: &mut Ctx, read_only: bool) -> Result<Reply, CmdError> {
+    match cx.client.lua_debug {
+        ldb::Mode::Off => eval_generic(cx, false, read_only),
+        ldb::Mode::Yes => {
+            dispatch::feed_monitors(cx.server, cx.client, cx.argv, None);
+            ldb::fork::eval(cx)
+        }
+        ldb::Mode::Sync | ldb::Mode::Forked => debug_session(cx, read_only),
+    }
+}
+
+/// Runs EVAL in a debugging session on this server; the connection closes after its reply.
+fn debug_session(cx: &mut Ctx, read_only: bool) -> Result<Reply, CmdError> {
+    let server = cx.server;
+    let forked = cx.client.lua_debug == ldb::Mode::Forked;
+    if !forked {
+        tracing::warn!("Redis synchronous debugging eval session started");
+    }
+    let watched = server
+        .scripting
+        .fork_parent
+        .lock()
+        .clone()
+        .unwrap_or_else(|| server.me.clone());
+    let session = ldb::Session::start(
+        cx.client.shared.fd,
+        cx.arg(1),
+        server.hot.busy_reply_threshold.load(Ordering::Relaxed),
+        watched,
+    )
+    .map_err(|e| CmdError::err(format_args!("can't run EVAL in debugging mode: {e}")))?;
+    let shared = {
+        let mut guard = server.scripting.vm()?;
+        let Some(vm) = guard.as_mut() else {
+            return Err(CmdError::err("Lua is not available"));
+        };
+        *vm.ldb.lock() = Some(session);
+        vm.ldb.clone()
+    };
+    let reply = eval_generic(cx, false, read_only);
+    if let Some(session) = shared.lock().take() {
+        session.end();
+    }
+    if !forked {
+        tracing::warn!("Redis synchronous debugging eval session ended");
+    }
+    cx.client.close_after_reply = true;
+    reply
 }
 
 /// The number of keys of `script numkeys ...`, checked against the arguments.
@@ -119,6 +171,11 @@ fn eval_generic(cx: &mut Ctx, by_sha: bool, read_only: bool) -> Result<Reply, Cm
     let body = cx.arg(1).clone();
     if by_sha && body.len() != 40 {
         return Err(NOSCRIPT_ERR);
+    }
+    if by_sha && cx.client.lua_debug != ldb::Mode::Off {
+        return Err(CmdError::err(
+            "Please use EVAL instead of EVALSHA for debugging",
+        ));
     }
     let numkeys = parse_numkeys(cx.argv)?;
     let sha = if by_sha {
@@ -230,13 +287,14 @@ pub fn kill(cx: &mut Ctx, eval: bool) -> Result<Reply, CmdError> {
 
 fn script_debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let mode = cx.arg(2);
-    if is(mode, "no") {
-        return Ok(Reply::OK);
-    }
-    if is(mode, "yes") || is(mode, "sync") {
-        return Err(CmdError::err(
-            "SCRIPT DEBUG is not supported by this server yet",
-        ));
-    }
-    Err(CmdError::err("Use SCRIPT DEBUG YES/SYNC/NO"))
+    cx.client.lua_debug = if is(mode, "no") {
+        ldb::Mode::Off
+    } else if is(mode, "yes") {
+        ldb::Mode::Yes
+    } else if is(mode, "sync") {
+        ldb::Mode::Sync
+    } else {
+        return Err(CmdError::err("Use SCRIPT DEBUG YES/SYNC/NO"));
+    };
+    Ok(Reply::OK)
 }

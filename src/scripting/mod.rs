@@ -10,6 +10,7 @@
 pub mod convert;
 pub mod flags;
 pub mod functions;
+pub mod ldb;
 pub mod libs;
 pub mod run;
 pub mod vm;
@@ -36,6 +37,9 @@ pub struct Scripting {
     pub allow_noscript: AtomicBool,
     rand: Arc<Mutex<Rand48>>,
     pub running: Arc<RunState>,
+    /// Set on the copy of a server that runs a SCRIPT DEBUG YES session (`ldb::fork`): the
+    /// server it copies, whose shutdown ends the session.
+    pub fork_parent: Mutex<Option<std::sync::Weak<crate::server::Server>>>,
 }
 
 impl Default for Scripting {
@@ -48,6 +52,7 @@ impl Default for Scripting {
             allow_noscript: AtomicBool::new(false),
             rand: Arc::new(Mutex::new(Rand48::default())),
             running: Arc::new(RunState::default()),
+            fork_parent: Mutex::new(None),
         }
     }
 }
@@ -62,6 +67,11 @@ impl Scripting {
             *g = Some(vm);
         }
         Ok(g)
+    }
+
+    /// Gives `to` the state of `math.random`'s generator (a forked debugging session).
+    pub fn copy_random_state(&self, to: &Scripting) {
+        to.rand.lock().x = self.rand.lock().x;
     }
 
     /// The functions' Lua state, created on first use.
@@ -257,6 +267,9 @@ pub struct RunState {
     pub command: Mutex<Vec<bytes::Bytes>>,
     /// Past busy-reply-threshold: other clients get -BUSY.
     pub timed_out: AtomicBool,
+    /// A SCRIPT DEBUG SYNC session: other clients wait for its end, however long (Redis
+    /// serves nobody meanwhile).
+    pub debugging: AtomicBool,
     pub last_scripts: std::sync::atomic::AtomicU64,
     pub last_scripts_mem: std::sync::atomic::AtomicU64,
     pub last_lua_mem: std::sync::atomic::AtomicU64,
@@ -273,6 +286,7 @@ impl RunState {
         self.wrote.store(false, r);
         self.kill.store(false, r);
         self.timed_out.store(false, r);
+        self.debugging.store(false, r);
         let _g = self.lock.lock();
         self.active.store(true, Ordering::Release);
     }
@@ -313,7 +327,11 @@ impl RunState {
                 if !self.active.load(Ordering::Acquire) {
                     return false;
                 }
-                let left = threshold_ms - self.elapsed_ms();
+                let left = if self.debugging.load(Ordering::Relaxed) {
+                    100
+                } else {
+                    threshold_ms - self.elapsed_ms()
+                };
                 if left <= 0 || self.timed_out.load(Ordering::Relaxed) {
                     return true;
                 }

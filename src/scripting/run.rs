@@ -35,6 +35,7 @@ struct Run<'c, 'a, 'k> {
     cx: &'c mut Ctx<'a, 'k>,
     db: usize,
     opts: &'c vm::RunOptions,
+    ldb: &'c super::ldb::Shared,
     read_only: bool,
     allow_oom: bool,
     pre_oom: bool,
@@ -110,6 +111,11 @@ pub fn run(cx: &mut Ctx, vm: &Vm, func: &Function, inv: &Invocation) -> Result<R
         .next_hand_off
         .store(HAND_OFF_AFTER_MS, Ordering::Relaxed);
     let saved = (cx.client.db, cx.client.resp, cx.client.in_exec, cx.db.index);
+    let debugging = vm.ldb.lock().is_some();
+    if debugging {
+        state.debugging.store(true, Ordering::Relaxed);
+        super::ldb::install_hook(lua, &vm.ldb, &vm.redis);
+    }
     vm.options.resp3.store(false, Ordering::Relaxed);
     vm.options.repl.store(3, Ordering::Relaxed);
     let run = RefCell::new(Run {
@@ -117,13 +123,14 @@ pub fn run(cx: &mut Ctx, vm: &Vm, func: &Function, inv: &Invocation) -> Result<R
         pre_oom: cx.client.script_oom,
         cx,
         opts: &vm.options,
+        ldb: &vm.ldb,
         read_only,
         allow_oom: !compat && inv.flags & flags::ALLOW_OOM != 0,
         from_master,
     });
     let outcome = call_in_scope(vm, func, inv, &run);
-    if state.kill.load(Ordering::Relaxed) {
-        // The kill replaced the hook with one that fails every line.
+    if debugging || state.kill.load(Ordering::Relaxed) {
+        // The debugger's hook, or the kill's that fails every line, gives way to the usual one.
         vm.install_run_hook();
     }
     let run = run.into_inner();
@@ -298,10 +305,16 @@ fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::R
             Ok(Value::Table(t))
         }
     };
+    let ldb = run.borrow().ldb;
     let argv = match to_argv(lua, args) {
         Ok(a) => a,
-        Err(e) => return fail(&vm::text_of(&e)),
+        Err(e) => {
+            let text = vm::text_of(&e);
+            super::ldb::log_error(ldb, pushed_error(&text).as_bytes());
+            return fail(&text);
+        }
     };
+    super::ldb::log_command(ldb, &argv);
     let mut guard = run.borrow_mut();
     let r = &mut *guard;
     let (id, spec) = match check(r, &argv) {
@@ -313,6 +326,7 @@ fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::R
                 REGISTRY.reject(id);
             }
             drop(guard);
+            super::ldb::log_error(ldb, pushed_error(&e.0).as_bytes());
             return fail(&e.0);
         }
     };
@@ -337,9 +351,38 @@ fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::R
     }
     r.db = r.cx.db.index;
     drop(guard);
-    match reply {
-        Reply::Error(text) => fail(&text),
+    let logged = super::ldb::stepping(ldb).then(|| {
+        let mut out = bytes::BytesMut::new();
+        crate::protocol::encode::encode(&reply, cx_resp(resp3), &mut out);
+        out
+    });
+    let result = match reply {
+        Reply::Error(text) => {
+            super::ldb::log_error(ldb, format!("-{text}").as_bytes());
+            fail(&text)
+        }
         reply => super::convert::reply_to_lua(lua, reply, resp3),
+    };
+    if let Some(out) = logged {
+        super::ldb::log_reply(ldb, &out);
+    }
+    result
+}
+
+fn cx_resp(resp3: bool) -> Resp {
+    if resp3 {
+        Resp::V3
+    } else {
+        Resp::V2
+    }
+}
+
+/// An error text as Redis's scripts push it, and log it in a debugging session: its own
+/// errors without the `ERR ` code, shared error replies whole.
+fn pushed_error(text: &str) -> String {
+    match text.strip_prefix("ERR ") {
+        Some(rest) => rest.to_string(),
+        None => format!("-{text}\r\n"),
     }
 }
 

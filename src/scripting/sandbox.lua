@@ -91,10 +91,13 @@ function redis.acl_check_cmd(...)
     end
     return bridge.acl_check(...)
 end
+-- Both do something only in a debugging session (SCRIPT DEBUG, ldb.rs).
 function redis.breakpoint()
-    return false
+    return bridge.breakpoint()
 end
-function redis.debug() end
+function redis.debug(...)
+    bridge.debug(...)
+end
 function redis.replicate_commands()
     return true
 end

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use super::{flags, Rand48};
 
 /// Chunk names of our own Lua code: frames there are never blamed for an error.
-const SANDBOX_CHUNK: &str = "=sandbox";
+pub(crate) const SANDBOX_CHUNK: &str = "=sandbox";
 
 /// A cached script (redis `luaScript`).
 pub struct Script {
@@ -49,6 +49,8 @@ pub struct Vm {
     pub scripts: HashMap<String, Script>,
     /// Bytes of cached scripts' bodies and names (INFO used_memory_scripts).
     pub scripts_mem: usize,
+    /// The debugging session of the running script (SCRIPT DEBUG), if any.
+    pub ldb: super::ldb::Shared,
 }
 
 impl Vm {
@@ -99,6 +101,20 @@ impl Vm {
                         "ERR Invalid command passed to redis.acl_check_cmd()",
                     )),
                 }
+            })?,
+        )?;
+        let ldb = super::ldb::Shared::default();
+        let l = ldb.clone();
+        bridge.raw_set(
+            "breakpoint",
+            lua.create_function(move |_, ()| Ok(super::ldb::breakpoint(&l)))?,
+        )?;
+        let l = ldb.clone();
+        bridge.raw_set(
+            "debug",
+            lua.create_function(move |_, args: MultiValue| {
+                super::ldb::debug(&l, &args);
+                Ok(())
             })?,
         )?;
         let rust = lua.create_table()?;
@@ -155,6 +171,7 @@ impl Vm {
             outside,
             scripts: HashMap::new(),
             scripts_mem: 0,
+            ldb,
         };
         vm.install_run_hook();
         // mlua sets up its callback machinery on the first call into Rust, using Lua stack

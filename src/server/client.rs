@@ -123,6 +123,11 @@ pub struct Client {
     pub script_oom: bool,
     /// A command runs from this client's script (SORT sorts what it would not otherwise).
     pub in_script: bool,
+    /// SCRIPT DEBUG YES|SYNC: the next EVAL starts a Lua debugging session.
+    pub lua_debug: crate::scripting::ldb::Mode,
+    /// The socket was handed to a debugging session (SCRIPT DEBUG YES): closing the connection
+    /// must not shut it down, the session still talks on it.
+    pub socket_handed_off: bool,
 }
 
 /// A command whose reply comes later.
@@ -179,6 +184,8 @@ impl Client {
             would_block: false,
             script_oom: false,
             in_script: false,
+            lua_debug: Default::default(),
+            socket_handed_off: false,
         }
     }
 

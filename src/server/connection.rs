@@ -265,7 +265,9 @@ pub async fn serve<S>(
     // Forgotten before the socket closes, as Redis unlinks a client before closing it: whoever
     // sees the connection end no longer finds it in CLIENT LIST.
     unregister(&server, &mut client);
-    let _ = stream.shutdown().await;
+    if !client.socket_handed_off {
+        let _ = stream.shutdown().await;
+    }
     // A client closed over its limits, or whose buffers grew, leaves blocks in this thread's
     // allocator cache; give them back so used_memory drops with it.
     let big = out.capacity() > BIG_BUFFER || qb.buf.capacity() > BIG_BUFFER;
