@@ -506,7 +506,14 @@ pub fn replication_section(s: &Server, out: &mut String) {
             "master_sync_in_progress",
             u8::from(state == LinkState::Sync),
         );
-        let off = link.read_offset.load(Ordering::Acquire);
+        // Redis shows its master client's offset, else its cached master's (kept across a
+        // link drop, or synthesized by a demoted master), else 1; a full sync discards the
+        // cached master. Sentinel promotes the replica showing the highest.
+        let off = match state {
+            LinkState::Connected => link.read_offset.load(Ordering::Acquire),
+            LinkState::Sync => 1,
+            _ => link.cached.lock().as_ref().map_or(1, |c| c.1),
+        };
         line(out, "slave_read_repl_offset", off);
         line(out, "slave_repl_offset", off);
         if state == LinkState::Sync {
@@ -541,7 +548,7 @@ pub fn replication_section(s: &Server, out: &mut String) {
         }
         line(out, "slave_priority", cfg.replica_priority);
         line(out, "slave_read_only", u8::from(cfg.replica_read_only));
-        line(out, "replica_announced", 1);
+        line(out, "replica_announced", u8::from(cfg.replica_announced));
     } else {
         line(out, "role", "master");
     }

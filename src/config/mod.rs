@@ -281,6 +281,8 @@ pub struct Config {
     pub min_replicas_to_write: u64,
     pub min_replicas_max_lag: u64,
     pub replica_priority: u64,
+    /// Whether Sentinel lists this replica (INFO `replica_announced`).
+    pub replica_announced: bool,
     pub replica_announce_ip: Option<String>,
     pub replica_announce_port: u16,
     pub client_output_buffer_limit: ClientOutputBufferLimits,
@@ -371,6 +373,7 @@ impl Config {
             min_replicas_to_write: 0,
             min_replicas_max_lag: 0,
             replica_priority: 0,
+            replica_announced: true,
             replica_announce_ip: None,
             replica_announce_port: 0,
             client_output_buffer_limit: ClientOutputBufferLimits::DEFAULT,

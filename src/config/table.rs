@@ -302,7 +302,7 @@ pub static TABLE: &[Directive] = &[
     bool_g!("use-exit-on-panic", HIDDEN, false),
     bool_g!("disable-thp", I, true),
     bool_g!("cluster-allow-replica-migration", M, true),
-    bool_g!("replica-announced", M, true),
+    bool_t!("replica-announced", M, true, replica_announced),
     bool_t!("latency-tracking", M, true, latency_tracking),
     bool_g!("aof-disable-auto-gc", M, false),
     bool_g!("replica-ignore-disk-write-errors", M, false),

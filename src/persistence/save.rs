@@ -227,7 +227,12 @@ pub fn save_points_cron(server: &Arc<Server>) {
     if server.persist.bgsave_in_progress.load(Ordering::Acquire) || server.snapshot_slot.is_busy() {
         return;
     }
-    if server.persist.scheduled.swap(false, Ordering::AcqRel) {
+    let p = &server.persist;
+    // After a failure, wait more than 5 seconds from the failed attempt's start before trying
+    // again (CONFIG_BGSAVE_RETRY_DELAY); a success clears the MISCONF state.
+    let retry_ok = p.last_bgsave_ok.load(Ordering::Relaxed)
+        || crate::util::now_ms() / 1000 - p.bgsave_started_ms.load(Ordering::Relaxed) / 1000 > 5;
+    if retry_ok && server.persist.scheduled.swap(false, Ordering::AcqRel) {
         let _ = bgsave(server);
         return;
     }
@@ -235,18 +240,14 @@ pub fn save_points_cron(server: &Arc<Server>) {
     if points.is_empty() {
         return;
     }
-    let p = &server.persist;
     let changes = server
         .stats
         .dirty
         .load(Ordering::Relaxed)
         .saturating_sub(p.dirty_at_save.load(Ordering::Relaxed));
     let elapsed = crate::util::now_ms() / 1000 - p.last_save_time.load(Ordering::Relaxed);
-    // After a failure, wait 5 seconds before trying again (CONFIG_BGSAVE_RETRY_DELAY).
-    let retry_ok = p.last_bgsave_ok.load(Ordering::Relaxed)
-        || crate::util::now_ms() / 1000 - p.bgsave_started_ms.load(Ordering::Relaxed) / 1000 > 5;
     for (secs, min_changes) in points {
-        if changes >= min_changes && elapsed >= secs as i64 && retry_ok {
+        if changes >= min_changes && elapsed > secs as i64 && retry_ok {
             tracing::info!("{min_changes} changes in {secs} seconds. Saving...");
             let _ = bgsave(server);
             return;

@@ -10,6 +10,7 @@
 //! - [`wait_until`] polls a condition, as the Tcl suite's `wait_for_condition`.
 #![allow(dead_code)]
 
+use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -34,6 +35,9 @@ pub enum ServerKind {
     Tandem,
     /// The reference `redis-server` found on `PATH`.
     Redis,
+    /// Redis Sentinel 7.0.15, `redis-sentinel` on `PATH` (Debian package redis-sentinel); it
+    /// needs a config file ([`Server::start_with_config`]).
+    RedisSentinel,
 }
 
 impl ServerKind {
@@ -41,6 +45,7 @@ impl ServerKind {
         match self {
             ServerKind::Tandem => "tandem-server",
             ServerKind::Redis => "redis-server",
+            ServerKind::RedisSentinel => "redis-sentinel",
         }
     }
 
@@ -50,6 +55,7 @@ impl ServerKind {
         match self {
             ServerKind::Tandem => PathBuf::from(env!("CARGO_BIN_EXE_tandem-server")),
             ServerKind::Redis => find_on_path("redis-server"),
+            ServerKind::RedisSentinel => find_on_path("redis-sentinel"),
         }
     }
 }
@@ -64,7 +70,7 @@ pub fn find_on_path(name: &str) -> PathBuf {
             panic!(
                 "`{name}` was not found on PATH. This test compares against the reference \
                  Redis 7.0.15: install it with \
-                 `apt-get update && apt-get install -y redis-server redis-tools`"
+                 `apt-get update && apt-get install -y redis-server redis-tools redis-sentinel`"
             )
         })
 }
@@ -102,6 +108,8 @@ pub struct Server {
     port: u16,
     dir: PathBuf,
     log_path: PathBuf,
+    /// The arguments after the binary's name (kept for [`Server::restart`]).
+    argv: Vec<OsString>,
 }
 
 enum StartFailure {
@@ -119,53 +127,53 @@ impl Server {
     /// it answers `PING` with `+PONG`. The process gets SIGKILL when the thread that started it
     /// exits (`PR_SET_PDEATHSIG`): start a server on the thread that keeps it.
     pub fn start(kind: ServerKind, args: &[&str]) -> Server {
-        let binary = kind.binary();
+        Self::start_with(kind, |port, dir| {
+            let mut argv: Vec<OsString> = vec![
+                "--port".into(),
+                port.to_string().into(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--dir".into(),
+                dir.into(),
+            ];
+            argv.extend(args.iter().map(OsString::from));
+            argv
+        })
+    }
+
+    /// Starts `kind` from a config file, `server.conf` in its temp dir: `port N`,
+    /// `bind 127.0.0.1`, `dir <tmp>`, then `conf` (redis.conf lines). The process runs as
+    /// `binary server.conf`, so CONFIG REWRITE (or a sentinel's own rewrite) updates that file
+    /// and [`Server::restart`] reads it back. Otherwise as [`Server::start`].
+    pub fn start_with_config(kind: ServerKind, conf: &str) -> Server {
+        Self::start_with(kind, |port, dir| {
+            let path = dir.join("server.conf");
+            let text = format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\n{conf}\n",
+                dir.display()
+            );
+            fs::write(&path, text)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+            vec![path.into_os_string()]
+        })
+    }
+
+    /// The attempts of [`Server::start`]: `argv(port, dir)` gives the arguments for a port.
+    fn start_with(kind: ServerKind, argv: impl Fn(u16, &Path) -> Vec<OsString>) -> Server {
         let dir = unique_temp_dir(kind.name());
         let log_path = dir.join("server.log");
         let mut failures = Vec::new();
         for attempt in 1..=START_ATTEMPTS {
             let port = pick_free_port();
-            let mut log = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log_path)
-                .unwrap_or_else(|e| panic!("cannot open {}: {e}", log_path.display()));
-            let _ = writeln!(
-                log,
-                "=== harness: attempt {attempt}, port {port}, args {args:?} ==="
-            );
-            let stderr = log.try_clone().expect("clone log file handle");
-            let mut command = Command::new(&binary);
-            // SAFETY: runs in the forked child before exec and only calls prctl(2), which is
-            // async-signal-safe. The server then dies with the thread that started it, so a test
-            // binary killed by a timeout leaves no server behind.
-            unsafe {
-                command.pre_exec(|| {
-                    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                        .map_err(io::Error::from)
-                });
-            }
-            let child = command
-                .arg("--port")
-                .arg(port.to_string())
-                .arg("--bind")
-                .arg("127.0.0.1")
-                .arg("--dir")
-                .arg(&dir)
-                .args(args)
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(log))
-                .stderr(Stdio::from(stderr))
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", binary.display()));
             let mut server = Server {
                 kind,
-                child: Some(child),
+                child: None,
                 port,
                 dir: dir.clone(),
                 log_path: log_path.clone(),
+                argv: argv(port, &dir),
             };
+            server.spawn(&format!("attempt {attempt}"));
             match server.wait_ready() {
                 Ok(()) => return server,
                 Err(failure) => {
@@ -201,6 +209,56 @@ impl Server {
             kind.name(),
             failures.join("; ")
         );
+    }
+
+    /// Runs the binary with `self.argv` in `self.dir`, appending its output to the log.
+    fn spawn(&mut self, label: &str) {
+        let binary = self.kind.binary();
+        let mut log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", self.log_path.display()));
+        let _ = writeln!(
+            log,
+            "=== harness: {label}, port {}, args {:?} ===",
+            self.port, self.argv
+        );
+        let stderr = log.try_clone().expect("clone log file handle");
+        let mut command = Command::new(&binary);
+        // SAFETY: runs in the forked child before exec and only calls prctl(2), which is
+        // async-signal-safe. The server then dies with the thread that started it, so a test
+        // binary killed by a timeout leaves no server behind.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(io::Error::from)
+            });
+        }
+        let child = command
+            .args(&self.argv)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", binary.display()));
+        self.child = Some(child);
+    }
+
+    /// Kills the process (SIGKILL) if it runs, then starts it again with the same arguments,
+    /// port and dir (a config file is read back as the server left it), and waits for `PING`.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn("restart");
+        if let Err(failure) = self.wait_ready() {
+            let why = match failure {
+                StartFailure::Exited(status) => format!("exited with {status}"),
+                StartFailure::PortTaken => "its port was taken by another process".into(),
+                StartFailure::TimedOut(last) => format!("no +PONG (last: {last})"),
+            };
+            panic!("{} did not restart: {why}", self.label());
+        }
     }
 
     fn wait_ready(&mut self) -> Result<(), StartFailure> {

@@ -1,0 +1,304 @@
+//! Tandem data nodes watched by real Redis Sentinel 7.0.15 (`redis-sentinel`, Debian package
+//! redis-sentinel). Three sentinels find a master and its two replicas (INFO, and each other
+//! through hello messages on the master's `__sentinel__:hello` channel). The master is killed
+//! (SIGKILL) under a write load that waits for one replica (`WAIT 1`) after every batch; the
+//! sentinels promote a replica (`MULTI / SLAVEOF NO ONE / CONFIG REWRITE / CLIENT KILL TYPE
+//! normal / CLIENT KILL TYPE pubsub / EXEC`) within `down-after-milliseconds` + 5 s, repoint the
+//! other replica, and turn the old master into a replica once it is restarted. Every write a
+//! `WAIT 1` acknowledged must be on the new master, the config files must say who follows whom
+//! (CONFIG REWRITE), and all three nodes end with the same `DEBUG DIGEST`. The same scenario runs
+//! with redis-server data nodes, the reference the test itself is checked against.
+//!
+//! Also: the INFO replication fields Sentinel reads from a replica that never synced, and
+//! `replica-announced`, compared with redis-server.
+
+mod support;
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use support::{
+    aggregate_elements, bulk_text, escape, wait_in_sync, wait_until, RawConn, Server, ServerKind,
+    Writer, WriterOptions, SYNC_TIMEOUT,
+};
+
+use ServerKind::{Redis, RedisSentinel, Tandem};
+
+/// The sentinels' `down-after-milliseconds`.
+const DOWN_AFTER_MS: u64 = 2000;
+/// A replica must be a master this long after the kill at the latest (the issue's bound).
+const PROMOTION_BOUND: Duration = Duration::from_millis(DOWN_AFTER_MS + 5000);
+/// How long reconfigurations that wait for the sentinels' periodic INFO may take: turning a
+/// restarted old master into a replica needs its role reported wrong for a while (8 s in
+/// Sentinel 7.0) and an INFO every 10 s.
+const RECONFIG_TIMEOUT: Duration = Duration::from_secs(60);
+const MASTER_NAME: &str = "mymaster";
+
+/// The config of a data node: no saves, DEBUG allowed, full syncs without the diskless delay.
+fn node_conf(master_port: Option<u16>) -> String {
+    let mut conf = String::from(
+        "save \"\"\nappendonly no\nenable-debug-command yes\nrepl-diskless-sync-delay 0\n",
+    );
+    if let Some(port) = master_port {
+        conf.push_str(&format!("replicaof 127.0.0.1 {port}\n"));
+    }
+    conf
+}
+
+fn sentinel_conf(master_port: u16) -> String {
+    format!(
+        "sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
+         sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n\
+         sentinel failover-timeout {MASTER_NAME} 10000\n\
+         sentinel parallel-syncs {MASTER_NAME} 1\n"
+    )
+}
+
+/// A reply's elements as text (bulk strings and simple strings).
+fn texts(reply: &[u8]) -> Vec<String> {
+    aggregate_elements(reply)
+        .unwrap_or_default()
+        .iter()
+        .map(|e| bulk_text(e).unwrap_or_else(|| String::from_utf8_lossy(e).trim_end().to_string()))
+        .collect()
+}
+
+/// `SENTINEL MASTER mymaster` as (field, value) pairs; empty when the sentinel cannot answer.
+fn sentinel_master(sentinel: &Server) -> Vec<(String, String)> {
+    let reply = sentinel
+        .try_request(&["SENTINEL", "MASTER", MASTER_NAME])
+        .unwrap_or_default();
+    let t = texts(&reply);
+    t.chunks(2)
+        .filter(|c| c.len() == 2)
+        .map(|c| (c[0].clone(), c[1].clone()))
+        .collect()
+}
+
+fn sentinel_field(sentinel: &Server, name: &str) -> Option<String> {
+    sentinel_master(sentinel)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// The master port a sentinel names (`SENTINEL GET-MASTER-ADDR-BY-NAME`).
+fn master_port_seen_by(sentinel: &Server) -> Option<u16> {
+    let reply = sentinel
+        .try_request(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME])
+        .ok()?;
+    texts(&reply).get(1)?.parse().ok()
+}
+
+fn field(server: &Server, name: &str) -> Option<String> {
+    server.info_field("replication", name)
+}
+
+/// Whether `replica` follows `master` with its link up.
+fn follows(replica: &Server, master: &Server) -> bool {
+    replica.try_info("replication").is_some_and(|info| {
+        let get = |k: &str| info.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        get("role").as_deref() == Some("slave")
+            && get("master_port") == Some(master.port().to_string())
+            && get("master_link_status").as_deref() == Some("up")
+    })
+}
+
+/// The `replicaof` lines of a node's config file.
+fn replicaof_lines(node: &Server) -> Vec<String> {
+    let path = node.dir().join("server.conf");
+    fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .lines()
+        .filter(|l| l.starts_with("replicaof") || l.starts_with("slaveof"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The (key, value) pairs not holding that value on `server`, read with pipelined GETs.
+fn missing_writes(server: &Server, writes: &[(String, String)]) -> Vec<String> {
+    let mut con = RawConn::connect(server.addr());
+    let mut missing = Vec::new();
+    for chunk in writes.chunks(500) {
+        let mut out = Vec::new();
+        for (k, _) in chunk {
+            out.extend_from_slice(&support::encode_command(&[b"GET", k.as_bytes()]));
+        }
+        con.send_raw(&out);
+        for (k, v) in chunk {
+            let reply = con.read_reply_raw();
+            if bulk_text(&reply).as_deref() != Some(v.as_str()) {
+                missing.push(format!("{k} = {}", escape(&reply)));
+            }
+        }
+    }
+    missing
+}
+
+fn failover_under_wait_load(kind: ServerKind) {
+    let mut master = Server::start_with_config(kind, &node_conf(None));
+    let replicas = [
+        Server::start_with_config(kind, &node_conf(Some(master.port()))),
+        Server::start_with_config(kind, &node_conf(Some(master.port()))),
+    ];
+    for r in &replicas {
+        assert!(
+            wait_until(SYNC_TIMEOUT, || follows(r, &master)),
+            "{} did not sync with its master: {:?}",
+            r.label(),
+            r.try_info("replication")
+        );
+    }
+    let sentinels: Vec<Server> = (0..3)
+        .map(|_| Server::start_with_config(RedisSentinel, &sentinel_conf(master.port())))
+        .collect();
+    // Discovery: the replicas from the master's INFO, the other sentinels from hello messages.
+    for s in &sentinels {
+        let ok = wait_until(SYNC_TIMEOUT, || {
+            sentinel_field(s, "num-slaves").as_deref() == Some("2")
+                && sentinel_field(s, "num-other-sentinels").as_deref() == Some("2")
+        });
+        assert!(
+            ok,
+            "{} did not discover the replicas and the other sentinels: {:?}",
+            s.label(),
+            sentinel_master(s)
+        );
+    }
+
+    let writer = Writer::start(
+        master.addr(),
+        WriterOptions {
+            prefix: "sent".into(),
+            batch: 16,
+            max_time: Duration::from_secs(120),
+            wait_replicas: Some(1),
+            ..WriterOptions::default()
+        },
+    );
+    assert!(
+        writer.wait_ops(3000, Duration::from_secs(30)),
+        "the writer did not get going"
+    );
+    let killed_at = Instant::now();
+    master.stop();
+    let report = writer.stop();
+    assert!(
+        !report.acked.is_empty(),
+        "no write was acknowledged by WAIT 1 before the kill: {report:?}"
+    );
+
+    let mut promoted = None;
+    let found = wait_until(PROMOTION_BOUND + Duration::from_secs(20), || {
+        promoted = replicas
+            .iter()
+            .position(|r| field(r, "role").as_deref() == Some("master"));
+        promoted.is_some()
+    });
+    let took = killed_at.elapsed();
+    let logs: Vec<String> = sentinels.iter().map(Server::log_text).collect();
+    assert!(found, "no replica was promoted; sentinel logs:\n{logs:#?}");
+    assert!(
+        took <= PROMOTION_BOUND,
+        "the promotion took {took:?}, over down-after-milliseconds + 5 s; sentinel logs:\n{logs:#?}"
+    );
+    let new_master = &replicas[promoted.unwrap_or(0)];
+    let other = &replicas[1 - promoted.unwrap_or(0)];
+    eprintln!(
+        "{}: {} promoted {took:?} after the kill; {} writes acknowledged by WAIT 1",
+        kind.name(),
+        new_master.label(),
+        report.acked.len()
+    );
+
+    assert!(
+        wait_until(RECONFIG_TIMEOUT, || follows(other, new_master)),
+        "{} does not follow the new master {}: {:?}",
+        other.label(),
+        new_master.label(),
+        other.try_info("replication")
+    );
+    for s in &sentinels {
+        assert!(
+            wait_until(RECONFIG_TIMEOUT, || master_port_seen_by(s)
+                == Some(new_master.port())),
+            "{} still names {:?} as the master",
+            s.label(),
+            master_port_seen_by(s)
+        );
+    }
+    let missing = missing_writes(new_master, &report.acked);
+    assert!(
+        missing.is_empty(),
+        "{} of {} WAIT-acknowledged writes are not on the new master, e.g. {:?}",
+        missing.len(),
+        report.acked.len(),
+        &missing[..missing.len().min(5)]
+    );
+
+    // The old master comes back from its unchanged config file as a master; the sentinels
+    // make it a replica of the new one.
+    master.restart();
+    assert!(
+        wait_until(RECONFIG_TIMEOUT, || follows(&master, new_master)),
+        "the restarted old master {} was not turned into a replica of {}: {:?}",
+        master.label(),
+        new_master.label(),
+        master.try_info("replication")
+    );
+    // Each reconfiguration ran CONFIG REWRITE inside the sentinel's transaction.
+    let expected = vec![format!("replicaof 127.0.0.1 {}", new_master.port())];
+    assert_eq!(replicaof_lines(new_master), Vec::<String>::new());
+    assert_eq!(replicaof_lines(other), expected, "{}", other.label());
+    assert_eq!(replicaof_lines(&master), expected, "{}", master.label());
+    wait_in_sync(new_master, &[other, &master], SYNC_TIMEOUT);
+}
+
+#[test]
+fn sentinels_fail_over_a_killed_tandem_master_without_losing_acknowledged_writes() {
+    failover_under_wait_load(Tandem);
+}
+
+#[test]
+fn sentinels_fail_over_a_killed_redis_master_reference() {
+    failover_under_wait_load(Redis);
+}
+
+/// The INFO replication fields Sentinel reads from a replica whose master never answered
+/// (offsets are 1 without a master or cached master), and `replica-announced`.
+#[test]
+fn replica_fields_sentinel_reads_match_redis() {
+    const FIELDS: &[&str] = &[
+        "role",
+        "master_link_status",
+        "slave_read_repl_offset",
+        "slave_repl_offset",
+        "slave_priority",
+        "replica_announced",
+    ];
+    let seen = |kind: ServerKind| {
+        // Nothing listens on port 1: the link stays down.
+        let node = Server::start(
+            kind,
+            &[
+                "--save",
+                "",
+                "--replicaof",
+                "127.0.0.1",
+                "1",
+                "--replica-priority",
+                "7",
+            ],
+        );
+        let mut lines = Vec::new();
+        for announced in ["yes", "no"] {
+            let reply = node.request(&["CONFIG", "SET", "replica-announced", announced]);
+            assert_eq!(reply, b"+OK\r\n", "{}", node.label());
+            for f in FIELDS {
+                lines.push(format!("{f}:{}", field(&node, f).unwrap_or_default()));
+            }
+        }
+        lines
+    };
+    assert_eq!(seen(Tandem), seen(Redis));
+}
