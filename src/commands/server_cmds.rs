@@ -20,7 +20,7 @@ const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST;
 
 pub const COMMANDS: &[Spec] = &[
     Spec::new("ping", -1, FAST, Group::Connection, ping),
-    Spec::new("echo", 2, FAST, Group::Connection, echo),
+    Spec::new("echo", 2, FAST | LOADING | STALE, Group::Connection, echo),
     Spec::new(
         "quit",
         -1,

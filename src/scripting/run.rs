@@ -149,10 +149,32 @@ pub fn run(cx: &mut Ctx, vm: &Vm, func: &Function, inv: &Invocation) -> Result<R
     if vm.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 {
         let _ = lua.gc_step_kbytes(50);
     }
+    // An error the script returns or fails with is an error reply of EVAL/FCALL, counted in
+    // the error stats unless it is a command's error counted already.
     match outcome {
-        Ok((true, v)) => Ok(super::convert::lua_to_reply(&v, resp3)),
-        Ok((false, v)) => Err(error_reply(&v, inv.name)),
+        Ok((true, v)) => match super::convert::lua_to_reply(&v, resp3) {
+            Reply::Error(text) => {
+                cx.client.error_counted = counted(&v);
+                Err(CmdError::new(text))
+            }
+            reply => Ok(reply),
+        },
+        Ok((false, v)) => {
+            cx.client.error_counted = counted(&v);
+            Err(error_reply(&v, inv.name))
+        }
         Err(e) => Err(CmdError::new(vm::text_of(&e))),
+    }
+}
+
+/// Whether an error table is marked as counted in the error stats already.
+fn counted(v: &Value) -> bool {
+    match v {
+        Value::Table(t) => matches!(
+            t.raw_get::<Value>("ignore_error_stats_update"),
+            Ok(Value::Boolean(true))
+        ),
+        _ => false,
     }
 }
 
@@ -296,12 +318,18 @@ pub fn to_argv(lua: &Lua, args: MultiValue) -> mlua::Result<Vec<Bytes>> {
 /// `redis.call` (`raise`: an error reply is raised) and `redis.pcall` (it is returned as an
 /// error table): runs one command (redis `luaRedisGenericCommand`).
 fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::Result<Value> {
-    let fail = |text: &str| -> mlua::Result<Value> {
-        if raise {
+    // `counted`: the error is in the error stats already (a refused or failed command), so
+    // the script's reply with it is not counted again (redis `ignore_error_stats_update`).
+    let fail = |text: &str, counted: bool| -> mlua::Result<Value> {
+        if raise && counted {
+            Err(vm::raise_counted(text))
+        } else if raise {
             Err(vm::raise(lua, text))
         } else {
             let t = vm::error_table(lua, &format!("-{text}"))?;
-            t.raw_set("ignore_error_stats_update", true)?;
+            if counted {
+                t.raw_set("ignore_error_stats_update", true)?;
+            }
             Ok(Value::Table(t))
         }
     };
@@ -311,7 +339,7 @@ fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::R
         Err(e) => {
             let text = vm::text_of(&e);
             super::ldb::log_error(ldb, pushed_error(&text).as_bytes());
-            return fail(&text);
+            return fail(&text, false);
         }
     };
     super::ldb::log_command(ldb, &argv);
@@ -327,7 +355,7 @@ fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::R
             }
             drop(guard);
             super::ldb::log_error(ldb, pushed_error(&e.0).as_bytes());
-            return fail(&e.0);
+            return fail(&e.0, true);
         }
     };
     if spec.has(spec::WRITE) {
@@ -359,7 +387,7 @@ fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::R
     let result = match reply {
         Reply::Error(text) => {
             super::ldb::log_error(ldb, format!("-{text}").as_bytes());
-            fail(&text)
+            fail(&text, true)
         }
         reply => super::convert::reply_to_lua(lua, reply, resp3),
     };

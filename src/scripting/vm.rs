@@ -242,6 +242,9 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
         Value::Error(e) => {
             let t = lua.create_table()?;
             t.raw_set("err", text_of(&e))?;
+            if is_counted(&e) {
+                t.raw_set("ignore_error_stats_update", true)?;
+            }
             t
         }
         other => {
@@ -423,13 +426,30 @@ pub fn raise(_lua: &Lua, text: &str) -> mlua::Error {
     mlua::Error::external(TableError(text.to_string()))
 }
 
+/// `raise` for the error of a command run by `redis.call`, counted in the error stats
+/// already: the script's error reply is not counted again.
+pub fn raise_counted(text: &str) -> mlua::Error {
+    mlua::Error::external(CountedError(text.to_string()))
+}
+
+fn is_counted(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => is_counted(cause),
+        mlua::Error::ExternalError(inner) => inner.downcast_ref::<CountedError>().is_some(),
+        _ => false,
+    }
+}
+
 /// The error text a Rust error stands for: its `TableError`, or `ERR <description>`.
 pub fn text_of(e: &mlua::Error) -> String {
     match e {
         mlua::Error::CallbackError { cause, .. } => text_of(cause),
         mlua::Error::ExternalError(inner) => match inner.downcast_ref::<TableError>() {
             Some(t) => t.0.clone(),
-            None => format!("ERR {inner}"),
+            None => match inner.downcast_ref::<CountedError>() {
+                Some(t) => t.0.clone(),
+                None => format!("ERR {inner}"),
+            },
         },
         mlua::Error::RuntimeError(s) => format!("ERR {s}"),
         other => format!("ERR {other}"),
@@ -447,3 +467,15 @@ impl std::fmt::Display for TableError {
 }
 
 impl std::error::Error for TableError {}
+
+/// A `TableError` whose error is counted in the error stats already.
+#[derive(Debug)]
+pub struct CountedError(pub String);
+
+impl std::fmt::Display for CountedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CountedError {}

@@ -128,6 +128,9 @@ pub struct Client {
     /// The socket was handed to a debugging session (SCRIPT DEBUG YES): closing the connection
     /// must not shut it down, the session still talks on it.
     pub socket_handed_off: bool,
+    /// The command's error reply is counted in the error stats already (a script failing with
+    /// the error of a command it ran): it still counts as a failed call.
+    pub error_counted: bool,
 }
 
 /// A command whose reply comes later.
@@ -186,6 +189,7 @@ impl Client {
             in_script: false,
             lua_debug: Default::default(),
             socket_handed_off: false,
+            error_counted: false,
         }
     }
 

@@ -71,6 +71,8 @@ fn lookup(argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<usize>, CmdE
 /// it queued: it writes if any of them writes, may run stale only if all of them may
 /// (redis `mstate.cmd_flags` / `cmd_inv_flags`).
 struct Traits {
+    /// The command's flags (a script's come from its shebang).
+    flags: u32,
     write: bool,
     denyoom: bool,
     deny_stale: bool,
@@ -90,6 +92,7 @@ impl Traits {
         };
         let has = |f: u32| flags & f != 0 || or & f != 0;
         Traits {
+            flags,
             write: has(spec::WRITE),
             denyoom: has(spec::DENYOOM),
             deny_stale: flags & spec::STALE == 0 || inv & spec::STALE != 0,
@@ -178,8 +181,8 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
     }
     if client.multi.is_some() && !runs_inside_multi(base) {
         if let Some(m) = client.multi.as_mut() {
-            m.flags |= spec.flags;
-            m.inv_flags |= !spec.flags;
+            m.flags |= traits.flags;
+            m.inv_flags |= !traits.flags;
             m.queued.push(argv.to_vec());
         }
         return Reply::status("QUEUED");
@@ -355,6 +358,7 @@ pub fn call(
     after_call(server, client, spec, argv, usec, None);
     match result {
         Ok(r) => r,
+        Err(e) if std::mem::take(&mut client.error_counted) => Reply::Error(e.0),
         Err(e) => error_reply(server, e),
     }
 }
@@ -402,6 +406,7 @@ pub fn call_nested(
     after_call(cx.server, cx.client, spec, argv, usec, label);
     match result {
         Ok(r) => r,
+        Err(e) if std::mem::take(&mut cx.client.error_counted) => Reply::Error(e.0),
         Err(e) => error_reply(cx.server, e),
     }
 }
