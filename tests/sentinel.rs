@@ -9,8 +9,9 @@
 //! (CONFIG REWRITE), and all three nodes end with the same `DEBUG DIGEST`. The same scenario runs
 //! with redis-server data nodes, the reference the test itself is checked against.
 //!
-//! Also: the INFO replication fields Sentinel reads from a replica that never synced, and
-//! `replica-announced`, compared with redis-server.
+//! Also: a master busy in a script is sent `SCRIPT KILL` by the sentinels; the INFO replication
+//! fields Sentinel reads from a replica that never synced, and `replica-announced`, compared
+//! with redis-server.
 
 mod support;
 
@@ -135,8 +136,10 @@ fn missing_writes(server: &Server, writes: &[(String, String)]) -> Vec<String> {
     missing
 }
 
-fn failover_under_wait_load(kind: ServerKind) {
-    let mut master = Server::start_with_config(kind, &node_conf(None));
+/// A master and two replicas of `kind`, watched by three redis-sentinels that have discovered
+/// the replicas (from the master's INFO) and each other (hello messages).
+fn watched_topology(kind: ServerKind) -> (Server, [Server; 2], Vec<Server>) {
+    let master = Server::start_with_config(kind, &node_conf(None));
     let replicas = [
         Server::start_with_config(kind, &node_conf(Some(master.port()))),
         Server::start_with_config(kind, &node_conf(Some(master.port()))),
@@ -165,7 +168,11 @@ fn failover_under_wait_load(kind: ServerKind) {
             sentinel_master(s)
         );
     }
+    (master, replicas, sentinels)
+}
 
+fn failover_under_wait_load(kind: ServerKind) {
+    let (mut master, replicas, sentinels) = watched_topology(kind);
     let writer = Writer::start(
         master.addr(),
         WriterOptions {
@@ -262,6 +269,36 @@ fn sentinels_fail_over_a_killed_tandem_master_without_losing_acknowledged_writes
 #[test]
 fn sentinels_fail_over_a_killed_redis_master_reference() {
     failover_under_wait_load(Redis);
+}
+
+/// A master stuck in a read-only script answers `-BUSY` once `busy-reply-threshold` passed;
+/// the sentinels, which by then hold it subjectively down, send it `SCRIPT KILL`.
+fn busy_script_killed(kind: ServerKind) {
+    let (master, _replicas, sentinels) = watched_topology(kind);
+    let mut con = master.raw();
+    con.set_timeout(Duration::from_secs(30));
+    let started = Instant::now();
+    let reply = con.request_str(&["EVAL", "while true do end", "0"]);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let logs: Vec<String> = sentinels.iter().map(Server::log_text).collect();
+    assert!(
+        text.contains("Script killed by user with SCRIPT KILL"),
+        "{}: EVAL answered {} after {:?}; sentinel logs:\n{logs:#?}",
+        master.label(),
+        escape(&reply),
+        started.elapsed()
+    );
+    assert_eq!(master.request(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn sentinels_kill_a_busy_script_on_a_tandem_master() {
+    busy_script_killed(Tandem);
+}
+
+#[test]
+fn sentinels_kill_a_busy_script_on_a_redis_master_reference() {
+    busy_script_killed(Redis);
 }
 
 /// The INFO replication fields Sentinel reads from a replica whose master never answered
