@@ -18,6 +18,7 @@ pub mod dump;
 pub mod errors;
 pub mod float;
 pub mod functions;
+pub mod geo;
 pub mod hashes;
 pub mod hll;
 pub mod info;
@@ -114,6 +115,7 @@ impl Registry {
             sets::COMMANDS,
             zsets::COMMANDS,
             hll::COMMANDS,
+            geo::COMMANDS,
             tx::COMMANDS,
             replication::COMMANDS,
             info::COMMANDS,

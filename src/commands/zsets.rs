@@ -447,7 +447,7 @@ fn scored_reply(items: Vec<(Bytes, f64)>, withscores: bool, resp3: bool) -> Repl
 
 const NAN_RESULT: &str = "resulting score is not a number (NaN)";
 
-fn zadd(cx: &mut Ctx) -> Result<Reply, CmdError> {
+pub(crate) fn zadd(cx: &mut Ctx) -> Result<Reply, CmdError> {
     zadd_generic(cx, false)
 }
 

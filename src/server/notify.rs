@@ -255,6 +255,12 @@ pub fn after_command(
             key1(),
         ),
         "zincrby" => ev(ZSET, "zincr", key1()),
+        "geoadd" => ev(ZSET, "zadd", key1()),
+        "georadius" | "georadiusbymember" | "geosearchstore" => {
+            if let Some((dst, event)) = crate::commands::geo::store_key(name, argv) {
+                store_event(&ev, &gone, ZSET, event, dst);
+            }
+        }
         "zrem" | "zremrangebyscore" | "zremrangebyrank" | "zremrangebylex" | "zpopmin"
         | "zpopmax" => {
             ev(ZSET, name, key1());
