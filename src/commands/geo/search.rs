@@ -141,7 +141,7 @@ fn search(cx: &mut Ctx, kind: Kind) -> Result<Reply, CmdError> {
         return Ok(Reply::Array(Vec::new()));
     }
     let mut points = Vec::new();
-    if let Some(z) = get_zset(cx.db, src)? {
+    if let Some(z) = looked_up(cx, src) {
         let limit = if opts.any { opts.count as usize } else { 0 };
         collect(z, &opts.shape, limit, &mut points);
     }
@@ -283,9 +283,18 @@ fn bbox(w: &[u8], h: &[u8], u: &[u8]) -> Result<(f64, f64, f64), CmdError> {
     Ok((w, h, unit(u)?))
 }
 
+/// The source sorted set, already looked up (type checked, expired, counted in the stats)
+/// by `search`: later reads have no side effects, as redis looks the key up once.
+fn looked_up<'d>(cx: &'d Ctx, src: &[u8]) -> Option<&'d ZSet> {
+    match cx.db.peek_in(cx.db.index, src) {
+        Some(Value::ZSet(z)) => Some(z),
+        _ => None,
+    }
+}
+
 /// The member's position (redis `longLatFromMember`).
 fn member_position(cx: &mut Ctx, src: &[u8], member: &[u8]) -> Result<[f64; 2], CmdError> {
-    get_zset(cx.db, src)?
+    looked_up(cx, src)
         .and_then(|z| z.score(member))
         .map(hash::position_of)
         .ok_or(CmdError::fixed(

@@ -522,13 +522,36 @@ mod tests {
                 let pos = (seed >> 33) as usize % s.len();
                 s[pos] = (seed >> 20) as u8;
             }
-            if looks_valid(&s) {
-                let _ = count(&s);
-                let _ = add(&mut s, b"x", 3000);
-                let mut m = [0u8; REGISTERS];
-                let _ = merge_into(&mut m, &s);
-                let _ = decode(&s);
-            }
+            exercise(s);
         }
+        // Sparse bodies of random bytes.
+        for len in 0..300 {
+            let mut s = new_sparse();
+            s.truncate(HDR);
+            for _ in 0..len {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                s.push((seed >> 33) as u8);
+            }
+            exercise(s);
+        }
+    }
+
+    /// Everything the commands do with a string that passed the header checks.
+    fn exercise(mut s: Vec<u8>) {
+        if !looks_valid(&s) {
+            return;
+        }
+        let _ = count(&s);
+        let _ = decode(&s);
+        let mut m = [0u8; REGISTERS];
+        let _ = merge_into(&mut m, &s);
+        for (i, &v) in m.iter().enumerate().filter(|(_, &v)| v > 0).take(50) {
+            let _ = set_register(&mut s, i, v, 3000);
+        }
+        for n in 0..20u32 {
+            let _ = add(&mut s, &n.to_be_bytes(), 40);
+        }
+        let _ = to_dense(&mut s);
+        let _ = count(&s);
     }
 }
