@@ -82,5 +82,8 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async move { server::startup::start(config, pidfile).await });
+    // A task that never ends (a script looping forever when SHUTDOWN NOSAVE came, as Redis
+    // allows while a script is busy) must not keep the process alive: Redis exits at once.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     ExitCode::from(code)
 }

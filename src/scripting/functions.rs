@@ -135,6 +135,9 @@ pub struct FnVm {
 impl FnVm {
     pub fn new(rand: Arc<Mutex<Rand48>>, state: Arc<super::RunState>) -> mlua::Result<FnVm> {
         let vm = Vm::new(rand, state)?;
+        // Libraries have no error handler among their globals, unlike scripts.
+        vm.globals
+            .raw_set("__redis__err__handler", mlua::Value::Nil)?;
         let lua = &vm.lua;
         let setup: Function = lua
             .load(include_str!("functions.lua"))

@@ -238,13 +238,16 @@ G.ipairs = function(t)
 end
 
 -- Globals no script may see (redis deny list and anything outside its allow lists).
-for _, name in ipairs({ "print", "dofile", "loadfile", "module", "require", "package", "os", "io", "debug" }) do
+-- (Debian's redis-server 7.0.15 has no getfenv, setfenv or newproxy either.)
+for _, name in ipairs({ "print", "dofile", "loadfile", "module", "require", "package", "os", "io", "debug", "getfenv", "setfenv", "newproxy" }) do
     rawset(G, name, nil)
 end
 
 -- Tables created by scripts at run time must not be frozen: only what exists now.
 local proxy_G = protect(G)
 rawset(G, "_G", proxy_G)
+-- Rust code that walks tables (cjson, cmsgpack) sees through proxies with this.
+rust.backing = backing
 -- The string metatable reads through the frozen string library.
 getmetatable("").__index = rawget(G, "string")
 return proxy_G

@@ -143,9 +143,14 @@ impl Vm {
             .load(include_str!("sandbox.lua"))
             .set_name(SANDBOX_CHUNK)
             .into_function()?;
-        let proxy: Table = sandbox.call((globals.clone(), bridge.clone(), rust))?;
+        let proxy: Table = sandbox.call((globals.clone(), bridge.clone(), rust.clone()))?;
         lua.set_globals(proxy.clone())?;
+        let backing: Table = rust.raw_get("backing")?;
+        lua.set_named_registry_value(super::libs::BACKING, backing)?;
         let handler = lua.create_function(error_handler)?;
+        // Redis's error handler is a global function of scripts (not of function libraries,
+        // which have globals of their own).
+        globals.raw_set("__redis__err__handler", handler.clone())?;
         let runner: Function = lua
             .load(
                 "local handler = ...\n\

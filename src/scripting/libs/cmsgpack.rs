@@ -50,7 +50,7 @@ fn pack(lua: &Lua, a: Args) -> LibResult<Ret> {
         // Each argument is copied to the top, above the encodings of the previous ones.
         let top = nargs + i - 1;
         check_stack(top, 1, "in function mp_check")?;
-        encode(&mut out, &a.get(i), 0, top + 1)?;
+        encode(lua, &mut out, &a.get(i), 0, top + 1)?;
     }
     Ok(one(Value::String(lua.create_string(&out)?)))
 }
@@ -64,13 +64,15 @@ fn check_stack(top: usize, n: usize, what: &str) -> LibResult<()> {
 }
 
 /// `mp_encode_lua_type`: `v`, at nesting `level`, sits at stack height `top`.
-fn encode(out: &mut Vec<u8>, v: &Value, level: usize, top: usize) -> LibResult<()> {
+fn encode(lua: &Lua, out: &mut Vec<u8>, v: &Value, level: usize, top: usize) -> LibResult<()> {
     match v {
         Value::String(s) => encode_bytes(out, &s.as_bytes()),
         Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
         Value::Integer(i) => encode_number(out, *i as f64),
         Value::Number(n) => encode_number(out, *n),
-        Value::Table(t) if level < MAX_NESTING => encode_table(out, t, level, top)?,
+        Value::Table(t) if level < MAX_NESTING => {
+            encode_table(lua, out, &super::see_through(lua, t), level, top)?
+        }
         _ => out.push(0xc0),
     }
     Ok(())
@@ -159,7 +161,13 @@ fn is_array(t: &Table) -> LibResult<bool> {
     Ok(max == count)
 }
 
-fn encode_table(out: &mut Vec<u8>, t: &Table, level: usize, top: usize) -> LibResult<()> {
+fn encode_table(
+    lua: &Lua,
+    out: &mut Vec<u8>,
+    t: &Table,
+    level: usize,
+    top: usize,
+) -> LibResult<()> {
     check_stack(top, 2, "in function table_is_an_array")?;
     if is_array(t)? {
         let len = t.raw_len();
@@ -168,7 +176,7 @@ fn encode_table(out: &mut Vec<u8>, t: &Table, level: usize, top: usize) -> LibRe
         for j in 1..=len {
             // `lua_gettable`: metamethods apply.
             let v: Value = t.get(j)?;
-            encode(out, &v, level + 1, top + 1)?;
+            encode(lua, out, &v, level + 1, top + 1)?;
         }
     } else {
         check_stack(top, 3, "in function mp_encode_lua_table_as_map")?;
@@ -177,8 +185,8 @@ fn encode_table(out: &mut Vec<u8>, t: &Table, level: usize, top: usize) -> LibRe
         for pair in t.pairs::<Value, Value>() {
             let (k, v) = pair?;
             // Stack: .., key, value, copy of the key.
-            encode(out, &k, level + 1, top + 3)?;
-            encode(out, &v, level + 1, top + 2)?;
+            encode(lua, out, &k, level + 1, top + 3)?;
+            encode(lua, out, &v, level + 1, top + 2)?;
         }
     }
     Ok(())

@@ -346,6 +346,22 @@ pub(crate) fn to_number(lua: &Lua, v: &Value) -> LibResult<Option<f64>> {
 }
 
 /// Lua 5.1's `lua_typename` of a value.
+/// Registry name of the sandbox's map from each protected table's proxy to the table.
+pub(crate) const BACKING: &str = "tandem.sandbox.backing";
+
+/// The table a proxy of the sandbox shows (library tables, `_G`), or `t` itself: code that
+/// walks a table raw sees what Redis's read-only tables hold.
+pub(crate) fn see_through(lua: &Lua, t: &Table) -> Table {
+    if t.metatable().is_none() {
+        return t.clone();
+    }
+    lua.named_registry_value::<Table>(BACKING)
+        .and_then(|b| b.raw_get::<Option<Table>>(t.clone()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| t.clone())
+}
+
 pub(crate) fn lua_type_name(v: &Value) -> &'static str {
     match v {
         Value::Nil => "nil",

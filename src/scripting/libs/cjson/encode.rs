@@ -59,6 +59,7 @@ impl Encoder<'_> {
         let mut next = v.clone();
         loop {
             if let Value::Table(t) = &next {
+                let t = &crate::scripting::libs::see_through(lua, t);
                 let depth = open.len() as i32 + 1;
                 if depth > self.cfg.encode_max_depth || top + 3 > MAX_C_STACK {
                     return Err(LibError::Msg(format!(
