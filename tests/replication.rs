@@ -825,3 +825,44 @@ fn writable_replica_expires_its_own_keys_like_redis() {
     assert_eq!(redis, (":2\\r\\n".to_string(), ":1\\r\\n".to_string()));
     assert_eq!(redis, writable_replica_expiry(Tandem));
 }
+
+/// A master turned into a replica (SLAVEOF, as a sentinel's failover does) answers its clients
+/// blocked in BLPOP and WAIT with `-UNBLOCKED ...` and closes them; the BLPOP must not pop
+/// what its new master pushes (redis issue #2473). Returns what each client got, then the list
+/// on both nodes.
+fn blocked_clients_at_role_change(kind: ServerKind) -> Vec<String> {
+    let a = start(kind, &[]);
+    let b = start(kind, &[]);
+    let mut blpop = a.raw();
+    blpop.send_cmd(&[b"BLPOP", b"foo", b"0"]);
+    let mut wait = a.raw();
+    wait.send_cmd(&[b"WAIT", b"1", b"0"]);
+    assert!(
+        wait_until(SYNC_TIMEOUT, || a
+            .info_field("clients", "blocked_clients")
+            .as_deref()
+            == Some("2")),
+        "{}: the clients did not block",
+        a.label()
+    );
+    let port = b.port().to_string();
+    assert_eq!(a.request(&["SLAVEOF", "127.0.0.1", &port]), b"+OK\r\n");
+    let mut seen = Vec::new();
+    for con in [&mut blpop, &mut wait] {
+        let got = con.read_until_closed();
+        seen.push(format!("{:?}", got.map(|r| escape(&r))));
+    }
+    wait_link_up(&a, SYNC_TIMEOUT);
+    assert_eq!(b.request(&["RPUSH", "foo", "a", "b", "c"]), b":3\r\n");
+    wait_in_sync(&b, &[&a], SYNC_TIMEOUT);
+    for node in [&a, &b] {
+        seen.push(escape(&node.request(&["LRANGE", "foo", "0", "-1"])));
+    }
+    seen
+}
+
+#[test]
+fn role_change_unblocks_and_closes_blocked_clients_like_redis() {
+    let tandem = blocked_clients_at_role_change(Tandem);
+    assert_eq!(tandem, blocked_clients_at_role_change(Redis));
+}

@@ -154,11 +154,14 @@ pub fn promote(server: &crate::server::Server) {
 }
 
 /// `REPLICAOF host port`: follow a (new) master. A master demoted this way offers its own
-/// history for a partial resync.
+/// history for a partial resync. Clients blocked in BLPOP, WAIT ... get `-UNBLOCKED` and are
+/// closed, as redis `replicationSetMaster` does: left blocked, they would be served by the new
+/// master's stream and pop what the master keeps (a failover's desync, redis issue #2473).
 pub fn demote(server: &crate::server::Server, host: String, port: u16) {
     let was_master = !server.is_replica();
     server.config.write().replicaof = Some((host.clone(), port));
     server.role_replica.store(true, Ordering::Release);
+    server.blocking.unblock_all_for_role_change();
     crate::server::logging::set_role(b'S');
     let _ = crate::server::oom::apply(&server.config.read(), true);
     if was_master {
