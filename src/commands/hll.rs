@@ -11,7 +11,7 @@ mod repr;
 use bytes::Bytes;
 
 use super::errors::{self, CmdError};
-use super::spec::{Group, Spec, ADMIN, DENYOOM, FAST, READONLY, WRITE};
+use super::spec::{Group, Spec, ADMIN, DENYOOM, FAST, MAY_REPLICATE, READONLY, WRITE};
 use super::Ctx;
 use crate::keyspace::{Db, Str, Value};
 use crate::protocol::Reply;
@@ -26,7 +26,14 @@ pub const COMMANDS: &[Spec] = &[
         pfadd,
     )
     .keys(1, 1, 1),
-    Spec::new("pfcount", -2, READONLY, Group::Hyperloglog, pfcount).keys(1, -1, 1),
+    Spec::new(
+        "pfcount",
+        -2,
+        READONLY | MAY_REPLICATE,
+        Group::Hyperloglog,
+        pfcount,
+    )
+    .keys(1, -1, 1),
     Spec::new("pfmerge", -2, WRITE | DENYOOM, Group::Hyperloglog, pfmerge).keys(1, -1, 1),
     Spec::new(
         "pfdebug",
