@@ -229,6 +229,10 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
             Ok(Reply::Status(text.into()))
         }
         ("reload", _) => reload(cx),
+        ("loadaof", 2) => {
+            crate::persistence::aof::load::reload(cx.server, cx.db);
+            Ok(Reply::OK)
+        }
         ("help", 2) => Ok(Reply::Array(
             [
                 "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

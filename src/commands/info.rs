@@ -345,22 +345,7 @@ fn persistence_section(s: &Server, out: &mut String) {
         "rdb_last_load_keys_loaded",
         p.last_load_keys.load(Ordering::Relaxed),
     );
-    for (k, v) in [
-        ("aof_enabled", "0"),
-        ("aof_rewrite_in_progress", "0"),
-        ("aof_rewrite_scheduled", "0"),
-        ("aof_last_rewrite_time_sec", "-1"),
-        ("aof_current_rewrite_time_sec", "-1"),
-        ("aof_last_bgrewrite_status", "ok"),
-        ("aof_rewrites", "0"),
-        ("aof_rewrites_consecutive_failures", "0"),
-        ("aof_last_write_status", "ok"),
-        ("aof_last_cow_size", "0"),
-        ("module_fork_in_progress", "0"),
-        ("module_fork_last_cow_size", "0"),
-    ] {
-        line(out, k, v);
-    }
+    aof_fields(out, s, now_s);
     if p.loading.load(Ordering::Acquire) {
         let lp = &p.load_progress;
         let start = lp.start_s.load(Ordering::Relaxed);
@@ -679,5 +664,71 @@ fn keyspace_section(s: &Server, out: &mut String) {
         if keys > 0 {
             let _ = write!(out, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
         }
+    }
+}
+
+/// INFO persistence's `aof_*` fields (the size fields only while the AOF is on).
+fn aof_fields(out: &mut String, s: &crate::server::Server, now_s: i64) {
+    let aof = &s.aof;
+    let st = &aof.stats;
+    let ok = |b: bool| if b { "ok" } else { "err" };
+    let rewriting = st.rewrite_in_progress.load(Ordering::Acquire);
+    let scheduled = u8::from(st.rewrite_scheduled.load(Ordering::Relaxed));
+    line(out, "aof_enabled", u8::from(aof.is_on()));
+    line(out, "aof_rewrite_in_progress", u8::from(rewriting));
+    line(out, "aof_rewrite_scheduled", scheduled);
+    line(
+        out,
+        "aof_last_rewrite_time_sec",
+        st.last_rewrite_time_sec.load(Ordering::Relaxed),
+    );
+    let current = if rewriting {
+        now_s - st.rewrite_started_ms.load(Ordering::Relaxed) / 1000
+    } else {
+        -1
+    };
+    line(out, "aof_current_rewrite_time_sec", current);
+    line(
+        out,
+        "aof_last_bgrewrite_status",
+        ok(st.last_rewrite_ok.load(Ordering::Relaxed)),
+    );
+    line(out, "aof_rewrites", st.rewrites.load(Ordering::Relaxed));
+    line(
+        out,
+        "aof_rewrites_consecutive_failures",
+        st.consecutive_failures.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "aof_last_write_status",
+        ok(st.last_write_ok.load(Ordering::Relaxed)),
+    );
+    line(
+        out,
+        "aof_last_cow_size",
+        st.last_cow_size.load(Ordering::Relaxed),
+    );
+    line(out, "module_fork_in_progress", 0);
+    line(out, "module_fork_last_cow_size", 0);
+    if aof.is_on() {
+        line(
+            out,
+            "aof_current_size",
+            st.current_size.load(Ordering::Relaxed),
+        );
+        line(out, "aof_base_size", st.base_size.load(Ordering::Relaxed));
+        line(out, "aof_pending_rewrite", scheduled);
+        line(out, "aof_buffer_length", aof.buffered());
+        line(
+            out,
+            "aof_pending_bio_fsync",
+            u8::from(st.fsync_in_progress.load(Ordering::Relaxed)),
+        );
+        line(
+            out,
+            "aof_delayed_fsync",
+            st.delayed_fsync.load(Ordering::Relaxed),
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Persistence commands: SAVE, BGSAVE [SCHEDULE], LASTSAVE.
+//! Persistence commands: SAVE, BGSAVE [SCHEDULE], BGREWRITEAOF, LASTSAVE.
 
 use std::sync::atomic::Ordering;
 
@@ -18,6 +18,13 @@ pub const COMMANDS: &[Spec] = &[
         save_cmd,
     ),
     Spec::new("bgsave", -1, ADMIN | NOSCRIPT, Group::Server, bgsave),
+    Spec::new(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT,
+        Group::Server,
+        bgrewriteaof,
+    ),
     Spec::new(
         "lastsave",
         1,
@@ -77,4 +84,40 @@ fn lastsave(cx: &mut Ctx) -> Result<Reply, CmdError> {
     Ok(Reply::Int(
         cx.server.persist.last_save_time.load(Ordering::Relaxed),
     ))
+}
+
+/// BGREWRITEAOF (redis `bgrewriteaofCommand`): now, or once the running snapshot (or the
+/// transaction) is over.
+fn bgrewriteaof(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    use crate::persistence::aof::rewrite;
+    let aof = &cx.server.aof;
+    if aof.stats.rewrite_in_progress.load(Ordering::Acquire) {
+        return Err(CmdError::err(
+            "Background append only file rewriting already in progress",
+        ));
+    }
+    let scheduled = || {
+        aof.stats.rewrite_scheduled.store(true, Ordering::Relaxed);
+        // Asked for by hand: the limit on retries after failures does not apply.
+        aof.stats.consecutive_failures.store(0, Ordering::Relaxed);
+        Ok(Reply::status(
+            "Background append only file rewriting scheduled",
+        ))
+    };
+    if cx.server.snapshot_slot.is_busy() || cx.client.in_exec {
+        return scheduled();
+    }
+    let server = cx.server.arc().ok_or_else(in_progress)?;
+    match rewrite::start(&server) {
+        Ok(()) => Ok(Reply::status(
+            "Background append only file rewriting started",
+        )),
+        Err(rewrite::StartError::Busy) => scheduled(),
+        Err(rewrite::StartError::InProgress) => Err(CmdError::err(
+            "Background append only file rewriting already in progress",
+        )),
+        Err(rewrite::StartError::Failed) => Err(CmdError::err(
+            "Can't execute an AOF background rewriting. Please check the server logs for more information.",
+        )),
+    }
 }

@@ -369,3 +369,14 @@ pub fn replace_dataset_from<R: std::io::Read>(
 ) -> Result<LoadReport, String> {
     Ok(stage(server, rdb, drop_expired, payload_len)?.install(server))
 }
+
+/// Empties the dataset and the function libraries, the caller holding every shard (redis
+/// `emptyData` before DEBUG LOADAOF), freeing the old data in the background.
+pub fn empty_locked(server: &Server, all: &mut Locked<'_>) {
+    server.scripting.install_functions(Default::default());
+    let old = server
+        .keyspace
+        .install_locked(all, server.keyspace.empty_tables());
+    server.watches.touch_db(None);
+    crate::util::drop_in_background(old);
+}

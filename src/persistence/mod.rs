@@ -1,6 +1,7 @@
 //! Persistence: the RDB format (`rdb`), fork-less snapshots (`snapshot`), and saving/loading
 //! dump files (`save`).
 
+pub mod aof;
 pub mod load;
 pub mod rdb;
 pub mod save;

@@ -29,6 +29,51 @@ fn encode_plain(out: &mut Vec<u8>, key: &[u8], v: &Value, expire: Option<i64>) {
     encode::write_entry(out, key, v, expire, false);
 }
 
+/// What a snapshot is written as: an RDB stream, or the AOF's command form (a base file with
+/// `aof-use-rdb-preamble no`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Rdb { compress: bool },
+    Commands,
+}
+
+impl Format {
+    fn encoder(self) -> fn(&mut Vec<u8>, &[u8], &Value, Option<i64>) {
+        match self {
+            Format::Rdb { compress: true } => encode_compressed,
+            Format::Rdb { compress: false } => encode_plain,
+            Format::Commands => crate::persistence::aof::text::write_entry,
+        }
+    }
+
+    fn write_entry(self, out: &mut Vec<u8>, key: &[u8], v: &Value, expire: Option<i64>) {
+        (self.encoder())(out, key, v, expire)
+    }
+
+    fn write_str_entry(
+        self,
+        out: &mut Vec<u8>,
+        key: &[u8],
+        s: encode::StrView<'_>,
+        expire: Option<i64>,
+    ) {
+        match self {
+            Format::Rdb { compress } => encode::write_str_entry(out, key, s, expire, compress),
+            Format::Commands => match s {
+                encode::StrView::Int(i) => crate::persistence::aof::text::write_str_entry(
+                    out,
+                    key,
+                    itoa::Buffer::new().format(i).as_bytes(),
+                    expire,
+                ),
+                encode::StrView::Bytes(b) => {
+                    crate::persistence::aof::text::write_str_entry(out, key, b, expire)
+                }
+            },
+        }
+    }
+}
+
 /// Entries copied out of a shard during the walk, encoded once its lock is released. Key and
 /// string bytes are copied into an arena rather than cloned: cloning a `Bytes` made from a
 /// `Vec` turns it into a shared allocation for good (an extra allocation per key).
@@ -80,7 +125,7 @@ impl Copies {
         });
     }
 
-    fn encode(&mut self, arena: &mut Vec<u8>, out: &mut Vec<u8>, compress: bool) {
+    fn encode(&mut self, arena: &mut Vec<u8>, out: &mut Vec<u8>, format: Format) {
         for c in self.items.drain(..) {
             match c {
                 Copied::Str {
@@ -93,10 +138,10 @@ impl Copies {
                         Some(i) => encode::StrView::Int(i),
                         None => encode::StrView::Bytes(&arena[val]),
                     };
-                    encode::write_str_entry(out, &arena[key], view, expire, compress);
+                    format.write_str_entry(out, &arena[key], view, expire);
                 }
                 Copied::Other { key, value, expire } => {
-                    encode::write_entry(out, &arena[key], &value, expire, compress);
+                    format.write_entry(out, &arena[key], &value, expire);
                 }
             }
         }
@@ -126,7 +171,9 @@ pub struct Snapshot {
     pub offset: u64,
     pub replid: String,
     pub ctime: i64,
-    compress: bool,
+    format: Format,
+    /// A command-form base starts with a `#TS:` annotation (`aof-timestamp-enabled`).
+    aof_timestamp: bool,
     /// `rdb-key-save-delay` when the snapshot began (a forked child's copy of it in Redis).
     key_save_delay: i64,
     slot_released: bool,
@@ -142,8 +189,28 @@ pub struct SnapshotStats {
 
 /// Fixes the snapshot instant. `None` if another snapshot is running.
 pub fn begin(server: &Server, compress: bool) -> Option<Snapshot> {
+    begin_with(server, Format::Rdb { compress }, || Ok(())).ok()
+}
+
+/// Why `begin_with` did not start a snapshot.
+#[derive(Debug)]
+pub enum BeginError {
+    /// Another snapshot is running.
+    Busy,
+    /// The hook failed (its reason).
+    Hook(String),
+}
+
+/// Fixes the snapshot instant, running `at_instant` while every shard is held (nothing
+/// changes meanwhile: the AOF moves to a new file there, so the snapshot plus that file is
+/// the whole history). A failing hook gives the snapshot up.
+pub fn begin_with(
+    server: &Server,
+    format: Format,
+    at_instant: impl FnOnce() -> Result<(), String>,
+) -> Result<Snapshot, BeginError> {
     if server.snapshot_slot.busy.swap(true, Ordering::AcqRel) {
-        return None;
+        return Err(BeginError::Busy);
     }
     let mut all = server.keyspace.lock_all();
     // Each database's size at the instant, for the RESIZEDB hints loaders pre-size with.
@@ -154,31 +221,57 @@ pub fn begin(server: &Server, compress: bool) -> Option<Snapshot> {
             sizes[db].1 += t.expires.len() as u64;
         }
     }
-    let cap = server.keyspace.begin_capture(
-        &all,
-        if compress {
-            encode_compressed
-        } else {
-            encode_plain
-        },
-    );
+    if let Err(e) = at_instant() {
+        drop(all);
+        server.snapshot_slot.busy.store(false, Ordering::Release);
+        return Err(BeginError::Hook(e));
+    }
+    let cap = server.keyspace.begin_capture(&all, format.encoder());
     let offset = server.repl.master_repl_offset();
     let replid = server.repl.ids.lock().replid.clone();
     let functions = server.scripting.library_codes();
     // The stream restarts with a SELECT, so a replica loading this snapshot needs no db state.
     server.repl.stream.reset_db();
     drop(all);
-    Some(Snapshot {
+    Ok(Snapshot {
         cap,
         functions,
         sizes,
         offset,
         replid,
         ctime: crate::util::now_ms() / 1000,
-        compress,
+        format,
+        aof_timestamp: server.config.read().aof_timestamp_enabled,
         key_save_delay: server.config.read().rdb_key_save_delay,
         slot_released: false,
     })
+}
+
+/// `rdb-key-save-delay`'s pause, cut short when the snapshot is given up (Redis kills its
+/// child, which stops at once). False if it was.
+fn pause_unless_aborted(usec: i64, aborted: &AtomicBool) -> bool {
+    if usec <= 0 {
+        crate::util::debug_delay(usec);
+        return !aborted.load(Ordering::Acquire);
+    }
+    let end = std::time::Instant::now() + std::time::Duration::from_micros(usec as u64);
+    loop {
+        if aborted.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if now >= end {
+            return true;
+        }
+        std::thread::sleep((end - now).min(std::time::Duration::from_millis(5)));
+    }
+}
+
+/// Gives up the running snapshot (its walk stops at the next key): a killed AOF rewrite.
+pub fn abort(server: &Server) {
+    if let (_, Some(cap)) = server.keyspace.capture_state() {
+        cap.aborted.store(true, Ordering::Release);
+    }
 }
 
 /// Ends the running snapshot's capture and frees the slot (its `Snapshot` is gone).
@@ -187,9 +280,11 @@ pub fn release(server: &Server) {
     server.snapshot_slot.busy.store(false, Ordering::Release);
 }
 
-/// Writes RDB bytes with a running CRC and the current SELECTDB state.
+/// Writes RDB bytes with a running CRC and the current SELECTDB state (or, for the command
+/// form, SELECT commands).
 struct RdbSink<W: Write> {
     out: W,
+    format: Format,
     crc: Crc64Digest,
     db: Option<usize>,
     bytes: u64,
@@ -205,23 +300,45 @@ impl<W: Write> RdbSink<W> {
         sizes: Vec<(u64, u64)>,
         aux: &Aux,
         functions: &[bytes::Bytes],
+        format: Format,
+        timestamp: bool,
     ) -> io::Result<Self> {
         let mut sink = RdbSink {
             out,
+            format,
             crc: CRC64.digest(),
             db: None,
             bytes: 0,
             hints: sizes.into_iter().map(Some).collect(),
         };
         let mut header = Vec::new();
-        encode::write_header(&mut header, aux);
-        encode::write_functions(&mut header, functions);
+        match format {
+            Format::Rdb { .. } => {
+                encode::write_header(&mut header, aux);
+                encode::write_functions(&mut header, functions);
+            }
+            Format::Commands => {
+                if timestamp {
+                    header.extend_from_slice(format!("#TS:{}\r\n", aux.ctime).as_bytes());
+                }
+                for code in functions {
+                    crate::persistence::aof::text::command(
+                        &mut header,
+                        &[b"FUNCTION", b"LOAD", code],
+                    );
+                }
+            }
+        }
         sink.raw(&header)?;
         Ok(sink)
     }
 
     /// Writes EOF and the checksum; returns the bytes written in all.
     fn finish(mut self) -> io::Result<u64> {
+        if self.format == Format::Commands {
+            self.out.flush()?;
+            return Ok(self.bytes);
+        }
         self.raw(&[OPCODE_EOF])?;
         let crc = self.crc.clone().finalize();
         self.out.write_all(&crc.to_le_bytes())?;
@@ -245,6 +362,13 @@ impl<W: Write> RdbSink<W> {
         }
         if self.db != Some(db) {
             let mut sel = Vec::new();
+            if self.format == Format::Commands {
+                let n = itoa::Buffer::new().format(db).to_string();
+                crate::persistence::aof::text::command(&mut sel, &[b"SELECT", n.as_bytes()]);
+                self.raw(&sel)?;
+                self.db = Some(db);
+                return self.raw(b);
+            }
             encode::write_select_db(&mut sel, db);
             if let Some((keys, expires)) = self.hints.get_mut(db).and_then(Option::take) {
                 encode::write_resize_db(&mut sel, keys, expires);
@@ -276,6 +400,8 @@ impl Snapshot {
                 repl_offset: self.offset as i64,
             },
             &self.functions,
+            self.format,
+            self.aof_timestamp,
         )?;
         let mut stats = SnapshotStats::default();
         let ndbs = server.keyspace.databases();
@@ -313,13 +439,7 @@ impl Snapshot {
                                     if e.value.cheap_to_clone() {
                                         copies.push(&mut arena, k, &e.value, expire);
                                     } else {
-                                        encode::write_entry(
-                                            &mut buf,
-                                            k,
-                                            &e.value,
-                                            expire,
-                                            self.compress,
-                                        );
+                                        self.format.write_entry(&mut buf, k, &e.value, expire);
                                     }
                                     stats.keys += 1;
                                 }
@@ -335,7 +455,7 @@ impl Snapshot {
                         }
                         Some(Ok(done)) => done,
                     };
-                    copies.encode(&mut arena, &mut buf, self.compress);
+                    copies.encode(&mut arena, &mut buf, self.format);
                     let wrote = !buf.is_empty();
                     sink.entries(db, &buf)?;
                     let drained = self.drain(&mut sink, &mut stats)?;
@@ -345,7 +465,9 @@ impl Snapshot {
                     if delay != 0 && keys > 0 {
                         sink.out.flush()?;
                         for _ in 0..keys {
-                            crate::util::debug_delay(delay);
+                            if !pause_unless_aborted(delay, &self.cap.aborted) {
+                                return Err(io::Error::new(io::ErrorKind::Interrupted, ABORTED));
+                            }
                         }
                     }
                     if done {
@@ -423,6 +545,8 @@ pub fn write_locked<W: Write>(
             repl_offset: server.repl.master_repl_offset() as i64,
         },
         &server.scripting.library_codes(),
+        Format::Rdb { compress },
+        false,
     )?;
     let mut keys = 0;
     let mut buf = Vec::with_capacity(64 * 1024);

@@ -68,6 +68,9 @@ fn prepare(cx: &Ctx, inv: &Invocation) -> Result<(), CmdError> {
         if dispatch::disk_error(server) && !from_master {
             return Err(CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Writable scripts are blocked. Use 'no-writes' flag for read only scripts."));
         }
+        if let Some(e) = dispatch::aof_error(server).filter(|_| !from_master) {
+            return Err(e);
+        }
         if inv.read_only {
             return Err(CmdError::err(
                 "Can not execute a script with write flag using *_ro command.",
@@ -467,6 +470,9 @@ fn check(r: &mut Run, argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<
         }
         if dispatch::disk_error(server) {
             return fail(dispatch::MISCONF);
+        }
+        if let Some(e) = dispatch::aof_error(server) {
+            return fail(e);
         }
         if !server.is_replica() && !dispatch::enough_good_replicas(server) {
             return fail(errors::NOREPLICAS);

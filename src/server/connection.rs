@@ -24,8 +24,31 @@ pub fn register(
     laddr: String,
     fd: i32,
 ) -> (Client, mpsc::UnboundedReceiver<Push>) {
-    let (tx, rx) = mpsc::unbounded_channel();
     let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let (shared, rx) = new_shared(id, addr, laddr, fd);
+    server.clients.lock().insert(id, shared.clone());
+    server
+        .stats
+        .total_connections_received
+        .fetch_add(1, Ordering::Relaxed);
+    let authenticated = server.config.read().requirepass.is_none();
+    (Client::new(shared, authenticated), rx)
+}
+
+/// A client no connection and no registry entry knows: the one replaying the AOF (redis
+/// `createAOFClient`, id `CLIENT_ID_AOF`).
+pub fn detached(id: u64) -> Client {
+    let (shared, _rx) = new_shared(id, String::new(), String::new(), -1);
+    Client::new(shared, true)
+}
+
+fn new_shared(
+    id: u64,
+    addr: String,
+    laddr: String,
+    fd: i32,
+) -> (Arc<ClientShared>, mpsc::UnboundedReceiver<Push>) {
+    let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(ClientShared {
         id,
         addr,
@@ -53,13 +76,7 @@ pub fn register(
         repl_reader: Mutex::new(None),
         tx,
     });
-    server.clients.lock().insert(id, shared.clone());
-    server
-        .stats
-        .total_connections_received
-        .fetch_add(1, Ordering::Relaxed);
-    let authenticated = server.config.read().requirepass.is_none();
-    (Client::new(shared, authenticated), rx)
+    (shared, rx)
 }
 
 /// Forgets a client: subscriptions, WATCHes, MONITOR, registry entry.

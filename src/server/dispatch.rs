@@ -48,7 +48,7 @@ pub fn resolve(argv: &[Bytes]) -> Result<(usize, &'static Spec), CmdError> {
 
 /// [`resolve`], keeping the id of a command that was found but called with the wrong arity
 /// (its `rejected_calls` counts that).
-fn lookup(argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<usize>, CmdError)> {
+pub fn lookup(argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<usize>, CmdError)> {
     let Some((mut id, mut spec)) = REGISTRY.lookup(&argv[0]) else {
         return Err((None, CmdError::unknown_command(argv)));
     };
@@ -203,8 +203,13 @@ fn replication_checks(
     let relaxed = Ordering::Relaxed;
     let obey = client.is_master_link;
     let replica = server.is_replica();
-    if !obey && (traits.write || spec.name == "ping") && disk_error(server) {
-        return Some(MISCONF);
+    if !obey && (traits.write || spec.name == "ping") {
+        if disk_error(server) {
+            return Some(MISCONF);
+        }
+        if let Some(e) = aof_error(server) {
+            return Some(e);
+        }
     }
     if traits.write && !replica && !obey && !enough_good_replicas(server) {
         return Some(errors::NOREPLICAS);
@@ -237,6 +242,19 @@ fn replication_checks(
 }
 
 pub const MISCONF: CmdError = CmdError::fixed("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.");
+
+/// Writes are refused while the AOF cannot be written (redis `DISK_ERROR_TYPE_AOF`): the
+/// error names the failure.
+pub fn aof_error(server: &Server) -> Option<CmdError> {
+    let st = &server.aof.stats;
+    if !server.aof.is_on() || st.last_write_ok.load(Ordering::Relaxed) {
+        return None;
+    }
+    Some(CmdError::new(format!(
+        "MISCONF Errors writing to the AOF file: {}",
+        crate::persistence::aof::strerror(st.last_write_errno.load(Ordering::Relaxed))
+    )))
+}
 
 /// Whether writes are refused because the last background save failed (redis
 /// `writeCommandsDeniedByDiskError`).

@@ -281,6 +281,7 @@ async fn cron(server: Arc<Server>) {
             crate::replication::writable::expire_local_keys(&server);
         }
         crate::replication::master::start_pending_syncs(&server);
+        crate::persistence::aof::rewrite::cron(&server);
         crate::server::output::cron(&server, u64::from(hz));
         if last_second.elapsed() >= Duration::from_secs(1) {
             last_second = std::time::Instant::now();

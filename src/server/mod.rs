@@ -54,6 +54,7 @@ pub struct Server {
     pub repl: crate::replication::Replication,
     pub snapshot_slot: crate::persistence::snapshot::SnapshotSlot,
     pub persist: crate::persistence::PersistState,
+    pub aof: crate::persistence::aof::Aof,
     pub config: RwLock<Config>,
     pub stats: stats::Stats,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientShared>>>,
@@ -102,6 +103,7 @@ impl Server {
             repl: crate::replication::Replication::default(),
             snapshot_slot: Default::default(),
             persist: Default::default(),
+            aof: Default::default(),
             config: RwLock::new(config),
             stats: stats::Stats::default(),
             clients: Mutex::new(BTreeMap::new()),
@@ -134,6 +136,7 @@ impl Server {
     pub fn config_changed(&self) {
         let cfg = self.config.read();
         self.hot.load(&cfg);
+        self.aof.configure(&cfg);
         crate::commands::REGISTRY
             .latency
             .set_enabled(cfg.latency_tracking);
@@ -164,9 +167,11 @@ impl Server {
         self.clients.lock().len()
     }
 
-    /// Appends a command's effects to the replication stream (wrapped in MULTI/EXEC when there
-    /// are several) and counts them as changes. Called with the command's shards still locked.
+    /// Appends a command's effects to the AOF and the replication stream (wrapped in MULTI/EXEC
+    /// when there are several). Called with the command's shards still locked.
     pub fn replication_feed(&self, effects: &[crate::keyspace::Effect]) {
+        // The AOF takes what a replica applies from its master too.
+        self.aof.feed(effects);
         // A replica's own writes (replica-read-only no) stay local: its stream is its master's.
         if !self.is_replica() {
             self.repl.stream.feed(effects);

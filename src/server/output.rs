@@ -359,6 +359,8 @@ pub async fn flush<S: AsyncWrite + Unpin>(
     if out.is_empty() {
         return Ok(());
     }
+    // What the replies acknowledge is in the AOF before they leave (redis `beforeSleep`).
+    server.aof.before_reply();
     if c.obuf.closing() {
         out.clear();
         return Err(FlushError::Closed);

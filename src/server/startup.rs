@@ -38,16 +38,33 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
             return 1;
         }
     };
-    // Clients are accepted while the dump file loads, and answered -LOADING (as Redis does).
-    let loading = crate::persistence::save::dump_path(&server).exists();
+    // The AOF manifest is read whether the AOF is on or not, as Redis does: a damaged one
+    // stops the server.
+    let (aof_dir, aof_name, _) = crate::persistence::aof::names(&server);
+    let Ok(manifest) = crate::persistence::aof::load::read_manifest(&aof_dir, &aof_name) else {
+        return 1;
+    };
+    let aof_on = server.config.read().appendonly;
+    // Clients are accepted while the dump file (or the AOF) loads, and answered -LOADING
+    // (as Redis does).
+    let loading = aof_on || crate::persistence::save::dump_path(&server).exists();
     server
         .persist
         .loading
         .store(loading, std::sync::atomic::Ordering::Release);
     let running = tokio::spawn(listener::run(server.clone(), listeners));
     let srv = server.clone();
-    let loaded =
-        tokio::task::spawn_blocking(move || crate::persistence::save::load_at_startup(&srv)).await;
+    let loaded = tokio::task::spawn_blocking(move || {
+        let res = if aof_on {
+            crate::persistence::aof::load::startup(&srv, manifest)
+        } else {
+            srv.aof.init(aof_dir, aof_name, manifest);
+            crate::persistence::save::load_at_startup(&srv)
+        };
+        srv.aof.delete_history();
+        res
+    })
+    .await;
     server
         .persist
         .loading
@@ -55,7 +72,9 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
     match loaded {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
-            tracing::warn!("{e}");
+            if !e.is_empty() {
+                tracing::warn!("{e}");
+            }
             return 1;
         }
         Err(e) => {
@@ -79,12 +98,18 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
     tracing::info!("Server initialized");
     tracing::info!("Ready to accept connections tcp");
     spawn_signal_handlers(server.clone());
+    crate::persistence::aof::spawn_thread(server.clone());
     let master = server.config.read().replicaof.clone();
     if let Some((host, port)) = master {
         super::logging::set_role(b'S');
         crate::replication::replica::start_link(&server, host, port);
     }
     let _ = running.await;
+    crate::persistence::aof::rewrite::kill(&server);
+    if server.aof.is_on() {
+        tracing::info!("Calling fsync() on the AOF file.");
+        server.aof.shutdown();
+    }
     final_save(&server);
     finish(&server, pidfile.as_deref());
     0

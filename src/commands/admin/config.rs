@@ -78,7 +78,7 @@ fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
         .write()
         .set_many_from(&pairs, local)
         .map_err(CmdError::new)?;
-    if let Err((name, e)) = apply_steps(cx.server, &pairs, &before) {
+    if let Err((name, e)) = apply_steps(cx.server, &pairs, &before, cx.client.in_exec) {
         // Roll every change back (redis `restoreBackupConfig`), naming the directive whose
         // apply step failed.
         *cx.server.config.write() = before;
@@ -98,6 +98,7 @@ fn apply_steps(
     server: &Server,
     pairs: &[(String, String)],
     before: &crate::config::Config,
+    in_exec: bool,
 ) -> Result<(), (String, &'static str)> {
     let mut oom_done = false;
     let mut rebound = false;
@@ -115,6 +116,19 @@ fn apply_steps(
                 if let Err(e) = r {
                     result = Err((name, e));
                     break;
+                }
+            }
+            "appendonly" => {
+                // redis `updateAppendonly`.
+                let (want, on) = (server.config.read().appendonly, server.aof.is_on());
+                if !want && on {
+                    server.aof.stop(server);
+                } else if want && !on {
+                    let Some(me) = server.arc() else { continue };
+                    if server.aof.start(&me, in_exec).is_err() {
+                        result = Err((name, "Unable to turn on AOF. Check server logs."));
+                        break;
+                    }
                 }
             }
             "port" | "bind" if changed_listen && !rebound => {

@@ -1,0 +1,744 @@
+//! The append-only file, as Redis 7.0 keeps it: a directory (`appenddirname`) holding a base
+//! file (a snapshot, RDB with `aof-use-rdb-preamble yes`, else commands), incremental files of
+//! the commands since, and the manifest naming them (`manifest`).
+//!
+//! Writes reach the AOF where they reach the replication stream (`Server::replication_feed`,
+//! with the command's shards still locked), so the file is the same linearization replicas
+//! see. `feed` only appends to a buffer; the buffer is written to the file before any reply
+//! leaves the server (`before_reply`, called by every connection before it writes), so a
+//! process killed at any instant has every acknowledged write in the file (in the page
+//! cache). `appendfsync always` also fsyncs there, one fsync for all the writes pending at
+//! that moment (group commit); `everysec` fsyncs from the AOF thread once a second, never on
+//! a client's path; `no` leaves it to the kernel.
+//!
+//! Rewrites (`rewrite`) use the fork-less snapshot: at the snapshot's instant (every shard
+//! locked) the AOF moves to a new incremental file, and the snapshot becomes the new base.
+
+pub mod load;
+pub mod manifest;
+pub mod rewrite;
+pub mod text;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, AtomicU8, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+
+use crate::keyspace::Effect;
+use crate::replication::stream::encode_command;
+use crate::server::Server;
+use manifest::Manifest;
+
+/// A failure whose lines are logged already (the caller gives up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Logged;
+
+/// `aof_state`: off, on, or waiting for the first rewrite to finish (turned on at runtime).
+pub const OFF: u8 = 0;
+pub const ON: u8 = 1;
+pub const WAIT_REWRITE: u8 = 2;
+
+/// `appendfsync` values (the config's enum numbers).
+pub const FSYNC_NO: u8 = 0;
+pub const FSYNC_ALWAYS: u8 = 1;
+pub const FSYNC_EVERYSEC: u8 = 2;
+
+/// The AOF's state, shared by the command path (feed, before_reply), the AOF thread and the
+/// rewrite. Lock order: shards, then `io`, then `buf`.
+#[derive(Default)]
+pub struct Aof {
+    state: AtomicU8,
+    fsync: AtomicU8,
+    timestamps: AtomicBool,
+    gc_disabled: AtomicBool,
+    /// Bytes appended to `buf` since startup, and how many of them have been written.
+    fed: AtomicU64,
+    written: AtomicU64,
+    /// Bytes of the current incremental file known fsynced.
+    buf: Mutex<Buf>,
+    io: Mutex<Io>,
+    pub stats: AofStats,
+    /// The running rewrite was stopped on purpose (not a failure).
+    killed: AtomicBool,
+    /// `aofRewriteLimited`'s state: (minutes of the current delay, unix second it ends).
+    limit: Mutex<(i64, i64)>,
+}
+
+#[derive(Default)]
+struct Buf {
+    data: BytesMut,
+    /// The database the last command written was in (`None` forces a SELECT).
+    db: Option<usize>,
+    /// The second of the last `#TS:` annotation.
+    ts: i64,
+}
+
+#[derive(Default)]
+struct Io {
+    file: Option<File>,
+    dir: PathBuf,
+    filename: String,
+    manifest: Manifest,
+    /// Size of the incremental file being written, and how much of it is fsynced.
+    incr_size: u64,
+    synced: u64,
+    /// Unix second of the last fsync.
+    last_fsync: i64,
+    /// The write error last logged, and when (one line per 30 s, as Redis).
+    last_error_log: i64,
+}
+
+/// Figures for INFO persistence and the rewrite logic.
+#[derive(Default)]
+pub struct AofStats {
+    pub last_write_ok: AtomicBoolDefaultTrue,
+    pub last_write_errno: AtomicI32,
+    pub current_size: AtomicU64,
+    /// Size after the last rewrite (`aof_rewrite_base_size`).
+    pub base_size: AtomicU64,
+    pub delayed_fsync: AtomicU64,
+    pub fsync_in_progress: AtomicBool,
+    pub rewrites: AtomicU64,
+    pub consecutive_failures: AtomicU64,
+    pub last_rewrite_ok: AtomicBoolDefaultTrue,
+    pub rewrite_in_progress: AtomicBool,
+    pub rewrite_scheduled: AtomicBool,
+    /// Unix ms when the running rewrite started.
+    pub rewrite_started_ms: AtomicI64,
+    pub last_rewrite_time_sec: AtomicI64Minus1,
+    pub last_cow_size: AtomicU64,
+}
+
+/// An `AtomicBool` whose default is true (a status that starts "ok").
+pub struct AtomicBoolDefaultTrue(pub AtomicBool);
+
+impl Default for AtomicBoolDefaultTrue {
+    fn default() -> Self {
+        AtomicBoolDefaultTrue(AtomicBool::new(true))
+    }
+}
+
+impl std::ops::Deref for AtomicBoolDefaultTrue {
+    type Target = AtomicBool;
+    fn deref(&self) -> &AtomicBool {
+        &self.0
+    }
+}
+
+/// An `AtomicI64` whose default is -1 (a duration not measured yet).
+pub struct AtomicI64Minus1(pub AtomicI64);
+
+impl Default for AtomicI64Minus1 {
+    fn default() -> Self {
+        AtomicI64Minus1(AtomicI64::new(-1))
+    }
+}
+
+impl std::ops::Deref for AtomicI64Minus1 {
+    type Target = AtomicI64;
+    fn deref(&self) -> &AtomicI64 {
+        &self.0
+    }
+}
+
+/// Commands Redis propagates to replicas only, never to the AOF.
+fn replication_only(argv: &[Bytes]) -> bool {
+    argv.first()
+        .is_some_and(|c| c.eq_ignore_ascii_case(b"publish") || c.eq_ignore_ascii_case(b"spublish"))
+}
+
+impl Aof {
+    pub fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.state() != OFF
+    }
+
+    /// Mirrors the settings the AOF reads (called by `config_changed`).
+    pub fn configure(&self, c: &crate::config::Config) {
+        self.fsync.store(c.appendfsync as u8, Ordering::Relaxed);
+        self.timestamps
+            .store(c.aof_timestamp_enabled, Ordering::Relaxed);
+        self.gc_disabled
+            .store(c.aof_disable_auto_gc, Ordering::Relaxed);
+    }
+
+    pub fn fsync_policy(&self) -> u8 {
+        self.fsync.load(Ordering::Relaxed)
+    }
+
+    /// Bytes fed but not written yet (INFO `aof_buffer_length`).
+    pub fn buffered(&self) -> u64 {
+        self.fed
+            .load(Ordering::Acquire)
+            .saturating_sub(self.written.load(Ordering::Acquire))
+    }
+
+    /// Appends a command's effects (wrapped in MULTI/EXEC when there are several), with a
+    /// SELECT when the database changes and a `#TS:` annotation when the second changed and
+    /// `aof-timestamp-enabled` is on. Called with the command's shards locked.
+    pub fn feed(&self, effects: &[Effect]) {
+        let state = self.state();
+        if state == OFF
+            || (state == WAIT_REWRITE && !self.stats.rewrite_in_progress.load(Ordering::Acquire))
+        {
+            return;
+        }
+        let kept: Vec<&Effect> = effects
+            .iter()
+            .filter(|e| !replication_only(&e.argv))
+            .collect();
+        if kept.is_empty() {
+            return;
+        }
+        let mut b = self.buf.lock();
+        let before = b.data.len();
+        if self.timestamps.load(Ordering::Relaxed) {
+            let now = crate::util::now_ms() / 1000;
+            if now > b.ts {
+                b.ts = now;
+                let line = format!("#TS:{now}\r\n");
+                b.data.extend_from_slice(line.as_bytes());
+            }
+        }
+        let wrap = kept.len() >= 2;
+        if wrap {
+            select(&mut b, kept[0].db);
+            encode_command(&mut b.data, &[Bytes::from_static(b"MULTI")]);
+        }
+        for e in &kept {
+            select(&mut b, e.db);
+            encode_command(&mut b.data, &e.argv);
+        }
+        if wrap {
+            encode_command(&mut b.data, &[Bytes::from_static(b"EXEC")]);
+        }
+        let added = (b.data.len() - before) as u64;
+        self.fed.fetch_add(added, Ordering::Release);
+    }
+
+    /// Before a reply goes out: everything fed so far is written (and, with `appendfsync
+    /// always`, fsynced). A single atomic comparison when there is nothing to do.
+    pub fn before_reply(&self) {
+        if self.fed.load(Ordering::Acquire) == self.written.load(Ordering::Acquire) {
+            return;
+        }
+        crate::util::blocking(|| self.flush(false));
+    }
+
+    /// Writes the buffer to the current file (redis `flushAppendOnlyFile`); with `always`,
+    /// fsyncs too. `force` is a rewrite or shutdown asking for it whatever the state.
+    pub fn flush(&self, force: bool) {
+        let mut io = self.io.lock();
+        self.flush_locked(&mut io, force);
+    }
+
+    fn flush_locked(&self, io: &mut Io, _force: bool) {
+        let (data, fed) = {
+            let mut b = self.buf.lock();
+            (b.data.split(), self.fed.load(Ordering::Acquire))
+        };
+        let policy = self.fsync_policy();
+        if data.is_empty() {
+            self.written.store(fed, Ordering::Release);
+            if policy == FSYNC_ALWAYS && io.synced != io.incr_size {
+                self.fsync_now(io);
+            }
+            return;
+        }
+        let Some(file) = io.file.as_mut() else {
+            // No file (AOF off, or waiting for its first rewrite): nothing to keep.
+            self.written.store(fed, Ordering::Release);
+            return;
+        };
+        let res = write_all(file, &data);
+        match res {
+            Ok(()) => {
+                if !self.stats.last_write_ok.load(Ordering::Relaxed) {
+                    tracing::warn!("AOF write error looks solved, Redis can write again.");
+                    self.stats.last_write_ok.store(true, Ordering::Release);
+                }
+                io.incr_size += data.len() as u64;
+                self.stats
+                    .current_size
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                self.written.store(fed, Ordering::Release);
+            }
+            Err((done, e)) => {
+                let now = crate::util::now_ms() / 1000;
+                let log = now - io.last_error_log > 30;
+                if log {
+                    io.last_error_log = now;
+                }
+                // A partial write is cut off again, so the file never holds half a command.
+                let mut kept = done;
+                if done > 0 {
+                    if log {
+                        tracing::warn!(
+                            "Short write while writing to the AOF file: (nwritten={done}, expected={})",
+                            data.len()
+                        );
+                    }
+                    if file.set_len(io.incr_size).is_ok() {
+                        kept = 0;
+                    } else if log {
+                        tracing::warn!("Could not remove short write from the append-only file.  Redis may refuse to load the AOF the next time it starts.  ftruncate: {e}");
+                    }
+                } else if log {
+                    tracing::warn!("Error writing to the AOF file: {e}");
+                }
+                let errno = e.raw_os_error().unwrap_or(libc_enospc());
+                self.stats.last_write_errno.store(
+                    if done > 0 { libc_enospc() } else { errno },
+                    Ordering::Relaxed,
+                );
+                if policy == FSYNC_ALWAYS {
+                    tracing::warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
+                    std::process::exit(1);
+                }
+                self.stats.last_write_ok.store(false, Ordering::Release);
+                io.incr_size += kept as u64;
+                self.stats
+                    .current_size
+                    .fetch_add(kept as u64, Ordering::Relaxed);
+                // The rest goes back in front of what was fed meanwhile, to retry.
+                let mut b = self.buf.lock();
+                let mut again = BytesMut::from(&data[kept..]);
+                again.extend_from_slice(&b.data);
+                b.data = again;
+                self.written.fetch_add(kept as u64, Ordering::Release);
+                return;
+            }
+        }
+        if policy == FSYNC_ALWAYS {
+            self.fsync_now(io);
+        }
+    }
+
+    /// fdatasync of the current file (`always`), exiting on failure as Redis does: the
+    /// replies of the writes it covers are about to go out.
+    fn fsync_now(&self, io: &mut Io) {
+        let Some(file) = io.file.as_ref() else { return };
+        if let Err(e) = file.sync_data() {
+            tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
+            std::process::exit(1);
+        }
+        io.synced = io.incr_size;
+        io.last_fsync = crate::util::now_ms() / 1000;
+    }
+
+    /// The AOF thread's tick (about every 100 ms): writes what is buffered (replies alone
+    /// trigger writes otherwise) and, with `everysec`, fsyncs once a second outside the lock.
+    pub fn tick(&self, no_fsync_now: bool) {
+        if !self.is_on() {
+            return;
+        }
+        let to_sync = {
+            let mut io = self.io.lock();
+            self.flush_locked(&mut io, false);
+            let now = crate::util::now_ms() / 1000;
+            if self.fsync_policy() == FSYNC_EVERYSEC
+                && !no_fsync_now
+                && io.synced != io.incr_size
+                && now > io.last_fsync
+            {
+                io.last_fsync = now;
+                let size = io.incr_size;
+                io.file
+                    .as_ref()
+                    .and_then(|f| f.try_clone().ok())
+                    .map(|f| (f, size))
+            } else {
+                None
+            }
+        };
+        if let Some((file, size)) = to_sync {
+            self.stats.fsync_in_progress.store(true, Ordering::Release);
+            let ok = file.sync_data();
+            self.stats.fsync_in_progress.store(false, Ordering::Release);
+            match ok {
+                Ok(()) => {
+                    let mut io = self.io.lock();
+                    if io.synced < size && io.incr_size >= size {
+                        io.synced = size;
+                    }
+                }
+                Err(e) => tracing::warn!("Fsync of the AOF file failed: {e}"),
+            }
+        }
+    }
+
+    /// Starts writing to the AOF at startup (redis `aofOpenIfNeededOnServerStart`): the
+    /// directory exists, a base is written when there is none and no incremental file
+    /// either, the last incremental file is opened for appending, the manifest persisted.
+    pub fn open_on_start(&self, server: &Server, mut manifest: Manifest) -> Result<(), String> {
+        let (dir, filename, rdb) = names(server);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            format!(
+                "Can't open or create append-only dir {}: {e}",
+                dir.display()
+            )
+        })?;
+        if manifest.is_empty() {
+            let base = manifest.new_base(&filename, rdb);
+            rewrite::write_base_now(server, &dir.join(&base), rdb)?;
+            tracing::info!("Creating AOF base file {base} on server start");
+        }
+        let had_incr = !manifest.incr.is_empty();
+        let name = manifest.last_incr(&filename);
+        let file = open_append(&dir.join(&name))
+            .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
+        manifest.persist(&dir, &filename)?;
+        let incr_size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if had_incr {
+            tracing::info!("Opening AOF incr file {name} on server start");
+        } else {
+            tracing::info!("Creating AOF incr file {name} on server start");
+        }
+        let mut io = self.io.lock();
+        io.file = Some(file);
+        io.dir = dir;
+        io.filename = filename;
+        io.manifest = manifest;
+        io.incr_size = incr_size;
+        io.synced = incr_size;
+        io.last_fsync = crate::util::now_ms() / 1000;
+        self.buf.lock().db = None;
+        self.state.store(ON, Ordering::Release);
+        Ok(())
+    }
+
+    /// Stops writing (CONFIG SET appendonly no): flush, fsync, close; a running rewrite is
+    /// abandoned (redis `stopAppendOnly`).
+    pub fn stop(&self, server: &Server) {
+        {
+            let mut io = self.io.lock();
+            self.flush_locked(&mut io, true);
+            if let Some(f) = io.file.take() {
+                if let Err(e) = f.sync_data() {
+                    tracing::warn!("Fail to fsync the AOF file: {e}");
+                }
+            }
+            io.incr_size = 0;
+            io.synced = 0;
+            self.state.store(OFF, Ordering::Release);
+            let mut b = self.buf.lock();
+            b.data.clear();
+            b.db = None;
+            self.written
+                .store(self.fed.load(Ordering::Acquire), Ordering::Release);
+        }
+        self.stats.rewrite_scheduled.store(false, Ordering::Relaxed);
+        rewrite::kill(server);
+    }
+
+    /// Flushes and fsyncs before the process exits (shutdown).
+    pub fn shutdown(&self) {
+        if !self.is_on() {
+            return;
+        }
+        let mut io = self.io.lock();
+        self.flush_locked(&mut io, true);
+        if let Some(f) = io.file.as_ref() {
+            if let Err(e) = f.sync_data() {
+                tracing::warn!("Fail to fsync the AOF file: {e}");
+            }
+        }
+    }
+
+    /// Takes the manifest read at startup (whether the AOF is on or not, as Redis).
+    pub fn init(&self, dir: PathBuf, filename: String, manifest: Manifest) {
+        let mut io = self.io.lock();
+        io.dir = dir;
+        io.filename = filename;
+        io.manifest = manifest;
+    }
+
+    /// At a rewrite's instant (every shard held): what is buffered goes to the current file,
+    /// and writing moves to a new incremental file, added to the manifest (or, while the AOF
+    /// waits for its first base, to a temporary one). Redis `openNewIncrAofForAppend`.
+    fn open_new_incr(&self) -> Result<(), String> {
+        let mut io = self.io.lock();
+        self.flush_locked(&mut io, true);
+        let state = self.state();
+        if state == OFF {
+            return Ok(());
+        }
+        let (name, manifest) = if state == WAIT_REWRITE {
+            (rewrite::temp_incr_name(&io.filename), None)
+        } else {
+            let mut m = io.manifest.clone();
+            let n = m.new_incr(&io.filename);
+            (n, Some(m))
+        };
+        let path = io.dir.join(&name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| format!("Can't open the append-only file {name}: {e}"))?;
+        if let Some(m) = manifest {
+            m.persist(&io.dir, &io.filename)?;
+            io.manifest = m;
+        }
+        tracing::info!("Creating AOF incr file {name} on background rewrite");
+        if let Some(old) = io.file.replace(file) {
+            // The old file's last writes reach the disk in the background (everysec
+            // allows it; with always they are there already).
+            let _ = crate::util::spawn_background("aof-close", move || {
+                let _ = old.sync_data();
+            });
+        }
+        io.incr_size = 0;
+        io.synced = 0;
+        io.last_fsync = crate::util::now_ms() / 1000;
+        self.buf.lock().db = None;
+        Ok(())
+    }
+
+    /// A finished rewrite's file becomes the base (redis `backgroundRewriteDoneHandler`):
+    /// renamed into the directory, the temporary incremental file of a first rewrite named,
+    /// the replaced files marked history, the manifest persisted, history deleted.
+    fn install_rewrite(&self, tmp: &Path, rdb: bool) -> Result<(), String> {
+        let mut io = self.io.lock();
+        let dir = io.dir.clone();
+        let filename = io.filename.clone();
+        let mut m = io.manifest.clone();
+        let base = m.new_base(&filename, rdb);
+        let base_path = dir.join(&base);
+        std::fs::rename(tmp, &base_path).map_err(|e| {
+            format!(
+                "Error trying to rename the temporary AOF base file {} into {}: {e}",
+                tmp.display(),
+                base_path.display()
+            )
+        })?;
+        tracing::info!(
+            "Successfully renamed the temporary AOF base file {} into {base}",
+            tmp.display()
+        );
+        let mut new_incr = None;
+        if self.state() == WAIT_REWRITE {
+            let temp = rewrite::temp_incr_name(&filename);
+            let incr = m.new_incr(&filename);
+            if let Err(e) = std::fs::rename(dir.join(&temp), dir.join(&incr)) {
+                let _ = std::fs::remove_file(&base_path);
+                return Err(format!(
+                    "Error trying to rename the temporary AOF incr file {temp} into {incr}: {e}"
+                ));
+            }
+            tracing::info!("Successfully renamed the temporary AOF incr file {temp} into {incr}");
+            new_incr = Some(dir.join(incr));
+        }
+        m.retire_incr(io.file.is_some());
+        if let Err(e) = m.persist(&dir, &filename) {
+            let _ = std::fs::remove_file(&base_path);
+            if let Some(p) = new_incr {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+        io.manifest = m;
+        if self.state() != OFF {
+            let size = std::fs::metadata(&base_path).map(|m| m.len()).unwrap_or(0) + io.incr_size;
+            self.set_sizes(size, size);
+        }
+        let gc = !self.gc_disabled.load(Ordering::Relaxed);
+        if gc {
+            del_history(&mut io);
+        }
+        if self.state() == WAIT_REWRITE {
+            self.state.store(ON, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// After a failed first rewrite: the temporary incremental file and what was buffered
+    /// for it are dropped (the next attempt's snapshot will hold those writes).
+    fn drop_temp_incr(&self) {
+        let mut io = self.io.lock();
+        io.file = None;
+        io.incr_size = 0;
+        io.synced = 0;
+        let temp = io.dir.join(rewrite::temp_incr_name(&io.filename));
+        tracing::info!(
+            "Removing the temp incr aof file {} in the background",
+            rewrite::temp_incr_name(&io.filename)
+        );
+        unlink_in_background(&temp);
+        let mut b = self.buf.lock();
+        b.data.clear();
+        b.db = None;
+        self.written
+            .store(self.fed.load(Ordering::Acquire), Ordering::Release);
+    }
+
+    /// Deletes the history files now (startup, DEBUG LOADAOF) unless `aof-disable-auto-gc`.
+    pub fn delete_history(&self) {
+        if self.gc_disabled.load(Ordering::Relaxed) {
+            return;
+        }
+        del_history(&mut self.io.lock());
+    }
+
+    /// CONFIG SET appendonly yes (redis `startAppendOnly`): the AOF waits for a first rewrite,
+    /// now or as soon as the running snapshot ends; writes go to a temporary incremental file
+    /// from the rewrite's instant on.
+    pub fn start(&self, server: &std::sync::Arc<Server>, in_exec: bool) -> Result<(), Logged> {
+        let (dir, filename, _) = names(server);
+        {
+            let mut io = self.io.lock();
+            io.dir = dir;
+            io.filename = filename;
+            io.last_fsync = crate::util::now_ms() / 1000;
+        }
+        self.state.store(WAIT_REWRITE, Ordering::Release);
+        if server.snapshot_slot.is_busy() && !self.stats.rewrite_in_progress.load(Ordering::Acquire)
+        {
+            self.stats.rewrite_scheduled.store(true, Ordering::Relaxed);
+            tracing::warn!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        } else if in_exec {
+            self.stats.rewrite_scheduled.store(true, Ordering::Relaxed);
+            tracing::warn!("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
+        } else {
+            if self.stats.rewrite_in_progress.load(Ordering::Acquire) {
+                tracing::warn!("AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.");
+                rewrite::kill(server);
+            }
+            if rewrite::start(server).is_err() {
+                self.state.store(OFF, Ordering::Release);
+                tracing::warn!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
+                return Err(Logged);
+            }
+        }
+        if !self.stats.last_write_ok.load(Ordering::Relaxed) {
+            tracing::warn!("AOF reopen, just ignore the last error.");
+            self.stats.last_write_ok.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// A copy of the manifest in use, and the directory and file name it describes.
+    pub fn manifest(&self) -> (Manifest, PathBuf, String) {
+        let io = self.io.lock();
+        (io.manifest.clone(), io.dir.clone(), io.filename.clone())
+    }
+
+    /// Base size for the automatic rewrite's growth rule, from the files on disk.
+    pub fn set_sizes(&self, current: u64, base: u64) {
+        self.stats.current_size.store(current, Ordering::Relaxed);
+        self.stats.base_size.store(base, Ordering::Relaxed);
+    }
+}
+
+/// Deletes the manifest's history files and persists it (redis `aofDelHistoryFiles`).
+fn del_history(io: &mut Io) {
+    if io.manifest.history.is_empty() {
+        return;
+    }
+    for h in std::mem::take(&mut io.manifest.history) {
+        tracing::info!("Removing the history file {} in the background", h.name);
+        unlink_in_background(&io.dir.join(&h.name));
+    }
+    if let Err(e) = io.manifest.persist(&io.dir, &io.filename) {
+        tracing::warn!("{e}");
+    }
+}
+
+/// Removes a file's name now and frees its blocks on another thread (redis `bg_unlink`: the
+/// last close of a big file is what takes time).
+pub fn unlink_in_background(path: &Path) {
+    let open = File::open(path);
+    if std::fs::remove_file(path).is_err() {
+        return;
+    }
+    if let Ok(f) = open {
+        let _ = crate::util::spawn_background("aof-unlink", move || drop(f));
+    }
+}
+
+fn select(b: &mut Buf, db: usize) {
+    if b.db != Some(db) {
+        let mut n = itoa::Buffer::new();
+        let arg = Bytes::copy_from_slice(n.format(db).as_bytes());
+        encode_command(&mut b.data, &[Bytes::from_static(b"SELECT"), arg]);
+        b.db = Some(db);
+    }
+}
+
+fn libc_enospc() -> i32 {
+    28
+}
+
+/// `write` until done; on an error, how much was written before it.
+fn write_all(file: &mut File, mut data: &[u8]) -> Result<(), (usize, std::io::Error)> {
+    let total = data.len();
+    while !data.is_empty() {
+        match file.write(data) {
+            Ok(0) => {
+                return Err((
+                    total - data.len(),
+                    std::io::Error::from_raw_os_error(libc_enospc()),
+                ))
+            }
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((total - data.len(), e)),
+        }
+    }
+    Ok(())
+}
+
+/// Opens (creating) a file for appending.
+pub fn open_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().append(true).create(true).open(path)
+}
+
+/// The AOF directory, the file name prefix, and whether a base is written as RDB.
+pub fn names(server: &Server) -> (PathBuf, String, bool) {
+    let c = server.config.read();
+    (
+        PathBuf::from(&c.appenddirname),
+        c.appendfilename.clone(),
+        c.aof_use_rdb_preamble,
+    )
+}
+
+/// The text of an errno (Redis's MISCONF message carries `strerror`).
+pub fn strerror(errno: i32) -> String {
+    let e = std::io::Error::from_raw_os_error(errno).to_string();
+    // Rust appends " (os error N)".
+    match e.find(" (os error") {
+        Some(i) => e[..i].to_string(),
+        None => e,
+    }
+}
+
+/// The AOF thread: every 100 ms, what is buffered is written (commands no reply follows, such
+/// as a replica's stream or expiry) and, with `everysec`, fsynced once a second. Ends with
+/// the server.
+pub fn spawn_thread(server: std::sync::Arc<Server>) {
+    let weak = std::sync::Arc::downgrade(&server);
+    drop(server);
+    let spawned = std::thread::Builder::new()
+        .name("aof".into())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let Some(server) = weak.upgrade() else { return };
+            if server.is_shutting_down() {
+                return;
+            }
+            let hold =
+                server.config.read().no_appendfsync_on_rewrite && server.snapshot_slot.is_busy();
+            server.aof.tick(hold);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("Can't start the AOF thread: {e}");
+    }
+}
