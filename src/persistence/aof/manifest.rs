@@ -324,8 +324,9 @@ mod tests {
         m.retire_incr(true);
         assert_eq!(
             m.render(),
-            "file a.2.base.aof seq 2 type b\nfile a.1.base.rdb seq 1 type h\n\
-             file a.1.incr.aof seq 1 type h\nfile a.2.incr.aof seq 2 type i\n"
+            // Redis's order: each rewrite puts its incremental files, then its base, first.
+            "file a.2.base.aof seq 2 type b\nfile a.1.incr.aof seq 1 type h\n\
+             file a.1.base.rdb seq 1 type h\nfile a.2.incr.aof seq 2 type i\n"
         );
     }
 
