@@ -229,6 +229,14 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
             Ok(Reply::Status(text.into()))
         }
         ("reload", _) => reload(cx),
+        ("aof-flush-sleep", 3) => {
+            let us = parse_int(&cx.argv[2])?.max(0) as u64;
+            cx.server
+                .aof
+                .flush_sleep_us
+                .store(us, std::sync::atomic::Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
         ("loadaof", 2) => {
             crate::persistence::aof::load::reload(cx.server, cx.db);
             Ok(Reply::OK)

@@ -38,6 +38,16 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
             return 1;
         }
     };
+    // Before anything loads, as Redis shows its logo (tests wait for the PID in it).
+    if show_logo {
+        tracing::info!(
+            "Tandem {} (redis {REDIS_VERSION}) 64 bit, standalone mode, port: {port}, PID: {pid}",
+            env!("CARGO_PKG_VERSION")
+        );
+    } else {
+        tracing::info!("Running mode=standalone, port={port}.");
+    }
+    tracing::info!("Server initialized");
     // The AOF manifest is read whether the AOF is on or not, as Redis does: a damaged one
     // stops the server.
     let (aof_dir, aof_name, _) = crate::persistence::aof::names(&server);
@@ -87,15 +97,6 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
             tracing::warn!("Failed to write PID file: {e}");
         }
     }
-    if show_logo {
-        tracing::info!(
-            "Tandem {} (redis {REDIS_VERSION}) 64 bit, standalone mode, port: {port}, PID: {pid}",
-            env!("CARGO_PKG_VERSION")
-        );
-    } else {
-        tracing::info!("Running mode=standalone, port={port}.");
-    }
-    tracing::info!("Server initialized");
     tracing::info!("Ready to accept connections tcp");
     spawn_signal_handlers(server.clone());
     crate::persistence::aof::spawn_thread(server.clone());

@@ -423,8 +423,15 @@ pub fn reload<'k>(server: &'k Server, db: &mut Db<'k>) {
     server.aof.delete_history();
     let (m, ..) = server.aof.manifest();
     let index = db.index;
-    let (outcome, ..) = load_files(server, db, &dir, &filename, &m);
+    // Other clients are answered -LOADING meanwhile, as Redis does while it loads.
+    let loading = &server.persist.loading;
+    loading.store(true, std::sync::atomic::Ordering::Release);
+    let (outcome, total, base) = load_files(server, db, &dir, &filename, &m);
+    loading.store(false, std::sync::atomic::Ordering::Release);
     db.index = index;
+    if server.aof.is_on() {
+        server.aof.set_sizes(total, base);
+    }
     if !matches!(outcome, Outcome::Ok | Outcome::Empty | Outcome::NotExist) {
         tracing::warn!("Fatal error loading the AOF by DEBUG LOADAOF. Exiting.");
         std::process::exit(1);

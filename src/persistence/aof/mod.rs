@@ -61,6 +61,8 @@ pub struct Aof {
     buf: Mutex<Buf>,
     io: Mutex<Io>,
     pub stats: AofStats,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds slept before each write of the buffer (tests).
+    pub flush_sleep_us: AtomicU64,
     /// The running rewrite was stopped on purpose (not a failure).
     killed: AtomicBool,
     /// `aofRewriteLimited`'s state: (minutes of the current delay, unix second it ends).
@@ -250,6 +252,10 @@ impl Aof {
                 self.fsync_now(io);
             }
             return;
+        }
+        let sleep = self.flush_sleep_us.load(Ordering::Relaxed);
+        if sleep > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(sleep));
         }
         let Some(file) = io.file.as_mut() else {
             // No file (AOF off, or waiting for its first rewrite): nothing to keep.
