@@ -276,3 +276,61 @@ fn appendonly_yes_at_runtime_builds_a_base_and_keeps_later_writes() {
     drop(t);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn replica_aof_is_rewritten_after_a_full_sync() {
+    let dir = own_dir("replica");
+    let d = dir.to_string_lossy().into_owned();
+    let master = TestServer::start(&["--enable-debug-command", "yes"]);
+    write_some(&master, "m1");
+    let digest = {
+        let replica = TestServer::start(&[
+            "--dir",
+            &d,
+            "--appendonly",
+            "yes",
+            "--enable-debug-command",
+            "yes",
+        ]);
+        // Data of its own first: the full sync must replace it in the AOF too.
+        write_some(&replica, "own");
+        let port = master.port().to_string();
+        assert_eq!(
+            replica.request(&["REPLICAOF", "127.0.0.1", &port]),
+            b"+OK\r\n"
+        );
+        support::wait_link_up(&replica, Duration::from_secs(20));
+        write_some(&master, "m2");
+        support::wait_in_sync(&master, &[&replica], Duration::from_secs(20));
+        assert!(support::wait_until(Duration::from_secs(20), || {
+            replica
+                .info_field("persistence", "aof_rewrite_in_progress")
+                .as_deref()
+                == Some("0")
+                && replica.info_field("persistence", "aof_enabled").as_deref() == Some("1")
+        }));
+        write_some(&master, "m3");
+        support::wait_in_sync(&master, &[&replica], Duration::from_secs(20));
+        let digest = master.try_digest().expect("digest");
+        assert_eq!(replica.try_digest().as_deref(), Some(digest.as_str()));
+        digest
+    };
+    // The replica's files alone give the master's dataset back.
+    let _ = std::fs::remove_file(dir.join("dump.rdb"));
+    let t = TestServer::start(&[
+        "--dir",
+        &d,
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    assert_eq!(
+        t.try_digest().as_deref(),
+        Some(digest.as_str()),
+        "{}",
+        t.log_text()
+    );
+    drop(t);
+    let _ = std::fs::remove_dir_all(&dir);
+}

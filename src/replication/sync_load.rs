@@ -558,6 +558,10 @@ pub(super) async fn receive_and_load(
     let Received { staged, file } = res?;
     std_stream.set_nonblocking(true)?;
     let stream = TcpStream::from_std(std_stream)?;
+    // The AOF describes the dataset being replaced: it stops now and restarts from a rewrite
+    // of the new one once it is installed, or after a failed load (redis
+    // `restartAOFAfterSYNC`).
+    let _aof = AofRestart::stop(server);
     let staged = match staged {
         Some(s) => {
             if to_disk {
@@ -621,4 +625,29 @@ pub(super) async fn receive_and_load(
         report.expired
     );
     Ok((report, stream))
+}
+
+/// Stops the AOF for the time a full sync replaces the dataset; when dropped, the AOF is
+/// turned on again (`appendonly yes`), starting with a rewrite of the dataset then in place.
+struct AofRestart<'a>(&'a Arc<Server>);
+
+impl<'a> AofRestart<'a> {
+    fn stop(server: &'a Arc<Server>) -> AofRestart<'a> {
+        if server.aof.is_on() {
+            server.aof.stop(server);
+        }
+        AofRestart(server)
+    }
+}
+
+impl Drop for AofRestart<'_> {
+    fn drop(&mut self) {
+        let server = self.0;
+        if server.config.read().appendonly
+            && !server.aof.is_on()
+            && server.aof.start(server, false).is_err()
+        {
+            tracing::warn!("Failed restarting the AOF after a full synchronization: writes are not logged until appendonly is set again");
+        }
+    }
 }
