@@ -93,7 +93,10 @@ pub fn start(server: &Arc<Server>) -> Result<(), StartError> {
     let srv = server.clone();
     let spawned = crate::util::spawn_background("aof-rewrite", move || {
         let tmp = temp_path();
-        let res = write_file(&tmp, |w| snapshot.write(&srv, w).map(|s| s.captured_bytes));
+        let incremental = srv.config.read().aof_rewrite_incremental_fsync;
+        let res = write_file(&tmp, incremental, |w| {
+            snapshot.write(&srv, w).map(|s| s.captured_bytes)
+        });
         done(&srv, res.map(|cow| (tmp, cow)), rdb, started);
     });
     if let Err(e) = spawned {
@@ -108,17 +111,49 @@ pub fn start(server: &Arc<Server>) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Bytes between two fsyncs of a rewrite with `aof-rewrite-incremental-fsync` (redis
+/// `REDIS_AUTOSYNC_BYTES`): the disk never gets one huge flush at the end.
+const AUTOSYNC_BYTES: u64 = 4 << 20;
+
+/// A file that fsyncs itself every `AUTOSYNC_BYTES` when `every` is set.
+struct AutoSync {
+    file: std::fs::File,
+    every: bool,
+    unsynced: u64,
+}
+
+impl std::io::Write for AutoSync {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.unsynced += n as u64;
+        if self.every && self.unsynced >= AUTOSYNC_BYTES {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// Writes `path` with `write`, then flushes and fsyncs it (the file is complete or absent).
 fn write_file<T>(
     path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<T>,
+    incremental_fsync: bool,
+    write: impl FnOnce(&mut std::io::BufWriter<AutoSync>) -> std::io::Result<T>,
 ) -> Result<T, String> {
     let res = (|| -> std::io::Result<T> {
-        let file = std::fs::File::create(path)?;
+        let file = AutoSync {
+            file: std::fs::File::create(path)?,
+            every: incremental_fsync,
+            unsynced: 0,
+        };
         let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
         let t = write(&mut w)?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
+        file.file.sync_all()?;
         Ok(t)
     })();
     res.map_err(|e| {
@@ -132,7 +167,7 @@ pub fn write_base_now(server: &Server, path: &Path, rdb: bool) -> Result<(), Str
     let snapshot = snapshot::begin_with(server, format_of(server, rdb), || Ok(()))
         .map_err(|_| "Can't write the AOF base: a snapshot is running".to_string())?;
     let tmp = PathBuf::from(format!("temp-rewriteaof-{}.aof", std::process::id()));
-    write_file(&tmp, |w| snapshot.write(server, w).map(|_| ()))
+    write_file(&tmp, false, |w| snapshot.write(server, w).map(|_| ()))
         .map_err(|e| format!("Write error writing append only file on disk: {e}"))?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
