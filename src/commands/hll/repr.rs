@@ -217,6 +217,12 @@ fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: u64) -> Resul
     if count > VAL_MAX_VALUE {
         return promote(s, index, count);
     }
+    // Room for the worst split (XZERO into XZERO-VAL-XZERO, 3 more bytes), grown as redis's
+    // `sdsMakeRoomFor` grows a small string (to twice the needed length), so a sparse HLL
+    // carries the same spare bytes as in redis.
+    if s.capacity() - s.len() < 3 {
+        s.reserve_exact((s.len() + 3) * 2 - s.len());
+    }
     // Step 1: the opcode covering `index`.
     let end = s.len();
     let mut p = HDR;
