@@ -66,6 +66,9 @@ fn initial_dataset() -> Vec<String> {
         SELECT 15
         SET db15:k v
         SELECT 0
+        PFADD hll:sparse a b c d
+        PFADD hll:dense x y
+        GEOADD geo:set 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
         "#,
     );
     let big = |cmd: &str, key: &str, n: usize, item: &dyn Fn(usize) -> String| {
@@ -181,6 +184,13 @@ fn streaming_writes_2() -> Vec<String> {
         MULTI
         SET only-one 1
         EXEC
+        PFADD hll:sparse e f
+        PFCOUNT hll:sparse
+        PFDEBUG TODENSE hll:dense
+        PFMERGE hll:merged hll:sparse hll:dense
+        GEOADD geo:set CH 12.5 37.8 Marsala
+        GEORADIUS geo:set 15 37 200 km STORE geo:store
+        GEOSEARCHSTORE geo:dist geo:set FROMLONLAT 15 37 BYRADIUS 200 km STOREDIST
         "#,
     )
 }
