@@ -3,7 +3,7 @@
 //! while it runs, and the reply it ends with.
 
 use std::cell::RefCell;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use bytes::Bytes;
 use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
@@ -181,8 +181,8 @@ fn counted(v: &Value) -> bool {
     }
 }
 
-/// Sets KEYS/ARGV or the function's arguments, installs the callbacks and calls the script
-/// through the error handler. Returns (succeeded, value).
+/// Sets KEYS/ARGV or the function's arguments, points the callbacks at this run and calls
+/// the script through the error handler. Returns (succeeded, value).
 fn call_in_scope(
     vm: &Vm,
     func: &Function,
@@ -192,27 +192,60 @@ fn call_in_scope(
     let lua = &vm.lua;
     let keys = strings_table(lua, inv.keys)?;
     let args = strings_table(lua, inv.args)?;
-    lua.scope(|scope| {
-        let call = scope.create_function(|lua, argv: MultiValue| exec(lua, run, argv, true))?;
-        let pcall = scope.create_function(|lua, argv: MultiValue| exec(lua, run, argv, false))?;
-        vm.redis.raw_set("call", call)?;
-        vm.redis.raw_set("pcall", pcall)?;
-        let b = &vm.bridge;
-        b.raw_set("exec", true)?;
-        let result: mlua::Result<MultiValue> = if inv.is_eval {
-            vm.globals.raw_set("KEYS", keys)?;
-            vm.globals.raw_set("ARGV", args)?;
-            vm.runner.call(func.clone())
-        } else {
-            vm.runner.call((func.clone(), keys, args))
-        };
-        b.raw_set("exec", Value::Nil)?;
-        vm.redis.raw_set("call", vm.outside.clone())?;
-        vm.redis.raw_set("pcall", vm.outside.clone())?;
-        let mut values = result?.into_iter();
-        let ok = matches!(values.next(), Some(Value::Boolean(true)));
-        Ok((ok, values.next().unwrap_or(Value::Nil)))
-    })
+    let _current = Current::enter(&vm.current, run);
+    let b = &vm.bridge;
+    b.raw_set("exec", true)?;
+    let result: mlua::Result<MultiValue> = if inv.is_eval {
+        vm.globals.raw_set("KEYS", keys)?;
+        vm.globals.raw_set("ARGV", args)?;
+        vm.runner.call(func.clone())
+    } else {
+        vm.runner.call((func.clone(), keys, args))
+    };
+    b.raw_set("exec", Value::Nil)?;
+    let mut values = result?.into_iter();
+    let ok = matches!(values.next(), Some(Value::Boolean(true)));
+    Ok((ok, values.next().unwrap_or(Value::Nil)))
+}
+
+/// The run `redis.call`/`redis.pcall` serve (`Vm::current`): set for exactly the length of a
+/// run, null otherwise. The callbacks are created once with the Lua state instead of for each
+/// run: a script run then leaves no closures behind for the GC.
+struct Current<'p>(&'p AtomicPtr<()>);
+
+impl<'p> Current<'p> {
+    fn enter(slot: &'p AtomicPtr<()>, run: &RefCell<Run>) -> Current<'p> {
+        slot.store(run as *const RefCell<Run> as *mut (), Ordering::Release);
+        Current(slot)
+    }
+}
+
+impl Drop for Current<'_> {
+    fn drop(&mut self) {
+        self.0.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+/// `redis.call` (`raise`) or `redis.pcall` of the Lua state whose run slot is `current`.
+pub fn call_from_lua(
+    lua: &Lua,
+    current: &AtomicPtr<()>,
+    args: MultiValue,
+    raise: bool,
+) -> mlua::Result<Value> {
+    let p = current.load(Ordering::Acquire);
+    if p.is_null() {
+        return Err(vm::raise(
+            lua,
+            "ERR redis.call/pcall can only be called inside a script invocation",
+        ));
+    }
+    // SAFETY: `Current::enter` stores a pointer to the `RefCell<Run>` of the run in progress
+    // and clears it when `call_in_scope` returns, before that value goes away; callbacks run
+    // only while the script runs, on the thread running it (the Lua state is used by one
+    // thread at a time, under its mutex), so the pointer is live whenever it is non-null here.
+    let run = unsafe { &*(p as *const RefCell<Run>) };
+    exec(lua, run, args, raise)
 }
 
 fn strings_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {

@@ -44,8 +44,8 @@ pub struct Vm {
     pub runner: Function,
     /// The real `redis` table: `call` and `pcall` are set in it for each run.
     pub redis: Table,
-    /// What `redis.call`/`redis.pcall` are outside a run (they fail).
-    pub outside: Function,
+    /// The run `redis.call`/`redis.pcall` serve, null outside a run (see `run::Current`).
+    pub current: Arc<std::sync::atomic::AtomicPtr<()>>,
     pub scripts: HashMap<String, Script>,
     /// Bytes of cached scripts' bodies and names (INFO used_memory_scripts).
     pub scripts_mem: usize,
@@ -62,14 +62,21 @@ impl Vm {
         let globals = lua.globals();
         let redis = lua.create_table()?;
         register_api(&lua, &redis)?;
-        let outside = lua.create_function(|lua, _: MultiValue| -> mlua::Result<()> {
-            Err(raise(
-                lua,
-                "ERR redis.call/pcall can only be called inside a script invocation",
-            ))
-        })?;
-        redis.raw_set("call", outside.clone())?;
-        redis.raw_set("pcall", outside.clone())?;
+        let current = Arc::new(std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()));
+        let c = current.clone();
+        redis.raw_set(
+            "call",
+            lua.create_function(move |lua, args: MultiValue| {
+                super::run::call_from_lua(lua, &c, args, true)
+            })?,
+        )?;
+        let c = current.clone();
+        redis.raw_set(
+            "pcall",
+            lua.create_function(move |lua, args: MultiValue| {
+                super::run::call_from_lua(lua, &c, args, false)
+            })?,
+        )?;
         globals.raw_set("redis", redis.clone())?;
         super::libs::register(&lua)?;
         let bridge = lua.create_table()?;
@@ -173,7 +180,7 @@ impl Vm {
             bridge,
             runner,
             redis,
-            outside,
+            current,
             scripts: HashMap::new(),
             scripts_mem: 0,
             ldb,
