@@ -876,3 +876,37 @@ fn role_change_unblocks_and_closes_blocked_clients_like_redis() {
     let tandem = blocked_clients_at_role_change(Tandem);
     assert_eq!(tandem, blocked_clients_at_role_change(Redis));
 }
+
+/// `REPLICAOF` to the same master under another name (`localhost`, as Sentinel's hostname
+/// setups do) closes the old link at once, as Redis frees its master client inside the
+/// command: the master never lists the replica twice (a sentinel reading that INFO counts a
+/// replica per address, for good). Returns the most replicas the master listed meanwhile.
+fn most_replicas_listed_across_replicaof(kind: ServerKind) -> usize {
+    let master = start(kind, &[]);
+    let replica = start_replica(kind, master.port(), &[]);
+    wait_link_up(&replica, SYNC_TIMEOUT);
+    let port = master.port().to_string();
+    assert_eq!(
+        replica.request(&["REPLICAOF", "localhost", &port]),
+        b"+OK\r\n"
+    );
+    let mut most = 0;
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        let listed = master
+            .info("replication")
+            .iter()
+            .filter(|(k, _)| k.starts_with("slave"))
+            .count();
+        most = most.max(listed);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    wait_link_up(&replica, SYNC_TIMEOUT);
+    most
+}
+
+#[test]
+fn replicaof_closes_the_old_link_at_once_like_redis() {
+    assert_eq!(most_replicas_listed_across_replicaof(Redis), 1);
+    assert_eq!(most_replicas_listed_across_replicaof(Tandem), 1);
+}

@@ -110,6 +110,7 @@ const HANDSHAKE_TIMEOUT: &str = "Timeout connecting to the MASTER...";
 /// Starts (or restarts) the link task towards `host:port`.
 pub fn start_link(server: &Arc<Server>, host: String, port: u16) {
     let generation = server.repl.link.generation.fetch_add(1, Ordering::AcqRel) + 1;
+    close_master_client(server);
     // Redis starts the (non-blocking) connect inside REPLICAOF itself.
     server.repl.link.set_state(LinkState::Connecting);
     let srv = server.clone();
@@ -119,7 +120,19 @@ pub fn start_link(server: &Arc<Server>, host: String, port: u16) {
 /// Stops the link task (REPLICAOF NO ONE).
 pub fn stop_link(server: &Server) {
     server.repl.link.generation.fetch_add(1, Ordering::AcqRel);
+    close_master_client(server);
     server.repl.link.set_state(LinkState::None);
+}
+
+/// Closes the connection to the master we are streaming from now, as redis frees its master
+/// client inside REPLICAOF: our old master must not go on listing us as its replica (a
+/// sentinel reading its INFO then would count us twice, by the old and the new address).
+fn close_master_client(server: &Server) {
+    for c in server.clients.lock().values() {
+        if c.is_master.load(Ordering::Relaxed) {
+            c.send(crate::server::client::Push::Kill);
+        }
+    }
 }
 
 pub(super) fn obsolete(server: &Server, generation: u64) -> bool {
