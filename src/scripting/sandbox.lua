@@ -104,10 +104,10 @@ end
 
 -- math.random with Redis's own generator (redis_math_random): the same sequence as Redis.
 local floor = math.floor
-local function checkint(v, n)
+local function checkint(v, n, fname)
     local x = tonumber(v)
     if x == nil then
-        error("bad argument #" .. n .. " to 'random' (number expected, got " .. (v == nil and "no value" or type(v)) .. ")", 3)
+        error("bad argument #" .. n .. " to '" .. (fname or "random") .. "' (number expected, got " .. (v == nil and "no value" or type(v)) .. ")", 3)
     end
     return x - x % 1
 end
@@ -139,7 +139,7 @@ G.math.randomseed = function(seed)
     if not bridge.exec then
         error("math.randomseed can only be called inside a script invocation", 2)
     end
-    rust.srand(checkint(seed, 1))
+    rust.srand(checkint(seed, 1, "randomseed"))
 end
 
 -- pcall turns an error table into its message (redis luaRedisPcall).
@@ -193,21 +193,32 @@ G.load = function(reader, name)
     return G.loadstring(concat(pieces), name or "=(load)")
 end
 
--- The builtins that would see or change a protected table directly.
+-- The builtins that would see or change a protected table directly. Their argument errors are
+-- raised at the caller's line with the C builtin's text (luaL_checktype), not at ours.
+local function check_table(n, fname, given, v)
+    if type(v) ~= "table" then
+        local got = given < n and "no value" or type(v)
+        error("bad argument #" .. n .. " to '" .. fname .. "' (table expected, got " .. got .. ")", 3)
+    end
+end
 G.rawset = function(t, k, v)
     if backing[t] then
         error(READONLY, 0)
     end
     return rawset(t, k, v)
 end
-G.rawget = function(t, k)
+G.rawget = function(...)
+    local t, k = ...
+    check_table(1, "rawget", select("#", ...), t)
     local b = backing[t]
     if b then
         return rawget(b, k)
     end
     return rawget(t, k)
 end
-G.setmetatable = function(t, mt)
+G.setmetatable = function(...)
+    local t, mt = ...
+    check_table(1, "setmetatable", select("#", ...), t)
     if backing[t] then
         error(READONLY, 0)
     end
@@ -216,14 +227,22 @@ end
 local function see_through_next(t, k)
     return next(backing[t] or t, k)
 end
-G.next = see_through_next
-G.pairs = function(t)
+G.next = function(...)
+    local t, k = ...
+    check_table(1, "next", select("#", ...), t)
+    return next(backing[t] or t, k)
+end
+G.pairs = function(...)
+    local t = ...
+    check_table(1, "pairs", select("#", ...), t)
     if backing[t] then
         return see_through_next, t, nil
     end
     return pairs(t)
 end
-G.ipairs = function(t)
+G.ipairs = function(...)
+    local t = ...
+    check_table(1, "ipairs", select("#", ...), t)
     local b = backing[t]
     if b then
         return function(_, i)
