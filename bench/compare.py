@@ -230,6 +230,58 @@ def bgsave_figures(kind, keys):
         srv.stop()
 
 
+def aofrw_figures(kind, keys):
+    """Worst and p99 SET latency of the probe, and the extra memory, while BGREWRITEAOF
+    rewrites a `keys`-key dataset (appendonly yes, everysec)."""
+    srv = Server(kind, extra=["--appendonly", "yes", "--appendfsync", "everysec"])
+    try:
+        srv.cmd("DEBUG", "POPULATE", str(keys), "key", "100")
+        time.sleep(0.5)
+        base_rss = srv.rss()
+        idle = idle_probe(srv)
+        probe = Probe(srv.port)
+        time.sleep(0.3)
+        peak = base_rss
+        t0 = time.time()
+        srv.cmd("BGREWRITEAOF")
+        while True:
+            peak = max(peak, srv.rss() + child_rss(srv.proc.pid))
+            if srv.info("persistence").get("aof_rewrite_in_progress") == "0" and time.time() - t0 > 0.2:
+                break
+            time.sleep(0.01)
+        elapsed = time.time() - t0
+        lat = probe.finish()
+        return {"max_ms": lat["max"], "p99_ms": lat["p99"], "extra_mem_pct": (peak - base_rss) * 100.0 / max(base_rss, 1),
+                "seconds": elapsed, "idle_max_ms": idle["max"]}
+    finally:
+        srv.stop()
+
+
+def aof_set_rate(kind, fsync, pipeline, n):
+    """redis-benchmark SET requests/s with the AOF on and `appendfsync fsync`."""
+    srv = Server(kind, extra=["--appendonly", "yes", "--appendfsync", fsync])
+    try:
+        return bench_rps(srv, pipeline, n, tests="set", extra=["-r", "100000"])
+    finally:
+        srv.stop()
+
+
+def report_aof(say, rounds, keys, n):
+    for fsync in ("everysec", "always"):
+        for pipeline in (1, 16):
+            d = alternate(rounds, lambda kind: aof_set_rate(kind, fsync, pipeline, n))
+            pairs = list(zip([x.get("SET", 0) for x in d["tandem"]], [x.get("SET", 0) for x in d["redis"]]))
+            say(f"## SET with appendonly yes, appendfsync {fsync}: redis-benchmark -c 50 -P {pipeline} -n {n} ({rounds} rounds)")
+            table(say, ["SET requests/s"], d, lambda x: [f"{med(x, 'SET'):.0f}"])
+            say(f"ratio tandem/redis: {median_ratio(pairs):.2f}")
+            say()
+    rw = alternate(rounds, lambda kind: aofrw_figures(kind, keys))
+    say(f"## BGREWRITEAOF of {keys} keys while a client writes ({rounds} rounds; SET every 0.5 ms from a native probe)")
+    table(say, ["worst SET", "p99 SET", "worst SET, idle server (floor)", "extra memory (% of RSS)", "seconds"], rw,
+          lambda d: [f"{med(d, 'max_ms'):.2f} ms", f"{med(d, 'p99_ms'):.2f} ms", f"{med(d, 'idle_max_ms'):.2f} ms",
+                     f"{med(d, 'extra_mem_pct'):.1f}%", f"{med(d, 'seconds'):.2f}"])
+
+
 def child_rss(pid):
     """RSS of a fork child (Redis's BGSAVE), counted as the snapshot's extra memory."""
     total = 0
@@ -526,10 +578,13 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller datasets and fewer rounds")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--only", default=None, help="run one part: lag, bgsave, sync, growth, scaling or evalsha")
+    ap.add_argument("--only", default=None, help="run one part: lag, bgsave, aof, sync, growth, scaling or evalsha")
     a = ap.parse_args()
     if a.only == "evalsha":
         report_evalsha(print, a.rounds, 100_000)
+        return
+    if a.only == "aof":
+        report_aof(print, a.rounds, 1_000_000, 200_000)
         return
     if a.only == "bgsave":
         report_bgsave(print, a.rounds, 1_000_000)
