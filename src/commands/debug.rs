@@ -150,6 +150,11 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
             std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
             Ok(Reply::OK)
         }
+        ("pause-cron", 3) => {
+            let on = parse_int(&cx.argv[2])? != 0;
+            cx.server.cron_paused.store(on, Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
         ("set-active-expire", 3) => {
             let on = parse_int(&cx.argv[2])? != 0;
             cx.server.active_expire_enabled.store(on, Ordering::Relaxed);

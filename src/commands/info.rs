@@ -157,6 +157,13 @@ fn server_section(s: &Server, out: &mut String) {
     });
     line(out, "config_file", cf.unwrap_or_default());
     line(out, "io_threads_active", 0);
+    if s.shutdown.initiated() {
+        line(
+            out,
+            "shutdown_in_milliseconds",
+            s.shutdown.in_milliseconds(),
+        );
+    }
 }
 
 fn clients_section(s: &Server, out: &mut String) {
@@ -423,8 +430,18 @@ fn stats_section(s: &Server, out: &mut String) {
     line(out, "pubsub_channels", s.pubsub.channel_count());
     line(out, "pubsub_patterns", s.pubsub.numpat());
     line(out, "pubsubshard_channels", 0);
-    line(out, "latest_fork_usec", 0);
-    line(out, "total_forks", 0);
+    // No fork here: these count the snapshots that stand in for Redis's forks (BGSAVE, AOF
+    // rewrites, full syncs), and how long the last one held every shard to fix its instant.
+    line(
+        out,
+        "latest_fork_usec",
+        s.snapshot_slot.latest_begin_us.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "total_forks",
+        s.snapshot_slot.started.load(Ordering::Relaxed),
+    );
     line(out, "migrate_cached_sockets", s.migrate_sockets.len());
     line(out, "slave_expires_tracked_keys", 0);
     for k in [

@@ -376,26 +376,44 @@ fn shutdown(cx: &mut Ctx) -> Result<Reply, CmdError> {
             return Err(errors::SYNTAX);
         }
     }
+    use crate::server::shutdown::{self, Outcome};
     let has = |w: &str| cx.argv[1..].iter().any(|a| is(a, w));
     // redis `shutdownCommand`: SAVE with NOSAVE, or ABORT with anything else, is a syntax error.
     if (has("save") && has("nosave")) || (has("abort") && cx.argv.len() > 2) {
         return Err(errors::SYNTAX);
     }
     if has("abort") {
-        return Err(CmdError::err("No shutdown in progress."));
+        return if shutdown::abort(cx.server) {
+            Ok(Reply::OK)
+        } else {
+            Err(CmdError::err("No shutdown in progress."))
+        };
     }
-    let mode = if cx.argv[1..].iter().any(|a| is(a, "nosave")) {
-        crate::server::SHUTDOWN_NOSAVE
-    } else if cx.argv[1..].iter().any(|a| is(a, "save")) {
-        crate::server::SHUTDOWN_SAVE
-    } else {
-        crate::server::SHUTDOWN_DEFAULT
-    };
-    cx.server.shutdown_mode.store(mode, Ordering::Release);
-    tracing::warn!("User requested shutdown...");
-    cx.server.request_shutdown();
-    cx.client.close_after_reply = true;
-    Ok(Reply::None)
+    let flags = [
+        ("save", shutdown::SAVE),
+        ("nosave", shutdown::NOSAVE),
+        ("now", shutdown::NOW),
+        ("force", shutdown::FORCE),
+    ]
+    .iter()
+    .filter(|(w, _)| has(w))
+    .fold(0, |a, (_, f)| a | f);
+    let server = cx.server.arc().ok_or_else(|| CmdError::new("ERR"))?;
+    match shutdown::prepare(&server, flags) {
+        Outcome::Exiting => {
+            cx.client.close_after_reply = true;
+            Ok(Reply::None)
+        }
+        Outcome::Waiting => {
+            let waiter = crate::server::blocking::shutdown_waiter(cx.server, cx.client);
+            cx.client.blocked = Some(crate::server::client::Blocked::Shutdown {
+                generation: cx.server.shutdown.generation(),
+                waiter,
+            });
+            Ok(Reply::None)
+        }
+        Outcome::Failed => Err(CmdError::err("Errors trying to SHUTDOWN. Check logs.")),
+    }
 }
 
 fn sub_reply(kind: &'static str, name: Option<Bytes>, count: usize) -> Reply {

@@ -16,22 +16,41 @@ pub fn dump_path(server: &Server) -> PathBuf {
 }
 
 /// Writes a started snapshot to the dump file atomically. Returns the file's path.
-pub fn save_snapshot(server: &Arc<Server>, snapshot: Snapshot) -> Result<PathBuf, String> {
-    write_dump_file(server, |w| snapshot.write(server, w).map(|_| ()))
+/// `background`: see `write_dump_file`.
+pub fn save_snapshot(
+    server: &Arc<Server>,
+    snapshot: Snapshot,
+    background: bool,
+) -> Result<PathBuf, String> {
+    write_dump_file(server, background, |w| {
+        snapshot.write(server, w).map(|_| ())
+    })
+}
+
+/// The temp file of a save on the caller's thread (SAVE, shutdown, DEBUG RELOAD), named as
+/// Redis's `rdbSave` names it, so a shutdown interrupted by a second SIGINT removes it.
+pub fn blocking_temp_name() -> PathBuf {
+    PathBuf::from(format!("temp-{}.rdb", std::process::id()))
 }
 
 /// Writes the dump file atomically with `write`: a temp file, fsync, rename, fsync of the
-/// directory. Returns the file's path.
+/// directory. Returns the file's path. `background`: a BGSAVE's walk, which may run beside a
+/// save on another thread, takes a name of its own.
 fn write_dump_file(
     server: &Server,
+    background: bool,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<PathBuf, String> {
     let target = dump_path(server);
-    let tmp = PathBuf::from(format!(
-        "temp-{}-{}.rdb",
-        std::process::id(),
-        crate::util::now_us()
-    ));
+    let tmp = if background {
+        PathBuf::from(format!(
+            "temp-{}-{}.rdb",
+            std::process::id(),
+            crate::util::now_us()
+        ))
+    } else {
+        blocking_temp_name()
+    };
     let result = (|| -> std::io::Result<()> {
         let file = File::create(&tmp)?;
         let mut w = BufWriter::with_capacity(64 * 1024, file);
@@ -68,13 +87,14 @@ pub enum SaveError {
     Spawn,
 }
 
-/// Records the outcome of a save in the persistence state and the log.
+/// Records the outcome of a save in the persistence state and the log. Only a failed
+/// background save marks the status `err` (Redis's `rdbSave` on the caller's thread leaves it).
 fn record(
     server: &Server,
     started_ms: i64,
     dirty_before: u64,
     result: &Result<PathBuf, String>,
-    cow: u64,
+    background: bool,
 ) {
     use std::sync::atomic::Ordering;
     let p = &server.persist;
@@ -85,7 +105,9 @@ fn record(
                 .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
             p.dirty_at_save.store(dirty_before, Ordering::Relaxed);
             p.last_bgsave_ok.store(true, Ordering::Relaxed);
-            p.last_cow_size.store(cow, Ordering::Relaxed);
+            if background {
+                p.last_cow_size.store(0, Ordering::Relaxed);
+            }
             tracing::info!("DB saved on disk");
         }
         Err(e) if e.ends_with(super::snapshot::ABORTED) => {
@@ -93,7 +115,9 @@ fn record(
             tracing::warn!("Background saving aborted: {}", super::snapshot::ABORTED);
         }
         Err(e) => {
-            p.last_bgsave_ok.store(false, Ordering::Relaxed);
+            if background {
+                p.last_bgsave_ok.store(false, Ordering::Relaxed);
+            }
             tracing::warn!("{e}");
         }
     }
@@ -112,8 +136,8 @@ pub fn save_now(server: &Arc<Server>) -> Result<(), SaveError> {
         .dirty
         .load(std::sync::atomic::Ordering::Relaxed);
     let snapshot = super::snapshot::begin(server, compress).ok_or(SaveError::InProgress)?;
-    let res = save_snapshot(server, snapshot);
-    record(server, started, dirty, &res, 0);
+    let res = save_snapshot(server, snapshot, false);
+    record(server, started, dirty, &res, false);
     res.map(|_| ())
         .map_err(|_| SaveError::InProgress)
         .or(Ok(()))
@@ -129,8 +153,8 @@ pub fn save_blocking(server: &Arc<Server>) -> Result<(), String> {
         .load(std::sync::atomic::Ordering::Relaxed);
     let snapshot =
         super::snapshot::begin(server, compress).ok_or("Background save already in progress")?;
-    let res = save_snapshot(server, snapshot);
-    record(server, started, dirty, &res, 0);
+    let res = save_snapshot(server, snapshot, false);
+    record(server, started, dirty, &res, false);
     res.map(|_| ())
 }
 
@@ -160,10 +184,10 @@ pub fn reload(server: &Arc<Server>, all: &mut Locked<'_>, opts: Reload) -> Resul
         let compress = server.config.read().rdbcompression;
         let started = crate::util::now_ms();
         let dirty = server.stats.dirty.load(Ordering::Relaxed);
-        let res = write_dump_file(server, |w| {
+        let res = write_dump_file(server, false, |w| {
             super::snapshot::write_locked(server, all, compress, w).map(|_| ())
         });
-        record(server, started, dirty, &res, 0);
+        record(server, started, dirty, &res, false);
         res.map_err(ReloadError::Save)?;
     }
     let path = dump_path(server);
@@ -198,8 +222,8 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
     tracing::info!("Background saving started");
     let srv = server.clone();
     let spawned = crate::util::spawn_background("bgsave", move || {
-        let res = save_snapshot(&srv, snapshot);
-        record(&srv, started, dirty, &res, 0);
+        let res = save_snapshot(&srv, snapshot, true);
+        record(&srv, started, dirty, &res, true);
         if res.is_ok() {
             tracing::info!("Background saving terminated with success");
         }

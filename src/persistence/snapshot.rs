@@ -153,6 +153,10 @@ impl Copies {
 #[derive(Default)]
 pub struct SnapshotSlot {
     busy: AtomicBool,
+    /// Snapshots started (INFO `total_forks`: each stands where Redis forks).
+    pub started: std::sync::atomic::AtomicU64,
+    /// Microseconds the last one held every shard (INFO `latest_fork_usec`).
+    pub latest_begin_us: std::sync::atomic::AtomicU64,
 }
 
 impl SnapshotSlot {
@@ -212,6 +216,7 @@ pub fn begin_with(
     if server.snapshot_slot.busy.swap(true, Ordering::AcqRel) {
         return Err(BeginError::Busy);
     }
+    let held = std::time::Instant::now();
     let mut all = server.keyspace.lock_all();
     // Each database's size at the instant, for the RESIZEDB hints loaders pre-size with.
     let mut sizes = vec![(0u64, 0u64); server.keyspace.databases()];
@@ -233,6 +238,10 @@ pub fn begin_with(
     // The stream restarts with a SELECT, so a replica loading this snapshot needs no db state.
     server.repl.stream.reset_db();
     drop(all);
+    let slot = &server.snapshot_slot;
+    slot.started.fetch_add(1, Ordering::Relaxed);
+    slot.latest_begin_us
+        .store(held.elapsed().as_micros() as u64, Ordering::Relaxed);
     Ok(Snapshot {
         cap,
         functions,

@@ -654,7 +654,7 @@ fn disk_sync(
         senders,
         buf: Vec::new(),
     };
-    let path = match crate::persistence::save::save_snapshot(server, snapshot) {
+    let path = match crate::persistence::save::save_snapshot(server, snapshot, true) {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!("SYNC failed. BGSAVE child returned an error: {e}");

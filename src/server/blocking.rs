@@ -470,6 +470,7 @@ where
             server.blocking.register(w.clone());
             w
         }
+        Blocked::Shutdown { waiter, .. } => waiter.clone(),
     };
     let mut out = BytesMut::new();
     loop {
@@ -487,6 +488,12 @@ where
                 server
                     .blocking
                     .finish(&waiter, WaitState::Done(Reply::Int(acked)));
+            }
+        }
+        if let Blocked::Shutdown { generation, .. } = &blocked {
+            if server.shutdown.generation() != *generation {
+                let e = Reply::Error("ERR Errors trying to SHUTDOWN. Check logs.".into());
+                server.blocking.finish(&waiter, WaitState::Done(e));
             }
         }
         {
@@ -513,7 +520,7 @@ where
                 return Outcome::Reply(r);
             }
         }
-        let poll = matches!(blocked, Blocked::Wait { .. });
+        let poll = matches!(blocked, Blocked::Wait { .. } | Blocked::Shutdown { .. });
         let sleep = async {
             match (waiter.deadline, poll) {
                 (_, true) => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -560,13 +567,30 @@ where
     }
 }
 
+/// Registers a SHUTDOWN caller waiting for replicas (see `Blocked::Shutdown`).
+pub fn shutdown_waiter(server: &Server, client: &Client) -> Arc<Waiter> {
+    let w = Arc::new(Waiter::new(
+        client.shared.clone(),
+        REGISTRY.id_of("shutdown").unwrap_or(0),
+        client.db,
+        Vec::new(),
+        Vec::new(),
+        client.resp,
+        None,
+        0,
+        Reply::Nil,
+    ));
+    server.blocking.register(w.clone());
+    w
+}
+
 /// The reply of a wait that timed out (or was unblocked with TIMEOUT).
 fn timeout_reply(server: &Server, blocked: &Blocked, w: &Waiter) -> Reply {
     match blocked {
         Blocked::Wait { target, .. } => {
             Reply::Int(crate::replication::master::acked(server, *target) as i64)
         }
-        Blocked::Keys(_) => w.timeout_reply.clone(),
+        Blocked::Keys(_) | Blocked::Shutdown { .. } => w.timeout_reply.clone(),
     }
 }
 

@@ -144,6 +144,13 @@ pub enum Blocked {
     },
     /// A blocking pop waiting on its keys, registered in `Server::blocking`.
     Keys(std::sync::Arc<super::blocking::Waiter>),
+    /// SHUTDOWN waiting for replicas: until the server exits (the connection closes) or the
+    /// shutdown is cancelled (its `generation` moves on: an error reply).
+    Shutdown {
+        generation: u64,
+        /// Registered by the command itself, so INFO counts it blocked at once.
+        waiter: std::sync::Arc<super::blocking::Waiter>,
+    },
 }
 
 /// REPLCONF settings of a connection that is about to become a replica.

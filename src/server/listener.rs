@@ -268,7 +268,7 @@ async fn cron(server: Arc<Server>) {
             _ = shutdown.changed() => return,
         }
         // A running script holds every shard: nothing here may wait for one meanwhile.
-        if server.scripting.running.is_active() {
+        if server.scripting.running.is_active() || server.cron_paused.load(Ordering::Relaxed) {
             continue;
         }
         // Paused writes (CLIENT PAUSE, FAILOVER) pause active expiry too, as in redis.
@@ -282,6 +282,7 @@ async fn cron(server: Arc<Server>) {
         }
         crate::replication::master::start_pending_syncs(&server);
         crate::persistence::aof::rewrite::cron(&server);
+        crate::server::shutdown::cron(&server);
         crate::server::output::cron(&server, u64::from(hz));
         if last_second.elapsed() >= Duration::from_secs(1) {
             last_second = std::time::Instant::now();

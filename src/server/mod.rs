@@ -16,6 +16,7 @@ pub mod oom;
 pub mod output;
 pub mod pubsub;
 pub mod querybuf;
+pub mod shutdown;
 pub mod slowlog;
 pub mod startup;
 pub mod stats;
@@ -34,10 +35,6 @@ use crate::keyspace::{EncodingLimits, Keyspace};
 use client::ClientShared;
 
 pub use listener::run;
-
-pub const SHUTDOWN_DEFAULT: u8 = 0;
-pub const SHUTDOWN_SAVE: u8 = 1;
-pub const SHUTDOWN_NOSAVE: u8 = 2;
 
 /// Version reported to clients (INFO redis_version, HELLO): Redis's, for compatibility.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -68,6 +65,8 @@ pub struct Server {
     /// Set to true to stop the server (SHUTDOWN, signals).
     pub shutdown_tx: tokio_watch::Sender<bool>,
     pub active_expire_enabled: AtomicBool,
+    /// DEBUG PAUSE-CRON: the cron's ticks are skipped.
+    pub cron_paused: AtomicBool,
     /// Clients blocked in BLPOP, WAIT ... and the keys they wait on.
     pub blocking: blocking::Blocking,
     pub scripting: crate::scripting::Scripting,
@@ -76,8 +75,8 @@ pub struct Server {
     pub skip_checksum_validation: AtomicBool,
     /// MIGRATE's cached connections to its targets.
     pub migrate_sockets: crate::commands::migrate::SocketCache,
-    /// How SHUTDOWN asked to stop: default, SAVE or NOSAVE.
-    pub shutdown_mode: std::sync::atomic::AtomicU8,
+    /// The shutdown sequence (SHUTDOWN, signals).
+    pub shutdown: shutdown::ShutdownState,
     pub tcp_port: std::sync::atomic::AtomicU16,
     /// Bumped when CONFIG SET port/bind replaced the TCP listeners: older accept loops end.
     pub listeners_generation: tokio_watch::Sender<u64>,
@@ -118,11 +117,12 @@ impl Server {
             run_id: random_hex(40),
             shutdown_tx,
             active_expire_enabled: AtomicBool::new(true),
+            cron_paused: AtomicBool::new(false),
             blocking: Default::default(),
             scripting: Default::default(),
             skip_checksum_validation: AtomicBool::new(false),
             migrate_sockets: Default::default(),
-            shutdown_mode: std::sync::atomic::AtomicU8::new(SHUTDOWN_DEFAULT),
+            shutdown: Default::default(),
             tcp_port: std::sync::atomic::AtomicU16::new(port),
             listeners_generation: tokio_watch::channel(0).0,
             config_file,

@@ -106,12 +106,11 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
         crate::replication::replica::start_link(&server, host, port);
     }
     let _ = running.await;
-    crate::persistence::aof::rewrite::kill(&server);
-    if server.aof.is_on() {
-        tracing::info!("Calling fsync() on the AOF file.");
+    if !server.shutdown.finished() {
+        // Stopped some other way than the shutdown sequence: at least the AOF is complete.
+        crate::persistence::aof::rewrite::kill(&server);
         server.aof.shutdown();
     }
-    final_save(&server);
     finish(&server, pidfile.as_deref());
     0
 }
@@ -127,32 +126,31 @@ fn spawn_signal_handlers(server: Arc<Server>) {
             tracing::warn!("Failed installing signal handlers");
             return;
         };
-        tokio::select! {
-            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        loop {
+            let sig = tokio::select! {
+                _ = term.recv() => 15,
+                _ = int.recv() => 2,
+            };
+            let st = &server.shutdown;
+            // A second SIGINT while shutting down: out now (redis `sigShutdownHandler`).
+            if sig == 2 && (st.initiated() || st.pending()) {
+                tracing::warn!("You insist... exiting now.");
+                let _ = std::fs::remove_file(crate::persistence::save::blocking_temp_name());
+                std::process::exit(1);
+            }
+            let name = if sig == 2 { "SIGINT" } else { "SIGTERM" };
+            if server
+                .persist
+                .loading
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
+                tracing::warn!("Received shutdown signal during loading, scheduling shutdown.");
+            } else {
+                tracing::warn!("Received {name} scheduling shutdown...");
+            }
+            st.signal(sig);
         }
-        tracing::warn!("User requested shutdown...");
-        server.request_shutdown();
     });
-}
-
-/// SHUTDOWN and SIGTERM save first when save points exist (or SHUTDOWN SAVE), unless NOSAVE.
-fn final_save(server: &Arc<Server>) {
-    use std::sync::atomic::Ordering;
-    let mode = server.shutdown_mode.load(Ordering::Acquire);
-    let has_points = !server.config.read().save.is_empty();
-    if mode == super::SHUTDOWN_NOSAVE || (mode != super::SHUTDOWN_SAVE && !has_points) {
-        return;
-    }
-    // Wait for a running snapshot (BGSAVE or a replica sync) to finish, bounded.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while server.snapshot_slot.is_busy() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    tracing::info!("Saving the final RDB snapshot before exiting.");
-    if let Err(e) = crate::persistence::save::save_blocking(server) {
-        tracing::warn!("Error trying to save the DB, can't exit: {e}");
-    }
 }
 
 /// The end of a graceful shutdown: remove the pidfile and the unix socket, say goodbye.
