@@ -533,7 +533,9 @@ fn publish(cx: &mut Ctx) -> Result<Reply, CmdError> {
         .stats
         .pubsub_messages
         .fetch_add(1, Ordering::Relaxed);
-    cx.propagate();
+    // To replicas only, never to the AOF (redis `forceCommandPropagation(PROPAGATE_REPL)`).
+    cx.db
+        .propagate_to(cx.argv.to_vec(), crate::keyspace::Effect::REPLICAS);
     Ok(Reply::Int(n))
 }
 

@@ -21,11 +21,28 @@ pub enum ExpireMode {
     Ignore,
 }
 
-/// One write to propagate to replicas (and count as a change): argv in database `db`.
+/// One write to propagate (and count as a change): argv in database `db`, to the AOF and/or
+/// the replicas (`target`, redis `PROPAGATE_AOF` / `PROPAGATE_REPL`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Effect {
     pub db: usize,
     pub argv: Vec<Bytes>,
+    pub target: u8,
+}
+
+impl Effect {
+    pub const AOF: u8 = 1;
+    pub const REPLICAS: u8 = 2;
+    pub const ALL: u8 = 3;
+
+    /// An effect for both the AOF and the replicas.
+    pub fn new(db: usize, argv: Vec<Bytes>) -> Effect {
+        Effect {
+            db,
+            argv,
+            target: Effect::ALL,
+        }
+    }
 }
 
 /// Counters a command's lookups produce; folded into server stats by the dispatcher.
@@ -143,9 +160,15 @@ impl<'a> Db<'a> {
 
     /// Records an effect to propagate (argv as given) in the current database.
     pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        self.propagate_to(argv, Effect::ALL);
+    }
+
+    /// `propagate` to the AOF or the replicas only (`Effect::AOF`, `Effect::REPLICAS`).
+    pub fn propagate_to(&mut self, argv: Vec<Bytes>, target: u8) {
         self.effects.push(Effect {
             db: self.index,
             argv,
+            target,
         });
     }
 
@@ -177,10 +200,8 @@ impl<'a> Db<'a> {
                 t.map.swap_remove(key);
                 self.stats.expired += 1;
                 let k = Bytes::copy_from_slice(key);
-                self.effects.push(Effect {
-                    db,
-                    argv: vec![Bytes::from_static(b"DEL"), k.clone()],
-                });
+                self.effects
+                    .push(Effect::new(db, vec![Bytes::from_static(b"DEL"), k.clone()]));
                 self.touched.push((db, k));
                 true
             }

@@ -289,10 +289,10 @@ fn propagate_expired(server: &Server, keys: Vec<(usize, bytes::Bytes)>) {
         b"DEL"
     });
     for (db, key) in keys {
-        server.repl.stream.feed(&[crate::keyspace::db::Effect {
-            db,
-            argv: vec![del.clone(), key],
-        }]);
+        server
+            .repl
+            .stream
+            .feed(&[crate::keyspace::db::Effect::new(db, vec![del.clone(), key])]);
     }
 }
 

@@ -173,12 +173,13 @@ impl Stream {
         }
         let mut g = self.inner.lock();
         let before = g.cur.len();
+        // Wrapped by the count of all effects, as Redis wraps before it splits them by target.
         let wrap = effects.len() >= 2;
         if wrap {
             select_if_needed(&mut g, effects[0].db);
             encode_command(&mut g.cur, &[Bytes::from_static(b"MULTI")]);
         }
-        for e in effects {
+        for e in effects.iter().filter(|e| e.target & Effect::REPLICAS != 0) {
             select_if_needed(&mut g, e.db);
             encode_command(&mut g.cur, &e.argv);
         }
@@ -387,10 +388,7 @@ mod tests {
     use super::*;
 
     fn eff(db: usize, args: &[&'static [u8]]) -> Effect {
-        Effect {
-            db,
-            argv: args.iter().map(|a| Bytes::from_static(a)).collect(),
-        }
+        Effect::new(db, args.iter().map(|a| Bytes::from_static(a)).collect())
     }
 
     #[test]

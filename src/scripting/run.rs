@@ -410,8 +410,15 @@ fn exec(lua: &Lua, run: &RefCell<Run>, args: MultiValue, raise: bool) -> mlua::R
     cx.client.in_script = true;
     let effects_before = cx.db.effects.len();
     let reply = dispatch::call_nested(cx, id, spec, &argv, true);
-    if r.opts.repl.load(Ordering::Relaxed) & 2 == 0 {
-        r.cx.db.effects.truncate(effects_before);
+    // redis.set_repl: REPL_AOF (1) and REPL_REPLICA (2) are the effects' targets.
+    let repl = r.opts.repl.load(Ordering::Relaxed);
+    if repl != crate::keyspace::Effect::ALL {
+        let effects = &mut r.cx.db.effects;
+        for e in &mut effects[effects_before..] {
+            e.target &= repl;
+        }
+        // None of the earlier effects has an empty target: this drops only REPL_NONE's.
+        effects.retain(|e| e.target != 0);
     }
     r.db = r.cx.db.index;
     drop(guard);

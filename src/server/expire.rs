@@ -54,10 +54,7 @@ pub fn active_expire_cycle(server: &Server) {
                 let found = dead.len();
                 for k in dead {
                     expired_total += 1;
-                    let effect = Effect {
-                        db,
-                        argv: vec![Bytes::from_static(b"DEL"), k.clone()],
-                    };
+                    let effect = Effect::new(db, vec![Bytes::from_static(b"DEL"), k.clone()]);
                     super::notify::notify(
                         server,
                         crate::config::notify::EXPIRED,

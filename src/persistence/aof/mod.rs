@@ -146,12 +146,6 @@ impl std::ops::Deref for AtomicI64Minus1 {
     }
 }
 
-/// Commands Redis propagates to replicas only, never to the AOF.
-fn replication_only(argv: &[Bytes]) -> bool {
-    argv.first()
-        .is_some_and(|c| c.eq_ignore_ascii_case(b"publish") || c.eq_ignore_ascii_case(b"spublish"))
-}
-
 impl Aof {
     pub fn state(&self) -> u8 {
         self.state.load(Ordering::Acquire)
@@ -193,7 +187,7 @@ impl Aof {
         }
         let kept: Vec<&Effect> = effects
             .iter()
-            .filter(|e| !replication_only(&e.argv))
+            .filter(|e| e.target & Effect::AOF != 0)
             .collect();
         if kept.is_empty() {
             return;
@@ -208,7 +202,8 @@ impl Aof {
                 b.data.extend_from_slice(line.as_bytes());
             }
         }
-        let wrap = kept.len() >= 2;
+        // Wrapped by the count of all effects, as Redis wraps before it splits them by target.
+        let wrap = effects.len() >= 2;
         if wrap {
             select(&mut b, kept[0].db);
             encode_command(&mut b.data, &[Bytes::from_static(b"MULTI")]);
