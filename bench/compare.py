@@ -206,34 +206,19 @@ def busy_probe(srv, seconds=2.0):
 
 
 def bgsave_figures(kind, keys):
-    srv = Server(kind)
-    try:
-        srv.cmd("DEBUG", "POPULATE", str(keys), "key", "100")
-        time.sleep(0.5)
-        base_rss = srv.rss()
-        idle = idle_probe(srv)
-        probe = Probe(srv.port)
-        time.sleep(0.3)
-        peak = base_rss
-        t0 = time.time()
-        srv.cmd("BGSAVE")
-        while True:
-            peak = max(peak, srv.rss() + child_rss(srv.proc.pid))
-            if srv.info("persistence").get("rdb_bgsave_in_progress") == "0" and time.time() - t0 > 0.2:
-                break
-            time.sleep(0.01)
-        elapsed = time.time() - t0
-        lat = probe.finish()
-        return {"max_ms": lat["max"], "p99_ms": lat["p99"], "extra_mem_pct": (peak - base_rss) * 100.0 / max(base_rss, 1),
-                "seconds": elapsed, "idle_max_ms": idle["max"]}
-    finally:
-        srv.stop()
+    return background_job_figures(kind, keys, [], "BGSAVE", "rdb_bgsave_in_progress")
 
 
 def aofrw_figures(kind, keys):
-    """Worst and p99 SET latency of the probe, and the extra memory, while BGREWRITEAOF
-    rewrites a `keys`-key dataset (appendonly yes, everysec)."""
-    srv = Server(kind, extra=["--appendonly", "yes", "--appendfsync", "everysec"])
+    """The same during BGREWRITEAOF (appendonly yes, everysec)."""
+    return background_job_figures(kind, keys, ["--appendonly", "yes", "--appendfsync", "everysec"],
+                                  "BGREWRITEAOF", "aof_rewrite_in_progress")
+
+
+def background_job_figures(kind, keys, extra, command, in_progress):
+    """Worst and p99 SET latency of the probe, and the extra memory, while `command` snapshots
+    a `keys`-key dataset (until INFO persistence's `in_progress` field drops to 0)."""
+    srv = Server(kind, extra=extra)
     try:
         srv.cmd("DEBUG", "POPULATE", str(keys), "key", "100")
         time.sleep(0.5)
@@ -243,10 +228,10 @@ def aofrw_figures(kind, keys):
         time.sleep(0.3)
         peak = base_rss
         t0 = time.time()
-        srv.cmd("BGREWRITEAOF")
+        srv.cmd(command)
         while True:
             peak = max(peak, srv.rss() + child_rss(srv.proc.pid))
-            if srv.info("persistence").get("aof_rewrite_in_progress") == "0" and time.time() - t0 > 0.2:
+            if srv.info("persistence").get(in_progress) == "0" and time.time() - t0 > 0.2:
                 break
             time.sleep(0.01)
         elapsed = time.time() - t0

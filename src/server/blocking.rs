@@ -455,21 +455,7 @@ where
     let mut shutdown = server.shutdown_tx.subscribe();
     let waiter = match &blocked {
         Blocked::Keys(w) => w.clone(),
-        Blocked::Wait { timeout_ms, .. } => {
-            let w = Arc::new(Waiter::new(
-                client.shared.clone(),
-                REGISTRY.id_of("wait").unwrap_or(0),
-                client.db,
-                Vec::new(),
-                Vec::new(),
-                client.resp,
-                None,
-                *timeout_ms,
-                Reply::Nil,
-            ));
-            server.blocking.register(w.clone());
-            w
-        }
+        Blocked::Wait { timeout_ms, .. } => register_keyless(server, client, "wait", *timeout_ms),
         Blocked::Shutdown { waiter, .. } => waiter.clone(),
     };
     let mut out = BytesMut::new();
@@ -569,15 +555,20 @@ where
 
 /// Registers a SHUTDOWN caller waiting for replicas (see `Blocked::Shutdown`).
 pub fn shutdown_waiter(server: &Server, client: &Client) -> Arc<Waiter> {
+    register_keyless(server, client, "shutdown", 0)
+}
+
+/// Registers a client blocked on no key (WAIT, SHUTDOWN), so INFO counts it blocked.
+fn register_keyless(server: &Server, client: &Client, cmd: &str, timeout_ms: u64) -> Arc<Waiter> {
     let w = Arc::new(Waiter::new(
         client.shared.clone(),
-        REGISTRY.id_of("shutdown").unwrap_or(0),
+        REGISTRY.id_of(cmd).unwrap_or(0),
         client.db,
         Vec::new(),
         Vec::new(),
         client.resp,
         None,
-        0,
+        timeout_ms,
         Reply::Nil,
     ));
     server.blocking.register(w.clone());
