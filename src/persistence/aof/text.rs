@@ -192,8 +192,13 @@ pub fn read_command<R: BufRead>(r: &mut R) -> Result<Read, ReadError> {
         }
         let len = atoi(&len_line[1..]);
         let len = usize::try_from(len).map_err(|_| ReadError::Format)?;
-        let mut arg = vec![0u8; len];
-        read_exact(r, &mut arg)?;
+        // Read as it comes, not allocated up front: a damaged length must not cost its size.
+        let mut arg = Vec::new();
+        let mut limited = io::Read::take(&mut *r, len as u64);
+        let got = io::Read::read_to_end(&mut limited, &mut arg).map_err(ReadError::Io)?;
+        if got < len {
+            return Err(ReadError::Truncated);
+        }
         let mut crlf = [0u8; 2];
         read_exact(r, &mut crlf)?;
         argv.push(bytes::Bytes::from(arg));
@@ -241,6 +246,8 @@ mod tests {
         assert!(matches!(read_command(&mut r), Err(ReadError::Truncated)));
         let mut bad = io::BufReader::new(&b"!!!\r\n"[..]);
         assert!(matches!(read_command(&mut bad), Err(ReadError::Format)));
+        let mut huge = io::BufReader::new(&b"*1\r\n$999999999999999\r\nabc"[..]);
+        assert!(matches!(read_command(&mut huge), Err(ReadError::Truncated)));
         let mut empty = io::BufReader::new(&b""[..]);
         assert!(matches!(read_command(&mut empty), Ok(Read::Eof)));
     }
