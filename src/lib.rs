@@ -24,5 +24,6 @@ pub mod persistence;
 pub mod protocol;
 pub mod replication;
 pub mod scripting;
+pub mod sentinel;
 pub mod server;
 pub mod util;

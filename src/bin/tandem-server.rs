@@ -41,6 +41,8 @@ fn main() -> ExitCode {
             _ => {}
         }
     }
+    let argv0 = std::env::args().next().unwrap_or_default();
+    tandem::sentinel::set_mode(tandem::sentinel::detect(&argv0, &args));
     let config = match Config::load(&args) {
         Ok(c) => c,
         Err(e) => {

@@ -127,7 +127,15 @@ fn server_section(s: &Server, out: &mut String) {
         "redis_build_id",
         concat!("tandem-", env!("CARGO_PKG_VERSION")),
     );
-    line(out, "redis_mode", "standalone");
+    line(
+        out,
+        "redis_mode",
+        if crate::sentinel::mode() {
+            "sentinel"
+        } else {
+            "standalone"
+        },
+    );
     line(out, "os", uname());
     line(out, "arch_bits", 64);
     line(out, "monotonic_clock", "POSIX clock_gettime");

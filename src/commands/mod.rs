@@ -132,14 +132,22 @@ impl Registry {
         ];
         let mut all = Vec::new();
         let mut by_name = HashMap::new();
-        for fam in families {
-            for spec in fam.iter() {
-                by_name.insert(spec.name, all.len());
-                all.push(spec);
-                for sub in spec.subcommands {
-                    by_name.insert(sub.name, all.len());
-                    all.push(sub);
+        // A sentinel keeps only its own table (redis: the commands flagged SENTINEL).
+        let sentinel = crate::sentinel::mode();
+        let top: Vec<&'static Spec> = if sentinel {
+            crate::sentinel::commands::table(families)
+        } else {
+            families.iter().flat_map(|f| f.iter()).collect()
+        };
+        for spec in top {
+            by_name.insert(spec.name, all.len());
+            all.push(spec);
+            for sub in spec.subcommands {
+                if sentinel && !crate::sentinel::commands::sub_allowed(sub.name) {
+                    continue;
                 }
+                by_name.insert(sub.name, all.len());
+                all.push(sub);
             }
         }
         let counters = all.iter().map(|_| CmdCounters::default()).collect();

@@ -71,6 +71,7 @@ pub enum Group {
     Geo,
     Stream,
     Bitmap,
+    Sentinel,
 }
 
 impl Group {
@@ -92,6 +93,7 @@ impl Group {
             Group::Geo => "geo",
             Group::Stream => "stream",
             Group::Bitmap => "bitmap",
+            Group::Sentinel => "sentinel",
         }
     }
 }

@@ -186,6 +186,24 @@ pub enum ConfigError {
     CannotOpen { path: String, reason: String },
 }
 
+/// One `sentinel <args...>` line of the config file.
+#[derive(Clone, Debug)]
+pub struct SentinelLine {
+    pub linenum: usize,
+    pub line: String,
+    /// The arguments after `sentinel`.
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// One line of the sentinel's state for CONFIG REWRITE (redis `rewriteConfigRewriteLine` on
+/// a `sentinel <option>` name): `line` None only marks the option as rewritten.
+#[derive(Clone, Debug)]
+pub struct SentinelRewrite {
+    pub option: String,
+    pub line: Option<String>,
+    pub force: bool,
+}
+
 fn fatal_text(line: Option<usize>, text: Option<&str>, reason: &str) -> String {
     let mut s = format!("\n*** FATAL CONFIG FILE ERROR (Redis {REDIS_VERSION}) ***\n");
     if let (Some(line), Some(text)) = (line, text) {
@@ -304,6 +322,8 @@ pub struct Config {
     pub auto_aof_rewrite_min_size: u64,
     /// `rename-command` lines (from, to), in file order; not applied yet.
     pub rename_commands: Vec<(String, String)>,
+    /// `sentinel ...` lines (sentinel mode only), for the sentinel to apply once loaded.
+    pub sentinel_lines: Vec<SentinelLine>,
 
     oom_score_adj_values: [i64; 3],
     latency_tracking_info_percentiles: Vec<f64>,
@@ -409,6 +429,7 @@ impl Config {
             oom_score_adj_values: [0, 200, 800],
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             generic: vec![Gv::Unused; TABLE.len()],
+            sentinel_lines: Vec::new(),
             config_file: None,
             unimplemented: Vec::new(),
         };
@@ -426,6 +447,11 @@ impl Config {
     pub fn load(args: &[String]) -> Result<Config, ConfigError> {
         let cmdline = parse::command_line(args);
         let mut cfg = Config::default();
+        if crate::sentinel::mode() {
+            // redis `initSentinelConfig`: a sentinel must be reachable, on its own port.
+            cfg.port = crate::sentinel::DEFAULT_PORT;
+            cfg.protected_mode = false;
+        }
         let mut ctx = SetCtx::loading(true);
         let mut text = Vec::new();
         if let Some(file) = &cmdline.config_file {
@@ -603,6 +629,12 @@ impl Config {
     /// CONFIG REWRITE; errors are Redis's lines without the leading '-'.
     pub fn rewrite(&self) -> Result<(), String> {
         rewrite::rewrite(self)
+    }
+
+    /// The sentinel's config flush: CONFIG REWRITE with the sentinel's state as its
+    /// `sentinel ...` lines.
+    pub fn rewrite_sentinel(&self, lines: &[SentinelRewrite]) -> Result<(), String> {
+        rewrite::rewrite_sentinel(self, lines)
     }
 
     /// DEBUG CONFIG-REWRITE-FORCE-ALL: CONFIG REWRITE writing defaults too.

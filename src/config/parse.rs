@@ -231,9 +231,16 @@ pub(super) fn load_string(
             }
             "sentinel" => {
                 if argc != 1 {
-                    return Err(fatal(
-                        "sentinel directive while not in sentinel mode".into(),
-                    ));
+                    if !crate::sentinel::mode() {
+                        return Err(fatal(
+                            "sentinel directive while not in sentinel mode".into(),
+                        ));
+                    }
+                    cfg.sentinel_lines.push(super::SentinelLine {
+                        linenum: i + 1,
+                        line: lossy(line),
+                        argv: argv[1..].iter().map(|a| a.clone().into_bytes()).collect(),
+                    });
                 }
             }
             _ => return Err(fatal("Bad directive or wrong number of arguments".into())),

@@ -62,6 +62,13 @@ impl State {
             let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
             let name = match table::lookup(&name) {
                 Some((i, true)) => TABLE[i].name.to_string(),
+                // A sentinel's lines are keyed by their first two words.
+                _ if crate::sentinel::mode() && name == "sentinel" && argv.len() > 1 => {
+                    format!(
+                        "sentinel {}",
+                        String::from_utf8_lossy(&argv[1]).to_ascii_lowercase()
+                    )
+                }
                 _ => name.replacen("slave", "replica", 1),
             };
             st.option_to_line
@@ -190,6 +197,7 @@ fn rewrite_directives(cfg: &Config, st: &mut State) {
 fn rewrite_special(cfg: &Config, st: &mut State, name: &str, sp: Special) {
     match sp {
         Special::Dir => st.line(name, format!("{name} {}", repr(cfg.dir.as_bytes())), true),
+        Special::Save if crate::sentinel::mode() => st.mark(name),
         Special::Save => {
             if cfg.save.is_empty() {
                 st.line(name, "save \"\"".into(), true);
@@ -344,9 +352,35 @@ pub(super) fn rewrite_file(cfg: &Config, path: &Path) -> Result<(), std::io::Err
 }
 
 fn rewrite_to(cfg: &Config, path: &Path, force_all: bool) -> Result<(), std::io::Error> {
+    rewrite_with(cfg, path, force_all, &[])
+}
+
+fn rewrite_with(
+    cfg: &Config,
+    path: &Path,
+    force_all: bool,
+    sentinel: &[super::SentinelRewrite],
+) -> Result<(), std::io::Error> {
     let mut st = State::read(path)?;
     st.force_all = force_all;
     rewrite_directives(cfg, &mut st);
     rewrite_user(cfg, &mut st);
+    for l in sentinel {
+        match &l.line {
+            Some(line) => st.line(&l.option, line.clone(), l.force),
+            None => st.mark(&l.option),
+        }
+    }
     overwrite(path, &st.content())
+}
+
+/// The sentinel's flush (redis `sentinelFlushConfig`).
+pub(super) fn rewrite_sentinel(
+    cfg: &Config,
+    lines: &[super::SentinelRewrite],
+) -> Result<(), String> {
+    let Some(path) = cfg.config_file() else {
+        return Err("no config file".into());
+    };
+    rewrite_with(cfg, path, false, lines).map_err(|e| strerror(&e))
 }

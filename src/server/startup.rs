@@ -29,6 +29,13 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
     }
     let port = config.port;
     let show_logo = config.always_show_logo;
+    let sentinel = crate::sentinel::mode();
+    let mut config = config;
+    if sentinel {
+        if let Err(code) = crate::sentinel::prepare(&mut config) {
+            return code;
+        }
+    }
     let server = Server::new(config);
     server.config_changed();
     let listeners = match listener::bind_all(&server).await {
@@ -45,7 +52,22 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
             env!("CARGO_PKG_VERSION")
         );
     } else {
-        tracing::info!("Running mode=standalone, port={port}.");
+        let mode = if sentinel { "sentinel" } else { "standalone" };
+        tracing::info!("Running mode={mode}, port={port}.");
+    }
+    if sentinel {
+        let running = tokio::spawn(listener::run(server.clone(), listeners));
+        tracing::info!("Ready to accept connections tcp");
+        if let Some(p) = &pidfile {
+            if let Err(e) = std::fs::write(p, format!("{pid}\n")) {
+                tracing::warn!("Failed to write PID file: {e}");
+            }
+        }
+        spawn_signal_handlers(server.clone());
+        crate::sentinel::start(&server);
+        let _ = running.await;
+        finish(&server, pidfile.as_deref());
+        return 0;
     }
     tracing::info!("Server initialized");
     // The AOF manifest is read whether the AOF is on or not, as Redis does: a damaged one
