@@ -9,6 +9,10 @@
 //! (CONFIG REWRITE), and all three nodes end with the same `DEBUG DIGEST`. The same scenario runs
 //! with redis-server data nodes, the reference the test itself is checked against.
 //!
+//! The same failover runs with Tandem's own sentinels (`tandem-server --sentinel`), and with a
+//! quorum of two Tandem sentinels and a Redis one; Tandem sentinels' replies are compared with
+//! redis-sentinel's.
+//!
 //! Also: a master busy in a script is sent `SCRIPT KILL` by the sentinels; the INFO replication
 //! fields Sentinel reads from a replica that never synced, and `replica-announced`, compared
 //! with redis-server.
@@ -23,7 +27,14 @@ use support::{
     Writer, WriterOptions, SYNC_TIMEOUT,
 };
 
-use ServerKind::{Redis, RedisSentinel, Tandem};
+use ServerKind::{Redis, RedisSentinel, Tandem, TandemSentinel};
+
+/// Three Redis sentinels.
+const REDIS_SENTINELS: [ServerKind; 3] = [RedisSentinel; 3];
+/// Three Tandem sentinels.
+const TANDEM_SENTINELS: [ServerKind; 3] = [TandemSentinel; 3];
+/// One quorum shared by two Tandem sentinels and a Redis one.
+const MIXED_SENTINELS: [ServerKind; 3] = [TandemSentinel, RedisSentinel, TandemSentinel];
 
 /// The sentinels' `down-after-milliseconds`.
 const DOWN_AFTER_MS: u64 = 2000;
@@ -136,9 +147,12 @@ fn missing_writes(server: &Server, writes: &[(String, String)]) -> Vec<String> {
     missing
 }
 
-/// A master and two replicas of `kind`, watched by three redis-sentinels that have discovered
-/// the replicas (from the master's INFO) and each other (hello messages).
-fn watched_topology(kind: ServerKind) -> (Server, [Server; 2], Vec<Server>) {
+/// A master and two replicas of `kind`, watched by three sentinels (of the kinds given) that
+/// have discovered the replicas (from the master's INFO) and each other (hello messages).
+fn watched_topology(
+    kind: ServerKind,
+    sentinel_kinds: [ServerKind; 3],
+) -> (Server, [Server; 2], Vec<Server>) {
     let master = Server::start_with_config(kind, &node_conf(None));
     let replicas = [
         Server::start_with_config(kind, &node_conf(Some(master.port()))),
@@ -152,8 +166,9 @@ fn watched_topology(kind: ServerKind) -> (Server, [Server; 2], Vec<Server>) {
             r.try_info("replication")
         );
     }
-    let sentinels: Vec<Server> = (0..3)
-        .map(|_| Server::start_with_config(RedisSentinel, &sentinel_conf(master.port())))
+    let sentinels: Vec<Server> = sentinel_kinds
+        .iter()
+        .map(|&k| Server::start_with_config(k, &sentinel_conf(master.port())))
         .collect();
     // Discovery: the replicas from the master's INFO, the other sentinels from hello messages.
     for s in &sentinels {
@@ -171,8 +186,8 @@ fn watched_topology(kind: ServerKind) -> (Server, [Server; 2], Vec<Server>) {
     (master, replicas, sentinels)
 }
 
-fn failover_under_wait_load(kind: ServerKind) {
-    let (mut master, replicas, sentinels) = watched_topology(kind);
+fn failover_under_wait_load(kind: ServerKind, sentinel_kinds: [ServerKind; 3]) {
+    let (mut master, replicas, sentinels) = watched_topology(kind, sentinel_kinds);
     let writer = Writer::start(
         master.addr(),
         WriterOptions {
@@ -212,8 +227,9 @@ fn failover_under_wait_load(kind: ServerKind) {
     let new_master = &replicas[promoted.unwrap_or(0)];
     let other = &replicas[1 - promoted.unwrap_or(0)];
     eprintln!(
-        "{}: {} promoted {took:?} after the kill; {} writes acknowledged by WAIT 1",
+        "{} watched by {:?}: {} promoted {took:?} after the kill; {} writes acknowledged by WAIT 1",
         kind.name(),
+        sentinel_kinds.map(ServerKind::name),
         new_master.label(),
         report.acked.len()
     );
@@ -263,18 +279,30 @@ fn failover_under_wait_load(kind: ServerKind) {
 
 #[test]
 fn sentinels_fail_over_a_killed_tandem_master_without_losing_acknowledged_writes() {
-    failover_under_wait_load(Tandem);
+    failover_under_wait_load(Tandem, REDIS_SENTINELS);
 }
 
 #[test]
 fn sentinels_fail_over_a_killed_redis_master_reference() {
-    failover_under_wait_load(Redis);
+    failover_under_wait_load(Redis, REDIS_SENTINELS);
+}
+
+#[test]
+fn tandem_sentinels_fail_over_a_killed_tandem_master_without_losing_acknowledged_writes() {
+    failover_under_wait_load(Tandem, TANDEM_SENTINELS);
+}
+
+/// Tandem and Redis sentinels share one quorum: same hello messages, same
+/// IS-MASTER-DOWN-BY-ADDR votes.
+#[test]
+fn mixed_tandem_and_redis_sentinels_fail_over_a_killed_tandem_master() {
+    failover_under_wait_load(Tandem, MIXED_SENTINELS);
 }
 
 /// A master stuck in a read-only script answers `-BUSY` once `busy-reply-threshold` passed;
 /// the sentinels, which by then hold it subjectively down, send it `SCRIPT KILL`.
-fn busy_script_killed(kind: ServerKind) {
-    let (master, _replicas, sentinels) = watched_topology(kind);
+fn busy_script_killed(kind: ServerKind, sentinel_kinds: [ServerKind; 3]) {
+    let (master, _replicas, sentinels) = watched_topology(kind, sentinel_kinds);
     let mut con = master.raw();
     con.set_timeout(Duration::from_secs(30));
     let started = Instant::now();
@@ -293,12 +321,17 @@ fn busy_script_killed(kind: ServerKind) {
 
 #[test]
 fn sentinels_kill_a_busy_script_on_a_tandem_master() {
-    busy_script_killed(Tandem);
+    busy_script_killed(Tandem, REDIS_SENTINELS);
+}
+
+#[test]
+fn tandem_sentinels_kill_a_busy_script_on_a_tandem_master() {
+    busy_script_killed(Tandem, TANDEM_SENTINELS);
 }
 
 #[test]
 fn sentinels_kill_a_busy_script_on_a_redis_master_reference() {
-    busy_script_killed(Redis);
+    busy_script_killed(Redis, REDIS_SENTINELS);
 }
 
 /// The INFO replication fields Sentinel reads from a replica whose master never answered
@@ -338,4 +371,98 @@ fn replica_fields_sentinel_reads_match_redis() {
         lines
     };
     assert_eq!(seen(Tandem), seen(Redis));
+}
+
+/// A sentinel's replies, byte for byte as redis-sentinel's, for commands whose answers do not
+/// depend on timing or ids: errors, HELP, DEBUG, CONFIG GET, CKQUORUM, addresses, ROLE, and
+/// the field names of SENTINEL MASTER.
+#[test]
+fn tandem_sentinel_replies_match_redis_sentinel() {
+    // Nothing listens on port 1: the master stays unreachable.
+    let conf = format!("sentinel monitor {MASTER_NAME} 127.0.0.1 1 2\n");
+    let redis = Server::start_with_config(RedisSentinel, &conf);
+    let tandem = Server::start_with_config(TandemSentinel, &conf);
+    let commands: &[&[&str]] = &[
+        &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME],
+        &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nosuch"],
+        &["SENTINEL", "MASTER", "nosuch"],
+        &["SENTINEL", "REPLICAS", MASTER_NAME],
+        &["SENTINEL", "SENTINELS", MASTER_NAME],
+        &["SENTINEL", "CKQUORUM", MASTER_NAME],
+        &["SENTINEL", "DEBUG"],
+        &["SENTINEL", "DEBUG", "info-period", "abc"],
+        &["SENTINEL", "DEBUG", "nosuch", "1"],
+        &["SENTINEL", "CONFIG", "GET", "*"],
+        &["SENTINEL", "CONFIG", "SET", "nosuch", "1"],
+        &["SENTINEL", "CONFIG", "SET", "announce-port", "70000"],
+        &["SENTINEL", "CONFIG", "FOO"],
+        &["SENTINEL", "SET", MASTER_NAME, "nosuch", "1"],
+        &["SENTINEL", "SET", MASTER_NAME, "quorum", "0"],
+        &[
+            "SENTINEL",
+            "SET",
+            MASTER_NAME,
+            "down-after-milliseconds",
+            "abc",
+        ],
+        &[
+            "SENTINEL",
+            "SET",
+            MASTER_NAME,
+            "notification-script",
+            "/bin/true",
+        ],
+        &["SENTINEL", "SET", "nosuch", "quorum", "1"],
+        &["SENTINEL", "MONITOR", "other", "127.0.0.1", "abc", "2"],
+        &["SENTINEL", "MONITOR", "other", "127.0.0.1", "1", "abc"],
+        &["SENTINEL", "MONITOR", "other", "127.0.0.1", "1", "0"],
+        &["SENTINEL", "MONITOR", "other", "not-an-address", "1", "2"],
+        &["SENTINEL", "MONITOR", MASTER_NAME, "127.0.0.1", "1", "2"],
+        &[
+            "SENTINEL",
+            "IS-MASTER-DOWN-BY-ADDR",
+            "127.0.0.1",
+            "1",
+            "0",
+            "*",
+        ],
+        &[
+            "SENTINEL",
+            "IS-MASTER-DOWN-BY-ADDR",
+            "127.0.0.1",
+            "x",
+            "0",
+            "*",
+        ],
+        &["SENTINEL", "SIMULATE-FAILURE", "HELP"],
+        &["SENTINEL", "SIMULATE-FAILURE", "nosuch"],
+        &["SENTINEL", "FAILOVER", MASTER_NAME],
+        &["SENTINEL", "REMOVE", "nosuch"],
+        &["SENTINEL", "RESET", "nomatch*"],
+        &["SENTINEL", "PENDING-SCRIPTS"],
+        &["SENTINEL", "HELP"],
+        &["SENTINEL", "NOSUCH"],
+        &["SENTINEL", "MASTER"],
+        &["ROLE"],
+        &["PUBLISH", "foo", "bar"],
+        &["GET", "foo"],
+    ];
+    for cmd in commands {
+        assert_eq!(
+            escape(&tandem.request(cmd)),
+            escape(&redis.request(cmd)),
+            "{cmd:?}"
+        );
+    }
+    let keys =
+        |s: &Server| -> Vec<String> { sentinel_master(s).into_iter().map(|(k, _)| k).collect() };
+    assert_eq!(keys(&tandem), keys(&redis), "SENTINEL MASTER fields");
+    let info_keys = |s: &Server| -> Vec<String> {
+        let reply = s.request(&["INFO", "sentinel"]);
+        String::from_utf8_lossy(&reply)
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    assert_eq!(info_keys(&tandem), info_keys(&redis), "INFO sentinel");
 }

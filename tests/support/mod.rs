@@ -38,6 +38,8 @@ pub enum ServerKind {
     /// Redis Sentinel 7.0.15, `redis-sentinel` on `PATH` (Debian package redis-sentinel); it
     /// needs a config file ([`Server::start_with_config`]).
     RedisSentinel,
+    /// Tandem's own sentinel: tandem-server with `--sentinel` after its config file.
+    TandemSentinel,
 }
 
 impl ServerKind {
@@ -46,6 +48,7 @@ impl ServerKind {
             ServerKind::Tandem => "tandem-server",
             ServerKind::Redis => "redis-server",
             ServerKind::RedisSentinel => "redis-sentinel",
+            ServerKind::TandemSentinel => "tandem-sentinel",
         }
     }
 
@@ -56,6 +59,7 @@ impl ServerKind {
             ServerKind::Tandem => PathBuf::from(env!("CARGO_BIN_EXE_tandem-server")),
             ServerKind::Redis => find_on_path("redis-server"),
             ServerKind::RedisSentinel => find_on_path("redis-sentinel"),
+            ServerKind::TandemSentinel => PathBuf::from(env!("CARGO_BIN_EXE_tandem-server")),
         }
     }
 }
@@ -154,7 +158,11 @@ impl Server {
             );
             fs::write(&path, text)
                 .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-            vec![path.into_os_string()]
+            let mut argv = vec![path.into_os_string()];
+            if kind == ServerKind::TandemSentinel {
+                argv.push("--sentinel".into());
+            }
+            argv
         })
     }
 
