@@ -203,19 +203,9 @@ fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
             let addr = Addr::new(&argv[2], atoi(&argv[3]), g.resolve_hostnames, true)
                 .map_err(|e| addr_error(e).to_string())?;
             let m = st.masters.get_mut(&n).expect("checked");
-            if m.sentinels.contains_key(&argv[4]) {
+            if m.add_sentinel(g, &argv[4], addr).is_none() {
                 return Err("Duplicate runid for sentinel.".into());
             }
-            let uid = g.uid();
-            let mut si = Instance::new(
-                uid,
-                SRI_SENTINEL,
-                argv[4].clone(),
-                addr,
-                m.inst.down_after_period,
-            );
-            si.runid = Some(argv[4].clone());
-            m.sentinels.insert(argv[4].clone(), si);
         }
         ("rename-command", 4) => {
             let n = master(st)?;
@@ -273,15 +263,11 @@ fn add_known_slave(st: &mut State, name: &str, host: &str, port: i64) -> Result<
     let g = &mut st.g;
     let addr =
         Addr::new(host, port, g.resolve_hostnames, true).map_err(|e| addr_error(e).to_string())?;
-    let key = g.announce_with_port(&addr);
     let m = st.masters.get_mut(name).expect("checked");
-    if m.slaves.contains_key(&key) {
-        return Err("Duplicate hostname and port for replica.".into());
+    match m.add_slave(g, addr) {
+        Some(_) => Ok(()),
+        None => Err("Duplicate hostname and port for replica.".into()),
     }
-    let uid = g.uid();
-    let si = Instance::new(uid, SRI_SLAVE, key.clone(), addr, m.inst.down_after_period);
-    m.slaves.insert(key, si);
-    Ok(())
 }
 
 /// redis `sentinelPropagateDownAfterPeriod`.

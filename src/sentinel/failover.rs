@@ -243,14 +243,9 @@ pub fn reset_and_change_address(st: &mut State, name: &str, host: &str, port: i6
         let Ok(addr) = Addr::new(&a.hostname, i64::from(a.port), g.resolve_hostnames, true) else {
             continue;
         };
-        let key = g.announce_with_port(&addr);
-        if m.slaves.contains_key(&key) {
-            continue;
+        if let Some(key) = m.add_slave(g, addr) {
+            ev(g, m, &Which::Slave(key), Level::Notice, "+slave", "");
         }
-        let uid = g.uid();
-        let si = Instance::new(uid, SRI_SLAVE, key.clone(), addr, m.inst.down_after_period);
-        m.slaves.insert(key.clone(), si);
-        ev(g, m, &Which::Slave(key), Level::Notice, "+slave", "");
     }
     config::flush(st);
     true
@@ -356,8 +351,8 @@ pub fn start_failover_if_needed(g: &mut Global, m: &mut Master) -> bool {
             m.failover_delay_logged = m.failover_start_time;
             let secs = (m.failover_start_time + m.failover_timeout * 2) / 1000;
             tracing::warn!(
-                "Next failover delay: I will not start a failover before {} (unix time)",
-                secs
+                "Next failover delay: I will not start a failover before {}",
+                crate::server::logging::ctime(secs)
             );
         }
         return false;

@@ -93,6 +93,8 @@ pub fn start(server: &Arc<Server>) {
     let _ = SERVER.set(Arc::downgrade(server));
     {
         let mut st = state().lock();
+        // TILT measures the time between timer ticks: the first tick is measured from now.
+        st.g.previous_time = mstime();
         if st.g.myid.is_empty() {
             st.g.myid = crate::server::random_hex(40);
             config::flush(&st);

@@ -274,19 +274,7 @@ fn add_sentinel_from_hello(
     {
         let State { g, masters } = &mut *st;
         let m = masters.get_mut(name)?;
-        if m.sentinels.contains_key(runid) {
-            return None;
-        }
-        let uid = g.uid();
-        let mut si = Instance::new(
-            uid,
-            SRI_SENTINEL,
-            runid.to_string(),
-            addr,
-            m.inst.down_after_period,
-        );
-        si.runid = Some(runid.to_string());
-        m.sentinels.insert(runid.to_string(), si);
+        m.add_sentinel(g, runid, addr)?;
         if removed == 0 {
             ev(
                 g,
@@ -555,13 +543,9 @@ fn add_slave_if_new(st: &mut State, name: &str, ip: &str, port: i64) {
     if m.slaves.values().any(|s| s.addr.same(&addr)) {
         return;
     }
-    let key = g.announce_with_port(&addr);
-    if m.slaves.contains_key(&key) {
+    let Some(key) = m.add_slave(g, addr) else {
         return;
-    }
-    let uid = g.uid();
-    let si = Instance::new(uid, SRI_SLAVE, key.clone(), addr, m.inst.down_after_period);
-    m.slaves.insert(key.clone(), si);
+    };
     ev(g, m, &Which::Slave(key), Level::Notice, "+slave", "");
     config::flush(st);
 }

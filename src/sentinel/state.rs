@@ -454,6 +454,43 @@ impl State {
 }
 
 impl Master {
+    /// redis `createSentinelRedisInstance` for a replica, keyed by its announced address;
+    /// None when the key exists.
+    pub fn add_slave(&mut self, g: &mut Global, addr: Addr) -> Option<String> {
+        let key = g.announce_with_port(&addr);
+        if self.slaves.contains_key(&key) {
+            return None;
+        }
+        let uid = g.uid();
+        let si = Instance::new(
+            uid,
+            SRI_SLAVE,
+            key.clone(),
+            addr,
+            self.inst.down_after_period,
+        );
+        self.slaves.insert(key.clone(), si);
+        Some(key)
+    }
+
+    /// The same for another sentinel, keyed by its run id.
+    pub fn add_sentinel(&mut self, g: &mut Global, runid: &str, addr: Addr) -> Option<String> {
+        if self.sentinels.contains_key(runid) {
+            return None;
+        }
+        let uid = g.uid();
+        let mut si = Instance::new(
+            uid,
+            SRI_SENTINEL,
+            runid.to_string(),
+            addr,
+            self.inst.down_after_period,
+        );
+        si.runid = Some(runid.to_string());
+        self.sentinels.insert(runid.to_string(), si);
+        Some(runid.to_string())
+    }
+
     pub fn get_mut(&mut self, w: &Which) -> Option<&mut Instance> {
         match w {
             Which::Master => Some(&mut self.inst),

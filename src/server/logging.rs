@@ -89,6 +89,27 @@ pub fn timestamp() -> String {
     )
 }
 
+/// C's `ctime` without its newline (UTC, as the log): `Sun Dec  6 11:11:02 2026`.
+pub fn ctime(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs.div_euclid(86400);
+    let (y, mo, d) = civil_from_days(days);
+    let tod = secs.rem_euclid(86400);
+    format!(
+        "{} {}{:3} {:02}:{:02}:{:02} {}",
+        DAYS[(days + 4).rem_euclid(7) as usize],
+        MONTHS[(mo - 1) as usize % 12],
+        d,
+        tod / 3600,
+        (tod / 60) % 60,
+        tod % 60,
+        y
+    )
+}
+
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31) (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
@@ -182,5 +203,11 @@ mod tests {
     fn civil_dates() {
         assert_eq!(super::civil_from_days(0), (1970, 1, 1));
         assert_eq!(super::civil_from_days(20_417), (2025, 11, 25));
+    }
+
+    #[test]
+    fn ctime_as_c() {
+        assert_eq!(super::ctime(0), "Thu Jan  1 00:00:00 1970");
+        assert_eq!(super::ctime(1_796_555_462), "Sun Dec  6 11:11:02 2026");
     }
 }

@@ -130,28 +130,27 @@ fn flags_of(s: &Spec, data: Option<&CmdData>) -> Reply {
     Reply::Set(out)
 }
 
-/// ACL categories for a command Redis does not know: derived as redis `setImplicitACLCategories`.
+/// ACL categories for a command Redis does not know: derived as redis `setImplicitACLCategories`,
+/// listed in the order of Redis's category table (read, write, pubsub, admin, fast, slow,
+/// dangerous).
 fn implicit_categories(s: &Spec) -> Reply {
-    let mut out = Vec::new();
-    if s.has(spec::WRITE) {
-        out.push(Reply::status("@write"));
-    }
-    if s.has(spec::READONLY) {
-        out.push(Reply::status("@read"));
-    }
-    if s.has(spec::ADMIN) {
-        out.push(Reply::status("@admin"));
-        out.push(Reply::status("@dangerous"));
-    }
-    if s.has(spec::PUBSUB) {
-        out.push(Reply::status("@pubsub"));
-    }
-    if s.has(spec::FAST) {
-        out.push(Reply::status("@fast"));
-    } else {
-        out.push(Reply::status("@slow"));
-    }
-    Reply::Set(out)
+    let fast = s.has(spec::FAST);
+    let admin = s.has(spec::ADMIN);
+    let cats = [
+        ("@read", s.has(spec::READONLY)),
+        ("@write", s.has(spec::WRITE)),
+        ("@pubsub", s.has(spec::PUBSUB)),
+        ("@admin", admin),
+        ("@fast", fast),
+        ("@slow", !fast),
+        ("@dangerous", admin),
+    ];
+    Reply::Set(
+        cats.iter()
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| Reply::status(name))
+            .collect(),
+    )
 }
 
 /// One command's COMMAND INFO entry.
