@@ -466,3 +466,58 @@ fn tandem_sentinel_replies_match_redis_sentinel() {
     };
     assert_eq!(info_keys(&tandem), info_keys(&redis), "INFO sentinel");
 }
+
+/// The field names of each entry of an array of maps (SENTINEL REPLICAS / SENTINELS), sorted
+/// by the entry's name.
+fn entry_fields(sentinel: &Server, cmd: &[&str]) -> Vec<Vec<String>> {
+    let reply = sentinel.request(cmd);
+    let mut entries: Vec<Vec<String>> = aggregate_elements(&reply)
+        .unwrap_or_default()
+        .iter()
+        .map(|e| texts(e))
+        .collect();
+    entries.sort();
+    entries
+        .iter()
+        .map(|t| t.chunks(2).map(|c| c[0].clone()).collect())
+        .collect()
+}
+
+/// In a mixed quorum, a Tandem sentinel and a Redis sentinel report the same instances with
+/// the same fields (SENTINEL MASTER, REPLICAS, SENTINELS), and the same INFO-CACHE shape.
+#[test]
+fn mixed_sentinels_report_the_same_instances() {
+    let (_master, _replicas, sentinels) = watched_topology(Tandem, MIXED_SENTINELS);
+    let (tandem, redis) = (&sentinels[0], &sentinels[1]);
+    let keys =
+        |s: &Server| -> Vec<String> { sentinel_master(s).into_iter().map(|(k, _)| k).collect() };
+    assert_eq!(keys(tandem), keys(redis), "SENTINEL MASTER fields");
+    for cmd in [
+        &["SENTINEL", "REPLICAS", MASTER_NAME][..],
+        &["SENTINEL", "SENTINELS", MASTER_NAME][..],
+    ] {
+        let (t, r) = (entry_fields(tandem, cmd), entry_fields(redis, cmd));
+        assert_eq!(t.len(), 2, "{cmd:?}");
+        assert_eq!(t, r, "{cmd:?}");
+    }
+    let shape = |s: &Server| -> Vec<usize> {
+        let reply = s.request(&["SENTINEL", "INFO-CACHE", MASTER_NAME]);
+        let top = aggregate_elements(&reply).unwrap_or_default();
+        let nodes = top
+            .get(1)
+            .and_then(|n| aggregate_elements(n))
+            .unwrap_or_default();
+        let mut v = vec![top.len(), nodes.len()];
+        v.extend(
+            nodes
+                .iter()
+                .map(|n| aggregate_elements(n).map_or(0, |e| e.len())),
+        );
+        v
+    };
+    assert_eq!(shape(tandem), shape(redis), "SENTINEL INFO-CACHE shape");
+    assert_eq!(
+        escape(&tandem.request(&["ROLE"])),
+        escape(&redis.request(&["ROLE"]))
+    );
+}
