@@ -98,6 +98,121 @@ fn redis_file_loads_into_tandem_with_the_same_digest() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Streams of several nodes, with tombstones, consumer groups, pending entries and
+/// consumers, in db 0 and db 2.
+fn fill_streams(s: &Server) {
+    let mut c = s.raw();
+    let mut run = |args: &[&str]| {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        c.request(&args)
+    };
+    run(&["CONFIG", "SET", "stream-node-max-entries", "7"]);
+    for i in 1..=60 {
+        let (id, v) = (format!("{i}-1"), format!("value-{i}"));
+        if i % 5 == 0 {
+            run(&["XADD", "st", &id, "other", &v, "n", "12345"]);
+        } else {
+            run(&["XADD", "st", &id, "f", &v]);
+        }
+    }
+    run(&[
+        "XDEL", "st", "3-1", "10-1", "11-1", "12-1", "13-1", "14-1", "15-1", "16-1",
+    ]);
+    run(&["XTRIM", "st", "MINID", "2-1"]);
+    run(&["XGROUP", "CREATE", "st", "g1", "0"]);
+    run(&["XGROUP", "CREATE", "st", "g2", "30-1", "ENTRIESREAD", "22"]);
+    run(&[
+        "XREADGROUP",
+        "GROUP",
+        "g1",
+        "alice",
+        "COUNT",
+        "5",
+        "STREAMS",
+        "st",
+        ">",
+    ]);
+    run(&[
+        "XREADGROUP",
+        "GROUP",
+        "g1",
+        "bob",
+        "COUNT",
+        "3",
+        "STREAMS",
+        "st",
+        ">",
+    ]);
+    run(&[
+        "XREADGROUP",
+        "GROUP",
+        "g2",
+        "carol",
+        "NOACK",
+        "COUNT",
+        "2",
+        "STREAMS",
+        "st",
+        ">",
+    ]);
+    run(&["XGROUP", "CREATECONSUMER", "st", "g2", "dave"]);
+    run(&["XACK", "st", "g1", "4-1"]);
+    run(&[
+        "XCLAIM",
+        "st",
+        "g1",
+        "erin",
+        "0",
+        "5-1",
+        "RETRYCOUNT",
+        "9",
+        "JUSTID",
+    ]);
+    run(&["XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM"]);
+    run(&["XADD", "gone", "5-5", "a", "b"]);
+    run(&["XDEL", "gone", "5-5"]);
+    run(&["SELECT", "2"]);
+    run(&["XADD", "st2", "1-1", "a", "1"]);
+    run(&["SELECT", "0"]);
+}
+
+/// What a stream holds beyond DEBUG DIGEST's reach: groups, PELs, consumers, counters.
+fn stream_state(s: &Server) -> Vec<Vec<u8>> {
+    ["st", "empty", "gone"]
+        .iter()
+        .map(|k| s.request(&["XINFO", "STREAM", k, "FULL"]))
+        .collect()
+}
+
+#[test]
+fn streams_survive_rdb_both_ways() {
+    for (name, from_redis) in [("st2r", false), ("sr2t", true)] {
+        let dir = own_dir(name);
+        let src: Box<dyn std::ops::Deref<Target = Server>> = if from_redis {
+            Box::new(RedisServer::start(&["--enable-debug-command", "yes"]))
+        } else {
+            Box::new(TestServer::start(&["--enable-debug-command", "yes"]))
+        };
+        fill_streams(&src);
+        let state = stream_state(&src);
+        assert!(
+            state.iter().all(|r| r.starts_with(b"*")),
+            "{name}: {state:?}"
+        );
+        let digest = save_and_copy(&src, &dir);
+        let d = dir.to_string_lossy().into_owned();
+        let args = ["--enable-debug-command", "yes", "--dir", &d];
+        let dst: Box<dyn std::ops::Deref<Target = Server>> = if from_redis {
+            Box::new(TestServer::start(&args))
+        } else {
+            Box::new(RedisServer::start(&args))
+        };
+        assert_eq!(dst.try_digest().as_deref(), Some(digest.as_str()), "{name}");
+        assert_eq!(stream_state(&dst), state, "{name}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 #[test]
 fn sigkill_during_bgsave_never_leaves_a_bad_dump() {
     let dir = own_dir("kill");

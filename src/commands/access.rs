@@ -5,6 +5,7 @@ use super::errors::{self, CmdError};
 use crate::keyspace::hash::Hash;
 use crate::keyspace::list::List;
 use crate::keyspace::set::Set;
+use crate::keyspace::stream::Stream;
 use crate::keyspace::zset::ZSet;
 use crate::keyspace::{Db, Str, Value};
 
@@ -45,6 +46,13 @@ typed_access!(get_list, get_list_mut, list_or_create, List, List);
 typed_access!(get_hash, get_hash_mut, hash_or_create, Hash, Hash);
 typed_access!(get_set, get_set_mut, set_or_create, Set, Set);
 typed_access!(get_zset, get_zset_mut, zset_or_create, ZSet, ZSet);
+typed_access!(
+    get_stream,
+    get_stream_mut,
+    stream_or_create,
+    Stream,
+    Box<Stream>
+);
 
 /// A string value's bytes (read lookup), type-checked.
 pub fn get_string(db: &mut Db<'_>, key: &[u8]) -> Result<Option<bytes::Bytes>, CmdError> {

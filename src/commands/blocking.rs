@@ -75,6 +75,17 @@ fn parse_timeout(raw: &[u8]) -> Result<u64, CmdError> {
 /// still locked, so no write can come between "nothing there" and "waiting"). Where redis
 /// never blocks (inside MULTI/EXEC, from the master link) the timeout reply comes at once.
 fn block(cx: &mut Ctx, timeout_ms: u64, timeout_reply: Reply) -> Result<Reply, CmdError> {
+    block_as(cx, timeout_ms, timeout_reply, cx.argv.to_vec())
+}
+
+/// `block`, remembering `argv` as the command to run when a key becomes ready (XREAD keeps
+/// the IDs `$` stood for).
+pub(crate) fn block_as(
+    cx: &mut Ctx,
+    timeout_ms: u64,
+    timeout_reply: Reply,
+    argv: Vec<Bytes>,
+) -> Result<Reply, CmdError> {
     if cx.client.serving_blocked {
         // Re-run for a waiter whose key became ready, and still nothing to take.
         cx.client.would_block = true;
@@ -83,23 +94,23 @@ fn block(cx: &mut Ctx, timeout_ms: u64, timeout_reply: Reply) -> Result<Reply, C
     if cx.client.in_exec || cx.client.multi.is_some() || cx.client.is_master_link {
         return Ok(timeout_reply);
     }
-    let (id, spec) = crate::server::dispatch::resolve(cx.argv)?;
+    let (id, spec) = crate::server::dispatch::resolve(&argv)?;
     let keys = spec
-        .key_positions(cx.argv)
+        .key_positions(&argv)
         .into_iter()
-        .map(|p| cx.argv[p].clone())
+        .map(|p| argv[p].clone())
         .collect();
-    let want = if spec.group == Group::SortedSet {
-        Want::ZSet
-    } else {
-        Want::List
+    let want = match spec.group {
+        Group::SortedSet => Want::ZSet,
+        Group::Stream => Want::Stream,
+        _ => Want::List,
     };
     let w = Arc::new(Waiter::new(
         cx.client.shared.clone(),
         id,
         cx.client.db,
         keys,
-        cx.argv.to_vec(),
+        argv,
         cx.client.resp,
         Some(want),
         timeout_ms,
@@ -134,6 +145,7 @@ pub fn single_key_form(argv: &[Bytes], key: &Bytes) -> Vec<Bytes> {
             out.extend_from_slice(&argv[rest..]);
             out
         }
+        b"xread" | b"xreadgroup" => crate::commands::streams::single_key_form(argv, key),
         _ => argv.to_vec(),
     }
 }

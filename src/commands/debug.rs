@@ -11,6 +11,7 @@ use super::errors::{self, CmdError};
 use super::spec::{Group, Spec, ADMIN, ALL_KEYS, LOADING, NOSCRIPT, STALE};
 use super::Ctx;
 use crate::keyspace::set::Member;
+use crate::keyspace::stream::StreamId;
 use crate::keyspace::{Str, Value};
 use crate::persistence::save;
 use crate::protocol::Reply;
@@ -50,6 +51,7 @@ fn type_code(v: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     }
 }
 
@@ -86,6 +88,18 @@ pub fn value_digest(digest: &mut Digest, v: &Value, has_expire: bool) {
                 mix_digest(&mut ele, f);
                 mix_digest(&mut ele, val);
                 xor_digest(digest, &ele);
+            }
+        }
+        Value::Stream(s) => {
+            for it in s.range(StreamId::MIN, StreamId::MAX, false) {
+                let mut id = itoa::Buffer::new().format(it.id.ms).to_owned();
+                id.push('.');
+                id.push_str(itoa::Buffer::new().format(it.id.seq));
+                mix_digest(digest, id.as_bytes());
+                for (f, v) in it.pairs() {
+                    mix_digest(digest, &f.to_bytes());
+                    mix_digest(digest, &v.to_bytes());
+                }
             }
         }
     }

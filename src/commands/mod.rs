@@ -32,6 +32,7 @@ pub mod scripting;
 pub mod server_cmds;
 pub mod sets;
 pub mod spec;
+pub mod streams;
 pub mod strings;
 pub mod tx;
 pub mod zsets;
@@ -116,6 +117,7 @@ impl Registry {
             zsets::COMMANDS,
             hll::COMMANDS,
             geo::COMMANDS,
+            streams::COMMANDS,
             tx::COMMANDS,
             replication::COMMANDS,
             info::COMMANDS,

@@ -259,6 +259,8 @@ pub struct Config {
     pub proto_max_bulk_len: i64,
     /// Largest sparse HyperLogLog (bytes) before it turns dense.
     pub hll_sparse_max_bytes: u64,
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: i64,
     pub client_query_buffer_limit: u64,
     /// Normalized as CONFIG GET shows it (`KEA` becomes `AKE`).
     pub notify_keyspace_events: String,
@@ -373,6 +375,8 @@ impl Config {
             hz: 0,
             proto_max_bulk_len: 0,
             hll_sparse_max_bytes: 0,
+            stream_node_max_bytes: 0,
+            stream_node_max_entries: 0,
             client_query_buffer_limit: 0,
             notify_keyspace_events: String::new(),
             notify_keyspace_events_flags: 0,

@@ -501,7 +501,7 @@ pub static TABLE: &[Directive] = &[
     num_t!("slowlog-log-slower-than", M, -1, i64::MAX, 10000, LongLong, Plain, slowlog_log_slower_than: i64),
     num_t!("latency-monitor-threshold", M, 0, i64::MAX, 0, LongLong, Plain, latency_monitor_threshold: u64),
     num_t!("proto-max-bulk-len", M, MB, LONG_MAX, 512 * MB, LongLong, Memory, proto_max_bulk_len: i64),
-    num_g!("stream-node-max-entries", M, 0, i64::MAX, 100, LongLong, Plain),
+    num_t!("stream-node-max-entries", M, 0, i64::MAX, 100, LongLong, Plain, stream_node_max_entries: i64),
     num_t!("repl-backlog-size", M, 1, i64::MAX, MB, LongLong, Memory, repl_backlog_size: u64),
     // Unsigned long long configs
     num_t!("maxmemory", M, 0, ULLONG_MAX, 0, ULongLong, Memory, maxmemory: u64),
@@ -512,7 +512,7 @@ pub static TABLE: &[Directive] = &[
     num_t!("zset-max-listpack-entries" / "zset-max-ziplist-entries", M, 0, LONG_MAX, 128, SizeT, Plain, zset_max_listpack_entries: u64),
     num_g!("active-defrag-ignore-bytes", M, 1, i64::MAX, 100 * MB, SizeT, Memory),
     num_t!("hash-max-listpack-value" / "hash-max-ziplist-value", M, 0, LONG_MAX, 64, SizeT, Memory, hash_max_listpack_value: u64),
-    num_g!("stream-node-max-bytes", M, 0, LONG_MAX, 4096, SizeT, Memory),
+    num_t!("stream-node-max-bytes", M, 0, LONG_MAX, 4096, SizeT, Memory, stream_node_max_bytes: u64),
     num_t!("zset-max-listpack-value" / "zset-max-ziplist-value", M, 0, LONG_MAX, 64, SizeT, Memory, zset_max_listpack_value: u64),
     num_t!("hll-sparse-max-bytes", M, 0, LONG_MAX, 3000, SizeT, Memory, hll_sparse_max_bytes: u64),
     num_g!("tracking-table-max-keys", M, 0, LONG_MAX, 1_000_000, SizeT, Plain),

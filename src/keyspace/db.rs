@@ -72,6 +72,9 @@ pub struct Db<'a> {
     pub record_new: bool,
     /// Keys created (db, key), for the `new` keyspace event.
     pub created: Vec<(usize, Bytes)>,
+    /// Keyspace events a command reports itself (db, class, event, key), for the commands
+    /// whose events depend on what they did (streams); published after the command.
+    pub events: Vec<(usize, u32, &'static str, Bytes)>,
     /// Epoch stamped on entries this command creates.
     epoch: u32,
     /// The snapshot being taken, if any: old contents are captured before they change.
@@ -96,6 +99,7 @@ impl<'a> Db<'a> {
             access,
             record_new: false,
             created: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -170,6 +174,12 @@ impl<'a> Db<'a> {
             argv,
             target,
         });
+    }
+
+    /// Records keyspace event `event` of class `class` about `key` of the current database.
+    pub fn event(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.events
+            .push((self.index, class, event, Bytes::copy_from_slice(key)));
     }
 
     /// Marks `key` of the current database as modified (WATCH).

@@ -13,6 +13,7 @@ pub mod hash;
 pub mod limits;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod zset;
 

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::stream::Stream;
 use super::zset::ZSet;
 
 /// Longest string that Redis stores as `embstr` (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
@@ -97,6 +98,8 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     ZSet(ZSet),
+    /// Boxed: a stream's header is much larger than the other values'.
+    Stream(Box<Stream>),
 }
 
 /// Value kinds, as TYPE names them.
@@ -107,6 +110,7 @@ pub enum Kind {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl Kind {
@@ -117,6 +121,7 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 
@@ -129,6 +134,7 @@ impl Kind {
             b"hash" => Kind::Hash,
             b"set" => Kind::Set,
             b"zset" => Kind::ZSet,
+            b"stream" => Kind::Stream,
             _ => return None,
         })
     }
@@ -142,6 +148,7 @@ impl Value {
             Value::Hash(_) => Kind::Hash,
             Value::Set(_) => Kind::Set,
             Value::ZSet(_) => Kind::ZSet,
+            Value::Stream(_) => Kind::Stream,
         }
     }
 
@@ -153,6 +160,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -166,6 +174,7 @@ impl Value {
             Value::Hash(h) => matches!(h, Hash::Listpack(_)),
             Value::Set(s) => matches!(s, Set::Intset(_)),
             Value::ZSet(z) => matches!(z, ZSet::Listpack(_)),
+            Value::Stream(s) => s.node_count() <= 4 && s.groups.is_empty(),
         }
     }
 
@@ -177,6 +186,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // An empty stream is a value of its own (XADD MAXLEN 0, XGROUP CREATE MKSTREAM).
+            Value::Stream(_) => false,
         }
     }
 }

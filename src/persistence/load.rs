@@ -40,6 +40,7 @@ pub fn to_value(loaded: Loaded, limits: &EncodingLimits) -> Result<Value, String
             pairs.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
             Value::ZSet(ZSet::from_sorted(pairs, limits))
         }
+        Loaded::Stream(s) => Value::Stream(s),
     })
 }
 

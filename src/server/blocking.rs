@@ -42,6 +42,9 @@ pub const UNBLOCKED_ROLE_CHANGE: &str =
 pub enum Want {
     List,
     ZSet,
+    /// XREAD / XREADGROUP: the command decides (it is served only by new entries, and
+    /// XREADGROUP fails once its key is no longer a stream).
+    Stream,
 }
 
 impl Want {
@@ -375,6 +378,7 @@ fn serve_one<'k>(
     // A write lookup (redis `lookupKeyWrite`): expires the key if due, counts no hit.
     let (hits, misses) = (db.stats.hits, db.stats.misses);
     let usable = match db.get_no_touch_in(w.db, key) {
+        _ if want == Want::Stream => None,
         Some(v) if want.matches(v) => None,
         Some(Value::List(_)) | Some(Value::ZSet(_)) => Some(Served::Skipped),
         _ => Some(Served::KeyUnusable),

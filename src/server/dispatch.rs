@@ -361,7 +361,7 @@ pub fn call(
         let written = effect_keys(&db.effects);
         crate::replication::writable::remember(server, &mut db, written);
     }
-    super::notify::after_command(server, spec.name, argv, &db, 0, 0);
+    super::notify::after_command(server, spec.name, argv, &mut db, 0, 0);
     let ready = publish_effects(server, &mut db);
     if ready.is_empty() {
         drop(db);
@@ -452,6 +452,7 @@ pub fn publish_effects(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> 
     db.effects.clear();
     db.touched.clear();
     db.created.clear();
+    db.events.clear();
     db.stats = Default::default();
     ready
 }

@@ -69,13 +69,15 @@ pub fn after_command(
     server: &Server,
     name: &str,
     argv: &[Bytes],
-    db: &Db<'_>,
+    db: &mut Db<'_>,
     from: usize,
     expired_before: u64,
 ) {
-    if db.effects.len() <= from || name == "exec" {
+    let recorded = std::mem::take(&mut db.events);
+    if (db.effects.len() <= from && recorded.is_empty()) || name == "exec" {
         return;
     }
+    let db = &*db;
     let flags = crate::commands::admin::hot_config(server).notify_flags;
     if flags & (KEYSPACE | KEYEVENT) == 0 {
         return;
@@ -83,6 +85,12 @@ pub fn after_command(
     // `new` fires when the key is added, before the command's own event (redis `dbAdd`).
     for (d, k) in &db.created {
         publish(server, flags, NEW, "new", k, *d);
+    }
+    for (d, class, event, k) in &recorded {
+        publish(server, flags, *class, event, k, *d);
+    }
+    if db.effects.len() <= from {
+        return;
     }
     let effects = &db.effects[from..];
     // Lazy expiry records `DEL key` before the command's own effects.

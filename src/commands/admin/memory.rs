@@ -310,6 +310,7 @@ fn value_size(v: &Value, samples: usize, list_fill: i64) -> usize {
                     )
             }
         }
+        Value::Stream(st) => ROBJ + st.memory(),
     }
 }
 

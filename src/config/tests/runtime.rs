@@ -524,6 +524,7 @@ fn implemented_set_is_the_agreed_one() {
         replica-announce-port client-output-buffer-limit lazyfree-lazy-user-del lazyfree-lazy-expire \
         lazyfree-lazy-eviction rdb-del-sync-files rdb-key-save-delay key-load-delay \
         lfu-log-factor lfu-decay-time sanitize-dump-payload hll-sparse-max-bytes \
+        stream-node-max-bytes stream-node-max-entries \
         appendonly appendfsync appendfilename appenddirname aof-use-rdb-preamble aof-load-truncated \
         aof-timestamp-enabled aof-rewrite-incremental-fsync no-appendfsync-on-rewrite aof-disable-auto-gc \
         auto-aof-rewrite-percentage auto-aof-rewrite-min-size";

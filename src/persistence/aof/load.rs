@@ -375,6 +375,7 @@ fn run<'k>(
     db.touched.clear();
     db.touched_dbs.clear();
     db.created.clear();
+    db.events.clear();
 }
 
 /// Startup with `appendonly yes` (redis `loadDataFromDisk` then

@@ -5,6 +5,7 @@
 use std::io::{self, BufRead};
 
 use crate::keyspace::set::Member;
+use crate::keyspace::stream::{Stream, StreamId};
 use crate::keyspace::{Str, Value};
 
 /// Items per variadic command (redis `AOF_REWRITE_ITEMS_PER_CMD`).
@@ -109,12 +110,85 @@ pub fn write_entry(out: &mut Vec<u8>, key: &[u8], v: &Value, expire: Option<i64>
                 ]
             }),
         ),
+        Value::Stream(st) => write_stream(out, key, st),
     }
     if let Some(at) = expire {
         header(out, 3);
         bulk(out, b"PEXPIREAT");
         bulk(out, key);
         bulk_int(out, at);
+    }
+}
+
+/// redis `rewriteStreamObject`: one XADD per entry (or `XADD key MAXLEN 0 0-1 x y` for an
+/// empty stream), XSETID with the stream's counters, then per group XGROUP CREATE, and per
+/// consumer XGROUP CREATECONSUMER (no pending entries) or one XCLAIM per pending entry.
+fn write_stream(out: &mut Vec<u8>, key: &[u8], st: &Stream) {
+    if st.is_empty() {
+        command(out, &[b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]);
+    } else {
+        for it in st.range(StreamId::MIN, StreamId::MAX, false) {
+            header(out, 3 + 2 * it.nfields);
+            bulk(out, b"XADD");
+            bulk(out, key);
+            bulk(out, &it.id.to_bytes());
+            for (f, v) in it.pairs() {
+                bulk(out, &f.to_bytes());
+                bulk(out, &v.to_bytes());
+            }
+        }
+    }
+    command(
+        out,
+        &[
+            b"XSETID",
+            key,
+            &st.last_id.to_bytes(),
+            b"ENTRIESADDED",
+            itoa::Buffer::new().format(st.entries_added).as_bytes(),
+            b"MAXDELETEDID",
+            &st.max_deleted.to_bytes(),
+        ],
+    );
+    for (name, g) in &st.groups {
+        command(
+            out,
+            &[
+                b"XGROUP",
+                b"CREATE",
+                key,
+                name,
+                &g.last_id.to_bytes(),
+                b"ENTRIESREAD",
+                itoa::Buffer::new().format(g.entries_read).as_bytes(),
+            ],
+        );
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                command(out, &[b"XGROUP", b"CREATECONSUMER", key, name, cname]);
+                continue;
+            }
+            for id in &c.pel {
+                let Some(nack) = g.pel.get(id) else { continue };
+                command(
+                    out,
+                    &[
+                        b"XCLAIM",
+                        key,
+                        name,
+                        cname,
+                        b"0",
+                        &id.to_bytes(),
+                        b"TIME",
+                        itoa::Buffer::new().format(nack.delivery_time).as_bytes(),
+                        b"RETRYCOUNT",
+                        itoa::Buffer::new().format(nack.delivery_count).as_bytes(),
+                        b"JUSTID",
+                        b"FORCE",
+                    ],
+                );
+            }
+        }
     }
 }
 

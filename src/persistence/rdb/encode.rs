@@ -157,6 +157,7 @@ pub fn type_byte(v: &Value) -> u8 {
         Value::Set(_) => TYPE_SET,
         Value::Hash(_) => TYPE_HASH,
         Value::ZSet(_) => TYPE_ZSET_2,
+        Value::Stream(_) => TYPE_STREAM_LISTPACKS_2,
     }
 }
 
@@ -198,6 +199,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value, compress: bool) {
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
+        Value::Stream(st) => super::stream::write(out, st, compress),
     }
 }
 

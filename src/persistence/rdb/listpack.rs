@@ -61,7 +61,7 @@ pub(crate) fn offset(pos: usize, len: u64) -> Option<usize> {
 
 /// `lpEncodeBacklen(NULL, l)`: bytes needed for the back-length of an entry of `l` bytes.
 /// The bounds are Redis's own (16383 takes 3 bytes), so a Redis blob validates here.
-fn backlen_size(l: u64) -> u64 {
+pub(crate) fn backlen_size(l: u64) -> u64 {
     if l <= 127 {
         1
     } else if l < 16383 {
@@ -121,7 +121,7 @@ fn sign_extend(v: u64, bits: u32) -> i64 {
 
 /// Decodes the entry at `p` whose header is known to be in bounds: returns the element and
 /// the size of encoding + data (without the back-length).
-fn decode_entry(lp: &[u8], p: usize) -> Option<(Entry<'_>, u64)> {
+pub(crate) fn decode_entry(lp: &[u8], p: usize) -> Option<(Entry<'_>, u64)> {
     let b = lp[p];
     let byte = |i: usize| lp.get(p + i).copied();
     let int = |n: usize| lp.get(p + 1..p + 1 + n).map(le_uint);

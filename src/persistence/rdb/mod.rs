@@ -8,5 +8,6 @@ pub mod intset;
 pub mod listpack;
 pub mod lzf;
 pub mod pack;
+pub mod stream;
 pub mod ziplist;
 pub mod zipmap;

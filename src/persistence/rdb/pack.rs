@@ -10,57 +10,66 @@
 //! ```
 
 /// Appends one listpack entry (integers are stored as integers, as `lpAppend` does).
-fn lp_entry(out: &mut Vec<u8>, ele: &[u8]) {
-    let start = out.len();
+pub(crate) fn lp_entry(out: &mut Vec<u8>, ele: &[u8]) {
     let as_int = if ele.len() <= 20 {
         crate::util::parse_i64(ele)
     } else {
         None
     };
     match as_int {
-        Some(v) if (0..=127).contains(&v) => out.push(v as u8),
-        Some(v) if (-4096..=4095).contains(&v) => {
-            let uv = if v < 0 {
-                ((1i64 << 13) + v) as u64
-            } else {
-                v as u64
-            };
-            out.push(0xC0 | (uv >> 8) as u8);
-            out.push((uv & 0xFF) as u8);
-        }
-        Some(v) if i16::try_from(v).is_ok() => {
-            out.push(0xF1);
-            out.extend_from_slice(&(v as i16).to_le_bytes());
-        }
-        Some(v) if (-(1i64 << 23)..(1i64 << 23)).contains(&v) => {
-            out.push(0xF2);
-            out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        }
-        Some(v) if i32::try_from(v).is_ok() => {
-            out.push(0xF3);
-            out.extend_from_slice(&(v as i32).to_le_bytes());
-        }
-        Some(v) => {
-            out.push(0xF4);
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        None if ele.len() < 64 => {
-            out.push(0x80 | ele.len() as u8);
-            out.extend_from_slice(ele);
-        }
-        None if ele.len() < 4096 => {
-            out.push(0xE0 | (ele.len() >> 8) as u8);
-            out.push((ele.len() & 0xFF) as u8);
-            out.extend_from_slice(ele);
-        }
-        None => {
-            out.push(0xF0);
-            out.extend_from_slice(&(ele.len() as u32).to_le_bytes());
-            out.extend_from_slice(ele);
-        }
+        Some(v) => lp_int(out, v),
+        None => lp_str(out, ele),
     }
+}
+
+/// Appends one listpack integer entry in its smallest encoding (`lpAppendInteger`).
+pub(crate) fn lp_int(out: &mut Vec<u8>, v: i64) {
+    let start = out.len();
+    if (0..=127).contains(&v) {
+        out.push(v as u8);
+    } else if (-4096..=4095).contains(&v) {
+        let uv = if v < 0 {
+            ((1i64 << 13) + v) as u64
+        } else {
+            v as u64
+        };
+        out.push(0xC0 | (uv >> 8) as u8);
+        out.push((uv & 0xFF) as u8);
+    } else if i16::try_from(v).is_ok() {
+        out.push(0xF1);
+        out.extend_from_slice(&(v as i16).to_le_bytes());
+    } else if (-(1i64 << 23)..(1i64 << 23)).contains(&v) {
+        out.push(0xF2);
+        out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+    } else if i32::try_from(v).is_ok() {
+        out.push(0xF3);
+        out.extend_from_slice(&(v as i32).to_le_bytes());
+    } else {
+        out.push(0xF4);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    lp_backlen(out, start);
+}
+
+/// Appends one listpack string entry.
+fn lp_str(out: &mut Vec<u8>, ele: &[u8]) {
+    let start = out.len();
+    if ele.len() < 64 {
+        out.push(0x80 | ele.len() as u8);
+    } else if ele.len() < 4096 {
+        out.push(0xE0 | (ele.len() >> 8) as u8);
+        out.push((ele.len() & 0xFF) as u8);
+    } else {
+        out.push(0xF0);
+        out.extend_from_slice(&(ele.len() as u32).to_le_bytes());
+    }
+    out.extend_from_slice(ele);
+    lp_backlen(out, start);
+}
+
+/// Appends the back-length of the entry written from `start` (redis `lpEncodeBacklen`).
+fn lp_backlen(out: &mut Vec<u8>, start: usize) {
     let l = (out.len() - start) as u64;
-    // redis `lpEncodeBacklen`.
     if l <= 127 {
         out.push(l as u8);
     } else if l < 16383 {
