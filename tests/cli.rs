@@ -115,9 +115,8 @@ fn run(program: &Path, args: &[String], stdin: Option<&[u8]>) -> Outcome {
     }
 }
 
-/// The seed dataset, written in one pipeline after FLUSHALL (streams only where the server
-/// has them).
-fn seed_commands(streams: bool) -> Vec<Vec<&'static [u8]>> {
+/// The seed dataset, written in one pipeline after FLUSHALL.
+fn seed_commands() -> Vec<Vec<&'static [u8]>> {
     let cmds: Vec<Vec<&'static [u8]>> = vec![
         vec![b"SET", b"str", b"hello world"],
         vec![b"SET", b"num", b"42"],
@@ -155,16 +154,14 @@ fn seed_commands(streams: bool) -> Vec<Vec<&'static [u8]>> {
         vec![b"SET", b"db1key", b"in db 1"],
         vec![b"SELECT", b"0"],
     ];
-    cmds.into_iter()
-        .filter(|c| streams || c[0] != b"XADD")
-        .collect()
+    cmds
 }
 
 /// Empties the server and writes the seed dataset.
 fn reset(server: &Server) {
     let mut conn = server.raw();
     let mut batch = support::encode_command(&[b"FLUSHALL"]);
-    let seed = seed_commands(server.kind() == support::ServerKind::Redis);
+    let seed = seed_commands();
     for c in &seed {
         batch.extend(support::encode_command(c));
     }

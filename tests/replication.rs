@@ -910,3 +910,105 @@ fn replicaof_closes_the_old_link_at_once_like_redis() {
     assert_eq!(most_replicas_listed_across_replicaof(Redis), 1);
     assert_eq!(most_replicas_listed_across_replicaof(Tandem), 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Streams: consumer groups reach the replica through what the master propagates (XCLAIM,
+// XGROUP SETID / CREATECONSUMER, concrete IDs, exact trims), in both directions with Redis.
+
+/// The group state a replica must share with its master, without the clocks (idle times are
+/// measured at each node's own instant). Not compared, as Redis's replicas differ there too:
+/// a group's `entries-read` and `lag` (XCLAIM ... LASTID carries no read counter) and the
+/// node layout (`stream-node-max-*` is each server's own setting).
+fn group_state(s: &Server) -> Vec<Vec<u8>> {
+    let mut out = vec![
+        s.request(&["XPENDING", "st", "g1"]),
+        s.request(&["XPENDING", "st", "g2"]),
+        s.request(&["XRANGE", "st", "-", "+"]),
+        s.request(&["XLEN", "auto"]),
+    ];
+    let groups = s.request(&["XINFO", "GROUPS", "st"]);
+    for g in aggregate_elements(&groups).unwrap_or_default() {
+        // name, consumers, pending, last-delivered-id.
+        out.push(aggregate_elements(&g).unwrap_or_default()[..8].concat());
+    }
+    for g in ["g1", "g2"] {
+        let rows = s.request(&["XPENDING", "st", g, "-", "+", "1000"]);
+        for row in aggregate_elements(&rows).unwrap_or_default() {
+            // [id, consumer, idle, deliveries]: all but the idle time.
+            let mut f = aggregate_elements(&row).unwrap_or_default();
+            if f.len() == 4 {
+                f.remove(2);
+            }
+            out.push(f.concat());
+        }
+        let consumers = s.request(&["XINFO", "CONSUMERS", "st", g]);
+        for c in aggregate_elements(&consumers).unwrap_or_default() {
+            // name, pending: the first four elements of the map.
+            out.push(aggregate_elements(&c).unwrap_or_default()[..4].concat());
+        }
+    }
+    out
+}
+
+fn streams_replicate(master_kind: ServerKind, replica_kind: ServerKind) {
+    let master = start(master_kind, &[]);
+    let replica = start_replica(replica_kind, master.port(), &[]);
+    wait_link_up(&replica, SYNC_TIMEOUT);
+    let mut script = lines(
+        r#"
+        CONFIG SET stream-node-max-entries 4
+        XGROUP CREATE st g1 $ MKSTREAM
+        XGROUP CREATE st g2 0
+        "#,
+    );
+    for i in 1..=40 {
+        script.push(format!("XADD st {i}-0 f v{i} n {i}"));
+        script.push(format!("XADD auto MAXLEN ~ 6 * x {i}"));
+    }
+    script.extend(lines(
+        r#"
+        XREADGROUP GROUP g1 alice COUNT 10 STREAMS st >
+        XREADGROUP GROUP g1 bob COUNT 5 STREAMS st >
+        XREADGROUP GROUP g2 carol NOACK COUNT 7 STREAMS st >
+        XREADGROUP GROUP g2 dave COUNT 3 STREAMS st >
+        XACK st g1 2-0 3-0 4-0
+        XCLAIM st g1 bob 0 5-0 6-0 RETRYCOUNT 4
+        XCLAIM st g1 erin 0 7-0 JUSTID LASTID 30-0
+        XDEL st 8-0 9-0
+        XAUTOCLAIM st g1 frank 0 0 COUNT 3
+        XCLAIM st g1 bob 0 10-0 11-0
+        XTRIM st MINID ~ 12-0
+        XGROUP CREATECONSUMER st g2 zed
+        XGROUP DELCONSUMER st g2 dave
+        XGROUP SETID st g2 20-0 ENTRIESREAD 20
+        XREADGROUP GROUP g2 carol COUNT 2 STREAMS st >
+        XADD st MAXLEN 35 41-0 f last
+        "#,
+    ));
+    run_script(&master, &script);
+    wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
+    let (m, r) = (group_state(&master), group_state(&replica));
+    assert!(m.len() > 10, "{}", escape(&m.concat()));
+    assert_eq!(
+        m.iter().map(|x| escape(x)).collect::<Vec<_>>(),
+        r.iter().map(|x| escape(x)).collect::<Vec<_>>(),
+        "{} -> {}",
+        master.label(),
+        replica.label()
+    );
+}
+
+#[test]
+fn streams_replicate_tandem_to_tandem() {
+    streams_replicate(Tandem, Tandem);
+}
+
+#[test]
+fn streams_replicate_tandem_to_redis() {
+    streams_replicate(Tandem, Redis);
+}
+
+#[test]
+fn streams_replicate_redis_to_tandem() {
+    streams_replicate(Redis, Tandem);
+}
