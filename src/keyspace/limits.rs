@@ -11,8 +11,6 @@ pub struct EncodingLimits {
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
     pub list_max_listpack_size: i64,
-    pub stream_node_max_bytes: usize,
-    pub stream_node_max_entries: i64,
 }
 
 impl Default for EncodingLimits {
@@ -24,8 +22,6 @@ impl Default for EncodingLimits {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
-            stream_node_max_bytes: 4096,
-            stream_node_max_entries: 100,
         }
     }
 }
@@ -39,8 +35,6 @@ pub struct SharedLimits {
     zset_entries: AtomicUsize,
     zset_value: AtomicUsize,
     list_size: AtomicI64,
-    stream_bytes: AtomicUsize,
-    stream_entries: AtomicI64,
 }
 
 impl Default for SharedLimits {
@@ -52,8 +46,6 @@ impl Default for SharedLimits {
             zset_entries: AtomicUsize::new(0),
             zset_value: AtomicUsize::new(0),
             list_size: AtomicI64::new(0),
-            stream_bytes: AtomicUsize::new(0),
-            stream_entries: AtomicI64::new(0),
         };
         s.store(&EncodingLimits::default());
         s
@@ -69,8 +61,6 @@ impl SharedLimits {
             zset_max_listpack_entries: self.zset_entries.load(Ordering::Relaxed),
             zset_max_listpack_value: self.zset_value.load(Ordering::Relaxed),
             list_max_listpack_size: self.list_size.load(Ordering::Relaxed),
-            stream_node_max_bytes: self.stream_bytes.load(Ordering::Relaxed),
-            stream_node_max_entries: self.stream_entries.load(Ordering::Relaxed),
         }
     }
 
@@ -87,9 +77,5 @@ impl SharedLimits {
             .store(l.zset_max_listpack_value, Ordering::Relaxed);
         self.list_size
             .store(l.list_max_listpack_size, Ordering::Relaxed);
-        self.stream_bytes
-            .store(l.stream_node_max_bytes, Ordering::Relaxed);
-        self.stream_entries
-            .store(l.stream_node_max_entries, Ordering::Relaxed);
     }
 }

@@ -201,8 +201,6 @@ fn limits_of(c: &Config) -> EncodingLimits {
         zset_max_listpack_entries: c.zset_max_listpack_entries as usize,
         zset_max_listpack_value: c.zset_max_listpack_value as usize,
         list_max_listpack_size: c.list_max_listpack_size,
-        stream_node_max_bytes: c.stream_node_max_bytes as usize,
-        stream_node_max_entries: c.stream_node_max_entries,
     }
 }
 

@@ -310,8 +310,40 @@ fn value_size(v: &Value, samples: usize, list_fill: i64) -> usize {
                     )
             }
         }
-        Value::Stream(st) => ROBJ + st.memory(),
+        Value::Stream(st) => stream_size(st, samples),
     }
+}
+
+/// redis's estimate of a radix tree of stream IDs (`streamRadixTreeMemoryUsage`): the keys,
+/// and per node its header plus 30 words.
+fn rax_size(keys: usize, nodes: usize) -> usize {
+    keys * 16 + nodes * (4 + 8 * 30)
+}
+
+/// redis `objectComputeSize` for a stream: the tree, the first `samples` nodes' allocations
+/// averaged over all but the last, the last one's, and the groups' PELs and consumers.
+fn stream_size(st: &crate::keyspace::stream::Stream, samples: usize) -> usize {
+    use crate::keyspace::stream::rax_nodes;
+    let mut size = ROBJ + 80 + rax_size(st.node_count(), st.rax_nodes());
+    let caps: Vec<usize> = st
+        .node_capacities()
+        .take(samples.max(1))
+        .map(jemalloc_size)
+        .collect();
+    let n = st.node_count();
+    if n <= caps.len() {
+        size += caps.iter().sum::<usize>();
+    } else if !caps.is_empty() {
+        size += caps.iter().sum::<usize>() / caps.len() * (n - 1);
+        size += st.node_capacities().last().map_or(0, jemalloc_size);
+    }
+    for g in st.groups.values() {
+        size += 40 + rax_size(g.pel.len(), rax_nodes(g.pel.keys().copied())) + 24 * g.pel.len();
+        for (name, c) in &g.consumers {
+            size += 24 + name.len() + rax_size(c.pel.len(), rax_nodes(c.pel.iter().copied()));
+        }
+    }
+    size
 }
 
 fn member_len(m: crate::keyspace::set::Member<'_>) -> usize {

@@ -109,7 +109,7 @@ fn parse_trim_args(cx: &Ctx, xadd: bool) -> Result<TrimArgs, CmdError> {
             ));
         }
     } else if a.approx {
-        let per_node = cx.db.limits().stream_node_max_entries;
+        let per_node = cx.server.config.read().stream_node_max_entries;
         let limit = per_node.saturating_mul(100);
         a.limit = if limit <= 0 {
             10_000
@@ -132,11 +132,13 @@ fn rewrite_trim(argv: &mut [Bytes], a: &TrimArgs, s: &Stream) {
     };
 }
 
+/// `stream-node-max-bytes` / `-entries`, read when a node may close (as HLL reads
+/// `hll-sparse-max-bytes`).
 fn node_limits(cx: &Ctx) -> NodeLimits {
-    let l = cx.db.limits();
+    let c = cx.server.config.read();
     NodeLimits {
-        max_bytes: l.stream_node_max_bytes,
-        max_entries: l.stream_node_max_entries,
+        max_bytes: c.stream_node_max_bytes as usize,
+        max_entries: c.stream_node_max_entries,
     }
 }
 

@@ -112,14 +112,4 @@ impl Group {
         }
         nack
     }
-
-    /// Approximate bytes held.
-    pub fn memory(&self) -> usize {
-        let consumers: usize = self
-            .consumers
-            .iter()
-            .map(|(n, c)| 64 + n.len() + c.pel.len() * 24)
-            .sum();
-        96 + self.pel.len() * 64 + consumers
-    }
 }

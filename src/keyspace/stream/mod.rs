@@ -509,31 +509,34 @@ impl Stream {
         (read != INVALID_READ).then(|| self.entries_added as i64 - read)
     }
 
-    /// Nodes of the radix tree Redis would hold for these keys (XINFO `radix-tree-nodes`):
-    /// the root, one node per key, per branching prefix and per child of a branching prefix.
+    /// Nodes of the radix tree Redis would hold for the node keys (XINFO `radix-tree-nodes`).
     pub fn rax_nodes(&self) -> usize {
-        let keys: Vec<[u8; 16]> = self.nodes.keys().map(|k| k.encode()).collect();
-        if keys.is_empty() {
-            return 1;
-        }
-        let mut prefixes: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
-        prefixes.insert(&[]);
-        for k in &keys {
-            prefixes.insert(&k[..]);
-        }
-        for w in keys.windows(2) {
-            let lcp = w[0].iter().zip(&w[1]).take_while(|(a, b)| a == b).count();
-            prefixes.insert(&w[0][..lcp]);
-            prefixes.insert(&w[0][..lcp + 1]);
-            prefixes.insert(&w[1][..lcp + 1]);
-        }
-        prefixes.len()
+        rax_nodes(self.nodes.keys().copied())
     }
 
-    /// Approximate bytes held (MEMORY USAGE).
-    pub fn memory(&self) -> usize {
-        let nodes: usize = self.nodes.values().map(|n| n.capacity() + 64).sum();
-        let groups: usize = self.groups.values().map(|g| g.memory()).sum();
-        128 + nodes + groups
+    /// Allocated bytes of each node's listpack, in order (MEMORY USAGE samples them).
+    pub fn node_capacities(&self) -> impl Iterator<Item = usize> + '_ {
+        self.nodes.values().map(|n| n.capacity())
     }
+}
+
+/// The number of nodes of the radix tree Redis builds for these IDs as keys (sorted): the
+/// root, one node per key, per branching prefix and per child of a branching prefix.
+pub fn rax_nodes(ids: impl Iterator<Item = StreamId>) -> usize {
+    let keys: Vec<[u8; 16]> = ids.map(StreamId::encode).collect();
+    if keys.is_empty() {
+        return 1;
+    }
+    let mut prefixes: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+    prefixes.insert(&[]);
+    for k in &keys {
+        prefixes.insert(&k[..]);
+    }
+    for w in keys.windows(2) {
+        let lcp = w[0].iter().zip(&w[1]).take_while(|(a, b)| a == b).count();
+        prefixes.insert(&w[0][..lcp]);
+        prefixes.insert(&w[0][..lcp + 1]);
+        prefixes.insert(&w[1][..lcp + 1]);
+    }
+    prefixes.len()
 }
