@@ -124,7 +124,7 @@ pub async fn serve<S>(
     mut client: Client,
     mut rx: mpsc::UnboundedReceiver<Push>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + super::order::WatchReads + Unpin + Send + 'static,
 {
     let mut qb = super::querybuf::QueryBuf::default();
     let mut rb = output::ReplyBuf::default();
@@ -133,6 +133,8 @@ pub async fn serve<S>(
     let mut hint = 0usize;
     let idle_timeout = server.config.read().timeout;
     let mut last_activity = Instant::now();
+    let slot = super::order::Slot::new();
+    let waker = std::task::Waker::from(slot.clone());
     loop {
         qb.prepare(hint);
         let idle = async {
@@ -144,11 +146,15 @@ pub async fn serve<S>(
             }
         };
         tokio::select! {
-            r = qb.read(&mut stream) => {
+            r = super::order::Ordered::new(&slot, &waker, qb.read(&mut stream)) => {
                 let n = match r {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
+                // Requests that come while this batch runs still take their ticket on arrival.
+                stream.watch_reads(&waker);
+                // Connections the reactor woke before this one run their first command first.
+                super::order::take_turn(&slot).await;
                 qb.note_peak(hint);
                 last_activity = Instant::now();
                 server.stats.net_input_bytes.add(n as u64);
@@ -167,6 +173,7 @@ pub async fn serve<S>(
                             }
                             client.shared.last_interaction.store(crate::util::now_ms(), Ordering::Relaxed);
                             if crate::commands::admin::pause::must_wait(&server, &client, &argv) {
+                                slot.disarm();
                                 // CLIENT PAUSE: earlier replies go out, then this request waits.
                                 if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
                                     client.close_after_reply = true;
@@ -182,6 +189,7 @@ pub async fn serve<S>(
                             }
                             let mut reply = dispatch::process(&server, &mut client, &argv);
                             if let Some(b) = client.blocked.take() {
+                                slot.disarm();
                                 // Everything before the blocking command goes out first.
                                 if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
                                     client.close_after_reply = true;
@@ -279,6 +287,7 @@ pub async fn serve<S>(
             }
         }
     }
+    slot.release();
     // Forgotten before the socket closes, as Redis unlinks a client before closing it: whoever
     // sees the connection end no longer finds it in CLIENT LIST.
     unregister(&server, &mut client);

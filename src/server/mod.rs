@@ -13,6 +13,7 @@ pub mod logging;
 pub mod memory;
 pub mod notify;
 pub mod oom;
+pub mod order;
 pub mod output;
 pub mod pubsub;
 pub mod querybuf;
