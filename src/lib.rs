@@ -8,6 +8,8 @@
 //!   return replies and record effects; they never touch sockets.
 //! - `server`: listener, connections, per-client state, dispatch (redis `processCommand` and
 //!   `call`), pub/sub, WATCH, stats, logging, active expiry, startup and shutdown.
+//! - `acl`: users, selectors and their rules, the permission check run before each command,
+//!   the ACL log and the ACL file (redis `acl.c`).
 //! - `config`: redis.conf parsing, the directive table, CONFIG GET/SET/REWRITE.
 //! - `persistence`: the RDB format, fork-less point-in-time snapshots, SAVE/BGSAVE and loading.
 //! - `replication`: the shared stream and backlog, replication ids, the master and replica sides,
@@ -16,6 +18,7 @@
 //!   nothing of the server), with interactive mode, redis-cli's tools and `--topology`.
 //! - `util`: Redis's number parsing and formatting, glob matching, clocks.
 
+pub mod acl;
 pub mod cli;
 pub mod commands;
 pub mod config;

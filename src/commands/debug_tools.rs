@@ -13,14 +13,15 @@ use std::sync::atomic::Ordering;
 pub fn run(cx: &mut Ctx, sub: &str) -> Option<Result<Reply, CmdError>> {
     match (sub, cx.argv.len()) {
         ("protocol", 3) => Some(protocol(cx)),
-        ("config-rewrite-force-all", 2) => Some(
+        ("config-rewrite-force-all", 2) => Some({
+            super::admin::config::sync_user_lines(cx.server);
             cx.server
                 .config
                 .read()
                 .rewrite_force_all()
                 .map(|()| Reply::OK)
-                .map_err(CmdError::new),
-        ),
+                .map_err(CmdError::new)
+        }),
         ("replybuffer", 4) => Some(replybuffer(cx)),
         ("segfault", _) => crate::server::crash::segfault(),
         ("assert", _) => crate::server::crash::assert_failed("1 == 2", file!(), line!()),

@@ -28,13 +28,23 @@ pub const COMMANDS: &[Spec] =
 const CACHE_ITEMS: usize = 64;
 const CACHE_TTL: Duration = Duration::from_secs(10);
 
-/// redis `migrateGetKeys`: the key argument, or everything after KEYS when the key argument
-/// is empty.
+/// redis `migrateGetKeys`: the key argument, or everything after KEYS (skipping the values of
+/// AUTH and AUTH2) when the key argument is empty; no key when both are given.
 pub fn migrate_keys(argv: &[Bytes]) -> Vec<usize> {
-    if argv.len() > 6 && argv[3].is_empty() {
-        if let Some(i) = (6..argv.len()).find(|&i| is(&argv[i], "keys")) {
+    let mut i = 6;
+    while i < argv.len() {
+        if is(&argv[i], "keys") {
+            if !argv[3].is_empty() {
+                return Vec::new();
+            }
             return (i + 1..argv.len()).collect();
         }
+        if is(&argv[i], "auth") {
+            i += 1;
+        } else if is(&argv[i], "auth2") {
+            i += 2;
+        }
+        i += 1;
     }
     vec![3]
 }

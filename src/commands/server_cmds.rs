@@ -188,36 +188,53 @@ fn reset(cx: &mut Ctx) -> Result<Reply, CmdError> {
     cx.client.shared.resp.store(2, Ordering::Relaxed);
     *cx.client.shared.name.lock() = None;
     cx.client.reply_mode = crate::server::client::ReplyMode::On;
-    cx.client.authenticated = cx.server.config.read().requirepass.is_none();
+    cx.client.authenticated = cx.server.acl.default_logs_in();
+    cx.client.set_user(Some(cx.server.acl.default.clone()));
     Ok(Reply::status("RESET"))
 }
 
-/// Checks a password for the default user (requirepass).
-fn check_password(cx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), CmdError> {
-    let required = cx.server.config.read().requirepass.clone();
-    let user_ok = user.is_none_or(|u| u == b"default");
-    match required {
-        None if user_ok => Ok(()),
-        Some(p) if user_ok && p.as_bytes() == pass => Ok(()),
-        _ => Err(CmdError::fixed(
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        )),
+/// Logs the client in as `user` (redis `ACLAuthenticateUser`); a failure is logged in the
+/// ACL log under the name given.
+fn authenticate(cx: &mut Ctx, user: &Bytes, pass: &[u8]) -> Result<(), CmdError> {
+    match cx.server.acl.authenticate(user, pass) {
+        Some(h) => {
+            cx.client.set_user(Some(h));
+            cx.client.authenticated = true;
+            Ok(())
+        }
+        None => {
+            let context = if cx.client.multi.is_some() {
+                crate::acl::log::Context::Multi
+            } else {
+                crate::acl::log::Context::Toplevel
+            };
+            crate::acl::clients::log(
+                cx.server,
+                cx.client,
+                crate::acl::log::Reason::Auth,
+                context,
+                cx.argv[0].clone(),
+                Some(user.clone()),
+            );
+            Err(CmdError::fixed(
+                "WRONGPASS invalid username-password pair or user is disabled.",
+            ))
+        }
     }
 }
 
 fn auth(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let (user, pass) = match cx.argv.len() {
-        2 => (None, cx.argv[1].clone()),
-        3 => (Some(cx.argv[1].clone()), cx.argv[2].clone()),
+        2 => (Bytes::from_static(b"default"), cx.argv[1].clone()),
+        3 => (cx.argv[1].clone(), cx.argv[2].clone()),
         _ => return Err(errors::SYNTAX),
     };
-    if user.is_none() && cx.server.config.read().requirepass.is_none() {
+    if cx.argv.len() == 2 && cx.server.acl.default.get().nopass {
         return Err(CmdError::err(
             "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
-    check_password(cx, user.as_deref(), &pass)?;
-    cx.client.authenticated = true;
+    authenticate(cx, &user, &pass)?;
     Ok(Reply::OK)
 }
 
@@ -238,8 +255,7 @@ fn hello(cx: &mut Ctx) -> Result<Reply, CmdError> {
     while i < argv.len() {
         let more = argv.len() - i - 1;
         if is(&argv[i], "auth") && more >= 2 {
-            check_password(cx, Some(&argv[i + 1]), &argv[i + 2])?;
-            cx.client.authenticated = true;
+            authenticate(cx, &argv[i + 1], &argv[i + 2])?;
             i += 3;
         } else if is(&argv[i], "setname") && more >= 1 {
             setname = Some(argv[i + 1].clone());

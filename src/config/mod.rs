@@ -18,7 +18,7 @@
 mod checks;
 pub mod parse;
 mod rewrite;
-mod sha256;
+pub mod sha256;
 mod special;
 pub use special::format_percentile;
 mod table;
@@ -326,6 +326,11 @@ pub struct Config {
     pub rename_commands: Vec<(String, String)>,
     /// `sentinel ...` lines (sentinel mode only), for the sentinel to apply once loaded.
     pub sentinel_lines: Vec<SentinelLine>,
+    /// `user` directives: the name, then the rules (selectors merged), in file order.
+    pub users: Vec<Vec<bytes::Bytes>>,
+    /// The `user` lines CONFIG REWRITE writes (every ACL user), set just before a rewrite;
+    /// None writes the default user from `requirepass`.
+    pub acl_user_lines: Option<Vec<String>>,
 
     oom_score_adj_values: [i64; 3],
     latency_tracking_info_percentiles: Vec<f64>,
@@ -430,6 +435,8 @@ impl Config {
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 << 20,
             rename_commands: Vec::new(),
+            users: Vec::new(),
+            acl_user_lines: None,
             oom_score_adj_values: [0, 200, 800],
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             generic: vec![Gv::Unused; TABLE.len()],

@@ -221,7 +221,26 @@ pub(super) fn load_string(
                 cfg.rename_commands.push((argv[1].clone(), argv[2].clone()));
                 cfg.note_unimplemented("rename-command");
             }
-            "user" if argc >= 2 => cfg.note_unimplemented("user"),
+            "user" if argc >= 2 => {
+                let raw: Vec<Vec<u8>> = split_args(line)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .skip(1)
+                    .collect();
+                if cfg.users.iter().any(|u| u[0] == raw[0]) {
+                    return Err(fatal(format!(
+                        "Error in user declaration '{}': Duplicate user found. A user can only be defined once in config files",
+                        argv[1]
+                    )));
+                }
+                let user = crate::acl::file::check_directive(&raw).map_err(|(arg, why)| {
+                    fatal(format!(
+                        "Error in user declaration '{}': {why}",
+                        lossy(&arg)
+                    ))
+                })?;
+                cfg.users.push(user);
+            }
             "loadmodule" if argc >= 2 => cfg.note_unimplemented("loadmodule"),
             _ if name.contains('.') => {
                 if argc != 2 {

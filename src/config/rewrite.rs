@@ -264,18 +264,27 @@ fn rewrite_special(cfg: &Config, st: &mut State, name: &str, sp: Special) {
     }
 }
 
-/// redis `rewriteConfigUserOption`: without an ACL file, the default user is written out (its
-/// password as a SHA-256 hash, as Redis stores it).
+/// redis `rewriteConfigUserOption`: without an ACL file, every user is written out (passwords
+/// as SHA-256 hashes, as Redis stores them).
 fn rewrite_user(cfg: &Config, st: &mut State) {
     if cfg.get("aclfile").is_some_and(|f| !f.is_empty()) {
         st.mark("user");
         return;
     }
-    let pass = match &cfg.requirepass {
-        Some(p) => format!("#{}", sha256::hex_digest(p.as_bytes())),
-        None => "nopass".to_string(),
-    };
-    st.line("user", format!("user default on {pass} ~* &* +@all"), true);
+    match &cfg.acl_user_lines {
+        Some(lines) => {
+            for l in lines {
+                st.line("user", l.clone(), true);
+            }
+        }
+        None => {
+            let pass = match &cfg.requirepass {
+                Some(p) => format!("#{}", sha256::hex_digest(p.as_bytes())),
+                None => "nopass".to_string(),
+            };
+            st.line("user", format!("user default on {pass} ~* &* +@all"), true);
+        }
+    }
     st.mark("user");
 }
 

@@ -496,6 +496,21 @@ fn check(r: &mut Run, argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<
             "Can not execute the command on a stale replica",
         ));
     }
+    if let Err(denied) = crate::acl::clients::check_client(r.cx.client, spec, argv) {
+        use crate::acl::clients as acl;
+        acl::log_denial(
+            server,
+            r.cx.client,
+            spec,
+            argv,
+            denied,
+            crate::acl::log::Context::Lua,
+        );
+        return fail(CmdError::err(format_args!(
+            "The user executing the script {}",
+            acl::script_message(denied.0)
+        )));
+    }
     if r.read_only && spec.flags & (spec::WRITE | spec::MAY_REPLICATE) != 0 {
         return fail(CmdError::err(
             "Write commands are not allowed from read-only scripts.",

@@ -79,12 +79,30 @@ pub struct ClientShared {
     pub qbuf_cap: AtomicUsize,
     /// A replica's read position in the replication stream (its output buffer).
     pub repl_reader: Mutex<Option<Arc<crate::replication::stream::Reader>>>,
+    /// The ACL user (None: a client that may do anything, as our master's link).
+    pub user: Mutex<Option<Arc<crate::acl::UserHandle>>>,
     pub tx: mpsc::UnboundedSender<Push>,
 }
 
 impl ClientShared {
     pub fn send(&self, p: Push) {
         let _ = self.tx.send(p);
+    }
+
+    /// The ACL user's name as CLIENT LIST shows it.
+    pub fn user_name(&self) -> String {
+        match &*self.user.lock() {
+            Some(u) => u.name_str(),
+            None => "(superuser)".into(),
+        }
+    }
+
+    /// Whether this client is logged in as `user`.
+    pub fn is_user(&self, user: &Arc<crate::acl::UserHandle>) -> bool {
+        self.user
+            .lock()
+            .as_ref()
+            .is_some_and(|u| Arc::ptr_eq(u, user))
     }
 }
 
@@ -94,6 +112,8 @@ pub struct Client {
     pub db: usize,
     pub resp: Resp,
     pub authenticated: bool,
+    /// The ACL user (mirrored in `shared.user`); None may do anything.
+    pub user: Option<Arc<crate::acl::UserHandle>>,
     pub multi: Option<Multi>,
     pub watched: Vec<(usize, Bytes)>,
     pub subs: HashSet<Bytes>,
@@ -178,6 +198,7 @@ impl Client {
             db: 0,
             resp: Resp::V2,
             authenticated,
+            user: None,
             multi: None,
             watched: Vec::new(),
             subs: HashSet::new(),
@@ -207,6 +228,12 @@ impl Client {
     /// Subscribed to any channel or pattern (RESP2 then restricts commands).
     pub fn in_pubsub(&self) -> bool {
         !self.subs.is_empty() || !self.psubs.is_empty()
+    }
+
+    /// Logs the client in as `user`.
+    pub fn set_user(&mut self, user: Option<Arc<crate::acl::UserHandle>>) {
+        *self.shared.user.lock() = user.clone();
+        self.user = user;
     }
 
     pub fn select(&mut self, db: usize) {

@@ -31,8 +31,9 @@ pub fn register(
         .stats
         .total_connections_received
         .fetch_add(1, Ordering::Relaxed);
-    let authenticated = server.config.read().requirepass.is_none();
-    (Client::new(shared, authenticated), rx)
+    let mut client = Client::new(shared, server.acl.default_logs_in());
+    client.set_user(Some(server.acl.default.clone()));
+    (client, rx)
 }
 
 /// A client no connection and no registry entry knows: the one replaying the AOF (redis
@@ -74,6 +75,7 @@ fn new_shared(
         qbuf_len: AtomicUsize::new(0),
         qbuf_cap: AtomicUsize::new(0),
         repl_reader: Mutex::new(None),
+        user: Mutex::new(None),
         tx,
     });
     (shared, rx)

@@ -10,6 +10,8 @@ use bytes::Bytes;
 
 use super::client::{Client, Multi};
 use super::Server;
+use crate::acl::clients as acl;
+use crate::acl::log::Context;
 use crate::commands::errors::{self, CmdError};
 use crate::commands::spec::{self, Spec};
 use crate::commands::{Ctx, REGISTRY};
@@ -145,7 +147,7 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
         Err((id, e)) => return reject(server, client, id, e),
     };
     *client.shared.last_cmd.lock() = spec.name;
-    if !client.authenticated && !spec.has(spec::NO_AUTH) {
+    if !client.authenticated && !spec.has(spec::NO_AUTH) && !server.acl.default_logs_in() {
         return reject(server, client, Some(id), errors::NOAUTH);
     }
     let base = base_name(spec.name);
@@ -156,6 +158,15 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
             Some(id),
             CmdError::err("Command not allowed inside a transaction"),
         );
+    }
+    if let Err(denied) = acl::check_client(client, spec, argv) {
+        let context = if client.multi.is_some() {
+            Context::Multi
+        } else {
+            Context::Toplevel
+        };
+        acl::log_denial(server, client, spec, argv, denied, context);
+        return reject(server, client, Some(id), acl::noperm(spec, denied.0));
     }
     let traits = Traits::of(server, spec, client, argv);
     if let Err(e) = super::evict::check_oom(server, client, spec, traits.denyoom) {
@@ -381,10 +392,17 @@ pub fn call(
     }
 }
 
-/// Runs one queued command inside EXEC with the transaction's locks.
+/// Runs one queued command inside EXEC with the transaction's locks, unless the ACL rules
+/// changed since it was queued.
 pub fn call_in_exec(cx: &mut Ctx<'_, '_>, argv: &[Bytes]) -> Reply {
     match resolve(argv) {
-        Ok((id, spec)) => call_nested(cx, id, spec, argv, false),
+        Ok((id, spec)) => match acl::check_client(cx.client, spec, argv) {
+            Ok(()) => call_nested(cx, id, spec, argv, false),
+            Err(denied) => {
+                acl::log_denial(cx.server, cx.client, spec, argv, denied, Context::Multi);
+                error_reply(cx.server, acl::noperm_in_exec(denied.0))
+            }
+        },
         Err(e) => error_reply(cx.server, e),
     }
 }
@@ -547,13 +565,14 @@ fn after_call(
 }
 
 /// The arguments the slowlog and MONITOR must not show, replaced by "(redacted)" (redis
-/// `redactClientCommandArgument`): AUTH's, HELLO's AUTH user and password, MIGRATE's AUTH
-/// password and AUTH2 user and password. None when nothing is hidden.
+/// `redactClientCommandArgument`): AUTH's, ACL SETUSER's rules, HELLO's AUTH user and
+/// password, MIGRATE's AUTH password and AUTH2 user and password. None when nothing is hidden.
 fn redact(name: &str, argv: &[Bytes]) -> Option<Vec<Bytes>> {
     let hidden = Bytes::from_static(b"(redacted)");
     let mut out = argv.to_vec();
     match name {
         "auth" => out[1..].fill(hidden),
+        "acl|setuser" => out[2..].fill(hidden),
         "hello" | "migrate" => {
             // Options from HELLO's argv[2] / MIGRATE's argv[6]; the arguments each skips.
             let (mut j, auth2) = if name == "hello" { (2, 0) } else { (6, 2) };

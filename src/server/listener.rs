@@ -201,7 +201,7 @@ const PROTECTED_MODE_ERR: &str = "-DENIED Redis is running in protected mode bec
 /// Redis's protected mode: no password, default bind, and a non-loopback peer.
 fn protected_mode_refuses(server: &Server, peer: &SocketAddr) -> bool {
     let c = server.config.read();
-    if !c.protected_mode || c.requirepass.is_some() {
+    if !c.protected_mode || !server.acl.default.get().nopass {
         return false;
     }
     let default_bind =

@@ -71,6 +71,8 @@ pub struct Server {
     /// Clients blocked in BLPOP, WAIT ... and the keys they wait on.
     pub blocking: blocking::Blocking,
     pub scripting: crate::scripting::Scripting,
+    /// ACL users and the ACL log.
+    pub acl: crate::acl::Acl,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE payloads and RDB files are loaded without
     /// checking their CRC64.
     pub skip_checksum_validation: AtomicBool,
@@ -121,6 +123,7 @@ impl Server {
             cron_paused: AtomicBool::new(false),
             blocking: Default::default(),
             scripting: Default::default(),
+            acl: Default::default(),
             skip_checksum_validation: AtomicBool::new(false),
             migrate_sockets: Default::default(),
             shutdown: Default::default(),

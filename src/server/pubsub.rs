@@ -106,6 +106,18 @@ impl PubSub {
         self.patterns.lock().len()
     }
 
+    /// The channels and patterns client `id` is subscribed to (for ACL changes, which must
+    /// look at other clients' subscriptions).
+    pub fn subscriptions_of(&self, id: u64) -> (Vec<Bytes>, Vec<Bytes>) {
+        let of = |m: &HashMap<Bytes, Subscribers>| -> Vec<Bytes> {
+            m.iter()
+                .filter(|(_, s)| s.contains_key(&id))
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        (of(&self.channels.lock()), of(&self.patterns.lock()))
+    }
+
     pub fn channel_count(&self) -> usize {
         self.channels.lock().len()
     }

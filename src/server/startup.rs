@@ -38,6 +38,9 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
     }
     let server = Server::new(config);
     server.config_changed();
+    if !crate::acl::file::load_at_startup(&server) {
+        return 1;
+    }
     let listeners = match listener::bind_all(&server).await {
         Ok(l) => l,
         Err(e) => {

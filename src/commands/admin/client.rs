@@ -231,7 +231,7 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
     let mut s = String::with_capacity(300);
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -255,6 +255,7 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
         omem,
         tot_mem,
         cmd,
+        c.user_name(),
         c.resp.load(Ordering::Relaxed),
     );
     s
@@ -375,6 +376,7 @@ fn kill(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let mut laddr: Option<&[u8]> = None;
     let mut ctype: Option<ClientType> = None;
     let mut id: u64 = 0;
+    let mut user = None;
     let mut skipme = true;
     let old_form = argv.len() == 3;
     if old_form {
@@ -401,12 +403,12 @@ fn kill(cx: &mut Ctx) -> Result<Reply, CmdError> {
             } else if is(opt, "laddr") {
                 laddr = Some(val);
             } else if is(opt, "user") {
-                if &val[..] != b"default" {
-                    return Err(CmdError::err(format_args!(
+                user = Some(cx.server.acl.user(val).ok_or_else(|| {
+                    CmdError::err(format_args!(
                         "No such user '{}'",
                         String::from_utf8_lossy(val)
-                    )));
-                }
+                    ))
+                })?);
             } else if is(opt, "skipme") {
                 if is(val, "yes") {
                     skipme = true;
@@ -428,6 +430,7 @@ fn kill(cx: &mut Ctx) -> Result<Reply, CmdError> {
             || laddr.is_some_and(|a| a != c.laddr.as_bytes())
             || ctype.is_some_and(|t| t != type_of(&c))
             || (id != 0 && c.id != id)
+            || user.as_ref().is_some_and(|u| !c.is_user(u))
             || (c.id == my_id && skipme)
         {
             continue;

@@ -401,12 +401,8 @@ fn keys_from_specs(specs: &[Reply], argv: &[Bytes], arity: i32) -> Option<Vec<(u
     Some(out)
 }
 
-/// The keys of a full command with the flags of the key spec that found each.
-fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
-    let args = &cx.argv[2..];
-    let Some(s) = lookup_full(args) else {
-        return Err(CmdError::err("Invalid command specified"));
-    };
+/// A command's Redis metadata, its key specs, and whether one of them finds keys.
+fn key_specs_of(s: &Spec) -> (Option<&'static CmdData>, Vec<Reply>, bool) {
     let data = table::lookup(s.name);
     let specs: Vec<Reply> = match data.and_then(CmdData::key_specs) {
         Some(Reply::Set(v) | Reply::Array(v)) => v.clone(),
@@ -415,6 +411,16 @@ fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
     let has_spec_keys = specs
         .iter()
         .any(|ks| !spec_flags(ks).iter().any(|f| text(f) == Some("not_key")));
+    (data, specs, has_spec_keys)
+}
+
+/// The keys of a full command with the flags of the key spec that found each.
+fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
+    let args = &cx.argv[2..];
+    let Some(s) = lookup_full(args) else {
+        return Err(CmdError::err("Invalid command specified"));
+    };
+    let (data, specs, has_spec_keys) = key_specs_of(s);
     let has_keys = if data.is_some() {
         has_spec_keys || s.keys_fn.is_some()
     } else {
@@ -428,6 +434,25 @@ fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
             "Invalid number of arguments specified for command",
         ));
     }
+    let keys: Vec<(Bytes, Vec<Reply>)> = find_keys(s, data, &specs, args, has_spec_keys)
+        .into_iter()
+        .map(|(p, f)| (args[p].clone(), f))
+        .collect();
+    if keys.is_empty() && !data.is_some_and(|d| d.has_flag("no_mandatory_keys")) {
+        return Err(CmdError::err("Invalid arguments specified for command"));
+    }
+    Ok(keys)
+}
+
+/// The positions of a command's keys with their key spec flags: from the key specs when they
+/// apply, else from the command's own key function (redis `getKeysFromCommandWithSpecs`).
+fn find_keys(
+    s: &Spec,
+    data: Option<&CmdData>,
+    specs: &[Reply],
+    args: &[Bytes],
+    has_spec_keys: bool,
+) -> Vec<(usize, Vec<Reply>)> {
     let has_flag = |f: &str| {
         specs
             .iter()
@@ -443,14 +468,14 @@ fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
     });
     let varflags = has_flag("variable_flags");
     let found = if has_spec_keys && !varflags {
-        keys_from_specs(&specs, args, s.arity)
+        keys_from_specs(specs, args, s.arity)
     } else {
         None
     };
-    let keys: Vec<(Bytes, Vec<Reply>)> = match found {
+    match found {
         Some(v) => v
             .into_iter()
-            .map(|(p, j)| (args[p].clone(), spec_flags(&specs[j])))
+            .map(|(p, j)| (p, spec_flags(&specs[j])))
             .collect(),
         // Complete key specs that do not fit these arguments: redis's own key function
         // rejects the same malformed input, so there are no keys.
@@ -467,13 +492,27 @@ fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
             .key_positions(args)
             .into_iter()
             .enumerate()
-            .map(|(n, p)| (args[p].clone(), native_key_flags(s.name, args, n)))
+            .map(|(n, p)| (p, native_key_flags(s.name, args, n)))
             .collect(),
-    };
-    if keys.is_empty() && !data.is_some_and(|d| d.has_flag("no_mandatory_keys")) {
-        return Err(CmdError::err("Invalid arguments specified for command"));
     }
-    Ok(keys)
+}
+
+/// The keys of a resolved command (argv[0] is its name) for the ACL check: position, whether
+/// the command reads the key's data (`access`), whether it writes it (`insert`, `update`,
+/// `delete`).
+pub fn keys_with_access(s: &Spec, argv: &[Bytes]) -> Vec<(usize, bool, bool)> {
+    let (data, specs, has_spec_keys) = key_specs_of(s);
+    find_keys(s, data, &specs, argv, has_spec_keys)
+        .into_iter()
+        .map(|(p, flags)| {
+            let has = |w: &str| flags.iter().any(|f| text(f) == Some(w));
+            (
+                p,
+                has("access"),
+                has("insert") || has("update") || has("delete"),
+            )
+        })
+        .collect()
 }
 
 fn flags_reply(words: &[&'static str]) -> Vec<Reply> {
@@ -513,6 +552,7 @@ fn native_key_flags(name: &str, args: &[Bytes], n: usize) -> Vec<Reply> {
             }
         }
         "sort" if n > 0 => flags_reply(&["OW", "update"]),
+        "migrate" => flags_reply(&["RW", "access", "delete"]),
         _ => flags_reply(&["RO", "access"]),
     }
 }

@@ -131,6 +131,10 @@ fn apply_steps(
                     }
                 }
             }
+            "requirepass" => {
+                let pass = server.config.read().requirepass.clone();
+                server.acl.set_default_password(pass.as_deref());
+            }
             "port" | "bind" if changed_listen && !rebound => {
                 let Some(me) = server.arc() else { continue };
                 if let Err(e) = crate::server::listener::rebind(&me) {
@@ -191,7 +195,14 @@ fn resetstat(cx: &mut Ctx) -> Result<Reply, CmdError> {
     Ok(Reply::OK)
 }
 
+/// Hands the ACL users to the config for the `user` lines of a rewrite.
+pub fn sync_user_lines(server: &Server) {
+    let lines = crate::acl::file::user_lines(server);
+    server.config.write().acl_user_lines = Some(lines);
+}
+
 fn rewrite(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    sync_user_lines(cx.server);
     let r = cx.server.config.read().rewrite();
     match r {
         Ok(()) => {

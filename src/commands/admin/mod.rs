@@ -1,10 +1,11 @@
-//! Administrative commands: CONFIG, CLIENT, COMMAND, SLOWLOG, LATENCY and MEMORY (redis
-//! `config.c`, `networking.c`, `server.c`, `slowlog.c`, `latency.c`, `object.c`).
+//! Administrative commands: CONFIG, CLIENT, ACL, COMMAND, SLOWLOG, LATENCY and MEMORY (redis
+//! `config.c`, `networking.c`, `acl.c`, `server.c`, `slowlog.c`, `latency.c`, `object.c`).
 //!
 //! Also owns the server-wide state these commands manage that the `Server` struct does not
 //! hold: the client pause (`pause`) and the latency monitor (`latency`), kept per server in
 //! [`state`].
 
+pub mod acl;
 pub mod client;
 pub mod command;
 pub mod config;
@@ -26,6 +27,7 @@ use crate::server::Server;
 pub const COMMANDS: &[Spec] = &[
     config::CONFIG,
     client::CLIENT,
+    acl::ACL,
     command::COMMAND,
     slowlog::SLOWLOG,
     latency::LATENCY,

@@ -81,7 +81,21 @@ fn c_str(b: &[u8]) -> &[u8] {
     &b[..end]
 }
 
-fn parse_options(argv: &[Bytes], readonly: bool) -> Result<Options, CmdError> {
+/// redis `ACLUserCheckCmdWithUnrestrictedKeyAccess`: BY and GET read keys no key spec names,
+/// so they need read access to every key.
+fn may_read_any_key(cx: &Ctx) -> bool {
+    match (
+        &cx.client.user,
+        crate::commands::REGISTRY.lookup(&cx.argv[0]),
+    ) {
+        (Some(u), Some((_, spec))) if !u.unrestricted() => {
+            crate::acl::may_read_any_key(&u.get(), spec, cx.argv)
+        }
+        _ => true,
+    }
+}
+
+fn parse_options(argv: &[Bytes], readonly: bool, full_access: bool) -> Result<Options, CmdError> {
     let mut o = Options {
         limit_count: -1,
         ..Options::default()
@@ -106,9 +120,19 @@ fn parse_options(argv: &[Bytes], readonly: bool) -> Result<Options, CmdError> {
         } else if a.eq_ignore_ascii_case(b"by") && left >= 1 {
             let p = &argv[j + 1];
             o.dontsort = !c_str(p).contains(&b'*');
+            if !o.dontsort && !full_access {
+                return Err(CmdError::err(
+                    "BY option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             o.by = Some(p.clone());
             j += 1;
         } else if a.eq_ignore_ascii_case(b"get") && left >= 1 {
+            if !full_access {
+                return Err(CmdError::err(
+                    "GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             o.gets.push(argv[j + 1].clone());
             j += 1;
         } else {
@@ -259,7 +283,7 @@ fn load(cx: &mut Ctx, o: &mut Options) -> Result<(Vec<Item>, i64, i64), CmdError
 }
 
 fn sort_generic(cx: &mut Ctx, readonly: bool) -> Result<Reply, CmdError> {
-    let mut o = parse_options(cx.argv, readonly)?;
+    let mut o = parse_options(cx.argv, readonly, may_read_any_key(cx))?;
     let (mut items, start, end) = load(cx, &mut o)?;
 
     let mut conversion_error = false;
