@@ -22,19 +22,26 @@ pub fn pubsub_default_all(server: &Server) -> bool {
 
 /// Checks a `user` directive of the configuration (redis `ACLAppendUserForLoading`): rules
 /// that could never apply are refused (unknown commands are only reported when loading).
-/// Returns the user's name and merged rules, or the argument at fault and the error.
+/// Returns the user's name and merged rules, or the argument Redis names and the error.
 pub fn check_directive(args: &[Vec<u8>]) -> Result<Vec<Bytes>, (Vec<u8>, &'static str)> {
     let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
     let Some(name) = args.first() else {
         return Err((b"user".to_vec(), "Syntax error"));
     };
-    let rules = merge_selector_args(&args[1..]).map_err(|a| (a.to_vec(), "Syntax error"))?;
+    // Redis names `argv[j]` of the whole line (`user` at 0) for the j-th rule at fault.
+    let named = |j: usize| match j {
+        0 => b"user".to_vec(),
+        j => args[j - 1].to_vec(),
+    };
+    let rules = merge_selector_args(&args[1..]).map_err(|open| {
+        let j = args[1..].iter().position(|a| *a == open).unwrap_or(0);
+        (named(j), "Syntax error")
+    })?;
     let mut fake = User::new(false);
     for (j, r) in rules.iter().enumerate() {
         match fake.apply(r, false) {
             Ok(()) | Err(RuleError::Unknown) => {}
-            // Redis reports the argument at the index of the failing merged rule.
-            Err(e) => return Err((args[j].to_vec(), e.message())),
+            Err(e) => return Err((named(j), e.message())),
         }
     }
     let mut out = vec![name.clone()];
