@@ -133,10 +133,17 @@ fn dataset_digest(cx: &mut Ctx) -> Digest {
     fin
 }
 
+/// Whether the client connects from this machine (redis `islocalClient`), for the `local`
+/// value of `enable-debug-command` and `enable-module-command`.
+pub fn client_is_local(cx: &Ctx) -> bool {
+    let addr = &cx.client.shared.addr;
+    let ip = addr.rsplit_once(':').map_or(addr.as_str(), |(ip, _)| ip);
+    // A unix socket client's address is its path (`/path:0`).
+    ip == "127.0.0.1" || ip == "::1" || ip.starts_with('/') || cx.client.shared.fd < 0
+}
+
 fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    let local = cx.client.shared.addr.starts_with("127.")
-        || cx.client.shared.addr.starts_with("::1")
-        || cx.client.shared.fd < 0;
+    let local = client_is_local(cx);
     if !cx.server.config.read().debug_command_allowed(local) {
         return Err(CmdError::err("DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."));
     }

@@ -26,6 +26,7 @@ pub mod keys;
 pub mod lists;
 pub mod longdouble;
 pub mod migrate;
+pub mod module;
 pub mod persist;
 pub mod replication;
 pub mod scripting;
@@ -126,6 +127,7 @@ impl Registry {
             blocking::COMMANDS,
             dump::COMMANDS,
             migrate::COMMANDS,
+            module::COMMANDS,
             server_cmds::COMMANDS,
             admin::COMMANDS,
             scripting::COMMANDS,

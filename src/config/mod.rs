@@ -322,7 +322,7 @@ pub struct Config {
     pub aof_disable_auto_gc: bool,
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
-    /// `rename-command` lines (from, to), in file order; not applied yet.
+    /// `rename-command` lines (from, to), in file order (see `server::rename`).
     pub rename_commands: Vec<(String, String)>,
     /// `sentinel ...` lines (sentinel mode only), for the sentinel to apply once loaded.
     pub sentinel_lines: Vec<SentinelLine>,
@@ -654,14 +654,13 @@ impl Config {
     }
 
     /// Canonical names of directives that the loaded configuration mentioned but Tandem does
-    /// not act on yet, in order of first appearance (also `rename-command`, `user`,
-    /// `loadmodule` and module options).
+    /// not act on yet, in order of first appearance (also `loadmodule` and module options).
     pub fn unimplemented_seen(&self) -> &[String] {
         &self.unimplemented
     }
 
     /// The part of [`Config::unimplemented_seen`] that matters: directives whose value is not
-    /// the default, plus `rename-command`, `user`, `loadmodule` and module options.
+    /// the default, plus `loadmodule` and module options.
     pub fn unimplemented_non_default(&self) -> Vec<String> {
         let defaults = Config::default();
         self.unimplemented
@@ -682,6 +681,11 @@ impl Config {
     /// Whether DEBUG may run for this client (`enable-debug-command`).
     pub fn debug_command_allowed(&self, client_is_local: bool) -> bool {
         self.protected_action_allowed("enable-debug-command", client_is_local)
+    }
+
+    /// Whether MODULE LOAD/LOADEX/UNLOAD may run for this client (`enable-module-command`).
+    pub fn module_command_allowed(&self, client_is_local: bool) -> bool {
+        self.protected_action_allowed("enable-module-command", client_is_local)
     }
 
     fn protected_action_allowed(&self, name: &str, client_is_local: bool) -> bool {

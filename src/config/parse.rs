@@ -219,7 +219,8 @@ pub(super) fn load_string(
             }
             "rename-command" if argc == 3 => {
                 cfg.rename_commands.push((argv[1].clone(), argv[2].clone()));
-                cfg.note_unimplemented("rename-command");
+                crate::server::rename::Renames::build(&cfg.rename_commands)
+                    .map_err(|e| fatal(e.into()))?;
             }
             "user" if argc >= 2 => {
                 let raw: Vec<Vec<u8>> = split_args(line)

@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::client::{Client, Multi};
+use super::rename::Name;
 use super::Server;
 use crate::acl::clients as acl;
 use crate::acl::log::Context;
@@ -142,6 +143,17 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
                 .load(Ordering::Relaxed)
                 .max(0)
         });
+    let renamed;
+    let argv = match server.renames.as_ref().map(|r| r.map(&argv[0])) {
+        None | Some(Name::Same) => argv,
+        Some(Name::To(own)) => {
+            renamed = [&[Bytes::from_static(own.as_bytes())], &argv[1..]].concat();
+            &renamed[..]
+        }
+        Some(Name::Gone) => {
+            return reject(server, client, None, CmdError::unknown_command(argv));
+        }
+    };
     let (id, spec) = match lookup(argv) {
         Ok(r) => r,
         Err((id, e)) => return reject(server, client, id, e),

@@ -189,6 +189,11 @@ async fn accept_tcp(server: &Arc<Server>, mut stream: TcpStream, peer: SocketAdd
     #[cfg(not(unix))]
     let fd = -1;
     if protected_mode_refuses(server, &peer) {
+        // Redis made the client before refusing it: it counts as received and rejected.
+        let st = &server.stats;
+        st.total_connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        st.rejected_connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.write_all(PROTECTED_MODE_ERR.as_bytes()).await;
         return;
     }
@@ -196,17 +201,21 @@ async fn accept_tcp(server: &Arc<Server>, mut stream: TcpStream, peer: SocketAdd
     tokio::spawn(connection::serve(server.clone(), stream, client, rx));
 }
 
-const PROTECTED_MODE_ERR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+const PROTECTED_MODE_ERR: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Redis's protected mode: no password, default bind, and a non-loopback peer.
+/// Redis 7.0's protected mode (redis `clientAcceptHandler`): while the default user has no
+/// password, only local clients are served, whatever `bind` says.
 fn protected_mode_refuses(server: &Server, peer: &SocketAddr) -> bool {
-    let c = server.config.read();
-    if !c.protected_mode || !server.acl.default.get().nopass {
-        return false;
-    }
-    let default_bind =
-        c.bind.is_empty() || c.bind.iter().any(|b| b == "*" || b == "-::*" || b == "::*");
-    default_bind && !peer.ip().is_loopback()
+    let protected = server.config.read().protected_mode;
+    refuses(protected, server.acl.default.get().nopass, peer.ip())
+}
+
+/// The decision of [`protected_mode_refuses`]: a client is local only from 127.0.0.1 or ::1
+/// (redis `islocalClient`; unix sockets do not come through here).
+fn refuses(protected_mode: bool, default_nopass: bool, peer: std::net::IpAddr) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let local = peer == Ipv4Addr::LOCALHOST || peer == Ipv6Addr::LOCALHOST;
+    protected_mode && default_nopass && !local
 }
 
 fn fmt_addr(a: &SocketAddr) -> String {
@@ -295,5 +304,22 @@ async fn cron(server: Arc<Server>) {
             last_ping = std::time::Instant::now();
             crate::replication::master::ping_replicas(&server);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses;
+
+    #[test]
+    fn protected_mode_as_redis() {
+        let ip = |s: &str| s.parse().expect("ip");
+        assert!(refuses(true, true, ip("10.1.2.3")));
+        assert!(refuses(true, true, ip("127.0.0.2")));
+        assert!(refuses(true, true, ip("::ffff:127.0.0.1")));
+        assert!(!refuses(true, true, ip("127.0.0.1")));
+        assert!(!refuses(true, true, ip("::1")));
+        assert!(!refuses(true, false, ip("10.1.2.3")));
+        assert!(!refuses(false, true, ip("10.1.2.3")));
     }
 }

@@ -17,6 +17,7 @@ pub mod order;
 pub mod output;
 pub mod pubsub;
 pub mod querybuf;
+pub mod rename;
 pub mod shutdown;
 pub mod slowlog;
 pub mod startup;
@@ -73,6 +74,8 @@ pub struct Server {
     pub scripting: crate::scripting::Scripting,
     /// ACL users and the ACL log.
     pub acl: crate::acl::Acl,
+    /// `rename-command`; None when nothing is renamed.
+    pub renames: Option<rename::Renames>,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE payloads and RDB files are loaded without
     /// checking their CRC64.
     pub skip_checksum_validation: AtomicBool,
@@ -98,6 +101,7 @@ impl Server {
         let replica = config.replicaof.is_some();
         let hot = HotConfig::default();
         hot.load(&config);
+        let renames = rename::Renames::build(&config.rename_commands).unwrap_or_default();
         Arc::new_cyclic(|me| Server {
             me: me.clone(),
             role_replica: AtomicBool::new(replica),
@@ -124,6 +128,7 @@ impl Server {
             blocking: Default::default(),
             scripting: Default::default(),
             acl: Default::default(),
+            renames,
             skip_checksum_validation: AtomicBool::new(false),
             migrate_sockets: Default::default(),
             shutdown: Default::default(),

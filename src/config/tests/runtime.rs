@@ -461,18 +461,11 @@ fn unimplemented_directives_are_listed_once() {
     .expect("valid");
     assert_eq!(
         c.unimplemented_seen(),
-        [
-            "activerehashing",
-            "replica-lazy-flush",
-            "rename-command",
-            "mymod.opt"
-        ]
+        ["activerehashing", "replica-lazy-flush", "mymod.opt"]
     );
+    // rename-command is applied (server::rename), so no longer listed.
     assert_eq!(c.rename_commands, vec![(s("FLUSHALL"), s(""))]);
-    assert_eq!(
-        c.unimplemented_non_default(),
-        ["rename-command", "mymod.opt"]
-    );
+    assert_eq!(c.unimplemented_non_default(), ["mymod.opt"]);
     assert_eq!(c.get("activerehashing").as_deref(), Some("yes"));
     assert_eq!(c.hash_max_listpack_entries, 3);
 }
