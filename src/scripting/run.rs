@@ -248,6 +248,40 @@ pub fn call_from_lua(
     exec(lua, run, args, raise)
 }
 
+/// `redis.acl_check_cmd`: whether the script's caller may run the command (redis
+/// `luaRedisAclCheckCmdPermissionsCommand`).
+pub fn acl_check_from_lua(
+    lua: &Lua,
+    current: &AtomicPtr<()>,
+    args: MultiValue,
+) -> mlua::Result<bool> {
+    let p = current.load(Ordering::Acquire);
+    if p.is_null() {
+        return Err(vm::raise(
+            lua,
+            "ERR redis.acl_check_cmd can only be called inside a script invocation",
+        ));
+    }
+    let argv = to_argv(lua, args)?;
+    // redis `lookupCommand`: the subcommand of a container, arity unchecked.
+    let spec = REGISTRY.lookup(&argv[0]).and_then(|(_, spec)| {
+        match (spec.subcommands.is_empty(), argv.get(1)) {
+            (false, Some(sub)) => REGISTRY.lookup_sub(spec, sub).map(|(_, s)| s),
+            _ => Some(spec),
+        }
+    });
+    let Some(spec) = spec else {
+        return Err(vm::raise(
+            lua,
+            "ERR Invalid command passed to redis.acl_check_cmd()",
+        ));
+    };
+    // SAFETY: as in `call_from_lua`: the pointer is live while it is non-null.
+    let run = unsafe { &*(p as *const RefCell<Run>) };
+    let r = run.borrow();
+    Ok(crate::acl::clients::check_client(r.cx.client, spec, &argv).is_ok())
+}
+
 fn strings_table(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(items.len(), 0)?;
     for (i, s) in items.iter().enumerate() {

@@ -54,7 +54,8 @@ setmetatable(G, {
     end,
 })
 
--- redis.call and redis.pcall are installed by Rust for each run (run.rs).
+-- redis.call, redis.pcall and redis.acl_check_cmd are installed by Rust (vm.rs, run.rs): C
+-- functions, so `return redis.call(..)` keeps the script's frame for error locations.
 local redis = G.redis
 local function outside(what)
     error({ err = "ERR " .. what .. " can only be called inside a script invocation" })
@@ -84,12 +85,6 @@ function redis.set_repl(...)
         error({ err = "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE." })
     end
     bridge.set_repl(v)
-end
-function redis.acl_check_cmd(...)
-    if not bridge.exec then
-        outside("redis.acl_check_cmd")
-    end
-    return bridge.acl_check(...)
 end
 -- Both do something only in a debugging session (SCRIPT DEBUG, ldb.rs).
 function redis.breakpoint()

@@ -77,6 +77,13 @@ impl Vm {
                 super::run::call_from_lua(lua, &c, args, false)
             })?,
         )?;
+        let c = current.clone();
+        redis.raw_set(
+            "acl_check_cmd",
+            lua.create_function(move |lua, argv: MultiValue| {
+                super::run::acl_check_from_lua(lua, &c, argv)
+            })?,
+        )?;
         globals.raw_set("redis", redis.clone())?;
         super::libs::register(&lua)?;
         let bridge = lua.create_table()?;
@@ -97,19 +104,7 @@ impl Vm {
                 Ok(())
             })?,
         )?;
-        bridge.raw_set(
-            "acl_check",
-            lua.create_function(|lua, argv: MultiValue| {
-                let argv = super::run::to_argv(lua, argv)?;
-                match crate::server::dispatch::resolve(&argv) {
-                    Ok(_) => Ok(true),
-                    Err(_) => Err(raise(
-                        lua,
-                        "ERR Invalid command passed to redis.acl_check_cmd()",
-                    )),
-                }
-            })?,
-        )?;
+
         let ldb = super::ldb::Shared::default();
         let l = ldb.clone();
         bridge.raw_set(
