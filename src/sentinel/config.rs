@@ -423,41 +423,36 @@ fn rewrite_lines(g: &Global, masters: &IndexMap<String, Master>) -> Vec<Sentinel
         format!("sentinel current-epoch {}", g.current_epoch),
         true,
     );
-    let mut mark = |o: &str| {
-        out.push(SentinelRewrite {
-            option: format!("sentinel {o}"),
-            line: None,
-            force: false,
-        })
-    };
-    let mut opt = Vec::new();
-    match &g.announce_ip {
-        Some(ip) => opt.push((
+    // The optional global lines: written when set, otherwise their old lines are dropped.
+    let optional = [
+        (
             "announce-ip",
-            format!(
-                "sentinel announce-ip {}",
-                crate::config::parse::repr(ip.as_bytes())
-            ),
-        )),
-        None => mark("announce-ip"),
-    }
-    if g.announce_port != 0 {
-        opt.push((
+            g.announce_ip.as_ref().map(|ip| {
+                format!(
+                    "sentinel announce-ip {}",
+                    crate::config::parse::repr(ip.as_bytes())
+                )
+            }),
+        ),
+        (
             "announce-port",
-            format!("sentinel announce-port {}", g.announce_port),
-        ));
-    } else {
-        mark("announce-port");
-    }
-    match &g.sentinel_auth_user {
-        Some(u) => opt.push(("sentinel-user", format!("sentinel sentinel-user {u}"))),
-        None => mark("sentinel-user"),
-    }
-    match &g.sentinel_auth_pass {
-        Some(p) => opt.push(("sentinel-pass", format!("sentinel sentinel-pass {p}"))),
-        None => mark("sentinel-pass"),
-    }
-    for o in [
+            (g.announce_port != 0).then(|| format!("sentinel announce-port {}", g.announce_port)),
+        ),
+        (
+            "sentinel-user",
+            g.sentinel_auth_user
+                .as_ref()
+                .map(|u| format!("sentinel sentinel-user {u}")),
+        ),
+        (
+            "sentinel-pass",
+            g.sentinel_auth_pass
+                .as_ref()
+                .map(|p| format!("sentinel sentinel-pass {p}")),
+        ),
+    ];
+    // Per-master options whose old lines go even when no master writes them any more.
+    let per_master = [
         "monitor",
         "down-after-milliseconds",
         "failover-timeout",
@@ -472,28 +467,15 @@ fn rewrite_lines(g: &Global, masters: &IndexMap<String, Master>) -> Vec<Sentinel
         "known-sentinel",
         "rename-command",
         "master-reboot-down-after-period",
-    ] {
-        mark(o);
-    }
-    // The optional lines come before the marks in Redis's order.
-    let marks_from = out.len();
-    let _ = marks_from;
-    let mut fixed = Vec::new();
-    for (o, l) in opt {
-        fixed.push(SentinelRewrite {
+    ];
+    let marks = per_master.iter().map(|o| (*o, None));
+    for (o, line) in optional.into_iter().chain(marks) {
+        out.push(SentinelRewrite {
             option: format!("sentinel {o}"),
-            line: Some(l),
-            force: true,
+            force: line.is_some(),
+            line,
         });
     }
-    // Keep Redis's order: current-epoch, then announce/auth lines, then the marks.
-    let split = out
-        .iter()
-        .position(|l| l.line.is_none())
-        .unwrap_or(out.len());
-    let tail = out.split_off(split);
-    out.extend(fixed);
-    out.extend(tail);
     out
 }
 

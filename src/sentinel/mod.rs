@@ -15,6 +15,7 @@ pub mod failover;
 pub mod link;
 pub mod monitor;
 pub mod scripts;
+pub mod settings;
 pub mod state;
 pub mod timer;
 

@@ -75,9 +75,8 @@ pub fn on_replies(uid: u64, gen: u64, pubsub: bool, replies: Vec<(Kind, Value)>)
         match kind {
             Kind::Discard => {}
             Kind::Ping => {
-                let State { g, masters } = &mut *st;
-                if let Some(m) = masters.get_mut(&name) {
-                    ping_reply(g, m, &w, &v);
+                if let Some(m) = st.masters.get_mut(&name) {
+                    ping_reply(m, &w, &v);
                 }
             }
             Kind::Info => {
@@ -122,7 +121,7 @@ fn hello_payload(v: &Value) -> Option<String> {
     }
 }
 
-fn ping_reply(g: &Global, m: &mut Master, w: &Which, v: &Value) {
+fn ping_reply(m: &mut Master, w: &Which, v: &Value) {
     let cmd = m.map_command("SCRIPT");
     let Some(ri) = m.get_mut(w) else { return };
     let now = mstime();
@@ -143,7 +142,6 @@ fn ping_reply(g: &Global, m: &mut Master, w: &Which, v: &Value) {
         }
     }
     ri.link.last_pong_time = now;
-    let _ = g;
 }
 
 fn master_down_reply(ri: &mut Instance, v: &Value) {
