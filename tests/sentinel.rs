@@ -521,3 +521,68 @@ fn mixed_sentinels_report_the_same_instances() {
         escape(&redis.request(&["ROLE"]))
     );
 }
+
+/// A node's port and role, asked through a client connection.
+fn port_and_role(client: &redis::Client) -> (u16, String) {
+    let mut con = client.get_connection().expect("connect");
+    let port: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("port")
+        .query(&mut con)
+        .expect("CONFIG GET port");
+    let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut con).expect("ROLE");
+    let role = match role.first() {
+        Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+        other => format!("{other:?}"),
+    };
+    (port.get(1).and_then(|p| p.parse().ok()).unwrap_or(0), role)
+}
+
+/// The `redis` crate's Sentinel support (a client library's view) finds the master and a
+/// replica through Tandem sentinels, and the new master after a failover.
+#[test]
+fn redis_crate_sentinel_client_finds_the_master_through_tandem_sentinels() {
+    let (mut master, replicas, sentinels) = watched_topology(Tandem, TANDEM_SENTINELS);
+    let urls: Vec<String> = sentinels
+        .iter()
+        .map(|s| format!("redis://127.0.0.1:{}/", s.port()))
+        .collect();
+    let mut sentinel = redis::sentinel::Sentinel::build(urls).expect("sentinel client");
+    let client = sentinel.master_for(MASTER_NAME, None).expect("master_for");
+    assert_eq!(
+        port_and_role(&client),
+        (master.port(), "master".to_string())
+    );
+    let mut con = client.get_connection().expect("connect");
+    let () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query(&mut con)
+        .expect("SET");
+    let replica = sentinel
+        .replica_for(MASTER_NAME, None)
+        .expect("replica_for");
+    let (port, role) = port_and_role(&replica);
+    assert_eq!(role, "slave");
+    assert!(
+        replicas.iter().any(|r| r.port() == port),
+        "replica port {port}"
+    );
+
+    master.stop();
+    let promoted = wait_until(PROMOTION_BOUND + Duration::from_secs(20), || {
+        sentinel
+            .master_for(MASTER_NAME, None)
+            .is_ok_and(|c| c.get_connection().is_ok() && port_and_role(&c).1 == "master")
+    });
+    assert!(promoted, "the client never found a new master");
+    let client = sentinel.master_for(MASTER_NAME, None).expect("master_for");
+    let (port, _) = port_and_role(&client);
+    assert!(
+        replicas.iter().any(|r| r.port() == port),
+        "new master port {port}"
+    );
+    let mut con = client.get_connection().expect("connect");
+    let v: String = redis::cmd("GET").arg("k").query(&mut con).expect("GET");
+    assert_eq!(v, "v");
+}
