@@ -112,9 +112,15 @@ pub fn scan_cursor(raw: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return Some(0);
     }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
+    signed_u64_wrapping(s)
+}
+
+/// C's `strtoull` body: an optional sign, decimal digits and nothing else, no overflow; a minus
+/// wraps modulo 2^64.
+pub fn signed_u64_wrapping(s: &[u8]) -> Option<u64> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {

@@ -146,19 +146,7 @@ fn string2ull(s: &[u8]) -> Option<u64> {
         Some(i) => &s[i..],
         None => return None,
     };
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
+    super::args::signed_u64_wrapping(s)
 }
 
 /// redis `streamGenericParseIDOrReply`: `-`, `+` (unless `strict`), `<ms>` (sequence
