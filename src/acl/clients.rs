@@ -1,7 +1,6 @@
 //! What ACL changes do to connected clients, and the refusals clients see: NOPERM errors,
 //! ACL LOG entries, the disconnection of clients whose user was deleted or lost channels.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -144,8 +143,7 @@ pub fn kill_pubsub_if_needed(server: &Server, handle: &Arc<UserHandle>, new: &Us
     }
     let clients: Vec<Arc<ClientShared>> = server.clients.lock().values().cloned().collect();
     for c in clients {
-        let subscribed = c.sub_count.load(Ordering::Relaxed) + c.psub_count.load(Ordering::Relaxed);
-        if subscribed == 0 || !c.is_user(handle) {
+        if !c.in_pubsub() || !c.is_user(handle) {
             continue;
         }
         let (channels, patterns) = server.pubsub.subscriptions_of(c.id);

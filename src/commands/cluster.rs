@@ -1,9 +1,9 @@
-//! CLUSTER on a standalone server (redis `clusterCommand` with `cluster-enabled no`): every
-//! subcommand exists, with Redis's arity and flags, and answers that cluster support is
-//! disabled.
+//! CLUSTER, ASKING, READONLY and READWRITE on a standalone server (redis `clusterCommand` and
+//! friends with `cluster-enabled no`): every (sub)command exists, with Redis's arity and
+//! flags, and answers that cluster support is disabled.
 
 use super::errors::CmdError;
-use super::spec::{Group, Spec, ADMIN, LOADING, NOSCRIPT, STALE};
+use super::spec::{Group, Spec, ADMIN, FAST, LOADING, NOSCRIPT, STALE};
 use super::Ctx;
 use crate::protocol::Reply;
 
@@ -51,6 +51,21 @@ pub const COMMANDS: &[Spec] = &[
         Spec::new("cluster|slaves", 3, A, Group::Cluster, disabled),
         Spec::new("cluster|slots", 2, STALE, Group::Cluster, disabled),
     ]),
+    Spec::new("asking", 1, FAST, Group::Cluster, disabled),
+    Spec::new(
+        "readonly",
+        1,
+        LOADING | STALE | FAST,
+        Group::Cluster,
+        disabled,
+    ),
+    Spec::new(
+        "readwrite",
+        1,
+        LOADING | STALE | FAST,
+        Group::Cluster,
+        disabled,
+    ),
 ];
 
 fn disabled(_cx: &mut Ctx) -> Result<Reply, CmdError> {

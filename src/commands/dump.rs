@@ -16,6 +16,15 @@ use crate::protocol::Reply;
 pub const COMMANDS: &[Spec] = &[
     Spec::new("dump", 2, READONLY, Group::Generic, dump).keys(1, 1, 1),
     Spec::new("restore", -4, WRITE | DENYOOM, Group::Generic, restore).keys(1, 1, 1),
+    // A cluster node's RESTORE during a slot migration; standalone, plain RESTORE.
+    Spec::new(
+        "restore-asking",
+        -4,
+        WRITE | DENYOOM,
+        Group::Server,
+        restore,
+    )
+    .keys(1, 1, 1),
 ];
 
 fn dump(cx: &mut Ctx) -> Result<Reply, CmdError> {

@@ -435,9 +435,17 @@ fn stats_section(s: &Server, out: &mut String) {
     line(out, "current_eviction_exceeded_time", 0);
     line(out, "keyspace_hits", st.keyspace_hits.get());
     line(out, "keyspace_misses", st.keyspace_misses.get());
-    line(out, "pubsub_channels", s.pubsub.channel_count());
+    line(
+        out,
+        "pubsub_channels",
+        s.pubsub.channel_count(crate::server::pubsub::Space::Global),
+    );
     line(out, "pubsub_patterns", s.pubsub.numpat());
-    line(out, "pubsubshard_channels", 0);
+    line(
+        out,
+        "pubsubshard_channels",
+        s.pubsub.channel_count(crate::server::pubsub::Space::Shard),
+    );
     // No fork here: these count the snapshots that stand in for Redis's forks (BGSAVE, AOF
     // rewrites, full syncs), and how long the last one held every shard to fix its instant.
     line(

@@ -28,6 +28,7 @@ pub mod longdouble;
 pub mod migrate;
 pub mod module;
 pub mod persist;
+pub mod pubsub;
 pub mod replication;
 pub mod scripting;
 pub mod server_cmds;
@@ -129,6 +130,7 @@ impl Registry {
             migrate::COMMANDS,
             module::COMMANDS,
             server_cmds::COMMANDS,
+            pubsub::COMMANDS,
             admin::COMMANDS,
             scripting::COMMANDS,
             functions::COMMANDS,

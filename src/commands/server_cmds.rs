@@ -1,5 +1,5 @@
 //! Connection and server commands: PING ECHO QUIT RESET HELLO AUTH SELECT DBSIZE FLUSHDB
-//! FLUSHALL SWAPDB TIME SHUTDOWN, and pub/sub (SUBSCRIBE ... PUBLISH PUBSUB).
+//! FLUSHALL SWAPDB TIME SHUTDOWN MONITOR.
 
 use std::sync::atomic::Ordering;
 
@@ -8,8 +8,8 @@ use bytes::Bytes;
 use super::args::{is, parse_int};
 use super::errors::{self, CmdError};
 use super::spec::{
-    Group, Spec, ADMIN, ALLOW_BUSY, ALL_KEYS, FAST, LOADING, MAY_REPLICATE, NOSCRIPT, NO_AUTH,
-    NO_MULTI, PUBSUB, READONLY, SKIP_MONITOR, SKIP_SLOWLOG, STALE, WRITE,
+    Group, Spec, ADMIN, ALLOW_BUSY, ALL_KEYS, FAST, LOADING, NOSCRIPT, NO_AUTH, NO_MULTI, READONLY,
+    SKIP_MONITOR, SKIP_SLOWLOG, STALE, WRITE,
 };
 use super::Ctx;
 use crate::protocol::encode::Resp;
@@ -75,71 +75,11 @@ pub const COMMANDS: &[Spec] = &[
         shutdown,
     ),
     Spec::new(
-        "subscribe",
-        -2,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
-        Group::Pubsub,
-        subscribe,
-    ),
-    Spec::new(
-        "unsubscribe",
-        -1,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
-        Group::Pubsub,
-        unsubscribe,
-    ),
-    Spec::new(
-        "psubscribe",
-        -2,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
-        Group::Pubsub,
-        psubscribe,
-    ),
-    Spec::new(
-        "punsubscribe",
-        -1,
-        PUBSUB | NOSCRIPT | LOADING | STALE,
-        Group::Pubsub,
-        punsubscribe,
-    ),
-    Spec::new(
-        "publish",
-        3,
-        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
-        Group::Pubsub,
-        publish,
-    ),
-    Spec::new("pubsub", -2, 0, Group::Pubsub, container).subs(PUBSUB_SUBS),
-    Spec::new(
         "monitor",
         1,
         ADMIN | NOSCRIPT | LOADING | STALE | SKIP_MONITOR | SKIP_SLOWLOG,
         Group::Server,
         monitor,
-    ),
-];
-
-const PUBSUB_SUBS: &[Spec] = &[
-    Spec::new(
-        "pubsub|channels",
-        -2,
-        PUBSUB | LOADING | STALE,
-        Group::Pubsub,
-        pubsub_channels,
-    ),
-    Spec::new(
-        "pubsub|numsub",
-        -2,
-        PUBSUB | LOADING | STALE,
-        Group::Pubsub,
-        pubsub_numsub,
-    ),
-    Spec::new(
-        "pubsub|numpat",
-        2,
-        PUBSUB | LOADING | STALE,
-        Group::Pubsub,
-        pubsub_numpat,
     ),
 ];
 
@@ -178,8 +118,7 @@ fn quit(cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 fn reset(cx: &mut Ctx) -> Result<Reply, CmdError> {
     dispatch::end_multi(cx.server, cx.client);
-    unsubscribe_all(cx, false);
-    unsubscribe_all(cx, true);
+    super::pubsub::unsubscribe_all(cx);
     cx.server.monitors.remove(cx.client.id());
     cx.client.shared.is_monitor.store(false, Ordering::Relaxed);
     cx.client.select(0);
@@ -430,150 +369,6 @@ fn shutdown(cx: &mut Ctx) -> Result<Reply, CmdError> {
         }
         Outcome::Failed => Err(CmdError::err("Errors trying to SHUTDOWN. Check logs.")),
     }
-}
-
-fn sub_reply(kind: &'static str, name: Option<Bytes>, count: usize) -> Reply {
-    Reply::Push(vec![
-        Reply::bulk(Bytes::from_static(kind.as_bytes())),
-        name.map_or(Reply::Nil, Reply::Bulk),
-        Reply::Int(count as i64),
-    ])
-}
-
-fn sub_count(cx: &Ctx) -> usize {
-    cx.client.subs.len() + cx.client.psubs.len()
-}
-
-fn sync_counts(cx: &Ctx) {
-    cx.client
-        .shared
-        .sub_count
-        .store(cx.client.subs.len(), Ordering::Relaxed);
-    cx.client
-        .shared
-        .psub_count
-        .store(cx.client.psubs.len(), Ordering::Relaxed);
-}
-
-fn subscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    let mut out = Vec::new();
-    for ch in &cx.argv[1..] {
-        // Copies: slices would keep the read buffer they came in allocated while subscribed.
-        let ch = Bytes::copy_from_slice(ch);
-        if cx.client.subs.insert(ch.clone()) {
-            cx.server.pubsub.subscribe(ch.clone(), &cx.client.shared);
-        }
-        out.push(sub_reply("subscribe", Some(ch.clone()), sub_count(cx)));
-    }
-    sync_counts(cx);
-    Ok(Reply::Multi(out))
-}
-
-fn psubscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    let mut out = Vec::new();
-    for p in &cx.argv[1..] {
-        let p = Bytes::copy_from_slice(p);
-        if cx.client.psubs.insert(p.clone()) {
-            cx.server.pubsub.psubscribe(p.clone(), &cx.client.shared);
-        }
-        out.push(sub_reply("psubscribe", Some(p.clone()), sub_count(cx)));
-    }
-    sync_counts(cx);
-    Ok(Reply::Multi(out))
-}
-
-/// Unsubscribes from everything of one kind; returns the replies.
-fn unsubscribe_all(cx: &mut Ctx, patterns: bool) -> Vec<Reply> {
-    let names: Vec<Bytes> = if patterns {
-        cx.client.psubs.iter().cloned().collect()
-    } else {
-        cx.client.subs.iter().cloned().collect()
-    };
-    unsubscribe_names(cx, &names, patterns)
-}
-
-fn unsubscribe_names(cx: &mut Ctx, names: &[Bytes], patterns: bool) -> Vec<Reply> {
-    let kind = if patterns {
-        "punsubscribe"
-    } else {
-        "unsubscribe"
-    };
-    let mut out = Vec::new();
-    let id = cx.client.id();
-    for n in names {
-        if patterns {
-            if cx.client.psubs.remove(n) {
-                cx.server.pubsub.punsubscribe(n, id);
-            }
-        } else if cx.client.subs.remove(n) {
-            cx.server.pubsub.unsubscribe(n, id);
-        }
-        out.push(sub_reply(kind, Some(n.clone()), sub_count(cx)));
-    }
-    sync_counts(cx);
-    out
-}
-
-fn unsubscribe_generic(cx: &mut Ctx, patterns: bool) -> Result<Reply, CmdError> {
-    let kind = if patterns {
-        "punsubscribe"
-    } else {
-        "unsubscribe"
-    };
-    let mut out = if cx.argv.len() == 1 {
-        unsubscribe_all(cx, patterns)
-    } else {
-        let names = cx.argv[1..].to_vec();
-        unsubscribe_names(cx, &names, patterns)
-    };
-    if out.is_empty() {
-        out.push(sub_reply(kind, None, sub_count(cx)));
-    }
-    Ok(Reply::Multi(out))
-}
-
-fn unsubscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    unsubscribe_generic(cx, false)
-}
-
-fn punsubscribe(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    unsubscribe_generic(cx, true)
-}
-
-fn publish(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    let n = cx
-        .server
-        .pubsub
-        .publish(cx.server, &cx.argv[1], &cx.argv[2]);
-    cx.server
-        .stats
-        .pubsub_messages
-        .fetch_add(1, Ordering::Relaxed);
-    // To replicas only, never to the AOF (redis `forceCommandPropagation(PROPAGATE_REPL)`).
-    cx.db
-        .propagate_to(cx.argv.to_vec(), crate::keyspace::Effect::REPLICAS);
-    Ok(Reply::Int(n))
-}
-
-fn pubsub_channels(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    if cx.argv.len() > 3 {
-        return Err(CmdError::wrong_arity("pubsub|channels"));
-    }
-    let chans = cx.server.pubsub.channels(cx.argv.get(2).map(|b| &b[..]));
-    Ok(Reply::array_of_bulks(chans))
-}
-
-fn pubsub_numsub(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    let mut out = Vec::new();
-    for ch in &cx.argv[2..] {
-        out.push(Reply::Bulk(ch.clone()));
-        out.push(Reply::Int(cx.server.pubsub.numsub(ch) as i64));
-    }
-    Ok(Reply::Array(out))
-}
-
-fn pubsub_numpat(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    Ok(Reply::Int(cx.server.pubsub.numpat() as i64))
 }
 
 fn monitor(cx: &mut Ctx) -> Result<Reply, CmdError> {

@@ -62,6 +62,8 @@ pub struct ClientShared {
     pub dirty_cas: AtomicBool,
     pub sub_count: AtomicUsize,
     pub psub_count: AtomicUsize,
+    /// Shard channels (SSUBSCRIBE).
+    pub ssub_count: AtomicUsize,
     pub in_multi: AtomicBool,
     pub is_replica: AtomicBool,
     pub is_master: AtomicBool,
@@ -104,6 +106,14 @@ impl ClientShared {
             .as_ref()
             .is_some_and(|u| Arc::ptr_eq(u, user))
     }
+
+    /// Subscribed to any channel, pattern or shard channel (redis CLIENT_PUBSUB).
+    pub fn in_pubsub(&self) -> bool {
+        self.sub_count.load(Ordering::Relaxed)
+            + self.psub_count.load(Ordering::Relaxed)
+            + self.ssub_count.load(Ordering::Relaxed)
+            > 0
+    }
 }
 
 /// State owned by a connection's task.
@@ -118,6 +128,8 @@ pub struct Client {
     pub watched: Vec<(usize, Bytes)>,
     pub subs: HashSet<Bytes>,
     pub psubs: HashSet<Bytes>,
+    /// Shard channels (SSUBSCRIBE).
+    pub ssubs: HashSet<Bytes>,
     pub reply_mode: ReplyMode,
     /// QUIT, or a protocol error: close once the pending replies are written.
     pub close_after_reply: bool,
@@ -203,6 +215,7 @@ impl Client {
             watched: Vec::new(),
             subs: HashSet::new(),
             psubs: HashSet::new(),
+            ssubs: HashSet::new(),
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             is_master_link: false,
@@ -225,9 +238,9 @@ impl Client {
         self.shared.id
     }
 
-    /// Subscribed to any channel or pattern (RESP2 then restricts commands).
+    /// Subscribed to any channel, pattern or shard channel (RESP2 then restricts commands).
     pub fn in_pubsub(&self) -> bool {
-        !self.subs.is_empty() || !self.psubs.is_empty()
+        !self.subs.is_empty() || !self.psubs.is_empty() || !self.ssubs.is_empty()
     }
 
     /// Logs the client in as `user`.

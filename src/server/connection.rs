@@ -63,6 +63,7 @@ fn new_shared(
         dirty_cas: AtomicBool::new(false),
         sub_count: AtomicUsize::new(0),
         psub_count: AtomicUsize::new(0),
+        ssub_count: AtomicUsize::new(0),
         in_multi: AtomicBool::new(false),
         is_replica: AtomicBool::new(false),
         is_master: AtomicBool::new(false),
@@ -89,6 +90,11 @@ pub fn unregister(server: &Server, client: &mut Client) {
     }
     for p in client.psubs.drain() {
         server.pubsub.punsubscribe(&p, id);
+    }
+    for ch in client.ssubs.drain() {
+        server
+            .pubsub
+            .unsubscribe_in(crate::server::pubsub::Space::Shard, &ch, id);
     }
     dispatch::unwatch_all(server, client);
     server.monitors.remove(id);

@@ -185,7 +185,7 @@ pub fn class(c: &ClientShared) -> Class {
         Class::Normal
     } else if c.is_replica.load(Ordering::Relaxed) && !c.is_monitor.load(Ordering::Relaxed) {
         Class::Replica
-    } else if c.sub_count.load(Ordering::Relaxed) + c.psub_count.load(Ordering::Relaxed) > 0 {
+    } else if c.in_pubsub() {
         Class::Pubsub
     } else {
         Class::Normal

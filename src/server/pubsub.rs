@@ -17,19 +17,43 @@ type Subscribers = HashMap<u64, Arc<ClientShared>>;
 pub struct PubSub {
     channels: Mutex<HashMap<Bytes, Subscribers>>,
     patterns: Mutex<HashMap<Bytes, Subscribers>>,
+    /// Shard channels (SSUBSCRIBE): their own namespace, no patterns.
+    shard: Mutex<HashMap<Bytes, Subscribers>>,
+}
+
+/// The two channel namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    Global,
+    Shard,
 }
 
 impl PubSub {
+    fn space(&self, space: Space) -> &Mutex<HashMap<Bytes, Subscribers>> {
+        match space {
+            Space::Global => &self.channels,
+            Space::Shard => &self.shard,
+        }
+    }
+
     pub fn subscribe(&self, channel: Bytes, c: &Arc<ClientShared>) {
-        self.channels
+        self.subscribe_in(Space::Global, channel, c)
+    }
+
+    pub fn unsubscribe(&self, channel: &[u8], id: u64) {
+        self.unsubscribe_in(Space::Global, channel, id)
+    }
+
+    pub fn subscribe_in(&self, space: Space, channel: Bytes, c: &Arc<ClientShared>) {
+        self.space(space)
             .lock()
             .entry(channel)
             .or_default()
             .insert(c.id, c.clone());
     }
 
-    pub fn unsubscribe(&self, channel: &[u8], id: u64) {
-        let mut m = self.channels.lock();
+    pub fn unsubscribe_in(&self, space: Space, channel: &[u8], id: u64) {
+        let mut m = self.space(space).lock();
         if let Some(s) = m.get_mut(channel) {
             s.remove(&id);
             if s.is_empty() {
@@ -56,13 +80,28 @@ impl PubSub {
         }
     }
 
-    /// Delivers a message; returns the number of receivers (PUBLISH's reply). Each message is
-    /// encoded once per protocol version and shared by its receivers.
+    /// Delivers a message; returns the number of receivers (PUBLISH's and SPUBLISH's reply).
+    /// Each message is encoded once per protocol version and shared by its receivers. Shard
+    /// channels ignore patterns.
     pub fn publish(&self, server: &Server, channel: &Bytes, message: &Bytes) -> i64 {
+        self.publish_in(server, Space::Global, channel, message)
+    }
+
+    pub fn publish_in(
+        &self,
+        server: &Server,
+        space: Space,
+        channel: &Bytes,
+        message: &Bytes,
+    ) -> i64 {
         let mut n = 0;
-        if let Some(subs) = self.channels.lock().get(channel) {
+        if let Some(subs) = self.space(space).lock().get(channel) {
+            let kind: &'static [u8] = match space {
+                Space::Global => b"message",
+                Space::Shard => b"smessage",
+            };
             let mut enc = Encoded::new(Reply::Push(vec![
-                Reply::bulk(Bytes::from_static(b"message")),
+                Reply::bulk(Bytes::from_static(kind)),
                 Reply::Bulk(channel.clone()),
                 Reply::Bulk(message.clone()),
             ]));
@@ -70,6 +109,9 @@ impl PubSub {
                 c.push(server, enc.get(c));
                 n += 1;
             }
+        }
+        if space == Space::Shard {
+            return n;
         }
         for (pat, subs) in self.patterns.lock().iter() {
             if crate::util::glob_match(pat, channel, false) {
@@ -88,9 +130,9 @@ impl PubSub {
         n
     }
 
-    /// Active channels matching an optional pattern (PUBSUB CHANNELS).
-    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        self.channels
+    /// Active channels matching an optional pattern (PUBSUB CHANNELS / SHARDCHANNELS).
+    pub fn channels(&self, space: Space, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.space(space)
             .lock()
             .keys()
             .filter(|c| pattern.is_none_or(|p| crate::util::glob_match(p, c, false)))
@@ -98,16 +140,16 @@ impl PubSub {
             .collect()
     }
 
-    pub fn numsub(&self, channel: &[u8]) -> usize {
-        self.channels.lock().get(channel).map_or(0, |s| s.len())
+    pub fn numsub(&self, space: Space, channel: &[u8]) -> usize {
+        self.space(space).lock().get(channel).map_or(0, |s| s.len())
     }
 
     pub fn numpat(&self) -> usize {
         self.patterns.lock().len()
     }
 
-    /// The channels and patterns client `id` is subscribed to (for ACL changes, which must
-    /// look at other clients' subscriptions).
+    /// The channels (global and shard ones) and patterns client `id` is subscribed to (for ACL
+    /// changes, which must look at other clients' subscriptions).
     pub fn subscriptions_of(&self, id: u64) -> (Vec<Bytes>, Vec<Bytes>) {
         let of = |m: &HashMap<Bytes, Subscribers>| -> Vec<Bytes> {
             m.iter()
@@ -115,11 +157,13 @@ impl PubSub {
                 .map(|(k, _)| k.clone())
                 .collect()
         };
-        (of(&self.channels.lock()), of(&self.patterns.lock()))
+        let mut channels = of(&self.channels.lock());
+        channels.extend(of(&self.shard.lock()));
+        (channels, of(&self.patterns.lock()))
     }
 
-    pub fn channel_count(&self) -> usize {
-        self.channels.lock().len()
+    pub fn channel_count(&self, space: Space) -> usize {
+        self.space(space).lock().len()
     }
 }
 

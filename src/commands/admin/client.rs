@@ -129,7 +129,7 @@ fn type_of(c: &ClientShared) -> ClientType {
         ClientType::Master
     } else if c.is_replica.load(Ordering::Relaxed) && !c.is_monitor.load(Ordering::Relaxed) {
         ClientType::Replica
-    } else if c.sub_count.load(Ordering::Relaxed) + c.psub_count.load(Ordering::Relaxed) > 0 {
+    } else if c.in_pubsub() {
         ClientType::Pubsub
     } else {
         ClientType::Normal
@@ -148,7 +148,7 @@ fn flags(c: &ClientShared) -> String {
     if c.is_master.load(Ordering::Relaxed) {
         f.push('M');
     }
-    if c.sub_count.load(Ordering::Relaxed) + c.psub_count.load(Ordering::Relaxed) > 0 {
+    if c.in_pubsub() {
         f.push('P');
     }
     if c.in_multi.load(Ordering::Relaxed) {
@@ -231,7 +231,7 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
     let mut s = String::with_capacity(300);
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -243,6 +243,7 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
         c.db.load(Ordering::Relaxed),
         sub,
         psub,
+        c.ssub_count.load(Ordering::Relaxed),
         multi,
         qbuf,
         qbuf_free,
