@@ -192,7 +192,7 @@ fn clients_section(s: &Server, out: &mut String) {
     line(out, "client_recent_max_input_buffer", max_in);
     line(out, "client_recent_max_output_buffer", max_out);
     line(out, "blocked_clients", s.blocking.count());
-    line(out, "tracking_clients", 0);
+    line(out, "tracking_clients", s.tracking.counts().0);
     line(out, "clients_in_timeout_table", s.blocking.with_timeout());
 }
 
@@ -287,6 +287,8 @@ fn memory_section(s: &Server, out: &mut String) {
         "mem_fragmentation_ratio",
         format!("{:.2}", resident as f64 / used.max(1) as f64),
     );
+    // What eviction leaves out of used memory (the replication buffers, `evict.rs`).
+    line(out, "mem_not_counted_for_evict", repl);
     line(out, "mem_replication_backlog", repl);
     line(out, "mem_total_replication_buffers", repl);
     line(out, "mem_clients_slaves", replicas);
@@ -467,13 +469,14 @@ fn stats_section(s: &Server, out: &mut String) {
         "active_defrag_key_misses",
         "total_active_defrag_time",
         "current_active_defrag_time",
-        "tracking_total_keys",
-        "tracking_total_items",
-        "tracking_total_prefixes",
-        "unexpected_error_replies",
     ] {
         line(out, k, 0);
     }
+    let (_, keys, items, prefixes) = s.tracking.counts();
+    line(out, "tracking_total_keys", keys);
+    line(out, "tracking_total_items", items);
+    line(out, "tracking_total_prefixes", prefixes);
+    line(out, "unexpected_error_replies", 0);
     line(out, "total_error_replies", St::get(&st.total_error_replies));
     line(out, "dump_payload_sanitizations", 0);
     line(

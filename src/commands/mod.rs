@@ -24,6 +24,7 @@ pub mod hll;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod lolwut;
 pub mod longdouble;
 pub mod migrate;
 pub mod module;
@@ -131,6 +132,7 @@ impl Registry {
             module::COMMANDS,
             server_cmds::COMMANDS,
             pubsub::COMMANDS,
+            lolwut::COMMANDS,
             admin::COMMANDS,
             scripting::COMMANDS,
             functions::COMMANDS,

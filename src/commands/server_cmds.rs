@@ -119,6 +119,7 @@ fn quit(cx: &mut Ctx) -> Result<Reply, CmdError> {
 fn reset(cx: &mut Ctx) -> Result<Reply, CmdError> {
     dispatch::end_multi(cx.server, cx.client);
     super::pubsub::unsubscribe_all(cx);
+    cx.server.tracking.disable(cx.client.id());
     cx.server.monitors.remove(cx.client.id());
     cx.client.shared.is_monitor.store(false, Ordering::Relaxed);
     cx.client.select(0);

@@ -28,6 +28,8 @@ pub struct Effect {
     pub db: usize,
     pub argv: Vec<Bytes>,
     pub target: u8,
+    /// The deletion of an expired key (no client's doing, for CLIENT TRACKING's NOLOOP).
+    pub expired: bool,
 }
 
 impl Effect {
@@ -41,6 +43,7 @@ impl Effect {
             db,
             argv,
             target: Effect::ALL,
+            expired: false,
         }
     }
 }
@@ -65,6 +68,9 @@ pub struct Db<'a> {
     pub touched: Vec<(usize, Bytes)>,
     /// Whole databases modified (FLUSHDB, SWAPDB): WATCHers of any key there are dirtied.
     pub touched_dbs: Vec<usize>,
+    /// How many of `effects` and `touched` CLIENT TRACKING has seen (it sees each command's
+    /// changes when the command ends, inside a transaction or a script too).
+    pub tracked: (usize, usize),
     /// How access clocks are kept (LRU seconds or LFU counters), read once per command.
     pub access: Access,
     /// Record the keys this command creates in `created` (only while `new` keyspace events
@@ -96,6 +102,7 @@ impl<'a> Db<'a> {
             stats: LookupStats::default(),
             touched: Vec::new(),
             touched_dbs: Vec::new(),
+            tracked: (0, 0),
             access,
             record_new: false,
             created: Vec::new(),
@@ -173,6 +180,7 @@ impl<'a> Db<'a> {
             db: self.index,
             argv,
             target,
+            expired: false,
         });
     }
 
@@ -210,8 +218,10 @@ impl<'a> Db<'a> {
                 t.map.swap_remove(key);
                 self.stats.expired += 1;
                 let k = Bytes::copy_from_slice(key);
-                self.effects
-                    .push(Effect::new(db, vec![Bytes::from_static(b"DEL"), k.clone()]));
+                self.effects.push(Effect {
+                    expired: true,
+                    ..Effect::new(db, vec![Bytes::from_static(b"DEL"), k.clone()])
+                });
                 self.touched.push((db, k));
                 true
             }

@@ -288,6 +288,7 @@ impl Staged {
         server.scripting.install_functions(self.functions);
         let old = server.keyspace.install(self.tables);
         server.watches.touch_db(None);
+        server.tracking.flushed(server);
         crate::util::drop_in_background(old);
         self.report
     }
@@ -299,6 +300,7 @@ impl Staged {
         server.scripting.install_functions(self.functions);
         let old = server.keyspace.install_locked(all, self.tables);
         server.watches.touch_db(None);
+        server.tracking.flushed(server);
         crate::util::drop_in_background(old);
         self.report
     }
@@ -358,6 +360,7 @@ impl Staged {
 pub fn flush_dataset(server: &Server) {
     let old = server.keyspace.install(server.keyspace.empty_tables());
     server.watches.touch_db(None);
+    server.tracking.flushed(server);
     crate::util::drop_in_background(old);
 }
 
@@ -379,5 +382,6 @@ pub fn empty_locked(server: &Server, all: &mut Locked<'_>) {
         .keyspace
         .install_locked(all, server.keyspace.empty_tables());
     server.watches.touch_db(None);
+    server.tracking.flushed(server);
     crate::util::drop_in_background(old);
 }

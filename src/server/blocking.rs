@@ -338,6 +338,12 @@ pub fn serve_ready<'k>(server: &'k Server, mut db: Db<'k>, ready: Vec<(usize, By
                     mode,
                 );
             }
+            // The waiter's command runs as its client's (redis `current_client`).
+            let _running = super::tracking::Scope::enter(super::tracking::Running {
+                client: Some(w.client.id),
+                in_call: true,
+                by: Some(w.client.id),
+            });
             let served = serve_one(server, &mut db, &w, want, spec, &argv, &key);
             // What it changed (a pop, the push of BLMOVE, or just the lazy expiry of `key`)
             // goes out now, and may make more keys ready.

@@ -97,6 +97,7 @@ pub fn unregister(server: &Server, client: &mut Client) {
             .unsubscribe_in(crate::server::pubsub::Space::Shard, &ch, id);
     }
     dispatch::unwatch_all(server, client);
+    server.tracking.client_gone(id);
     server.monitors.remove(id);
     server.clients.lock().remove(&id);
 }
@@ -196,9 +197,14 @@ pub async fn serve<S>(
                                 }
                             }
                             let mut reply = dispatch::process(&server, &mut client, &argv);
+                            let mut own = server.tracking.take_own(client.id());
                             if let Some(b) = client.blocked.take() {
                                 slot.disarm();
                                 // Everything before the blocking command goes out first.
+                                if let Some(o) = own.take() {
+                                    out.extend_from_slice(&o.before);
+                                    out.extend_from_slice(&o.after);
+                                }
                                 if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
                                     client.close_after_reply = true;
                                     break;
@@ -214,8 +220,18 @@ pub async fn serve<S>(
                                         break;
                                     }
                                 }
+                                own = server.tracking.take_own(client.id());
                             }
-                            emit(&mut client, &reply, &mut out);
+                            // Invalidations for this client go around its reply as Redis
+                            // writes them (server/tracking.rs).
+                            match own {
+                                None => emit(&mut client, &reply, &mut out),
+                                Some(o) => {
+                                    out.extend_from_slice(&o.before);
+                                    emit(&mut client, &reply, &mut out);
+                                    out.extend_from_slice(&o.after);
+                                }
+                            }
                             // Over the output buffer limit: the client is closed, nothing of the
                             // batch is written and the rest of it is not run.
                             if out.len() > client.shared.obuf.rbs.load(Ordering::Relaxed)
@@ -239,6 +255,9 @@ pub async fn serve<S>(
                 if client.shared.obuf.closing() {
                     break;
                 }
+                // BCAST invalidations of the batch's writes, as Redis sends them before it
+                // sleeps.
+                server.tracking.broadcast(&server);
                 qb.publish(&client.shared);
                 if qb.buf.len() as u64 > query_limit {
                     let head = crate::util::repr(&qb.buf[..qb.buf.len().min(64)]);

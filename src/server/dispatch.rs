@@ -130,6 +130,26 @@ fn reject(server: &Server, client: &mut Client, id: Option<usize>, e: CmdError) 
 /// Processes one request from a client and returns its reply: the checks of redis
 /// `processCommand`, in its order, then the command runs or is queued inside MULTI.
 pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
+    let id = client.id();
+    let _running = super::tracking::Scope::enter(super::tracking::Running {
+        client: Some(id),
+        in_call: false,
+        by: Some(id),
+    });
+    let reply = check_and_run(server, client, argv);
+    // CLIENT CACHING applies to the next command, or to the whole transaction (redis
+    // `resetClient`).
+    if server.tracking.engaged() && client.multi.is_none() && !is_client_command(argv) {
+        server.tracking.clear_caching(id);
+    }
+    reply
+}
+
+fn is_client_command(argv: &[Bytes]) -> bool {
+    argv[0].eq_ignore_ascii_case(b"client")
+}
+
+fn check_and_run(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
     // A script runs with every shard locked: wait for it (Redis reads nothing meanwhile),
     // until it ends or runs past busy-reply-threshold. The master's stream waits it out.
     let running = &server.scripting.running;
@@ -183,6 +203,9 @@ pub fn process(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply {
     let traits = Traits::of(server, spec, client, argv);
     if let Err(e) = super::evict::check_oom(server, client, spec, traits.denyoom) {
         return reject(server, client, Some(id), e);
+    }
+    if server.tracking.engaged() {
+        server.tracking.limit(server);
     }
     if !busy && crate::commands::scripting::runs_script(spec.name) {
         // Whether memory is over maxmemory as the script starts (redis
@@ -361,6 +384,13 @@ pub fn call(
     spec: &'static Spec,
     argv: &[Bytes],
 ) -> Reply {
+    let me = client.id();
+    let script = crate::commands::scripting::runs_script(spec.name);
+    let _running = super::tracking::Scope::enter(super::tracking::Running {
+        client: Some(me),
+        in_call: true,
+        by: (!script).then_some(me),
+    });
     let locked = match lock_set(server, spec, argv, client) {
         None => server.keyspace.lock_all(),
         Some(shards) => server.keyspace.lock_shards(shards),
@@ -380,6 +410,12 @@ pub fn call(
         (spec.handler)(&mut cx)
     };
     let usec = start.elapsed().as_micros() as u64;
+    if server.tracking.engaged() {
+        track_changes(server, &mut db);
+        if reads_keys(spec) {
+            remember_keys(server, me, spec, argv);
+        }
+    }
     if mode == ExpireMode::Hide && server.is_replica() && !db.effects.is_empty() {
         let written = effect_keys(&db.effects);
         crate::replication::writable::remember(server, &mut db, written);
@@ -440,6 +476,22 @@ pub fn call_nested(
         (spec.handler)(&mut sub)
     };
     let usec = start.elapsed().as_micros() as u64;
+    if cx.server.tracking.engaged() {
+        track_changes(cx.server, cx.db);
+        if reads_keys(spec) {
+            // A script's reads make its caller track the keys the script declared.
+            let outer = if from_script {
+                resolve(cx.argv).ok()
+            } else {
+                None
+            };
+            match outer {
+                Some((_, script)) => remember_keys(cx.server, cx.client.id(), script, cx.argv),
+                None if !from_script => remember_keys(cx.server, cx.client.id(), spec, argv),
+                None => {}
+            }
+        }
+    }
     super::notify::after_command(
         cx.server,
         spec.name,
@@ -456,6 +508,24 @@ pub fn call_nested(
         Ok(r) => r,
         Err(e) if std::mem::take(&mut cx.client.error_counted) => Reply::Error(e.0),
         Err(e) => error_reply(cx.server, e),
+    }
+}
+
+/// Whether a command's keys are remembered for a tracking client: read-only commands, but
+/// not the read-only script commands (a script's own reads decide, redis `call`).
+fn reads_keys(spec: &Spec) -> bool {
+    spec.has(spec::READONLY) && !matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
+}
+
+fn remember_keys(server: &Server, client: u64, spec: &Spec, argv: &[Bytes]) {
+    if spec.has(spec::PUBSUB) {
+        return;
+    }
+    let positions = spec.key_positions(argv);
+    if !positions.is_empty() {
+        server
+            .tracking
+            .remember(client, positions.iter().filter_map(|&p| argv.get(p)));
     }
 }
 
@@ -481,6 +551,7 @@ pub fn publish_effects(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> 
     let ready = publish_and_keep(server, db);
     db.effects.clear();
     db.touched.clear();
+    db.tracked = (0, 0);
     db.created.clear();
     db.events.clear();
     db.stats = Default::default();
@@ -510,6 +581,9 @@ fn publish_and_keep(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> {
             .watches
             .touch(&keys, |d, k| db.peek_in(d, k).is_some());
     }
+    if server.tracking.engaged() {
+        track_changes(server, db);
+    }
     let mut ready = Vec::new();
     if blocked && !(changed.is_empty() && db.touched_dbs.is_empty()) {
         ready = server.blocking.ready_among(&changed, &db.touched_dbs);
@@ -522,6 +596,58 @@ fn publish_and_keep(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> {
         .fetch_add(db.effects.len() as u64, Ordering::Relaxed);
     server.replication_feed(&db.effects);
     ready
+}
+
+/// Tells CLIENT TRACKING what changed since it last looked, in the order it happened: the
+/// keys of the effects (a flush is every key), then keys modified without an effect of their
+/// own. Called as each command ends, before its reads are remembered, as Redis invalidates a
+/// key when it changes.
+pub fn track_changes(server: &Server, db: &mut Db<'_>) {
+    let (from_effects, from_touched) = db.tracked;
+    db.tracked = (db.effects.len(), db.touched.len());
+    // A script's redis.set_repl may have dropped effects since: nothing is seen twice.
+    let effects = db.effects.get(from_effects..).unwrap_or_default();
+    let touched = db.touched.get(from_touched..).unwrap_or_default();
+    if effects.is_empty() && touched.is_empty() {
+        return;
+    }
+    server
+        .tracking
+        .modified(server, &tracking_changes(effects, touched));
+}
+
+fn tracking_changes(
+    effects: &[crate::keyspace::Effect],
+    touched: &[(usize, Bytes)],
+) -> Vec<super::tracking::Change> {
+    use super::tracking::Change;
+    let by = super::tracking::running().by;
+    let mut out = Vec::new();
+    let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+    for e in effects {
+        let Ok((_, spec)) = resolve(&e.argv) else {
+            continue;
+        };
+        if matches!(spec.name, "flushdb" | "flushall") {
+            out.push(Change::Flush);
+            continue;
+        }
+        if spec.has(spec::PUBSUB) {
+            continue;
+        }
+        for p in spec.key_positions(&e.argv) {
+            let key = e.argv[p].clone();
+            seen.insert(&e.argv[p]);
+            let by = if e.expired { None } else { by };
+            out.push(Change::Key { key, by });
+        }
+    }
+    for (_, k) in touched {
+        if seen.insert(k) {
+            out.push(Change::Key { key: k.clone(), by });
+        }
+    }
+    out
 }
 
 /// The keys the effects modify: the keys of the commands they propagate, with their database.

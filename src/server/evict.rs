@@ -1,5 +1,6 @@
 //! `maxmemory`: key eviction by `maxmemory-policy` (redis `evict.c`), run by the dispatcher
-//! before a command that may grow memory (DENYOOM, EXEC of such, or anything queued in MULTI).
+//! before every command; one that may grow memory (DENYOOM, EXEC of such, or anything queued
+//! in MULTI) is refused when memory stays over the limit.
 //!
 //! Used memory is jemalloc's allocated bytes minus the replication backlog (redis
 //! `freeMemoryGetNotCountedMemory`), re-read at most once a millisecond; each eviction lowers
@@ -30,24 +31,32 @@ const MAX_KEYS_PER_CALL: usize = 10_000;
 /// How long a used-memory reading is reused (jemalloc's stats refresh is not free).
 const MEASURE_EVERY_US: i64 = 1000;
 
-/// Process-wide (jemalloc's figure is per process): time of the last reading and its value.
+/// Process-wide (jemalloc's figure is per process): time of the last reading, its value, and
+/// the change counter then.
 static MEASURED_AT_US: AtomicI64 = AtomicI64::new(0);
 static MEASURED: AtomicU64 = AtomicU64::new(0);
+static MEASURED_DIRTY: AtomicU64 = AtomicU64::new(0);
 
-fn used_memory() -> u64 {
+/// A reading is reused for a while, but not past a write: the command after one that grew
+/// the dataset sees the growth, as in Redis.
+fn used_memory(server: &Server) -> u64 {
     let now = crate::util::now_us();
-    if now - MEASURED_AT_US.load(Ordering::Relaxed) < MEASURE_EVERY_US {
+    let dirty = server.stats.dirty.load(Ordering::Relaxed);
+    if now - MEASURED_AT_US.load(Ordering::Relaxed) < MEASURE_EVERY_US
+        && MEASURED_DIRTY.load(Ordering::Relaxed) == dirty
+    {
         return MEASURED.load(Ordering::Relaxed);
     }
     let used = super::memory::used_memory();
     MEASURED.store(used, Ordering::Relaxed);
     MEASURED_AT_US.store(now, Ordering::Relaxed);
+    MEASURED_DIRTY.store(dirty, Ordering::Relaxed);
     used
 }
 
 /// Memory counted against `maxmemory` (redis `getMaxmemoryState`).
 fn counted_memory(server: &Server) -> u64 {
-    used_memory().saturating_sub(server.repl.stream.memory())
+    used_memory(server).saturating_sub(server.repl.stream.memory())
 }
 
 /// The dispatcher's OOM check (redis `processCommand`): evicts if needed, and refuses the
@@ -58,15 +67,14 @@ pub fn check_oom(
     cmd: &Spec,
     denyoom: bool,
 ) -> Result<(), CmdError> {
+    if client.is_master_link || crate::commands::admin::hot_config(server).maxmemory == 0 {
+        return Ok(());
+    }
+    // Every command evicts (a read too); only those that may grow memory are refused.
+    let fits = perform_evictions(server);
     let queued =
         client.multi.is_some() && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
-    if !(denyoom || queued) || client.is_master_link {
-        return Ok(());
-    }
-    if crate::commands::admin::hot_config(server).maxmemory == 0 {
-        return Ok(());
-    }
-    if perform_evictions(server) {
+    if fits || !(denyoom || queued) {
         Ok(())
     } else {
         Err(errors::OOM)
@@ -250,6 +258,9 @@ fn evict_key(server: &Server, st: &Settings, shard: usize, db: usize, key: &Byte
             .filter_map(|e| e.argv.get(1).map(|k| (e.db, k.clone())))
             .collect();
         server.watches.touch(&touched, |_, _| false);
+        server
+            .tracking
+            .keys_deleted(server, touched.into_iter().map(|(_, k)| k));
         server.replication_feed(&view.effects);
     }
     super::stats::Stats::add(&server.stats.expired_keys, view.stats.expired);

@@ -62,7 +62,8 @@ pub fn active_expire_cycle(server: &Server) {
                         &k,
                         db,
                     );
-                    server.watches.touch(&[(db, k)], |_, _| false);
+                    server.watches.touch(&[(db, k.clone())], |_, _| false);
+                    server.tracking.keys_deleted(server, std::iter::once(k));
                     server.replication_feed(std::slice::from_ref(&effect));
                 }
                 if found * 100 <= sampled * REPEAT_PERCENT || start.elapsed() > budget {

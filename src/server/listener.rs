@@ -289,6 +289,10 @@ async fn cron(server: Arc<Server>) {
         } else if server.active_expire_enabled.load(Ordering::Relaxed) && server.is_replica() {
             crate::replication::writable::expire_local_keys(&server);
         }
+        if server.tracking.engaged() {
+            server.tracking.limit(&server);
+            server.tracking.broadcast(&server);
+        }
         crate::replication::master::start_pending_syncs(&server);
         crate::persistence::aof::rewrite::cron(&server);
         crate::server::shutdown::cron(&server);

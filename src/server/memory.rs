@@ -1,11 +1,19 @@
 //! Memory figures from the allocator (INFO memory `used_memory`, maxmemory checks).
 
-/// Bytes currently allocated by the process (jemalloc `stats.allocated`).
+/// Bytes currently allocated by the process (jemalloc `stats.allocated`), less the freed
+/// blocks its threads' caches hold (`tcache_bytes` of all arenas), which it counts as
+/// allocated: Redis's own counter only counts live allocations.
 pub fn used_memory() -> u64 {
     let _ = tikv_jemalloc_ctl::epoch::advance();
-    tikv_jemalloc_ctl::stats::allocated::read()
+    let allocated = tikv_jemalloc_ctl::stats::allocated::read()
         .map(|v| v as u64)
-        .unwrap_or(0)
+        .unwrap_or(0);
+    // SAFETY: the name is a NUL-terminated jemalloc statistic whose value is a size_t.
+    let cached =
+        unsafe { tikv_jemalloc_ctl::raw::read::<usize>(b"stats.arenas.4096.tcache_bytes\0") }
+            .map(|v| v as u64)
+            .unwrap_or(0);
+    allocated.saturating_sub(cached)
 }
 
 /// Bytes in active pages (closest to what Redis calls RSS-ish allocator usage).

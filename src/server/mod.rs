@@ -22,6 +22,7 @@ pub mod shutdown;
 pub mod slowlog;
 pub mod startup;
 pub mod stats;
+pub mod tracking;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -60,6 +61,8 @@ pub struct Server {
     pub next_client_id: AtomicU64,
     pub pubsub: pubsub::PubSub,
     pub watches: watch::Watches,
+    /// CLIENT TRACKING's table and settings.
+    pub tracking: tracking::Tracking,
     pub slowlog: slowlog::Slowlog,
     pub monitors: Monitors,
     pub started: Instant,
@@ -117,6 +120,7 @@ impl Server {
             next_client_id: AtomicU64::new(3),
             pubsub: pubsub::PubSub::default(),
             watches: watch::Watches::default(),
+            tracking: tracking::Tracking::default(),
             slowlog: slowlog::Slowlog::default(),
             monitors: Monitors::default(),
             hot,
@@ -153,6 +157,10 @@ impl Server {
         let _ = oom::apply(&cfg, self.is_replica());
         self.keyspace.limits.store(&limits_of(&cfg));
         self.keyspace.access.store(access_of(&cfg));
+        let max_keys = cfg
+            .get("tracking-table-max-keys")
+            .and_then(|v| v.parse().ok());
+        self.tracking.set_max_keys(max_keys.unwrap_or(1_000_000));
         let l = cfg.client_output_buffer_limit.replica;
         self.repl.stream.set_limits(
             cfg.repl_backlog_size,

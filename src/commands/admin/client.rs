@@ -1,8 +1,6 @@
 //! CLIENT ID | INFO | LIST | KILL | SETNAME | GETNAME | PAUSE | UNPAUSE | NO-EVICT | REPLY |
-//! CACHING | GETREDIR | TRACKINGINFO | UNBLOCK | HELP (redis `networking.c` `clientCommand`).
-//!
-//! Client tracking is not implemented: GETREDIR, TRACKINGINFO and CACHING answer as Redis does
-//! for a client that never enabled it, and CLIENT TRACKING is not registered.
+//! TRACKING | CACHING | GETREDIR | TRACKINGINFO | UNBLOCK | HELP (redis `networking.c`
+//! `clientCommand`); the tracking subcommands are in `tracking.rs`.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -15,6 +13,7 @@ use super::super::errors::{self, CmdError};
 use super::super::server_cmds::container;
 use super::super::spec::{Group, Spec, ADMIN, LOADING, NOSCRIPT, STALE};
 use super::super::Ctx;
+use super::tracking;
 use crate::protocol::Reply;
 use crate::server::client::{Client, ClientShared, Push, ReplyMode};
 
@@ -34,9 +33,28 @@ const SUBS: &[Spec] = &[
     Spec::new("client|unpause", 2, A, Group::Connection, unpause),
     Spec::new("client|no-evict", 3, A, Group::Connection, no_evict),
     Spec::new("client|reply", 3, C, Group::Connection, reply),
-    Spec::new("client|caching", 3, C, Group::Connection, caching),
-    Spec::new("client|getredir", 2, C, Group::Connection, getredir),
-    Spec::new("client|trackinginfo", 2, C, Group::Connection, trackinginfo),
+    Spec::new(
+        "client|tracking",
+        -3,
+        C,
+        Group::Connection,
+        tracking::tracking,
+    ),
+    Spec::new("client|caching", 3, C, Group::Connection, tracking::caching),
+    Spec::new(
+        "client|getredir",
+        2,
+        C,
+        Group::Connection,
+        tracking::getredir,
+    ),
+    Spec::new(
+        "client|trackinginfo",
+        2,
+        C,
+        Group::Connection,
+        tracking::trackinginfo,
+    ),
     Spec::new("client|unblock", -3, A, Group::Connection, unblock),
     Spec::new("client|help", 2, LOADING | STALE, Group::Connection, help),
 ];
@@ -137,7 +155,7 @@ fn type_of(c: &ClientShared) -> ClientType {
 }
 
 /// The flags field in redis `catClientInfoString` order.
-fn flags(c: &ClientShared) -> String {
+fn flags(c: &ClientShared, t: &crate::server::tracking::Settings) -> String {
     let mut f = String::new();
     let monitor = c.is_monitor.load(Ordering::Relaxed);
     if monitor {
@@ -157,6 +175,7 @@ fn flags(c: &ClientShared) -> String {
     if c.is_blocked.load(Ordering::Relaxed) {
         f.push('b');
     }
+    tracking::flag_letters(t, &mut f);
     if c.dirty_cas.load(Ordering::Relaxed) {
         f.push('d');
     }
@@ -186,7 +205,12 @@ const CLIENT_BASE_MEM: usize = 1856;
 const REPLY_BUF: usize = 16 * 1024 + 4 * 1024;
 
 /// One line of CLIENT LIST, in redis 7.0.15's field order, without the trailing newline.
-fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
+fn info_line(
+    c: &ClientShared,
+    own: Option<&Own>,
+    now_ms: i64,
+    t: &crate::server::tracking::Settings,
+) -> String {
     let name = c.name.lock().clone().unwrap_or_default();
     let age = c.created.elapsed().as_secs();
     let idle = (now_ms - c.last_interaction.load(Ordering::Relaxed)).max(0) / 1000;
@@ -231,7 +255,7 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
     let mut s = String::with_capacity(300);
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -239,7 +263,7 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
         String::from_utf8_lossy(&name),
         age,
         idle,
-        flags(c),
+        flags(c, t),
         c.db.load(Ordering::Relaxed),
         sub,
         psub,
@@ -257,6 +281,7 @@ fn info_line(c: &ClientShared, own: Option<&Own>, now_ms: i64) -> String {
         tot_mem,
         cmd,
         c.user_name(),
+        tracking::redirect_of(t),
         c.resp.load(Ordering::Relaxed),
     );
     s
@@ -277,7 +302,8 @@ pub fn memory_usage(c: &ClientShared) -> (usize, usize, usize) {
 
 /// A client's CLIENT LIST line, as Redis's log lines about a client show it.
 pub fn describe(c: &ClientShared) -> String {
-    info_line(c, None, crate::util::now_ms())
+    // Without the server at hand, shown as not tracking.
+    info_line(c, None, crate::util::now_ms(), &Default::default())
 }
 
 /// Bytes of `argv` as a RESP multibulk (the query buffer of the running command).
@@ -315,7 +341,8 @@ fn text_reply(s: String) -> Reply {
 
 fn info(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let me = own(cx);
-    let mut s = info_line(&cx.client.shared, Some(&me), crate::util::now_ms());
+    let t = cx.server.tracking.settings(cx.client.id());
+    let mut s = info_line(&cx.client.shared, Some(&me), crate::util::now_ms(), &t);
     s.push('\n');
     Ok(text_reply(s))
 }
@@ -330,11 +357,12 @@ fn list(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let now = crate::util::now_ms();
     let me = own(cx);
     let my_id = cx.client.id();
+    let tracking_of = |c: &ClientShared| cx.server.tracking.settings(c.id);
     let line = |c: &ClientShared| {
         if c.id == my_id {
-            info_line(c, Some(&me), now)
+            info_line(c, Some(&me), now, &tracking_of(c))
         } else {
-            info_line(c, None, now)
+            info_line(c, None, now, &tracking_of(c))
         }
     };
     let mut out = String::new();
@@ -540,26 +568,6 @@ fn reply(cx: &mut Ctx) -> Result<Reply, CmdError> {
     } else {
         Err(errors::SYNTAX)
     }
-}
-
-fn caching(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    let _ = cx;
-    Err(CmdError::err("CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"))
-}
-
-fn getredir(_cx: &mut Ctx) -> Result<Reply, CmdError> {
-    Ok(Reply::Int(-1))
-}
-
-fn trackinginfo(_cx: &mut Ctx) -> Result<Reply, CmdError> {
-    Ok(Reply::Map(vec![
-        (
-            Reply::bulk_str("flags"),
-            Reply::Set(vec![Reply::bulk_str("off")]),
-        ),
-        (Reply::bulk_str("redirect"), Reply::Int(-1)),
-        (Reply::bulk_str("prefixes"), Reply::Array(vec![])),
-    ]))
 }
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocked command of client `id` (a blocking pop

@@ -14,6 +14,7 @@ pub mod memory;
 pub mod pause;
 pub mod slowlog;
 pub mod table;
+pub mod tracking;
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::LazyLock;
