@@ -276,9 +276,12 @@ fn smove(cx: &mut Ctx) -> Result<Reply, CmdError> {
     cx.db.remove_if_empty(src);
     let limits = cx.db.limits();
     if set_or_create(cx.db, dst)?.insert(member, &limits) {
-        cx.db.touch(dst);
+        cx.propagate();
+    } else {
+        // The destination already held the member: only the source changed.
+        cx.db.touch(src);
+        cx.db.propagate_untouched(argv.to_vec());
     }
-    cx.propagate();
     Ok(Reply::Int(1))
 }
 

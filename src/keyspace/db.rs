@@ -30,6 +30,9 @@ pub struct Effect {
     pub target: u8,
     /// The deletion of an expired key (no client's doing, for CLIENT TRACKING's NOLOOP).
     pub expired: bool,
+    /// Whether the keys of `argv` count as modified (WATCH, tracking, blocked clients). False
+    /// when the command's real changes were recorded with `Db::touch` instead.
+    pub touches: bool,
 }
 
 impl Effect {
@@ -44,6 +47,7 @@ impl Effect {
             argv,
             target: Effect::ALL,
             expired: false,
+            touches: true,
         }
     }
 }
@@ -181,6 +185,16 @@ impl<'a> Db<'a> {
             argv,
             target,
             expired: false,
+            touches: true,
+        });
+    }
+
+    /// `propagate` of a command whose keys did not all change: the caller `touch`es the ones
+    /// that did (SMOVE to a set that already holds the member modifies only its source).
+    pub fn propagate_untouched(&mut self, argv: Vec<Bytes>) {
+        self.effects.push(Effect {
+            touches: false,
+            ..Effect::new(self.index, argv)
         });
     }
 

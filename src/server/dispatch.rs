@@ -632,7 +632,7 @@ fn tracking_changes(
             out.push(Change::Flush);
             continue;
         }
-        if spec.has(spec::PUBSUB) {
+        if spec.has(spec::PUBSUB) || !e.touches {
             continue;
         }
         for p in spec.key_positions(&e.argv) {
@@ -654,6 +654,7 @@ fn tracking_changes(
 fn effect_keys(effects: &[crate::keyspace::Effect]) -> Vec<(usize, Bytes)> {
     effects
         .iter()
+        .filter(|e| e.touches)
         .filter_map(|e| resolve(&e.argv).ok().map(|(_, spec)| (e, spec)))
         .flat_map(|(e, spec)| {
             spec.key_positions(&e.argv)

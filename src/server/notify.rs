@@ -247,7 +247,10 @@ pub fn after_command(
         "smove" => {
             ev(SET, "srem", key1());
             del_if_gone(key1());
-            ev(SET, "sadd", &argv[2]);
+            // An untouched effect: the destination already held the member.
+            if own.iter().all(|e| e.touches) {
+                ev(SET, "sadd", &argv[2]);
+            }
         }
         "sinterstore" | "sunionstore" | "sdiffstore" => store_event(&ev, &gone, SET, name, key1()),
         "zunionstore" | "zinterstore" | "zdiffstore" | "zrangestore" => {
