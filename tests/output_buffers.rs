@@ -410,3 +410,68 @@ fn reply_buffer_resizing_tandem() {
 fn reply_buffer_resizing_redis() {
     reply_buffer_resizing(Redis);
 }
+
+// ---------------------------------------------------------------------------------------------
+
+/// A client that sends a long pipeline before reading any reply: the server goes on reading
+/// and running its requests while their replies wait, as CLIENT LIST's `omem` shows, then
+/// the client reads every reply. A server that stopped reading while its replies could not be
+/// written would leave both sides blocked in a write.
+fn pipeline_without_reading(kind: ServerKind) {
+    use std::io::{Read, Write};
+    let server = start(kind, &[]);
+    let value = "v".repeat(1000);
+    let mut admin = server.raw();
+    assert_eq!(admin.request_str(&["SET", "big", &value]), b"+OK\r\n");
+    let mut con = server.raw();
+    assert_eq!(con.request_str(&["CLIENT", "SETNAME", "piper"]), b"+OK\r\n");
+    // 8 MB of requests (far more than the socket buffers hold), 300 MB of replies.
+    const N: usize = 300_000;
+    let batch = encode_command(&[b"GET", b"big"]).repeat(N);
+    let mut stream = con.stream().try_clone().expect("clone");
+    stream
+        .set_write_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream.write_all(&batch).unwrap_or_else(|e| {
+        panic!(
+            "{}: the server stopped reading the pipeline: {e}",
+            server.label()
+        )
+    });
+    // Its unread replies are the client's pending output.
+    let omem = client_line(&server, "piper").map_or(0, |l| field(&l, "omem"));
+    assert!(omem > 1_000_000, "{}: omem={omem}", server.label());
+    let reply_len = value.len() + b"$1000\r\n\r\n".len();
+    let want = N * reply_len;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut got = 0usize;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut tail = Vec::new();
+    while got < want {
+        let n = stream.read(&mut chunk).expect("read replies");
+        assert!(
+            n > 0,
+            "{}: closed after {got} of {want} bytes",
+            server.label()
+        );
+        got += n;
+        tail.extend_from_slice(&chunk[..n]);
+        let keep = tail.len().saturating_sub(reply_len);
+        tail.drain(..keep);
+    }
+    assert_eq!(got, want, "{}", server.label());
+    assert_eq!(tail, format!("$1000\r\n{value}\r\n").as_bytes());
+    assert_eq!(admin.request_str(&["PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn pipeline_without_reading_tandem() {
+    pipeline_without_reading(Tandem);
+}
+
+#[test]
+fn pipeline_without_reading_redis() {
+    pipeline_without_reading(Redis);
+}

@@ -544,7 +544,7 @@ where
             p = rx.recv() => match p {
                 Some(Push::Bytes(b)) => {
                     crate::server::output::take_push(&client.shared, &b, &mut out);
-                    if crate::server::output::flush(server, &client.shared, stream, &mut out, rx).await.is_err() {
+                    if crate::server::output::flush(server, &client.shared, stream, &mut out, &mut 0, rx).await.is_err() {
                         give_up(server, &waiter);
                         return Outcome::Close;
                     }

@@ -138,6 +138,9 @@ pub async fn serve<S>(
     let mut qb = super::querybuf::QueryBuf::default();
     let mut rb = output::ReplyBuf::default();
     let mut out = BytesMut::with_capacity(4096);
+    // Bytes at the front of `out` already counted as pending output: replies the socket had no
+    // room for, which go out while the next requests are read.
+    let mut counted = 0usize;
     let mut shutdown = server.shutdown_tx.subscribe();
     let mut hint = 0usize;
     let idle_timeout = server.config.read().timeout;
@@ -155,7 +158,7 @@ pub async fn serve<S>(
             }
         };
         tokio::select! {
-            r = super::order::Ordered::new(&slot, &waker, qb.read(&mut stream)) => {
+            r = output::read_while_sending(&server, &client.shared, &mut stream, &mut qb, &mut out, &mut counted, &slot, &waker) => {
                 let n = match r {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
@@ -184,7 +187,7 @@ pub async fn serve<S>(
                             if crate::commands::admin::pause::must_wait(&server, &client, &argv) {
                                 slot.disarm();
                                 // CLIENT PAUSE: earlier replies go out, then this request waits.
-                                if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
+                                if output::flush(&server, &client.shared, &mut stream, &mut out, &mut counted, &mut rx).await.is_err() {
                                     client.close_after_reply = true;
                                     break;
                                 }
@@ -205,7 +208,7 @@ pub async fn serve<S>(
                                     out.extend_from_slice(&o.before);
                                     out.extend_from_slice(&o.after);
                                 }
-                                if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
+                                if output::flush(&server, &client.shared, &mut stream, &mut out, &mut counted, &mut rx).await.is_err() {
                                     client.close_after_reply = true;
                                     break;
                                 }
@@ -235,7 +238,7 @@ pub async fn serve<S>(
                             // Over the output buffer limit: the client is closed, nothing of the
                             // batch is written and the rest of it is not run.
                             if out.len() > client.shared.obuf.rbs.load(Ordering::Relaxed)
-                                && output::check(&server, &client.shared, out.len())
+                                && output::check(&server, &client.shared, out.len() - counted)
                             {
                                 break;
                             }
@@ -265,7 +268,12 @@ pub async fn serve<S>(
                     break;
                 }
                 rb.note(&client.shared, out.len());
-                if output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
+                let sending = if client.close_after_reply || client.takeover.is_some() {
+                    output::flush(&server, &client.shared, &mut stream, &mut out, &mut counted, &mut rx).await
+                } else {
+                    output::send_some(&server, &client.shared, &mut stream, &mut out, &mut counted).await
+                };
+                if sending.is_err() {
                     break;
                 }
                 if client.close_after_reply {
@@ -294,7 +302,7 @@ pub async fn serve<S>(
                             }
                         }
                         rb.note(&client.shared, out.len());
-                        if killed || output::flush(&server, &client.shared, &mut stream, &mut out, &mut rx).await.is_err() {
+                        if killed || output::send_some(&server, &client.shared, &mut stream, &mut out, &mut counted).await.is_err() {
                             break;
                         }
                     }
@@ -315,6 +323,7 @@ pub async fn serve<S>(
         }
     }
     slot.release();
+    output::abandon(&client.shared, &mut out, &mut counted);
     // Forgotten before the socket closes, as Redis unlinks a client before closing it: whoever
     // sees the connection end no longer finds it in CLIENT LIST.
     unregister(&server, &mut client);

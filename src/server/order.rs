@@ -10,7 +10,7 @@
 //! tasks in the kernel's order, but a worker runs the task it woke last first (its LIFO slot),
 //! and the other worker may steal one of them. So a connection's reads are given a *ticket* at
 //! the moment the reactor sees them ([`Slot`] is the waker its socket keeps registered:
-//! [`Ordered`] registers it for the read the connection waits on, [`WatchReads`] again as soon
+//! [`poll_read_ordered`] registers it for the read the connection waits on, [`WatchReads`] again as soon
 //! as a read completes, so a request that comes while the connection is busy is ticketed on
 //! arrival too), and before running what it read, a connection lets the connections woken
 //! before it go first ([`take_turn`]): it yields while one of the previous tickets is still
@@ -20,8 +20,6 @@
 //! good. A connection that waits for something else than its socket (blocked in BLPOP, held by
 //! CLIENT PAUSE) gives its ticket up and takes none meanwhile ([`Slot::disarm`]).
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -128,37 +126,25 @@ impl Wake for Slot {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A socket read polled with the connection's [`Slot`] as its waker.
-    pub struct Ordered<'a, F> {
-        slot: &'a Arc<Slot>,
-        waker: &'a Waker,
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<'a, F> Ordered<'a, F> {
-    /// `waker` is `Waker::from(slot.clone())`, made once per connection.
-    pub fn new(slot: &'a Arc<Slot>, waker: &'a Waker, inner: F) -> Self {
-        Ordered { slot, waker, inner }
-    }
-}
-
-impl<F: Future> Future for Ordered<'_, F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        this.slot.armed.store(true, Ordering::Release);
-        {
-            let mut task = this.slot.task.lock();
-            if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *task = Some(cx.waker().clone());
-            }
+/// Polls a socket read (`read`) with the connection's [`Slot`] as its waker, so that the
+/// reactor's wake-up takes a ticket; the task's own waker (`cx`) is woken after. `waker` is
+/// `Waker::from(slot.clone())`, made once per connection. Only the read may be polled through
+/// here: a ticket taken for anything else would hold the other connections up until it
+/// expires.
+pub fn poll_read_ordered<T>(
+    slot: &Arc<Slot>,
+    waker: &Waker,
+    cx: &mut Context<'_>,
+    read: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+) -> Poll<T> {
+    slot.armed.store(true, Ordering::Release);
+    {
+        let mut task = slot.task.lock();
+        if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            *task = Some(cx.waker().clone());
         }
-        this.inner.poll(&mut Context::from_waker(this.waker))
     }
+    read(&mut Context::from_waker(waker))
 }
 
 /// Sockets that can register a waker for their next read without reading.

@@ -3,7 +3,8 @@
 //!
 //! A client's pending output is every byte handed to it and not yet accepted by its socket:
 //! pushes queued on its channel (pub/sub messages, MONITOR lines), counted by whoever queues
-//! them, plus the replies its own task is flushing, counted for the length of the flush. The
+//! them, plus the replies its own task handed to the socket and the socket did not take yet
+//! (they stay at the front of the connection's buffer while it reads more requests). The
 //! replies of a batch still being built live in the connection's buffer and are checked
 //! against the limits as each one is added, so a reply that overflows is never written (Redis
 //! frees such a client before its write handler runs).
@@ -20,7 +21,11 @@
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::client::{ClientShared, Push};
@@ -346,26 +351,62 @@ pub enum FlushError {
     Closed,
 }
 
-/// Writes `out` to the socket, counting it as pending output until the socket takes it.
-/// Meanwhile pushes keep arriving (appended, already counted) and a kill or an output limit
-/// ends the flush at once, the rest unwritten.
+/// Counts the bytes of `out` that `counted` does not cover yet as pending output: replies the
+/// socket did not take stay at the front of `out`, counted, while a batch appends more.
+fn count_unsent(c: &ClientShared, out: &BytesMut, counted: &mut usize) {
+    c.obuf
+        .pending
+        .fetch_add(out.len() - *counted, Ordering::Relaxed);
+    *counted = out.len();
+}
+
+/// Takes `n` written bytes off the front of `out` and off the pending count.
+fn sent(server: &Server, c: &ClientShared, out: &mut BytesMut, counted: &mut usize, n: usize) {
+    server.stats.net_output_bytes.add(n as u64);
+    c.obuf.pending.fetch_sub(n, Ordering::Relaxed);
+    *counted -= n;
+    out.advance(n);
+}
+
+/// Forgets what is left of `out` (the client is closing).
+fn drop_unsent(c: &ClientShared, out: &mut BytesMut, counted: &mut usize) {
+    c.obuf.pending.fetch_sub(*counted, Ordering::Relaxed);
+    *counted = 0;
+    out.clear();
+}
+
+/// Starts sending `out`: what the replies acknowledge goes to the AOF first (redis
+/// `beforeSleep`), then everything is counted as pending output.
+fn begin_send(
+    server: &Server,
+    c: &ClientShared,
+    out: &mut BytesMut,
+    counted: &mut usize,
+) -> Result<(), FlushError> {
+    server.aof.before_reply();
+    if c.obuf.closing() {
+        drop_unsent(c, out, counted);
+        return Err(FlushError::Closed);
+    }
+    count_unsent(c, out, counted);
+    Ok(())
+}
+
+/// Writes all of `out` to the socket. Meanwhile pushes keep arriving (appended, already
+/// counted) and a kill or an output limit ends the flush at once, the rest unwritten.
+/// `counted` is how many bytes at the front of `out` are already counted as pending.
 pub async fn flush<S: AsyncWrite + Unpin>(
     server: &Server,
     c: &ClientShared,
     stream: &mut S,
     out: &mut BytesMut,
+    counted: &mut usize,
     rx: &mut mpsc::UnboundedReceiver<Push>,
 ) -> Result<(), FlushError> {
     if out.is_empty() {
         return Ok(());
     }
-    // What the replies acknowledge is in the AOF before they leave (redis `beforeSleep`).
-    server.aof.before_reply();
-    if c.obuf.closing() {
-        out.clear();
-        return Err(FlushError::Closed);
-    }
-    c.obuf.pending.fetch_add(out.len(), Ordering::Relaxed);
+    begin_send(server, c, out, counted)?;
     let res = loop {
         if out.is_empty() {
             break Ok(());
@@ -373,15 +414,14 @@ pub async fn flush<S: AsyncWrite + Unpin>(
         tokio::select! {
             biased;
             r = stream.write(out) => match r {
-                Ok(n) if n > 0 => {
-                    server.stats.net_output_bytes.add(n as u64);
-                    c.obuf.pending.fetch_sub(n, Ordering::Relaxed);
-                    out.advance(n);
-                }
+                Ok(n) if n > 0 => sent(server, c, out, counted, n),
                 _ => break Err(FlushError::Io),
             },
             p = rx.recv() => match p {
-                Some(Push::Bytes(b)) => out.extend_from_slice(&b),
+                Some(Push::Bytes(b)) => {
+                    out.extend_from_slice(&b);
+                    *counted += b.len();
+                }
                 Some(Push::Resize) => {}
                 Some(Push::Kill) | None => break Err(FlushError::Closed),
             },
@@ -390,7 +430,72 @@ pub async fn flush<S: AsyncWrite + Unpin>(
             break Err(FlushError::Closed);
         }
     };
-    c.obuf.pending.fetch_sub(out.len(), Ordering::Relaxed);
-    out.clear();
+    drop_unsent(c, out, counted);
     res
+}
+
+/// Writes what the socket takes of `out` now, without waiting; the rest stays in `out`, counted
+/// as pending output, and goes out while the connection reads its next requests
+/// ([`read_while_sending`]): a client that pipelines without reading its replies is still
+/// served, its output growing up to its class's limit, as in Redis.
+pub async fn send_some<S: AsyncWrite + Unpin>(
+    server: &Server,
+    c: &ClientShared,
+    stream: &mut S,
+    out: &mut BytesMut,
+    counted: &mut usize,
+) -> Result<(), FlushError> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    begin_send(server, c, out, counted)?;
+    std::future::poll_fn(|cx| Poll::Ready(poll_send(server, c, stream, out, counted, cx))).await
+}
+
+/// Writes `out` until the socket would block. An error when the socket failed.
+fn poll_send<S: AsyncWrite + Unpin>(
+    server: &Server,
+    c: &ClientShared,
+    stream: &mut S,
+    out: &mut BytesMut,
+    counted: &mut usize,
+    cx: &mut Context<'_>,
+) -> Result<(), FlushError> {
+    while !out.is_empty() {
+        match Pin::new(&mut *stream).poll_write(cx, &out[..*counted]) {
+            Poll::Ready(Ok(n)) if n > 0 => sent(server, c, out, counted, n),
+            Poll::Ready(_) => return Err(FlushError::Io),
+            Poll::Pending => break,
+        }
+    }
+    Ok(())
+}
+
+/// Reads the next requests into `qb` while the replies left in `out` (all counted) go out as
+/// the socket takes them. The read is ticketed for arrival order (`slot`, `waker`: see
+/// `server::order`), the writes are not. Ready when a read completed; a failed write ends it
+/// like a closed read.
+#[allow(clippy::too_many_arguments)]
+pub async fn read_while_sending<S: AsyncRead + AsyncWrite + Unpin>(
+    server: &Server,
+    c: &ClientShared,
+    stream: &mut S,
+    qb: &mut super::querybuf::QueryBuf,
+    out: &mut BytesMut,
+    counted: &mut usize,
+    slot: &Arc<super::order::Slot>,
+    waker: &std::task::Waker,
+) -> std::io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        if poll_send(server, c, stream, out, counted, cx).is_err() {
+            return Poll::Ready(Ok(0));
+        }
+        super::order::poll_read_ordered(slot, waker, cx, |rcx| qb.poll_read(stream, rcx))
+    })
+    .await
+}
+
+/// Forgets the output a closing connection did not send.
+pub fn abandon(c: &ClientShared, out: &mut BytesMut, counted: &mut usize) {
+    drop_unsent(c, out, counted);
 }

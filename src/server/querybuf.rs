@@ -7,7 +7,10 @@
 use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, ReadBuf};
 
 use super::client::ClientShared;
 
@@ -51,17 +54,28 @@ impl QueryBuf {
     /// Reads what the socket has. A released buffer is allocated again only once bytes
     /// arrived (they are read into a small stack buffer first).
     pub async fn read<S: AsyncRead + Unpin>(&mut self, stream: &mut S) -> std::io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_read(stream, cx)).await
+    }
+
+    /// [`QueryBuf::read`] as a poll, for a connection that also writes while it waits.
+    pub fn poll_read<S: AsyncRead + Unpin>(
+        &mut self,
+        stream: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<usize>> {
         if !self.released {
-            return stream.read_buf(&mut self.buf).await;
+            return tokio_util::io::poll_read_buf(Pin::new(stream), cx, &mut self.buf);
         }
         let mut first = [0u8; 1024];
-        let n = stream.read(&mut first).await?;
+        let mut rb = ReadBuf::new(&mut first);
+        ready!(Pin::new(stream).poll_read(cx, &mut rb))?;
+        let n = rb.filled().len();
         if n > 0 {
             self.released = false;
             self.buf = BytesMut::with_capacity(IOBUF_LEN);
-            self.buf.extend_from_slice(&first[..n]);
+            self.buf.extend_from_slice(rb.filled());
         }
-        Ok(n)
+        Poll::Ready(Ok(n))
     }
 
     /// Records the buffer's size after a read (and the size of the bulk being read).
