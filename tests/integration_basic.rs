@@ -329,3 +329,37 @@ fn config_set_port_and_bind_rebind_or_refuse() {
     }
     assert_eq!(seen[0], seen[1], "left: redis-server, right: tandem-server");
 }
+
+/// `used_memory` growth of `n` keys made by SETRANGE past their end.
+fn setrange_growth(kind: support::ServerKind, n: usize) -> i64 {
+    let server = support::start_node(kind, &[]);
+    let used = |s: &support::Server| -> i64 {
+        let info = String::from_utf8_lossy(&s.request(&["INFO", "memory"])).into_owned();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("used_memory")
+    };
+    let before = used(&server);
+    for j in 0..n {
+        let key = format!("k{j}");
+        assert_eq!(
+            server.request(&["SETRANGE", &key, "100000", "x"]),
+            b":100001\r\n"
+        );
+    }
+    used(&server) - before
+}
+
+/// A string SETRANGE creates takes its length's allocation, as in Redis (unit/maxmemory fills
+/// memory this way and counts on it): it once took twice that, a growing buffer's doubling.
+#[test]
+fn setrange_new_key_allocates_its_length() {
+    let n = 50;
+    let tandem = setrange_growth(support::ServerKind::Tandem, n);
+    let redis = setrange_growth(support::ServerKind::Redis, n);
+    assert!(
+        tandem < redis + redis / 5,
+        "used_memory grew by {tandem} on Tandem, {redis} on Redis"
+    );
+}

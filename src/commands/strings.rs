@@ -456,7 +456,9 @@ fn setrange(cx: &mut Ctx) -> Result<Reply, CmdError> {
             return Ok(Reply::Int(0));
         }
         check_size(cx, offset as usize + value.len())?;
-        let mut data = vec![0u8; offset as usize];
+        // Exactly its length, as Redis allocates a new string (a pushed-to Vec would double).
+        let mut data = Vec::with_capacity(offset as usize + value.len());
+        data.resize(offset as usize, 0);
         data.extend_from_slice(&value);
         let len = data.len();
         cx.db.set(&key, Value::Str(Str::raw(data)));
