@@ -31,12 +31,32 @@ CLI = shutil.which("redis-cli")
 TESTS = "set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100,mset"
 
 
+PORTS = None  # (lo, hi) from --ports: every server started listens inside this window
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A free port: any, or the next free one inside --ports (agents sharing a machine keep to
+    their own windows)."""
+    global PORTS
+    if PORTS is None:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        return p
+    lo, hi, nxt = PORTS
+    for i in range(hi - lo + 1):
+        p = lo + (nxt - lo + i) % (hi - lo + 1)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        PORTS = (lo, hi, p + 1 if p < hi else lo)
+        return p
+    raise RuntimeError("no free port in the --ports window")
 
 
 class Server:
@@ -513,6 +533,160 @@ def report_scaling(say, rounds):
               lambda d: [f"{med(d[0], test):.0f}", f"{med(d[1], test):.0f}", f"{med(d[1], test) / med(d[0], test):.2f}"])
 
 
+def per_command(kind, pipeline, n, tests=TESTS):
+    """redis-benchmark -c 50 at `pipeline`, one test at a time on one server: requests/s and
+    the server's CPU time (user+sys from /proc) per operation, for each test. LRANGE's LPUSH
+    fill is counted in its operations, as redis-benchmark runs it."""
+    srv = Server(kind)
+    out = {}
+    try:
+        for test in tests.split(","):
+            c0 = srv.cpu_seconds()
+            res = bench_rps(srv, pipeline, n, tests=test, extra=["-r", "100000"])
+            cpu = srv.cpu_seconds() - c0
+            for name, rps in res.items():
+                out[name] = {"rps": rps, "cpu_us": cpu * 1e6 / (n * max(len(res), 1))}
+    finally:
+        srv.stop()
+    return out
+
+
+def report_hotpath(say, rounds, n, pipelines=(1, 16)):
+    """Throughput and server CPU per operation of every benchmarked command, both servers
+    alternating, medians of the per-pair ratios."""
+    for pipeline in pipelines:
+        d = alternate(rounds, lambda kind: per_command(kind, pipeline, n))
+        say(f"## redis-benchmark -c 50 -P {pipeline} -n {n} -r 100000, one test at a time ({rounds} rounds)")
+        say("| test | redis req/s | tandem req/s | ratio | redis CPU µs/op | tandem CPU µs/op | CPU ratio |")
+        say("|---|---|---|---|---|---|---|")
+        for test in d["redis"][0]:
+            if not all(test in x for x in d["redis"] + d["tandem"]):
+                continue
+            col = lambda kind, f: [x[test][f] for x in d[kind]]
+            rps = median_ratio(list(zip(col("tandem", "rps"), col("redis", "rps"))))
+            cpu = median_ratio(list(zip(col("tandem", "cpu_us"), col("redis", "cpu_us"))))
+            say(f"| {test} | {statistics.median(col('redis', 'rps')):.0f} | {statistics.median(col('tandem', 'rps')):.0f} | {rps:.2f} "
+                f"| {statistics.median(col('redis', 'cpu_us')):.2f} | {statistics.median(col('tandem', 'cpu_us')):.2f} | {cpu:.2f} |")
+        say()
+
+
+def instructions_per_op(kind, n, tests="set,get"):
+    """Instructions the server executes per operation for a fixed workload (redis-benchmark
+    -c 50 -P 16 -r 100000, `n` requests per test) under callgrind: counters are zeroed once
+    the server answers and dumped after the workload, so startup is not counted. Repeatable
+    on a loaded machine, unlike wall-clock figures."""
+    d = tempfile.mkdtemp(prefix=f"bench-cg-{kind}-")
+    port = free_port()
+    exe = TANDEM if kind == "tandem" else REDIS
+    out = os.path.join(d, "cg.out")
+    p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", exe, "--port", str(port),
+                          "--bind", "127.0.0.1", "--save", "", "--dir", d, "--appendonly", "no"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d)
+    try:
+        deadline = time.time() + 60
+        while subprocess.run([CLI, "-p", str(port), "PING"], capture_output=True, text=True).stdout.strip() != "PONG":
+            if time.time() > deadline:
+                raise RuntimeError(f"{kind} did not start under valgrind")
+            time.sleep(0.2)
+        subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True, timeout=60)
+        subprocess.run([BENCH, "-p", str(port), "-q", "-n", str(n), "-c", "50", "-P", "16", "-t", tests, "-r", "100000"],
+                       capture_output=True, timeout=1800)
+        subprocess.run(["callgrind_control", "-d", str(p.pid)], capture_output=True, timeout=60)
+        total = 0
+        for f in os.listdir(d):
+            if f.startswith("cg.out."):
+                with open(os.path.join(d, f)) as fh:
+                    for line in fh:
+                        if line.startswith("summary:"):
+                            total += int(line.split()[1])
+        return total / (n * len(tests.split(",")))
+    finally:
+        p.kill()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def report_instructions(say, n):
+    for tests in ("set,get", "incr,lpush,lpop,sadd,hset,zadd"):
+        r, t = instructions_per_op("redis", n, tests), instructions_per_op("tandem", n, tests)
+        say(f"## Instructions per operation under callgrind ({tests}, -c 50 -P 16, {n} requests each)")
+        say(f"redis {r:.0f}, tandem {t:.0f}, ratio {t / r:.2f}")
+        say()
+
+
+# (label, server options, redis-benchmark command with __rand_int__ keys)
+MEMORY_CASES = [
+    ("strings, 100-byte values", [], ["SET", "s:__rand_int__", "x" * 100]),
+    ("strings, 100-byte values, with TTL", [], ["SET", "s:__rand_int__", "x" * 100, "EX", "100000"]),
+    ("hashes of 5 fields (listpack)", [], ["HSET", "h:__rand_int__"] + [w for i in range(5) for w in (f"field{i}", f"value{i}")]),
+    ("hashes of 5 fields (hashtable)", ["--hash-max-listpack-entries", "0"],
+     ["HSET", "h:__rand_int__"] + [w for i in range(5) for w in (f"field{i}", f"value{i}")]),
+    ("sets of 5 integers (intset)", [], ["SADD", "i:__rand_int__", "1", "2", "3", "4", "5"]),
+    ("sets of 5 strings (hashtable)", [], ["SADD", "t:__rand_int__"] + [f"member{i}" for i in range(5)]),
+    ("sorted sets of 5 members (listpack)", [], ["ZADD", "z:__rand_int__"] + [w for i in range(5) for w in (str(i), f"member{i}")]),
+    ("sorted sets of 5 members (skiplist)", ["--zset-max-listpack-entries", "0"],
+     ["ZADD", "z:__rand_int__"] + [w for i in range(5) for w in (str(i), f"member{i}")]),
+]
+
+
+def memory_per_key(kind, extra, command, keys):
+    """used_memory and RSS growth per key after `keys` random-key writes of `command`."""
+    srv = Server(kind, extra=extra)
+    try:
+        base_used, base_rss = int(srv.info("memory")["used_memory"]), srv.rss()
+        subprocess.run([BENCH, "-p", str(srv.port), "-q", "-n", str(keys), "-r", str(keys), "-c", "50", "-P", "16"] + command,
+                       capture_output=True, timeout=900)
+        time.sleep(0.5)
+        dbsize = max(int(srv.cmd("DBSIZE") or 1), 1)
+        return {"used": (int(srv.info("memory")["used_memory"]) - base_used) / dbsize,
+                "rss": (srv.rss() - base_rss) / dbsize, "keys": dbsize}
+    finally:
+        srv.stop()
+
+
+def report_memory(say, rounds, keys):
+    say(f"## Memory per key ({keys} writes of random keys out of {keys}; growth of used_memory and RSS / DBSIZE; {rounds} rounds)")
+    say("| dataset | redis used B/key | tandem used B/key | ratio | redis RSS B/key | tandem RSS B/key | RSS ratio |")
+    say("|---|---|---|---|---|---|---|")
+    for label, extra, command in MEMORY_CASES:
+        d = alternate(rounds, lambda kind: memory_per_key(kind, extra, command, keys))
+        col = lambda kind, f: [x[f] for x in d[kind]]
+        say(f"| {label} | {statistics.median(col('redis', 'used')):.0f} | {statistics.median(col('tandem', 'used')):.0f} "
+            f"| {median_ratio(list(zip(col('tandem', 'used'), col('redis', 'used')))):.2f} "
+            f"| {statistics.median(col('redis', 'rss')):.0f} | {statistics.median(col('tandem', 'rss')):.0f} "
+            f"| {median_ratio(list(zip(col('tandem', 'rss'), col('redis', 'rss')))):.2f} |")
+    say()
+
+
+def connection_memory(kind, conns):
+    """RSS growth per idle connection with `conns` clients connected (each sent one PING)."""
+    srv = Server(kind, extra=["--maxclients", str(conns + 100)])
+    socks = []
+    try:
+        time.sleep(0.3)
+        base = srv.rss()
+        for _ in range(conns):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall(b"PING\r\n")
+            socks.append(s)
+        for s in socks:
+            s.recv(16)
+        time.sleep(0.5)
+        return {"rss": (srv.rss() - base) / conns}
+    finally:
+        for s in socks:
+            s.close()
+        srv.stop()
+
+
+def report_connections(say, rounds, conns):
+    d = alternate(rounds, lambda kind: connection_memory(kind, conns))
+    say(f"## Memory per idle connection ({conns} connections, RSS growth; {rounds} rounds)")
+    say(f"redis {med(d['redis'], 'rss'):.0f} B, tandem {med(d['tandem'], 'rss'):.0f} B, "
+        f"ratio {median_ratio(list(zip([x['rss'] for x in d['tandem']], [x['rss'] for x in d['redis']]))):.2f}")
+    say()
+
+
 def table(say, columns, by_kind, cells):
     """A markdown table: one row per server, `cells(figures)` giving the row's values."""
     say("| server | " + " | ".join(columns) + " |")
@@ -563,8 +737,28 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller datasets and fewer rounds")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--only", default=None, help="run one part: lag, bgsave, aof, sync, growth, scaling or evalsha")
+    ap.add_argument("--only", default=None,
+                    help="run one part: hotpath, instr, memory, conns, lag, bgsave, aof, sync, growth, scaling or evalsha")
+    ap.add_argument("--ports", default=None, help="LO-HI: start every server on a port inside this window")
+    ap.add_argument("--pipelines", default="1,16", help="pipeline depths of --only hotpath")
+    ap.add_argument("--keys", type=int, default=None, help="dataset size of --only memory (default 1000000)")
     a = ap.parse_args()
+    if a.ports:
+        global PORTS
+        lo, hi = (int(x) for x in a.ports.split("-"))
+        PORTS = (lo, hi, lo)
+    if a.only == "hotpath":
+        report_hotpath(print, a.rounds, 100_000, tuple(int(x) for x in a.pipelines.split(",")))
+        return
+    if a.only == "instr":
+        report_instructions(print, 50_000)
+        return
+    if a.only == "memory":
+        report_memory(print, a.rounds, a.keys or 1_000_000)
+        return
+    if a.only == "conns":
+        report_connections(print, a.rounds, 10_000)
+        return
     if a.only == "evalsha":
         report_evalsha(print, a.rounds, 100_000)
         return
@@ -603,44 +797,10 @@ def main():
     say(f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**30} GiB, {os.uname().release}; {time.strftime('%Y-%m-%d')}")
     say(f"rounds: {a.rounds} alternating pairs, medians of the per-pair ratios; dataset {keys} keys")
     say()
-    for pipeline in (1, 16):
-        per_test = {}
-        cpu_pairs = []
-        for _ in range(a.rounds):
-            for kind in ("redis", "tandem") if _ % 2 == 0 else ("tandem", "redis"):
-                srv = Server(kind)
-                c0 = srv.cpu_seconds()
-                res = bench_rps(srv, pipeline, n)
-                cpu = srv.cpu_seconds() - c0
-                ops = n * len(TESTS.split(","))
-                srv.stop()
-                for k, v in res.items():
-                    per_test.setdefault(k, {}).setdefault(kind, []).append(v)
-                per_test.setdefault("_cpu", {}).setdefault(kind, []).append(cpu / ops)
-        say(f"## redis-benchmark -c 50 -P {pipeline} -n {n} (requests/s; ratio = tandem/redis)")
-        say("| test | redis | tandem | ratio |")
-        say("|---|---|---|---|")
-        for test, d in per_test.items():
-            if test == "_cpu" or "redis" not in d or "tandem" not in d:
-                continue
-            pairs = list(zip(d["tandem"], d["redis"]))
-            say(f"| {test} | {statistics.median(d['redis']):.0f} | {statistics.median(d['tandem']):.0f} | {median_ratio(pairs):.2f} |")
-        c = per_test["_cpu"]
-        say(f"| CPU µs/op (server user+sys) | {statistics.median(c['redis'])*1e6:.2f} | {statistics.median(c['tandem'])*1e6:.2f} | {median_ratio(list(zip(c['tandem'], c['redis']))):.2f} |")
-        say()
-    # Memory after 1M SETs of 100-byte values.
-    rss = {"redis": [], "tandem": []}
-    for r in range(a.rounds):
-        for kind in ("redis", "tandem") if r % 2 == 0 else ("tandem", "redis"):
-            srv = Server(kind)
-            subprocess.run([BENCH, "-p", str(srv.port), "-q", "-t", "set", "-n", str(keys), "-r", str(keys), "-d", "100", "-P", "16"],
-                           capture_output=True, timeout=900)
-            time.sleep(0.5)
-            rss[kind].append(srv.rss() / max(int(srv.cmd("DBSIZE") or 1), 1))
-            srv.stop()
-    say(f"## RSS per key after {keys} SETs of 100-byte values (-r {keys} -d 100)")
-    say(f"redis {statistics.median(rss['redis']):.0f} B/key, tandem {statistics.median(rss['tandem']):.0f} B/key, ratio {median_ratio(list(zip(rss['tandem'], rss['redis']))):.2f}")
-    say()
+    report_hotpath(say, a.rounds, n)
+    report_instructions(say, 50_000)
+    report_memory(say, a.rounds, keys)
+    report_connections(say, a.rounds, 10_000)
     report_evalsha(say, a.rounds, n)
     report_bgsave(say, a.rounds, keys)
     report_sync(say, a.rounds, keys)
