@@ -287,6 +287,33 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A wall-clock reading and the monotonic instant it was taken at, so the wall time of a later
+/// instant costs no second clock call: a connection takes one per batch of requests and each
+/// command's time comes from the monotonic reading that also times it.
+#[derive(Debug, Clone, Copy)]
+pub struct WallAnchor {
+    wall_us: i64,
+    at: std::time::Instant,
+}
+
+impl WallAnchor {
+    pub fn now() -> WallAnchor {
+        WallAnchor {
+            at: std::time::Instant::now(),
+            wall_us: now_us(),
+        }
+    }
+
+    /// Milliseconds since the Unix epoch at `t` (an instant taken after the anchor).
+    pub fn ms_at(&self, t: std::time::Instant) -> i64 {
+        (self.wall_us + t.saturating_duration_since(self.at).as_micros() as i64) / 1000
+    }
+
+    pub fn ms(&self) -> i64 {
+        self.wall_us / 1000
+    }
+}
+
 /// Microseconds since the Unix epoch.
 pub fn now_us() -> i64 {
     SystemTime::now()

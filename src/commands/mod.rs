@@ -105,7 +105,7 @@ pub struct Registry {
     calls: Box<[Box<[CallCounters]>]>,
     /// Latency histograms by command id (`latency-tracking`).
     pub latency: crate::server::histogram::Histograms,
-    by_name: HashMap<&'static str, usize>,
+    by_name: HashMap<&'static [u8], usize, foldhash::fast::FixedState>,
 }
 
 impl Registry {
@@ -139,7 +139,7 @@ impl Registry {
             cluster::COMMANDS,
         ];
         let mut all = Vec::new();
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::with_hasher(foldhash::fast::FixedState::default());
         // A sentinel keeps only its own table (redis: the commands flagged SENTINEL).
         let sentinel = crate::sentinel::mode();
         let top: Vec<&'static Spec> = if sentinel {
@@ -148,13 +148,13 @@ impl Registry {
             families.iter().flat_map(|f| f.iter()).collect()
         };
         for spec in top {
-            by_name.insert(spec.name, all.len());
+            by_name.insert(spec.name.as_bytes(), all.len());
             all.push(spec);
             for sub in spec.subcommands {
                 if sentinel && !crate::sentinel::commands::sub_allowed(sub.name) {
                     continue;
                 }
-                by_name.insert(sub.name, all.len());
+                by_name.insert(sub.name.as_bytes(), all.len());
                 all.push(sub);
             }
         }
@@ -181,8 +181,7 @@ impl Registry {
         let lower = &mut buf[..name.len()];
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
-        let s = std::str::from_utf8(lower).ok()?;
-        self.by_name.get(s).map(|&i| (i, self.all[i]))
+        self.by_name.get(&*lower).map(|&i| (i, self.all[i]))
     }
 
     /// Finds `container|sub`.
@@ -191,11 +190,11 @@ impl Registry {
         full.push_str(container.name);
         full.push('|');
         full.push_str(&String::from_utf8_lossy(sub).to_ascii_lowercase());
-        self.by_name.get(full.as_str()).map(|&i| (i, self.all[i]))
+        self.by_name.get(full.as_bytes()).map(|&i| (i, self.all[i]))
     }
 
     pub fn id_of(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+        self.by_name.get(name.as_bytes()).copied()
     }
 
     pub fn count(&self, id: usize, usec: u64, failed: bool) {

@@ -98,6 +98,10 @@ impl Group {
     }
 }
 
+/// The argv positions of a command's keys: inline for the usual few keys (no allocation on
+/// the command path).
+pub type KeyPositions = smallvec::SmallVec<[usize; 4]>;
+
 pub struct Spec {
     /// Lowercase name; subcommands are `container|sub`.
     pub name: &'static str,
@@ -171,12 +175,12 @@ impl Spec {
     }
 
     /// The argv positions of this command's keys.
-    pub fn key_positions(&self, argv: &[Bytes]) -> Vec<usize> {
+    pub fn key_positions(&self, argv: &[Bytes]) -> KeyPositions {
         if let Some(f) = self.keys_fn {
             return f(argv).into_iter().filter(|&p| p < argv.len()).collect();
         }
         if self.first_key <= 0 {
-            return Vec::new();
+            return KeyPositions::new();
         }
         let argc = argv.len() as i32;
         let last = if self.last_key < 0 {
@@ -185,7 +189,7 @@ impl Spec {
             self.last_key
         };
         let step = self.step.max(1);
-        let mut out = Vec::new();
+        let mut out = KeyPositions::new();
         let mut i = self.first_key;
         while i <= last && i < argc {
             out.push(i as usize);

@@ -215,6 +215,9 @@ impl<'a> Db<'a> {
         let now = self.now_ms;
         let mode = self.expire_mode;
         let t = self.table(db, key);
+        if t.expires.is_empty() {
+            return false;
+        }
         let Some(&when) = t.expires.get(key) else {
             return false;
         };
@@ -249,19 +252,18 @@ impl<'a> Db<'a> {
             return None;
         }
         let (access, now) = (self.access, self.now_ms);
-        let hit = {
-            let t = self.table(db, key);
-            t.map
-                .get_mut(key)
-                .map(|e| e.lru = access.touched(e.lru, now))
-                .is_some()
-        };
-        if hit {
-            self.stats.hits += 1;
-        } else {
-            self.stats.misses += 1;
+        let stats = &mut self.stats;
+        match self.locked.shard_mut(key).tables[db].map.get_mut(key) {
+            Some(e) => {
+                e.lru = access.touched(e.lru, now);
+                stats.hits += 1;
+                Some(&e.value)
+            }
+            None => {
+                stats.misses += 1;
+                None
+            }
         }
-        self.table(db, key).map.get(key).map(|e| &e.value)
     }
 
     /// Read lookup in the selected database.
@@ -304,31 +306,39 @@ impl<'a> Db<'a> {
 
     /// Stores `value` under `key` in database `db`, dropping any expiry unless `keep_ttl`.
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
+        use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
         self.capture_key(db, key);
         let epoch = self.epoch;
         let (access, clock) = (self.access, self.access.fresh(self.now_ms));
         let t = self.table(db, key);
-        if let Some(e) = t.map.get_mut(key) {
-            e.value = value;
-            // Redis `dbSetValue`: an overwritten key keeps its LFU counter.
-            if !access.lfu {
-                e.lru = clock;
+        // One hash and probe for both outcomes.
+        let created = match t.map.raw_entry_mut_v1().from_key(key) {
+            RawEntryMut::Occupied(mut o) => {
+                let e = o.get_mut();
+                e.value = value;
+                // Redis `dbSetValue`: an overwritten key keeps its LFU counter.
+                if !access.lfu {
+                    e.lru = clock;
+                }
+                false
             }
-        } else {
-            t.map.insert(
-                Bytes::copy_from_slice(key),
-                Entry {
-                    value,
-                    lru: clock,
-                    ver: epoch,
-                },
-            );
-            if self.record_new {
-                self.created.push((db, Bytes::copy_from_slice(key)));
+            RawEntryMut::Vacant(v) => {
+                v.insert(
+                    Bytes::copy_from_slice(key),
+                    Entry {
+                        value,
+                        lru: clock,
+                        ver: epoch,
+                    },
+                );
+                true
             }
+        };
+        if !keep_ttl && !t.expires.is_empty() {
+            t.expires.swap_remove(key);
         }
-        if !keep_ttl {
-            self.table(db, key).expires.swap_remove(key);
+        if created && self.record_new {
+            self.created.push((db, Bytes::copy_from_slice(key)));
         }
     }
 
@@ -555,12 +565,17 @@ impl Db<'_> {
             self.stats.misses += 1;
             return None;
         }
-        if self.table(db, key).map.contains_key(key) {
-            self.stats.hits += 1;
-        } else {
-            self.stats.misses += 1;
+        let stats = &mut self.stats;
+        match self.locked.shard_mut(key).tables[db].map.get(key) {
+            Some(e) => {
+                stats.hits += 1;
+                Some(&e.value)
+            }
+            None => {
+                stats.misses += 1;
+                None
+            }
         }
-        self.table(db, key).map.get(key).map(|e| &e.value)
     }
 
     /// `get_no_touch_in` on the selected database.

@@ -138,7 +138,11 @@ impl Keyspace {
     }
 
     /// Locks the given shard indices in ascending order (each once).
-    pub fn lock_shards(&self, mut idx: Vec<usize>) -> Locked<'_> {
+    pub fn lock_shards(&self, idx: impl IntoIterator<Item = usize>) -> Locked<'_> {
+        let mut idx: SmallVec<[usize; 4]> = idx.into_iter().collect();
+        if let [i] = idx[..] {
+            return self.lock_shard(i);
+        }
         idx.sort_unstable();
         idx.dedup();
         Locked {

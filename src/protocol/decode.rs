@@ -71,11 +71,54 @@ pub fn decode_request(
     if buf.is_empty() {
         return Ok(None);
     }
-    if buf[0] == b'*' {
-        Ok(decode_multibulk(buf, limits, hint)?.map(|(args, _)| args))
-    } else {
-        inline::decode_inline(buf)
+    let mut args = Vec::new();
+    Ok(decode_request_into(buf, limits, hint, &mut args)?.then_some(args))
+}
+
+/// `decode_request` into a vector the caller keeps from one request to the next (no
+/// allocation per request): true when one request was consumed and its arguments are in
+/// `args` (empty for an empty line / `*0`), false when more bytes are needed.
+pub fn decode_request_into(
+    buf: &mut BytesMut,
+    limits: DecodeLimits,
+    hint: &mut usize,
+    args: &mut Vec<Bytes>,
+) -> Result<bool, ProtocolError> {
+    args.clear();
+    if buf.is_empty() {
+        return Ok(false);
     }
+    if buf[0] == b'*' {
+        Ok(decode_multibulk(buf, limits, hint, args)?.is_some())
+    } else {
+        match inline::decode_inline(buf)? {
+            Some(a) => {
+                *args = a;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// A header number (`*3\r\n`, `$5\r\n`) read in one pass from `from`: the value and the
+/// index of its `\r` when it is canonical (digits only, no leading zero, at most 18 of them)
+/// and its `\r\n` is buffered. Anything else gives None and the general path decides, with
+/// its exact errors and its wait for more bytes.
+fn quick_len(buf: &[u8], from: usize) -> Option<(i64, usize)> {
+    let digits = buf.get(from..)?;
+    let mut v: i64 = 0;
+    for (i, &c) in digits.iter().enumerate().take(19) {
+        if c == b'\r' {
+            let canonical = i == 1 || (i > 1 && digits[0] != b'0');
+            return (canonical && digits.get(i + 1) == Some(&b'\n')).then_some((v, from + i));
+        }
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(c - b'0');
+    }
+    None
 }
 
 /// Finds `\r\n` starting at `from`; returns the index of `\r`.
@@ -116,21 +159,30 @@ pub fn decode_request_frame(
             (r, before.freeze().slice(..used))
         }));
     }
-    decode_multibulk(buf, limits, hint)
+    let mut args = Vec::new();
+    Ok(decode_multibulk(buf, limits, hint, &mut args)?.map(|frame| (args, frame)))
 }
 
+/// Decodes one `*` request into `args`; returns its whole frame once complete.
 fn decode_multibulk(
     buf: &mut BytesMut,
     limits: DecodeLimits,
     hint: &mut usize,
-) -> Result<Option<(Request, Bytes)>, ProtocolError> {
-    let Some(end) = find_crlf(buf, 1) else {
-        if buf.len() > INLINE_MAX {
-            return Err(ProtocolError::TooBigMbulkCount);
+    args: &mut Vec<Bytes>,
+) -> Result<Option<Bytes>, ProtocolError> {
+    let (count, end) = match quick_len(buf, 1) {
+        Some(q) => q,
+        None => {
+            let Some(end) = find_crlf(buf, 1) else {
+                if buf.len() > INLINE_MAX {
+                    return Err(ProtocolError::TooBigMbulkCount);
+                }
+                return Ok(None);
+            };
+            let count = parse_len(&buf[1..end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
+            (count, end)
         }
-        return Ok(None);
     };
-    let count = parse_len(&buf[1..end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
     if count > MAX_MULTIBULK {
         return Err(ProtocolError::InvalidMultibulkLength);
     }
@@ -139,11 +191,11 @@ fn decode_multibulk(
     }
     let mut pos = end + 2;
     if count <= 0 {
-        let frame = buf.split_to(pos).freeze();
-        return Ok(Some((Vec::new(), frame)));
+        return Ok(Some(buf.split_to(pos).freeze()));
     }
     // Offsets of each argument inside the frame; bytes are sliced once the frame is complete.
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(count.min(1024) as usize);
+    let mut spans: smallvec::SmallVec<[(usize, usize); 8]> = smallvec::SmallVec::new();
+    spans.reserve(count.min(1024) as usize);
     for _ in 0..count {
         if pos >= buf.len() {
             return Ok(None);
@@ -151,13 +203,20 @@ fn decode_multibulk(
         if buf[pos] != b'$' {
             return Err(ProtocolError::ExpectedDollar(buf[pos] as char));
         }
-        let Some(line_end) = find_crlf(buf, pos + 1) else {
-            if buf.len() - pos > INLINE_MAX {
-                return Err(ProtocolError::TooBigBulkCount);
+        let (len, line_end) = match quick_len(buf, pos + 1) {
+            Some(q) => q,
+            None => {
+                let Some(line_end) = find_crlf(buf, pos + 1) else {
+                    if buf.len() - pos > INLINE_MAX {
+                        return Err(ProtocolError::TooBigBulkCount);
+                    }
+                    return Ok(None);
+                };
+                let len =
+                    parse_len(&buf[pos + 1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
+                (len, line_end)
             }
-            return Ok(None);
         };
-        let len = parse_len(&buf[pos + 1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
         if len < 0 || len > limits.max_bulk_len {
             return Err(ProtocolError::InvalidBulkLength);
         }
@@ -174,11 +233,8 @@ fn decode_multibulk(
         pos = start + len + 2;
     }
     let frame = buf.split_to(pos).freeze();
-    let args = spans
-        .into_iter()
-        .map(|(s, l)| frame.slice(s..s + l))
-        .collect();
-    Ok(Some((args, frame)))
+    args.extend(spans.into_iter().map(|(s, l)| frame.slice(s..s + l)));
+    Ok(Some(frame))
 }
 
 #[cfg(test)]

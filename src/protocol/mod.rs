@@ -7,5 +7,7 @@ pub mod encode;
 pub mod inline;
 pub mod reply;
 
-pub use decode::{decode_request, decode_request_frame, DecodeLimits, ProtocolError};
+pub use decode::{
+    decode_request, decode_request_frame, decode_request_into, DecodeLimits, ProtocolError,
+};
 pub use reply::Reply;

@@ -163,6 +163,9 @@ pub struct Client {
     /// The command's error reply is counted in the error stats already (a script failing with
     /// the error of a command it ran): it still counts as a failed call.
     pub error_counted: bool,
+    /// The wall clock at the start of the batch of requests being run (None outside one):
+    /// commands take their time from it and their own monotonic reading.
+    pub clock: Option<crate::util::WallAnchor>,
 }
 
 /// A command whose reply comes later.
@@ -231,6 +234,7 @@ impl Client {
             lua_debug: Default::default(),
             socket_handed_off: false,
             error_counted: false,
+            clock: None,
         }
     }
 

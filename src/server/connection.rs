@@ -15,7 +15,7 @@ use super::blocking::Outcome;
 use super::client::{Client, ClientShared, Push, ReplyMode};
 use super::{dispatch, output, Server};
 use crate::protocol::encode::encode;
-use crate::protocol::{decode_request, DecodeLimits, Reply};
+use crate::protocol::{decode_request_into, DecodeLimits, Reply};
 
 /// Registers a new client and returns its state and push receiver.
 pub fn register(
@@ -143,6 +143,8 @@ pub async fn serve<S>(
     let mut counted = 0usize;
     let mut shutdown = server.shutdown_tx.subscribe();
     let mut hint = 0usize;
+    // The arguments of the request being run, kept from one request to the next.
+    let mut argv: Vec<bytes::Bytes> = Vec::new();
     let idle_timeout = server.config.read().timeout;
     let mut last_activity = Instant::now();
     let slot = super::order::Slot::new();
@@ -169,6 +171,9 @@ pub async fn serve<S>(
                 super::order::take_turn(&slot).await;
                 qb.note_peak(hint);
                 last_activity = Instant::now();
+                let clock = crate::util::WallAnchor::now();
+                client.clock = Some(clock);
+                client.shared.last_interaction.store(clock.ms(), Ordering::Relaxed);
                 server.stats.net_input_bytes.add(n as u64);
                 let (limits, query_limit) = {
                     let c = server.config.read();
@@ -177,13 +182,12 @@ pub async fn serve<S>(
                 let mut limits = limits;
                 loop {
                     limits.authenticated = client.authenticated;
-                    match decode_request(&mut qb.buf, limits, &mut hint) {
-                        Ok(Some(argv)) => {
+                    match decode_request_into(&mut qb.buf, limits, &mut hint, &mut argv) {
+                        Ok(true) => {
                             hint = 0;
                             if argv.is_empty() {
                                 continue;
                             }
-                            client.shared.last_interaction.store(crate::util::now_ms(), Ordering::Relaxed);
                             if crate::commands::admin::pause::must_wait(&server, &client, &argv) {
                                 slot.disarm();
                                 // CLIENT PAUSE: earlier replies go out, then this request waits.
@@ -246,7 +250,7 @@ pub async fn serve<S>(
                                 break;
                             }
                         }
-                        Ok(None) => break,
+                        Ok(false) => break,
                         Err(e) => {
                             tracing::debug!("Protocol error ({e}) from client: {}", client.shared.addr);
                             encode(&Reply::Error(format!("ERR Protocol error: {e}").into()), client.resp, &mut out);
@@ -255,6 +259,8 @@ pub async fn serve<S>(
                         }
                     }
                 }
+                // Let go of the last request's slices of the read buffer.
+                argv.clear();
                 if client.shared.obuf.closing() {
                     break;
                 }

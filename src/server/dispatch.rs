@@ -333,7 +333,10 @@ pub fn enough_good_replicas(server: &Server) -> bool {
 }
 
 fn base_name(name: &str) -> &str {
-    name.split('|').next().unwrap_or(name)
+    match name.bytes().position(|b| b == b'|') {
+        Some(i) => &name[..i],
+        None => name,
+    }
 }
 
 /// Counts an error reply in errorstats and wraps it.
@@ -343,7 +346,12 @@ pub fn error_reply(server: &Server, e: CmdError) -> Reply {
 }
 
 /// The shards a command needs: its keys, or everything.
-fn lock_set(server: &Server, spec: &Spec, argv: &[Bytes], client: &Client) -> Option<Vec<usize>> {
+fn lock_set(
+    server: &Server,
+    spec: &Spec,
+    argv: &[Bytes],
+    client: &Client,
+) -> Option<spec::KeyPositions> {
     let ks = &server.keyspace;
     if spec.has(spec::ALL_KEYS) {
         return None;
@@ -368,12 +376,11 @@ fn lock_set(server: &Server, spec: &Spec, argv: &[Bytes], client: &Client) -> Op
         }
         return Some(positions_keys.iter().map(|k| ks.shard_of(k)).collect());
     }
-    Some(
-        spec.key_positions(argv)
-            .into_iter()
-            .map(|p| ks.shard_of(&argv[p]))
-            .collect(),
-    )
+    let mut shards = spec.key_positions(argv);
+    for p in shards.iter_mut() {
+        *p = ks.shard_of(&argv[*p]);
+    }
+    Some(shards)
 }
 
 /// Runs a resolved command: locks, executes, publishes effects, records stats.
@@ -396,10 +403,13 @@ pub fn call(
         Some(shards) => server.keyspace.lock_shards(shards),
     };
     let mode = expire_mode(server, client.is_master_link);
-    let mut db = Db::new(locked, client.db, crate::util::now_ms(), mode);
+    let start = Instant::now();
+    let now_ms = client
+        .clock
+        .map_or_else(crate::util::now_ms, |c| c.ms_at(start));
+    let mut db = Db::new(locked, client.db, now_ms, mode);
     db.record_new =
         crate::commands::admin::hot_config(server).notify_flags & crate::config::notify::NEW != 0;
-    let start = Instant::now();
     let result = {
         let mut cx = Ctx {
             argv,
@@ -707,6 +717,9 @@ fn after_call(
 /// `redactClientCommandArgument`): AUTH's, ACL SETUSER's rules, HELLO's AUTH user and
 /// password, MIGRATE's AUTH password and AUTH2 user and password. None when nothing is hidden.
 fn redact(name: &str, argv: &[Bytes]) -> Option<Vec<Bytes>> {
+    if !matches!(name, "auth" | "acl|setuser" | "hello" | "migrate") {
+        return None;
+    }
     let hidden = Bytes::from_static(b"(redacted)");
     let mut out = argv.to_vec();
     match name {
