@@ -334,6 +334,64 @@ fn sentinels_kill_a_busy_script_on_a_redis_master_reference() {
     busy_script_killed(Redis, REDIS_SENTINELS);
 }
 
+/// A sentinel without the master's password: its pub/sub link's SUBSCRIBE is refused
+/// (`-NOAUTH`), which closes that link (hiredis drops a connection on an error reply no command
+/// waits for), so the master shows `disconnected` nearly all the time (a new link each second
+/// is refused at once) and goes `s_down` (its PINGs get no valid reply). `SENTINEL SET
+/// auth-pass` reconnects it. redis-sentinel is the reference.
+fn sentinel_without_the_masters_password(sentinel_kind: ServerKind) {
+    let master = Server::start_with_config(Tandem, &node_conf(None));
+    assert_eq!(
+        master.request(&["CONFIG", "SET", "requirepass", "secret"]),
+        b"+OK\r\n"
+    );
+    let sentinel = Server::start_with_config(sentinel_kind, &sentinel_conf(master.port()));
+    let flags = || sentinel_field(&sentinel, "flags").unwrap_or_default();
+    std::thread::sleep(Duration::from_millis(1500));
+    let samples: Vec<String> = (0..20)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            flags()
+        })
+        .collect();
+    let disconnected = samples
+        .iter()
+        .filter(|f| f.contains("disconnected"))
+        .count();
+    assert!(
+        disconnected >= 15,
+        "{}: flags sampled every 50 ms: {samples:?}",
+        sentinel.label()
+    );
+    assert!(
+        wait_until(Duration::from_millis(DOWN_AFTER_MS + 3000), || flags()
+            .contains("s_down")),
+        "{}: master never subjectively down, flags {}",
+        sentinel.label(),
+        flags()
+    );
+    assert_eq!(
+        sentinel.request(&["SENTINEL", "SET", MASTER_NAME, "auth-pass", "secret"]),
+        b"+OK\r\n"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || flags() == "master"),
+        "{}: flags {} after SENTINEL SET auth-pass",
+        sentinel.label(),
+        flags()
+    );
+}
+
+#[test]
+fn tandem_sentinel_without_the_masters_password_is_disconnected() {
+    sentinel_without_the_masters_password(TandemSentinel);
+}
+
+#[test]
+fn redis_sentinel_without_the_masters_password_is_disconnected_reference() {
+    sentinel_without_the_masters_password(RedisSentinel);
+}
+
 /// The INFO replication fields Sentinel reads from a replica whose master never answered
 /// (offsets are 1 without a master or cached master), and `replica-announced`.
 #[test]

@@ -179,11 +179,21 @@ async fn run(
                     match resp::parse(&inbuf) {
                         Ok(Some((v, used))) => {
                             inbuf.drain(..used);
-                            let kind = waiting.pop_front().unwrap_or(if pubsub {
-                                Kind::Hello
-                            } else {
-                                Kind::Discard
-                            });
+                            let kind = match waiting.pop_front() {
+                                Some(kind) => kind,
+                                // An error nobody waits for (hiredis: a "spontaneous" error
+                                // reply, as the refused SUBSCRIBE of a connection whose AUTH
+                                // failed, or "max number of clients reached") closes the
+                                // connection; the replies read before it still count.
+                                None if v.is_error() => {
+                                    if !replies.is_empty() {
+                                        super::monitor::on_replies(uid, gen, pubsub, replies);
+                                    }
+                                    return;
+                                }
+                                None if pubsub => Kind::Hello,
+                                None => Kind::Discard,
+                            };
                             replies.push((kind, v));
                         }
                         Ok(None) => break,

@@ -15,9 +15,11 @@ pub fn spawn(server: Arc<Server>) {
     tokio::spawn(async move {
         loop {
             let hz = 10 + rand::random::<u64>() % 10;
+            // Shutdown first, as the server cron (no sleep polled once the runtime stops).
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
+                biased;
                 _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
             }
             tick(&mut state().lock());
         }

@@ -272,9 +272,12 @@ async fn cron(server: Arc<Server>) {
     let mut last_second = std::time::Instant::now();
     loop {
         let hz = server.config.read().hz.clamp(1, 500);
+        // Shutdown first: the shutdown is finished by this cron itself, and once the runtime
+        // shuts down a sleep must not be polled again (tokio panics).
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
+            biased;
             _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
         }
         // A running script holds every shard: nothing here may wait for one meanwhile.
         if server.scripting.running.is_active() || server.cron_paused.load(Ordering::Relaxed) {
