@@ -24,7 +24,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TANDEM = os.path.join(ROOT, "target", "release", "tandem-server")
+TANDEM = os.environ.get("TANDEM_BIN") or os.path.join(ROOT, "target", "release", "tandem-server")
 REDIS = shutil.which("redis-server")
 BENCH = shutil.which("redis-benchmark")
 CLI = shutil.which("redis-cli")

@@ -126,6 +126,19 @@ impl<'a> Db<'a> {
         &mut self.locked.shard_mut(key).tables[db]
     }
 
+    /// Table `db` of the shard at `pos` (from `Locked::position`).
+    fn table_at(&mut self, pos: usize, db: usize) -> &mut Table {
+        &mut self.locked.guards[pos].1.tables[db]
+    }
+
+    /// Whether `key` (its shard at `pos`) has an expiry time that has passed: the cheap test
+    /// before `expire_if_needed`, which is true only when this is.
+    fn expired_at(&mut self, pos: usize, db: usize, key: &[u8]) -> bool {
+        let now = self.now_ms;
+        let t = self.table_at(pos, db);
+        !t.expires.is_empty() && t.expires.get(key).is_some_and(|&when| when <= now)
+    }
+
     /// Before `key` of database `db` changes or is deleted: if a snapshot is being taken and
     /// has not saved this entry yet, save its current contents now.
     fn capture_key(&mut self, db: usize, key: &[u8]) {
@@ -247,13 +260,14 @@ impl<'a> Db<'a> {
 
     /// Read lookup in database `db` (counts keyspace hits and misses, refreshes the LRU clock).
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
-        if self.expire_if_needed(db, key) {
+        let pos = self.locked.position(key);
+        if self.expired_at(pos, db, key) && self.expire_if_needed(db, key) {
             self.stats.misses += 1;
             return None;
         }
         let (access, now) = (self.access, self.now_ms);
         let stats = &mut self.stats;
-        match self.locked.shard_mut(key).tables[db].map.get_mut(key) {
+        match self.locked.guards[pos].1.tables[db].map.get_mut(key) {
             Some(e) => {
                 e.lru = access.touched(e.lru, now);
                 stats.hits += 1;
@@ -273,15 +287,19 @@ impl<'a> Db<'a> {
 
     /// Write lookup in database `db`: no hit/miss counting.
     pub fn get_mut_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
-        if self.expire_if_needed(db, key) {
+        let pos = self.locked.position(key);
+        if self.expired_at(pos, db, key) && self.expire_if_needed(db, key) {
             return None;
         }
-        self.capture_key(db, key);
         let (access, now) = (self.access, self.now_ms);
-        self.table(db, key).map.get_mut(key).map(|e| {
-            e.lru = access.touched(e.lru, now);
-            &mut e.value
-        })
+        let t = &mut self.locked.guards[pos].1.tables[db];
+        let i = t.map.get_index_of(key)?;
+        if let Some(cap) = &self.capture {
+            capture_index(cap, db, t, i);
+        }
+        let e = &mut t.map[i];
+        e.lru = access.touched(e.lru, now);
+        Some(&mut e.value)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
@@ -290,7 +308,11 @@ impl<'a> Db<'a> {
 
     /// Existence check (lazy expiry applies, no stats).
     pub fn exists_in(&mut self, db: usize, key: &[u8]) -> bool {
-        !self.expire_if_needed(db, key) && self.table(db, key).map.contains_key(key)
+        let pos = self.locked.position(key);
+        if self.expired_at(pos, db, key) && self.expire_if_needed(db, key) {
+            return false;
+        }
+        self.table_at(pos, db).map.contains_key(key)
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {
@@ -353,26 +375,32 @@ impl<'a> Db<'a> {
     /// Returns the value under `key`, creating it with `make` if missing (or expired).
     pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> Value) -> &mut Value {
         let db = self.index;
-        if !self.exists_in(db, key) {
-            let clock = self.access.fresh(self.now_ms);
-            let epoch = self.epoch;
-            self.table(db, key).map.insert(
-                Bytes::copy_from_slice(key),
-                Entry {
+        let pos = self.locked.position(key);
+        let gone = self.expired_at(pos, db, key) && self.expire_if_needed(db, key);
+        let clock = self.access.fresh(self.now_ms);
+        let epoch = self.epoch;
+        let t = &mut self.locked.guards[pos].1.tables[db];
+        let found = if gone { None } else { t.map.get_index_of(key) };
+        let i = match found {
+            Some(i) => {
+                if let Some(cap) = &self.capture {
+                    capture_index(cap, db, t, i);
+                }
+                i
+            }
+            None => {
+                if self.record_new {
+                    self.created.push((db, Bytes::copy_from_slice(key)));
+                }
+                let entry = Entry {
                     value: make(),
                     lru: clock,
                     ver: epoch,
-                },
-            );
-            if self.record_new {
-                self.created.push((db, Bytes::copy_from_slice(key)));
+                };
+                t.map.insert_full(Bytes::copy_from_slice(key), entry).0
             }
-        } else {
-            self.capture_key(db, key);
-        }
-        let t = self.table(db, key);
-        let pos = t.map.get_index_of(key).unwrap_or(0);
-        &mut t.map[pos].value
+        };
+        &mut t.map[i].value
     }
 
     /// Removes `key` from database `db` with its expiry; returns the value if it existed.

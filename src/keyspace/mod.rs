@@ -309,6 +309,13 @@ impl<'a> Locked<'a> {
     /// The shard holding `key`. Commands declare their keys, so it is always locked; a missing
     /// declaration is a bug caught by tests (debug builds panic, release builds lock it late).
     pub(crate) fn shard_mut(&mut self, key: &[u8]) -> &mut Shard {
+        let pos = self.position(key);
+        &mut self.guards[pos].1
+    }
+
+    /// Where the shard of `key` is in `guards` (see `shard_mut`): one hash of the key, for an
+    /// operation that reaches the key's table several times.
+    pub(crate) fn position(&mut self, key: &[u8]) -> usize {
         let i = self.ks.shard_of(key);
         let pos = match self.guards.binary_search_by_key(&i, |(j, _)| *j) {
             Ok(pos) => pos,
@@ -322,7 +329,7 @@ impl<'a> Locked<'a> {
                 pos
             }
         };
-        &mut self.guards[pos].1
+        pos
     }
 
     /// The indices of the shards held, ascending.
