@@ -145,7 +145,12 @@ fn server_section(s: &Server, out: &mut String) {
     line(out, "process_id", std::process::id());
     line(out, "process_supervised", "no");
     line(out, "run_id", &s.run_id);
-    line(out, "tcp_port", cfg.port);
+    let port = if cfg.port != 0 {
+        cfg.port
+    } else {
+        cfg.tls_port
+    };
+    line(out, "tcp_port", port);
     line(out, "server_time_usec", crate::util::now_us());
     line(out, "uptime_in_seconds", s.uptime_secs());
     line(out, "uptime_in_days", s.uptime_secs() / 86400);

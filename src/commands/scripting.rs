@@ -296,5 +296,13 @@ fn script_debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
     } else {
         return Err(CmdError::err("Use SCRIPT DEBUG YES/SYNC/NO"));
     };
+    // The debugger talks to the client's socket directly (scripting/ldb), which a TLS
+    // connection's records do not allow: refused rather than garbled.
+    if cx.client.lua_debug != ldb::Mode::Off && cx.client.shared.tls.load(Ordering::Relaxed) {
+        cx.client.lua_debug = ldb::Mode::Off;
+        return Err(CmdError::err(
+            "SCRIPT DEBUG is not supported on TLS connections by this server",
+        ));
+    }
     Ok(Reply::OK)
 }

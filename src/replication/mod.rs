@@ -9,6 +9,7 @@ pub mod master;
 pub mod replica;
 pub mod stream;
 mod sync_load;
+mod transport;
 pub mod writable;
 
 use std::sync::atomic::{AtomicU64, Ordering};

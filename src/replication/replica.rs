@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use super::transport::LinkStream;
 
 use super::ReplIds;
 use crate::protocol::{decode_request_frame, DecodeLimits};
@@ -160,7 +162,7 @@ async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64)
             .get("bind-source-addr")
             .filter(|a| !a.is_empty());
         let connect =
-            tokio::time::timeout(repl_timeout, connect_from(&host, port, source.as_deref())).await;
+            tokio::time::timeout(repl_timeout, open(&server, &host, port, source.as_deref())).await;
         let stream = match connect {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -174,7 +176,6 @@ async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64)
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
         tracing::info!("Non blocking connect for SYNC fired the event.");
         match session(&server, stream, generation).await {
             Ok(()) | Err(LinkError::Obsolete) => {}
@@ -201,8 +202,8 @@ fn io_text(e: &std::io::Error) -> String {
 
 /// Reads one CRLF-terminated line (without it), skipping bare newlines (keep-alives). After
 /// `timeout` of silence the link fails with `timeout_text`.
-pub(super) async fn read_line(
-    stream: &mut TcpStream,
+pub(super) async fn read_line<S: AsyncRead + Unpin>(
+    stream: &mut S,
     buf: &mut BytesMut,
     timeout: Duration,
     timeout_text: &str,
@@ -244,7 +245,7 @@ fn command(args: &[&[u8]]) -> Vec<u8> {
 /// One connection to the master: handshake, sync, stream. Returns when the link breaks.
 async fn session(
     server: &Arc<Server>,
-    mut stream: TcpStream,
+    mut stream: LinkStream,
     generation: u64,
 ) -> Result<(), LinkError> {
     // The whole handshake is bounded by `repl-timeout` of silence (bare newlines count), as
@@ -269,10 +270,16 @@ async fn session(
     tracing::info!("Master replied to PING, replication can continue...");
     let (auth, user, port, announce_ip, announce_port) = {
         let c = server.config.read();
+        // The port our own replicas reach us on (redis `syncWithMaster`).
+        let port = if c.tls_replication && c.tls_port != 0 {
+            c.tls_port
+        } else {
+            c.port
+        };
         (
             c.masterauth.clone(),
             c.masteruser.clone(),
-            c.port,
+            port,
             c.replica_announce_ip.clone(),
             c.replica_announce_port,
         )
@@ -436,7 +443,7 @@ async fn session(
 /// client, forwarding its exact bytes to our own replicas; ACKs every second and on GETACK.
 async fn stream_loop(
     server: &Arc<Server>,
-    mut stream: TcpStream,
+    mut stream: LinkStream,
     mut buf: BytesMut,
     start_offset: u64,
     generation: u64,
@@ -544,6 +551,25 @@ async fn stream_loop(
 
 fn client_cleanup(server: &Server, client: &mut crate::server::client::Client) {
     crate::server::connection::unregister(server, client);
+}
+
+/// Connects to the master, and with `tls-replication yes` opens TLS over the connection
+/// (redis `connCreateTLS`): the master's certificate must come from our CA.
+async fn open(
+    server: &Server,
+    host: &str,
+    port: u16,
+    source: Option<&str>,
+) -> std::io::Result<LinkStream> {
+    let stream = connect_from(host, port, source).await?;
+    let _ = stream.set_nodelay(true);
+    if server.config.read().tls_replication {
+        Ok(LinkStream::Tls(Box::new(
+            server.tls.connect(host, stream).await?,
+        )))
+    } else {
+        Ok(LinkStream::Plain(stream))
+    }
 }
 
 /// Connects to the master, from `bind-source-addr` when it is set (redis binds the outgoing

@@ -30,6 +30,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::replica::{read_line, LinkError};
+use super::transport::{self, LinkStream};
 use crate::persistence::load::{self, LoadReport, Staged};
 use crate::persistence::rdb::decode::RdbError;
 use crate::persistence::rdb::format::CRC64;
@@ -63,15 +64,25 @@ struct Payload<'a> {
     scratch: Vec<u8>,
 }
 
-impl Payload<'_> {
+impl<'a> Payload<'a> {
+    fn new(server: &'a Server, generation: u64, framing: Framing, max_len: u64) -> Self {
+        Payload {
+            server,
+            generation,
+            framing,
+            max_len,
+            read: 0,
+            scratch: vec![0u8; 256 * 1024],
+        }
+    }
+
     /// The next chunk of the payload, `None` once it is complete. Bytes after an `$EOF:` mark
     /// (a master that streams without waiting for our ACK) stay in `buf` for the stream.
     fn next(
         &mut self,
-        stream: &mut std::net::TcpStream,
+        stream: &mut dyn std::io::Read,
         buf: &mut BytesMut,
     ) -> Result<Option<Bytes>, LinkError> {
-        use std::io::Read;
         loop {
             if !buf.is_empty() {
                 if let Some(chunk) = self.take(buf) {
@@ -153,7 +164,7 @@ impl Payload<'_> {
 /// early end) so the caller reports the real cause.
 struct Tee<'a, 'b> {
     payload: &'a mut Payload<'b>,
-    stream: &'a mut std::net::TcpStream,
+    stream: &'a mut dyn std::io::Read,
     buf: &'a mut BytesMut,
     file: Option<&'a mut TempRdb>,
     cur: Bytes,
@@ -209,7 +220,7 @@ struct Received {
 fn transfer(
     server: &Arc<Server>,
     payload: &mut Payload<'_>,
-    stream: &mut std::net::TcpStream,
+    stream: &mut dyn std::io::Read,
     buf: &mut BytesMut,
     to_disk: bool,
     parse_now: bool,
@@ -263,6 +274,44 @@ fn transfer(
         f.sync()?;
     }
     Ok(Received { staged, file })
+}
+
+/// What the transfer thread is to do with the payload.
+struct Job {
+    generation: u64,
+    framing: Framing,
+    max_len: u64,
+    to_disk: bool,
+    parse_now: bool,
+}
+
+/// Runs the transfer on a background thread reading `reader` (the socket itself, or a TLS
+/// link's pump), with `buf` (what was read past the header); gives the reader back, and in
+/// `buf` what was read past the payload.
+async fn transfer_on<R: std::io::Read + Send + 'static>(
+    server: &Arc<Server>,
+    mut reader: R,
+    buf: &mut BytesMut,
+    job: Job,
+) -> Result<(Result<Received, LinkError>, R), LinkError> {
+    let srv = server.clone();
+    let mut taken = std::mem::take(buf);
+    let (res, reader, rest) = in_background("repl-transfer", move || {
+        let mut payload = Payload::new(&srv, job.generation, job.framing, job.max_len);
+        let res = transfer(
+            &srv,
+            &mut payload,
+            &mut reader,
+            &mut taken,
+            job.to_disk,
+            job.parse_now,
+        );
+        (res, reader, taken)
+    })
+    .await
+    .ok_or_else(|| LinkError::Protocol("the transfer thread failed".into()))?;
+    *buf = rest;
+    Ok((res, reader))
 }
 
 /// Runs blocking work on a background thread (see `util::spawn_background`) and waits for
@@ -439,11 +488,11 @@ impl Drop for LoadingFlag {
 /// socket (the transfer thread owns it meanwhile) and gives it back for the stream.
 pub(super) async fn receive_and_load(
     server: &Arc<Server>,
-    mut stream: TcpStream,
+    mut stream: LinkStream,
     buf: &mut BytesMut,
     generation: u64,
     master_replid: &str,
-) -> Result<(LoadReport, TcpStream), LinkError> {
+) -> Result<(LoadReport, LinkStream), LinkError> {
     let (timeout, max_len, mode) = {
         let c = server.config.read();
         (
@@ -526,38 +575,31 @@ pub(super) async fn receive_and_load(
         ))
     };
 
-    // The transfer, on a background thread that owns the socket.
-    let std_stream = stream.into_std()?;
-    std_stream.set_nonblocking(false)?;
-    std_stream.set_read_timeout(Some(timeout))?;
-    let srv = server.clone();
-    let mut taken = std::mem::take(buf);
-    let (res, std_stream, rest) = in_background("repl-transfer", move || {
-        let mut std_stream = std_stream;
-        let mut payload = Payload {
-            server: &srv,
-            generation,
-            framing,
-            max_len,
-            read: 0,
-            scratch: vec![0u8; 256 * 1024],
-        };
-        let res = transfer(
-            &srv,
-            &mut payload,
-            &mut std_stream,
-            &mut taken,
-            to_disk,
-            parse_now,
-        );
-        (res, std_stream, taken)
-    })
-    .await
-    .ok_or_else(|| LinkError::Protocol("the transfer thread failed".into()))?;
-    *buf = rest;
+    // The transfer, on a background thread that owns the socket with blocking reads bounded
+    // by `repl-timeout`; a TLS link stays with its pump.
+    let job = Job {
+        generation,
+        framing,
+        max_len,
+        to_disk,
+        parse_now,
+    };
+    let (res, stream) = match stream {
+        LinkStream::Plain(tcp) => {
+            let std_stream = tcp.into_std()?;
+            std_stream.set_nonblocking(false)?;
+            std_stream.set_read_timeout(Some(timeout))?;
+            let (res, std_stream) = transfer_on(server, std_stream, buf, job).await?;
+            std_stream.set_nonblocking(true)?;
+            (res, LinkStream::Plain(TcpStream::from_std(std_stream)?))
+        }
+        tls => {
+            let (pump, pumped) = transport::pump(tls, timeout);
+            let (res, pumped) = transfer_on(server, pumped, buf, job).await?;
+            (res, pump.finish(pumped, buf).await?)
+        }
+    };
     let Received { staged, file } = res?;
-    std_stream.set_nonblocking(true)?;
-    let stream = TcpStream::from_std(std_stream)?;
     // The AOF describes the dataset being replaced: it stops now and restarts from a rewrite
     // of the new one once it is installed, or after a failed load (redis
     // `restartAOFAfterSYNC`).

@@ -68,6 +68,8 @@ pub struct ClientShared {
     pub is_replica: AtomicBool,
     pub is_master: AtomicBool,
     pub is_monitor: AtomicBool,
+    /// Connected through `tls-port`.
+    pub tls: AtomicBool,
     pub no_evict: AtomicBool,
     pub resp: AtomicUsize,
     /// Blocked in a command (CLIENT LIST flag `b`).

@@ -68,6 +68,7 @@ fn new_shared(
         is_replica: AtomicBool::new(false),
         is_master: AtomicBool::new(false),
         is_monitor: AtomicBool::new(false),
+        tls: AtomicBool::new(false),
         no_evict: AtomicBool::new(false),
         resp: AtomicUsize::new(2),
         is_blocked: AtomicBool::new(false),

@@ -16,6 +16,8 @@ use super::{connection, Server};
 pub enum ListenError {
     #[error("Failed listening on port {port} (tcp), aborting: {source}")]
     Tcp { port: u16, source: std::io::Error },
+    #[error("Failed listening on port {port} (TLS), aborting: {source}")]
+    Tls { port: u16, source: std::io::Error },
     #[error("Failed opening Unix socket: {0}")]
     Unix(std::io::Error),
 }
@@ -46,31 +48,62 @@ fn bind_targets(bind: &[String], port: u16) -> Vec<(Option<SocketAddr>, bool)> {
     out
 }
 
-/// Binds every configured TCP address. Fails if a non-optional address cannot be bound.
-pub async fn bind_all(server: &Server) -> Result<Vec<TcpListener>, ListenError> {
-    bind_tcp(server)
+/// What a listening socket speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Plain,
+    Tls,
 }
 
-/// CONFIG SET port / bind (redis `changeListenPort`, `changeBindAddr`): binds the configured
-/// addresses anew and, once all are bound, serves them instead of the old ones, whose accept
-/// loops end (connected clients stay). On failure the old listeners keep serving.
-pub fn rebind(server: &Arc<Server>) -> Result<(), ListenError> {
-    let listeners = bind_tcp(server)?;
-    server.listeners_generation.send_modify(|g| *g += 1);
-    server
-        .tcp_port
-        .store(server.config.read().port, Ordering::Relaxed);
+/// The bound sockets of `port` and `tls-port`.
+pub struct Listeners {
+    tcp: Vec<TcpListener>,
+    tls: Vec<TcpListener>,
+}
+
+/// Binds every configured address on `port` and `tls-port`. Fails if a non-optional address
+/// cannot be bound.
+pub async fn bind_all(server: &Server) -> Result<Listeners, ListenError> {
+    Ok(Listeners {
+        tcp: bind_tcp(server, Transport::Plain)?,
+        tls: bind_tcp(server, Transport::Tls)?,
+    })
+}
+
+/// CONFIG SET port / tls-port / bind (redis `changeListenPort`, `changeBindAddr`): binds the
+/// configured addresses of that transport anew and, once all are bound, serves them instead of
+/// the old ones, whose accept loops end (connected clients stay). On failure the old listeners
+/// keep serving.
+pub fn rebind(server: &Arc<Server>, transport: Transport) -> Result<(), ListenError> {
+    let listeners = bind_tcp(server, transport)?;
+    generation(server, transport).send_modify(|g| *g += 1);
+    if transport == Transport::Plain {
+        server
+            .tcp_port
+            .store(server.config.read().port, Ordering::Relaxed);
+    }
     for l in listeners {
-        tokio::spawn(accept_loop(server.clone(), l));
+        tokio::spawn(accept_loop(server.clone(), l, transport));
     }
     Ok(())
 }
 
+fn generation(server: &Server, transport: Transport) -> &tokio::sync::watch::Sender<u64> {
+    match transport {
+        Transport::Plain => &server.listeners_generation,
+        Transport::Tls => &server.tls_listeners_generation,
+    }
+}
+
 /// Must run inside the runtime (the listeners register with its reactor).
-fn bind_tcp(server: &Server) -> Result<Vec<TcpListener>, ListenError> {
+fn bind_tcp(server: &Server, transport: Transport) -> Result<Vec<TcpListener>, ListenError> {
     let (bind, port) = {
         let c = server.config.read();
-        (c.bind.clone(), c.port)
+        let port = match transport {
+            Transport::Plain => c.port,
+            Transport::Tls => c.tls_port,
+        };
+        (c.bind.clone(), port)
     };
     if port == 0 {
         return Ok(Vec::new());
@@ -87,7 +120,10 @@ fn bind_tcp(server: &Server) -> Result<Vec<TcpListener>, ListenError> {
         match res {
             Ok(l) => listeners.push(l),
             Err(e) if optional => tracing::debug!("Skipping optional bind {addr:?}: {e}"),
-            Err(e) => return Err(ListenError::Tcp { port, source: e }),
+            Err(source) if transport == Transport::Tls => {
+                return Err(ListenError::Tls { port, source })
+            }
+            Err(source) => return Err(ListenError::Tcp { port, source }),
         }
     }
     Ok(listeners)
@@ -104,10 +140,12 @@ fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves until shutdown is requested; returns after connections were told to stop.
-pub async fn run(server: Arc<Server>, listeners: Vec<TcpListener>) {
-    for l in listeners {
-        let srv = server.clone();
-        tokio::spawn(accept_loop(srv, l));
+pub async fn run(server: Arc<Server>, listeners: Listeners) {
+    for l in listeners.tcp {
+        tokio::spawn(accept_loop(server.clone(), l, Transport::Plain));
+    }
+    for l in listeners.tls {
+        tokio::spawn(accept_loop(server.clone(), l, Transport::Tls));
     }
     #[cfg(unix)]
     if let Some(path) = server.config.read().unixsocket.clone() {
@@ -133,14 +171,18 @@ pub async fn run(server: Arc<Server>, listeners: Vec<TcpListener>) {
     }
 }
 
-async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, transport: Transport) {
     let mut shutdown = server.shutdown_tx.subscribe();
-    let mut generation = server.listeners_generation.subscribe();
+    let mut generation = generation(&server, transport).subscribe();
     generation.mark_unchanged();
     loop {
         tokio::select! {
             _ = generation.changed() => return,
             r = listener.accept() => match r {
+                Ok((stream, peer)) if transport == Transport::Tls => {
+                    // The handshake runs in the connection's own task.
+                    tokio::spawn(accept_tls(server.clone(), stream, peer));
+                }
                 Ok((stream, peer)) => accept_tcp(&server, stream, peer).await,
                 Err(e) => {
                     tracing::warn!("Accepting client connection: {e}");
@@ -163,20 +205,56 @@ async fn over_limit<S: tokio::io::AsyncWrite + Unpin>(server: &Server, stream: &
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
+        let _ = stream.flush().await;
         return true;
     }
     false
 }
 
-async fn accept_tcp(server: &Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
-    if over_limit(server, &mut stream).await {
+async fn accept_tcp(server: &Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+    let (laddr, fd) = prepare(server, &stream);
+    admit(server, stream, peer, laddr, fd, false).await;
+}
+
+/// A connection to `tls-port`: the handshake under the `tls-auth-clients` in force, then as
+/// any client. A failed handshake is logged as Redis logs it (verbose).
+async fn accept_tls(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+    let (laddr, fd) = prepare(&server, &stream);
+    let auth = server.config.read().tls_auth_clients;
+    let Some(acceptor) = server.tls.acceptor(auth) else {
         return;
+    };
+    // Something else than a TLS handshake record (a plain-text client): closed without a
+    // word, as OpenSSL leaves it (an alert would read as a reply to the client).
+    let mut first = [0u8; 1];
+    match stream.peek(&mut first).await {
+        Ok(1) if first[0] == TLS_HANDSHAKE_RECORD => {}
+        _ => {
+            tracing::debug!(
+                "Error accepting a client connection: not a TLS handshake (addr={} laddr={laddr})",
+                fmt_addr(&peer)
+            );
+            return;
+        }
     }
+    match acceptor.accept(stream).await {
+        Ok(tls) => admit(&server, tls, peer, laddr, fd, true).await,
+        Err(e) => tracing::debug!(
+            "Error accepting a client connection: {e} (addr={} laddr={laddr})",
+            fmt_addr(&peer)
+        ),
+    }
+}
+
+/// The content type of the record a TLS connection starts with.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Socket options of an accepted connection; its local address and fd.
+fn prepare(server: &Server, stream: &TcpStream) -> (String, i32) {
     let _ = stream.set_nodelay(true);
     let keepalive = server.config.read().tcp_keepalive;
     if keepalive > 0 {
-        let sock = socket2_keepalive(&stream, keepalive);
-        if let Err(e) = sock {
+        if let Err(e) = socket2_keepalive(stream, keepalive) {
             tracing::debug!("tcp-keepalive not set: {e}");
         }
     }
@@ -185,9 +263,32 @@ async fn accept_tcp(server: &Arc<Server>, mut stream: TcpStream, peer: SocketAdd
         .map(|a| fmt_addr(&a))
         .unwrap_or_default();
     #[cfg(unix)]
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
     #[cfg(not(unix))]
     let fd = -1;
+    (laddr, fd)
+}
+
+/// Refuses a connection over `maxclients` or in protected mode with redis's errors, else
+/// registers the client and serves it.
+async fn admit<S>(
+    server: &Arc<Server>,
+    mut stream: S,
+    peer: SocketAddr,
+    laddr: String,
+    fd: i32,
+    tls: bool,
+) where
+    S: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + super::order::WatchReads
+        + Unpin
+        + Send
+        + 'static,
+{
+    if over_limit(server, &mut stream).await {
+        return;
+    }
     if protected_mode_refuses(server, &peer) {
         // Redis made the client before refusing it: it counts as received and rejected.
         let st = &server.stats;
@@ -195,9 +296,11 @@ async fn accept_tcp(server: &Arc<Server>, mut stream: TcpStream, peer: SocketAdd
             .fetch_add(1, Ordering::Relaxed);
         st.rejected_connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.write_all(PROTECTED_MODE_ERR.as_bytes()).await;
+        let _ = stream.flush().await;
         return;
     }
     let (client, rx) = connection::register(server, fmt_addr(&peer), laddr, fd);
+    client.shared.tls.store(tls, Ordering::Relaxed);
     tokio::spawn(connection::serve(server.clone(), stream, client, rx));
 }
 

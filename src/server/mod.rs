@@ -22,6 +22,7 @@ pub mod shutdown;
 pub mod slowlog;
 pub mod startup;
 pub mod stats;
+pub mod tls;
 pub mod tracking;
 pub mod watch;
 
@@ -89,6 +90,10 @@ pub struct Server {
     pub tcp_port: std::sync::atomic::AtomicU16,
     /// Bumped when CONFIG SET port/bind replaced the TCP listeners: older accept loops end.
     pub listeners_generation: tokio_watch::Sender<u64>,
+    /// The same for `tls-port`'s listeners.
+    pub tls_listeners_generation: tokio_watch::Sender<u64>,
+    /// The TLS contexts (`tls-*` directives).
+    pub tls: tls::TlsState,
     pub config_file: Option<std::path::PathBuf>,
     pub executable: String,
 }
@@ -138,6 +143,8 @@ impl Server {
             shutdown: Default::default(),
             tcp_port: std::sync::atomic::AtomicU16::new(port),
             listeners_generation: tokio_watch::channel(0).0,
+            tls_listeners_generation: tokio_watch::channel(0).0,
+            tls: Default::default(),
             config_file,
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())

@@ -27,7 +27,12 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
             unimplemented.join(", ")
         );
     }
-    let port = config.port;
+    // The logo and the mode line show `tls-port` when `port` is 0 (redis `redisAsciiArt`).
+    let port = if config.port != 0 {
+        config.port
+    } else {
+        config.tls_port
+    };
     let show_logo = config.always_show_logo;
     let sentinel = crate::sentinel::mode();
     let mut config = config;
@@ -39,6 +44,9 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
     let server = Server::new(config);
     server.config_changed();
     if !crate::acl::file::load_at_startup(&server) {
+        return 1;
+    }
+    if !super::tls::startup(&server) {
         return 1;
     }
     let listeners = match listener::bind_all(&server).await {

@@ -507,6 +507,11 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
 
 /// Runs `redis-cli -h 127.0.0.1 -p PORT args...` (killed after 10 s) and returns its stdout.
 pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    redis_cli_output(port, args).0
+}
+
+/// [`redis_cli`] returning stdout and stderr (where redis-cli reports connection errors).
+pub fn redis_cli_output(port: u16, args: &[&str]) -> (String, String) {
     let mut child = Command::new(find_on_path("redis-cli"))
         .arg("-h")
         .arg("127.0.0.1")
@@ -528,7 +533,10 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
         std::thread::sleep(Duration::from_millis(5));
     }
     let output = child.wait_with_output().expect("redis-cli output");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------

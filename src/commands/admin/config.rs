@@ -8,7 +8,8 @@ use super::super::server_cmds::container;
 use super::super::spec::{Group, Spec, ADMIN, LOADING, NOSCRIPT, STALE};
 use super::super::{Ctx, REGISTRY};
 use crate::protocol::Reply;
-use crate::server::Server;
+use crate::server::listener::Transport;
+use crate::server::{tls, Server};
 
 const A: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
@@ -102,9 +103,13 @@ fn apply_steps(
 ) -> Result<(), (String, &'static str)> {
     let mut oom_done = false;
     let mut rebound = false;
-    let changed_listen = {
+    let (mut tls_rebound, mut tls_done) = (false, false);
+    let (changed_listen, changed_tls_listen) = {
         let c = server.config.read();
-        c.port != before.port || c.bind != before.bind
+        (
+            c.port != before.port || c.bind != before.bind,
+            c.tls_port != before.tls_port || c.bind != before.bind,
+        )
     };
     let mut result = Ok(());
     for (name, _) in pairs {
@@ -137,7 +142,7 @@ fn apply_steps(
             }
             "port" | "bind" if changed_listen && !rebound => {
                 let Some(me) = server.arc() else { continue };
-                if let Err(e) = crate::server::listener::rebind(&me) {
+                if let Err(e) = crate::server::listener::rebind(&me, Transport::Plain) {
                     tracing::warn!("{e}");
                     let why = if name == "port" {
                         "Unable to listen on this port. Check server logs."
@@ -148,8 +153,57 @@ fn apply_steps(
                     break;
                 }
                 rebound = true;
+                if name == "bind" && changed_tls_listen && !tls_rebound {
+                    // redis `changeBindAddr` moves the TLS listeners too.
+                    tls_rebound = true;
+                    if crate::server::listener::rebind(&me, Transport::Tls).is_err() {
+                        result = Err((name, "Failed to bind to specified addresses."));
+                        break;
+                    }
+                }
+            }
+            // redis `applyTLSPort`: TLS is configured first if it was not in use yet.
+            "tls-port" if changed_tls_listen && !tls_rebound => {
+                let Some(me) = server.arc() else { continue };
+                if !server.tls.is_configured() {
+                    let cfg = server.config.read().clone();
+                    if let Err(e) = tls::install_from(server, &cfg) {
+                        result = Err((name, e));
+                        break;
+                    }
+                    tls_done = true;
+                }
+                if let Err(e) = crate::server::listener::rebind(&me, Transport::Tls) {
+                    tracing::warn!("{e}");
+                    result = Err((name, "Unable to listen on this port. Check server logs."));
+                    break;
+                }
+                tls_rebound = true;
+            }
+            // redis `applyTlsCfg` (once per CONFIG SET); `tls-auth-clients` applies to each
+            // new connection by itself.
+            n if n.starts_with("tls-")
+                && n != "tls-auth-clients"
+                && n != "tls-port"
+                && !tls_done =>
+            {
+                tls_done = true;
+                if let Err(e) = tls::reconfigure(server) {
+                    result = Err((name, e));
+                    break;
+                }
             }
             _ => {}
+        }
+    }
+    if result.is_err() && tls_done {
+        // The contexts of the configuration being restored.
+        let _ = tls::install_from(server, before);
+    }
+    if result.is_err() && tls_rebound {
+        server.config.write().tls_port = before.tls_port;
+        if let Some(me) = server.arc() {
+            let _ = crate::server::listener::rebind(&me, Transport::Tls);
         }
     }
     if result.is_err() && rebound {
@@ -159,7 +213,7 @@ fn apply_steps(
             c.bind = before.bind.clone();
         }
         if let Some(me) = server.arc() {
-            let _ = crate::server::listener::rebind(&me);
+            let _ = crate::server::listener::rebind(&me, Transport::Plain);
         }
     }
     result

@@ -520,7 +520,11 @@ fn implemented_set_is_the_agreed_one() {
         stream-node-max-bytes stream-node-max-entries \
         appendonly appendfsync appendfilename appenddirname aof-use-rdb-preamble aof-load-truncated \
         aof-timestamp-enabled aof-rewrite-incremental-fsync no-appendfsync-on-rewrite aof-disable-auto-gc \
-        auto-aof-rewrite-percentage auto-aof-rewrite-min-size";
+        auto-aof-rewrite-percentage auto-aof-rewrite-min-size \
+        tls-port tls-cert-file tls-key-file tls-key-file-pass tls-client-cert-file tls-client-key-file \
+        tls-client-key-file-pass tls-dh-params-file tls-ca-cert-file tls-ca-cert-dir tls-auth-clients \
+        tls-replication tls-cluster tls-protocols tls-ciphers tls-ciphersuites tls-prefer-server-ciphers \
+        tls-session-caching tls-session-cache-size tls-session-cache-timeout";
     let mut want: Vec<&str> = agreed.split_whitespace().collect();
     let mut got: Vec<&str> = TABLE
         .iter()
