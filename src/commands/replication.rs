@@ -131,6 +131,17 @@ fn replconf(cx: &mut Ctx) -> Result<Reply, CmdError> {
             } else if is(val, "psync2") {
                 cx.client.replconf.capa_psync2 = true;
             }
+        } else if is(opt, "fence") || is(opt, "unfence") {
+            // Tandem's (issue #13), sent by Tandem's sentinel during a failover.
+            let epoch = super::args::parse_int(val)?;
+            let epoch = u64::try_from(epoch).map_err(|_| CmdError::err("invalid epoch"))?;
+            if is(opt, "fence") {
+                if !crate::replication::replica::fence(cx.server, epoch) {
+                    return Err(CmdError::err("REPLCONF FENCE: not a replica"));
+                }
+            } else if let Some(me) = cx.server.arc() {
+                crate::replication::replica::unfence(&me, epoch);
+            }
         } else if is(opt, "ack") || is(opt, "getack") {
             // From a normal client these are silently ignored; replica links handle them.
             return Ok(Reply::None);
@@ -171,7 +182,11 @@ fn replicaof(cx: &mut Ctx) -> Result<Reply, CmdError> {
     {
         let cfg = cx.server.config.read();
         if let Some((h, p)) = &cfg.replicaof {
-            if h.eq_ignore_ascii_case(&host) && *p == port {
+            // A fenced link is restarted: REPLICAOF lifts the fence.
+            if h.eq_ignore_ascii_case(&host)
+                && *p == port
+                && !crate::replication::replica::fenced(cx.server)
+            {
                 tracing::info!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
                 return Ok(Reply::status("OK Already connected to specified master"));
             }

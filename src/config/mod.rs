@@ -325,6 +325,9 @@ pub struct Config {
     pub replica_priority: u64,
     /// Whether Sentinel lists this replica (INFO `replica_announced`).
     pub replica_announced: bool,
+    /// Tandem's `replica-refuse-rollback`: refuse a full sync that would move this replica
+    /// back in (or off) the history it holds, unless REPLICAOF asked for the master.
+    pub replica_refuse_rollback: bool,
     pub replica_announce_ip: Option<String>,
     pub replica_announce_port: u16,
     pub client_output_buffer_limit: ClientOutputBufferLimits,
@@ -458,6 +461,7 @@ impl Config {
             min_replicas_max_lag: 0,
             replica_priority: 0,
             replica_announced: true,
+            replica_refuse_rollback: false,
             replica_announce_ip: None,
             replica_announce_port: 0,
             client_output_buffer_limit: ClientOutputBufferLimits::DEFAULT,

@@ -303,6 +303,10 @@ pub static TABLE: &[Directive] = &[
     bool_g!("disable-thp", I, true),
     bool_g!("cluster-allow-replica-migration", M, true),
     bool_t!("replica-announced", M, true, replica_announced),
+    // Tandem's own (issue #13): a replica does not replace the history it holds by a full
+    // sync its master offers on its own (see replication::replica::refusal). Hidden, so
+    // CONFIG GET * stays Redis's.
+    bool_t!("replica-refuse-rollback", HIDDEN, false, replica_refuse_rollback),
     bool_t!("latency-tracking", M, true, latency_tracking),
     bool_t!("aof-disable-auto-gc", M, false, aof_disable_auto_gc),
     bool_g!("replica-ignore-disk-write-errors", M, false),

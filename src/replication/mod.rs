@@ -131,6 +131,7 @@ pub fn disconnect_replicas(server: &crate::server::Server) {
 /// secondary one so replicas of our old master can continue from us (PSYNC2).
 pub fn promote(server: &crate::server::Server) {
     replica::stop_link(server);
+    server.repl.link.fence_epoch.store(0, Ordering::Release);
     server.config.write().replicaof = None;
     server.role_replica.store(false, Ordering::Release);
     crate::server::logging::set_role(b'M');
@@ -160,6 +161,10 @@ pub fn promote(server: &crate::server::Server) {
 /// master's stream and pop what the master keeps (a failover's desync, redis issue #2473).
 pub fn demote(server: &crate::server::Server, host: String, port: u16) {
     let was_master = !server.is_replica();
+    // Asked for by name: this master's full sync is accepted whatever it replaces, and a
+    // sentinel's fence is lifted.
+    server.repl.link.requested.store(true, Ordering::Release);
+    server.repl.link.fence_epoch.store(0, Ordering::Release);
     server.config.write().replicaof = Some((host.clone(), port));
     server.role_replica.store(true, Ordering::Release);
     server.blocking.unblock_all_for_role_change();

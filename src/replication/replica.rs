@@ -4,7 +4,7 @@
 //!
 //! Receiving and loading the snapshot of a full resync is `sync_load`'s part.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,6 @@ use tokio::net::TcpStream;
 
 use super::transport::LinkStream;
 
-use super::ReplIds;
 use crate::protocol::{decode_request_frame, DecodeLimits};
 use crate::server::Server;
 
@@ -80,6 +79,14 @@ pub struct LinkInfo {
     /// The master we were last fully synced with, for PSYNC after a reconnect:
     /// (replid, offset of the last applied byte).
     pub cached: Mutex<Option<(String, u64)>>,
+    /// Whether REPLICAOF named our master since our last successful sync: only then may a
+    /// full sync replace a history we hold more of (`replica-refuse-rollback`).
+    pub requested: AtomicBool,
+    /// The sentinel epoch of the fence in force (`REPLCONF FENCE`), 0 when not fenced.
+    pub fence_epoch: AtomicU64,
+    /// Held while the link applies what the master sent (a batch of the stream, or a full
+    /// sync's dataset with its replication id): a fence taken after it sees the final state.
+    pub apply: Mutex<()>,
 }
 
 impl LinkInfo {
@@ -124,6 +131,76 @@ pub fn stop_link(server: &Server) {
     server.repl.link.generation.fetch_add(1, Ordering::AcqRel);
     close_master_client(server);
     server.repl.link.set_state(LinkState::None);
+}
+
+/// `REPLCONF FENCE <epoch>` (Tandem's, issue #13): a sentinel about to pick the replica to
+/// promote detaches us from our master for good, so the offset it reads next is final and
+/// no acknowledgement of ours can reach the old master any more. The link stays down (we
+/// keep our role, data and cached master) until REPLICAOF, or `REPLCONF UNFENCE` of the same
+/// epoch when that sentinel gives up. False when we are not a replica.
+pub fn fence(server: &Server, epoch: u64) -> bool {
+    if !server.is_replica() {
+        return false;
+    }
+    let link = &server.repl.link;
+    link.fence_epoch.fetch_max(epoch.max(1), Ordering::AcqRel);
+    link.generation.fetch_add(1, Ordering::AcqRel);
+    close_master_client(server);
+    // A batch or a full sync being applied finishes first; the next one sees the fence.
+    let _applied = link.apply.lock();
+    if link.state() != LinkState::Connect {
+        link.set_state(LinkState::Connect);
+    }
+    if let Some((host, port)) = &server.config.read().replicaof {
+        tracing::warn!(
+            "Replication link with MASTER {host}:{port} fenced by a sentinel (epoch {epoch})"
+        );
+    }
+    true
+}
+
+/// `REPLCONF UNFENCE <epoch>`: lifts the fence set in that epoch (a later one stays).
+pub fn unfence(server: &Arc<Server>, epoch: u64) -> bool {
+    let link = &server.repl.link;
+    if epoch == 0
+        || link
+            .fence_epoch
+            .compare_exchange(epoch, 0, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return false;
+    }
+    let master = server.config.read().replicaof.clone();
+    if let Some((host, port)) = master {
+        tracing::warn!("Replication link with MASTER {host}:{port} unfenced (epoch {epoch})");
+        start_link(server, host, port);
+    }
+    true
+}
+
+pub fn fenced(server: &Server) -> bool {
+    server.repl.link.fence_epoch.load(Ordering::Acquire) != 0
+}
+
+/// With `replica-refuse-rollback yes`, why a full sync the master offers (`replid`,
+/// `offset`) must be refused: unless REPLICAOF asked for this master, a full sync may only
+/// move us forward in the history we hold. A master restarted empty or from an old snapshot
+/// (a new replication id, or ours at a smaller offset) would otherwise wipe writes we hold
+/// and acknowledged; a sentinel fails over to us instead (docs/architecture.md).
+fn refusal(server: &Server, replid: &str, offset: u64) -> Option<String> {
+    if !server.config.read().replica_refuse_rollback
+        || server.repl.link.requested.load(Ordering::Acquire)
+    {
+        return None;
+    }
+    let (held, held_offset) = server.repl.link.cached.lock().clone()?;
+    if held == replid && offset >= held_offset {
+        return None;
+    }
+    Some(format!(
+        "Refusing a full resynchronization from MASTER ({replid}:{offset}): it does not hold the history this replica has ({held} up to offset {held_offset}); \
+         replica-refuse-rollback is on: REPLICAOF accepts it"
+    ))
 }
 
 /// Closes the connection to the master we are streaming from now, as redis frees its master
@@ -377,23 +454,17 @@ async fn session(
                 "Master replied with wrong +FULLRESYNC syntax.".into(),
             ));
         }
+        if let Some(why) = refusal(server, id, off) {
+            return Err(LinkError::Protocol(why));
+        }
         tracing::info!("Full resync from master: {id}:{off}");
         server.repl.link.set_state(LinkState::Sync);
         let (_, returned) =
-            super::sync_load::receive_and_load(server, stream, &mut buf, generation, id).await?;
+            super::sync_load::receive_and_load(server, stream, &mut buf, generation, id, off)
+                .await?;
         stream = returned;
-        {
-            let mut ids = server.repl.ids.lock();
-            *ids = ReplIds {
-                replid: id.to_string(),
-                ..ReplIds::fresh()
-            };
-            ids.clear_secondary();
-        }
         // Sub-replicas must resync from our new history.
         super::disconnect_replicas(server);
-        server.repl.stream.activate(off);
-        *server.repl.link.cached.lock() = Some((id.to_string(), off));
         applied_from = off;
         tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
@@ -420,6 +491,7 @@ async fn session(
             server.repl.stream.activate(cached_off);
         }
         applied_from = cached_off;
+        server.repl.link.requested.store(false, Ordering::Release);
         tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         tracing::info!("Successful partial resynchronization with master.");
     } else if reply.starts_with("-NOMASTERLINK") || reply.starts_with("-LOADING") {
@@ -467,10 +539,11 @@ async fn stream_loop(
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let timeout_s = server.config.read().repl_timeout.max(1) as i64;
     let result = loop {
+        let mut acks = Vec::new();
+        let applying = link.apply.lock();
         if obsolete(server, generation) {
             break Err(LinkError::Obsolete);
         }
-        let mut acks = Vec::new();
         let mut hint = 0;
         loop {
             match decode_request_frame(&mut buf, DecodeLimits::default(), &mut hint) {
@@ -502,6 +575,7 @@ async fn stream_loop(
                 }
                 Ok(None) => break,
                 Err(e) => {
+                    drop(applying);
                     client_cleanup(server, &mut client);
                     return Err(LinkError::Protocol(format!(
                         "Protocol error from MASTER: {e}"
@@ -511,6 +585,7 @@ async fn stream_loop(
         }
         let replid = server.repl.ids.lock().replid.clone();
         *link.cached.lock() = Some((replid, applied));
+        drop(applying);
         for a in acks {
             if stream
                 .write_all(&command(&[b"REPLCONF", b"ACK", a.to_string().as_bytes()]))

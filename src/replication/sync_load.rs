@@ -492,6 +492,7 @@ pub(super) async fn receive_and_load(
     buf: &mut BytesMut,
     generation: u64,
     master_replid: &str,
+    master_offset: u64,
 ) -> Result<(LoadReport, LinkStream), LinkError> {
     let (timeout, max_len, mode) = {
         let c = server.config.read();
@@ -627,6 +628,8 @@ pub(super) async fn receive_and_load(
                 return Err(LinkError::Obsolete);
             }
             tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
+            // The history we held goes with the data: a failed load leaves nothing to claim.
+            *server.repl.link.cached.lock() = None;
             load::flush_dataset(server);
             tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
             let path = file.as_ref().map(|f| f.path.clone()).unwrap_or_default();
@@ -653,11 +656,25 @@ pub(super) async fn receive_and_load(
             })?
         }
     };
-    // REPLICAOF NO ONE (or another master) while the snapshot arrived: it is not ours to load.
+    // REPLICAOF NO ONE (or another master, or a fence) while the snapshot arrived: it is not
+    // ours to load. The dataset and its history change together, under the link's apply lock.
+    let applying = server.repl.link.apply.lock();
     if super::replica::obsolete(server, generation) {
         return Err(LinkError::Obsolete);
     }
     let report = staged.install(server);
+    {
+        let mut ids = server.repl.ids.lock();
+        *ids = super::ReplIds {
+            replid: master_replid.to_string(),
+            ..super::ReplIds::fresh()
+        };
+        ids.clear_secondary();
+    }
+    server.repl.stream.activate(master_offset);
+    *server.repl.link.cached.lock() = Some((master_replid.to_string(), master_offset));
+    server.repl.link.requested.store(false, Ordering::Release);
+    drop(applying);
     if let Some(f) = file {
         f.keep(server);
     }

@@ -315,6 +315,9 @@ fn instance_reply(g: &Global, m: &Master, ri: &Instance) -> Reply {
         s("quorum", m.quorum.to_string());
         s("failover-timeout", m.failover_timeout.to_string());
         s("parallel-syncs", m.parallel_syncs.to_string());
+        if m.wait_replicas != 0 {
+            s("wait-replicas", m.wait_replicas.to_string());
+        }
         if let Some(p) = &m.notification_script {
             s("notification-script", p.clone());
         }

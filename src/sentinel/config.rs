@@ -141,6 +141,14 @@ fn apply(st: &mut State, argv: &[String]) -> Result<(), String> {
             let n = master(st)?;
             st.masters.get_mut(&n).expect("checked").parallel_syncs = atoi(&argv[2]) as i32 as i64;
         }
+        ("wait-replicas", 3) => {
+            let n = master(st)?;
+            let v = atoi(&argv[2]);
+            if v < 0 {
+                return Err("negative wait-replicas.".into());
+            }
+            st.masters.get_mut(&n).expect("checked").wait_replicas = v;
+        }
         ("notification-script", 3) => {
             let n = master(st)?;
             if !executable(&argv[2]) {
@@ -346,6 +354,13 @@ fn rewrite_lines(g: &Global, masters: &IndexMap<String, Master>) -> Vec<Sentinel
                 true,
             );
         }
+        if m.wait_replicas != 0 {
+            line(
+                "wait-replicas",
+                format!("sentinel wait-replicas {n} {}", m.wait_replicas),
+                true,
+            );
+        }
         if let Some(s) = &m.notification_script {
             line(
                 "notification-script",
@@ -457,6 +472,7 @@ fn rewrite_lines(g: &Global, masters: &IndexMap<String, Master>) -> Vec<Sentinel
         "down-after-milliseconds",
         "failover-timeout",
         "parallel-syncs",
+        "wait-replicas",
         "notification-script",
         "client-reconfig-script",
         "auth-pass",

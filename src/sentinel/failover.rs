@@ -9,7 +9,7 @@ use super::events::{self, Level};
 use super::link::Kind;
 use super::monitor::{ev, force_hello_update};
 use super::state::*;
-use super::{config, mstime};
+use super::{config, mstime, safety};
 
 /// What the INFO of instance `w` (reporting `role`) asks of us.
 pub fn act_on_info(st: &mut State, name: &str, w: &Which, role: u32) {
@@ -402,6 +402,7 @@ pub fn select_slave(g: &Global, m: &Master) -> Option<String> {
 
 /// redis `sentinelAbortFailover`.
 pub fn abort(m: &mut Master) {
+    safety::unfence(m);
     m.inst.flags &= !(SRI_FAILOVER_IN_PROGRESS | SRI_FORCE_FAILOVER);
     m.failover_state = Failover::None;
     m.failover_state_change_time = mstime();
@@ -425,7 +426,28 @@ pub fn state_machine(st: &mut State, name: &str) {
         Failover::SelectSlave => {
             let State { g, masters } = &mut *st;
             let m = masters.get_mut(name).expect("present");
-            match select_slave(g, m) {
+            let choice = if safety::enabled(m) {
+                match safety::select(g, m) {
+                    safety::Step::Wait => return,
+                    safety::Step::Abort => {
+                        let w = Which::Master;
+                        ev(
+                            g,
+                            m,
+                            &w,
+                            Level::Warning,
+                            "-failover-abort-too-few-replicas",
+                            "",
+                        );
+                        abort(m);
+                        return;
+                    }
+                    safety::Step::Promote(k) => Some(k),
+                }
+            } else {
+                select_slave(g, m)
+            };
+            match choice {
                 None => {
                     ev(
                         g,

@@ -21,6 +21,9 @@ pub enum Kind {
     Info,
     Publish,
     IsMasterDown,
+    /// `REPLCONF FENCE`, and the INFO right after it (issue #13).
+    Fence,
+    FenceInfo,
     /// Messages on the pub/sub connection.
     Hello,
 }

@@ -14,6 +14,7 @@ pub mod events;
 pub mod failover;
 pub mod link;
 pub mod monitor;
+pub mod safety;
 pub mod scripts;
 pub mod settings;
 pub mod state;

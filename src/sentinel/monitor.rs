@@ -8,7 +8,7 @@
 use super::events::{self, Level};
 use super::link::{self, Kind};
 use super::state::*;
-use super::{config, failover, mstime, state};
+use super::{config, failover, mstime, safety, state};
 use crate::cli::resp::Value;
 
 /// An event about the instance `w` of master `m`.
@@ -79,10 +79,21 @@ pub fn on_replies(uid: u64, gen: u64, pubsub: bool, replies: Vec<(Kind, Value)>)
                     ping_reply(m, &w, &v);
                 }
             }
-            Kind::Info => {
+            Kind::Info | Kind::FenceInfo => {
                 if let Value::Bulk(b) = &v {
                     let info = String::from_utf8_lossy(b).into_owned();
                     refresh_info(&mut st, &name, &w, &info);
+                    if kind == Kind::FenceInfo {
+                        let State { g, masters } = &mut *st;
+                        if let Some(m) = masters.get_mut(&name) {
+                            safety::fence_info(g, m, &w);
+                        }
+                    }
+                }
+            }
+            Kind::Fence => {
+                if let Some(ri) = st.masters.get_mut(&name).and_then(|m| m.get_mut(&w)) {
+                    safety::fence_reply(ri, !v.is_error());
                 }
             }
             Kind::Publish => {
@@ -431,6 +442,7 @@ fn refresh_info(st: &mut State, name: &str, w: &Which, info: &str) {
                     new_slaves.push(s);
                 }
             }
+            safety::parse_info_line(&mut ri.history, l);
             if l.len() >= 32 && l.starts_with("master_link_down_since_seconds") {
                 ri.master_link_down_time = atoi(l.get(31..).unwrap_or_default()) * 1000;
             }
@@ -643,6 +655,8 @@ pub fn send_periodic(g: &Global, m: &mut Master, w: &Which) {
     let now = mstime();
     let sentinel = is_sentinel(w);
     let master_busy = m.inst.flags & (SRI_O_DOWN | SRI_FAILOVER_IN_PROGRESS) != 0;
+    // With wait-replicas, histories are compared: every instance's INFO is kept fresh.
+    let ha = safety::enabled(m);
     let (info_cmd, ping_cmd) = (m.map_command("INFO"), m.map_command("PING"));
     let Some(ri) = m.get_mut(w) else { return };
     if ri.link.disconnected(sentinel) {
@@ -651,7 +665,9 @@ pub fn send_periodic(g: &Global, m: &mut Master, w: &Which) {
     if ri.link.pending_commands >= MAX_PENDING_COMMANDS {
         return;
     }
-    let info_period = if ri.flags & SRI_SLAVE != 0 && (master_busy || ri.master_link_down_time != 0)
+    let info_period = if (ri.flags & SRI_SLAVE != 0
+        && (master_busy || ri.master_link_down_time != 0))
+        || (ha && !sentinel)
     {
         1000
     } else {
@@ -723,6 +739,7 @@ pub fn check_sdown(g: &Global, m: &mut Master, w: &Which) {
     let now = mstime();
     let sentinel = is_sentinel(w);
     let reboot_period = m.master_reboot_down_after_period;
+    let lost_history = *w == Which::Master && safety::lost_history(g, m);
     let t = &g.timing;
     let Some(ri) = m.get_mut(w) else { return };
     let elapsed = if ri.link.act_ping_time != 0 {
@@ -750,7 +767,8 @@ pub fn check_sdown(g: &Global, m: &mut Master, w: &Which) {
         || (ri.flags & SRI_MASTER != 0
             && ri.role_reported == SRI_SLAVE
             && now - ri.role_reported_time > ri.down_after_period + t.info_period * 2)
-        || (ri.flags & SRI_MASTER_REBOOT != 0 && now - ri.master_reboot_since_time > reboot_period);
+        || (ri.flags & SRI_MASTER_REBOOT != 0 && now - ri.master_reboot_since_time > reboot_period)
+        || lost_history;
     if down {
         if ri.flags & SRI_S_DOWN == 0 {
             ri.s_down_since_time = now;

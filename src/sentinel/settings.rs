@@ -245,6 +245,14 @@ pub(super) fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
                     Err(e) => break Err(e),
                 }
             }
+            // Tandem's (issue #13): the n of the WAIT n the application relies on; 0 is off.
+            "wait-replicas" if more > 0 => {
+                j += 1;
+                match ll(&argv[j]).filter(|&v| v >= 0) {
+                    Some(v) => m.wait_replicas = v,
+                    None => break Err(badfmt(j)),
+                }
+            }
             "notification-script" | "client-reconfig-script" if more > 0 => {
                 j += 1;
                 let value = text(&argv[j]);

@@ -200,6 +200,16 @@ pub struct Instance {
     pub slave_master_port: i64,
     pub slave_master_link_up: bool,
     pub slave_repl_offset: u64,
+    /// INFO's `master_replid`, `master_replid2`, `second_repl_offset`, `master_repl_offset`:
+    /// the history the instance holds (issue #13).
+    pub history: super::safety::History,
+    /// Fences (`REPLCONF FENCE`, issue #13): when and in which failover epoch the last one
+    /// was sent, the epoch of the last one the replica accepted, and of the last one whose
+    /// INFO (read after it, so final) we have.
+    pub fence_sent_time: i64,
+    pub fence_sent_epoch: u64,
+    pub fence_ok_epoch: u64,
+    pub fenced_epoch: u64,
     pub info_refresh: i64,
     pub role_reported: u32,
     pub role_reported_time: i64,
@@ -235,6 +245,11 @@ impl Instance {
             slave_master_port: 0,
             slave_master_link_up: false,
             slave_repl_offset: 0,
+            history: Default::default(),
+            fence_sent_time: 0,
+            fence_sent_epoch: 0,
+            fence_ok_epoch: 0,
+            fenced_epoch: 0,
             info_refresh: 0,
             role_reported: flags & (SRI_MASTER | SRI_SLAVE),
             role_reported_time: now,
@@ -284,6 +299,9 @@ pub struct Master {
     /// The key (in `slaves`) of the replica being promoted.
     pub promoted: Option<String>,
     pub master_reboot_down_after_period: i64,
+    /// Tandem's `sentinel wait-replicas` (issue #13): writes the application confirms with
+    /// `WAIT n` for n >= this survive a failover; 0 is Sentinel's behaviour.
+    pub wait_replicas: i64,
     pub slaves: IndexMap<String, Instance>,
     pub sentinels: IndexMap<String, Instance>,
 }
@@ -308,6 +326,7 @@ impl Master {
             failover_delay_logged: 0,
             promoted: None,
             master_reboot_down_after_period: 0,
+            wait_replicas: 0,
             slaves: IndexMap::new(),
             sentinels: IndexMap::new(),
         }

@@ -99,6 +99,19 @@ fn keep_test_dirs() -> bool {
     std::env::var("TANDEM_KEEP_TEST_DIRS").is_ok_and(|v| v == "1")
 }
 
+/// Makes the process `command` starts get SIGKILL when the thread that starts it exits, so a
+/// test binary killed by a timeout leaves no server behind.
+pub fn die_with_thread(command: &mut Command) {
+    // SAFETY: runs in the forked child before exec and only calls prctl(2), which is
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(io::Error::from)
+        });
+    }
+}
+
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn pick_free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
@@ -234,15 +247,7 @@ impl Server {
         );
         let stderr = log.try_clone().expect("clone log file handle");
         let mut command = Command::new(&binary);
-        // SAFETY: runs in the forked child before exec and only calls prctl(2), which is
-        // async-signal-safe. The server then dies with the thread that started it, so a test
-        // binary killed by a timeout leaves no server behind.
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(io::Error::from)
-            });
-        }
+        die_with_thread(&mut command);
         let child = command
             .args(&self.argv)
             .current_dir(&self.dir)
@@ -676,7 +681,12 @@ impl RawConn {
     }
 
     pub fn try_connect(addr: SocketAddr) -> io::Result<RawConn> {
-        let stream = TcpStream::connect_timeout(&addr, REPLY_TIMEOUT)?;
+        Self::try_connect_timeout(addr, REPLY_TIMEOUT)
+    }
+
+    /// [`RawConn::try_connect`] giving up on the TCP connect after `timeout`.
+    pub fn try_connect_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<RawConn> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(REPLY_TIMEOUT))?;
         Ok(RawConn {

@@ -513,7 +513,7 @@ fn implemented_set_is_the_agreed_one() {
         list-max-listpack-size list-compress-depth enable-debug-command replicaof masterauth masteruser \
         replica-read-only replica-serve-stale-data repl-backlog-size repl-backlog-ttl repl-timeout \
         repl-ping-replica-period repl-diskless-sync repl-diskless-sync-delay repl-diskless-sync-max-replicas \
-        repl-diskless-load min-replicas-to-write min-replicas-max-lag replica-priority replica-announced replica-announce-ip \
+        repl-diskless-load min-replicas-to-write min-replicas-max-lag replica-priority replica-announced replica-refuse-rollback replica-announce-ip \
         replica-announce-port client-output-buffer-limit lazyfree-lazy-user-del lazyfree-lazy-expire \
         lazyfree-lazy-eviction rdb-del-sync-files rdb-key-save-delay key-load-delay \
         lfu-log-factor lfu-decay-time sanitize-dump-payload hll-sparse-max-bytes \
