@@ -572,6 +572,11 @@ pub fn replication_section(s: &Server, out: &mut String) {
                 if since == 0 { -1 } else { (now - since) / 1000 },
             );
         }
+        // Tandem's (issue #13), only while a sentinel's fence holds the link down.
+        let fence = link.fence_epoch.load(Ordering::Acquire);
+        if fence != 0 {
+            line(out, "master_link_fenced_epoch", fence);
+        }
         line(out, "slave_priority", cfg.replica_priority);
         line(out, "slave_read_only", u8::from(cfg.replica_read_only));
         line(out, "replica_announced", u8::from(cfg.replica_announced));

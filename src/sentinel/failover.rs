@@ -130,7 +130,7 @@ fn crash() -> ! {
 }
 
 /// redis `sentinelMasterLooksSane`.
-fn master_looks_sane(g: &Global, m: &Instance) -> bool {
+pub fn master_looks_sane(g: &Global, m: &Instance) -> bool {
     m.flags & SRI_MASTER != 0
         && m.role_reported == SRI_MASTER
         && m.flags & (SRI_S_DOWN | SRI_O_DOWN) == 0

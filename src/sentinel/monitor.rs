@@ -417,6 +417,7 @@ fn refresh_info(st: &mut State, name: &str, w: &Which, info: &str) {
         let Some(ri) = m.get_mut(w) else { return };
         ri.info = Some(info.to_string());
         ri.master_link_down_time = 0;
+        ri.fence_seen_epoch = 0;
         for l in info.split("\r\n") {
             if l.len() >= 47 && l.starts_with("run_id:") {
                 let id = l.get(7..47).unwrap_or_default().to_string();
@@ -443,6 +444,9 @@ fn refresh_info(st: &mut State, name: &str, w: &Which, info: &str) {
                 }
             }
             safety::parse_info_line(&mut ri.history, l);
+            if let Some(e) = l.strip_prefix("master_link_fenced_epoch:") {
+                ri.fence_seen_epoch = strtoull(e);
+            }
             if l.len() >= 32 && l.starts_with("master_link_down_since_seconds") {
                 ri.master_link_down_time = atoi(l.get(31..).unwrap_or_default()) * 1000;
             }
@@ -522,6 +526,7 @@ fn refresh_info(st: &mut State, name: &str, w: &Which, info: &str) {
     if g.tilt {
         return;
     }
+    safety::release_stale_fence(g, m, w);
     failover::act_on_info(st, name, w, role);
 }
 

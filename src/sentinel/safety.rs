@@ -103,7 +103,8 @@ pub enum Step {
 
 /// The select-slave step with `wait-replicas`: fences the replicas it can reach (again
 /// every second for the ones not fenced yet), then picks the one to promote once enough
-/// are fenced.
+/// are fenced. A fenced replica that holds no history (INFO's offset 1: it never completed
+/// a sync, or threw its data away for one) counts as fenced but has nothing to keep.
 pub fn select(g: &Global, m: &mut Master) -> Step {
     let epoch = m.failover_epoch;
     let now = mstime();
@@ -143,7 +144,10 @@ pub fn select(g: &Global, m: &mut Master) -> Step {
                 && s.slave_priority != 0
                 && s.role_reported == SRI_SLAVE
                 && !s.link.disconnected(false)
-                && fenced.iter().all(|o| holds_data_of(s, o))
+                && fenced
+                    .iter()
+                    .filter(|o| held(o).is_some_and(|(_, off)| off > 1))
+                    .all(|o| holds_data_of(s, o))
         })
         .collect();
     best.sort_by(|(_, a), (_, b)| {
@@ -180,12 +184,14 @@ pub fn fence_info(g: &Global, m: &mut Master, w: &Which) {
 }
 
 /// A failover given up: the fences of its epoch are lifted, so the replicas follow the old
-/// master again (a later epoch's fence stays: that failover may still be running).
+/// master again (a later epoch's fence stays: that failover may still be running). Sent to
+/// every replica fenced in that epoch, answered or not: the UNFENCE follows the FENCE on the
+/// same connection.
 pub fn unfence(m: &mut Master) {
     let epoch = m.failover_epoch;
     let cmd = m.map_command("REPLCONF");
     for s in m.slaves.values_mut() {
-        if s.fence_ok_epoch == epoch && epoch != 0 {
+        if s.fence_sent_epoch == epoch && epoch != 0 {
             s.link.send(
                 vec![cmd.clone(), "UNFENCE".into(), epoch.to_string()],
                 Kind::Discard,
@@ -193,5 +199,50 @@ pub fn unfence(m: &mut Master) {
             s.fence_ok_epoch = 0;
             s.fenced_epoch = 0;
         }
+    }
+}
+
+/// A replica of a healthy master still fenced long after any failover this sentinel took part
+/// in (its leader gave up without reaching it, or the FENCE arrived late on a connection
+/// replaced since) is released: only for an epoch we know of, when we have neither started
+/// nor voted in a failover for 3 x failover-timeout (any failover of that epoch has ended or
+/// timed out by then), and no failover is running here.
+pub fn release_stale_fence(g: &Global, m: &mut Master, w: &Which) {
+    let now = mstime();
+    if !enabled(m)
+        || m.inst.flags & SRI_FAILOVER_IN_PROGRESS != 0
+        || now - m.failover_start_time <= 3 * m.failover_timeout
+        || !super::failover::master_looks_sane(g, &m.inst)
+    {
+        return;
+    }
+    let addr = m.inst.addr.clone();
+    let cmd = m.map_command("REPLCONF");
+    let Some(ri) = m.get_mut(w) else { return };
+    let epoch = ri.fence_seen_epoch;
+    if ri.flags & SRI_SLAVE == 0
+        || epoch == 0
+        || epoch > g.current_epoch
+        || ri.slave_master_port != i64::from(addr.port)
+        || !ri
+            .slave_master_host
+            .as_ref()
+            .is_some_and(|h| addr.equals_host(h, g.resolve_hostnames))
+    {
+        return;
+    }
+    if ri.link.send(
+        vec![cmd, "UNFENCE".into(), epoch.to_string()],
+        Kind::Discard,
+    ) {
+        ri.fence_seen_epoch = 0;
+        ev(
+            g,
+            m,
+            w,
+            Level::Notice,
+            "+unfenced-slave",
+            &format!(" #epoch {epoch}"),
+        );
     }
 }

@@ -210,6 +210,8 @@ pub struct Instance {
     pub fence_sent_epoch: u64,
     pub fence_ok_epoch: u64,
     pub fenced_epoch: u64,
+    /// The fence epoch the replica's last INFO showed (`master_link_fenced_epoch`), 0 none.
+    pub fence_seen_epoch: u64,
     pub info_refresh: i64,
     pub role_reported: u32,
     pub role_reported_time: i64,
@@ -249,6 +251,7 @@ impl Instance {
             fence_sent_time: 0,
             fence_sent_epoch: 0,
             fence_ok_epoch: 0,
+            fence_seen_epoch: 0,
             fenced_epoch: 0,
             info_refresh: 0,
             role_reported: flags & (SRI_MASTER | SRI_SLAVE),
