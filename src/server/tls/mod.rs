@@ -25,6 +25,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
 use tokio::net::TcpStream;
 
@@ -116,8 +117,12 @@ pub fn configure(c: &Config) -> Result<Contexts, String> {
         cipher_suites,
         ..rustls::crypto::ring::default_provider()
     });
-    let chain = load::chain(cert_file)?;
-    let key = load::key(key_file, c.tls_key_file_pass.as_deref())?;
+    let identity = identity(
+        load::chain(cert_file)?,
+        load::key(key_file, c.tls_key_file_pass.as_deref())?,
+        &provider,
+        key_file,
+    )?;
     let roots = match (c.tls_ca_cert_file.as_deref(), c.tls_ca_cert_dir.as_deref()) {
         (None, None) => None,
         (file, dir) => Some(Arc::new(load::roots(file, dir)?)),
@@ -146,9 +151,7 @@ pub fn configure(c: &Config) -> Result<Contexts, String> {
                 builder.with_client_cert_verifier(verifier)
             }
         };
-        let mut cfg = builder
-            .with_single_cert(chain.clone(), key.clone_key())
-            .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
+        let mut cfg = builder.with_cert_resolver(identity.clone());
         cfg.ignore_client_order = c.tls_prefer_server_ciphers;
         cfg.session_storage = sessions.clone();
         if !c.tls_session_caching {
@@ -157,7 +160,7 @@ pub fn configure(c: &Config) -> Result<Contexts, String> {
         Ok(Arc::new(cfg))
     };
     let server = [server_config(0)?, server_config(1)?, server_config(2)?];
-    let client = client_config(c, &provider, &versions, roots, (chain, key))?;
+    let client = client_config(c, &provider, &versions, roots, identity)?;
     Ok(Contexts { server, client })
 }
 
@@ -168,19 +171,18 @@ fn client_config(
     provider: &Arc<CryptoProvider>,
     versions: &[&'static rustls::SupportedProtocolVersion],
     roots: Option<Arc<rustls::RootCertStore>>,
-    server_identity: (
-        Vec<CertificateDer<'static>>,
-        rustls::pki_types::PrivateKeyDer<'static>,
-    ),
+    server_identity: Arc<SingleCertAndKey>,
 ) -> Result<Option<Arc<ClientConfig>>, String> {
-    let (chain, key) = match (
+    let identity = match (
         c.tls_client_cert_file.as_deref(),
         c.tls_client_key_file.as_deref(),
     ) {
-        (Some(cert), Some(key)) => (
+        (Some(cert), Some(key)) => identity(
             load::chain(cert)?,
             load::key(key, c.tls_client_key_file_pass.as_deref())?,
-        ),
+            provider,
+            key,
+        )?,
         _ => server_identity,
     };
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -198,9 +200,37 @@ fn client_config(
     let cfg = builder
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_client_auth_cert(chain, key)
-        .map_err(|e| format!("Failed to load private key: {e}"))?;
+        .with_client_cert_resolver(identity);
     Ok(Some(Arc::new(cfg)))
+}
+
+/// A certificate chain with its private key. As OpenSSL, the key must match the certificate;
+/// a certificate webpki cannot parse (X.509 v1, which OpenSSL still makes) is used all the
+/// same: whoever receives it decides whether to accept it.
+fn identity(
+    chain: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+    provider: &CryptoProvider,
+    key_file: &str,
+) -> Result<Arc<SingleCertAndKey>, String> {
+    use rustls::{Error, InconsistentKeys};
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
+    let certified = CertifiedKey::new(chain, signing);
+    match certified.keys_match() {
+        Ok(()) | Err(Error::InconsistentKeys(InconsistentKeys::Unknown)) => {}
+        Err(Error::InconsistentKeys(_)) => {
+            return Err(format!(
+                "Failed to load private key: {key_file}: key values mismatch"
+            ))
+        }
+        Err(e) => {
+            tracing::debug!("The certificate of {key_file} cannot be checked against its key: {e}")
+        }
+    }
+    Ok(Arc::new(SingleCertAndKey::from(certified)))
 }
 
 /// Checks the chain against the CA and ignores the host name, as OpenSSL does for Redis
