@@ -475,3 +475,132 @@ fn pipeline_without_reading_tandem() {
 fn pipeline_without_reading_redis() {
     pipeline_without_reading(Redis);
 }
+
+// ---------------------------------------------------------------------------------------------
+
+fn info_field(con: &mut support::RawConn, name: &str) -> u64 {
+    let info = String::from_utf8_lossy(&con.request_str(&["INFO", "stats"])).into_owned();
+    let key = format!("{name}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in INFO"))
+}
+
+/// `maxmemory-clients`: a client whose unfinished request grows its query buffer past the
+/// limit is closed (INFO `evicted_clients`), one with CLIENT NO-EVICT ON is not, and lowering
+/// the limit closes the biggest clients first until the rest fit.
+fn client_eviction(kind: ServerKind) {
+    let server = start(kind, &[]);
+    let mut admin = server.raw();
+    assert_eq!(admin.request_str(&["CLIENT", "NO-EVICT", "on"]), b"+OK\r\n");
+    assert_eq!(
+        admin.request_str(&["CONFIG", "SET", "maxmemory-clients", "1mb"]),
+        b"+OK\r\n"
+    );
+    // Half a megabyte of an unfinished argument: under the limit.
+    let fill = |con: &mut support::RawConn, name: &str, size: usize| {
+        assert_eq!(con.request_str(&["CLIENT", "SETNAME", name]), b"+OK\r\n");
+        let mut req = format!("*2\r\n${size}\r\n").into_bytes();
+        req.extend(std::iter::repeat_n(b'v', size));
+        con.send_raw(&req);
+    };
+    // Queries go through a client that is never evicted itself.
+    let watcher = std::cell::RefCell::new(server.raw());
+    assert_eq!(
+        watcher
+            .borrow_mut()
+            .request_str(&["CLIENT", "NO-EVICT", "on"]),
+        b"+OK\r\n"
+    );
+    let list = || {
+        let raw = watcher.borrow_mut().request_str(&["CLIENT", "LIST"]);
+        String::from_utf8_lossy(&raw).into_owned()
+    };
+    let line_of = |name: &str| {
+        let needle = format!(" name={name} ");
+        list()
+            .lines()
+            .find(|l| l.contains(&needle))
+            .map(str::to_string)
+    };
+    let qbuf_of = |name: &str| line_of(name).map(|l| field(&l, "qbuf"));
+    let mut small = server.raw();
+    fill(&mut small, "small", 300_000);
+    assert!(wait_until(Duration::from_secs(5), || qbuf_of("small") == Some(300_000)));
+    // Two megabytes: over it, evicted while it still sends.
+    let mut big = server.raw();
+    fill(&mut big, "big", 2_000_000);
+    assert!(
+        wait_until(Duration::from_secs(5), || qbuf_of("big").is_none()),
+        "{}: not evicted",
+        server.label()
+    );
+    assert_eq!(
+        info_field(&mut admin, "evicted_clients"),
+        1,
+        "{}",
+        server.label()
+    );
+    assert_eq!(qbuf_of("small"), Some(300_000), "{}", server.label());
+    // A lower limit: the biggest evictable client goes first, and only while over.
+    let mut medium = server.raw();
+    fill(&mut medium, "medium", 200_000);
+    assert!(wait_until(Duration::from_secs(5), || qbuf_of("medium")
+        == Some(200_000)));
+    let total: u64 = list()
+        .lines()
+        .filter(|l| l.contains(" tot-mem="))
+        .map(|l| field(l, "tot-mem"))
+        .sum();
+    let small_mem = field(&line_of("small").expect("small"), "tot-mem");
+    // Over the limit by half of `small`: evicting it is enough.
+    let limit = (total - small_mem / 2).to_string();
+    assert_eq!(
+        admin.request_str(&["CONFIG", "SET", "maxmemory-clients", &limit]),
+        b"+OK\r\n"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || qbuf_of("small").is_none()),
+        "{}: small not evicted",
+        server.label()
+    );
+    assert_eq!(qbuf_of("medium"), Some(200_000), "{}", server.label());
+    assert_eq!(
+        info_field(&mut admin, "evicted_clients"),
+        2,
+        "{}",
+        server.label()
+    );
+    // A client with NO-EVICT ON is never evicted, even alone over the limit; the others are.
+    assert_eq!(
+        admin.request_str(&["CONFIG", "SET", "maxmemory-clients", "10mb"]),
+        b"+OK\r\n"
+    );
+    let mut kept = server.raw();
+    assert_eq!(kept.request_str(&["CLIENT", "NO-EVICT", "on"]), b"+OK\r\n");
+    fill(&mut kept, "kept", 2_000_000);
+    assert!(wait_until(Duration::from_secs(5), || qbuf_of("kept")
+        == Some(2_000_000)));
+    assert_eq!(
+        admin.request_str(&["CONFIG", "SET", "maxmemory-clients", "1mb"]),
+        b"+OK\r\n"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || qbuf_of("medium").is_none()),
+        "{}: medium not evicted",
+        server.label()
+    );
+    assert_eq!(qbuf_of("kept"), Some(2_000_000), "{}", server.label());
+    drop((small, big, medium, kept));
+}
+
+#[test]
+fn client_eviction_tandem() {
+    client_eviction(Tandem);
+}
+
+#[test]
+fn client_eviction_redis() {
+    client_eviction(Redis);
+}

@@ -437,7 +437,11 @@ fn stats_section(s: &Server, out: &mut String) {
     line(out, "expired_time_cap_reached_count", 0);
     line(out, "expire_cycle_cpu_milliseconds", 0);
     line(out, "evicted_keys", St::get(&st.evicted_keys));
-    line(out, "evicted_clients", 0);
+    line(
+        out,
+        "evicted_clients",
+        s.client_mem.evicted.load(Ordering::Relaxed),
+    );
     line(out, "total_eviction_exceeded_time", 0);
     line(out, "current_eviction_exceeded_time", 0);
     line(out, "keyspace_hits", st.keyspace_hits.get());

@@ -170,6 +170,42 @@ fn decode_multibulk(
     hint: &mut usize,
     args: &mut Vec<Bytes>,
 ) -> Result<Option<Bytes>, ProtocolError> {
+    // Offsets of each argument inside the frame; bytes are sliced once the frame is complete.
+    let mut spans: Spans = smallvec::SmallVec::new();
+    match scan_multibulk(buf, limits, &mut spans)? {
+        Scan::Partial { need, .. } => {
+            if need > 0 {
+                *hint = need;
+            }
+            Ok(None)
+        }
+        Scan::Complete(end) => {
+            let frame = buf.split_to(end).freeze();
+            args.extend(spans.into_iter().map(|(s, l)| frame.slice(s..s + l)));
+            Ok(Some(frame))
+        }
+    }
+}
+
+/// Each argument's offset and length in a multibulk request.
+type Spans = smallvec::SmallVec<[(usize, usize); 8]>;
+
+/// How far a multibulk request at the front of a buffer goes.
+enum Scan {
+    /// Complete, this many bytes long.
+    Complete(usize),
+    /// Incomplete: the bytes it needs in all when known (else 0), and how many bytes of it
+    /// were parsed (headers and whole arguments: Redis moves those out of its query buffer).
+    Partial { need: usize, parsed: usize },
+}
+
+/// Parses the multibulk request at the front of `buf`, its arguments' places into `spans`.
+fn scan_multibulk(
+    buf: &[u8],
+    limits: DecodeLimits,
+    spans: &mut Spans,
+) -> Result<Scan, ProtocolError> {
+    let partial = |need, parsed| Ok(Scan::Partial { need, parsed });
     let (count, end) = match quick_len(buf, 1) {
         Some(q) => q,
         None => {
@@ -177,7 +213,7 @@ fn decode_multibulk(
                 if buf.len() > INLINE_MAX {
                     return Err(ProtocolError::TooBigMbulkCount);
                 }
-                return Ok(None);
+                return partial(0, 0);
             };
             let count = parse_len(&buf[1..end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
             (count, end)
@@ -191,14 +227,12 @@ fn decode_multibulk(
     }
     let mut pos = end + 2;
     if count <= 0 {
-        return Ok(Some(buf.split_to(pos).freeze()));
+        return Ok(Scan::Complete(pos));
     }
-    // Offsets of each argument inside the frame; bytes are sliced once the frame is complete.
-    let mut spans: smallvec::SmallVec<[(usize, usize); 8]> = smallvec::SmallVec::new();
     spans.reserve(count.min(1024) as usize);
     for _ in 0..count {
         if pos >= buf.len() {
-            return Ok(None);
+            return partial(0, pos);
         }
         if buf[pos] != b'$' {
             return Err(ProtocolError::ExpectedDollar(buf[pos] as char));
@@ -210,7 +244,7 @@ fn decode_multibulk(
                     if buf.len() - pos > INLINE_MAX {
                         return Err(ProtocolError::TooBigBulkCount);
                     }
-                    return Ok(None);
+                    return partial(0, pos);
                 };
                 let len =
                     parse_len(&buf[pos + 1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
@@ -226,15 +260,24 @@ fn decode_multibulk(
         let start = line_end + 2;
         let len = len as usize;
         if buf.len() < start + len + 2 {
-            *hint = start + len + 2;
-            return Ok(None);
+            return partial(start + len + 2, start);
         }
         spans.push((start, len));
         pos = start + len + 2;
     }
-    let frame = buf.split_to(pos).freeze();
-    args.extend(spans.into_iter().map(|(s, l)| frame.slice(s..s + l)));
-    Ok(Some(frame))
+    Ok(Scan::Complete(pos))
+}
+
+/// Bytes at the front of `buf` that Redis would no longer hold in its query buffer: the
+/// parsed part of an incomplete multibulk request (CLIENT LIST `qbuf` counts the rest).
+pub fn parsed_prefix(buf: &[u8]) -> usize {
+    if buf.first() != Some(&b'*') {
+        return 0;
+    }
+    match scan_multibulk(buf, DecodeLimits::default(), &mut Spans::new()) {
+        Ok(Scan::Partial { parsed, .. }) => parsed,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]

@@ -71,6 +71,10 @@ pub struct ClientShared {
     /// Connected through `tls-port`.
     pub tls: AtomicBool,
     pub no_evict: AtomicBool,
+    /// Memory counted for client eviction at the last measure (`server::client_mem`).
+    pub mem: AtomicUsize,
+    /// The part of it only the connection's task can see (MULTI, WATCH, subscriptions).
+    pub own_mem: AtomicUsize,
     pub resp: AtomicUsize,
     /// Blocked in a command (CLIENT LIST flag `b`).
     pub is_blocked: AtomicBool,

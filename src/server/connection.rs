@@ -70,6 +70,8 @@ fn new_shared(
         is_monitor: AtomicBool::new(false),
         tls: AtomicBool::new(false),
         no_evict: AtomicBool::new(false),
+        mem: AtomicUsize::new(0),
+        own_mem: AtomicUsize::new(0),
         resp: AtomicUsize::new(2),
         is_blocked: AtomicBool::new(false),
         close_after_unblock: AtomicBool::new(false),
@@ -101,6 +103,8 @@ pub fn unregister(server: &Server, client: &mut Client) {
     server.tracking.client_gone(id);
     server.monitors.remove(id);
     server.clients.lock().remove(&id);
+    client.shared.obuf.begin_close();
+    server.client_mem.forget(&client.shared);
 }
 
 /// Encodes a reply unless CLIENT REPLY suppresses it. Pub/sub confirmations are pushes,
@@ -204,6 +208,10 @@ pub async fn serve<S>(
                                     break;
                                 }
                             }
+                            // Client eviction before each command (redis `processCommand`).
+                            if server.client_mem.after_command(&server, &client) {
+                                break;
+                            }
                             let mut reply = dispatch::process(&server, &mut client, &argv);
                             let mut own = server.tracking.take_own(client.id());
                             if let Some(b) = client.blocked.take() {
@@ -280,7 +288,7 @@ pub async fn serve<S>(
                 } else {
                     output::send_some(&server, &client.shared, &mut stream, &mut out, &mut counted).await
                 };
-                if sending.is_err() {
+                if sending.is_err() || server.client_mem.after_command(&server, &client) {
                     break;
                 }
                 if client.close_after_reply {

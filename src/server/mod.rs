@@ -2,6 +2,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod client_mem;
 pub mod connection;
 pub mod crash;
 pub mod dispatch;
@@ -64,6 +65,8 @@ pub struct Server {
     pub watches: watch::Watches,
     /// CLIENT TRACKING's table and settings.
     pub tracking: tracking::Tracking,
+    /// Client eviction (`maxmemory-clients`).
+    pub client_mem: client_mem::ClientMemory,
     pub slowlog: slowlog::Slowlog,
     pub monitors: Monitors,
     pub started: Instant,
@@ -126,6 +129,7 @@ impl Server {
             pubsub: pubsub::PubSub::default(),
             watches: watch::Watches::default(),
             tracking: tracking::Tracking::default(),
+            client_mem: client_mem::ClientMemory::default(),
             slowlog: slowlog::Slowlog::default(),
             monitors: Monitors::default(),
             hot,
@@ -168,6 +172,8 @@ impl Server {
             .get("tracking-table-max-keys")
             .and_then(|v| v.parse().ok());
         self.tracking.set_max_keys(max_keys.unwrap_or(1_000_000));
+        self.client_mem
+            .configure(cfg.get("maxmemory-clients").as_deref(), cfg.maxmemory);
         let l = cfg.client_output_buffer_limit.replica;
         self.repl.stream.set_limits(
             cfg.repl_backlog_size,

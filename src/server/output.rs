@@ -83,6 +83,11 @@ impl Obuf {
     pub fn closing(&self) -> bool {
         self.close_asap.load(Ordering::Acquire)
     }
+
+    /// Flags the client to be closed without writing anything more; false if it already was.
+    pub fn begin_close(&self) -> bool {
+        !self.close_asap.swap(true, Ordering::AcqRel)
+    }
 }
 
 /// `client-output-buffer-limit` of each class, mirrored for the paths that check them, and
@@ -241,7 +246,7 @@ pub const CLOSED_BY_CRON: &str = "closed for overcoming of output buffer limits.
 /// `by_cron`: found by the cron rather than when output was added (Redis frees the client
 /// at once there, and says so).
 pub fn close_for_limits(c: &ClientShared, by_cron: bool) {
-    if c.obuf.close_asap.swap(true, Ordering::AcqRel) {
+    if !c.obuf.begin_close() {
         return;
     }
     let line = crate::commands::admin::client::describe(c);
@@ -319,6 +324,8 @@ pub fn cron(server: &Server, hz: u64) {
         check_as(server, &c, 0, true);
     }
     server.repl.stream.check_limits();
+    server.client_mem.update_all(server);
+    server.client_mem.evict(server);
 }
 
 impl ClientShared {
@@ -331,7 +338,10 @@ impl ClientShared {
         }
         self.obuf.pending.fetch_add(bytes.len(), Ordering::Relaxed);
         let _ = self.tx.send(Push::Bytes(bytes));
-        check(server, self, 0);
+        if !check(server, self, 0) && server.client_mem.enabled() {
+            server.client_mem.update(self, None);
+            server.client_mem.evict(server);
+        }
     }
 }
 

@@ -19,6 +19,8 @@ pub const IOBUF_LEN: usize = 16 * 1024;
 /// A buffer at most this big is never shrunk for being bigger than its peak
 /// (redis PROTO_RESIZE_THRESHOLD).
 const RESIZE_THRESHOLD: usize = 32 * 1024;
+/// An argument this long is read into a buffer of its own size (redis PROTO_MBULK_BIG_ARG).
+const BIG_ARG: usize = 32 * 1024;
 /// Free room below which a buffer is not worth resizing.
 const WORTH_RESIZING: usize = 4 * 1024;
 
@@ -29,6 +31,8 @@ pub struct QueryBuf {
     peak: usize,
     /// Released while the client is idle: the next read allocates it again.
     released: bool,
+    /// The last growth was for a big argument (see `prepare`).
+    after_big: bool,
 }
 
 impl Default for QueryBuf {
@@ -37,6 +41,7 @@ impl Default for QueryBuf {
             buf: BytesMut::with_capacity(IOBUF_LEN),
             peak: 0,
             released: false,
+            after_big: false,
         }
     }
 }
@@ -45,9 +50,26 @@ impl QueryBuf {
     /// Makes room for the next read: 16 KiB, or what the bulk being read still needs (`hint`).
     pub fn prepare(&mut self, hint: usize) {
         let b = &mut self.buf;
-        if !self.released && (b.capacity() - b.len() < 1024 || hint > b.capacity()) {
-            let want = hint.saturating_sub(b.len()).max(IOBUF_LEN);
-            b.reserve(want);
+        if self.released {
+            return;
+        }
+        if b.capacity() - b.len() >= 1024 && hint <= b.capacity() {
+            return;
+        }
+        let need = hint.max(b.len() + IOBUF_LEN);
+        // A big argument gets the room it needs and no more, as Redis sizes its query buffer
+        // for one (`sdsMakeRoomForNonGreedy`) and then moves it out of the buffer: so does
+        // the first read after it. A buffer that doubled would count twice the client's
+        // memory (client eviction, CLIENT LIST `qbuf`). Other growth doubles, so that a long
+        // request of small arguments is copied a few times, not once per read.
+        let big = hint >= BIG_ARG;
+        if big || std::mem::take(&mut self.after_big) {
+            let mut exact = BytesMut::with_capacity(need);
+            exact.extend_from_slice(b);
+            *b = exact;
+            self.after_big = big;
+        } else {
+            b.reserve(need - b.len());
         }
     }
 
@@ -90,7 +112,9 @@ impl QueryBuf {
         if self.buf.is_empty() && !self.released {
             let _ = self.buf.try_reclaim(IOBUF_LEN);
         }
-        c.qbuf_len.store(self.buf.len(), Ordering::Relaxed);
+        // What Redis would still hold: it moves the parsed part of a request out of its buffer.
+        let parsed = crate::protocol::decode::parsed_prefix(&self.buf);
+        c.qbuf_len.store(self.buf.len() - parsed, Ordering::Relaxed);
         c.qbuf_cap.store(self.capacity(), Ordering::Relaxed);
     }
 

@@ -191,6 +191,18 @@ impl Tracking {
             .unwrap_or_default()
     }
 
+    /// How many BCAST prefixes client `id` registered.
+    pub fn prefix_count(&self, id: u64) -> usize {
+        if !self.engaged() {
+            return 0;
+        }
+        self.state
+            .lock()
+            .clients
+            .get(&id)
+            .map_or(0, |s| s.prefixes.len())
+    }
+
     /// CLIENT TRACKING ON with its options: `flags` among BCAST OPTIN OPTOUT NOLOOP (redis
     /// `enableTracking`). Prefixes add to those already registered.
     pub fn enable(&self, id: u64, redirect: u64, flags: u8, prefixes: &[Bytes]) {

@@ -240,7 +240,7 @@ fn info_line(
                 len,
                 cap.saturating_sub(len),
                 0,
-                CLIENT_BASE_MEM + cap + multi_mem,
+                CLIENT_BASE_MEM + cap + multi_mem + c.own_mem.load(Ordering::Relaxed),
             )
         }
     };
@@ -297,7 +297,8 @@ pub fn memory_usage(c: &ClientShared) -> (usize, usize, usize) {
             crate::server::output::layout(c.obuf.pending(), c.obuf.rbs.load(Ordering::Relaxed)).2
         }
     };
-    (CLIENT_BASE_MEM + qbuf + omem, omem, qbuf)
+    let own = c.own_mem.load(Ordering::Relaxed);
+    (CLIENT_BASE_MEM + qbuf + omem + own, omem, qbuf)
 }
 
 /// A client's CLIENT LIST line, as Redis's log lines about a client show it.

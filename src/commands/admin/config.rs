@@ -224,6 +224,8 @@ fn apply_live(server: &Server, before: &crate::config::Config) {
     // Encoding limits and the replication buffer limits.
     server.config_changed();
     super::invalidate_hot_config();
+    server.client_mem.update_all(server);
+    server.client_mem.evict(server);
     let maxmemory = server.config.read().maxmemory;
     if maxmemory != before.maxmemory && maxmemory > 0 {
         let used = crate::server::memory::used_memory();
@@ -244,6 +246,7 @@ fn resetstat(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let st = &cx.server.stats;
     st.reset();
     st.peak_memory.store(0, Ordering::Relaxed);
+    cx.server.client_mem.evicted.store(0, Ordering::Relaxed);
     cx.server.repl.reset_stats();
     REGISTRY.reset_counters();
     Ok(Reply::OK)

@@ -152,9 +152,19 @@ pub fn must_wait(server: &Server, client: &Client, argv: &[Bytes]) -> bool {
     if mode == Mode::All {
         return true;
     }
-    let replicating = |s: &spec::Spec| s.has(spec::WRITE | spec::MAY_REPLICATE);
-    if replicating(cmd) {
-        return !(cmd.has(spec::WRITE)
+    // A script's shebang flags replace its command's (redis `getCommandFlags`): a
+    // `no-writes` script is not paused by CLIENT PAUSE WRITE.
+    let flags = |s: &spec::Spec, argv: &[Bytes]| {
+        if s.group == spec::Group::Scripting {
+            crate::scripting::command_flags(server, s, argv)
+        } else {
+            s.flags
+        }
+    };
+    let replicating = |f: u32| f & (spec::WRITE | spec::MAY_REPLICATE) != 0;
+    let own = flags(cmd, argv);
+    if replicating(own) {
+        return !(own & spec::WRITE != 0
             && !client.is_master_link
             && server.is_replica()
             && server.config.read().replica_read_only);
@@ -164,7 +174,7 @@ pub fn must_wait(server: &Server, client: &Client, argv: &[Bytes]) -> bool {
             return m
                 .queued
                 .iter()
-                .any(|q| dispatch::resolve(q).is_ok_and(|(_, s)| replicating(s)));
+                .any(|q| dispatch::resolve(q).is_ok_and(|(_, s)| replicating(flags(s, q))));
         }
     }
     false
