@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Every test: the cargo tests (unit, differential against redis-server, integration through
 # the real binaries), then the files of Redis's own Tcl suite listed in tests/redis-suite.list,
-# then Redis's Sentinel suite with tandem-server data nodes and redis-sentinel (about 2 min), and
+# then a few of them again over TLS (tests/redis-suite-tls.list, well under a minute), then
+# Redis's Sentinel suite with tandem-server data nodes and redis-sentinel (about 2 min), and
 # again with Tandem's own sentinel as the sentinels (about 2 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --release --all-targets -- --test-threads=2
 cargo build --release --bin tandem-server
 scripts/redis-suite.sh target/release/tandem-server tests/redis-suite.list
+# Some of those files again over TLS, with certificates made by the suite's own script.
+suite=$(readlink -f "${REDIS_SUITE:-../shared/redis-suite}")
+tls_certs=$(mktemp -d "${TMPDIR:-/tmp}/tandem-tls.XXXXXX")
+(cd "$tls_certs" && bash "$suite/utils/gen-test-certs.sh" >/dev/null)
+TCL_EXTRA_ARGS=--tls TCL_TLS_DIR="$tls_certs/tests/tls" \
+    scripts/redis-suite.sh target/release/tandem-server tests/redis-suite-tls.list
+rm -rf "$tls_certs"
 scripts/sentinel-suite.sh target/release/tandem-server
 scripts/sentinel-suite.sh target/release/tandem-server target/release/tandem-server
