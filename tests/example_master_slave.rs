@@ -2,28 +2,11 @@
 //! daemons; both replicas report `master_link_status:up`, and after a write load every node
 //! has the same DEBUG DIGEST. stop.sh stops them by pidfile.
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn free_base() -> u16 {
-    for _ in 0..200 {
-        let base = 20000 + (std::process::id() as u16 % 20000) + (rand_u16() % 5000);
-        if (0..3).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no three consecutive free ports");
-}
-
-fn rand_u16() -> u16 {
-    (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
-        % 65521) as u16
-}
 
 fn cli(port: u16, args: &[&str]) -> String {
     let out = Command::new("redis-cli")
@@ -52,7 +35,7 @@ fn readme_topology_comes_up_and_converges() {
         .expect("bin dir")
         .to_path_buf();
     let run_dir = std::env::temp_dir().join(format!("tandem-example-{}", std::process::id()));
-    let base = free_base();
+    let base = support::free_port_run(3);
     let _stop = Stop(root.join("examples/master-slave/stop.sh"), run_dir.clone());
     let out = Command::new(root.join("examples/master-slave/run.sh"))
         .arg(&run_dir)

@@ -7,58 +7,32 @@
 #
 # TANDEM_PORT_BASE=7379 moves the three ports to 7379/7380/7381 (when 6379 is taken).
 # TANDEM_BIN_DIR=<dir> uses binaries already built there instead of running cargo.
+# TANDEM_CONF_DIR=<dir> takes 6379.conf, 6380.conf, 6381.conf and redis.conf from there
+# (examples/master-slave-sentinel starts its nodes this way).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 run_dir=${1:-$root/run/master-slave}
-base=${TANDEM_PORT_BASE:-6379}
-
-if [ -z "${TANDEM_BIN_DIR:-}" ]; then
-  cargo build --release --bins --manifest-path "$root/Cargo.toml"
-  bin_dir=$root/target/release
-else
-  bin_dir=$TANDEM_BIN_DIR
-fi
-server=$bin_dir/tandem-server
-cli=$bin_dir/tandem-cli
+conf_dir=${TANDEM_CONF_DIR:-$here}
+. "$root/examples/common.sh"
 
 mkdir -p "$run_dir"
 run_dir=$(cd "$run_dir" && pwd)
 ports=("$base" "$((base + 1))" "$((base + 2))")
-cp "$here/redis.conf" "$run_dir/redis.conf"
-sed -e "s/6379/${ports[0]}/g" "$here/6379.conf" > "$run_dir/${ports[0]}.conf"
+cp "$conf_dir/redis.conf" "$run_dir/redis.conf"
+sed -e "s/6379/${ports[0]}/g" "$conf_dir/6379.conf" > "$run_dir/${ports[0]}.conf"
 for i in 1 2; do
   orig=$((6379 + i))
-  sed -e "s/6379/${ports[0]}/g" -e "s/$orig/${ports[$i]}/g" "$here/$orig.conf" > "$run_dir/${ports[$i]}.conf"
+  sed -e "s/6379/${ports[0]}/g" -e "s/$orig/${ports[$i]}/g" "$conf_dir/$orig.conf" > "$run_dir/${ports[$i]}.conf"
 done
 
-# A client: tandem-cli, or redis-cli if tandem-cli cannot answer yet.
-cli_cmd() {
-  local port=$1; shift
-  if "$cli" -p "$port" PING >/dev/null 2>&1; then "$cli" -p "$port" "$@"; else redis-cli -p "$port" "$@"; fi
-}
-
-for p in "${ports[@]}"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    echo "port $p is already in use (another redis-server?); pick other ports with TANDEM_PORT_BASE=7379 $0" >&2
-    exit 1
-  fi
-done
+check_free TANDEM_PORT_BASE "${ports[@]}"
 
 cd "$run_dir"
 for p in "${ports[@]}"; do
   "$server" "$p.conf"
 done
 
-wait_for() { # seconds, command...
-  local limit=$1; shift
-  for _ in $(seq 1 $((limit * 10))); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.1
-  done
-  echo "timed out waiting for: $*" >&2
-  return 1
-}
 for p in "${ports[@]}"; do
   wait_for 10 cli_cmd "$p" PING
 done

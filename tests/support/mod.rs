@@ -118,6 +118,23 @@ pub fn pick_free_port() -> u16 {
     listener.local_addr().expect("local_addr").port()
 }
 
+/// The first of `n` consecutive ports that were free a moment ago on 127.0.0.1 (for scripts
+/// that take a port base), between 20000 and 45000.
+pub fn free_port_run(n: u16) -> u16 {
+    for attempt in 0..200u32 {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let spread = (std::process::id() ^ nanos ^ attempt.wrapping_mul(7919)) % 25000;
+        let base = 20000 + spread as u16;
+        if (0..n).all(|i| TcpListener::bind((Ipv4Addr::LOCALHOST, base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free ports");
+}
+
 /// A running server process (tandem or the reference), owned by the test.
 pub struct Server {
     kind: ServerKind,

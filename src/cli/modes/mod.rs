@@ -8,6 +8,7 @@ pub mod keys;
 pub mod latency;
 pub mod pipe;
 pub mod replica;
+mod sentinels;
 pub mod stat;
 pub mod topology;
 mod typedict;

@@ -1,13 +1,21 @@
-//! `--topology`: the replication tree around a node. From the node given with -h/-p, follow
-//! `master_host:master_port` (INFO replication) up to the top master, then walk down its
-//! `slaveN:` lines, asking each replica for its own INFO (link status, offset, sub-replicas).
-//! With `-i`, the tree is printed again every interval.
+//! `--topology`: the replication tree around a node, and the sentinels watching it. From the
+//! node given with -h/-p, follow `master_host:master_port` (INFO replication) up to the top
+//! master, then walk down its `slaveN:` lines, asking each replica for its own INFO (link
+//! status, offset, sub-replicas). Above the tree, one block per master name the sentinels
+//! watching it use (see `sentinels.rs`; none when no sentinel watches the node). Given a
+//! sentinel instead of a data node, each master it watches: the block, then the tree from the
+//! master's address (the replicas the sentinel knows of when the master does not answer).
+//! With `-i`, everything is printed again every interval.
 //!
 //! ```text
+//! mymaster: 3 sentinels
+//!   127.0.0.1:26379 master=127.0.0.1:6379 flags=master failover=none config-epoch=0 quorum=2 replicas=2 other-sentinels=2
+//!   127.0.0.1:26380 master=127.0.0.1:6379 flags=master failover=none config-epoch=0 quorum=2 replicas=2 other-sentinels=2
+//!   127.0.0.1:26381 unreachable (Connection refused)
 //! 127.0.0.1:6379 master offset=1234 replicas=2
-//! ├── 127.0.0.1:6380 replica link=up state=online offset=1234 behind=0 lag=0s
-//! │   └── 127.0.0.1:6382 replica link=up state=online offset=1234 behind=0 lag=1s
-//! └── 127.0.0.1:6381 replica link=down state=wait_bgsave offset=0 behind=1234 lag=3s
+//! ├── 127.0.0.1:6380 replica link=up state=online offset=1234 behind=0 lag=0s replicas=1
+//! │   └── 127.0.0.1:6382 replica link=up state=online offset=1234 behind=0 lag=1s replicas=0
+//! └── 127.0.0.1:6381 replica link=down state=wait_bgsave offset=0 behind=1234 lag=3s replicas=0
 //! ```
 
 use std::collections::HashSet;
@@ -18,6 +26,7 @@ use super::super::args::{atoi, Config};
 use super::super::conn::{format_addr, Conn, Endpoint};
 use super::super::emit;
 use super::super::resp::Value;
+use super::sentinels;
 
 /// How long one node may take to connect or answer.
 const NODE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -95,8 +104,10 @@ pub fn parse_info(info: &str) -> NodeInfo {
     }
 }
 
-/// INFO replication of `host:port`, with the session's credentials.
-fn fetch(cfg: &Config, host: &str, port: u16) -> Result<NodeInfo, String> {
+/// A connection to `host:port` with the session's credentials (`-a`, `--user`). A node that
+/// has no password answers AUTH "called without any password configured": it is asked
+/// without one (sentinels often have no `requirepass` when the data nodes do).
+pub fn connect(cfg: &Config, host: &str, port: u16) -> Result<Conn, String> {
     let endpoint = Endpoint::Tcp {
         host: host.to_string(),
         port,
@@ -110,16 +121,30 @@ fn fetch(cfg: &Config, host: &str, port: u16) -> Result<NodeInfo, String> {
         }
         args.push(auth.clone());
         if let Value::Error(e) = conn.command(&args).map_err(|e| e.to_string())? {
-            return Err(format!("AUTH failed: {}", String::from_utf8_lossy(&e)));
+            let e = String::from_utf8_lossy(&e);
+            if !e.contains("without any password configured") {
+                return Err(format!("AUTH failed: {e}"));
+            }
         }
     }
-    match conn
-        .command(&["INFO", "replication"])
-        .map_err(|e| e.to_string())?
-    {
+    Ok(conn)
+}
+
+/// The text of a command's reply; an error reply is an `Err` with its text.
+pub fn request_text(conn: &mut Conn, args: &[&str]) -> Result<String, String> {
+    match conn.command(args).map_err(|e| e.to_string())? {
         Value::Error(e) => Err(String::from_utf8_lossy(&e).into_owned()),
-        v => Ok(parse_info(&v.text().unwrap_or_default())),
+        v => Ok(v.text().unwrap_or_default()),
     }
+}
+
+/// INFO replication of `host:port`.
+fn fetch(cfg: &Config, host: &str, port: u16) -> Result<NodeInfo, String> {
+    let mut conn = connect(cfg, host, port)?;
+    Ok(parse_info(&request_text(
+        &mut conn,
+        &["INFO", "replication"],
+    )?))
 }
 
 fn role_name(role: &str) -> &str {
@@ -133,9 +158,32 @@ fn opt(v: Option<i64>) -> String {
     v.map_or_else(|| "?".to_string(), |v| v.to_string())
 }
 
-/// Builds the tree text, starting from the node at `host:port`; `Err` if that node cannot be
-/// reached at all.
+/// Everything `--topology` prints about the node at `host:port`: given a sentinel, each master
+/// it watches (the sentinels watching it, then its replication tree); given a data node, the
+/// sentinels watching its master, if any, then its replication tree. `Err` if that node cannot
+/// be reached at all.
 pub fn render(cfg: &Config, host: &str, port: u16) -> Result<String, String> {
+    let mut conn = connect(cfg, host, port)?;
+    let info = request_text(&mut conn, &["INFO", "server"])?;
+    let mut out = String::new();
+    if super::info_field(&info, "redis_mode") == Some("sentinel") {
+        sentinels::write_sentinel_view(cfg, &mut conn, (host.to_string(), port), &mut out)?;
+        return Ok(out);
+    }
+    let tree = render_tree(cfg, host, port)?;
+    // A node that cannot be listened to still gets its tree.
+    if let Ok(watchers) = sentinels::from_hellos(&mut conn) {
+        for (name, known) in watchers {
+            sentinels::write_block(cfg, &mut out, &name, known);
+        }
+    }
+    out.push_str(&tree);
+    Ok(out)
+}
+
+/// The replication tree, starting from the node at `host:port`; `Err` if that node cannot be
+/// reached at all.
+pub fn render_tree(cfg: &Config, host: &str, port: u16) -> Result<String, String> {
     let start = fetch(cfg, host, port)?;
     // Up: follow masters while they answer.
     let mut top = ((host.to_string(), port), start);
@@ -160,7 +208,7 @@ pub fn render(cfg: &Config, host: &str, port: u16) -> Result<String, String> {
     let mut out = String::new();
     let mut seen = HashSet::new();
     if let Some(((h, p), e)) = unreachable_master {
-        out.push_str(&format!("{} unreachable ({e})\n", format_addr(&h, p)));
+        out.push_str(&unreachable_line(&h, p, &e));
         write_node(
             cfg,
             &mut out,
@@ -175,6 +223,38 @@ pub fn render(cfg: &Config, host: &str, port: u16) -> Result<String, String> {
         write_node(cfg, &mut out, &top.0, &top.1, None, "", "", &mut seen);
     }
     Ok(out)
+}
+
+/// The line of a master that does not answer.
+pub fn unreachable_line(host: &str, port: u16, e: &str) -> String {
+    format!("{} unreachable ({e})\n", format_addr(host, port))
+}
+
+/// Below an unreachable master (its line already written): the replicas a sentinel knows of,
+/// each with the tree below it, or its unreachable line.
+pub fn write_orphans(cfg: &Config, out: &mut String, replicas: &[(String, u16)]) {
+    let mut seen = HashSet::new();
+    for (i, addr) in replicas.iter().enumerate() {
+        let (branch, indent) = if i + 1 == replicas.len() {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
+        if seen.contains(addr) {
+            out.push_str(&format!(
+                "{branch}{} (already shown)\n",
+                format_addr(&addr.0, addr.1)
+            ));
+            continue;
+        }
+        match fetch(cfg, &addr.0, addr.1) {
+            Ok(info) => write_node(cfg, out, addr, &info, None, branch, indent, &mut seen),
+            Err(e) => out.push_str(&format!(
+                "{branch}{} replica unreachable ({e})\n",
+                format_addr(&addr.0, addr.1)
+            )),
+        }
+    }
 }
 
 /// One node line and, below it, its replicas. `from_master` is the master's line about this
