@@ -68,7 +68,7 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
     }
     if sentinel {
         let running = tokio::spawn(listener::run(server.clone(), listeners));
-        tracing::info!("Ready to accept connections tcp");
+        tracing::info!("Ready to accept connections");
         if let Some(p) = &pidfile {
             if let Err(e) = std::fs::write(p, format!("{pid}\n")) {
                 tracing::warn!("Failed to write PID file: {e}");
@@ -130,7 +130,7 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
             tracing::warn!("Failed to write PID file: {e}");
         }
     }
-    tracing::info!("Ready to accept connections tcp");
+    tracing::info!("Ready to accept connections");
     spawn_signal_handlers(server.clone());
     crate::persistence::aof::spawn_thread(server.clone());
     let master = server.config.read().replicaof.clone();
