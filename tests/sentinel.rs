@@ -275,6 +275,18 @@ fn failover_under_wait_load(kind: ServerKind, sentinel_kinds: [ServerKind; 3]) {
     assert_eq!(replicaof_lines(other), expected, "{}", other.label());
     assert_eq!(replicaof_lines(&master), expected, "{}", master.label());
     wait_in_sync(new_master, &[other, &master], SYNC_TIMEOUT);
+    // The old master's return took nothing away: every acknowledged write is still on the new
+    // master, and on the old one now that it follows it.
+    for node in [new_master, &master] {
+        let missing = missing_writes(node, &report.acked);
+        assert!(
+            missing.is_empty(),
+            "after the old master rejoined, {} of {} WAIT-acknowledged writes are not on {}",
+            missing.len(),
+            report.acked.len(),
+            node.label()
+        );
+    }
 }
 
 #[test]
