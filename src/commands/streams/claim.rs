@@ -10,7 +10,7 @@ use crate::commands::access::get_stream;
 use crate::commands::errors::{self, CmdError};
 use crate::commands::Ctx;
 use crate::config::notify::STREAM;
-use crate::keyspace::stream::{Group, Stream, StreamId};
+use crate::keyspace::stream::{Group, Nack, Stream, StreamId};
 use crate::keyspace::Value;
 use crate::protocol::Reply;
 
@@ -40,6 +40,23 @@ fn consumer(group: &mut Group, name: &Bytes, now: i64, created: &mut bool) {
         group.create_consumer(name, now);
         *created = true;
     }
+}
+
+/// Gives entry `id` to the claiming consumer `name`, which is looked up (or created) on the
+/// first claim of the command only (`seen`), as XCLAIM and XAUTOCLAIM do.
+fn claim_for<'g>(
+    group: &'g mut Group,
+    id: StreamId,
+    name: &Bytes,
+    now: i64,
+    seen: &mut bool,
+    created: &mut bool,
+) -> &'g mut Nack {
+    if !*seen {
+        consumer(group, name, now, created);
+        *seen = true;
+    }
+    group.assign(id, name, now)
 }
 
 pub fn xclaim(cx: &mut Ctx) -> Result<Reply, CmdError> {
@@ -142,11 +159,7 @@ pub fn xclaim(cx: &mut Ctx) -> Result<Reply, CmdError> {
                     continue;
                 }
             }
-            if !have_consumer {
-                consumer(group, cname, now, &mut created);
-                have_consumer = true;
-            }
-            let nack = group.assign(id, cname, now);
+            let nack = claim_for(group, id, cname, now, &mut have_consumer, &mut created);
             nack.delivery_time = delivery;
             match retry {
                 Some(r) if r >= 0 => nack.delivery_count = r as u64,
@@ -261,11 +274,7 @@ pub fn xautoclaim(cx: &mut Ctx) -> Result<Reply, CmdError> {
             if min_idle != 0 && now - n.delivery_time < min_idle {
                 continue;
             }
-            if !have_consumer {
-                consumer(group, cname, now, &mut created);
-                have_consumer = true;
-            }
-            let nack = group.assign(id, cname, now);
+            let nack = claim_for(group, id, cname, now, &mut have_consumer, &mut created);
             nack.delivery_time = now;
             if !justid {
                 nack.delivery_count += 1;
