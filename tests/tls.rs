@@ -383,3 +383,160 @@ fn replica_refuses_a_master_of_another_ca() {
     let log = replica.log_text();
     assert!(log.contains("Error condition on socket for SYNC"), "{log}");
 }
+
+/// `openssl s_client` on `port` with the client certificate, quiet, plus `extra`.
+fn s_client(certs: &Certs, port: u16, extra: &[&str]) -> Command {
+    let mut c = Command::new("timeout");
+    c.args(["10", "openssl", "s_client", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-CAfile", &certs.path("ca.crt")])
+        .args(["-cert", &certs.path("client.crt")])
+        .args(["-key", &certs.path("client.key")])
+        .args(extra);
+    c
+}
+
+/// Sends `input` (ending with QUIT, so the server closes; give `-nocommands -ign_eof`) and
+/// returns s_client's stdout.
+fn s_client_says(certs: &Certs, port: u16, extra: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = s_client(certs, port, extra)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_client runs");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let out = child.wait_with_output().expect("s_client output");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn used_memory(server: &Server) -> i64 {
+    server.info_i64("memory", "used_memory")
+}
+
+/// What a client sees of MIGRATE under `tls-cluster yes`, of `maxclients` on the TLS port,
+/// of session resumption, and of the memory TLS clients leave behind.
+fn tls_links(kind: ServerKind, certs: &Certs) -> Vec<String> {
+    let (a_tls, b_tls) = (pick_free_port(), pick_free_port());
+    let a = start(kind, certs, a_tls, &["--tls-cluster", "yes"]);
+    let b = start(kind, certs, b_tls, &["--tls-cluster", "yes"]);
+    let mut seen = Vec::new();
+    let mut note = |what: &str, got: String| seen.push(format!("{what}: {got}"));
+    let b_port = b_tls.to_string();
+    note("set", cli(certs, a_tls, true, &["set", "k", "v"]));
+    let migrate = |port: &str, key: &str| {
+        cli(
+            certs,
+            a_tls,
+            true,
+            &["migrate", "127.0.0.1", port, key, "0", "5000"],
+        )
+    };
+    note("migrate over tls", migrate(&b_port, "k"));
+    note("migrated", cli(certs, b_tls, true, &["get", "k"]));
+    note("set", cli(certs, a_tls, true, &["set", "k2", "v"]));
+    note(
+        "migrate to plain port",
+        migrate(&b.port().to_string(), "k2"),
+    );
+    note(
+        "migrate to closed port",
+        migrate(&pick_free_port().to_string(), "k2"),
+    );
+    note("kept", cli(certs, a_tls, true, &["get", "k2"]));
+
+    // Resumption, TLS 1.3 from a ticket, TLS 1.2 from a ticket or a session id.
+    let sess = unique_temp_dir("tls-sess").join("sess");
+    let sess = sess.display().to_string();
+    for version in ["-tls1_3", "-tls1_2"] {
+        for how in ["-sess_out", "-sess_in"] {
+            let args = [version, how, &sess, "-nocommands", "-ign_eof"];
+            let out = s_client_says(certs, a_tls, &args, "PING\r\nQUIT\r\n");
+            let line = out
+                .lines()
+                .find(|l| l.starts_with("New,") || l.starts_with("Reused,"));
+            note(
+                &format!("{version} {how}"),
+                format!("{line:?} {}", out.contains("+PONG")),
+            );
+        }
+    }
+    // TLS clients that came and went leave nothing behind (no session kept per client).
+    let before = used_memory(&a);
+    for _ in 0..50 {
+        cli(certs, a_tls, true, &["ping"]);
+    }
+    let kept = used_memory(&a) - before;
+    note(
+        "50 tls clients leave under 100 kB",
+        (kept < 100_000).to_string(),
+    );
+
+    // A client killed while its reply waits, unread: its output is freed at once.
+    a.request(&[
+        "config",
+        "set",
+        "client-output-buffer-limit",
+        "normal 0 0 0",
+    ]);
+    a.request(&["setrange", "big", "20000000", "x"]);
+    let before = used_memory(&a);
+    let mut unread = s_client(certs, a_tls, &["-quiet", "-ign_eof"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_client runs");
+    {
+        use std::io::Write;
+        if let Some(stdin) = unread.stdin.as_mut() {
+            let _ = stdin.write_all(b"GET big\r\n");
+            let _ = stdin.flush();
+        }
+    }
+    let pending = wait_until(Duration::from_secs(10), || {
+        used_memory(&a) - before > 10_000_000
+    });
+    note("reply pending", pending.to_string());
+    a.request(&["client", "kill", "type", "normal", "skipme", "yes"]);
+    let freed = wait_until(Duration::from_secs(5), || {
+        used_memory(&a) - before < 2_000_000
+    });
+    note("freed after kill", freed.to_string());
+    let _ = unread.kill();
+    let _ = unread.wait();
+
+    // Over maxclients a TLS connection is closed before its handshake: no error to read.
+    let mut holder = a.raw();
+    holder.request_str(&["ping"]);
+    a.request(&["config", "set", "maxclients", "1"]);
+    // The connection that set it is gone once INFO counts the holder alone.
+    let alone = wait_until(Duration::from_secs(5), || {
+        holder
+            .request_str(&["info", "clients"])
+            .windows(20)
+            .any(|w| w == b"connected_clients:1")
+    });
+    note("holder alone", alone.to_string());
+    note("over maxclients", cli(certs, a_tls, true, &["ping"]));
+    drop(holder);
+    std::thread::sleep(Duration::from_millis(200));
+    note("rejected", info_field(&a, "stats", "rejected_connections"));
+    seen
+}
+
+#[test]
+fn tls_links_behave_as_redis() {
+    let certs = Certs::make();
+    let tandem = tls_links(ServerKind::Tandem, &certs);
+    let redis = tls_links(ServerKind::Redis, &certs);
+    assert_eq!(tandem, redis);
+    assert!(tandem.iter().any(|l| l == "migrated: v"), "{tandem:?}");
+    assert!(
+        tandem.iter().any(|l| l == "freed after kill: true"),
+        "{tandem:?}"
+    );
+}

@@ -7,7 +7,7 @@
 //! them, and closed by the cron after 10 idle seconds (`migrate_cached_sockets` in INFO).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -49,9 +49,49 @@ pub fn migrate_keys(argv: &[Bytes]) -> Vec<usize> {
     vec![3]
 }
 
+/// A link to a target: TLS when `tls-cluster` is on, as Redis's MIGRATE.
+enum Link {
+    Plain(TcpStream),
+    Tls(Box<crate::server::tls::BlockingClientStream>),
+}
+
+impl Link {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Link::Plain(s) => s,
+            Link::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Link::Plain(s) => s.read(buf),
+            Link::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Link::Plain(s) => s.write(buf),
+            Link::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Link::Plain(s) => s.flush(),
+            Link::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// One cached connection to a target.
 struct Cached {
-    conn: BufReader<TcpStream>,
+    conn: BufReader<Link>,
     /// The database selected on it, -1 when unknown.
     last_dbid: i64,
     last_use: Instant,
@@ -171,7 +211,7 @@ fn timed_out(e: &std::io::Error) -> bool {
 }
 
 /// redis `connSyncReadLine`: one reply line without its CRLF; EOF is an error.
-fn read_line(conn: &mut BufReader<TcpStream>) -> Result<Vec<u8>, SocketError> {
+fn read_line(conn: &mut BufReader<Link>) -> Result<Vec<u8>, SocketError> {
     let mut line = Vec::new();
     match conn.read_until(b'\n', &mut line) {
         Ok(n) if n > 0 && line.ends_with(b"\n") => {
@@ -196,7 +236,14 @@ enum ConnectError {
     Refused,
 }
 
-fn connect(host: &[u8], port: &[u8], timeout: Duration) -> Result<TcpStream, ConnectError> {
+/// Connects to the target, with TLS when `tls` holds the client side to use (redis
+/// `connBlockingConnect`): a failed handshake is a failed connection.
+fn connect(
+    host: &[u8],
+    port: &[u8],
+    timeout: Duration,
+    tls: Option<&crate::server::tls::TlsState>,
+) -> Result<Link, ConnectError> {
     let host = std::str::from_utf8(host).map_err(|_| ConnectError::Unreachable)?;
     let port: u16 = crate::util::parse_i64(port)
         .and_then(|p| u16::try_from(p).ok())
@@ -209,13 +256,22 @@ fn connect(host: &[u8], port: &[u8], timeout: Duration) -> Result<TcpStream, Con
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
-                return Ok(s);
+                let Some(tls) = tls else {
+                    return Ok(Link::Plain(s));
+                };
+                let _ = s.set_read_timeout(Some(timeout));
+                let _ = s.set_write_timeout(Some(timeout));
+                return match tls.connect_blocking(host, s) {
+                    Ok(s) => Ok(Link::Tls(Box::new(s))),
+                    Err(_) => Err(ConnectError::Unreachable),
+                };
             }
             Err(e) if timed_out(&e) => {}
             Err(_) => refused = true,
         }
     }
-    Err(if refused {
+    // Over TLS a refused connection fails the handshake, so it fails the connect.
+    Err(if refused && tls.is_none() {
         ConnectError::Refused
     } else {
         ConnectError::Unreachable
@@ -250,11 +306,12 @@ fn migrate(cx: &mut Ctx) -> Result<Reply, CmdError> {
     name.push(b':');
     name.extend_from_slice(&argv[2]);
     let server = cx.server;
+    let tls = server.config.read().tls_cluster.then_some(&server.tls);
     let mut may_retry = true;
     loop {
         let cached = match server.migrate_sockets.take(&name) {
             Some(c) => Ok(c),
-            None => match blocking(|| connect(&argv[1], &argv[2], timeout)) {
+            None => match blocking(|| connect(&argv[1], &argv[2], timeout, tls)) {
                 Ok(s) => Ok(Cached {
                     conn: BufReader::new(s),
                     last_dbid: -1,
@@ -377,9 +434,9 @@ fn exchange(
             bulk(&mut cmd, b"REPLACE");
         }
     }
+    let _ = c.conn.get_ref().tcp().set_write_timeout(Some(timeout));
+    let _ = c.conn.get_ref().tcp().set_read_timeout(Some(timeout));
     let stream = c.conn.get_mut();
-    let _ = stream.set_write_timeout(Some(timeout));
-    let _ = stream.set_read_timeout(Some(timeout));
     for chunk in cmd.chunks(64 * 1024) {
         if let Err(e) = stream.write_all(chunk) {
             return Exchange::Failed(SocketError::Writing {

@@ -343,7 +343,7 @@ pub async fn serve<S>(
     // sees the connection end no longer finds it in CLIENT LIST.
     unregister(&server, &mut client);
     if !client.socket_handed_off {
-        let _ = stream.shutdown().await;
+        close(&mut stream, client.close_after_reply).await;
     }
     // A client closed over its limits, or whose buffers grew, leaves blocks in this thread's
     // allocator cache; give them back so used_memory drops with it.
@@ -351,6 +351,22 @@ pub async fn serve<S>(
     drop((out, qb));
     if big || client.shared.obuf.closing() {
         super::memory::release_thread_cache();
+    }
+}
+
+/// Closes the connection. One that ends after its last reply (QUIT, a failed HELLO...) first
+/// sends what is left of it; any other (killed, over its output limit, gone) ends at once, as
+/// Redis's `connClose`: a TLS close_notify goes out if the socket takes it now, but nothing
+/// waits for a client that does not read (its unsent records would stay in memory meanwhile).
+async fn close<S: AsyncWrite + Unpin>(stream: &mut S, drain: bool) {
+    if drain {
+        let _ = stream.shutdown().await;
+    } else {
+        let once = std::future::poll_fn(|cx| {
+            let _ = std::pin::Pin::new(&mut *stream).poll_shutdown(cx);
+            std::task::Poll::Ready(())
+        });
+        once.await;
     }
 }
 

@@ -194,14 +194,22 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, transport: Tran
     }
 }
 
-/// Refuses a connection over `maxclients` with redis's error, else starts serving it.
-async fn over_limit<S: tokio::io::AsyncWrite + Unpin>(server: &Server, stream: &mut S) -> bool {
+/// Whether a new connection is over `maxclients` (counted as rejected when it is).
+fn at_limit(server: &Server) -> bool {
     let max = server.config.read().maxclients as usize;
     if server.connected_clients() >= max {
         server
             .stats
             .rejected_connections
             .fetch_add(1, Ordering::Relaxed);
+        return true;
+    }
+    false
+}
+
+/// Refuses a connection over `maxclients` with redis's error, else starts serving it.
+async fn over_limit<S: tokio::io::AsyncWrite + Unpin>(server: &Server, stream: &mut S) -> bool {
+    if at_limit(server) {
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
@@ -224,6 +232,12 @@ async fn accept_tls(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     let Some(acceptor) = server.tls.acceptor(auth) else {
         return;
     };
+    // Over `maxclients` the connection is closed before the handshake, so the client reads
+    // no error, only the end of the connection (redis `acceptCommonHandler`: its error is
+    // written on a TLS connection that has not done its handshake, which sends nothing).
+    if at_limit(&server) {
+        return;
+    }
     // Something else than a TLS handshake record (a plain-text client): closed without a
     // word, as OpenSSL leaves it (an alert would read as a reply to the client).
     let mut first = [0u8; 1];

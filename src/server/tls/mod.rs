@@ -38,6 +38,8 @@ pub const UPDATE_FAILED: &str = "Unable to update TLS configuration. Check serve
 pub type ServerStream = tokio_rustls::server::TlsStream<TcpStream>;
 /// A client-side TLS connection (a replica's link to its master).
 pub type ClientStream = tokio_rustls::client::TlsStream<TcpStream>;
+/// A client-side TLS connection on a blocking socket (MIGRATE's links).
+pub type BlockingClientStream = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
 
 /// The rustls configurations of one `configure`.
 pub struct Contexts {
@@ -72,6 +74,29 @@ impl TlsState {
 
     /// Opens TLS on a connection to `host` (redis `connCreateTLS` + connect).
     pub async fn connect(&self, host: &str, stream: TcpStream) -> std::io::Result<ClientStream> {
+        let (cfg, name) = self.client_side(host)?;
+        tokio_rustls::TlsConnector::from(cfg)
+            .connect(name, stream)
+            .await
+    }
+
+    /// The same on a blocking socket (MIGRATE's links, redis `connTLSBlockingConnect`): the
+    /// handshake is done before returning, bounded by the socket's read and write timeouts.
+    pub fn connect_blocking(
+        &self,
+        host: &str,
+        mut stream: std::net::TcpStream,
+    ) -> std::io::Result<BlockingClientStream> {
+        let (cfg, name) = self.client_side(host)?;
+        let mut conn = rustls::ClientConnection::new(cfg, name).map_err(std::io::Error::other)?;
+        while conn.is_handshaking() {
+            conn.complete_io(&mut stream)?;
+        }
+        Ok(rustls::StreamOwned::new(conn, stream))
+    }
+
+    /// The client configuration and the name `host` stands for.
+    fn client_side(&self, host: &str) -> std::io::Result<(Arc<ClientConfig>, ServerName<'static>)> {
         let cfg = self.current.read().as_ref().and_then(|c| c.client.clone());
         let Some(cfg) = cfg else {
             return Err(std::io::Error::other(
@@ -80,9 +105,7 @@ impl TlsState {
         };
         let name = ServerName::try_from(host.to_string())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        tokio_rustls::TlsConnector::from(cfg)
-            .connect(name, stream)
-            .await
+        Ok((cfg, name))
     }
 }
 
@@ -131,6 +154,7 @@ pub fn configure(c: &Config) -> Result<Contexts, String> {
         load::dh_params(dh)?;
     }
     let sessions = session::storage(c);
+    let tickets = session::tickets(c)?;
     let server_config = |auth: u32| -> Result<Arc<ServerConfig>, String> {
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
@@ -154,8 +178,9 @@ pub fn configure(c: &Config) -> Result<Contexts, String> {
         let mut cfg = builder.with_cert_resolver(identity.clone());
         cfg.ignore_client_order = c.tls_prefer_server_ciphers;
         cfg.session_storage = sessions.clone();
-        if !c.tls_session_caching {
-            cfg.send_tls13_tickets = 0;
+        match &tickets {
+            Some(t) => cfg.ticketer = t.clone(),
+            None => cfg.send_tls13_tickets = 0,
         }
         Ok(Arc::new(cfg))
     };
