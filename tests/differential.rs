@@ -63,7 +63,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{aggregate_elements, escape, split_args, RawConn, Server, ServerKind};
+use support::{aggregate_elements, escape, split_args, RawConn, Rng, Server, ServerKind};
 
 const SERVER_ARGS: &[&str] = support::TEST_NODE_ARGS;
 /// Mismatches printed in a failure message at most.
@@ -599,35 +599,6 @@ fn differential_case_files() {
 
 // ---------------------------------------------------------------------------------------------
 // Random sequences
-
-/// SplitMix64: tiny, seedable, and stable across crate versions.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
-    }
-
-    fn pick<'t, T>(&mut self, items: &'t [T]) -> &'t T {
-        &items[self.below(items.len())]
-    }
-}
 
 const TYPES: &[&str] = &["str", "list", "hash", "set", "zset"];
 

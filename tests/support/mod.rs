@@ -8,6 +8,7 @@
 //!   reply at a time, as raw bytes, failing after [`REPLY_TIMEOUT`].
 //! - [`split_args`] splits a line with redis-cli's quoting rules (`sdssplitargs`).
 //! - [`wait_until`] polls a condition, as the Tcl suite's `wait_for_condition`.
+//! - [`Rng`] is a small seedable generator for the randomized tests.
 #![allow(dead_code)]
 
 use std::ffi::OsString;
@@ -511,6 +512,35 @@ server_wrapper!(
     RedisServer,
     ServerKind::Redis
 );
+
+/// SplitMix64: tiny, seedable, and stable across crate versions.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+
+    pub fn pick<'t, T>(&mut self, items: &'t [T]) -> &'t T {
+        &items[self.below(items.len())]
+    }
+}
 
 /// Polls `condition` every 10 ms until it holds (true) or `timeout` passes (false).
 #[must_use]

@@ -162,6 +162,18 @@ pub(crate) fn decode_entry(lp: &[u8], p: usize) -> Option<(Entry<'_>, u64)> {
 /// element count unless the header says "unknown". Like Redis, iteration stops at the first
 /// 0xFF where an entry would start, which must be the last byte.
 pub fn entries(lp: &[u8]) -> Result<Vec<Entry<'_>>, PackError> {
+    let out = entries_any_count(lp)?;
+    let numele = u16::from_le_bytes([lp[4], lp[5]]);
+    if numele != NUMELE_UNKNOWN && usize::from(numele) != out.len() {
+        return err(4, "listpack element count does not match its entries");
+    }
+    Ok(out)
+}
+
+/// `entries` without the element count check: a stream node is validated entry by entry
+/// (`streamValidateListpackIntegrity`) but its header count is never compared, by Redis
+/// either, nor used.
+pub fn entries_any_count(lp: &[u8]) -> Result<Vec<Entry<'_>>, PackError> {
     let size = lp.len();
     if size < HEADER_SIZE + 1 {
         return err(0, "listpack shorter than its header");
@@ -208,9 +220,6 @@ pub fn entries(lp: &[u8]) -> Result<Vec<Entry<'_>>, PackError> {
     // The first 0xFF where an entry would start must be the terminator itself.
     if p != last {
         return err(p, "listpack terminator before its end");
-    }
-    if numele != NUMELE_UNKNOWN && usize::from(numele) != out.len() {
-        return err(4, "listpack element count does not match its entries");
     }
     Ok(out)
 }
@@ -310,6 +319,7 @@ mod tests {
         let mut wrong_count = good.clone();
         wrong_count[4] = 2;
         assert!(entries(&wrong_count).is_err());
+        assert_eq!(entries_any_count(&wrong_count), entries(&good));
         let mut bad_backlen = good.clone();
         bad_backlen[10] = 3;
         assert!(entries(&bad_backlen).is_err());

@@ -81,7 +81,7 @@ pub(super) fn read<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Stream, RdbError
         };
         let at = r.offset;
         let lp = r.string()?;
-        if super::listpack::entries(&lp).is_err() || !node::valid(&lp) {
+        if super::listpack::entries_any_count(&lp).is_err() || !node::valid(&lp) {
             return corrupt(at, "Stream listpack integrity check failed.");
         }
         if crate::keyspace::stream::lp::first(&lp).is_none() {
@@ -152,6 +152,8 @@ pub(super) fn read<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Stream, RdbError
                 );
             }
         }
+        // The pending entries a consumer has claimed so far.
+        let mut owned = std::collections::HashSet::new();
         let consumers = r.count()?;
         for _ in 0..consumers {
             let at = r.offset;
@@ -167,6 +169,13 @@ pub(super) fn read<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Stream, RdbError
                 let Some(nack) = g.pel.get_mut(&id) else {
                     return corrupt(at, "Consumer entry not found in group global PEL");
                 };
+                // One owner per pending entry (Debian's 7.0.15 checks it since CVE-2026-66373).
+                if !owned.insert(id) {
+                    return corrupt(
+                        at,
+                        "Stream consumer PEL entry already has a consumer assigned",
+                    );
+                }
                 nack.consumer = cname.clone();
                 let fresh = g
                     .consumers
@@ -181,8 +190,7 @@ pub(super) fn read<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Stream, RdbError
             }
         }
         // Every pending entry must have found its owner.
-        let owned: usize = g.consumers.values().map(|c| c.pel.len()).sum();
-        if owned != g.pel.len() {
+        if owned.len() != g.pel.len() {
             return corrupt(at, "Stream CG PEL entry without consumer");
         }
         s.groups.insert(name, g);
@@ -254,6 +262,33 @@ mod tests {
         let back = read(&mut r, TYPE_STREAM_LISTPACKS_2).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.len(), 248);
+    }
+
+    #[test]
+    fn a_pending_entry_has_one_owner() {
+        let mut s = Stream::default();
+        let pairs = [Bytes::from_static(b"f"), Bytes::from_static(b"v")];
+        s.add(&pairs, Some((StreamId::new(1, 1), true)), 0, LIMITS)
+            .unwrap();
+        let mut g = Group::new(StreamId::new(1, 1), 1);
+        let (alice, bob) = (Bytes::from_static(b"alice"), Bytes::from_static(b"bob"));
+        g.create_consumer(&alice, 1);
+        g.create_consumer(&bob, 2);
+        g.assign(StreamId::new(1, 1), &alice, 5);
+        // bob lists it too: two consumers for one entry, as a corrupt payload can say
+        g.consumers
+            .get_mut(&bob)
+            .unwrap()
+            .pel
+            .insert(StreamId::new(1, 1));
+        s.groups.insert(Bytes::from_static(b"g"), g);
+        let mut out = Vec::new();
+        write(&mut out, &s, false);
+        let e = read(&mut Reader::new(&out[..], false), TYPE_STREAM_LISTPACKS_2).unwrap_err();
+        assert!(
+            e.to_string().contains("already has a consumer assigned"),
+            "{e}"
+        );
     }
 
     #[test]
