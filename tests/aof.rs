@@ -162,14 +162,14 @@ fn aof_directory_moves_between_redis_and_tandem_command_base() {
     round_trip("no");
 }
 
-/// Writes `SET k<i> <i>` one at a time until the server goes away; returns how many were
+/// Writes `SET <tag>k<i> <i>` one at a time until the server goes away; returns how many were
 /// acknowledged (all of 0..n were).
-fn write_until_killed(addr: std::net::SocketAddr) -> u64 {
+fn write_until_killed(addr: std::net::SocketAddr, tag: &str) -> u64 {
     let mut c = support::RawConn::connect(addr);
     c.set_timeout(Duration::from_secs(5));
     let mut n = 0u64;
     loop {
-        let (k, v) = (format!("k{n}"), n.to_string());
+        let (k, v) = (format!("{tag}k{n}"), n.to_string());
         if c.try_send_raw(&support::encode_command(&[
             b"SET",
             k.as_bytes(),
@@ -186,7 +186,10 @@ fn write_until_killed(addr: std::net::SocketAddr) -> u64 {
     }
 }
 
+/// Writers on several connections at once (so group commits cover several of them) are cut
+/// by SIGKILL; after a restart every write any of them saw acknowledged is there.
 fn acknowledged_writes_survive_sigkill(fsync: &str) {
+    const WRITERS: usize = 8;
     let dir = own_dir(&format!("kill-{fsync}"));
     let d = dir.to_string_lossy().into_owned();
     let args = [
@@ -202,25 +205,34 @@ fn acknowledged_writes_survive_sigkill(fsync: &str) {
     for round in 0..3 {
         let mut s = TestServer::start(&args);
         let addr = s.addr();
-        let writer = std::thread::spawn(move || write_until_killed(addr));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                std::thread::spawn(move || write_until_killed(addr, &format!("r{round}w{w}:")))
+            })
+            .collect();
         std::thread::sleep(Duration::from_millis(300 + 200 * round));
         s.stop();
-        let acked = writer.join().expect("writer");
-        assert!(acked > 0, "round {round}: nothing was written");
+        let acked: Vec<u64> = writers
+            .into_iter()
+            .map(|w| w.join().expect("writer"))
+            .collect();
+        assert!(
+            acked.iter().all(|&n| n > 0),
+            "round {round}: a writer wrote nothing: {acked:?}"
+        );
         let s = TestServer::start(&args);
         let mut c = s.raw();
         // Every acknowledged write is back (the one in flight may or may not be).
-        for i in (0..acked)
-            .step_by((acked as usize / 200).max(1))
-            .chain([acked - 1])
-        {
-            let k = format!("k{i}");
-            let want = format!("${}\r\n{i}\r\n", i.to_string().len());
-            assert_eq!(
-                support::escape(&c.request(&[b"GET", k.as_bytes()])),
-                support::escape(want.as_bytes()),
-                "{fsync}, round {round}: acknowledged write {i} of {acked} lost"
-            );
+        for (w, &n) in acked.iter().enumerate() {
+            for i in (0..n).step_by((n as usize / 50).max(1)).chain([n - 1]) {
+                let k = format!("r{round}w{w}:k{i}");
+                let want = format!("${}\r\n{i}\r\n", i.to_string().len());
+                assert_eq!(
+                    support::escape(&c.request(&[b"GET", k.as_bytes()])),
+                    support::escape(want.as_bytes()),
+                    "{fsync}, round {round}: acknowledged write {i} of {n} (writer {w}) lost"
+                );
+            }
         }
         drop(c);
         drop(s);

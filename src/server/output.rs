@@ -386,14 +386,15 @@ fn drop_unsent(c: &ClientShared, out: &mut BytesMut, counted: &mut usize) {
 }
 
 /// Starts sending `out`: what the replies acknowledge goes to the AOF first (redis
-/// `beforeSleep`), then everything is counted as pending output.
-fn begin_send(
+/// `beforeSleep`; with `appendfsync always` the connection waits for the group commit), then
+/// everything is counted as pending output.
+async fn begin_send(
     server: &Server,
     c: &ClientShared,
     out: &mut BytesMut,
     counted: &mut usize,
 ) -> Result<(), FlushError> {
-    server.aof.before_reply();
+    server.aof.before_reply().await;
     if c.obuf.closing() {
         drop_unsent(c, out, counted);
         return Err(FlushError::Closed);
@@ -416,7 +417,7 @@ pub async fn flush<S: AsyncWrite + Unpin>(
     if out.is_empty() {
         return Ok(());
     }
-    begin_send(server, c, out, counted)?;
+    begin_send(server, c, out, counted).await?;
     let res = loop {
         if out.is_empty() {
             break Ok(());
@@ -458,7 +459,7 @@ pub async fn send_some<S: AsyncWrite + Unpin>(
     if out.is_empty() {
         return Ok(());
     }
-    begin_send(server, c, out, counted)?;
+    begin_send(server, c, out, counted).await?;
     std::future::poll_fn(|cx| Poll::Ready(poll_send(server, c, stream, out, counted, cx))).await
 }
 

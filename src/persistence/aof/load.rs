@@ -413,7 +413,7 @@ pub fn startup(server: &Server, mut m: Manifest) -> Result<(), String> {
 /// Redis.
 pub fn reload<'k>(server: &'k Server, db: &mut Db<'k>) {
     if server.aof.is_on() {
-        server.aof.flush(true);
+        server.aof.flush();
     }
     crate::persistence::load::empty_locked(server, &mut db.locked);
     let (dir, filename, _) = super::names(server);

@@ -5,11 +5,15 @@
 //! Writes reach the AOF where they reach the replication stream (`Server::replication_feed`,
 //! with the command's shards still locked), so the file is the same linearization replicas
 //! see. `feed` only appends to a buffer; the buffer is written to the file before any reply
-//! leaves the server (`before_reply`, called by every connection before it writes), so a
+//! leaves the server (`before_reply`, awaited by every connection before it writes), so a
 //! process killed at any instant has every acknowledged write in the file (in the page
-//! cache). `appendfsync always` also fsyncs there, one fsync for all the writes pending at
-//! that moment (group commit); `everysec` fsyncs from the AOF thread once a second, never on
-//! a client's path; `no` leaves it to the kernel.
+//! cache). With `everysec` and `no` the connection writes the buffer itself (one `write` for
+//! everything fed by then, whoever fed it; nothing when another connection's write covered
+//! it already); `everysec` fsyncs from the AOF thread once a second, never on a client's
+//! path; `no` leaves it to the kernel. With `always` the connection waits, without holding
+//! its worker, for the AOF thread's group commit: one write and one fdatasync for everything
+//! pending, while the workers keep serving the other connections (whose writes make the
+//! next group).
 //!
 //! Rewrites (`rewrite`) use the fork-less snapshot: at the snapshot's instant (every shard
 //! locked) the AOF moves to a new incremental file, and the snapshot becomes the new base.
@@ -57,7 +61,18 @@ pub struct Aof {
     /// Bytes appended to `buf` since startup, and how many of them have been written.
     fed: AtomicU64,
     written: AtomicU64,
-    /// Bytes of the current incremental file known fsynced.
+    /// Bytes fed whose replies may go out under `appendfsync always`: written and fsynced,
+    /// or written with nothing more to promise (no file, no-appendfsync-on-rewrite, the
+    /// policy changed).
+    durable: AtomicU64,
+    /// The highest offset a waiting reply needs durable: the AOF thread's next group commit.
+    requested: AtomicU64,
+    /// Replies waiting for `durable` to reach their offset (woken after each group commit).
+    durable_wait: tokio::sync::Notify,
+    /// The AOF thread, and whether it still runs (it makes the group commits; without it the
+    /// waiting connection makes its own).
+    thread: std::sync::OnceLock<std::thread::Thread>,
+    thread_alive: AtomicBool,
     buf: Mutex<Buf>,
     io: Mutex<Io>,
     pub stats: AofStats,
@@ -220,22 +235,98 @@ impl Aof {
     }
 
     /// Before a reply goes out: everything fed so far is written (and, with `appendfsync
-    /// always`, fsynced). A single atomic comparison when there is nothing to do.
-    pub fn before_reply(&self) {
-        if self.fed.load(Ordering::Acquire) == self.written.load(Ordering::Acquire) {
-            return;
+    /// always`, fsynced). Atomic comparisons only when there is nothing to do.
+    pub async fn before_reply(&self) {
+        let target = self.fed.load(Ordering::Acquire);
+        if self.fsync_policy() == FSYNC_ALWAYS {
+            self.wait_durable(target).await;
+        } else if self.written.load(Ordering::Acquire) < target {
+            // The other connections ready now run their commands first (a yielding task
+            // resumes after the worker polled for events), so one write covers them all, as
+            // Redis writes once per event-loop turn.
+            tokio::task::yield_now().await;
+            if self.written.load(Ordering::Acquire) >= target {
+                return;
+            }
+            let write = || {
+                let mut io = self.io.lock();
+                if self.written.load(Ordering::Acquire) < target {
+                    self.flush_locked(&mut io, false);
+                }
+            };
+            if self.stats.fsync_in_progress.load(Ordering::Acquire)
+                || self.flush_sleep_us.load(Ordering::Relaxed) > 0
+            {
+                // A write can wait for the background fsync of the same file (ext4), or
+                // sleep first (DEBUG AOF-FLUSH-SLEEP): the worker's other connections move to
+                // another thread meanwhile.
+                crate::util::blocking(write);
+            } else {
+                // A write to the page cache: microseconds, made on the worker.
+                write();
+            }
         }
-        crate::util::blocking(|| self.flush(false));
+    }
+
+    /// Waits until the bytes up to `target` are durable: the AOF thread is asked for a group
+    /// commit and the connection sleeps until one covers it.
+    async fn wait_durable(&self, target: u64) {
+        loop {
+            let woken = self.durable_wait.notified();
+            tokio::pin!(woken);
+            // Registered before the check, so a commit finishing in between is not missed.
+            woken.as_mut().enable();
+            if self.durable.load(Ordering::Acquire) >= target {
+                return;
+            }
+            self.requested.fetch_max(target, Ordering::SeqCst);
+            // SeqCst pairs with `retire_thread`: either the thread's last commit sees this
+            // request, or this sees the thread gone and commits itself.
+            match self.thread.get() {
+                Some(t) if self.thread_alive.load(Ordering::SeqCst) => {
+                    t.unpark();
+                    woken.await;
+                }
+                _ => crate::util::blocking(|| self.flush()),
+            }
+        }
+    }
+
+    /// The AOF thread's group commit, when a reply waits for one: everything fed so far is
+    /// written and fsynced (`hold`: no-appendfsync-on-rewrite during a snapshot, written only).
+    fn commit_if_requested(&self, hold: bool) {
+        if self.requested.load(Ordering::SeqCst) > self.durable.load(Ordering::Acquire) {
+            let mut io = self.io.lock();
+            self.flush_locked(&mut io, hold);
+        }
+    }
+
+    /// Replies waiting for bytes up to `fed` may go out.
+    fn release(&self, fed: u64) {
+        if self.durable.fetch_max(fed, Ordering::AcqRel) < fed
+            && self.requested.load(Ordering::SeqCst) > 0
+        {
+            self.durable_wait.notify_waiters();
+        }
+    }
+
+    /// The AOF thread stops (shutdown): what waits is committed one last time, and later
+    /// waits commit by themselves.
+    fn retire_thread(&self) {
+        self.thread_alive.store(false, Ordering::SeqCst);
+        self.commit_if_requested(false);
     }
 
     /// Writes the buffer to the current file (redis `flushAppendOnlyFile`); with `always`,
-    /// fsyncs too. `force` is a rewrite or shutdown asking for it whatever the state.
-    pub fn flush(&self, force: bool) {
+    /// fsyncs too. Used by rewrites, shutdown and loading, whatever the state.
+    pub fn flush(&self) {
         let mut io = self.io.lock();
-        self.flush_locked(&mut io, force);
+        self.flush_locked(&mut io, false);
     }
 
-    fn flush_locked(&self, io: &mut Io, _force: bool) {
+    /// `hold`: with `always`, the fsync is skipped (no-appendfsync-on-rewrite while a snapshot
+    /// runs, as Redis skips it while a child runs).
+    fn flush_locked(&self, io: &mut Io, hold: bool) {
         let (data, fed) = {
             let mut b = self.buf.lock();
             (b.data.split(), self.fed.load(Ordering::Acquire))
@@ -243,9 +334,7 @@ impl Aof {
         let policy = self.fsync_policy();
         if data.is_empty() {
             self.written.store(fed, Ordering::Release);
-            if policy == FSYNC_ALWAYS && io.synced != io.incr_size {
-                self.fsync_now(io);
-            }
+            self.after_write(io, fed, policy, hold);
             return;
         }
         let sleep = self.flush_sleep_us.load(Ordering::Relaxed);
@@ -255,6 +344,7 @@ impl Aof {
         let Some(file) = io.file.as_mut() else {
             // No file (AOF off, or waiting for its first rewrite): nothing to keep.
             self.written.store(fed, Ordering::Release);
+            self.release(fed);
             return;
         };
         let res = write_all(file, &data);
@@ -316,8 +406,20 @@ impl Aof {
                 return;
             }
         }
+        self.after_write(io, fed, policy, hold);
+    }
+
+    /// Everything up to `fed` is written: with `always` it is fsynced (unless `hold`) and the
+    /// replies waiting for it may go. Under another policy only replies still waiting from
+    /// an `always` period are let go (an `everysec` write is no promise for a later `always`).
+    fn after_write(&self, io: &mut Io, fed: u64, policy: u8, hold: bool) {
         if policy == FSYNC_ALWAYS {
-            self.fsync_now(io);
+            if io.synced != io.incr_size && !hold {
+                self.fsync_now(io);
+            }
+            self.release(fed);
+        } else if self.requested.load(Ordering::SeqCst) > self.durable.load(Ordering::Acquire) {
+            self.release(fed);
         }
     }
 
@@ -341,7 +443,7 @@ impl Aof {
         }
         let to_sync = {
             let mut io = self.io.lock();
-            self.flush_locked(&mut io, false);
+            self.flush_locked(&mut io, no_fsync_now);
             let now = crate::util::now_ms() / 1000;
             if self.fsync_policy() == FSYNC_EVERYSEC
                 && !no_fsync_now
@@ -419,7 +521,7 @@ impl Aof {
     pub fn stop(&self, server: &Server) {
         {
             let mut io = self.io.lock();
-            self.flush_locked(&mut io, true);
+            self.flush_locked(&mut io, false);
             if let Some(f) = io.file.take() {
                 if let Err(e) = f.sync_data() {
                     tracing::warn!("Fail to fsync the AOF file: {e}");
@@ -431,8 +533,9 @@ impl Aof {
             let mut b = self.buf.lock();
             b.data.clear();
             b.db = None;
-            self.written
-                .store(self.fed.load(Ordering::Acquire), Ordering::Release);
+            let fed = self.fed.load(Ordering::Acquire);
+            self.written.store(fed, Ordering::Release);
+            self.release(fed);
         }
         self.stats.rewrite_scheduled.store(false, Ordering::Relaxed);
         rewrite::kill(server);
@@ -444,7 +547,7 @@ impl Aof {
             return;
         }
         let mut io = self.io.lock();
-        self.flush_locked(&mut io, true);
+        self.flush_locked(&mut io, false);
         if let Some(f) = io.file.as_ref() {
             if let Err(e) = f.sync_data() {
                 tracing::warn!("Fail to fsync the AOF file: {e}");
@@ -465,7 +568,7 @@ impl Aof {
     /// waits for its first base, to a temporary one). Redis `openNewIncrAofForAppend`.
     fn open_new_incr(&self) -> Result<(), String> {
         let mut io = self.io.lock();
-        self.flush_locked(&mut io, true);
+        self.flush_locked(&mut io, false);
         let state = self.state();
         if state == OFF {
             return Ok(());
@@ -576,8 +679,9 @@ impl Aof {
         let mut b = self.buf.lock();
         b.data.clear();
         b.db = None;
-        self.written
-            .store(self.fed.load(Ordering::Acquire), Ordering::Release);
+        let fed = self.fed.load(Ordering::Acquire);
+        self.written.store(fed, Ordering::Release);
+        self.release(fed);
     }
 
     /// Deletes the history files now (startup, DEBUG LOADAOF) unless `aof-disable-auto-gc`.
@@ -721,23 +825,48 @@ pub fn strerror(errno: i32) -> String {
     }
 }
 
-/// The AOF thread: every 100 ms, what is buffered is written (commands no reply follows, such
-/// as a replica's stream or expiry) and, with `everysec`, fsynced once a second. Ends with
-/// the server.
+/// The AOF thread: the group commits of `appendfsync always` as soon as a reply waits for
+/// one, and every 100 ms what is buffered is written (commands no reply follows, such as a
+/// replica's stream or expiry) and, with `everysec`, fsynced once a second. Ends with the
+/// server.
 pub fn spawn_thread(server: std::sync::Arc<Server>) {
     let weak = std::sync::Arc::downgrade(&server);
     drop(server);
     let spawned = std::thread::Builder::new()
         .name("aof".into())
-        .spawn(move || loop {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            let Some(server) = weak.upgrade() else { return };
-            if server.is_shutting_down() {
-                return;
+        .spawn(move || {
+            const TICK: std::time::Duration = std::time::Duration::from_millis(100);
+            let mut next_tick = std::time::Instant::now() + TICK;
+            loop {
+                let Some(server) = weak.upgrade() else { return };
+                let aof = &server.aof;
+                if server.is_shutting_down() {
+                    aof.retire_thread();
+                    return;
+                }
+                if aof.thread.get().is_none() {
+                    let _ = aof.thread.set(std::thread::current());
+                    aof.thread_alive.store(true, Ordering::SeqCst);
+                }
+                let hold = server.config.read().no_appendfsync_on_rewrite
+                    && server.snapshot_slot.is_busy();
+                let before = aof.durable.load(Ordering::Acquire);
+                aof.commit_if_requested(hold);
+                let now = std::time::Instant::now();
+                if now >= next_tick {
+                    aof.tick(hold);
+                    next_tick = now + TICK;
+                }
+                let durable = aof.durable.load(Ordering::Acquire);
+                // Sleeps when no reply waits, or when a commit made no progress (a failing
+                // write is retried on the next tick, not in a busy loop).
+                let idle = aof.requested.load(Ordering::SeqCst) <= durable || durable == before;
+                drop(server);
+                if idle {
+                    // Woken early by a reply asking for a commit (`wait_durable`).
+                    std::thread::park_timeout(next_tick.saturating_duration_since(now));
+                }
             }
-            let hold =
-                server.config.read().no_appendfsync_on_rewrite && server.snapshot_slot.is_busy();
-            server.aof.tick(hold);
         });
     if let Err(e) = spawned {
         tracing::warn!("Can't start the AOF thread: {e}");
