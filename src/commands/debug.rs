@@ -168,7 +168,9 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
         }
         ("sleep", 3) => {
             let secs = crate::util::parse_f64(&cx.argv[2]).ok_or(errors::NOT_FLOAT)?;
-            std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+            cx.server
+                .freeze
+                .hold(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
             Ok(Reply::OK)
         }
         ("pause-cron", 3) => {

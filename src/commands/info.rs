@@ -542,7 +542,7 @@ pub fn replication_section(s: &Server, out: &mut String) {
         let off = match state {
             LinkState::Connected => link.read_offset.load(Ordering::Acquire),
             LinkState::Sync => 1,
-            _ => link.cached.lock().as_ref().map_or(1, |c| c.1),
+            _ => link.cached.lock().as_ref().map_or(1, |c| c.offset),
         };
         line(out, "slave_read_repl_offset", off);
         line(out, "slave_repl_offset", off);

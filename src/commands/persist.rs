@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use super::args::is;
 use super::errors::{self, CmdError};
-use super::spec::{Group, Spec, ADMIN, FAST, LOADING, NOSCRIPT, NO_MULTI, STALE};
+use super::spec::{Group, Spec, ADMIN, FAST, LOADING, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI, STALE};
 use super::Ctx;
 use crate::persistence::save;
 use crate::protocol::Reply;
@@ -13,15 +13,21 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new(
         "save",
         1,
-        ADMIN | NOSCRIPT | NO_MULTI,
+        ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING,
         Group::Server,
         save_cmd,
     ),
-    Spec::new("bgsave", -1, ADMIN | NOSCRIPT, Group::Server, bgsave),
+    Spec::new(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        Group::Server,
+        bgsave,
+    ),
     Spec::new(
         "bgrewriteaof",
         1,
-        ADMIN | NOSCRIPT,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
         Group::Server,
         bgrewriteaof,
     ),

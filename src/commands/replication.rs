@@ -6,7 +6,9 @@ use bytes::Bytes;
 
 use super::args::is;
 use super::errors::{self, CmdError};
-use super::spec::{Group, Spec, ADMIN, ALLOW_BUSY, LOADING, NOSCRIPT, NO_MULTI, STALE};
+use super::spec::{
+    Group, Spec, ADMIN, ALLOW_BUSY, LOADING, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI, STALE,
+};
 use super::Ctx;
 use crate::protocol::Reply;
 use crate::replication::failover;
@@ -14,7 +16,7 @@ use crate::replication::master::{self, ReplicaState};
 use crate::replication::replica::LinkState;
 use crate::server::client::Takeover;
 
-const REPL: u32 = ADMIN | NOSCRIPT | NO_MULTI;
+const REPL: u32 = ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING;
 
 pub const COMMANDS: &[Spec] = &[
     Spec::new("sync", 1, REPL, Group::Server, sync),
@@ -29,14 +31,14 @@ pub const COMMANDS: &[Spec] = &[
     Spec::new(
         "replicaof",
         3,
-        ADMIN | NOSCRIPT | STALE,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
         Group::Server,
         replicaof,
     ),
     Spec::new(
         "slaveof",
         3,
-        ADMIN | NOSCRIPT | STALE,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING,
         Group::Server,
         replicaof,
     ),

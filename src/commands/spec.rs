@@ -31,6 +31,9 @@ pub const NO_MULTI: u32 = 1 << 14;
 pub const ALLOW_BUSY: u32 = 1 << 15;
 /// Tandem-specific: the command needs every shard locked (KEYS, FLUSHDB, EXEC of such ...).
 pub const ALL_KEYS: u32 = 1 << 16;
+/// Refused while a replica loads its master's snapshot beside the live dataset
+/// (`repl-diskless-load swapdb`): redis's `no_async_loading`, which COMMAND shows from the table.
+pub const NO_ASYNC_LOADING: u32 = 1 << 17;
 
 /// Flag names in COMMAND's reply, in redis's order.
 pub const FLAG_NAMES: &[(u32, &str)] = &[

@@ -609,19 +609,22 @@ impl Config {
     /// client; use [`Config::set_many_from`] to pass the real client locality), as in Redis.
     /// Setting `dir` changes the process working directory, as in Redis.
     pub fn set_many(&mut self, pairs: &[(String, String)]) -> Result<(), String> {
-        self.set_many_from(pairs, true)
+        self.set_many_from(pairs, true, false)
     }
 
     /// [`Config::set_many`] for a client that is (or is not) local (loopback or unix socket),
-    /// which decides `enable-protected-configs local`.
+    /// which decides `enable-protected-configs local`, while a dataset is `loading` or not
+    /// (directives that would disturb the load are then refused with `-LOADING`).
     pub fn set_many_from(
         &mut self,
         pairs: &[(String, String)],
         client_is_local: bool,
+        loading: bool,
     ) -> Result<(), String> {
         let mut rows: Vec<(usize, bool)> = Vec::with_capacity(pairs.len());
         let mut unknown: Option<&str> = None;
         let mut failed: Option<(&str, &str)> = None;
+        let mut deny_loading = false;
         let protected_ok = self.protected_allowed(client_is_local);
         for (name, _) in pairs {
             let Some(found) = table::lookup(name) else {
@@ -643,11 +646,20 @@ impl Config {
                 failed = Some((name, why));
                 continue;
             }
+            if loading && d.has(table::DENY_LOADING) {
+                deny_loading = true;
+                failed = Some((name, ""));
+                continue;
+            }
             if rows.contains(&found) {
                 failed = Some((name, "duplicate parameter"));
                 continue;
             }
             rows.push(found);
+        }
+        if deny_loading {
+            // Before any other error, as redis gives it (clients may handle it apart).
+            return Err(crate::commands::errors::LOADING.0.to_string());
         }
         if let Some(name) = unknown {
             return Err(format!(

@@ -57,7 +57,8 @@ struct Staging<'a> {
     pub expired: u64,
     /// The keys dropped as expired, by database (a master restarting propagates their DELs).
     expired_keys: Vec<(usize, Bytes)>,
-    aux_repl: (Option<String>, Option<i64>),
+    /// repl-id, repl-offset and repl-stream-db.
+    aux_repl: (Option<String>, Option<i64>, Option<i64>),
     /// Most keys a RESIZEDB hint may reserve room for (see `stage`).
     reserve_cap: u64,
     /// `key-load-delay` (a test hook), read again at every key while set, else every 1024.
@@ -116,6 +117,7 @@ impl LoadSink for Staging<'_> {
         match key {
             b"repl-id" => self.aux_repl.0 = Some(String::from_utf8_lossy(value).into_owned()),
             b"repl-offset" => self.aux_repl.1 = crate::util::parse_i64(value),
+            b"repl-stream-db" => self.aux_repl.2 = crate::util::parse_i64(value),
             b"used-mem" => {
                 if let Some(m) = crate::util::parse_i64(value) {
                     self.server
@@ -189,8 +191,20 @@ pub struct LoadReport {
     pub expired_keys: Vec<(usize, Bytes)>,
     pub repl_id: Option<String>,
     pub repl_offset: Option<i64>,
+    /// The database the master's stream was positioned in when the file was written.
+    pub repl_stream_db: Option<i64>,
     /// Empty collections the file held, skipped as Redis skips them.
     pub empty_keys: u64,
+}
+
+impl LoadReport {
+    /// The file's repl-stream-db, when it names one of our `ndbs` databases (else 0).
+    pub fn stream_db(&self, ndbs: usize) -> usize {
+        self.repl_stream_db
+            .and_then(|d| usize::try_from(d).ok())
+            .filter(|&d| d < ndbs)
+            .unwrap_or(0)
+    }
 }
 
 /// Keys a RESIZEDB hint may reserve room for when the payload's length is unknown (a
@@ -234,7 +248,7 @@ pub fn stage_rdb<R: std::io::Read>(
         keys: 0,
         expired: 0,
         expired_keys: Vec::new(),
-        aux_repl: (None, None),
+        aux_repl: (None, None, None),
         reserve_cap: payload_len.map_or(UNSIZED_RESERVE_CAP, |n| n / 4),
         key_load_delay: server.config.read().key_load_delay,
         access: server.keyspace.access.load(),
@@ -276,6 +290,7 @@ pub fn stage_rdb<R: std::io::Read>(
             expired_keys,
             repl_id: aux_repl.0,
             repl_offset: aux_repl.1,
+            repl_stream_db: aux_repl.2,
             empty_keys,
         },
     })

@@ -82,6 +82,13 @@ impl PersistState {
         self.bgsave_in_progress.store(true, Ordering::Release);
         self.bgsave_started_ms.store(started_ms, Ordering::Release);
     }
+
+    /// A dataset is being loaded, in place or beside the live one (redis `server.loading`,
+    /// which an async load also sets).
+    pub fn is_loading(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.loading.load(Ordering::Acquire) || self.async_loading.load(Ordering::Acquire)
+    }
 }
 
 impl Default for PersistState {

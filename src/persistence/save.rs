@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::snapshot::Snapshot;
 use crate::keyspace::Locked;
+use crate::replication::replica::CachedMaster;
 use crate::server::Server;
 
 /// Where the dump file lives: `dir` is the process's working directory (Redis chdirs to it).
@@ -356,6 +357,7 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     );
     // The file's replication history: a master continues it under a new id (replid2), a
     // replica offers it to its master for a partial resync.
+    let stream_db = report.stream_db(server.keyspace.databases());
     if let (Some(id), Some(off)) = (report.repl_id, report.repl_offset) {
         if id.len() == 40 && off >= 0 {
             let off = off as u64;
@@ -363,7 +365,7 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
             ids.replid = id.clone();
             server.repl.stream.activate(off);
             if is_replica {
-                *server.repl.link.cached.lock() = Some((id, off));
+                *server.repl.link.cached.lock() = Some(CachedMaster::new(id, off, stream_db));
             } else {
                 ids.shift(off);
                 drop(ids);

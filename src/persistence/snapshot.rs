@@ -173,6 +173,8 @@ pub struct Snapshot {
     /// (keys, keys with an expiry) per database at the instant.
     sizes: Vec<(u64, u64)>,
     pub offset: u64,
+    /// The database the replication stream is positioned in at `offset` (repl-stream-db).
+    stream_db: usize,
     pub replid: String,
     pub ctime: i64,
     format: Format,
@@ -232,7 +234,7 @@ pub fn begin_with(
         return Err(BeginError::Hook(e));
     }
     let cap = server.keyspace.begin_capture(&all, format.encoder());
-    let offset = server.repl.master_repl_offset();
+    let (offset, stream_db) = server.repl.stream.position();
     let replid = server.repl.ids.lock().replid.clone();
     let functions = server.scripting.library_codes();
     // The stream restarts with a SELECT, so a replica loading this snapshot needs no db state.
@@ -247,6 +249,7 @@ pub fn begin_with(
         functions,
         sizes,
         offset,
+        stream_db,
         replid,
         ctime: crate::util::now_ms() / 1000,
         format,
@@ -404,7 +407,7 @@ impl Snapshot {
             &Aux {
                 ctime: self.ctime,
                 used_mem: crate::server::memory::used_memory(),
-                repl_stream_db: 0,
+                repl_stream_db: self.stream_db as i64,
                 repl_id: self.replid.clone(),
                 repl_offset: self.offset as i64,
             },
@@ -536,6 +539,7 @@ pub fn write_locked<W: Write>(
     out: W,
 ) -> io::Result<u64> {
     let ndbs = server.keyspace.databases();
+    let (offset, stream_db) = server.repl.stream.position();
     let mut sizes = vec![(0u64, 0u64); ndbs];
     for shard in all.shards_mut() {
         for (db, t) in shard.tables.iter().enumerate() {
@@ -549,9 +553,9 @@ pub fn write_locked<W: Write>(
         &Aux {
             ctime: crate::util::now_ms() / 1000,
             used_mem: crate::server::memory::used_memory(),
-            repl_stream_db: 0,
+            repl_stream_db: stream_db as i64,
             repl_id: server.repl.ids.lock().replid.clone(),
-            repl_offset: server.repl.master_repl_offset() as i64,
+            repl_offset: offset as i64,
         },
         &server.scripting.library_codes(),
         Format::Rdb { compress },

@@ -119,11 +119,8 @@ pub fn disconnect_replicas(server: &crate::server::Server) {
         .iter()
         .map(|r| r.client_id)
         .collect();
-    let clients = server.clients.lock();
     for id in ids {
-        if let Some(c) = clients.get(&id) {
-            c.send(crate::server::client::Push::Kill);
-        }
+        crate::server::connection::kill(server, id);
     }
 }
 
@@ -177,7 +174,9 @@ pub fn demote(server: &crate::server::Server, host: String, port: u16) {
             tracing::info!(
                 "Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer."
             );
-            *server.repl.link.cached.lock() = Some((replid, offset));
+            // Our stream's next write starts with a SELECT (see `promote`), so the new
+            // master's does too: database 0 until then, as redis synthesizes it.
+            *server.repl.link.cached.lock() = Some(replica::CachedMaster::new(replid, offset, 0));
         }
     }
     if let Some(me) = server.arc() {

@@ -76,9 +76,8 @@ pub struct LinkInfo {
     pub sync_last_io_ms: AtomicI64,
     /// Bumped by every REPLICAOF, so an old link task notices it is obsolete.
     pub generation: AtomicU64,
-    /// The master we were last fully synced with, for PSYNC after a reconnect:
-    /// (replid, offset of the last applied byte).
-    pub cached: Mutex<Option<(String, u64)>>,
+    /// The master we were last synced with, for PSYNC after a reconnect.
+    pub cached: Mutex<Option<CachedMaster>>,
     /// Whether REPLICAOF named our master since our last successful sync: only then may a
     /// full sync replace a history we hold more of (`replica-refuse-rollback`).
     pub requested: AtomicBool,
@@ -87,6 +86,23 @@ pub struct LinkInfo {
     /// Held while the link applies what the master sent (a batch of the stream, or a full
     /// sync's dataset with its replication id): a fence taken after it sees the final state.
     pub apply: Mutex<()>,
+}
+
+/// What a replica keeps of its master's stream across a link drop (redis's cached master).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedMaster {
+    pub replid: String,
+    /// Offset of the last byte applied; a transaction counts only once its EXEC is applied.
+    pub offset: u64,
+    /// Database the master's stream is positioned in: a partial resync goes on from there
+    /// without a SELECT, as the master sends none (redis keeps it in the cached master client).
+    pub db: usize,
+}
+
+impl CachedMaster {
+    pub fn new(replid: String, offset: u64, db: usize) -> Self {
+        Self { replid, offset, db }
+    }
 }
 
 impl LinkInfo {
@@ -193,7 +209,8 @@ fn refusal(server: &Server, replid: &str, offset: u64) -> Option<String> {
     {
         return None;
     }
-    let (held, held_offset) = server.repl.link.cached.lock().clone()?;
+    let held = server.repl.link.cached.lock().clone()?;
+    let (held, held_offset) = (held.replid, held.offset);
     if held == replid && offset >= held_offset {
         return None;
     }
@@ -220,15 +237,22 @@ pub(super) fn obsolete(server: &Server, generation: u64) -> bool {
 
 async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64) {
     let mut first = true;
+    // A failed snapshot transfer is retried at once, as redis does (`cancelReplicationHandshake`
+    // with reconnect); other failures wait for the next attempt of the replication cron.
+    let mut at_once = false;
     while !obsolete(&server, generation) && !server.is_shutting_down() {
         if !first {
-            tokio::time::sleep(super::failover::reconnect_delay(&server)).await;
+            if !at_once {
+                tokio::time::sleep(super::failover::reconnect_delay(&server)).await;
+            }
             if obsolete(&server, generation) {
                 return;
             }
             tracing::info!("Reconnecting to MASTER {host}:{port} after failure");
         }
         first = false;
+        at_once = false;
+        server.freeze.wait().await;
         tracing::info!("Connecting to MASTER {host}:{port}");
         tracing::info!("MASTER <-> REPLICA sync started");
         server.repl.link.set_state(LinkState::Connecting);
@@ -256,7 +280,10 @@ async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64)
         tracing::info!("Non blocking connect for SYNC fired the event.");
         match session(&server, stream, generation).await {
             Ok(()) | Err(LinkError::Obsolete) => {}
-            Err(e) => tracing::warn!("{e}"),
+            Err(e) => {
+                at_once = server.repl.link.state() == LinkState::Sync;
+                tracing::warn!("{e}");
+            }
         }
         if obsolete(&server, generation) {
             return;
@@ -406,7 +433,11 @@ async fn session(
     // master can continue from the promoted replica's replid2).
     let cached = server.repl.link.cached.lock().clone();
     let (req_id, req_off) = match cached {
-        Some((id, off)) => {
+        Some(CachedMaster {
+            replid: id,
+            offset: off,
+            ..
+        }) => {
             tracing::info!(
                 "Trying a partial resynchronization (request {id}:{}).",
                 off + 1
@@ -459,25 +490,26 @@ async fn session(
         }
         tracing::info!("Full resync from master: {id}:{off}");
         server.repl.link.set_state(LinkState::Sync);
-        let (_, returned) =
+        let (report, returned) =
             super::sync_load::receive_and_load(server, stream, &mut buf, generation, id, off)
                 .await?;
         stream = returned;
         // Sub-replicas must resync from our new history.
         super::disconnect_replicas(server);
-        applied_from = off;
+        // A master sends a SELECT before its first write after a full sync; until then its
+        // stream is where the snapshot says.
+        applied_from = (off, report.stream_db(server.keyspace.databases()));
         tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let new_id = rest.trim();
         let mut ids = server.repl.ids.lock();
-        let cached_off = server
+        let (cached_off, cached_db) = server
             .repl
             .link
             .cached
             .lock()
             .as_ref()
-            .map(|c| c.1)
-            .unwrap_or(0);
+            .map_or((0, 0), |c| (c.offset, c.db));
         if !new_id.is_empty() && new_id != ids.replid {
             ids.replid2 = std::mem::replace(&mut ids.replid, new_id.to_string());
             ids.second_offset = cached_off as i64 + 1;
@@ -490,7 +522,7 @@ async fn session(
         if !server.repl.stream.is_active() {
             server.repl.stream.activate(cached_off);
         }
-        applied_from = cached_off;
+        applied_from = (cached_off, cached_db);
         server.repl.link.requested.store(false, Ordering::Release);
         tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
         tracing::info!("Successful partial resynchronization with master.");
@@ -511,17 +543,25 @@ async fn session(
     stream_loop(server, stream, buf, applied_from, generation).await
 }
 
-/// Applies the master's stream: every complete command through the dispatcher as the master
-/// client, forwarding its exact bytes to our own replicas; ACKs every second and on GETACK.
+/// Applies the master's stream from `start` (offset, database): every complete command through
+/// the dispatcher as the master client, forwarding its exact bytes to our own replicas; ACKs
+/// every second and on GETACK.
+///
+/// A transaction counts as applied (in the offset we ACK and offer to PSYNC, and in what our
+/// replicas and backlog get) only once its EXEC is: a link dropped inside MULTI discards the
+/// queued commands, and the partial resync sends the whole transaction again (redis advances
+/// its master client's offset only outside MULTI).
 async fn stream_loop(
     server: &Arc<Server>,
     mut stream: LinkStream,
     mut buf: BytesMut,
-    start_offset: u64,
+    start: (u64, usize),
     generation: u64,
 ) -> Result<(), LinkError> {
     let link = &server.repl.link;
-    let mut applied = start_offset;
+    let mut applied = start.0;
+    // Frames of the transaction being received, applied with its EXEC.
+    let mut open_tx = BytesMut::new();
     link.read_offset.store(applied, Ordering::Release);
     // Named by the master's address, so CLIENT KILL <ip:port> / TYPE master find it.
     let peer = stream
@@ -532,14 +572,18 @@ async fn stream_loop(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let (mut client, mut pushes) = crate::server::connection::register(server, peer, local, -1);
+    let (mut client, mut pushes) =
+        crate::server::connection::register(server, peer, local, stream.raw_fd());
     client.is_master_link = true;
     client.authenticated = true;
     client.shared.is_master.store(true, Ordering::Relaxed);
+    client.db = start.1;
+    client.shared.db.store(start.1, Ordering::Relaxed);
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let timeout_s = server.config.read().repl_timeout.max(1) as i64;
     let result = loop {
         let mut acks = Vec::new();
+        server.freeze.wait().await;
         let applying = link.apply.lock();
         if obsolete(server, generation) {
             break Err(LinkError::Obsolete);
@@ -569,8 +613,19 @@ async fn stream_loop(
                             );
                         }
                     }
-                    applied += frame.len() as u64;
-                    server.repl.stream.append_raw(&frame);
+                    if client.multi.is_some() {
+                        open_tx.extend_from_slice(&frame);
+                        continue;
+                    }
+                    let done = if open_tx.is_empty() {
+                        &frame[..]
+                    } else {
+                        open_tx.extend_from_slice(&frame);
+                        &open_tx[..]
+                    };
+                    applied += done.len() as u64;
+                    server.repl.stream.append_raw(done, client.db);
+                    open_tx.clear();
                     link.read_offset.store(applied, Ordering::Release);
                 }
                 Ok(None) => break,
@@ -584,7 +639,7 @@ async fn stream_loop(
             }
         }
         let replid = server.repl.ids.lock().replid.clone();
-        *link.cached.lock() = Some((replid, applied));
+        *link.cached.lock() = Some(CachedMaster::new(replid, applied, client.db));
         drop(applying);
         for a in acks {
             if stream

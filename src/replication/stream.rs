@@ -153,6 +153,13 @@ impl Stream {
         self.end_atomic.load(Ordering::Acquire)
     }
 
+    /// `master_repl_offset` and the database the stream is positioned in at that offset (0
+    /// when the next command will SELECT anyway): an RDB's repl-offset and repl-stream-db.
+    pub fn position(&self) -> (u64, usize) {
+        let g = self.inner.lock();
+        (g.end, usize::try_from(g.stream_db).unwrap_or(0))
+    }
+
     /// (first byte offset, histlen) of the backlog, as INFO shows them.
     pub fn backlog_window(&self) -> (u64, u64) {
         let g = self.inner.lock();
@@ -192,12 +199,14 @@ impl Stream {
         close_overflowed(over, false);
     }
 
-    /// Appends raw stream bytes (a replica forwarding its master's stream to sub-replicas).
-    pub fn append_raw(&self, bytes: &[u8]) {
+    /// Appends raw stream bytes (a replica forwarding its master's stream to sub-replicas),
+    /// which leave the stream positioned in `db`.
+    pub fn append_raw(&self, bytes: &[u8], db: usize) {
         if bytes.is_empty() || !self.is_active() {
             return;
         }
         let mut g = self.inner.lock();
+        g.stream_db = db as i64;
         g.cur.extend_from_slice(bytes);
         let over = self.advance(&mut g, bytes.len() as u64);
         drop(g);
@@ -365,13 +374,21 @@ const BLOCK_MIN: usize = 16 * 1024;
 /// (at least 16 KiB), as Redis sizes its replication buffer blocks: a big command spans
 /// several chunks, so trimming keeps the backlog close to its size and a replica that fell
 /// behind by more than that is not offered a partial resync from a huge first chunk.
+///
+/// Each chunk is a copy of exactly its bytes, and `cur` keeps its buffer for what comes next:
+/// chunks split off `cur` would share (and keep alive) allocations up to twice their size while
+/// replicas hold them, where Redis's blocks are used to the byte.
 fn freeze(g: &mut Inner) {
     let block = ((g.backlog_size / 16) as usize).max(BLOCK_MIN);
-    let mut b = g.cur.split().freeze();
-    while b.len() > block {
-        g.chunks.push_back(b.split_to(block));
+    for piece in g.cur.chunks(block) {
+        g.chunks.push_back(Bytes::copy_from_slice(piece));
     }
-    g.chunks.push_back(b);
+    if g.cur.capacity() > 4 * block {
+        // A big command grew it: not kept for the small ones that follow.
+        g.cur = BytesMut::with_capacity(block);
+    } else {
+        g.cur.clear();
+    }
 }
 
 fn select_if_needed(g: &mut Inner, db: usize) {
@@ -446,12 +463,12 @@ mod tests {
         let r = s.add_reader(1, Weak::new());
         let big = vec![b'x'; 20_000];
         for _ in 0..10 {
-            s.append_raw(&big);
+            s.append_raw(&big, 0);
         }
         // The reader still needs byte 1: nothing may be trimmed.
         assert!(s.read_from(1).is_some());
         r.next.store(s.end() + 1, Ordering::Release);
-        s.append_raw(&big);
+        s.append_raw(&big, 0);
         assert!(s.read_from(1).is_none());
         let (first, hist) = s.backlog_window();
         assert!(hist >= 16 * 1024);

@@ -36,6 +36,7 @@ use crate::persistence::rdb::decode::RdbError;
 use crate::persistence::rdb::format::CRC64;
 use crate::server::Server;
 
+const CONNECTION_LOST: &str = "I/O error trying to sync with MASTER: connection lost";
 const TIMEOUT_BULK: &str =
     "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.";
 
@@ -118,9 +119,7 @@ impl<'a> Payload<'a> {
                 Err(e) => return Err(LinkError::Io(e)),
             };
             if n == 0 {
-                return Err(LinkError::Protocol(
-                    "I/O error trying to sync with MASTER: connection lost".into(),
-                ));
+                return Err(LinkError::Protocol(CONNECTION_LOST.into()));
             }
             buf.extend_from_slice(&self.scratch[..n]);
         }
@@ -250,7 +249,30 @@ fn transfer(
             total,
         );
         if let Some(e) = tee.error.take() {
-            return Err(e);
+            let short_read = match &e {
+                LinkError::Io(_) => true,
+                LinkError::Protocol(text) => text == CONNECTION_LOST,
+                LinkError::Obsolete => false,
+            };
+            if to_disk || !short_read {
+                return Err(e);
+            }
+            // The parser met the end of a payload cut short: redis's lines for a short read
+            // while loading from the socket (a connection error, not a corrupt payload).
+            tracing::warn!("Short read or OOM loading DB. Unrecoverable error, aborting now.");
+            tracing::warn!(
+                "Internal error in RDB reading offset {}, function at {}:{} -> Unexpected EOF reading RDB file. Failure loading rdb format from socket, assuming connection error, resuming operation.",
+                tee.payload.read,
+                file!(),
+                line!()
+            );
+            return Err(LinkError::Protocol(format!(
+                "Failed trying to load the MASTER synchronization DB from socket: {}",
+                match e {
+                    LinkError::Io(io) => io.to_string(),
+                    _ => "connection lost".into(),
+                }
+            )));
         }
         let staged = parsed.map_err(|e| {
             LinkError::Protocol(format!(
@@ -672,7 +694,11 @@ pub(super) async fn receive_and_load(
         ids.clear_secondary();
     }
     server.repl.stream.activate(master_offset);
-    *server.repl.link.cached.lock() = Some((master_replid.to_string(), master_offset));
+    *server.repl.link.cached.lock() = Some(super::replica::CachedMaster::new(
+        master_replid.to_string(),
+        master_offset,
+        report.stream_db(server.keyspace.databases()),
+    ));
     server.repl.link.requested.store(false, Ordering::Release);
     drop(applying);
     if let Some(f) = file {

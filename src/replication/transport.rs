@@ -39,6 +39,11 @@ impl LinkStream {
     pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         self.tcp().local_addr()
     }
+
+    /// The socket's descriptor (CLIENT LIST's `fd`, and CLIENT KILL shuts it down).
+    pub fn raw_fd(&self) -> i32 {
+        std::os::fd::AsRawFd::as_raw_fd(self.tcp())
+    }
 }
 
 impl AsyncRead for LinkStream {

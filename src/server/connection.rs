@@ -86,6 +86,23 @@ fn new_shared(
 }
 
 /// Forgets a client: subscriptions, WATCHes, MONITOR, registry entry.
+/// Closes client `id` as redis's CLIENT KILL frees a client: its socket is shut down at once,
+/// so the peer sees the connection end before the killer gets its reply, and the client's
+/// task, woken by `Push::Kill`, unlinks it. A task unregisters its client before it closes the
+/// socket, so the descriptor is the client's own while the registry lock is held. False if
+/// no such client is registered.
+pub fn kill(server: &Server, id: u64) -> bool {
+    let clients = server.clients.lock();
+    let Some(c) = clients.get(&id) else {
+        return false;
+    };
+    c.send(Push::Kill);
+    if c.fd >= 0 {
+        let _ = nix::sys::socket::shutdown(c.fd, nix::sys::socket::Shutdown::Both);
+    }
+    true
+}
+
 pub fn unregister(server: &Server, client: &mut Client) {
     let id = client.id();
     for ch in client.subs.drain() {
@@ -172,6 +189,7 @@ pub async fn serve<S>(
                 };
                 // Requests that come while this batch runs still take their ticket on arrival.
                 stream.watch_reads(&waker);
+                server.freeze.wait().await;
                 // Connections the reactor woke before this one run their first command first.
                 super::order::take_turn(&slot).await;
                 qb.note_peak(hint);

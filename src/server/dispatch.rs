@@ -80,6 +80,7 @@ struct Traits {
     denyoom: bool,
     deny_stale: bool,
     deny_loading: bool,
+    deny_async_loading: bool,
 }
 
 impl Traits {
@@ -100,6 +101,7 @@ impl Traits {
             denyoom: has(spec::DENYOOM),
             deny_stale: flags & spec::STALE == 0 || inv & spec::STALE != 0,
             deny_loading: !spec.has(spec::LOADING) || inv & spec::LOADING != 0,
+            deny_async_loading: has(spec::NO_ASYNC_LOADING),
         }
     }
 }
@@ -282,6 +284,10 @@ fn replication_checks(
     }
     // Loading a dataset (startup, or a replica's disk-based full sync).
     if server.persist.loading.load(relaxed) && traits.deny_loading {
+        return Some(errors::LOADING);
+    }
+    // Loading a master's snapshot beside the live dataset (`repl-diskless-load swapdb`).
+    if server.persist.async_loading.load(relaxed) && traits.deny_async_loading {
         return Some(errors::LOADING);
     }
     None

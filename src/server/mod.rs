@@ -8,6 +8,7 @@ pub mod crash;
 pub mod dispatch;
 pub mod evict;
 pub mod expire;
+pub mod freeze;
 pub mod histogram;
 pub mod listener;
 pub mod logging;
@@ -76,6 +77,8 @@ pub struct Server {
     pub active_expire_enabled: AtomicBool,
     /// DEBUG PAUSE-CRON: the cron's ticks are skipped.
     pub cron_paused: AtomicBool,
+    /// DEBUG SLEEP's stop of the whole server.
+    pub freeze: freeze::Freeze,
     /// Clients blocked in BLPOP, WAIT ... and the keys they wait on.
     pub blocking: blocking::Blocking,
     pub scripting: crate::scripting::Scripting,
@@ -138,6 +141,7 @@ impl Server {
             shutdown_tx,
             active_expire_enabled: AtomicBool::new(true),
             cron_paused: AtomicBool::new(false),
+            freeze: freeze::Freeze::default(),
             blocking: Default::default(),
             scripting: Default::default(),
             acl: Default::default(),

@@ -15,7 +15,7 @@ use super::super::spec::{Group, Spec, ADMIN, LOADING, NOSCRIPT, STALE};
 use super::super::Ctx;
 use super::tracking;
 use crate::protocol::Reply;
-use crate::server::client::{Client, ClientShared, Push, ReplyMode};
+use crate::server::client::{Client, ClientShared, ReplyMode};
 
 const C: u32 = NOSCRIPT | LOADING | STALE;
 const A: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
@@ -468,7 +468,7 @@ fn kill(cx: &mut Ctx) -> Result<Reply, CmdError> {
         if c.id == my_id {
             cx.client.close_after_reply = true;
         } else {
-            c.send(Push::Kill);
+            crate::server::connection::kill(cx.server, c.id);
         }
         killed += 1;
     }

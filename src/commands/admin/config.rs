@@ -77,7 +77,7 @@ fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
     cx.server
         .config
         .write()
-        .set_many_from(&pairs, local)
+        .set_many_from(&pairs, local, cx.server.persist.is_loading())
         .map_err(CmdError::new)?;
     if let Err((name, e)) = apply_steps(cx.server, &pairs, &before, cx.client.in_exec) {
         // Roll every change back (redis `restoreBackupConfig`), naming the directive whose

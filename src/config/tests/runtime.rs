@@ -248,11 +248,11 @@ fn config_set_errors_match_redis() {
     // Protected configs follow enable-protected-configs.
     let mut p = Config::from_str("enable-protected-configs local").expect("valid");
     assert_eq!(
-        p.set_many_from(&pairs(&[("dbfilename", "x.rdb")]), false),
+        p.set_many_from(&pairs(&[("dbfilename", "x.rdb")]), false, false),
         failed("dbfilename", "can't set protected config")
     );
     assert_eq!(
-        p.set_many_from(&pairs(&[("dbfilename", "x.rdb")]), true),
+        p.set_many_from(&pairs(&[("dbfilename", "x.rdb")]), true, false),
         Ok(())
     );
     assert_eq!(p.dbfilename, "x.rdb");
