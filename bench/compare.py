@@ -618,6 +618,8 @@ def report_instructions(say, n):
 MEMORY_CASES = [
     ("strings, 100-byte values", [], ["SET", "s:__rand_int__", "x" * 100]),
     ("strings, 100-byte values, with TTL", [], ["SET", "s:__rand_int__", "x" * 100, "EX", "100000"]),
+    ("strings, 10-byte values", [], ["SET", "s:__rand_int__", "x" * 10]),
+    ("integers", [], ["SET", "n:__rand_int__", "__rand_int__"]),
     ("hashes of 5 fields (listpack)", [], ["HSET", "h:__rand_int__"] + [w for i in range(5) for w in (f"field{i}", f"value{i}")]),
     ("hashes of 5 fields (hashtable)", ["--hash-max-listpack-entries", "0"],
      ["HSET", "h:__rand_int__"] + [w for i in range(5) for w in (f"field{i}", f"value{i}")]),
@@ -644,11 +646,13 @@ def memory_per_key(kind, extra, command, keys):
         srv.stop()
 
 
-def report_memory(say, rounds, keys):
+def report_memory(say, rounds, keys, cases=None):
     say(f"## Memory per key ({keys} writes of random keys out of {keys}; growth of used_memory and RSS / DBSIZE; {rounds} rounds)")
     say("| dataset | redis used B/key | tandem used B/key | ratio | redis RSS B/key | tandem RSS B/key | RSS ratio |")
     say("|---|---|---|---|---|---|---|")
     for label, extra, command in MEMORY_CASES:
+        if cases and not any(c in label for c in cases.split(",")):
+            continue
         d = alternate(rounds, lambda kind: memory_per_key(kind, extra, command, keys))
         col = lambda kind, f: [x[f] for x in d[kind]]
         say(f"| {label} | {statistics.median(col('redis', 'used')):.0f} | {statistics.median(col('tandem', 'used')):.0f} "
@@ -742,6 +746,7 @@ def main():
     ap.add_argument("--ports", default=None, help="LO-HI: start every server on a port inside this window")
     ap.add_argument("--pipelines", default="1,16", help="pipeline depths of --only hotpath")
     ap.add_argument("--keys", type=int, default=None, help="dataset size of --only memory (default 1000000)")
+    ap.add_argument("--cases", default=None, help="--only memory: the datasets whose label contains one of these (comma-separated)")
     a = ap.parse_args()
     if a.ports:
         global PORTS
@@ -754,7 +759,7 @@ def main():
         report_instructions(print, 50_000)
         return
     if a.only == "memory":
-        report_memory(print, a.rounds, a.keys or 1_000_000)
+        report_memory(print, a.rounds, a.keys or 1_000_000, a.cases)
         return
     if a.only == "conns":
         report_connections(print, a.rounds, 10_000)

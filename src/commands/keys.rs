@@ -164,7 +164,7 @@ fn keys(cx: &mut Ctx) -> Result<Reply, CmdError> {
             if t.expires.get(key).is_some_and(|&when| when < now) {
                 continue;
             }
-            out.push(Reply::Bulk(crate::util::reply_copy(key)));
+            out.push(Reply::Bulk(Bytes::copy_from_slice(key)));
         }
     }
     Ok(Reply::Array(out))

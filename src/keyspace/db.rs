@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::access::Access;
 use super::value::{Entry, Value};
-use super::{Capture, EncodingLimits, Locked, Table};
+use super::{Capture, EncodingLimits, Key, Locked, Table};
 
 /// What to do with a key whose expiry time has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -346,7 +346,7 @@ impl<'a> Db<'a> {
             }
             RawEntryMut::Vacant(v) => {
                 v.insert(
-                    Bytes::copy_from_slice(key),
+                    Key::new(key),
                     Entry {
                         value,
                         lru: clock,
@@ -397,7 +397,7 @@ impl<'a> Db<'a> {
                     lru: clock,
                     ver: epoch,
                 };
-                t.map.insert_full(Bytes::copy_from_slice(key), entry).0
+                t.map.insert_full(Key::new(key), entry).0
             }
         };
         &mut t.map[i].value
@@ -464,7 +464,7 @@ impl<'a> Db<'a> {
             if let Some(e) = t.expires.get_mut(key) {
                 *e = at_ms;
             } else {
-                t.expires.insert(Bytes::copy_from_slice(key), at_ms);
+                t.expires.insert(Key::new(key), at_ms);
             }
         }
     }
@@ -510,7 +510,7 @@ impl<'a> Db<'a> {
 
     /// Calls `f` for every live key of database `db` in the locked shards (KEYS, SCAN).
     /// Expired keys are skipped (and deleted on a master, as KEYS does in Redis).
-    pub fn for_each_key(&mut self, db: usize, mut f: impl FnMut(&Bytes, &Value)) {
+    pub fn for_each_key(&mut self, db: usize, mut f: impl FnMut(&[u8], &Value)) {
         let now = self.now_ms;
         let mut expired = Vec::new();
         for shard in self.locked.shards_mut() {
@@ -571,7 +571,10 @@ impl<'a> Db<'a> {
             let mut chosen = None;
             for (i, shard) in self.locked.shards_mut().enumerate() {
                 if pick < sizes[i] {
-                    chosen = shard.tables[db].map.get_index(pick).map(|(k, _)| k.clone());
+                    chosen = shard.tables[db]
+                        .map
+                        .get_index(pick)
+                        .map(|(k, _)| Bytes::copy_from_slice(k));
                     break;
                 }
                 pick -= sizes[i];

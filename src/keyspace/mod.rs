@@ -10,6 +10,7 @@
 pub mod access;
 pub mod db;
 pub mod hash;
+pub mod key;
 pub mod limits;
 pub mod list;
 pub mod set;
@@ -19,12 +20,12 @@ pub mod zset;
 
 use std::hash::BuildHasher;
 
-use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 pub use access::{Access, SharedAccess};
 pub use db::{Db, Effect, ExpireMode, KeyProbe};
+pub use key::Key;
 pub use limits::{EncodingLimits, SharedLimits};
 pub use value::{Entry, Kind, Str, Value};
 
@@ -36,9 +37,9 @@ pub const SHARDS: usize = 64;
 /// One database's part of one shard.
 #[derive(Debug, Default)]
 pub struct Table {
-    pub map: Map<Bytes, Entry>,
+    pub map: Map<Key, Entry>,
     /// Absolute expiry times in ms of the keys that have one (Redis's `expires` dict).
-    pub expires: Map<Bytes, i64>,
+    pub expires: Map<Key, i64>,
 }
 
 /// All databases' entries for the keys that hash to this shard.

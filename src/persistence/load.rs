@@ -9,7 +9,7 @@ use crate::keyspace::hash::Hash;
 use crate::keyspace::list::List;
 use crate::keyspace::set::Set;
 use crate::keyspace::zset::ZSet;
-use crate::keyspace::{EncodingLimits, Entry, Locked, Str, Table, Value, SHARDS};
+use crate::keyspace::{EncodingLimits, Entry, Key, Locked, Str, Table, Value, SHARDS};
 use crate::server::Server;
 
 /// Turns a decoded value into a keyspace value, with the encodings Redis would choose.
@@ -156,16 +156,16 @@ impl LoadSink for Staging<'_> {
         let shard = self.server.keyspace.shard_of(&key);
         let t = &mut self.tables[shard][self.db];
         // The decoder hands over exactly-sized buffers (boxed slices): kept as they are.
-        if t.map.contains_key(&key) {
+        if t.map.contains_key(&key[..]) {
             return Err(RdbError::DuplicateKey {
                 db: self.db as u64,
                 key,
             });
         }
         if let Some(ms) = expire_ms {
-            t.expires.insert(key.clone(), ms);
+            t.expires.insert(Key::new(&key), ms);
         }
-        t.map.insert(key, Entry { value, lru, ver: 0 });
+        t.map.insert(Key::from(key), Entry { value, lru, ver: 0 });
         self.keys += 1;
         if self.key_load_delay != 0 || self.keys % 1024 == 0 {
             self.key_load_delay = self.server.config.read().key_load_delay;
@@ -335,7 +335,7 @@ impl Staged {
                     if let Some(k) = t.map.keys().find(|k| shard.tables[db].map.contains_key(*k)) {
                         return Err(RdbError::DuplicateKey {
                             db: db as u64,
-                            key: k.clone(),
+                            key: Bytes::copy_from_slice(k),
                         }
                         .to_string());
                     }

@@ -189,16 +189,16 @@ fn pick(server: &Server, st: &Settings) -> Option<(usize, usize, Bytes)> {
                 let i = rng.random_range(0..len);
                 let (key, expire_at) = if volatile {
                     match t.expires.get_index(i) {
-                        Some((k, &when)) => (k.clone(), when),
+                        Some((k, &when)) => (Bytes::copy_from_slice(k), when),
                         None => continue,
                     }
                 } else {
                     match t.map.get_index(i) {
-                        Some((k, _)) => (k.clone(), 0),
+                        Some((k, _)) => (Bytes::copy_from_slice(k), 0),
                         None => continue,
                     }
                 };
-                let Some(entry) = t.map.get(&key) else {
+                let Some(entry) = t.map.get(&key[..]) else {
                     continue;
                 };
                 let score = score(st.policy, &st.access, entry.lru, expire_at, now_ms);

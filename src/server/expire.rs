@@ -41,14 +41,14 @@ pub fn active_expire_cycle(server: &Server) {
                 for _ in 0..SAMPLE.min(n) {
                     let i = rng.random_range(0..t.expires.len());
                     if let Some((k, &when)) = t.expires.get_index(i) {
-                        if when <= now && !dead.contains(k) {
-                            dead.push(k.clone());
+                        if when <= now && !dead.iter().any(|d| d[..] == k[..]) {
+                            dead.push(Bytes::copy_from_slice(k));
                         }
                     }
                 }
                 for k in &dead {
-                    t.expires.swap_remove(k);
-                    t.map.swap_remove(k);
+                    t.expires.swap_remove(&k[..]);
+                    t.map.swap_remove(&k[..]);
                 }
                 let sampled = SAMPLE.min(n);
                 let found = dead.len();

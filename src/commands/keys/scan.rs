@@ -93,7 +93,7 @@ fn visit(cx: &mut Ctx, db: usize, cursor: u64, count: usize) -> (Vec<Bytes>, u64
         while p > 0 && keys.len() < count {
             p -= 1;
             if let Some((k, _)) = t.map.get_index(p) {
-                keys.push(crate::util::reply_copy(k));
+                keys.push(Bytes::copy_from_slice(k));
             }
         }
         if keys.len() >= count {
