@@ -619,7 +619,7 @@ MEMORY_CASES = [
     ("strings, 100-byte values", [], ["SET", "s:__rand_int__", "x" * 100]),
     ("strings, 100-byte values, with TTL", [], ["SET", "s:__rand_int__", "x" * 100, "EX", "100000"]),
     ("strings, 10-byte values", [], ["SET", "s:__rand_int__", "x" * 10]),
-    ("integers", [], ["SET", "n:__rand_int__", "__rand_int__"]),
+    ("integers", [], ["SET", "n:__rand_int__", "123456789012"]),
     ("hashes of 5 fields (listpack)", [], ["HSET", "h:__rand_int__"] + [w for i in range(5) for w in (f"field{i}", f"value{i}")]),
     ("hashes of 5 fields (hashtable)", ["--hash-max-listpack-entries", "0"],
      ["HSET", "h:__rand_int__"] + [w for i in range(5) for w in (f"field{i}", f"value{i}")]),
@@ -651,7 +651,7 @@ def report_memory(say, rounds, keys, cases=None):
     say("| dataset | redis used B/key | tandem used B/key | ratio | redis RSS B/key | tandem RSS B/key | RSS ratio |")
     say("|---|---|---|---|---|---|---|")
     for label, extra, command in MEMORY_CASES:
-        if cases and not any(c in label for c in cases.split(",")):
+        if cases and not any(label.startswith(c) for c in cases.split(",")):
             continue
         d = alternate(rounds, lambda kind: memory_per_key(kind, extra, command, keys))
         col = lambda kind, f: [x[f] for x in d[kind]]
@@ -746,7 +746,7 @@ def main():
     ap.add_argument("--ports", default=None, help="LO-HI: start every server on a port inside this window")
     ap.add_argument("--pipelines", default="1,16", help="pipeline depths of --only hotpath")
     ap.add_argument("--keys", type=int, default=None, help="dataset size of --only memory (default 1000000)")
-    ap.add_argument("--cases", default=None, help="--only memory: the datasets whose label contains one of these (comma-separated)")
+    ap.add_argument("--cases", default=None, help="--only memory: the datasets whose label starts with one of these (comma-separated)")
     a = ap.parse_args()
     if a.ports:
         global PORTS

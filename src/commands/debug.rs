@@ -122,10 +122,10 @@ fn dataset_digest(cx: &mut Ctx) -> Digest {
         mix_digest(&mut fin, &(db as u32).to_be_bytes());
         for shard in cx.db.locked.shards_mut() {
             let t = &shard.tables[db];
-            for (k, e) in t.map.iter() {
+            for (k, e, expire) in t.iter_full() {
                 let mut d = [0u8; 20];
                 mix_digest(&mut d, k);
-                value_digest(&mut d, &e.value, t.expires.contains_key(k));
+                value_digest(&mut d, &e.value, expire.is_some());
                 xor_digest(&mut fin, &d);
             }
         }

@@ -157,11 +157,11 @@ fn keys(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let mut out = Vec::new();
     for shard in cx.db.locked.shards_mut() {
         let t = &shard.tables[db];
-        for key in t.map.keys() {
+        for (key, _, expire) in t.iter_full() {
             if !all && !crate::util::glob_match(pattern, key, false) {
                 continue;
             }
-            if t.expires.get(key).is_some_and(|&when| when < now) {
+            if expire.is_some_and(|when| when < now) {
                 continue;
             }
             out.push(Reply::Bulk(Bytes::copy_from_slice(key)));

@@ -135,8 +135,7 @@ impl<'a> Db<'a> {
     /// before `expire_if_needed`, which is true only when this is.
     fn expired_at(&mut self, pos: usize, db: usize, key: &[u8]) -> bool {
         let now = self.now_ms;
-        let t = self.table_at(pos, db);
-        !t.expires.is_empty() && t.expires.get(key).is_some_and(|&when| when <= now)
+        self.table_at(pos, db).expired(key, now)
     }
 
     /// Before `key` of database `db` changes or is deleted: if a snapshot is being taken and
@@ -146,7 +145,7 @@ impl<'a> Db<'a> {
             return;
         };
         let t = self.table(db, key);
-        let Some(i) = t.map.get_index_of(key) else {
+        let Some(i) = t.get_index_of(key) else {
             return;
         };
         capture_index(&cap, db, t, i);
@@ -159,7 +158,7 @@ impl<'a> Db<'a> {
             return;
         };
         let t = self.table(db, key);
-        if let Some(i) = t.map.len().checked_sub(1) {
+        if let Some(i) = t.len().checked_sub(1) {
             capture_index(&cap, db, t, i);
         }
     }
@@ -180,7 +179,7 @@ impl<'a> Db<'a> {
         };
         for shard in self.locked.shards_mut() {
             let t = &mut shard.tables[db];
-            for i in 0..t.map.len() {
+            for i in 0..t.len() {
                 capture_index(&cap, db, t, i);
             }
         }
@@ -228,10 +227,10 @@ impl<'a> Db<'a> {
         let now = self.now_ms;
         let mode = self.expire_mode;
         let t = self.table(db, key);
-        if t.expires.is_empty() {
+        if t.volatile_len() == 0 {
             return false;
         }
-        let Some(&when) = t.expires.get(key) else {
+        let Some(when) = t.expire_at(key) else {
             return false;
         };
         if when > now {
@@ -243,9 +242,7 @@ impl<'a> Db<'a> {
             ExpireMode::Delete => {
                 self.capture_key(db, key);
                 self.capture_last(db, key);
-                let t = self.table(db, key);
-                t.expires.swap_remove(key);
-                t.map.swap_remove(key);
+                self.table(db, key).remove(key);
                 self.stats.expired += 1;
                 let k = Bytes::copy_from_slice(key);
                 self.effects.push(Effect {
@@ -267,7 +264,7 @@ impl<'a> Db<'a> {
         }
         let (access, now) = (self.access, self.now_ms);
         let stats = &mut self.stats;
-        match self.locked.guards[pos].1.tables[db].map.get_mut(key) {
+        match self.locked.guards[pos].1.tables[db].get_mut(key) {
             Some(e) => {
                 e.lru = access.touched(e.lru, now);
                 stats.hits += 1;
@@ -293,11 +290,11 @@ impl<'a> Db<'a> {
         }
         let (access, now) = (self.access, self.now_ms);
         let t = &mut self.locked.guards[pos].1.tables[db];
-        let i = t.map.get_index_of(key)?;
+        let i = t.get_index_of(key)?;
         if let Some(cap) = &self.capture {
             capture_index(cap, db, t, i);
         }
-        let e = &mut t.map[i];
+        let e = t.at_mut(i);
         e.lru = access.touched(e.lru, now);
         Some(&mut e.value)
     }
@@ -312,7 +309,7 @@ impl<'a> Db<'a> {
         if self.expired_at(pos, db, key) && self.expire_if_needed(db, key) {
             return false;
         }
-        self.table_at(pos, db).map.contains_key(key)
+        self.table_at(pos, db).contains_key(key)
     }
 
     pub fn exists(&mut self, key: &[u8]) -> bool {
@@ -328,37 +325,26 @@ impl<'a> Db<'a> {
 
     /// Stores `value` under `key` in database `db`, dropping any expiry unless `keep_ttl`.
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
-        use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
         self.capture_key(db, key);
         let epoch = self.epoch;
         let (access, clock) = (self.access, self.access.fresh(self.now_ms));
         let t = self.table(db, key);
         // One hash and probe for both outcomes.
-        let created = match t.map.raw_entry_mut_v1().from_key(key) {
-            RawEntryMut::Occupied(mut o) => {
-                let e = o.get_mut();
-                e.value = value;
+        let created = match t.find_or_insert(key, Entry::new(value, clock, epoch)) {
+            (i, Some(new)) => {
+                let e = t.at_mut(i);
+                e.value = new.value;
                 // Redis `dbSetValue`: an overwritten key keeps its LFU counter.
                 if !access.lfu {
                     e.lru = clock;
                 }
+                if !keep_ttl {
+                    t.set_expire_index(i, None);
+                }
                 false
             }
-            RawEntryMut::Vacant(v) => {
-                v.insert(
-                    Key::new(key),
-                    Entry {
-                        value,
-                        lru: clock,
-                        ver: epoch,
-                    },
-                );
-                true
-            }
+            (_, None) => true,
         };
-        if !keep_ttl && !t.expires.is_empty() {
-            t.expires.swap_remove(key);
-        }
         if created && self.record_new {
             self.created.push((db, Bytes::copy_from_slice(key)));
         }
@@ -380,7 +366,7 @@ impl<'a> Db<'a> {
         let clock = self.access.fresh(self.now_ms);
         let epoch = self.epoch;
         let t = &mut self.locked.guards[pos].1.tables[db];
-        let found = if gone { None } else { t.map.get_index_of(key) };
+        let found = if gone { None } else { t.get_index_of(key) };
         let i = match found {
             Some(i) => {
                 if let Some(cap) = &self.capture {
@@ -392,15 +378,10 @@ impl<'a> Db<'a> {
                 if self.record_new {
                     self.created.push((db, Bytes::copy_from_slice(key)));
                 }
-                let entry = Entry {
-                    value: make(),
-                    lru: clock,
-                    ver: epoch,
-                };
-                t.map.insert_full(Key::new(key), entry).0
+                t.insert(Key::new(key), Entry::new(make(), clock, epoch), None)
             }
         };
-        &mut t.map[i].value
+        &mut t.at_mut(i).value
     }
 
     /// Removes `key` from database `db` with its expiry; returns the value if it existed.
@@ -410,9 +391,7 @@ impl<'a> Db<'a> {
         }
         self.capture_key(db, key);
         self.capture_last(db, key);
-        let t = self.table(db, key);
-        t.expires.swap_remove(key);
-        t.map.swap_remove(key).map(|e| e.value)
+        self.table(db, key).remove(key).map(|e| e.value)
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
@@ -425,19 +404,14 @@ impl<'a> Db<'a> {
         self.capture_key(db, key);
         if self
             .table(db, key)
-            .map
             .get(key)
             .is_some_and(|e| e.value.is_empty_collection())
         {
             self.capture_last(db, key);
         }
         let t = self.table(db, key);
-        if t.map
-            .get(key)
-            .is_some_and(|e| e.value.is_empty_collection())
-        {
-            t.map.swap_remove(key);
-            t.expires.swap_remove(key);
+        if t.get(key).is_some_and(|e| e.value.is_empty_collection()) {
+            t.remove(key);
             true
         } else {
             false
@@ -449,7 +423,7 @@ impl<'a> Db<'a> {
         if !self.exists_in(db, key) {
             return None;
         }
-        self.table(db, key).expires.get(key).copied()
+        self.table(db, key).expire_at(key)
     }
 
     pub fn expire_at(&mut self, key: &[u8]) -> Option<i64> {
@@ -459,14 +433,7 @@ impl<'a> Db<'a> {
     /// Sets the absolute expiry of an existing key in database `db`.
     pub fn set_expire_in(&mut self, db: usize, key: &[u8], at_ms: i64) {
         self.capture_key(db, key);
-        let t = self.table(db, key);
-        if t.map.contains_key(key) {
-            if let Some(e) = t.expires.get_mut(key) {
-                *e = at_ms;
-            } else {
-                t.expires.insert(Key::new(key), at_ms);
-            }
-        }
+        self.table(db, key).set_expire(key, Some(at_ms));
     }
 
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
@@ -480,7 +447,7 @@ impl<'a> Db<'a> {
             return false;
         }
         self.capture_key(db, key);
-        self.table(db, key).expires.swap_remove(key).is_some()
+        self.table(db, key).set_expire(key, None).is_some()
     }
 
     /// The LRU/LFU clock of an entry (OBJECT IDLETIME / FREQ), without refreshing it.
@@ -489,13 +456,13 @@ impl<'a> Db<'a> {
         if self.expire_if_needed(db, key) {
             return None;
         }
-        self.table(db, key).map.get(key).map(|e| e.lru)
+        self.table(db, key).get(key).map(|e| e.lru)
     }
 
     /// Sets the LRU/LFU clock of an existing key (RESTORE IDLETIME / FREQ).
     pub fn set_entry_clock(&mut self, key: &[u8], lru: u32) {
         let db = self.index;
-        if let Some(e) = self.table(db, key).map.get_mut(key) {
+        if let Some(e) = self.table(db, key).get_mut(key) {
             e.lru = lru;
         }
     }
@@ -504,7 +471,7 @@ impl<'a> Db<'a> {
     pub fn len_in(&mut self, db: usize) -> usize {
         self.locked
             .shards_mut()
-            .map(|s| s.tables[db].map.len())
+            .map(|s| s.tables[db].len())
             .sum()
     }
 
@@ -515,8 +482,8 @@ impl<'a> Db<'a> {
         let mut expired = Vec::new();
         for shard in self.locked.shards_mut() {
             let t = &shard.tables[db];
-            for (k, e) in t.map.iter() {
-                if t.expires.get(k).is_some_and(|&w| w <= now) {
+            for (k, e, when) in t.iter_full() {
+                if when.is_some_and(|w| w <= now) {
                     expired.push(k.clone());
                     continue;
                 }
@@ -534,7 +501,7 @@ impl<'a> Db<'a> {
         let mut n = 0;
         for shard in self.locked.shards_mut() {
             let t = &mut shard.tables[db];
-            n += t.map.len();
+            n += t.len();
             *t = Table::default();
         }
         self.touched_dbs.push(db);
@@ -561,7 +528,7 @@ impl<'a> Db<'a> {
             let sizes: Vec<usize> = self
                 .locked
                 .shards_mut()
-                .map(|s| s.tables[db].map.len())
+                .map(|s| s.tables[db].len())
                 .collect();
             let total: usize = sizes.iter().sum();
             if total == 0 {
@@ -572,7 +539,6 @@ impl<'a> Db<'a> {
             for (i, shard) in self.locked.shards_mut().enumerate() {
                 if pick < sizes[i] {
                     chosen = shard.tables[db]
-                        .map
                         .get_index(pick)
                         .map(|(k, _)| Bytes::copy_from_slice(k));
                     break;
@@ -597,7 +563,7 @@ impl Db<'_> {
             return None;
         }
         let stats = &mut self.stats;
-        match self.locked.shard_mut(key).tables[db].map.get(key) {
+        match self.locked.shard_mut(key).tables[db].get(key) {
             Some(e) => {
                 stats.hits += 1;
                 Some(&e.value)
@@ -617,14 +583,13 @@ impl Db<'_> {
 
 /// Saves entry `i` of `t` (database `db`) into the capture if the snapshot has not saved it.
 pub fn capture_index(cap: &Capture, db: usize, t: &mut Table, i: usize) {
-    let Some((k, e)) = t.map.get_index_mut(i) else {
+    let Some((k, e, expire)) = t.get_index_full(i) else {
         return;
     };
     if e.ver >= cap.epoch {
         return;
     }
     e.ver = cap.epoch;
-    let expire = t.expires.get(k).copied();
     let mut pending = cap.pending.lock();
     if let Some(buf) = pending.get_mut(db) {
         (cap.encode)(buf, k, &e.value, expire);
@@ -639,15 +604,14 @@ impl Db<'_> {
     /// keys up (expiry, stats, type check) and then needs several values at once (SINTER,
     /// SUNION, SDIFF ...). None if the key is missing or its shard is not locked.
     pub fn peek_in(&self, db: usize, key: &[u8]) -> Option<&Value> {
-        self.peek_table(db, key)?.map.get(key).map(|e| &e.value)
+        self.peek_table(db, key)?.get(key).map(|e| &e.value)
     }
 
     /// Whether `key` of database `db` is in its table but past its expiry time (redis
     /// `keyIsExpired`), without side effects.
     pub fn peek_expired_in(&self, db: usize, key: &[u8]) -> bool {
         self.peek_table(db, key)
-            .and_then(|t| t.expires.get(key))
-            .is_some_and(|&when| when <= self.now_ms)
+            .is_some_and(|t| t.expired(key, self.now_ms))
     }
 
     fn peek_table(&self, db: usize, key: &[u8]) -> Option<&Table> {

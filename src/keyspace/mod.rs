@@ -15,6 +15,7 @@ pub mod limits;
 pub mod list;
 pub mod set;
 pub mod stream;
+pub mod table;
 pub mod value;
 pub mod zset;
 
@@ -27,20 +28,13 @@ pub use access::{Access, SharedAccess};
 pub use db::{Db, Effect, ExpireMode, KeyProbe};
 pub use key::Key;
 pub use limits::{EncodingLimits, SharedLimits};
+pub use table::Table;
 pub use value::{Entry, Kind, Str, Value};
 
 pub type Map<K, V> = indexmap::IndexMap<K, V, foldhash::fast::RandomState>;
 
 /// Number of shards; a power of two.
 pub const SHARDS: usize = 64;
-
-/// One database's part of one shard.
-#[derive(Debug, Default)]
-pub struct Table {
-    pub map: Map<Key, Entry>,
-    /// Absolute expiry times in ms of the keys that have one (Redis's `expires` dict).
-    pub expires: Map<Key, i64>,
-}
 
 /// All databases' entries for the keys that hash to this shard.
 #[derive(Debug)]
@@ -246,7 +240,7 @@ impl Keyspace {
             .map(|new| {
                 let mut new: Box<[Table]> = new.into_boxed_slice();
                 for t in new.iter_mut() {
-                    for e in t.map.values_mut() {
+                    for e in t.values_mut() {
                         e.ver = epoch;
                     }
                 }
@@ -279,7 +273,7 @@ impl Keyspace {
     pub fn dbsize(&self, db: usize) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().tables.get(db).map_or(0, |t| t.map.len()))
+            .map(|s| s.lock().tables.get(db).map_or(0, |t| t.len()))
             .sum()
     }
 
@@ -289,8 +283,8 @@ impl Keyspace {
         for s in self.shards.iter() {
             let g = s.lock();
             for (i, t) in g.tables.iter().enumerate() {
-                out[i].0 += t.map.len();
-                out[i].1 += t.expires.len();
+                out[i].0 += t.len();
+                out[i].1 += t.volatile_len();
             }
         }
         out

@@ -199,4 +199,17 @@ pub struct Entry {
     pub value: Value,
     pub lru: u32,
     pub ver: u32,
+    /// Where the table lists this entry's expiry time, if it has one (see `Table`).
+    pub(super) vol: u32,
+}
+
+impl Entry {
+    pub fn new(value: Value, lru: u32, ver: u32) -> Entry {
+        Entry {
+            value,
+            lru,
+            ver,
+            vol: super::table::NO_EXPIRE,
+        }
+    }
 }

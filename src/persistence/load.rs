@@ -107,8 +107,7 @@ impl LoadSink for Staging<'_> {
         let (keys, exp) = (per_shard(size), per_shard(expires));
         for shard in self.tables.iter_mut() {
             if let Some(t) = shard.get_mut(self.db) {
-                t.map.reserve(keys.saturating_sub(t.map.len()));
-                t.expires.reserve(exp.saturating_sub(t.expires.len()));
+                t.reserve(keys, exp);
             }
         }
     }
@@ -156,16 +155,13 @@ impl LoadSink for Staging<'_> {
         let shard = self.server.keyspace.shard_of(&key);
         let t = &mut self.tables[shard][self.db];
         // The decoder hands over exactly-sized buffers (boxed slices): kept as they are.
-        if t.map.contains_key(&key[..]) {
+        if t.contains_key(&key) {
             return Err(RdbError::DuplicateKey {
                 db: self.db as u64,
                 key,
             });
         }
-        if let Some(ms) = expire_ms {
-            t.expires.insert(Key::new(&key), ms);
-        }
-        t.map.insert(Key::from(key), Entry { value, lru, ver: 0 });
+        t.insert(Key::from(key), Entry::new(value, lru, 0), expire_ms);
         self.keys += 1;
         if self.key_load_delay != 0 || self.keys % 1024 == 0 {
             self.key_load_delay = self.server.config.read().key_load_delay;
@@ -332,7 +328,7 @@ impl Staged {
         if !replace {
             for (shard, new) in all.shards_mut().zip(&self.tables) {
                 for (db, t) in new.iter().enumerate() {
-                    if let Some(k) = t.map.keys().find(|k| shard.tables[db].map.contains_key(*k)) {
+                    if let Some(k) = t.keys().find(|k| shard.tables[db].contains_key(k)) {
                         return Err(RdbError::DuplicateKey {
                             db: db as u64,
                             key: Bytes::copy_from_slice(k),
@@ -355,13 +351,9 @@ impl Staged {
         for (shard, new) in all.shards_mut().zip(self.tables) {
             for (db, t) in new.into_iter().enumerate() {
                 let live = &mut shard.tables[db];
-                for (k, mut e) in t.map {
+                for (k, mut e, expire) in t.into_entries() {
                     e.ver = epoch;
-                    live.expires.swap_remove(&k);
-                    live.map.insert(k, e);
-                }
-                for (k, at) in t.expires {
-                    live.expires.insert(k, at);
+                    live.insert(k, e, expire);
                 }
             }
         }

@@ -224,8 +224,8 @@ pub fn begin_with(
     let mut sizes = vec![(0u64, 0u64); server.keyspace.databases()];
     for shard in all.shards_mut() {
         for (db, t) in shard.tables.iter().enumerate() {
-            sizes[db].0 += t.map.len() as u64;
-            sizes[db].1 += t.expires.len() as u64;
+            sizes[db].0 += t.len() as u64;
+            sizes[db].1 += t.volatile_len() as u64;
         }
     }
     if let Err(e) = at_instant() {
@@ -440,12 +440,11 @@ impl Snapshot {
                             return Some(Err(()));
                         }
                         let t = &mut shard.tables[db];
-                        let end = (i + chunk).min(t.map.len());
+                        let end = (i + chunk).min(t.len());
                         for j in i..end {
-                            if let Some((k, e)) = t.map.get_index_mut(j) {
+                            if let Some((k, e, expire)) = t.get_index_full(j) {
                                 if e.ver < self.cap.epoch {
                                     e.ver = self.cap.epoch;
-                                    let expire = t.expires.get(k).copied();
                                     // Copy what is cheap to copy and encode it after the lock
                                     // is released: the lock is held as briefly as possible.
                                     if e.value.cheap_to_clone() {
@@ -458,7 +457,7 @@ impl Snapshot {
                             }
                         }
                         i = end;
-                        Some(Ok(end >= t.map.len()))
+                        Some(Ok(end >= t.len()))
                     });
                     let done = match step {
                         None => break,
@@ -543,8 +542,8 @@ pub fn write_locked<W: Write>(
     let mut sizes = vec![(0u64, 0u64); ndbs];
     for shard in all.shards_mut() {
         for (db, t) in shard.tables.iter().enumerate() {
-            sizes[db].0 += t.map.len() as u64;
-            sizes[db].1 += t.expires.len() as u64;
+            sizes[db].0 += t.len() as u64;
+            sizes[db].1 += t.volatile_len() as u64;
         }
     }
     let mut sink = RdbSink::start(
@@ -566,8 +565,8 @@ pub fn write_locked<W: Write>(
     for db in 0..ndbs {
         for shard in all.shards_mut() {
             let t = &shard.tables[db];
-            for (k, e) in t.map.iter() {
-                encode::write_entry(&mut buf, k, &e.value, t.expires.get(k).copied(), compress);
+            for (k, e, expire) in t.iter_full() {
+                encode::write_entry(&mut buf, k, &e.value, expire, compress);
                 keys += 1;
                 if buf.len() >= 64 * 1024 {
                     sink.entries(db, &buf)?;

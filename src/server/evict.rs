@@ -173,9 +173,9 @@ fn pick(server: &Server, st: &Settings) -> Option<(usize, usize, Bytes)> {
             };
             let t = &shard.tables[db];
             let len = if volatile {
-                t.expires.len()
+                t.volatile_len()
             } else {
-                t.map.len()
+                t.len()
             };
             if len == 0 {
                 continue;
@@ -188,17 +188,17 @@ fn pick(server: &Server, st: &Settings) -> Option<(usize, usize, Bytes)> {
             for _ in 0..take {
                 let i = rng.random_range(0..len);
                 let (key, expire_at) = if volatile {
-                    match t.expires.get_index(i) {
-                        Some((k, &when)) => (Bytes::copy_from_slice(k), when),
+                    match t.volatile_at(i) {
+                        Some((k, when)) => (Bytes::copy_from_slice(k), when),
                         None => continue,
                     }
                 } else {
-                    match t.map.get_index(i) {
+                    match t.get_index(i) {
                         Some((k, _)) => (Bytes::copy_from_slice(k), 0),
                         None => continue,
                     }
                 };
-                let Some(entry) = t.map.get(&key[..]) else {
+                let Some(entry) = t.get(&key) else {
                     continue;
                 };
                 let score = score(st.policy, &st.access, entry.lru, expire_at, now_ms);

@@ -33,22 +33,21 @@ pub fn active_expire_cycle(server: &Server) {
                 let shard = locked.shards_mut().next();
                 let Some(shard) = shard else { break };
                 let t = &mut shard.tables[db];
-                if t.expires.is_empty() {
+                let n = t.volatile_len();
+                if n == 0 {
                     break;
                 }
-                let n = t.expires.len();
                 let mut dead: Vec<Bytes> = Vec::new();
                 for _ in 0..SAMPLE.min(n) {
-                    let i = rng.random_range(0..t.expires.len());
-                    if let Some((k, &when)) = t.expires.get_index(i) {
+                    let i = rng.random_range(0..n);
+                    if let Some((k, when)) = t.volatile_at(i) {
                         if when <= now && !dead.iter().any(|d| d[..] == k[..]) {
                             dead.push(Bytes::copy_from_slice(k));
                         }
                     }
                 }
                 for k in &dead {
-                    t.expires.swap_remove(&k[..]);
-                    t.map.swap_remove(&k[..]);
+                    t.remove(k);
                 }
                 let sampled = SAMPLE.min(n);
                 let found = dead.len();

@@ -79,7 +79,7 @@ fn visit(cx: &mut Ctx, db: usize, cursor: u64, count: usize) -> (Vec<Bytes>, u64
         .db
         .locked
         .shards_mut()
-        .map(|s| s.tables.get(db).map_or(0, |t| t.map.len()))
+        .map(|s| s.tables.get(db).map_or(0, |t| t.len()))
         .collect();
     if lens.len() != SHARDS {
         // Not every shard is locked: cannot happen for an ALL_KEYS command.
@@ -92,7 +92,7 @@ fn visit(cx: &mut Ctx, db: usize, cursor: u64, count: usize) -> (Vec<Bytes>, u64
         let mut p = cur.pos.map_or(lens[i], |p| p.min(lens[i]));
         while p > 0 && keys.len() < count {
             p -= 1;
-            if let Some((k, _)) = t.map.get_index(p) {
+            if let Some((k, _)) = t.get_index(p) {
                 keys.push(Bytes::copy_from_slice(k));
             }
         }

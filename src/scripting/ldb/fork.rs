@@ -86,12 +86,9 @@ fn copy_of(cx: &mut Ctx) -> Arc<Server> {
         .collect();
     for shard in cx.db.locked.shards_mut() {
         for (i, table) in shard.tables.iter().enumerate().take(ndbs) {
-            for (key, entry) in &table.map {
+            for (key, entry, expire) in table.iter_full() {
                 let to = &mut tables[child.keyspace.shard_of(key)][i];
-                to.map.insert(key.clone(), entry.clone());
-                if let Some(&at) = table.expires.get(key) {
-                    to.expires.insert(key.clone(), at);
-                }
+                to.insert(key.clone(), entry.clone(), expire);
             }
         }
     }
