@@ -284,3 +284,62 @@ fn corrupt_dump_is_a_fatal_error_and_is_left_untouched() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Active expiry deletes keys (`swap_remove`: the last entry moves into the hole) while a slowed
+/// BGSAVE walks the table: every key that does not expire must still be in the dump.
+#[test]
+fn bgsave_keeps_every_key_while_active_expiry_deletes_others() {
+    let dir = own_dir("expire-walk");
+    let d = dir.to_string_lossy().into_owned();
+    let keys = 10_000usize;
+    {
+        let s = TestServer::start(&["--dir", &d]);
+        let mut c = s.raw();
+        // Interleaved, so that the entries moved by the deletions are often lasting ones; the
+        // short-lived keys expire all along the walk.
+        for batch in (0..keys).collect::<Vec<_>>().chunks(500) {
+            let mut buf = Vec::new();
+            for &i in batch {
+                let (keep, tmp, px) = (
+                    format!("keep:{i}"),
+                    format!("tmp:{i}"),
+                    (200 + i % 1500).to_string(),
+                );
+                buf.extend(support::encode_command(&[b"SET", keep.as_bytes(), b"v"]));
+                buf.extend(support::encode_command(&[
+                    b"SET",
+                    tmp.as_bytes(),
+                    b"v",
+                    b"PX",
+                    px.as_bytes(),
+                ]));
+            }
+            c.send_raw(&buf);
+            for _ in 0..batch.len() * 2 {
+                assert_eq!(c.read_reply_raw(), b"+OK\r\n");
+            }
+        }
+        assert_eq!(
+            s.request(&["CONFIG", "SET", "rdb-key-save-delay", "100"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(s.request(&["BGSAVE"]), b"+Background saving started\r\n");
+        assert!(support::wait_until(Duration::from_secs(60), || {
+            s.info_i64("persistence", "rdb_bgsave_in_progress") == 0
+        }));
+        assert_eq!(
+            s.info_field("persistence", "rdb_last_bgsave_status")
+                .as_deref(),
+            Some("ok")
+        );
+    }
+    let s = TestServer::start(&["--dir", &d]);
+    let kept = s.request(&["KEYS", "keep:*"]);
+    let head = format!("*{keys}\r\n");
+    assert!(
+        kept.starts_with(head.as_bytes()),
+        "lasting keys in the dump: {}",
+        String::from_utf8_lossy(&kept[..kept.len().min(12)])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

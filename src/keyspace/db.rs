@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::access::Access;
 use super::value::{Entry, Value};
-use super::{Capture, EncodingLimits, Key, Locked, Table};
+use super::{Capture, Compact, EncodingLimits, Locked, Table};
 
 /// What to do with a key whose expiry time has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,7 +378,7 @@ impl<'a> Db<'a> {
                 if self.record_new {
                     self.created.push((db, Bytes::copy_from_slice(key)));
                 }
-                t.insert(Key::new(key), Entry::new(make(), clock, epoch), None)
+                t.insert(Compact::new(key), Entry::new(make(), clock, epoch), None)
             }
         };
         &mut t.at_mut(i).value
@@ -469,10 +469,7 @@ impl<'a> Db<'a> {
 
     /// Number of keys in database `db` among the locked shards (all shards for DBSIZE).
     pub fn len_in(&mut self, db: usize) -> usize {
-        self.locked
-            .shards_mut()
-            .map(|s| s.tables[db].len())
-            .sum()
+        self.locked.shards_mut().map(|s| s.tables[db].len()).sum()
     }
 
     /// Calls `f` for every live key of database `db` in the locked shards (KEYS, SCAN).
@@ -579,6 +576,24 @@ impl Db<'_> {
     pub fn get_no_touch(&mut self, key: &[u8]) -> Option<&Value> {
         self.get_no_touch_in(self.index, key)
     }
+}
+
+/// Removes `key` from `t` (database `db`) outside a `Db` (active expiry). A snapshot in progress
+/// (`cap`) first saves the entry and the last one, which `swap_remove` moves into its place,
+/// possibly behind the walk's cursor.
+pub fn remove_captured(
+    cap: Option<&Capture>,
+    db: usize,
+    t: &mut Table,
+    key: &[u8],
+) -> Option<Entry> {
+    if let Some(cap) = cap {
+        if let Some(i) = t.get_index_of(key) {
+            capture_index(cap, db, t, i);
+            capture_index(cap, db, t, t.len() - 1);
+        }
+    }
+    t.remove(key)
 }
 
 /// Saves entry `i` of `t` (database `db`) into the capture if the snapshot has not saved it.

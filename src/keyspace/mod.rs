@@ -8,9 +8,9 @@
 //! Knows data, not sockets: nothing here imports `server` or `commands`.
 
 pub mod access;
+pub mod compact;
 pub mod db;
 pub mod hash;
-pub mod key;
 pub mod limits;
 pub mod list;
 pub mod set;
@@ -25,8 +25,8 @@ use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 pub use access::{Access, SharedAccess};
+pub use compact::Compact;
 pub use db::{Db, Effect, ExpireMode, KeyProbe};
-pub use key::Key;
 pub use limits::{EncodingLimits, SharedLimits};
 pub use table::Table;
 pub use value::{Entry, Kind, Str, Value};

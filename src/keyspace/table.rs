@@ -7,7 +7,7 @@
 //! time), and such an entry holds its index in that list. Active expiry and the volatile
 //! eviction policies sample `volatile` uniformly, as Redis samples its `expires` dict.
 
-use super::key::Key;
+use super::compact::Compact;
 use super::value::Entry;
 use super::Map;
 
@@ -23,7 +23,7 @@ struct Volatile {
 
 #[derive(Debug, Default)]
 pub struct Table {
-    map: Map<Key, Entry>,
+    map: Map<Compact, Entry>,
     volatile: Vec<Volatile>,
 }
 
@@ -57,19 +57,19 @@ impl Table {
         self.map.get_index_of(key)
     }
 
-    pub fn get_index(&self, i: usize) -> Option<(&Key, &Entry)> {
+    pub fn get_index(&self, i: usize) -> Option<(&Compact, &Entry)> {
         self.map.get_index(i)
     }
 
-    pub fn get_index_mut(&mut self, i: usize) -> Option<(&Key, &mut Entry)> {
-        self.map.get_index_mut(i).map(|(k, e)| (&*k, e))
+    pub fn get_index_mut(&mut self, i: usize) -> Option<(&Compact, &mut Entry)> {
+        self.map.get_index_mut(i)
     }
 
     /// Entry `i` with its expiry time, for a walk that also needs the time (the snapshot).
-    pub fn get_index_full(&mut self, i: usize) -> Option<(&Key, &mut Entry, Option<i64>)> {
+    pub fn get_index_full(&mut self, i: usize) -> Option<(&Compact, &mut Entry, Option<i64>)> {
         let (k, e) = self.map.get_index_mut(i)?;
         let when = self.volatile.get(e.vol as usize).map(|v| v.when);
-        Some((&*k, e, when))
+        Some((k, e, when))
     }
 
     /// The expiry time of an entry of this table.
@@ -89,18 +89,18 @@ impl Table {
     }
 
     /// Volatile key number `i` (0..`volatile_len`) and its expiry time: uniform sampling.
-    pub fn volatile_at(&self, i: usize) -> Option<(&Key, i64)> {
+    pub fn volatile_at(&self, i: usize) -> Option<(&Compact, i64)> {
         let v = self.volatile.get(i)?;
         let (k, _) = self.map.get_index(v.pos as usize)?;
         Some((k, v.when))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Compact, &Entry)> {
         self.map.iter()
     }
 
     /// Every entry with its expiry time.
-    pub fn iter_full(&self) -> impl Iterator<Item = (&Key, &Entry, Option<i64>)> {
+    pub fn iter_full(&self) -> impl Iterator<Item = (&Compact, &Entry, Option<i64>)> {
         self.map
             .iter()
             .map(|(k, e)| (k, e, self.volatile.get(e.vol as usize).map(|v| v.when)))
@@ -110,12 +110,12 @@ impl Table {
         self.map.values_mut()
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &Key> {
+    pub fn keys(&self) -> impl Iterator<Item = &Compact> {
         self.map.keys()
     }
 
     /// Takes the table apart: every entry with its expiry time.
-    pub fn into_entries(self) -> impl Iterator<Item = (Key, Entry, Option<i64>)> {
+    pub fn into_entries(self) -> impl Iterator<Item = (Compact, Entry, Option<i64>)> {
         let volatile = self.volatile;
         self.map.into_iter().map(move |(k, mut e)| {
             let when = volatile.get(e.vol as usize).map(|v| v.when);
@@ -132,7 +132,7 @@ impl Table {
 
     /// Stores `entry` under `key` with expiry time `expire` (replacing any entry there).
     /// Returns the entry's position.
-    pub fn insert(&mut self, key: Key, mut entry: Entry, expire: Option<i64>) -> usize {
+    pub fn insert(&mut self, key: Compact, mut entry: Entry, expire: Option<i64>) -> usize {
         entry.vol = NO_EXPIRE;
         let (i, old) = self.map.insert_full(key, entry);
         if let Some(old) = old {
@@ -144,9 +144,7 @@ impl Table {
 
     /// Sets (Some) or removes (None) the expiry time of entry `i`. Returns the one it had.
     pub fn set_expire_index(&mut self, i: usize, expire: Option<i64>) -> Option<i64> {
-        let Some(e) = self.map.get_index_mut(i).map(|(_, e)| e) else {
-            return None;
-        };
+        let (_, e) = self.map.get_index_mut(i)?;
         let vol = e.vol as usize;
         match (self.volatile.get_mut(vol), expire) {
             (Some(v), Some(when)) => Some(std::mem::replace(&mut v.when, when)),
@@ -211,7 +209,7 @@ impl Table {
             RawEntryMut::Vacant(v) => {
                 let i = v.index();
                 entry.vol = NO_EXPIRE;
-                v.insert(Key::new(key), entry);
+                v.insert(Compact::new(key), entry);
                 (i, None)
             }
         }
@@ -258,7 +256,7 @@ mod tests {
             match next() % 5 {
                 0 | 1 => {
                     let exp = (next() % 2 == 0).then(|| (next() % 1000) as i64);
-                    t.insert(Key::new(&k), entry(), exp);
+                    t.insert(Compact::new(&k), entry(), exp);
                     model.insert(k, exp);
                 }
                 2 => {
@@ -288,7 +286,10 @@ mod tests {
         let n = model.values().filter(|e| e.is_some()).count();
         assert_eq!(t.volatile_len(), n);
         for i in 0..n {
-            let (k, when) = t.volatile_at(i).map(|(k, w)| (k.to_vec(), w)).unwrap_or_default();
+            let (k, when) = t
+                .volatile_at(i)
+                .map(|(k, w)| (k.to_vec(), w))
+                .unwrap_or_default();
             assert_eq!(model[&k], Some(when));
         }
     }

@@ -9,7 +9,7 @@ use crate::keyspace::hash::Hash;
 use crate::keyspace::list::List;
 use crate::keyspace::set::Set;
 use crate::keyspace::zset::ZSet;
-use crate::keyspace::{EncodingLimits, Entry, Key, Locked, Str, Table, Value, SHARDS};
+use crate::keyspace::{Compact, EncodingLimits, Entry, Locked, Str, Table, Value, SHARDS};
 use crate::server::Server;
 
 /// Turns a decoded value into a keyspace value, with the encodings Redis would choose.
@@ -161,7 +161,7 @@ impl LoadSink for Staging<'_> {
                 key,
             });
         }
-        t.insert(Key::from(key), Entry::new(value, lru, 0), expire_ms);
+        t.insert(Compact::from(key), Entry::new(value, lru, 0), expire_ms);
         self.keys += 1;
         if self.key_load_delay != 0 || self.keys % 1024 == 0 {
             self.key_load_delay = self.server.config.read().key_load_delay;

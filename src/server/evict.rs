@@ -172,11 +172,7 @@ fn pick(server: &Server, st: &Settings) -> Option<(usize, usize, Bytes)> {
                 continue;
             };
             let t = &shard.tables[db];
-            let len = if volatile {
-                t.volatile_len()
-            } else {
-                t.len()
-            };
+            let len = if volatile { t.volatile_len() } else { t.len() };
             if len == 0 {
                 continue;
             }

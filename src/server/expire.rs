@@ -7,6 +7,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::Server;
+use crate::keyspace::db::remove_captured;
 use crate::keyspace::{Effect, SHARDS};
 
 /// Keys sampled per database per round (ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
@@ -27,6 +28,7 @@ pub fn active_expire_cycle(server: &Server) {
             break;
         }
         let mut locked = server.keyspace.lock_shard(s);
+        let (_, capture) = server.keyspace.capture_state();
         let now = crate::util::now_ms();
         for db in 0..ndbs {
             loop {
@@ -47,7 +49,7 @@ pub fn active_expire_cycle(server: &Server) {
                     }
                 }
                 for k in &dead {
-                    t.remove(k);
+                    remove_captured(capture.as_deref(), db, t, k);
                 }
                 let sampled = SAMPLE.min(n);
                 let found = dead.len();
