@@ -533,16 +533,18 @@ def report_scaling(say, rounds):
               lambda d: [f"{med(d[0], test):.0f}", f"{med(d[1], test):.0f}", f"{med(d[1], test) / med(d[0], test):.2f}"])
 
 
-def per_command(kind, pipeline, n, tests=TESTS):
+def per_command(kind, pipeline, n, tests=TESTS, user=None):
     """redis-benchmark -c 50 at `pipeline`, one test at a time on one server: requests/s and
     the server's CPU time (user+sys from /proc) per operation, for each test. LRANGE's LPUSH
-    fill is counted in its operations, as redis-benchmark runs it."""
+    fill is counted in its operations, as redis-benchmark runs it. With `user` (ACL SETUSER
+    rules, see ACL_USERS) the clients log in as that user instead of the default one."""
     srv = Server(kind)
     out = {}
     try:
+        login = acl_login(srv.cmd, user)
         for test in tests.split(","):
             c0 = srv.cpu_seconds()
-            res = bench_rps(srv, pipeline, n, tests=test, extra=["-r", "100000"])
+            res = bench_rps(srv, pipeline, n, tests=test, extra=["-r", "100000"] + login)
             cpu = srv.cpu_seconds() - c0
             for name, rps in res.items():
                 out[name] = {"rps": rps, "cpu_us": cpu * 1e6 / (n * max(len(res), 1))}
@@ -570,11 +572,11 @@ def report_hotpath(say, rounds, n, pipelines=(1, 16)):
         say()
 
 
-def instructions_per_op(kind, n, tests="set,get"):
+def instructions_per_op(kind, n, tests="set,get", user=None):
     """Instructions the server executes per operation for a fixed workload (redis-benchmark
     -c 50 -P 16 -r 100000, `n` requests per test) under callgrind: counters are zeroed once
     the server answers and dumped after the workload, so startup is not counted. Repeatable
-    on a loaded machine, unlike wall-clock figures."""
+    on a loaded machine, unlike wall-clock figures. `user` as for per_command."""
     d = tempfile.mkdtemp(prefix=f"bench-cg-{kind}-")
     port = free_port()
     exe = TANDEM if kind == "tandem" else REDIS
@@ -588,9 +590,11 @@ def instructions_per_op(kind, n, tests="set,get"):
             if time.time() > deadline:
                 raise RuntimeError(f"{kind} did not start under valgrind")
             time.sleep(0.2)
+        login = acl_login(lambda *a: subprocess.run([CLI, "-p", str(port)] + [str(x) for x in a],
+                                                    capture_output=True, text=True, timeout=60).stdout.strip(), user)
         subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True, timeout=60)
-        subprocess.run([BENCH, "-p", str(port), "-q", "-n", str(n), "-c", "50", "-P", "16", "-t", tests, "-r", "100000"],
-                       capture_output=True, timeout=1800)
+        subprocess.run([BENCH, "-p", str(port), "-q", "-n", str(n), "-c", "50", "-P", "16", "-t", tests, "-r", "100000"]
+                       + login, capture_output=True, timeout=1800)
         subprocess.run(["callgrind_control", "-d", str(p.pid)], capture_output=True, timeout=60)
         total = 0
         for f in os.listdir(d):
@@ -612,6 +616,55 @@ def report_instructions(say, n):
         say(f"## Instructions per operation under callgrind ({tests}, -c 50 -P 16, {n} requests each)")
         say(f"redis {r:.0f}, tandem {t:.0f}, ratio {t / r:.2f}")
         say()
+
+
+# (label, ACL SETUSER rules of the user redis-benchmark logs in as; None: the default user).
+# redis-benchmark's SET and GET use the keys key:__rand_int__, so the last user's third
+# pattern is the one that matches.
+ACL_USERS = [
+    ("default user", None),
+    ("+@all ~*", ["+@all", "~*"]),
+    ("+@all ~session:* ~cache:* ~key:*", ["+@all", "~session:*", "~cache:*", "~key:*"]),
+]
+
+
+def acl_login(cmd, user):
+    """Creates the ACL user `bench` with the rules `user` through `cmd` (a function sending
+    one command) and returns redis-benchmark's arguments to log in as it ([] for the
+    default user)."""
+    if user is None:
+        return []
+    reply = cmd("ACL", "SETUSER", "bench", "on", ">benchpw", *user)
+    if reply != "OK":
+        raise RuntimeError(f"ACL SETUSER: {reply}")
+    return ["--user", "bench", "-a", "benchpw"]
+
+
+def report_acl(say, rounds, n, pipelines=(1, 16)):
+    """The cost of the permission check on SET and GET: each server with the default user, a
+    user allowed everything, and a user limited to key patterns; throughput, CPU per operation
+    and instructions per operation under callgrind."""
+    for pipeline in pipelines:
+        say(f"## ACL users: redis-benchmark -c 50 -P {pipeline} -n {n} -r 100000 set,get ({rounds} rounds)")
+        say("| user | test | redis req/s | tandem req/s | ratio | redis CPU µs/op | tandem CPU µs/op | CPU ratio |")
+        say("|---|---|---|---|---|---|---|---|")
+        for label, user in ACL_USERS:
+            d = alternate(rounds, lambda kind: per_command(kind, pipeline, n, tests="set,get", user=user))
+            for test in ("SET", "GET"):
+                col = lambda kind, f: [x[test][f] for x in d[kind]]
+                rps = median_ratio(list(zip(col("tandem", "rps"), col("redis", "rps"))))
+                cpu = median_ratio(list(zip(col("tandem", "cpu_us"), col("redis", "cpu_us"))))
+                say(f"| {label} | {test} | {statistics.median(col('redis', 'rps')):.0f} | {statistics.median(col('tandem', 'rps')):.0f} "
+                    f"| {rps:.2f} | {statistics.median(col('redis', 'cpu_us')):.2f} | {statistics.median(col('tandem', 'cpu_us')):.2f} | {cpu:.2f} |")
+        say()
+    say(f"## ACL users: instructions per operation under callgrind (set,get, -c 50 -P 16, {n // 2} requests each)")
+    say("| user | redis | tandem | ratio |")
+    say("|---|---|---|---|")
+    for label, user in ACL_USERS:
+        r = instructions_per_op("redis", n // 2, "set,get", user)
+        t = instructions_per_op("tandem", n // 2, "set,get", user)
+        say(f"| {label} | {r:.0f} | {t:.0f} | {t / r:.2f} |")
+    say()
 
 
 # (label, server options, redis-benchmark command with __rand_int__ keys)
@@ -742,9 +795,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", default=None,
-                    help="run one part: hotpath, instr, memory, conns, lag, bgsave, aof, sync, growth, scaling or evalsha")
+                    help="run one part: hotpath, acl, instr, memory, conns, lag, bgsave, aof, sync, growth, scaling or evalsha")
     ap.add_argument("--ports", default=None, help="LO-HI: start every server on a port inside this window")
-    ap.add_argument("--pipelines", default="1,16", help="pipeline depths of --only hotpath")
+    ap.add_argument("--pipelines", default="1,16", help="pipeline depths of --only hotpath and acl")
     ap.add_argument("--keys", type=int, default=None, help="dataset size of --only memory (default 1000000)")
     ap.add_argument("--cases", default=None, help="--only memory: the datasets whose label starts with one of these (comma-separated)")
     a = ap.parse_args()
@@ -754,6 +807,9 @@ def main():
         PORTS = (lo, hi, lo)
     if a.only == "hotpath":
         report_hotpath(print, a.rounds, 100_000, tuple(int(x) for x in a.pipelines.split(",")))
+        return
+    if a.only == "acl":
+        report_acl(print, a.rounds, 100_000, tuple(int(x) for x in a.pipelines.split(",")))
         return
     if a.only == "instr":
         report_instructions(print, 50_000)

@@ -419,12 +419,20 @@ pub async fn flush<S: AsyncWrite + Unpin>(
     }
     begin_send(server, c, out, counted).await?;
     let res = loop {
-        if out.is_empty() {
-            break Ok(());
-        }
+        // Once the stream has taken everything, what it holds back (a TLS layer's records)
+        // goes out too.
+        let all_taken = out.is_empty();
+        let step = async {
+            if all_taken {
+                stream.flush().await.map(|()| 0)
+            } else {
+                stream.write(out).await
+            }
+        };
         tokio::select! {
             biased;
-            r = stream.write(out) => match r {
+            r = step => match r {
+                Ok(0) if all_taken => break Ok(()),
                 Ok(n) if n > 0 => sent(server, c, out, counted, n),
                 _ => break Err(FlushError::Io),
             },
@@ -476,10 +484,16 @@ fn poll_send<S: AsyncWrite + Unpin>(
         match Pin::new(&mut *stream).poll_write(cx, &out[..*counted]) {
             Poll::Ready(Ok(n)) if n > 0 => sent(server, c, out, counted, n),
             Poll::Ready(_) => return Err(FlushError::Io),
-            Poll::Pending => break,
+            Poll::Pending => return Ok(()),
         }
     }
-    Ok(())
+    // All taken: what the stream still holds back (a TLS layer's records, which it keeps when
+    // the socket is full) goes out as the socket takes it, else the client would wait for the
+    // end of a reply while the connection waits for its next request. Plain TCP holds nothing.
+    match Pin::new(&mut *stream).poll_flush(cx) {
+        Poll::Ready(Err(_)) => Err(FlushError::Io),
+        _ => Ok(()),
+    }
 }
 
 /// Reads the next requests into `qb` while the replies left in `out` (all counted) go out as

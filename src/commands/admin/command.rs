@@ -402,11 +402,12 @@ fn keys_from_specs(specs: &[Reply], argv: &[Bytes], arity: i32) -> Option<Vec<(u
 }
 
 /// A command's Redis metadata, its key specs, and whether one of them finds keys.
-fn key_specs_of(s: &Spec) -> (Option<&'static CmdData>, Vec<Reply>, bool) {
+fn key_specs_of(s: &Spec) -> (Option<&'static CmdData>, &'static [Reply], bool) {
     let data = table::lookup(s.name);
-    let specs: Vec<Reply> = match data.and_then(CmdData::key_specs) {
-        Some(Reply::Set(v) | Reply::Array(v)) => v.clone(),
-        _ => Vec::new(),
+    // Borrowed, not copied: the ACL check of a user with key patterns runs this per command.
+    let specs: &'static [Reply] = match data.and_then(CmdData::key_specs) {
+        Some(Reply::Set(v) | Reply::Array(v)) => v,
+        _ => &[],
     };
     let has_spec_keys = specs
         .iter()
@@ -434,7 +435,7 @@ fn keys_and_flags(cx: &Ctx) -> Result<Vec<(Bytes, Vec<Reply>)>, CmdError> {
             "Invalid number of arguments specified for command",
         ));
     }
-    let keys: Vec<(Bytes, Vec<Reply>)> = find_keys(s, data, &specs, args, has_spec_keys)
+    let keys: Vec<(Bytes, Vec<Reply>)> = find_keys(s, data, specs, args, has_spec_keys)
         .into_iter()
         .map(|(p, f)| (args[p].clone(), f))
         .collect();
@@ -502,7 +503,7 @@ fn find_keys(
 /// `delete`).
 pub fn keys_with_access(s: &Spec, argv: &[Bytes]) -> Vec<(usize, bool, bool)> {
     let (data, specs, has_spec_keys) = key_specs_of(s);
-    find_keys(s, data, &specs, argv, has_spec_keys)
+    find_keys(s, data, specs, argv, has_spec_keys)
         .into_iter()
         .map(|(p, flags)| {
             let has = |w: &str| flags.iter().any(|f| text(f) == Some(w));
