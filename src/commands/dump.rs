@@ -109,6 +109,14 @@ fn restore(cx: &mut Ctx) -> Result<Reply, CmdError> {
     if let Some(lru) = cx.db.access.restored(freq, idle, cx.db.now_ms) {
         cx.db.set_entry_clock(key, lru);
     }
-    cx.propagate();
+    if ttl > 0 && !absttl {
+        // A relative TTL goes out as the absolute time it became (redis `restoreCommand`).
+        let mut argv = cx.argv.to_vec();
+        argv[2] = Bytes::from(ttl.to_string());
+        argv.push(Bytes::from_static(b"ABSTTL"));
+        cx.propagate_as(argv);
+    } else {
+        cx.propagate();
+    }
     Ok(Reply::OK)
 }

@@ -299,7 +299,8 @@ fn memory_section(s: &Server, out: &mut String) {
     line(out, "mem_clients_slaves", replicas);
     line(out, "mem_clients_normal", normal);
     line(out, "mem_allocator", "jemalloc");
-    line(out, "lazyfree_pending_objects", 0);
+    line(out, "lazyfree_pending_objects", s.lazyfree.pending());
+    line(out, "lazyfreed_objects", s.lazyfree.freed());
 }
 
 fn persistence_section(s: &Server, out: &mut String) {

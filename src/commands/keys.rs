@@ -17,22 +17,28 @@ use bytes::Bytes;
 
 use super::args::parse_int;
 use super::errors::{self, CmdError};
-use super::spec::{Group, Spec, ALL_KEYS, DENYOOM, FAST, READONLY, WRITE};
+use super::spec::{Group, Spec, ALL_KEYS, DENYOOM, FAST, READONLY, TOUCHES_ARBITRARY_KEYS, WRITE};
 use super::Ctx;
 use crate::protocol::Reply;
 
 pub const COMMANDS: &[Spec] = &[
     Spec::new("del", -2, WRITE, Group::Generic, del).keys(1, -1, 1),
-    Spec::new("unlink", -2, WRITE | FAST, Group::Generic, del).keys(1, -1, 1),
+    Spec::new("unlink", -2, WRITE | FAST, Group::Generic, unlink).keys(1, -1, 1),
     Spec::new("exists", -2, READONLY | FAST, Group::Generic, exists).keys(1, -1, 1),
     Spec::new("type", 2, READONLY | FAST, Group::Generic, type_cmd).keys(1, 1, 1),
     Spec::new("touch", -2, READONLY | FAST, Group::Generic, touch).keys(1, -1, 1),
     Spec::new("keys", 2, READONLY | ALL_KEYS, Group::Generic, keys),
-    Spec::new("scan", -2, READONLY | ALL_KEYS, Group::Generic, scan::scan),
+    Spec::new(
+        "scan",
+        -2,
+        READONLY | ALL_KEYS | TOUCHES_ARBITRARY_KEYS,
+        Group::Generic,
+        scan::scan,
+    ),
     Spec::new(
         "randomkey",
         1,
-        READONLY | ALL_KEYS,
+        READONLY | ALL_KEYS | TOUCHES_ARBITRARY_KEYS,
         Group::Generic,
         randomkey,
     ),
@@ -105,9 +111,26 @@ fn del_argv(key: &Bytes) -> Vec<Bytes> {
 
 /// DEL and UNLINK: the number of keys removed; propagated verbatim when any was.
 fn del(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let lazy = cx
+        .server
+        .hot
+        .lazyfree_lazy_user_del
+        .load(std::sync::atomic::Ordering::Relaxed);
+    del_generic(cx, lazy)
+}
+
+fn unlink(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    del_generic(cx, true)
+}
+
+/// DEL and UNLINK (redis `delGenericCommand`): `lazy` frees large values in the background.
+fn del_generic(cx: &mut Ctx, lazy: bool) -> Result<Reply, CmdError> {
     let mut removed = 0;
     for key in &cx.argv[1..] {
-        if cx.db.remove(key).is_some() {
+        if let Some(v) = cx.db.remove(key) {
+            if lazy {
+                cx.server.lazyfree.free_value(v);
+            }
             cx.db.touch(key);
             removed += 1;
         }

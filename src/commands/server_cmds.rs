@@ -265,34 +265,56 @@ fn dbsize(cx: &mut Ctx) -> Result<Reply, CmdError> {
     Ok(Reply::Int(cx.db.len_in(db) as i64))
 }
 
-/// FLUSHDB/FLUSHALL's optional ASYNC|SYNC argument.
-fn flush_mode(cx: &Ctx) -> Result<(), CmdError> {
+/// FLUSHDB/FLUSHALL's optional ASYNC|SYNC argument: whether to free the data in the
+/// background (without one, `lazyfree-lazy-user-flush` decides).
+fn flush_async(cx: &Ctx) -> Result<bool, CmdError> {
     match cx.argv.len() {
-        1 => Ok(()),
-        2 if is(&cx.argv[1], "async") || is(&cx.argv[1], "sync") => Ok(()),
+        1 => Ok(cx
+            .server
+            .config
+            .read()
+            .get("lazyfree-lazy-user-flush")
+            .as_deref()
+            == Some("yes")),
+        2 if is(&cx.argv[1], "async") => Ok(true),
+        2 if is(&cx.argv[1], "sync") => Ok(false),
         _ => Err(errors::SYNTAX),
     }
 }
 
-fn flushdb(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    flush_mode(cx)?;
-    let db = cx.db.index;
+/// Empties database `db`, freeing its data here or in the background.
+fn flush_db(cx: &mut Ctx, db: usize, lazy: bool) {
     cx.server.watches.before_db_change(db, None, &*cx.db);
-    cx.db.clear_db(db);
+    let old = cx.db.clear_db(db);
+    if lazy {
+        let keys = old.iter().map(|t| t.len() as u64).sum();
+        cx.server.lazyfree.free_tables(old, keys);
+    }
+}
+
+fn flushdb(cx: &mut Ctx) -> Result<Reply, CmdError> {
+    let lazy = flush_async(cx)?;
+    let db = cx.db.index;
+    flush_db(cx, db, lazy);
     cx.propagate();
     Ok(Reply::OK)
 }
 
 fn flushall(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    flush_mode(cx)?;
+    let lazy = flush_async(cx)?;
     // redis `flushAllDataAndResetRDB` kills a running RDB child: the snapshot would be of
     // data that no longer exists.
     cx.db.abort_snapshot();
     for db in 0..cx.db.databases() {
-        cx.server.watches.before_db_change(db, None, &*cx.db);
-        cx.db.clear_db(db);
+        flush_db(cx, db, lazy);
     }
     cx.propagate();
+    // With save points, the empty dataset is saved at once: nothing counts as changed since,
+    // this FLUSHALL included (its effects are published after it returns).
+    if !cx.server.config.read().save.is_empty() && cx.db.locked.holds_all() {
+        let dirty = cx.server.stats.dirty.load(Ordering::Relaxed) + cx.db.effects.len() as u64;
+        let _ = crate::persistence::save::save_locked(cx.server, &mut cx.db.locked, dirty);
+    }
     Ok(Reply::OK)
 }
 

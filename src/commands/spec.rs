@@ -34,6 +34,10 @@ pub const ALL_KEYS: u32 = 1 << 16;
 /// Refused while a replica loads its master's snapshot beside the live dataset
 /// (`repl-diskless-load swapdb`): redis's `no_async_loading`, which COMMAND shows from the table.
 pub const NO_ASYNC_LOADING: u32 = 1 << 17;
+/// The command may delete keys it did not name (lazy expiry while sampling): their DELs are
+/// propagated one by one, never wrapped in MULTI/EXEC (redis `CMD_TOUCHES_ARBITRARY_KEYS`,
+/// which COMMAND does not show either).
+pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 18;
 
 /// Flag names in COMMAND's reply, in redis's order.
 pub const FLAG_NAMES: &[(u32, &str)] = &[

@@ -34,6 +34,12 @@ pub use table::{Directive, Kind, TABLE};
 pub use value::memtoull;
 use value::{Gv, SetCtx};
 
+/// Whether the directive (name or alias, any case) holds a secret that CONFIG SET must hide from
+/// the slowlog and MONITOR (redis `SENSITIVE_CONFIG`).
+pub fn is_sensitive(name: &str) -> bool {
+    table::lookup(name).is_some_and(|(i, _)| TABLE[i].has(table::SENSITIVE))
+}
+
 /// The version Tandem reports wherever Redis prints its own.
 pub const REDIS_VERSION: &str = "7.0.15";
 

@@ -17,8 +17,11 @@ pub const PROTECTED: u8 = 2;
 pub const HIDDEN: u8 = 4;
 /// Takes any number of arguments in the file; CONFIG SET splits its value on single spaces.
 pub const MULTI_ARG: u8 = 8;
-/// Refused while loading a dataset (kept for reference; Tandem loads before serving).
+/// CONFIG SET refuses it while a dataset is being loaded (`-LOADING`).
 pub const DENY_LOADING: u8 = 16;
+/// Its value is a secret: CONFIG SET's argument is hidden from the slowlog and MONITOR
+/// (redis `SENSITIVE_CONFIG`).
+pub const SENSITIVE: u8 = 32;
 
 /// How a number is read and shown (redis `MEMORY_CONFIG`, `PERCENT_CONFIG`, `OCTAL_CONFIG`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,7 +318,7 @@ pub static TABLE: &[Directive] = &[
     str_t!("unixsocket", I, NULL, None, None, unixsocket),
     str_t!("pidfile", I, NULL, None, None, pidfile),
     str_t!("replica-announce-ip" / "slave-announce-ip", M, NULL, None, None, replica_announce_ip),
-    str_t!("masteruser", M, NULL, None, None, masteruser),
+    str_t!("masteruser", M | SENSITIVE, NULL, None, None, masteruser),
     str_g!("cluster-announce-ip", M, NULL, None, None),
     str_g!("cluster-config-file", I, KEEP, Some("nodes.conf"), None),
     str_g!("cluster-announce-hostname", M, NULL, None, Some(check_hostname)),
@@ -331,8 +334,8 @@ pub static TABLE: &[Directive] = &[
     str_g!("proc-title-template", M, KEEP, Some("{title} {listen-addr} {server-mode}"), Some(check_proc_title_template)),
     str_g!("bind-source-addr", M, NULL, None, None),
     str_req!("logfile", I, "", None, logfile),
-    str_t!("masterauth", M, NULL, None, None, masterauth),
-    str_t!("requirepass", M, NULL, None, None, requirepass),
+    str_t!("masterauth", M | SENSITIVE, NULL, None, None, masterauth),
+    str_t!("requirepass", M | SENSITIVE, NULL, None, None, requirepass),
     // Enum configs
     enum_g!("supervised", I, SUPERVISED, 0),
     enum_g!("syslog-facility", I, SYSLOG_FACILITIES, 128),

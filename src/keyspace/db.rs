@@ -492,17 +492,18 @@ impl<'a> Db<'a> {
         }
     }
 
-    /// Empties database `db` in the locked shards (all shards for FLUSHDB); returns keys removed.
-    pub fn clear_db(&mut self, db: usize) -> usize {
+    /// Empties database `db` in the locked shards (all shards for FLUSHDB); returns its old
+    /// tables, for the caller to free (here, or in the background for FLUSHDB ASYNC).
+    #[must_use = "the old tables should be freed as the caller decides"]
+    pub fn clear_db(&mut self, db: usize) -> Vec<Table> {
         self.capture_db(db);
-        let mut n = 0;
-        for shard in self.locked.shards_mut() {
-            let t = &mut shard.tables[db];
-            n += t.len();
-            *t = Table::default();
-        }
+        let old = self
+            .locked
+            .shards_mut()
+            .map(|shard| std::mem::take(&mut shard.tables[db]))
+            .collect();
         self.touched_dbs.push(db);
-        n
+        old
     }
 
     /// Swaps two databases in every locked shard (SWAPDB locks all shards).

@@ -495,6 +495,11 @@ impl List {
         self.len
     }
 
+    /// Number of nodes (each one allocation).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -178,6 +178,24 @@ impl Value {
         }
     }
 
+    /// About how many allocations freeing the value takes (redis `lazyfreeGetFreeEffort`):
+    /// the elements of a table, the nodes of a list or stream plus its groups' pending
+    /// entries (estimated from the first group's), 1 for packed forms and strings.
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::List(l) => l.node_count(),
+            Value::Hash(h @ Hash::Table(_)) => h.len(),
+            Value::Set(m @ Set::Table(_)) => m.len(),
+            Value::ZSet(z @ ZSet::Skiplist(_)) => z.len(),
+            Value::Stream(s) => {
+                let groups = s.groups.len();
+                let first_pel = s.groups.values().next().map_or(0, |g| g.pel.len());
+                s.node_count() + groups * (1 + first_pel)
+            }
+            _ => 1,
+        }
+    }
+
     /// Whether a collection became empty (Redis deletes such keys).
     pub fn is_empty_collection(&self) -> bool {
         match self {

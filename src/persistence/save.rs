@@ -159,6 +159,19 @@ pub fn save_blocking(server: &Arc<Server>) -> Result<(), String> {
     res.map(|_| ())
 }
 
+/// SAVE by a command holding every shard (`all`): DEBUG RELOAD, FLUSHALL with save points
+/// (redis `rdbSave` from `flushAllDataAndResetRDB`). `dirty` is the change count the file
+/// holds, which becomes the base of `rdb_changes_since_last_save`.
+pub fn save_locked(server: &Server, all: &mut Locked<'_>, dirty: u64) -> Result<(), String> {
+    let compress = server.config.read().rdbcompression;
+    let started = crate::util::now_ms();
+    let res = write_dump_file(server, false, |w| {
+        super::snapshot::write_locked(server, all, compress, w).map(|_| ())
+    });
+    record(server, started, dirty, &res, false);
+    res.map(|_| ())
+}
+
 /// What DEBUG RELOAD does (its options NOSAVE, NOFLUSH, MERGE).
 #[derive(Debug, Clone, Copy)]
 pub struct Reload {
@@ -180,16 +193,12 @@ pub enum ReloadError {
 /// shard (`all`), as Redis blocks for the whole command. The file is decoded completely before
 /// anything changes: a bad file leaves the dataset as it was.
 pub fn reload(server: &Arc<Server>, all: &mut Locked<'_>, opts: Reload) -> Result<(), ReloadError> {
-    use std::sync::atomic::Ordering;
     if opts.save {
-        let compress = server.config.read().rdbcompression;
-        let started = crate::util::now_ms();
-        let dirty = server.stats.dirty.load(Ordering::Relaxed);
-        let res = write_dump_file(server, false, |w| {
-            super::snapshot::write_locked(server, all, compress, w).map(|_| ())
-        });
-        record(server, started, dirty, &res, false);
-        res.map_err(ReloadError::Save)?;
+        let dirty = server
+            .stats
+            .dirty
+            .load(std::sync::atomic::Ordering::Relaxed);
+        save_locked(server, all, dirty).map_err(ReloadError::Save)?;
     }
     let path = dump_path(server);
     let file = File::open(&path).map_err(|e| ReloadError::Load(e.to_string()))?;

@@ -127,6 +127,11 @@ impl Waiter {
     pub fn client_id(&self) -> u64 {
         self.client.id
     }
+
+    /// Adds time spent running its command (when it blocked, and when it is served).
+    pub fn add_usec(&self, usec: u64) {
+        self.usec.fetch_add(usec, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -308,8 +313,13 @@ impl Blocking {
 /// still held (`db`), before its reply goes out: no other client can come between the write
 /// and the waiters it serves, as in redis. A waiter whose command needs more shards gets them
 /// without waiting when they are free; otherwise every lock is released and the whole set
-/// taken again in order.
-pub fn serve_ready<'k>(server: &'k Server, mut db: Db<'k>, ready: Vec<(usize, Bytes)>) {
+/// taken again in order. Returns the waiters served, for [`log_served`].
+pub fn serve_ready<'k>(
+    server: &'k Server,
+    mut db: Db<'k>,
+    ready: Vec<(usize, Bytes)>,
+) -> Vec<Arc<Waiter>> {
+    let mut served_all = Vec::new();
     let mut ready: VecDeque<(usize, Bytes)> = ready.into();
     let home = db.index;
     // Keys are looked up at serving time (a transaction may have slept past an expiry).
@@ -345,9 +355,12 @@ pub fn serve_ready<'k>(server: &'k Server, mut db: Db<'k>, ready: Vec<(usize, By
                 by: Some(w.client.id),
             });
             let served = serve_one(server, &mut db, &w, want, spec, &argv, &key);
+            if matches!(served, Served::Yes) {
+                served_all.push(w.clone());
+            }
             // What it changed (a pop, the push of BLMOVE, or just the lazy expiry of `key`)
             // goes out now, and may make more keys ready.
-            for k in super::dispatch::publish_effects(server, &mut db) {
+            for k in super::dispatch::publish_effects(server, &mut db, true) {
                 if !ready.contains(&k) {
                     ready.push_back(k);
                 }
@@ -355,6 +368,18 @@ pub fn serve_ready<'k>(server: &'k Server, mut db: Db<'k>, ready: Vec<(usize, By
             if matches!(served, Served::KeyUnusable) {
                 break;
             }
+        }
+    }
+    served_all
+}
+
+/// Logs served blocked commands in the slowlog as their clients sent them, after the command
+/// that served them (redis `updateStatsOnUnblock`); one that timed out is never logged.
+pub fn log_served(server: &Server, served: &[Arc<Waiter>]) {
+    for w in served {
+        if let Ok((_, spec)) = super::dispatch::resolve(&w.argv) {
+            let usec = w.usec.load(Ordering::Relaxed);
+            super::dispatch::log_slow(server, &w.client, spec, &w.argv, usec);
         }
     }
 }
@@ -413,8 +438,7 @@ fn serve_one<'k>(
     if client.would_block {
         return Served::Skipped;
     }
-    w.usec
-        .store(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+    w.add_usec(start.elapsed().as_micros() as u64);
     super::notify::after_command(server, spec.name, argv, db, 0, 0);
     let reply = match result {
         Ok(r) => r,

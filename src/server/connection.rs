@@ -17,6 +17,9 @@ use super::{dispatch, output, Server};
 use crate::protocol::encode::encode;
 use crate::protocol::{decode_request_into, DecodeLimits, Reply};
 
+/// Arguments the request vector keeps room for between requests (32 bytes each).
+const ARGV_KEEP: usize = 1024;
+
 /// Registers a new client and returns its state and push receiver.
 pub fn register(
     server: &Server,
@@ -286,8 +289,13 @@ pub async fn serve<S>(
                         }
                     }
                 }
-                // Let go of the last request's slices of the read buffer.
+                // Let go of the last request's slices of the read buffer, and of the vector
+                // itself after a request with many arguments (Redis frees its argv array
+                // after each command): it would hold 32 bytes per argument for good.
                 argv.clear();
+                if argv.capacity() > ARGV_KEEP {
+                    argv = Vec::new();
+                }
                 if client.shared.obuf.closing() {
                     break;
                 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::client::{Client, Multi};
+use super::client::{Blocked, Client, ClientShared, Multi};
 use super::rename::Name;
 use super::Server;
 use crate::acl::clients as acl;
@@ -426,6 +426,9 @@ pub fn call(
         (spec.handler)(&mut cx)
     };
     let usec = start.elapsed().as_micros() as u64;
+    if let Some(Blocked::Keys(w)) = &client.blocked {
+        w.add_usec(usec);
+    }
     if server.tracking.engaged() {
         track_changes(server, &mut db);
         if reads_keys(spec) {
@@ -437,18 +440,21 @@ pub fn call(
         crate::replication::writable::remember(server, &mut db, written);
     }
     super::notify::after_command(server, spec.name, argv, &mut db, 0, 0);
-    let ready = publish_effects(server, &mut db);
-    if ready.is_empty() {
+    let wrap = !spec.has(spec::TOUCHES_ARBITRARY_KEYS);
+    let ready = publish_effects(server, &mut db, wrap);
+    let served = if ready.is_empty() {
         drop(db);
+        Vec::new()
     } else {
-        super::blocking::serve_ready(server, db, ready);
-    }
+        super::blocking::serve_ready(server, db, ready)
+    };
     // A command that blocked is counted when it ends (redis `updateStatsOnUnblock`).
     if client.blocked.is_none() {
         REGISTRY.count(id, usec, result.is_err());
     }
     client.woff = server.repl.stream.end();
     after_call(server, client, spec, argv, usec, None);
+    super::blocking::log_served(server, &served);
     match result {
         Ok(r) => r,
         Err(e) if std::mem::take(&mut client.error_counted) => Reply::Error(e.0),
@@ -562,9 +568,10 @@ pub fn expire_mode(server: &Server, from_master: bool) -> ExpireMode {
 
 /// Publishes what a command changed: stats, WATCH invalidation, the replication stream, and
 /// clears them from `db` (which may serve more commands). Returns the keys it changed that
-/// blocked clients wait on, to serve before the command's reply goes out.
-pub fn publish_effects(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> {
-    let ready = publish_and_keep(server, db);
+/// blocked clients wait on, to serve before the command's reply goes out. `wrap`: several
+/// effects go out as one MULTI/EXEC transaction.
+pub fn publish_effects(server: &Server, db: &mut Db<'_>, wrap: bool) -> Vec<(usize, Bytes)> {
+    let ready = publish_and_keep(server, db, wrap);
     db.effects.clear();
     db.touched.clear();
     db.tracked = (0, 0);
@@ -574,7 +581,7 @@ pub fn publish_effects(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> 
     ready
 }
 
-fn publish_and_keep(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> {
+fn publish_and_keep(server: &Server, db: &mut Db<'_>, wrap: bool) -> Vec<(usize, Bytes)> {
     let st = &server.stats;
     st.keyspace_hits.add(db.stats.hits);
     st.keyspace_misses.add(db.stats.misses);
@@ -610,7 +617,13 @@ fn publish_and_keep(server: &Server, db: &mut Db<'_>) -> Vec<(usize, Bytes)> {
     }
     st.dirty
         .fetch_add(db.effects.len() as u64, Ordering::Relaxed);
-    server.replication_feed(&db.effects);
+    if wrap {
+        server.replication_feed(&db.effects);
+    } else {
+        for e in &db.effects {
+            server.replication_feed(std::slice::from_ref(e));
+        }
+    }
     ready
 }
 
@@ -689,41 +702,53 @@ fn after_call(
     usec: u64,
     monitor_as: Option<&str>,
 ) {
-    let redacted = redact(spec.name, argv);
-    let argv = redacted.as_deref().unwrap_or(argv);
     server.stats.total_commands_processed.add(1);
-    let hot = &server.hot;
-    let (threshold, max_len, latency_threshold) = (
-        hot.slowlog_log_slower_than.load(Ordering::Relaxed),
-        hot.slowlog_max_len.load(Ordering::Relaxed),
-        hot.latency_monitor_threshold.load(Ordering::Relaxed),
-    );
+    let latency_threshold = server.hot.latency_monitor_threshold.load(Ordering::Relaxed);
     crate::commands::admin::latency::record(server, spec.has(spec::FAST), usec, latency_threshold);
-    if threshold >= 0 && usec as i64 >= threshold && !spec.has(spec::SKIP_SLOWLOG) {
-        let name = client
-            .shared
-            .name
-            .lock()
-            .clone()
-            .map(|n| String::from_utf8_lossy(&n).into_owned());
-        server.slowlog.record(
-            argv,
-            usec as i64,
-            &client.shared.addr,
-            name.as_deref().unwrap_or(""),
-            max_len,
-        );
+    // A command that blocked is logged when it is served (redis `updateStatsOnUnblock`).
+    if client.blocked.is_none() {
+        log_slow(server, &client.shared, spec, argv, usec);
     }
     if !spec.has(spec::SKIP_MONITOR) {
+        let redacted = redact(spec.name, argv);
+        let argv = redacted.as_deref().unwrap_or(argv);
         feed_monitors(server, client, argv, monitor_as);
     }
 }
 
+/// Adds the command to the slowlog if it ran for at least `slowlog-log-slower-than`
+/// microseconds (redis `slowlogPushCurrentCommand`), its secrets redacted.
+pub fn log_slow(server: &Server, shared: &ClientShared, spec: &Spec, argv: &[Bytes], usec: u64) {
+    let hot = &server.hot;
+    let threshold = hot.slowlog_log_slower_than.load(Ordering::Relaxed);
+    if threshold < 0 || (usec as i64) < threshold || spec.has(spec::SKIP_SLOWLOG) {
+        return;
+    }
+    let redacted = redact(spec.name, argv);
+    let argv = redacted.as_deref().unwrap_or(argv);
+    let name = shared
+        .name
+        .lock()
+        .clone()
+        .map(|n| String::from_utf8_lossy(&n).into_owned());
+    server.slowlog.record(
+        argv,
+        usec as i64,
+        &shared.addr,
+        name.as_deref().unwrap_or(""),
+        hot.slowlog_max_len.load(Ordering::Relaxed),
+    );
+}
+
 /// The arguments the slowlog and MONITOR must not show, replaced by "(redacted)" (redis
 /// `redactClientCommandArgument`): AUTH's, ACL SETUSER's rules, HELLO's AUTH user and
-/// password, MIGRATE's AUTH password and AUTH2 user and password. None when nothing is hidden.
+/// password, MIGRATE's AUTH password and AUTH2 user and password, CONFIG SET's values of
+/// sensitive directives. None when nothing is hidden.
 fn redact(name: &str, argv: &[Bytes]) -> Option<Vec<Bytes>> {
-    if !matches!(name, "auth" | "acl|setuser" | "hello" | "migrate") {
+    if !matches!(
+        name,
+        "auth" | "acl|setuser" | "hello" | "migrate" | "config|set"
+    ) {
         return None;
     }
     let hidden = Bytes::from_static(b"(redacted)");
@@ -731,6 +756,22 @@ fn redact(name: &str, argv: &[Bytes]) -> Option<Vec<Bytes>> {
     match name {
         "auth" => out[1..].fill(hidden),
         "acl|setuser" => out[2..].fill(hidden),
+        "config|set" => {
+            // Redis redacts only when the pairs are complete (odd counts are a syntax error).
+            if argv.len() % 2 != 0 {
+                return None;
+            }
+            let mut any = false;
+            for pair in out[2..].chunks_exact_mut(2) {
+                if std::str::from_utf8(&pair[0]).is_ok_and(crate::config::is_sensitive) {
+                    pair[1] = hidden.clone();
+                    any = true;
+                }
+            }
+            if !any {
+                return None;
+            }
+        }
         "hello" | "migrate" => {
             // Options from HELLO's argv[2] / MIGRATE's argv[6]; the arguments each skips.
             let (mut j, auth2) = if name == "hello" { (2, 0) } else { (6, 2) };
@@ -848,6 +889,15 @@ mod tests {
             ]))
         );
         assert_eq!(r("hello", &["hello", "3"]), None);
+        assert_eq!(
+            r(
+                "config|set",
+                &["config", "set", "maxmemory", "1", "MasterAuth", "pw"]
+            ),
+            Some(argv(&["set", "maxmemory", "1", "MasterAuth", "(redacted)"]))
+        );
+        assert_eq!(r("config|set", &["config", "set", "maxmemory", "1"]), None);
+        assert_eq!(r("config|set", &["config", "set", "requirepass"]), None);
         assert_eq!(
             r(
                 "migrate",

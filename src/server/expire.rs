@@ -16,7 +16,10 @@ const SAMPLE: usize = 20;
 const REPEAT_PERCENT: usize = 10;
 
 pub fn active_expire_cycle(server: &Server) {
-    let hz = u64::from(server.config.read().hz.clamp(1, 500));
+    let (hz, lazy) = {
+        let c = server.config.read();
+        (u64::from(c.hz.clamp(1, 500)), c.lazyfree_lazy_expire)
+    };
     // 25% of the tick's CPU time, as redis's default effort.
     let budget = Duration::from_micros(250_000 / hz);
     let start = Instant::now();
@@ -49,7 +52,13 @@ pub fn active_expire_cycle(server: &Server) {
                     }
                 }
                 for k in &dead {
-                    remove_captured(capture.as_deref(), db, t, k);
+                    let del = Instant::now();
+                    match remove_captured(capture.as_deref(), db, t, k) {
+                        Some(e) if lazy => server.lazyfree.free_value(e.value),
+                        gone => drop(gone),
+                    }
+                    let usec = del.elapsed().as_micros() as u64;
+                    crate::commands::admin::latency::event(server, "expire-del", usec);
                 }
                 let sampled = SAMPLE.min(n);
                 let found = dead.len();
@@ -74,4 +83,6 @@ pub fn active_expire_cycle(server: &Server) {
         }
     }
     super::stats::Stats::add(&server.stats.expired_keys, expired_total);
+    let usec = start.elapsed().as_micros() as u64;
+    crate::commands::admin::latency::event(server, "expire-cycle", usec);
 }

@@ -10,6 +10,7 @@ pub mod evict;
 pub mod expire;
 pub mod freeze;
 pub mod histogram;
+pub mod lazyfree;
 pub mod listener;
 pub mod logging;
 pub mod memory;
@@ -69,6 +70,8 @@ pub struct Server {
     /// Client eviction (`maxmemory-clients`).
     pub client_mem: client_mem::ClientMemory,
     pub slowlog: slowlog::Slowlog,
+    /// Large values and emptied databases freed in the background.
+    pub lazyfree: lazyfree::LazyFree,
     pub monitors: Monitors,
     pub started: Instant,
     pub run_id: String,
@@ -134,6 +137,7 @@ impl Server {
             tracking: tracking::Tracking::default(),
             client_mem: client_mem::ClientMemory::default(),
             slowlog: slowlog::Slowlog::default(),
+            lazyfree: Default::default(),
             monitors: Monitors::default(),
             hot,
             started: Instant::now(),
@@ -299,6 +303,7 @@ pub struct HotConfig {
     pub min_replicas_to_write: AtomicU64,
     pub min_replicas_max_lag: AtomicU64,
     pub busy_reply_threshold: std::sync::atomic::AtomicI64,
+    pub lazyfree_lazy_user_del: AtomicBool,
     /// `client-output-buffer-limit`.
     pub obuf: output::Limits,
 }
@@ -320,6 +325,8 @@ impl HotConfig {
         self.min_replicas_max_lag.store(c.min_replicas_max_lag, r);
         let busy = c.get("busy-reply-threshold").and_then(|v| v.parse().ok());
         self.busy_reply_threshold.store(busy.unwrap_or(5000), r);
+        self.lazyfree_lazy_user_del
+            .store(c.lazyfree_lazy_user_del, r);
         self.obuf.load(&c.client_output_buffer_limit);
     }
 }

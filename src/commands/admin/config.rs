@@ -247,6 +247,7 @@ fn resetstat(cx: &mut Ctx) -> Result<Reply, CmdError> {
     st.reset();
     st.peak_memory.store(0, Ordering::Relaxed);
     cx.server.client_mem.evicted.store(0, Ordering::Relaxed);
+    cx.server.lazyfree.reset_stats();
     cx.server.repl.reset_stats();
     REGISTRY.reset_counters();
     Ok(Reply::OK)

@@ -119,17 +119,30 @@ impl LatencyMonitor {
 /// Called by the dispatcher after each command with its duration in microseconds and the
 /// current `latency-monitor-threshold` (ms; 0 = off). Cheap when nothing is recorded.
 pub fn record(server: &Server, fast: bool, usec: u64, threshold_ms: u64) {
-    if threshold_ms == 0 {
-        return;
-    }
-    let ms = usec / 1000;
-    if ms < threshold_ms {
-        return;
-    }
     let event = if fast { "fast-command" } else { "command" };
+    add_if_needed(server, event, usec, threshold_ms);
+}
+
+/// Records `usec` under `event` when it reaches the threshold (ms; 0 = off), as redis
+/// `latencyAddSampleIfNeeded`.
+pub fn add_if_needed(server: &Server, event: &str, usec: u64, threshold_ms: u64) {
+    let ms = usec / 1000;
+    if threshold_ms == 0 || ms < threshold_ms {
+        return;
+    }
     super::state(server)
         .latency
         .add_sample(event, ms, crate::util::now_ms() / 1000);
+}
+
+/// [`add_if_needed`] with the current `latency-monitor-threshold`, for events outside commands
+/// (expiry, eviction ...).
+pub fn event(server: &Server, event: &str, usec: u64) {
+    let threshold = server
+        .hot
+        .latency_monitor_threshold
+        .load(std::sync::atomic::Ordering::Relaxed);
+    add_if_needed(server, event, usec, threshold);
 }
 
 fn help(_cx: &mut Ctx) -> Result<Reply, CmdError> {

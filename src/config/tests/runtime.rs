@@ -256,6 +256,18 @@ fn config_set_errors_match_redis() {
         Ok(())
     );
     assert_eq!(p.dbfilename, "x.rdb");
+    // While loading, DENY_LOADING directives are refused with -LOADING, which wins over the
+    // errors of directives after it (not over those before it).
+    let loading = |c: &mut Config, kv: &[(&str, &str)]| c.set_many_from(&pairs(kv), true, true);
+    let refused = Err("LOADING Redis is loading the dataset in memory".to_string());
+    assert_eq!(loading(&mut p, &[("loglevel", "debug")]), Ok(()));
+    assert_eq!(
+        loading(&mut p, &[("dir", "/tmp"), ("nosuch", "1")]),
+        refused
+    );
+    assert_eq!(loading(&mut p, &[("appendonly", "yes")]), refused);
+    assert!(loading(&mut p, &[("nosuch", "1"), ("dir", "/tmp")])
+        .is_err_and(|e| e.starts_with("ERR Unknown option")));
     assert_eq!(
         p.set("dbfilename", "a/b"),
         failed("dbfilename", "dbfilename can't be a path, just a filename")
