@@ -554,7 +554,7 @@ async fn session(
 async fn stream_loop(
     server: &Arc<Server>,
     mut stream: LinkStream,
-    mut buf: BytesMut,
+    buf: BytesMut,
     start: (u64, usize),
     generation: u64,
 ) -> Result<(), LinkError> {
@@ -562,6 +562,11 @@ async fn stream_loop(
     let mut applied = start.0;
     // Frames of the transaction being received, applied with its EXEC.
     let mut open_tx = BytesMut::new();
+    // Read as a client's query buffer is: a big argument gets a buffer of its size, not a
+    // doubled one that the value stored from it would keep alive.
+    let mut qb = crate::server::querybuf::QueryBuf::default();
+    qb.buf = buf;
+    let mut hint = 0;
     link.read_offset.store(applied, Ordering::Release);
     // Named by the master's address, so CLIENT KILL <ip:port> / TYPE master find it.
     let peer = stream
@@ -588,10 +593,10 @@ async fn stream_loop(
         if obsolete(server, generation) {
             break Err(LinkError::Obsolete);
         }
-        let mut hint = 0;
         loop {
-            match decode_request_frame(&mut buf, DecodeLimits::default(), &mut hint) {
+            match decode_request_frame(&mut qb.buf, DecodeLimits::default(), &mut hint) {
                 Ok(Some((argv, frame))) => {
+                    hint = 0;
                     if argv.is_empty() {
                         continue;
                     }
@@ -650,8 +655,9 @@ async fn stream_loop(
                 break;
             }
         }
+        qb.prepare(hint);
         tokio::select! {
-            r = stream.read_buf(&mut buf) => match r {
+            r = qb.read(&mut stream) => match r {
                 Ok(0) | Err(_) => break Ok(()),
                 Ok(n) => {
                     server.stats.net_input_bytes.add(n as u64);
