@@ -836,6 +836,66 @@ fn writable_replica_expires_its_own_keys_like_redis() {
     assert_eq!(redis, writable_replica_expiry(Tandem));
 }
 
+/// A replica under CLIENT PAUSE WRITE keeps reading its master's stream but holds back the
+/// writes in it (redis postpones its master client's command): `slave_read_repl_offset` goes on,
+/// `slave_repl_offset` and ROLE's offset stay until CLIENT UNPAUSE. Returns, while paused, how
+/// far the applied offsets are behind the master and GET of the new key; then GET after unpause.
+fn paused_replica_offsets(kind: ServerKind) -> Vec<String> {
+    let master = start(kind, &[]);
+    let replica = start_replica(kind, master.port(), &[]);
+    wait_link_up(&replica, SYNC_TIMEOUT);
+    assert_eq!(master.request(&["SET", "foo", "bar"]), b"+OK\r\n");
+    wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
+    let offset = |s: &Server, field: &str| -> i64 {
+        s.info_field("replication", field)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1)
+    };
+    assert_eq!(
+        replica.request(&["CLIENT", "PAUSE", "100000", "WRITE"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(master.request(&["SET", "foo2", "bar2"]), b"+OK\r\n");
+    let end = offset(&master, "master_repl_offset");
+    assert!(
+        wait_until(SYNC_TIMEOUT, || offset(&replica, "slave_read_repl_offset")
+            == end),
+        "{}: the paused replica did not read the stream",
+        replica.label()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let role = replica.request(&["ROLE"]);
+    let role_offset = escape(&role)
+        .rsplit(':')
+        .next()
+        .and_then(|t| t.trim_end_matches("\\r\\n").parse::<i64>().ok())
+        .unwrap_or(-1);
+    let mut seen = vec![
+        // SET foo2 bar2 is 33 bytes of the stream (a PING may follow it).
+        format!(
+            "held back {}",
+            end - offset(&replica, "slave_repl_offset") >= 33
+        ),
+        format!("role held back {}", end - role_offset >= 33),
+        escape(&replica.request(&["GET", "foo2"])),
+    ];
+    assert_eq!(replica.request(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
+    wait_in_sync(&master, &[&replica], SYNC_TIMEOUT);
+    seen.push(escape(&replica.request(&["GET", "foo2"])));
+    seen
+}
+
+#[test]
+fn paused_replica_reads_its_master_but_applies_after_unpause_like_redis() {
+    let redis = paused_replica_offsets(Redis);
+    assert_eq!(
+        redis[..2],
+        ["held back true", "role held back true"],
+        "{redis:?}"
+    );
+    assert_eq!(redis, paused_replica_offsets(Tandem));
+}
+
 /// A master turned into a replica (SLAVEOF, as a sentinel's failover does) answers its clients
 /// blocked in BLPOP and WAIT with `-UNBLOCKED ...` and closes them; the BLPOP must not pop
 /// what its new master pushes (redis issue #2473). Returns what each client got, then the list

@@ -540,13 +540,19 @@ pub fn replication_section(s: &Server, out: &mut String) {
         // Redis shows its master client's offset, else its cached master's (kept across a
         // link drop, or synthesized by a demoted master), else 1; a full sync discards the
         // cached master. Sentinel promotes the replica showing the highest.
-        let off = match state {
-            LinkState::Connected => link.read_offset.load(Ordering::Acquire),
-            LinkState::Sync => 1,
-            _ => link.cached.lock().as_ref().map_or(1, |c| c.offset),
+        let (read, applied) = match state {
+            LinkState::Connected => (
+                link.read_offset.load(Ordering::Acquire),
+                link.applied_offset.load(Ordering::Acquire),
+            ),
+            LinkState::Sync => (1, 1),
+            _ => {
+                let off = link.cached.lock().as_ref().map_or(1, |c| c.offset);
+                (off, off)
+            }
         };
-        line(out, "slave_read_repl_offset", off);
-        line(out, "slave_repl_offset", off);
+        line(out, "slave_read_repl_offset", read);
+        line(out, "slave_repl_offset", applied);
         if state == LinkState::Sync {
             let total = link.sync_total.load(Ordering::Acquire);
             let read = link.sync_read.load(Ordering::Acquire);

@@ -211,7 +211,7 @@ fn role(cx: &mut Ctx) -> Result<Reply, CmdError> {
         let link = &server.repl.link;
         let state = link.state();
         let offset = if state == LinkState::Connected {
-            link.read_offset.load(Ordering::Acquire) as i64
+            link.applied_offset.load(Ordering::Acquire) as i64
         } else {
             -1
         };

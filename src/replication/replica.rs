@@ -68,8 +68,11 @@ pub struct LinkInfo {
     pub last_io_ms: AtomicI64,
     /// Unix ms when the link went down; 0 = never up.
     pub down_since_ms: AtomicI64,
-    /// Bytes of the stream read (slave_read_repl_offset) and applied (slave_repl_offset).
+    /// Bytes of the stream read (slave_read_repl_offset, redis `read_reploff`).
     pub read_offset: AtomicU64,
+    /// Bytes of the stream applied (slave_repl_offset, redis `reploff`): behind the bytes read
+    /// while CLIENT PAUSE holds back the master's writes, or a transaction is incomplete.
+    pub applied_offset: AtomicU64,
     /// Snapshot transfer progress: total (-1 unknown) and read bytes.
     pub sync_total: AtomicI64,
     pub sync_read: AtomicU64,
@@ -567,7 +570,12 @@ async fn stream_loop(
     let mut qb = crate::server::querybuf::QueryBuf::default();
     qb.buf = buf;
     let mut hint = 0;
-    link.read_offset.store(applied, Ordering::Release);
+    let mut read = applied + qb.buf.len() as u64;
+    link.read_offset.store(read, Ordering::Release);
+    link.applied_offset.store(applied, Ordering::Release);
+    // A command of the master's held back by CLIENT PAUSE (redis blocks its master client with
+    // BLOCKED_POSTPONE): nothing after it runs until the pause ends, but reading goes on.
+    let mut postponed: Option<(Vec<Bytes>, Bytes)> = None;
     // Named by the master's address, so CLIENT KILL <ip:port> / TYPE master find it.
     let peer = stream
         .peer_addr()
@@ -594,11 +602,19 @@ async fn stream_loop(
             break Err(LinkError::Obsolete);
         }
         loop {
-            match decode_request_frame(&mut qb.buf, DecodeLimits::default(), &mut hint) {
+            let next = match postponed.take() {
+                Some(held) => Ok(Some(held)),
+                None => decode_request_frame(&mut qb.buf, DecodeLimits::default(), &mut hint),
+            };
+            match next {
                 Ok(Some((argv, frame))) => {
                     hint = 0;
                     if argv.is_empty() {
                         continue;
+                    }
+                    if crate::commands::admin::pause::must_wait(server, &client, &argv) {
+                        postponed = Some((argv, frame));
+                        break;
                     }
                     let is_getack = argv.len() >= 2
                         && argv[0].eq_ignore_ascii_case(b"replconf")
@@ -631,7 +647,7 @@ async fn stream_loop(
                     applied += done.len() as u64;
                     server.repl.stream.append_raw(done, client.db);
                     open_tx.clear();
-                    link.read_offset.store(applied, Ordering::Release);
+                    link.applied_offset.store(applied, Ordering::Release);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -661,9 +677,12 @@ async fn stream_loop(
                 Ok(0) | Err(_) => break Ok(()),
                 Ok(n) => {
                     server.stats.net_input_bytes.add(n as u64);
+                    read += n as u64;
+                    link.read_offset.store(read, Ordering::Release);
                     link.last_io_ms.store(crate::util::now_ms(), Ordering::Release);
                 }
             },
+            _ = crate::commands::admin::pause::nap(server), if postponed.is_some() => {}
             p = pushes.recv() => {
                 if matches!(p, Some(crate::server::client::Push::Kill) | None) {
                     break Ok(());

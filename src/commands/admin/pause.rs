@@ -193,21 +193,30 @@ pub async fn wait(
         if st.mode_now() == Mode::Off || server.is_shutting_down() {
             return true;
         }
-        // A FAILOVER pause has no deadline: it ends with a notification.
-        let left = if st.failover.load(Ordering::Acquire) {
-            i64::MAX
-        } else {
-            st.until_ms.load(Ordering::Acquire) - crate::util::now_ms()
-        };
-        let nap = Duration::from_millis(left.clamp(1, 100) as u64);
         tokio::select! {
-            _ = st.lifted.notified() => {}
-            _ = tokio::time::sleep(nap) => {}
+            _ = nap(server) => {}
             p = rx.recv() => match p {
                 Some(Push::Bytes(b)) => crate::server::output::take_push(client, &b, out),
                 Some(Push::Resize) => {}
                 Some(Push::Kill) | None => return false,
             },
         }
+    }
+}
+
+/// Waits until the pause is lifted or its deadline may have come (at most 100 ms): the caller
+/// then checks again whether it must wait.
+pub async fn nap(server: &Server) {
+    let st = &super::state(server).pause;
+    // A FAILOVER pause has no deadline: it ends with a notification.
+    let left = if st.failover.load(Ordering::Acquire) {
+        i64::MAX
+    } else {
+        st.until_ms.load(Ordering::Acquire) - crate::util::now_ms()
+    };
+    let nap = Duration::from_millis(left.clamp(1, 100) as u64);
+    tokio::select! {
+        _ = st.lifted.notified() => {}
+        _ = tokio::time::sleep(nap) => {}
     }
 }
