@@ -279,6 +279,34 @@ pub fn reply_copy(b: &bytes::Bytes) -> bytes::Bytes {
     }
 }
 
+/// Expands `{name}` variables of a template through `var` (redis `sdstemplate`): `{{` is a
+/// literal `{`; an unknown name (`var` gives None), a `{` ending the template or a variable
+/// left open make the whole template invalid (None).
+pub fn expand_template(
+    template: &str,
+    mut var: impl FnMut(&str) -> Option<String>,
+) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        if after.is_empty() {
+            return None;
+        }
+        if let Some(quoted) = after.strip_prefix('{') {
+            out.push('{');
+            rest = quoted;
+            continue;
+        }
+        let close = after.find('}')?;
+        out.push_str(&var(&after[..close])?);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

@@ -2,7 +2,8 @@
 //! same steps: the slowlog (secrets redacted, a blocked command logged once it is served),
 //! the latency monitor's expiry events, the lazy-free counters, the dirty counter after
 //! FLUSHALL, and the forms some commands take in the replication stream (RESTORE's relative
-//! TTL as an absolute time, lazy expiries found by SCAN/RANDOMKEY sent one by one).
+//! TTL as an absolute time, lazy expiries found by SCAN/RANDOMKEY sent one by one), and the
+//! process title `ps` shows (`proc-title-template`).
 
 mod support;
 
@@ -10,7 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{start_node, wait_until, Server, ServerKind, REPLY_TIMEOUT};
+use support::{escape, start_node, wait_until, Server, ServerKind, REPLY_TIMEOUT};
 
 const KINDS: [ServerKind; 2] = [ServerKind::Redis, ServerKind::Tandem];
 
@@ -370,4 +371,57 @@ fn replication_stream_forms_of_restore_and_lazy_expiry() {
         rounds.contains("multi,del eN,del eN,exec,set marker keys"),
         "{rounds}"
     );
+}
+
+/// The process title as /proc/PID/cmdline shows it (up to its first NUL), with the binary's
+/// path, the port and the temp dir replaced by placeholders.
+fn proc_title(s: &Server, argv0: &str) -> String {
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", s.pid())).unwrap_or_default();
+    let end = cmdline
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(cmdline.len());
+    String::from_utf8_lossy(&cmdline[..end])
+        .replace(argv0, "<bin>")
+        .replace(&s.port().to_string(), "<port>")
+        .replace(&s.dir().display().to_string(), "<dir>")
+}
+
+/// The title at startup, after CONFIG SET of templates (every variable, a quoted brace and
+/// blanks trimmed), and the refusals of bad templates.
+fn proc_title_steps(kind: ServerKind) -> Vec<String> {
+    let s = Server::start_with_config(kind, "save \"\"\nunixsocket sock");
+    let argv0 = kind_binary(&s);
+    let mut steps = vec![proc_title(&s, &argv0)];
+    let templates = [
+        "TEST {title} {listen-addr} {server-mode} {port} {tls-port} {unixsocket} {config-file}",
+        "{{{title}} {server-mode}  ",
+        "x",
+        "{invalid-var}",
+        "  {server-mode} ",
+        "{title",
+    ];
+    for t in templates {
+        let reply = s.request(&["CONFIG", "SET", "proc-title-template", t]);
+        steps.push(format!("{} {}", escape(&reply), proc_title(&s, &argv0)));
+    }
+    steps
+}
+
+/// argv[0] of the server's process, as the title's `{title}` shows it.
+fn kind_binary(s: &Server) -> String {
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", s.pid())).unwrap_or_default();
+    let words: Vec<&[u8]> = cmdline.split(|&b| b == 0 || b == b' ').collect();
+    String::from_utf8_lossy(words[0]).into_owned()
+}
+
+#[test]
+fn process_title_follows_the_template_like_redis() {
+    let redis = proc_title_steps(ServerKind::Redis);
+    assert_eq!(redis[0], "<bin> 127.0.0.1:<port>");
+    assert_eq!(
+        redis[1],
+        "+OK\\r\\n TEST <bin> 127.0.0.1:<port>  <port> 0 sock <dir>/server.conf"
+    );
+    assert_eq!(redis, proc_title_steps(ServerKind::Tandem));
 }

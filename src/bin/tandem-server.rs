@@ -42,6 +42,8 @@ fn main() -> ExitCode {
         }
     }
     let argv0 = std::env::args().next().unwrap_or_default();
+    // The process title is written over the argument strings: read above, never again.
+    server::proctitle::init();
     tandem::sentinel::set_mode(tandem::sentinel::detect(&argv0, &args));
     let config = match Config::load(&args) {
         Ok(c) => c,

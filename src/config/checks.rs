@@ -102,32 +102,16 @@ pub(super) fn check_hostname(v: &str) -> Result<(), &'static str> {
 }
 
 /// redis `validateProcTitleTemplate`: the template must expand (known `{variables}`, balanced
-/// braces) to something non-blank when the title is empty.
+/// braces) to something non-blank when the title is empty. `{listen-addr}`, `{port}`,
+/// `{tls-port}` and `{config-file}` (`-` without one) never expand to nothing.
 pub(super) fn check_proc_title_template(v: &str) -> Result<(), &'static str> {
     const BAD: &str = "template format is invalid or contains unknown variables";
-    let mut out = String::new();
-    let mut rest = v;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        if after.is_empty() {
-            return Err(BAD);
-        }
-        if let Some(stripped) = after.strip_prefix('{') {
-            out.push('{');
-            rest = stripped;
-            continue;
-        }
-        let close = after.find('}').ok_or(BAD)?;
-        match &after[..close] {
-            "title" | "server-mode" | "config-file" | "unixsocket" => {}
-            "listen-addr" => out.push_str("*:6379"),
-            "port" | "tls-port" => out.push('0'),
-            _ => return Err(BAD),
-        }
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
+    let out = crate::util::expand_template(v, |name| match name {
+        "title" | "server-mode" | "unixsocket" => Some(String::new()),
+        "listen-addr" | "port" | "tls-port" | "config-file" => Some("-".to_string()),
+        _ => None,
+    })
+    .ok_or(BAD)?;
     if out.trim_matches(' ').is_empty() {
         return Err(BAD);
     }

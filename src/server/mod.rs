@@ -18,6 +18,7 @@ pub mod notify;
 pub mod oom;
 pub mod order;
 pub mod output;
+pub mod proctitle;
 pub mod pubsub;
 pub mod querybuf;
 pub mod rename;

@@ -56,6 +56,9 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
             return 1;
         }
     };
+    if server.config.read().get("set-proc-title").as_deref() == Some("yes") {
+        let _ = super::proctitle::apply(&server);
+    }
     // Before anything loads, as Redis shows its logo (tests wait for the PID in it).
     if show_logo {
         tracing::info!(

@@ -84,6 +84,12 @@ fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
         // apply step failed.
         *cx.server.config.write() = before;
         cx.server.config_changed();
+        if pairs
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("proc-title-template"))
+        {
+            let _ = crate::server::proctitle::apply(cx.server);
+        }
         return Err(CmdError::err(format_args!(
             "CONFIG SET failed (possibly related to argument '{name}') - {e}"
         )));
@@ -134,6 +140,13 @@ fn apply_steps(
                         result = Err((name, "Unable to turn on AOF. Check server logs."));
                         break;
                     }
+                }
+            }
+            // redis `updateProcTitleTemplate`, whether `set-proc-title` is on or not.
+            "proc-title-template" => {
+                if let Err(e) = crate::server::proctitle::apply(server) {
+                    result = Err((name, e));
+                    break;
                 }
             }
             "requirepass" => {
