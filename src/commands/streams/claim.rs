@@ -28,9 +28,9 @@ fn with_group<R>(cx: &mut Ctx, f: impl FnOnce(&Stream, &mut Group) -> R) -> Opti
     let Some(Value::Stream(s)) = cx.db.get_mut(key) else {
         return None;
     };
-    let mut group = s.groups.remove(g)?;
+    let (name, mut group) = s.groups.remove_entry(g)?;
     let r = f(s, &mut group);
-    s.groups.insert(g.clone(), group);
+    s.groups.insert(name, group);
     Some(r)
 }
 

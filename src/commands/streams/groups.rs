@@ -96,7 +96,9 @@ pub fn xgroup(cx: &mut Ctx) -> Result<Reply, CmdError> {
                     "BUSYGROUP Consumer Group name already exists",
                 ));
             }
-            s.groups.insert(name.clone(), Group::new(id, entries_read));
+            // A copy: the argument would keep its request's read buffer alive.
+            s.groups
+                .insert(Bytes::copy_from_slice(name), Group::new(id, entries_read));
             if !exists {
                 cx.db.touch(key);
             }
@@ -232,7 +234,7 @@ pub fn xpending(cx: &mut Ctx) -> Result<Reply, CmdError> {
         count -= 1;
         out.push(Reply::Array(vec![
             id_reply(id),
-            Reply::Bulk(nack.consumer.clone()),
+            Reply::Bulk(Bytes::clone(&nack.consumer)),
             Reply::Int(idle.max(0)),
             Reply::Int(nack.delivery_count as i64),
         ]));
@@ -242,7 +244,7 @@ pub fn xpending(cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 /// XPENDING key group: count, smallest and largest pending IDs, and per consumer its count.
 fn summary(g: &Group) -> Reply {
-    let (Some(first), Some(last)) = (g.pel.keys().next(), g.pel.keys().next_back()) else {
+    let (Some(first), Some(last)) = (g.pel.first_key(), g.pel.last_key()) else {
         return Reply::Array(vec![Reply::Int(0), Reply::Nil, Reply::Nil, Reply::NilArray]);
     };
     let consumers = g

@@ -152,7 +152,7 @@ fn stream_info(s: &Stream, full: Option<usize>) -> Reply {
                 .map(|(id, n)| {
                     Reply::Array(vec![
                         id_reply(*id),
-                        Reply::Bulk(n.consumer.clone()),
+                        Reply::Bulk(bytes::Bytes::clone(&n.consumer)),
                         Reply::Int(n.delivery_time),
                         int(n.delivery_count),
                     ])

@@ -354,7 +354,7 @@ fn deliver(
     let Some(Value::Stream(s)) = cx.db.get_mut(key) else {
         return Reply::Array(Vec::new());
     };
-    let Some(mut group) = s.groups.remove(g) else {
+    let Some((name, mut group)) = s.groups.remove_entry(g) else {
         return Reply::Array(Vec::new());
     };
     let mut effects: Vec<Vec<Bytes>> = Vec::new();
@@ -386,7 +386,7 @@ fn deliver(
             &mut effects,
         )
     };
-    s.groups.insert(g.clone(), group);
+    s.groups.insert(name, group);
     if created {
         cx.db.event(STREAM, "xgroup-createconsumer", key);
     }

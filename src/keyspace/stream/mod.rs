@@ -6,6 +6,7 @@
 //! live entry. Consumer groups are in `group.rs`.
 
 pub mod group;
+pub mod idmap;
 pub mod lp;
 pub mod node;
 
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-pub use group::{Consumer, Group, Nack};
+pub use group::{Consumer, ConsumerName, Group, Nack};
 
 /// A stream entry ID: milliseconds and sequence, ordered as a 128-bit number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -14,11 +14,12 @@
 //! validated as Redis's deep sanitization does (`streamValidateListpackIntegrity`).
 
 use std::io::Read;
+use std::sync::Arc;
 
 use super::decode::{corrupt, RdbError, Reader};
 use super::encode::{write_len, write_string};
 use super::format::TYPE_STREAM_LISTPACKS_2;
-use crate::keyspace::stream::{node, Group, Nack, Stream, StreamId, INVALID_READ};
+use crate::keyspace::stream::{node, ConsumerName, Group, Nack, Stream, StreamId, INVALID_READ};
 
 /// Writes a stream's body (type 19, after the type byte and key).
 pub fn write(out: &mut Vec<u8>, s: &Stream, compress: bool) {
@@ -134,6 +135,8 @@ pub(super) fn read<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Stream, RdbError
             entries_read
         };
         let mut g = Group::new(last_id, entries_read);
+        // The owner of a NACK until its consumer's PEL names it.
+        let orphan: ConsumerName = Default::default();
         let pel = r.count()?;
         for _ in 0..pel {
             let at = r.offset;
@@ -143,7 +146,7 @@ pub(super) fn read<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Stream, RdbError
             let nack = Nack {
                 delivery_time,
                 delivery_count,
-                consumer: bytes::Bytes::new(),
+                consumer: orphan.clone(),
             };
             if g.pel.insert(id, nack).is_some() {
                 return corrupt(
@@ -152,8 +155,8 @@ pub(super) fn read<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Stream, RdbError
                 );
             }
         }
-        // The pending entries a consumer has claimed so far.
-        let mut owned = std::collections::HashSet::new();
+        // How many pending entries a consumer has claimed so far.
+        let mut owned = 0;
         let consumers = r.count()?;
         for _ in 0..consumers {
             let at = r.offset;
@@ -162,6 +165,11 @@ pub(super) fn read<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Stream, RdbError
             if !g.create_consumer(&cname, seen_time) {
                 return corrupt(at, "Duplicate stream consumer detected.");
             }
+            let owner = g
+                .consumers
+                .get(&cname)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
             let n = r.count()?;
             for _ in 0..n {
                 let at = r.offset;
@@ -170,13 +178,14 @@ pub(super) fn read<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Stream, RdbError
                     return corrupt(at, "Consumer entry not found in group global PEL");
                 };
                 // One owner per pending entry (Debian's 7.0.15 checks it since CVE-2026-66373).
-                if !owned.insert(id) {
+                if !Arc::ptr_eq(&nack.consumer, &orphan) {
                     return corrupt(
                         at,
                         "Stream consumer PEL entry already has a consumer assigned",
                     );
                 }
-                nack.consumer = cname.clone();
+                nack.consumer = owner.clone();
+                owned += 1;
                 let fresh = g
                     .consumers
                     .get_mut(&cname)
@@ -190,7 +199,7 @@ pub(super) fn read<R: Read>(r: &mut Reader<R>, t: u8) -> Result<Stream, RdbError
             }
         }
         // Every pending entry must have found its owner.
-        if owned.len() != g.pel.len() {
+        if owned != g.pel.len() {
             return corrupt(at, "Stream CG PEL entry without consumer");
         }
         s.groups.insert(name, g);
