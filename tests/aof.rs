@@ -52,6 +52,27 @@ fn write_some(s: &Server, tag: &str) {
     }
 }
 
+/// Starts Tandem on `dir` with `appendonly yes` and no dump file: the AOF alone must give the
+/// dataset of `digest` back.
+fn assert_aof_gives_back(dir: &Path, digest: &str) {
+    let _ = std::fs::remove_file(dir.join("dump.rdb"));
+    let t = start_with_aof(dir);
+    assert_eq!(t.try_digest().as_deref(), Some(digest), "{}", t.log_text());
+}
+
+/// Tandem on `dir` with `appendonly yes`.
+fn start_with_aof(dir: &Path) -> TestServer {
+    let d = dir.to_string_lossy();
+    TestServer::start(&[
+        "--dir",
+        &d,
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ])
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read dir").flatten() {
@@ -275,41 +296,18 @@ fn appendonly_yes_at_runtime_builds_a_base_and_keeps_later_writes() {
         t.try_digest().expect("digest")
     };
     // No dump file: the dataset comes back from the AOF alone.
-    let _ = std::fs::remove_file(dir.join("dump.rdb"));
-    let t = TestServer::start(&[
-        "--dir",
-        &d,
-        "--appendonly",
-        "yes",
-        "--enable-debug-command",
-        "yes",
-    ]);
-    assert_eq!(
-        t.try_digest().as_deref(),
-        Some(digest.as_str()),
-        "{}",
-        t.log_text()
-    );
+    assert_aof_gives_back(&dir, &digest);
     check_aof(&dir);
-    drop(t);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn replica_aof_is_rewritten_after_a_full_sync() {
     let dir = own_dir("replica");
-    let d = dir.to_string_lossy().into_owned();
     let master = TestServer::start(&["--enable-debug-command", "yes"]);
     write_some(&master, "m1");
     let digest = {
-        let replica = TestServer::start(&[
-            "--dir",
-            &d,
-            "--appendonly",
-            "yes",
-            "--enable-debug-command",
-            "yes",
-        ]);
+        let replica = start_with_aof(&dir);
         // Data of its own first: the full sync must replace it in the AOF too.
         write_some(&replica, "own");
         let port = master.port().to_string();
@@ -334,21 +332,65 @@ fn replica_aof_is_rewritten_after_a_full_sync() {
         digest
     };
     // The replica's files alone give the master's dataset back.
-    let _ = std::fs::remove_file(dir.join("dump.rdb"));
-    let t = TestServer::start(&[
-        "--dir",
-        &d,
-        "--appendonly",
-        "yes",
-        "--enable-debug-command",
-        "yes",
-    ]);
+    assert_aof_gives_back(&dir, &digest);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A long script holds the keyspace; the AOF rewrite that `appendonly yes` started just before
+/// it still completes while it runs (the script's thread captures the shards the walk waits
+/// for, where Redis's fork child saves on its own). So SHUTDOWN NOSAVE during that script
+/// exits, as on Redis, instead of refusing with "Writing initial AOF, can't exit", and the
+/// files it leaves hold the dataset as it was before the script.
+#[test]
+fn aof_rewrite_completes_during_a_long_script() {
+    let dir = own_dir("busy-script");
+    let d = dir.to_string_lossy().into_owned();
+    let mut t = TestServer::start(&["--dir", &d, "--enable-debug-command", "yes"]);
+    assert_eq!(t.request(&["DEBUG", "POPULATE", "200000"]), b"+OK\r\n");
+    let digest = t.try_digest().expect("digest");
     assert_eq!(
-        t.try_digest().as_deref(),
-        Some(digest.as_str()),
-        "{}",
+        t.request(&["CONFIG", "SET", "lua-time-limit", "10"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        t.request(&["CONFIG", "SET", "appendonly", "yes"]),
+        b"+OK\r\n"
+    );
+    // Writes, then spins for up to 60 s (SHUTDOWN NOSAVE ends it long before).
+    let mut busy = t.raw();
+    busy.send_cmd(&[
+        b"EVAL",
+        b"redis.call('set', 'key:1', 'changed') redis.call('del', 'key:2') \
+          local t0 = tonumber(redis.call('time')[1]) \
+          while tonumber(redis.call('time')[1]) < t0 + 60 do end",
+        b"0",
+    ]);
+    assert!(
+        support::wait_until(Duration::from_secs(10), || matches!(
+            t.try_request(&["PING"]), Ok(r) if r.starts_with(b"-BUSY")
+        )),
+        "the script did not start"
+    );
+    let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
+    assert!(
+        support::wait_until(Duration::from_secs(40), || {
+            std::fs::read_to_string(&manifest).is_ok_and(|m| m.contains("type b"))
+        }),
+        "the rewrite did not complete during the script:\n{}",
         t.log_text()
     );
+    assert!(t
+        .try_request(&["PING"])
+        .is_ok_and(|r| r.starts_with(b"-BUSY")));
+    let _ = t.try_request(&["SHUTDOWN", "NOSAVE"]);
+    assert!(
+        support::wait_until(Duration::from_secs(20), || !t.is_running()),
+        "SHUTDOWN NOSAVE did not stop the server:\n{}",
+        t.log_text()
+    );
+    drop(busy);
     drop(t);
+    assert_aof_gives_back(&dir, &digest);
+    check_aof(&dir);
     let _ = std::fs::remove_dir_all(&dir);
 }

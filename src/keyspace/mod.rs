@@ -60,6 +60,12 @@ pub struct Capture {
     /// Set when the whole dataset was replaced under the snapshot (a full sync of ours): the
     /// instant it was fixing no longer exists, so the walk gives up (Redis kills its child).
     pub aborted: std::sync::atomic::AtomicBool,
+    /// Set by the walk while a shard it needs stays held (a long script): the holder then
+    /// captures that shard's entries itself (`persistence::snapshot::lend`).
+    pub lend_wanted: std::sync::atomic::AtomicBool,
+    /// Per shard, where the holder's captures got to, (database, index); None once every
+    /// entry of the shard is captured or saved.
+    pub lend: Mutex<Vec<Option<(usize, usize)>>>,
 }
 
 /// The whole dataset.
@@ -169,6 +175,13 @@ impl Keyspace {
         Locked { guards, ks: self }
     }
 
+    /// `lock_shard`, giving up after `wait`: None if another holder kept the shard.
+    pub fn try_lock_shard_for(&self, i: usize, wait: std::time::Duration) -> Option<Locked<'_>> {
+        let mut guards = SmallVec::new();
+        guards.push((i, self.shards[i % SHARDS].try_lock_for(wait)?));
+        Some(Locked { guards, ks: self })
+    }
+
     /// The current epoch (stamped on new entries) and the active capture, if any.
     /// Read after the command's shards are locked, so it is consistent with `begin_capture`.
     pub fn capture_state(&self) -> (u32, Option<std::sync::Arc<Capture>>) {
@@ -197,6 +210,8 @@ impl Keyspace {
             captured: std::sync::atomic::AtomicU64::new(0),
             encode,
             aborted: std::sync::atomic::AtomicBool::new(false),
+            lend_wanted: std::sync::atomic::AtomicBool::new(false),
+            lend: Mutex::new(vec![Some((0, 0)); SHARDS]),
         });
         *self.capture.write() = Some(cap.clone());
         self.capture_on.store(true, Ordering::Release);

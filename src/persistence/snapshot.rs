@@ -21,6 +21,63 @@ pub const ABORTED: &str = "the dataset was replaced (full synchronization) or fl
 /// Entries handled per shard lock acquisition during the walk.
 const CHUNK: usize = 256;
 
+/// How long the walk waits for a shard before asking its holder to capture it (`lend`).
+const LEND_AFTER: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Entries a holder captures per `lend` call.
+const LEND_BUDGET: usize = 1024;
+
+/// One turn of the walk on a shard.
+enum Step {
+    /// A chunk was saved; true when the shard's table is done.
+    Walked(bool),
+    /// Another holder kept the shard past `LEND_AFTER`.
+    Held,
+}
+
+/// Called by whoever holds shards for long (a script running past a few milliseconds, at its
+/// hook): when the snapshot walk waits for one of them, captures up to `LEND_BUDGET` of their
+/// entries into the snapshot, as a writer would before changing them. Redis's fork child
+/// saves while the parent runs a long script; here the script's thread does that part, and
+/// the walk writes out what it captured, so a snapshot (a replica's sync, BGSAVE, an AOF
+/// rewrite) completes during the script.
+pub fn lend(server: &Server, locked: &mut Locked<'_>) {
+    let (_, Some(cap)) = server.keyspace.capture_state() else {
+        return;
+    };
+    if !cap.lend_wanted.load(Ordering::Acquire) {
+        return;
+    }
+    let mut cursors = cap.lend.lock();
+    let mut left = LEND_BUDGET;
+    for (s, guard) in locked.guards.iter_mut() {
+        let Some(slot) = cursors.get_mut(*s) else {
+            continue;
+        };
+        let Some((mut db, mut i)) = *slot else {
+            continue;
+        };
+        let tables = &mut guard.tables;
+        while db < tables.len() && left > 0 {
+            let t = &mut tables[db];
+            let end = (i + left).min(t.len());
+            for j in i..end {
+                crate::keyspace::db::capture_index(&cap, db, t, j);
+            }
+            left -= end - i;
+            i = end;
+            if i >= t.len() {
+                db += 1;
+                i = 0;
+            }
+        }
+        *slot = (db < tables.len()).then_some((db, i));
+        if left == 0 {
+            break;
+        }
+    }
+}
+
 fn encode_compressed(out: &mut Vec<u8>, key: &[u8], v: &Value, expire: Option<i64>) {
     encode::write_entry(out, key, v, expire, true);
 }
@@ -430,11 +487,18 @@ impl Snapshot {
             for s in 0..SHARDS {
                 let mut i = 0;
                 loop {
+                    if self.cap.lend.lock()[s].is_none() {
+                        // A holder captured the whole shard (`lend`).
+                        break;
+                    }
                     patience.tick();
                     buf.clear();
                     // At normal priority while the shard is held: see `util::boosted`.
                     let step = crate::util::boosted(|| {
-                        let mut locked = server.keyspace.lock_shard(s);
+                        let Some(mut locked) = server.keyspace.try_lock_shard_for(s, LEND_AFTER)
+                        else {
+                            return Some(Ok(Step::Held));
+                        };
                         let shard = locked.shards_mut().next()?;
                         if self.cap.aborted.load(Ordering::Acquire) {
                             return Some(Err(()));
@@ -457,14 +521,23 @@ impl Snapshot {
                             }
                         }
                         i = end;
-                        Some(Ok(end >= t.len()))
+                        Some(Ok(Step::Walked(end >= t.len())))
                     });
                     let done = match step {
                         None => break,
                         Some(Err(())) => {
                             return Err(io::Error::new(io::ErrorKind::Interrupted, ABORTED))
                         }
-                        Some(Ok(done)) => done,
+                        Some(Ok(Step::Walked(done))) => done,
+                        Some(Ok(Step::Held)) => {
+                            // Its holder captures the shard for us: write out what it did.
+                            self.cap.lend_wanted.store(true, Ordering::Release);
+                            self.drain(&mut sink, &mut stats)?;
+                            if self.cap.lend.lock()[s].is_none() {
+                                break;
+                            }
+                            continue;
+                        }
                     };
                     copies.encode(&mut arena, &mut buf, self.format);
                     let wrote = !buf.is_empty();

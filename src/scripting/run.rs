@@ -298,10 +298,15 @@ const HAND_OFF_EVERY_MS: i64 = 200;
 /// The hook of every run, each 100000 instructions (redis `luaMaskCountHook`): notices a
 /// script running past busy-reply-threshold and a SCRIPT KILL, and keeps the rest of the
 /// server served while a script runs long.
-pub fn on_hook(lua: &Lua, state: &super::RunState) -> mlua::Result<VmState> {
+pub fn on_hook(
+    lua: &Lua,
+    state: &super::RunState,
+    current: &AtomicPtr<()>,
+) -> mlua::Result<VmState> {
     if !state.is_active() {
         return Ok(VmState::Continue);
     }
+    lend_to_snapshot(current);
     let elapsed = state.elapsed_ms();
     if elapsed >= state.next_hand_off.load(Ordering::Relaxed) {
         // A long script: let another thread take this worker's queue and poll the sockets
@@ -336,6 +341,23 @@ pub fn on_hook(lua: &Lua, state: &super::RunState) -> mlua::Result<VmState> {
         ));
     }
     Ok(VmState::Continue)
+}
+
+/// Lets a snapshot waiting for the shards this run holds capture them (see
+/// `snapshot::lend`): the hook runs between Lua instructions, outside any `redis.call`.
+fn lend_to_snapshot(current: &AtomicPtr<()>) {
+    let p = current.load(Ordering::Acquire);
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: as in `call_from_lua`: the pointer is live while it is non-null, and the hook
+    // runs on the thread running the script.
+    let run = unsafe { &*(p as *const RefCell<Run>) };
+    let Ok(mut run) = run.try_borrow_mut() else {
+        return;
+    };
+    let server = run.cx.server;
+    crate::persistence::snapshot::lend(server, &mut run.cx.db.locked);
 }
 
 /// The error reply of a failed script: the error table's text, and where it happened.

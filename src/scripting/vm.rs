@@ -194,9 +194,10 @@ impl Vm {
     /// Installs the hook every run goes through (see `run::on_hook`).
     pub fn install_run_hook(&self) {
         let state = self.state.clone();
+        let current = self.current.clone();
         let _ = self.lua.set_hook(
             mlua::HookTriggers::new().every_nth_instruction(100_000),
-            move |lua, _| super::run::on_hook(lua, &state),
+            move |lua, _| super::run::on_hook(lua, &state, &current),
         );
     }
 
