@@ -40,6 +40,8 @@ struct Run<'c, 'a, 'k> {
     allow_oom: bool,
     pre_oom: bool,
     from_master: bool,
+    /// The commands this run has looked up, by the name it called them with.
+    names: Vec<(Bytes, usize, &'static Spec)>,
 }
 
 /// The refusals of redis `scriptPrepareForRun`.
@@ -130,6 +132,7 @@ pub fn run(cx: &mut Ctx, vm: &Vm, func: &Function, inv: &Invocation) -> Result<R
         read_only,
         allow_oom: !compat && inv.flags & flags::ALLOW_OOM != 0,
         from_master,
+        names: Vec::new(),
     });
     let outcome = call_in_scope(vm, func, inv, &run);
     if debugging || state.kill.load(Ordering::Relaxed) {
@@ -382,7 +385,9 @@ fn error_reply(v: &Value, name: &str) -> CmdError {
     CmdError::new(msg)
 }
 
-/// Lua arguments → a command's argv (redis `luaArgsToRedisArgv`).
+/// Lua arguments → a command's argv (redis `luaArgsToRedisArgv`). The arguments share one
+/// buffer: two allocations for the whole argv instead of one per argument (and another when a
+/// command clones an argument to propagate it).
 pub fn to_argv(lua: &Lua, args: MultiValue) -> mlua::Result<Vec<Bytes>> {
     if args.is_empty() {
         return Err(vm::raise(
@@ -390,19 +395,30 @@ pub fn to_argv(lua: &Lua, args: MultiValue) -> mlua::Result<Vec<Bytes>> {
             "ERR Please specify at least one argument for this redis lib call",
         ));
     }
-    let mut argv = Vec::with_capacity(args.len());
+    let mut buf = bytes::BytesMut::with_capacity(64);
+    let mut ends = Vec::with_capacity(args.len());
     for a in args {
-        argv.push(match a {
-            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
-            Value::Integer(n) => Bytes::from(crate::util::format_g(n as f64, 17)),
-            Value::Number(n) => Bytes::from(crate::util::format_g(n, 17)),
+        match a {
+            Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
+            Value::Integer(n) => {
+                buf.extend_from_slice(crate::util::format_g(n as f64, 17).as_bytes())
+            }
+            Value::Number(n) => buf.extend_from_slice(crate::util::format_g(n, 17).as_bytes()),
             _ => {
                 return Err(vm::raise(
                     lua,
                     "ERR Lua redis lib command arguments must be strings or integers",
                 ))
             }
-        });
+        }
+        ends.push(buf.len());
+    }
+    let mut rest = buf.freeze();
+    let mut start = 0;
+    let mut argv = Vec::with_capacity(ends.len());
+    for end in ends {
+        argv.push(rest.split_to(end - start));
+        start = end;
     }
     Ok(argv)
 }
@@ -513,6 +529,22 @@ fn pushed_error(text: &str) -> String {
     }
 }
 
+/// The command `name` calls, from the names a run has called before (a script calls a few
+/// commands many times) or from the registry.
+fn lookup(
+    names: &mut Vec<(Bytes, usize, &'static Spec)>,
+    name: &Bytes,
+) -> Option<(usize, &'static Spec)> {
+    if let Some((_, id, spec)) = names.iter().find(|(n, _, _)| n == name) {
+        return Some((*id, spec));
+    }
+    let found = REGISTRY.lookup(name)?;
+    if names.len() < 8 {
+        names.push((name.clone(), found.0, found.1));
+    }
+    Some(found)
+}
+
 /// The checks of redis `scriptCall` before a command runs from a script.
 fn check(r: &mut Run, argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<usize>, CmdError)> {
     let unknown = || {
@@ -521,7 +553,7 @@ fn check(r: &mut Run, argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<
             CmdError::err("Unknown Redis command called from script"),
         )
     };
-    let Some((mut id, mut spec)) = REGISTRY.lookup(&argv[0]) else {
+    let Some((mut id, mut spec)) = lookup(&mut r.names, &argv[0]) else {
         return Err(unknown());
     };
     if !spec.subcommands.is_empty() && argv.len() >= 2 {
