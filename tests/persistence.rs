@@ -1,5 +1,6 @@
 //! RDB compatibility both ways through the real binaries, crash safety of BGSAVE under
-//! SIGKILL, and the refusal to start from a corrupt dump file.
+//! SIGKILL, the refusal to start from a corrupt dump file, and the functions-only RDB of
+//! `redis-cli --functions-rdb`.
 
 mod support;
 
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{RedisServer, Server, ServerKind, TestServer};
+use support::{find_on_path, start_node, RedisServer, Server, ServerKind, TestServer};
 
 fn own_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tandem-persist-{name}-{}", std::process::id()));
@@ -342,4 +343,45 @@ fn bgsave_keeps_every_key_while_active_expiry_deletes_others() {
         String::from_utf8_lossy(&kept[..kept.len().min(12)])
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `redis-cli --functions-rdb` (REPLCONF rdb-filter-only functions): the RDB holds the function
+/// libraries and no key, and goes over the socket with an EOF mark even with a disk-based
+/// sync (no dump file written). Returns redis-cli's exit code and first lines, whether the file
+/// has the library and a key, whether a dump file appeared, and what a server started from
+/// that file holds.
+fn functions_rdb(kind: ServerKind) -> Vec<String> {
+    let s = start_node(kind, &["--repl-diskless-sync", "no"]);
+    fill(&s);
+    let code = "#!lua name=lib1\nredis.register_function('func1', function() return 123 end)";
+    assert_eq!(s.request(&["FUNCTION", "LOAD", code]), b"$4\r\nlib1\r\n");
+    let out_dir = own_dir(&format!("functions-rdb-{}", kind.name()));
+    let path = out_dir.join("dump.rdb");
+    let out = Command::new(find_on_path("redis-cli"))
+        .args(["-p", &s.port().to_string(), "--functions-rdb"])
+        .arg(&path)
+        .output()
+        .expect("redis-cli runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let rdb = std::fs::read(&path).unwrap_or_default();
+    let has = |needle: &[u8]| rdb.windows(needle.len()).any(|w| w == needle);
+    let mut seen = vec![
+        format!("{:?}", out.status.code()),
+        stderr.lines().take(3).collect::<Vec<_>>().join(" | "),
+        format!("library {} key {}", has(b"func1"), has(b"hello")),
+        format!("dump file {}", s.dir().join("dump.rdb").exists()),
+    ];
+    let loaded = Server::start(kind, &["--save", "", "--dir", &out_dir.to_string_lossy()]);
+    seen.push(format!("{:?}", loaded.request(&["DBSIZE"])));
+    seen.push(format!("{:?}", loaded.request(&["FCALL", "func1", "0"])));
+    drop(loaded);
+    let _ = std::fs::remove_dir_all(&out_dir);
+    seen
+}
+
+#[test]
+fn functions_only_rdb_like_redis() {
+    let redis = functions_rdb(ServerKind::Redis);
+    assert_eq!(redis[2], "library true key false", "{redis:?}");
+    assert_eq!(redis, functions_rdb(ServerKind::Tandem));
 }

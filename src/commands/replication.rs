@@ -71,6 +71,10 @@ fn check_can_serve_sync(cx: &Ctx) -> Result<(), CmdError> {
             "NOMASTERLINK Can't SYNC while not connected with my master",
         ));
     }
+    // A filtered RDB is always sent over the socket, with an EOF mark.
+    if cx.client.replconf.req != 0 && !cx.client.replconf.capa_eof {
+        return Err(CmdError::err("Filtered replica requires EOF capability"));
+    }
     Ok(())
 }
 
@@ -147,8 +151,28 @@ fn replconf(cx: &mut Ctx) -> Result<Reply, CmdError> {
         } else if is(opt, "ack") || is(opt, "getack") {
             // From a normal client these are silently ignored; replica links handle them.
             return Ok(Reply::None);
-        } else if is(opt, "rdb-only") || is(opt, "rdb-filter-only") {
-            // Accepted (redis-cli --rdb); filters are not supported yet.
+        } else if is(opt, "rdb-only") {
+            // redis-cli --rdb: accepted; Tandem streams nothing it would have to drop.
+            let v = super::args::parse_int(val)?;
+            if !(0..=1).contains(&v) {
+                return Err(CmdError::err(
+                    "value is out of range, value must between 0 and 1",
+                ));
+            }
+        } else if is(opt, "rdb-filter-only") {
+            // Include filters: everything is left out but what they name ("functions").
+            let filters = crate::protocol::inline::split_args(val)
+                .ok_or_else(|| CmdError::err("Missing rdb-filter-only values"))?;
+            cx.client.replconf.req |= master::REQ_EXCLUDE_DATA | master::REQ_EXCLUDE_FUNCTIONS;
+            for f in &filters {
+                if !is(f, "functions") {
+                    return Err(CmdError::err(format_args!(
+                        "Unsupported rdb-filter-only option: {}",
+                        String::from_utf8_lossy(f)
+                    )));
+                }
+                cx.client.replconf.req &= !master::REQ_EXCLUDE_FUNCTIONS;
+            }
         } else {
             return Err(CmdError::err(format_args!(
                 "Unrecognized REPLCONF option: {}",

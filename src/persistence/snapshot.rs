@@ -239,6 +239,8 @@ pub struct Snapshot {
     aof_timestamp: bool,
     /// `rdb-key-save-delay` when the snapshot began (a forked child's copy of it in Redis).
     key_save_delay: i64,
+    /// The keys are left out (`REPLCONF rdb-filter-only`).
+    no_data: bool,
     slot_released: bool,
 }
 
@@ -312,6 +314,7 @@ pub fn begin_with(
         format,
         aof_timestamp: server.config.read().aof_timestamp_enabled,
         key_save_delay: server.config.read().rdb_key_save_delay,
+        no_data: false,
         slot_released: false,
     })
 }
@@ -450,6 +453,15 @@ impl<W: Write> RdbSink<W> {
 }
 
 impl Snapshot {
+    /// Leaves the keys and/or the function libraries out of the RDB (redis-cli
+    /// --functions-rdb's `REPLCONF rdb-filter-only functions`); the header stays.
+    pub fn leave_out(&mut self, data: bool, functions: bool) {
+        self.no_data |= data;
+        if functions {
+            self.functions.clear();
+        }
+    }
+
     /// Walks the keyspace and writes the whole RDB (header to checksum) to `out`. Blocking.
     pub fn write<W: Write>(mut self, server: &Server, out: W) -> io::Result<SnapshotStats> {
         let res = self.walk(server, out);
@@ -473,6 +485,10 @@ impl Snapshot {
             self.aof_timestamp,
         )?;
         let mut stats = SnapshotStats::default();
+        if self.no_data {
+            stats.bytes = sink.finish()?;
+            return Ok(stats);
+        }
         let ndbs = server.keyspace.databases();
         let mut buf = Vec::with_capacity(64 * 1024);
         let mut copies = Copies::default();

@@ -86,9 +86,17 @@ pub struct SyncSeat {
     pub rdb: mpsc::Receiver<RdbChunk>,
 }
 
+/// `REPLCONF rdb-filter-only` leaves the keys out of the replica's RDB (redis
+/// `SLAVE_REQ_RDB_EXCLUDE_DATA`).
+pub const REQ_EXCLUDE_DATA: u8 = 1;
+/// ... and the function libraries (`SLAVE_REQ_RDB_EXCLUDE_FUNCTIONS`).
+pub const REQ_EXCLUDE_FUNCTIONS: u8 = 2;
+
 struct Waiter {
     since: Instant,
     capa_eof: bool,
+    /// The `REQ_*` bits: only replicas asking for the same RDB share a snapshot.
+    req: u8,
     client: Arc<crate::server::client::ClientShared>,
     tx: oneshot::Sender<SyncSeat>,
 }
@@ -226,6 +234,7 @@ pub async fn serve_replica<S>(
         server.repl.sync_queue.waiting.lock().push(Waiter {
             since: Instant::now(),
             capa_eof: client.replconf.capa_eof,
+            req: client.replconf.req,
             client: client.shared.clone(),
             tx,
         });
@@ -549,25 +558,33 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
             c.rdbcompression,
         )
     };
-    let waiters: Vec<Waiter> = {
+    let (waiters, req): (Vec<Waiter>, u8) = {
         let mut w = server.repl.sync_queue.waiting.lock();
         w.retain(|x| !x.tx.is_closed());
         if w.is_empty() || server.snapshot_slot.is_busy() {
             return;
         }
-        let oldest = w.iter().map(|x| x.since).min().unwrap_or_else(Instant::now);
-        let all_eof = w.iter().all(|x| x.capa_eof);
-        let socket_target = diskless && all_eof;
-        let ready = !socket_target
+        // The first replica's RDB is made for those asking for the same one; the others
+        // wait for the next snapshot (redis `shouldStartChildReplication`).
+        let req = w[0].req;
+        let same = || w.iter().filter(|x| x.req == req);
+        let oldest = same().map(|x| x.since).min().unwrap_or_else(Instant::now);
+        let all_eof = same().all(|x| x.capa_eof);
+        let ready = !(diskless && all_eof)
             || oldest.elapsed() >= Duration::from_secs(delay)
-            || (max_replicas > 0 && w.len() as u64 >= max_replicas);
+            || (max_replicas > 0 && same().count() as u64 >= max_replicas);
         if !ready {
             return;
         }
-        std::mem::take(&mut *w)
+        let (taken, left) = std::mem::take(&mut *w)
+            .into_iter()
+            .partition(|x| x.req == req);
+        *w = left;
+        (taken, req)
     };
-    let socket_target = diskless && waiters.iter().all(|x| x.capa_eof);
-    let Some(snapshot) = crate::persistence::snapshot::begin(server, compress) else {
+    // A filtered RDB never goes to disk, where it would pass for the dump file.
+    let socket_target = (diskless || req != 0) && waiters.iter().all(|x| x.capa_eof);
+    let Some(mut snapshot) = crate::persistence::snapshot::begin(server, compress) else {
         // Another snapshot is running: put them back for the next round.
         server.repl.sync_queue.waiting.lock().extend(waiters);
         return;
@@ -579,6 +596,10 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
         } else {
             "disk"
         }
+    );
+    snapshot.leave_out(
+        req & REQ_EXCLUDE_DATA != 0,
+        req & REQ_EXCLUDE_FUNCTIONS != 0,
     );
     let mut senders = Vec::new();
     for w in waiters {

@@ -201,6 +201,9 @@ pub struct ReplConf {
     pub ip_address: Option<String>,
     pub capa_eof: bool,
     pub capa_psync2: bool,
+    /// Parts of the RDB left out by `REPLCONF rdb-filter-only` (redis `slave_req`): the
+    /// `replication::master::REQ_*` bits.
+    pub req: u8,
 }
 
 /// A connection handed over to the replication master side.
