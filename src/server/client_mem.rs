@@ -72,6 +72,13 @@ impl ClientMemory {
     /// Measures `c` again and adjusts the sum. `own` is the part only its task knows (see
     /// [`own_memory`]), None to keep the last one.
     pub fn update(&self, c: &ClientShared, own: Option<usize>) {
+        self.update_building(c, own, 0);
+    }
+
+    /// [`update`](Self::update) of a client whose task holds `building` more bytes of replies
+    /// than it counted as pending yet (a batch still running: Redis counts each command's
+    /// output growth before the next command runs).
+    fn update_building(&self, c: &ClientShared, own: Option<usize>, building: usize) {
         if let Some(own) = own {
             c.own_mem.store(own, Ordering::Relaxed);
         }
@@ -79,7 +86,7 @@ impl ClientMemory {
             self.forget(c);
             return;
         }
-        let (mem, _, _) = crate::commands::admin::client::memory_usage(c);
+        let (mem, _, _) = crate::commands::admin::client::memory_usage_building(c, building);
         let old = c.mem.swap(mem, Ordering::Relaxed);
         if mem >= old {
             self.total.fetch_add(mem - old, Ordering::Relaxed);
@@ -142,13 +149,25 @@ impl ClientMemory {
         }
     }
 
-    /// After a command or a batch of `client`: measures it and evicts if need be. Returns
-    /// whether the client itself is now to be closed.
-    pub fn after_command(&self, server: &Server, client: &Client) -> bool {
+    /// After output was queued or moved for `c` outside a command: measures it and evicts if
+    /// need be. Returns whether the client is now to be closed.
+    pub fn after_output(&self, server: &Server, c: &ClientShared) -> bool {
         if !self.enabled() {
             return false;
         }
-        self.update(&client.shared, Some(own_memory(server, client)));
+        self.update(c, None);
+        self.evict(server);
+        c.obuf.closing()
+    }
+
+    /// After a command or a batch of `client`: measures it and evicts if need be. `building`:
+    /// bytes of the batch's replies not counted as pending output yet. Returns whether the
+    /// client itself is now to be closed.
+    pub fn after_command(&self, server: &Server, client: &Client, building: usize) -> bool {
+        if !self.enabled() {
+            return false;
+        }
+        self.update_building(&client.shared, Some(own_memory(server, client)), building);
         self.evict(server);
         client.shared.obuf.closing()
     }

@@ -128,8 +128,16 @@ pub fn unregister(server: &Server, client: &mut Client) {
 }
 
 /// Encodes a reply unless CLIENT REPLY suppresses it. Pub/sub confirmations are pushes,
-/// which CLIENT REPLY OFF|SKIP does not silence (redis `CLIENT_PUSHING`).
+/// which CLIENT REPLY OFF|SKIP does not silence (redis `CLIENT_PUSHING`). A big buffer grows
+/// by [`output::make_room`]'s steps, not by doubling.
 fn emit(client: &mut Client, reply: &Reply, out: &mut BytesMut) {
+    // The strings plus room for the headers of a small reply.
+    output::make_room(out, output::reply_size_hint(reply) + 64);
+    emit_unsized(client, reply, out);
+    output::fit(out);
+}
+
+fn emit_unsized(client: &mut Client, reply: &Reply, out: &mut BytesMut) {
     let push = match reply {
         Reply::Push(_) => true,
         Reply::Multi(v) => !v.is_empty() && v.iter().all(|r| matches!(r, Reply::Push(_))),
@@ -176,6 +184,7 @@ pub async fn serve<S>(
     let waker = std::task::Waker::from(slot.clone());
     loop {
         qb.prepare(hint);
+        rb.trim(&client.shared, &mut out);
         let idle = async {
             if idle_timeout == 0 || client.in_pubsub() || client.is_master_link {
                 std::future::pending::<()>().await
@@ -230,7 +239,7 @@ pub async fn serve<S>(
                                 }
                             }
                             // Client eviction before each command (redis `processCommand`).
-                            if server.client_mem.after_command(&server, &client) {
+                            if server.client_mem.after_command(&server, &client, out.len() - counted) {
                                 break;
                             }
                             let mut reply = dispatch::process(&server, &mut client, &argv);
@@ -314,7 +323,7 @@ pub async fn serve<S>(
                 } else {
                     output::send_some(&server, &client.shared, &mut stream, &mut out, &mut counted).await
                 };
-                if sending.is_err() || server.client_mem.after_command(&server, &client) {
+                if sending.is_err() || server.client_mem.after_command(&server, &client, 0) {
                     break;
                 }
                 if client.close_after_reply {
@@ -328,12 +337,12 @@ pub async fn serve<S>(
             p = rx.recv() => {
                 match p {
                     Some(Push::Bytes(b)) => {
-                        output::take_push(&client.shared, &b, &mut out);
+                        output::take_push_counted(&client.shared, &b, &mut out, &mut counted);
                         // Drain whatever else is queued so a burst goes out in one write.
                         let mut killed = false;
                         loop {
                             match rx.try_recv() {
-                                Ok(Push::Bytes(b)) => output::take_push(&client.shared, &b, &mut out),
+                                Ok(Push::Bytes(b)) => output::take_push_counted(&client.shared, &b, &mut out, &mut counted),
                                 Ok(Push::Resize) => {}
                                 Ok(Push::Kill) => {
                                     killed = true;
@@ -344,6 +353,11 @@ pub async fn serve<S>(
                         }
                         rb.note(&client.shared, out.len());
                         if killed || output::send_some(&server, &client.shared, &mut stream, &mut out, &mut counted).await.is_err() {
+                            break;
+                        }
+                        // Measured again now that the pushes moved here: the pusher measured
+                        // while they were in flight and may have missed them.
+                        if server.client_mem.after_output(&server, &client.shared) {
                             break;
                         }
                     }

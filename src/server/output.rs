@@ -61,6 +61,9 @@ pub struct Obuf {
     pub rbs: AtomicUsize,
     /// The most of it a batch of replies used since the last peak reset (CLIENT LIST `rbp`).
     pub rbp: AtomicUsize,
+    /// Bytes written from the front of the connection's buffer since its unsent rest last
+    /// moved to an allocation of its own (only the connection's task uses it).
+    advanced: AtomicUsize,
 }
 
 impl Default for Obuf {
@@ -71,6 +74,7 @@ impl Default for Obuf {
             close_asap: AtomicBool::new(false),
             rbs: AtomicUsize::new(REPLY_CHUNK_BYTES),
             rbp: AtomicUsize::new(0),
+            advanced: AtomicUsize::new(0),
         }
     }
 }
@@ -127,20 +131,37 @@ const REPLY_MIN_BYTES: usize = 1024;
 pub struct ReplyBuf {
     peak: usize,
     last_reset_ms: i64,
+    /// The connection's buffer grew past the reply buffer's size since it was last trimmed.
+    grown: bool,
 }
 
 impl ReplyBuf {
     /// Records a batch of `len` reply bytes about to be written.
     pub fn note(&mut self, c: &ClientShared, len: usize) {
-        let used = len.min(c.obuf.rbs.load(Ordering::Relaxed));
+        let rbs = c.obuf.rbs.load(Ordering::Relaxed);
+        let used = len.min(rbs);
         if used > self.peak {
             self.peak = used;
             c.obuf.rbp.store(used, Ordering::Relaxed);
+        }
+        self.grown |= len > rbs.max(REPLY_CHUNK_BYTES);
+    }
+
+    /// Once all of `out` went out, gives back the allocation a big batch grew it to. Redis
+    /// frees each reply-list block as its socket takes it, keeping only the reply buffer; an
+    /// emptied buffer kept at its biggest size would stay in `used_memory` uncounted by the
+    /// client's memory (20 clients after one 100 KB MGET each held 2.5 MB, and keys were
+    /// evicted before any client under `maxmemory-clients`).
+    pub fn trim(&mut self, c: &ClientShared, out: &mut BytesMut) {
+        if self.grown && out.is_empty() {
+            *out = BytesMut::with_capacity(c.obuf.rbs.load(Ordering::Relaxed));
+            self.grown = false;
         }
     }
 
     /// The cron's visit; `out` (empty between batches) gets the new size's capacity.
     pub fn resize(&mut self, server: &Server, c: &ClientShared, out: &mut BytesMut) {
+        self.trim(c, out);
         let limits = &server.hot.obuf;
         if !limits.resizing.load(Ordering::Relaxed) {
             return;
@@ -338,10 +359,74 @@ impl ClientShared {
         }
         self.obuf.pending.fetch_add(bytes.len(), Ordering::Relaxed);
         let _ = self.tx.send(Push::Bytes(bytes));
-        if !check(server, self, 0) && server.client_mem.enabled() {
-            server.client_mem.update(self, None);
-            server.client_mem.evict(server);
+        if !check(server, self, 0) {
+            server.client_mem.after_output(server, self);
         }
+    }
+}
+
+/// Size of the connection's buffer from which it grows by an eighth at a time instead of
+/// doubling: a client that does not read keeps its unsent output there, and Redis's reply
+/// list holds it in blocks with little slack. Doubled, the buffer held up to twice what the
+/// client's memory counts (20 pub/sub clients with 150 KB unsent each held 2 MB more than
+/// `maxmemory-clients` saw, and keys were evicted first).
+const STEADY_GROWTH_FROM: usize = 64 * 1024;
+
+/// Makes room in `out` for `additional` more bytes; a big buffer grows to the allocation
+/// size class past what it needs plus a sixteenth (by an eighth on average: each byte is
+/// copied a few times over at most, as doubling does, for a fraction of its slack), and what
+/// was already sent from its front is dropped with the move.
+pub fn make_room(out: &mut BytesMut, additional: usize) {
+    if out.capacity() - out.len() >= additional {
+        return;
+    }
+    let need = out.len() + additional;
+    if need < STEADY_GROWTH_FROM {
+        out.reserve(additional);
+        return;
+    }
+    move_to(out, size_class(need + need / 16));
+}
+
+/// After a reply of unknown size was encoded into `out` (which then may have doubled),
+/// moves a big buffer's bytes to the allocation size class that holds them.
+pub fn fit(out: &mut BytesMut) {
+    let len = out.len();
+    if len >= STEADY_GROWTH_FROM && out.capacity() > size_class(len + len / 16) {
+        move_to(out, size_class(len + len / 16));
+    }
+}
+
+fn move_to(out: &mut BytesMut, capacity: usize) {
+    let mut moved = BytesMut::with_capacity(capacity);
+    moved.extend_from_slice(out);
+    *out = moved;
+}
+
+/// The size jemalloc serves a request of `n` bytes (n > 16 KiB) from: four size classes
+/// per power of two, so asking for all of it wastes nothing.
+fn size_class(n: usize) -> usize {
+    if n <= 16 * 1024 {
+        return n;
+    }
+    let step = n.next_power_of_two() / 8;
+    n.div_ceil(step) * step
+}
+
+/// Bytes `reply` will take at least once encoded (its strings), to make room for it first.
+pub fn reply_size_hint(reply: &crate::protocol::Reply) -> usize {
+    use crate::protocol::Reply;
+    match reply {
+        Reply::Bulk(b) | Reply::Verbatim(b) | Reply::BigNum(b) | Reply::Raw(b) => b.len(),
+        Reply::Status(s) | Reply::Error(s) => s.len(),
+        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) | Reply::Multi(v) => {
+            v.iter().map(reply_size_hint).sum()
+        }
+        Reply::Map(v) | Reply::Attribute(v) => v
+            .iter()
+            .map(|(k, x)| reply_size_hint(k) + reply_size_hint(x))
+            .sum(),
+        _ => 0,
     }
 }
 
@@ -349,7 +434,21 @@ impl ClientShared {
 /// buffer is flushed).
 pub fn take_push(c: &ClientShared, bytes: &Bytes, out: &mut BytesMut) {
     c.obuf.pending.fetch_sub(bytes.len(), Ordering::Relaxed);
+    make_room(out, bytes.len());
     out.extend_from_slice(bytes);
+}
+
+/// [`take_push`] for a connection between batches, whose buffer is all counted as pending
+/// (`counted` covers it): the push stays counted as it moves, so a client measured meanwhile
+/// does not look smaller than it is (the pusher measures right after pushing).
+pub fn take_push_counted(c: &ClientShared, bytes: &Bytes, out: &mut BytesMut, counted: &mut usize) {
+    if out.len() != *counted {
+        take_push(c, bytes, out);
+        return;
+    }
+    make_room(out, bytes.len());
+    out.extend_from_slice(bytes);
+    *counted += bytes.len();
 }
 
 /// Why a flush stopped.
@@ -370,12 +469,23 @@ fn count_unsent(c: &ClientShared, out: &BytesMut, counted: &mut usize) {
     *counted = out.len();
 }
 
-/// Takes `n` written bytes off the front of `out` and off the pending count.
+/// Takes `n` written bytes off the front of `out` and off the pending count. Once more was
+/// written from a big buffer than is left in it, the rest moves to an allocation of its size:
+/// Redis frees each reply block as it is written, and the written part of a contiguous
+/// buffer would otherwise stay allocated, uncounted, while the client reads slowly.
 fn sent(server: &Server, c: &ClientShared, out: &mut BytesMut, counted: &mut usize, n: usize) {
     server.stats.net_output_bytes.add(n as u64);
     c.obuf.pending.fetch_sub(n, Ordering::Relaxed);
     *counted -= n;
     out.advance(n);
+    let advanced = c.obuf.advanced.fetch_add(n, Ordering::Relaxed) + n;
+    if out.is_empty() {
+        // The allocation is given back once empty (ReplyBuf::trim) or reused.
+        c.obuf.advanced.store(0, Ordering::Relaxed);
+    } else if advanced >= STEADY_GROWTH_FROM && advanced > out.len() {
+        move_to(out, size_class(out.len()));
+        c.obuf.advanced.store(0, Ordering::Relaxed);
+    }
 }
 
 /// Forgets what is left of `out` (the client is closing).
@@ -438,6 +548,7 @@ pub async fn flush<S: AsyncWrite + Unpin>(
             },
             p = rx.recv() => match p {
                 Some(Push::Bytes(b)) => {
+                    make_room(out, b.len());
                     out.extend_from_slice(&b);
                     *counted += b.len();
                 }
@@ -523,4 +634,55 @@ pub async fn read_while_sending<S: AsyncRead + AsyncWrite + Unpin>(
 /// Forgets the output a closing connection did not send.
 pub fn abandon(c: &ClientShared, out: &mut BytesMut, counted: &mut usize) {
     drop_unsent(c, out, counted);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_classes_are_jemallocs() {
+        assert_eq!(size_class(100), 100);
+        assert_eq!(size_class(64 * 1024), 64 * 1024);
+        assert_eq!(size_class(64 * 1024 + 1), 80 * 1024);
+        assert_eq!(size_class(100_001), 112 * 1024);
+        assert_eq!(size_class(1 << 20), 1 << 20);
+        assert_eq!(size_class((1 << 20) + 1), 1280 * 1024);
+    }
+
+    #[test]
+    fn a_big_buffer_grows_by_steps_not_doubling() {
+        let mut out = BytesMut::new();
+        let chunk = vec![b'x'; 100_000];
+        for _ in 0..30 {
+            make_room(&mut out, chunk.len());
+            out.extend_from_slice(&chunk);
+            // Never more than a size class step (a quarter) plus a sixteenth above its bytes.
+            assert!(out.capacity() <= out.len() + out.len() / 4 + out.len() / 16);
+        }
+        assert_eq!(out.len(), 3_000_000);
+        // A reply encoded past the room made for it doubles the buffer; fit takes it back.
+        let mut out = BytesMut::with_capacity(200_000);
+        out.extend_from_slice(&[b'y'; 200_000]);
+        out.extend_from_slice(b"z");
+        assert!(out.capacity() >= 400_000);
+        fit(&mut out);
+        assert_eq!(out.len(), 200_001);
+        assert_eq!(out.capacity(), size_class(200_001 + 200_001 / 16));
+        assert!(out[..200_000].iter().all(|&b| b == b'y') && out[200_000] == b'z');
+    }
+
+    #[test]
+    fn reply_hint_counts_strings() {
+        use crate::protocol::Reply;
+        let r = Reply::Array(vec![
+            Reply::Bulk(Bytes::from_static(b"abc")),
+            Reply::Int(5),
+            Reply::Map(vec![(
+                Reply::status("ok"),
+                Reply::Bulk(Bytes::from_static(b"xy")),
+            )]),
+        ]);
+        assert_eq!(reply_size_hint(&r), 7);
+    }
 }

@@ -290,11 +290,17 @@ fn info_line(
 /// A client's memory as INFO counts it: (total, output buffer, query buffer) bytes, the total
 /// being what CLIENT LIST shows as `tot-mem` to other clients.
 pub fn memory_usage(c: &ClientShared) -> (usize, usize, usize) {
+    memory_usage_building(c, 0)
+}
+
+/// [`memory_usage`] with `building` bytes of replies its task did not count as pending yet.
+pub fn memory_usage_building(c: &ClientShared, building: usize) -> (usize, usize, usize) {
     let qbuf = c.qbuf_cap.load(Ordering::Relaxed);
     let omem = match c.repl_reader.lock().as_ref() {
         Some(r) => r.lag() as usize,
         None => {
-            crate::server::output::layout(c.obuf.pending(), c.obuf.rbs.load(Ordering::Relaxed)).2
+            let pending = c.obuf.pending() + building;
+            crate::server::output::layout(pending, c.obuf.rbs.load(Ordering::Relaxed)).2
         }
     };
     let own = c.own_mem.load(Ordering::Relaxed);

@@ -202,7 +202,7 @@ fn info(cx: &mut Ctx) -> Result<Reply, CmdError> {
 
 /// One command's COMMAND DOCS map; subcommands Tandem lacks are left out.
 fn docs_of(s: &'static Spec) -> Reply {
-    let mut fields: Vec<(Reply, Reply)> = match table::lookup(s.name).map(|d| &d.docs) {
+    let mut fields: Vec<(Reply, Reply)> = match table::lookup(s.name).map(CmdData::docs) {
         Some(Reply::Map(pairs)) => pairs
             .iter()
             .filter(|(k, _)| text(k) != Some("subcommands"))

@@ -21,15 +21,33 @@ const DATA: &str = include_str!("commands.txt");
 
 /// One command's (or subcommand's) Redis metadata.
 pub struct CmdData {
-    /// The 10-element COMMAND INFO entry.
-    pub info: Reply,
-    /// The COMMAND DOCS map (without the name).
-    pub docs: Reply,
+    /// The 10-element COMMAND INFO entry; a subcommand's is the one inside its parent's.
+    pub info: &'static Reply,
+    /// The top-level command's COMMAND DOCS text, parsed when asked for (only COMMAND DOCS
+    /// reads it: kept as a tree it took ~1.3 MB of heap from startup on, where Redis's is
+    /// static data).
+    docs_src: &'static str,
+    /// For a subcommand, its name, under which the parent's docs list it.
+    sub: Option<String>,
 }
 
 impl CmdData {
+    /// The COMMAND DOCS map (without the name).
+    pub fn docs(&self) -> Reply {
+        let Ok(docs) = parse_tree(self.docs_src) else {
+            return Reply::Map(vec![]);
+        };
+        match &self.sub {
+            None => docs,
+            Some(sub) => map_get(&docs, "subcommands")
+                .and_then(|m| map_get(m, sub))
+                .cloned()
+                .unwrap_or(Reply::Map(vec![])),
+        }
+    }
+
     fn info_field(&self, i: usize) -> Option<&Reply> {
-        match &self.info {
+        match self.info {
             Reply::Array(v) => v.get(i),
             _ => None,
         }
@@ -96,35 +114,42 @@ fn load() -> HashMap<String, CmdData> {
             continue;
         }
         let mut parts = line.splitn(3, '\t');
-        let (Some(name), Some(info), Some(docs)) = (parts.next(), parts.next(), parts.next())
+        let (Some(name), Some(info), Some(docs_src)) = (parts.next(), parts.next(), parts.next())
         else {
             continue;
         };
-        let (Ok(info), Ok(docs)) = (parse_tree(info), parse_tree(docs)) else {
+        let Ok(info) = parse_tree(info) else {
             debug_assert!(false, "bad commands.txt line for {name}");
             continue;
         };
-        if let Reply::Array(fields) = &info {
+        // The table lives as long as the process: its trees are never freed, and subcommands
+        // borrow their entries from their parent's instead of copying them.
+        let info: &'static Reply = Box::leak(Box::new(info));
+        if let Reply::Array(fields) = info {
             if let Some(Reply::Array(subs) | Reply::Set(subs)) = fields.get(9) {
                 for sub in subs {
                     let Some(sub_name) = sub_name(sub) else {
                         continue;
                     };
-                    let sub_docs = map_get(&docs, "subcommands")
-                        .and_then(|m| map_get(m, &sub_name))
-                        .cloned()
-                        .unwrap_or(Reply::Map(vec![]));
                     out.insert(
-                        sub_name,
+                        sub_name.clone(),
                         CmdData {
-                            info: sub.clone(),
-                            docs: sub_docs,
+                            info: sub,
+                            docs_src,
+                            sub: Some(sub_name),
                         },
                     );
                 }
             }
         }
-        out.insert(name.to_string(), CmdData { info, docs });
+        out.insert(
+            name.to_string(),
+            CmdData {
+                info,
+                docs_src,
+                sub: None,
+            },
+        );
     }
     out
 }
@@ -136,8 +161,9 @@ fn sub_name(info: &Reply) -> Option<String> {
     }
 }
 
-/// Parses one tree of the notation above.
-pub fn parse_tree(s: &str) -> Result<Reply, String> {
+/// Parses one tree of the notation above. Its strings borrow from `s` (the table's text):
+/// only the aggregates' vectors are allocated.
+pub fn parse_tree(s: &'static str) -> Result<Reply, String> {
     let tokens = tokenize(s)?;
     let mut pos = 0;
     let r = parse_at(&tokens, &mut pos)?;
@@ -153,7 +179,7 @@ enum Token {
     Leaf(Reply),
 }
 
-fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+fn tokenize(s: &'static str) -> Result<Vec<Token>, String> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -163,6 +189,18 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
             continue;
         }
         if b[i] == b'"' {
+            // Without escapes, the string is the text between the quotes.
+            let rest = &s[i + 1..];
+            if let Some(end) = rest
+                .find(['"', '\\'])
+                .filter(|&e| rest.as_bytes()[e] == b'"')
+            {
+                out.push(Token::Leaf(Reply::Bulk(Bytes::from_static(
+                    &rest.as_bytes()[..end],
+                ))));
+                i += end + 2;
+                continue;
+            }
             let mut v = Vec::new();
             i += 1;
             loop {
@@ -200,11 +238,11 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
             "[" | "<" | "{" => Token::Open(w.as_bytes()[0]),
             "]" | ">" | "}" => Token::Close(w.as_bytes()[0]),
             "_" => Token::Leaf(Reply::Nil),
-            _ if w.starts_with('+') => Token::Leaf(Reply::Status(w[1..].to_string().into())),
+            _ if w.starts_with('+') => Token::Leaf(Reply::Status(w[1..].into())),
             _ if w.starts_with(':') => Token::Leaf(Reply::Int(
                 w[1..].parse().map_err(|_| format!("bad int {w}"))?,
             )),
-            _ => Token::Leaf(Reply::Bulk(Bytes::copy_from_slice(w.as_bytes()))),
+            _ => Token::Leaf(Reply::Bulk(Bytes::from_static(w.as_bytes()))),
         });
     }
     Ok(out)
@@ -342,10 +380,33 @@ mod tests {
         ]);
         let mut s = String::new();
         write_tree(&r, &mut s);
-        let back = parse_tree(&s).expect("parses");
+        // The parser borrows from the table's static text.
+        let text: &'static str = Box::leak(s.clone().into_boxed_str());
+        let back = parse_tree(text).expect("parses");
         let mut s2 = String::new();
         write_tree(&back, &mut s2);
         assert_eq!(s, s2);
+    }
+
+    #[test]
+    fn docs_are_parsed_when_asked_for() {
+        let sub = lookup("config|get").expect("config|get").docs();
+        assert_eq!(
+            map_get(&sub, "summary").and_then(text),
+            Some("Get the values of configuration parameters")
+        );
+        let top = lookup("config").expect("config").docs();
+        assert!(map_get(&top, "subcommands").is_some());
+        // A subcommand's COMMAND INFO entry is its parent's.
+        let parent = lookup("config").expect("config").info;
+        let Reply::Array(fields) = parent else {
+            panic!("info is an array")
+        };
+        let Some(Reply::Array(subs) | Reply::Set(subs)) = fields.get(9) else {
+            panic!("config has subcommands")
+        };
+        let get = lookup("config|get").expect("config|get").info;
+        assert!(subs.iter().any(|s| std::ptr::eq(s, get)));
     }
 
     #[test]
