@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use support::{pick_free_port, redis_cli_output, unique_temp_dir, wait_until, Server, ServerKind};
 
-/// A CA with a server, a client and a generic certificate (X.509 v3, as webpki requires).
+/// A CA with a server, a client and a generic certificate.
 struct Certs {
     dir: PathBuf,
 }
@@ -221,6 +221,33 @@ fn tls_session(kind: ServerKind, certs: &Certs) -> Vec<String> {
     note("tls1.2 only", set(&["tls-protocols", "TLSv1.2"]));
     note("ping tls1.2", cli(certs, tls_port, true, &["ping"]));
     note("default protocols", set(&["tls-protocols", ""]));
+    // tls-ciphers and tls-prefer-server-ciphers are OpenSSL's, TLS 1.2 CBC suites included
+    // (unit/tls): the cipher an `s_client -tls1_2 -cipher LIST` client ends up with, if any.
+    let cipher = |offer: &str| {
+        let args = ["-tls1_2", "-cipher", offer, "-nocommands", "-ign_eof"];
+        let out = s_client_says(certs, tls_port, &args, "PING\r\nQUIT\r\n");
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("New,"))
+            .map(str::to_string);
+        format!("{line:?} {}", out.contains("+PONG"))
+    };
+    note("no such cipher", set(&["tls-ciphers", "NO-SUCH-CIPHER"]));
+    note("ciphers", set(&["tls-ciphers", "DEFAULT:-AES128-SHA256"]));
+    note("excluded cipher", cipher("AES128-SHA256"));
+    note("other cipher", cipher("AES256-SHA256"));
+    note(
+        "ciphers",
+        set(&["tls-ciphers", "AES128-SHA256:AES256-SHA256"]),
+    );
+    note("client order", cipher("AES256-SHA256:AES128-SHA256"));
+    note("prefer server", set(&["tls-prefer-server-ciphers", "yes"]));
+    note("server order", cipher("AES256-SHA256:AES128-SHA256"));
+    note("default ciphers", set(&["tls-ciphers", "DEFAULT"]));
+    note(
+        "no dh file",
+        set(&["tls-dh-params-file", "/nonexistent/dh"]),
+    );
     // Certificates are read again on CONFIG SET; an encrypted key needs its password.
     let encrypted = certs.path("server.key.encrypted");
     note("encrypted, no pass", set(&["tls-key-file", &encrypted]));

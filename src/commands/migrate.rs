@@ -261,7 +261,7 @@ fn connect(
                 };
                 let _ = s.set_read_timeout(Some(timeout));
                 let _ = s.set_write_timeout(Some(timeout));
-                return match tls.connect_blocking(host, s) {
+                return match tls.connect_blocking(s) {
                     Ok(s) => Ok(Link::Tls(Box::new(s))),
                     Err(_) => Err(ConnectError::Unreachable),
                 };

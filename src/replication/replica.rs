@@ -719,9 +719,7 @@ async fn open(
     let stream = connect_from(host, port, source).await?;
     let _ = stream.set_nodelay(true);
     if server.config.read().tls_replication {
-        Ok(LinkStream::Tls(Box::new(
-            server.tls.connect(host, stream).await?,
-        )))
+        Ok(LinkStream::Tls(Box::new(server.tls.connect(stream).await?)))
     } else {
         Ok(LinkStream::Plain(stream))
     }

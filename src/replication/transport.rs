@@ -17,18 +17,18 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::server::tls::ClientStream;
+use crate::server::tls;
 
 pub enum LinkStream {
     Plain(TcpStream),
-    Tls(Box<ClientStream>),
+    Tls(Box<tls::Stream>),
 }
 
 impl LinkStream {
     fn tcp(&self) -> &TcpStream {
         match self {
             LinkStream::Plain(s) => s,
-            LinkStream::Tls(s) => s.get_ref().0,
+            LinkStream::Tls(s) => s.get_ref(),
         }
     }
 

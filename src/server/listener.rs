@@ -72,26 +72,51 @@ pub async fn bind_all(server: &Server) -> Result<Listeners, ListenError> {
 
 /// CONFIG SET port / tls-port / bind (redis `changeListenPort`, `changeBindAddr`): binds the
 /// configured addresses of that transport anew and, once all are bound, serves them instead of
-/// the old ones, whose accept loops end (connected clients stay). On failure the old listeners
-/// keep serving.
+/// the old ones, which are closed before the reply, as Redis closes them (connected clients
+/// stay): the next command can bind their port. On failure the old listeners keep serving.
 pub fn rebind(server: &Arc<Server>, transport: Transport) -> Result<(), ListenError> {
     let listeners = bind_tcp(server, transport)?;
-    generation(server, transport).send_modify(|g| *g += 1);
     if transport == Transport::Plain {
         server
             .tcp_port
             .store(server.config.read().port, Ordering::Relaxed);
     }
-    for l in listeners {
-        tokio::spawn(accept_loop(server.clone(), l, transport));
-    }
+    serve(server, listeners, transport);
     Ok(())
 }
 
-fn generation(server: &Server, transport: Transport) -> &tokio::sync::watch::Sender<u64> {
-    match transport {
-        Transport::Plain => &server.listeners_generation,
-        Transport::Tls => &server.tls_listeners_generation,
+/// A listening socket, served by its accept loop while it is there: taking it out closes it
+/// at once, whatever the loop is doing.
+type Slot = Arc<parking_lot::Mutex<Option<TcpListener>>>;
+
+/// The listening sockets in use, per transport.
+#[derive(Default)]
+pub struct Open {
+    plain: parking_lot::Mutex<Vec<Slot>>,
+    tls: parking_lot::Mutex<Vec<Slot>>,
+}
+
+impl Open {
+    fn of(&self, transport: Transport) -> &parking_lot::Mutex<Vec<Slot>> {
+        match transport {
+            Transport::Plain => &self.plain,
+            Transport::Tls => &self.tls,
+        }
+    }
+}
+
+/// Serves `listeners` as `transport`'s sockets, closing the ones served so far.
+fn serve(server: &Arc<Server>, listeners: Vec<TcpListener>, transport: Transport) {
+    let slots: Vec<Slot> = listeners
+        .into_iter()
+        .map(|l| Arc::new(parking_lot::Mutex::new(Some(l))))
+        .collect();
+    let old = std::mem::replace(&mut *server.listening.of(transport).lock(), slots.clone());
+    for slot in old {
+        drop(slot.lock().take());
+    }
+    for slot in slots {
+        tokio::spawn(accept_loop(server.clone(), slot, transport));
     }
 }
 
@@ -141,12 +166,8 @@ fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Serves until shutdown is requested; returns after connections were told to stop.
 pub async fn run(server: Arc<Server>, listeners: Listeners) {
-    for l in listeners.tcp {
-        tokio::spawn(accept_loop(server.clone(), l, Transport::Plain));
-    }
-    for l in listeners.tls {
-        tokio::spawn(accept_loop(server.clone(), l, Transport::Tls));
-    }
+    serve(&server, listeners.tcp, Transport::Plain);
+    serve(&server, listeners.tls, Transport::Tls);
     #[cfg(unix)]
     if let Some(path) = server.config.read().unixsocket.clone() {
         let perm = server.config.read().unixsocketperm;
@@ -171,25 +192,33 @@ pub async fn run(server: Arc<Server>, listeners: Listeners) {
     }
 }
 
-async fn accept_loop(server: Arc<Server>, listener: TcpListener, transport: Transport) {
+/// Accepts on `slot`'s socket until it is taken out (closed) or the server shuts down.
+async fn accept_loop(server: Arc<Server>, slot: Slot, transport: Transport) {
     let mut shutdown = server.shutdown_tx.subscribe();
-    let mut generation = generation(&server, transport).subscribe();
-    generation.mark_unchanged();
+    let accept = || {
+        std::future::poll_fn(|cx| match slot.lock().as_ref() {
+            Some(l) => l.poll_accept(cx).map(Some),
+            None => std::task::Poll::Ready(None),
+        })
+    };
     loop {
         tokio::select! {
-            _ = generation.changed() => return,
-            r = listener.accept() => match r {
-                Ok((stream, peer)) if transport == Transport::Tls => {
+            r = accept() => match r {
+                None => return,
+                Some(Ok((stream, peer))) if transport == Transport::Tls => {
                     // The handshake runs in the connection's own task.
                     tokio::spawn(accept_tls(server.clone(), stream, peer));
                 }
-                Ok((stream, peer)) => accept_tcp(&server, stream, peer).await,
-                Err(e) => {
+                Some(Ok((stream, peer))) => accept_tcp(&server, stream, peer).await,
+                Some(Err(e)) => {
                     tracing::warn!("Accepting client connection: {e}");
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => {
+                drop(slot.lock().take());
+                return;
+            }
         }
     }
 }
@@ -225,7 +254,7 @@ async fn accept_tcp(server: &Arc<Server>, stream: TcpStream, peer: SocketAddr) {
 }
 
 /// A connection to `tls-port`: the handshake under the `tls-auth-clients` in force, then as
-/// any client. A failed handshake is logged as Redis logs it (verbose).
+/// any client.
 async fn accept_tls(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     let (laddr, fd) = prepare(&server, &stream);
     let auth = server.config.read().tls_auth_clients;
@@ -238,30 +267,13 @@ async fn accept_tls(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     if at_limit(&server) {
         return;
     }
-    // Something else than a TLS handshake record (a plain-text client): closed without a
-    // word, as OpenSSL leaves it (an alert would read as a reply to the client).
-    let mut first = [0u8; 1];
-    match stream.peek(&mut first).await {
-        Ok(1) if first[0] == TLS_HANDSHAKE_RECORD => {}
-        _ => {
-            tracing::debug!(
-                "Error accepting a client connection: not a TLS handshake (addr={} laddr={laddr})",
-                fmt_addr(&peer)
-            );
-            return;
-        }
-    }
+    // A client that fails the handshake (no certificate, a plain-text client, ...) is logged
+    // as Redis logs it (`clientAcceptHandler`), with OpenSSL's error.
     match acceptor.accept(stream).await {
         Ok(tls) => admit(&server, tls, peer, laddr, fd, true).await,
-        Err(e) => tracing::debug!(
-            "Error accepting a client connection: {e} (addr={} laddr={laddr})",
-            fmt_addr(&peer)
-        ),
+        Err(e) => tracing::warn!("Error accepting a client connection: {e}"),
     }
 }
-
-/// The content type of the record a TLS connection starts with.
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 /// Socket options of an accepted connection; its local address and fd.
 fn prepare(server: &Server, stream: &TcpStream) -> (String, i32) {

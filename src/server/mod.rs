@@ -98,10 +98,8 @@ pub struct Server {
     /// The shutdown sequence (SHUTDOWN, signals).
     pub shutdown: shutdown::ShutdownState,
     pub tcp_port: std::sync::atomic::AtomicU16,
-    /// Bumped when CONFIG SET port/bind replaced the TCP listeners: older accept loops end.
-    pub listeners_generation: tokio_watch::Sender<u64>,
-    /// The same for `tls-port`'s listeners.
-    pub tls_listeners_generation: tokio_watch::Sender<u64>,
+    /// The listening sockets of `port` and `tls-port` (CONFIG SET closes them at once).
+    pub listening: listener::Open,
     /// The TLS contexts (`tls-*` directives).
     pub tls: tls::TlsState,
     pub config_file: Option<std::path::PathBuf>,
@@ -155,8 +153,7 @@ impl Server {
             migrate_sockets: Default::default(),
             shutdown: Default::default(),
             tcp_port: std::sync::atomic::AtomicU16::new(port),
-            listeners_generation: tokio_watch::channel(0).0,
-            tls_listeners_generation: tokio_watch::channel(0).0,
+            listening: Default::default(),
             tls: Default::default(),
             config_file,
             executable: std::env::current_exe()
