@@ -10,6 +10,9 @@ use super::inline;
 
 /// Longest inline request or `*`/`$` header line without a newline (redis `PROTO_INLINE_MAX_SIZE`).
 pub const INLINE_MAX: usize = 64 * 1024;
+/// An argument at least this long is read into a buffer made for it (redis
+/// `PROTO_MBULK_BIG_ARG`): the decoder gives the bytes the request needs then.
+pub const BIG_ARG: usize = 32 * 1024;
 /// Largest multibulk count accepted (redis: `INT_MAX`, and 1024*1024 before 7.0; it checks INT_MAX).
 const MAX_MULTIBULK: i64 = i32::MAX as i64;
 
@@ -72,24 +75,27 @@ pub fn decode_request(
         return Ok(None);
     }
     let mut args = Vec::new();
-    Ok(decode_request_into(buf, limits, hint, &mut args)?.then_some(args))
+    let mut resume = Resume::default();
+    Ok(decode_request_into(buf, limits, hint, &mut args, &mut resume)?.then_some(args))
 }
 
 /// `decode_request` into a vector the caller keeps from one request to the next (no
 /// allocation per request): true when one request was consumed and its arguments are in
-/// `args` (empty for an empty line / `*0`), false when more bytes are needed.
+/// `args` (empty for an empty line / `*0`), false when more bytes are needed. `resume` is
+/// the caller's, kept with `buf`: an incomplete request's scan goes on from where it stopped.
 pub fn decode_request_into(
     buf: &mut BytesMut,
     limits: DecodeLimits,
     hint: &mut usize,
     args: &mut Vec<Bytes>,
+    resume: &mut Resume,
 ) -> Result<bool, ProtocolError> {
     args.clear();
     if buf.is_empty() {
         return Ok(false);
     }
     if buf[0] == b'*' {
-        Ok(decode_multibulk(buf, limits, hint, args)?.is_some())
+        Ok(decode_multibulk(buf, limits, hint, args, resume)?.is_some())
     } else {
         match inline::decode_inline(buf)? {
             Some(a) => {
@@ -148,6 +154,7 @@ pub fn decode_request_frame(
     buf: &mut BytesMut,
     limits: DecodeLimits,
     hint: &mut usize,
+    resume: &mut Resume,
 ) -> Result<Option<(Request, Bytes)>, ProtocolError> {
     if buf.is_empty() {
         return Ok(None);
@@ -160,7 +167,7 @@ pub fn decode_request_frame(
         }));
     }
     let mut args = Vec::new();
-    Ok(decode_multibulk(buf, limits, hint, &mut args)?.map(|frame| (args, frame)))
+    Ok(decode_multibulk(buf, limits, hint, &mut args, resume)?.map(|frame| (args, frame)))
 }
 
 /// Decodes one `*` request into `args`; returns its whole frame once complete.
@@ -169,70 +176,114 @@ fn decode_multibulk(
     limits: DecodeLimits,
     hint: &mut usize,
     args: &mut Vec<Bytes>,
+    resume: &mut Resume,
 ) -> Result<Option<Bytes>, ProtocolError> {
-    // Offsets of each argument inside the frame; bytes are sliced once the frame is complete.
-    let mut spans: Spans = smallvec::SmallVec::new();
-    match scan_multibulk(buf, limits, &mut spans)? {
-        Scan::Partial { need, .. } => {
+    match scan_multibulk(buf, limits, resume) {
+        Ok(Scan::Partial { need }) => {
             if need > 0 {
                 *hint = need;
             }
             Ok(None)
         }
-        Scan::Complete(end) => {
+        Ok(Scan::Complete(end)) => {
             let frame = buf.split_to(end).freeze();
-            args.extend(spans.into_iter().map(|(s, l)| frame.slice(s..s + l)));
+            args.extend(resume.spans.drain(..).map(|(s, l)| frame.slice(s..s + l)));
+            resume.reset();
             Ok(Some(frame))
+        }
+        Err(e) => {
+            resume.reset();
+            Err(e)
         }
     }
 }
 
-/// Each argument's offset and length in a multibulk request.
-type Spans = smallvec::SmallVec<[(usize, usize); 8]>;
+/// Where the scan of an incomplete multibulk request at the front of a buffer stopped (redis
+/// keeps `multibulklen` and `bulklen` with its query buffer the same way): when more bytes
+/// come it goes on from there, so a request of many arguments that arrives over many reads
+/// is parsed once, not once per read. Valid while the buffer's front stays where it was:
+/// the buffer's owner keeps it next to the buffer, and a completed request resets it.
+#[derive(Debug, Default)]
+pub struct Resume {
+    /// The argument count, once the header is parsed.
+    header: Option<i64>,
+    /// Where the next argument's `$` line starts.
+    pos: usize,
+    /// Bytes Redis would have moved out of its query buffer (see `parsed`).
+    parsed: usize,
+    /// Each whole argument's offset and length.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Resume {
+    /// Bytes at the front of the buffer that Redis would no longer hold in its query buffer:
+    /// the parsed part of an incomplete multibulk request (CLIENT LIST `qbuf` counts the rest).
+    pub fn parsed(&self) -> usize {
+        self.parsed
+    }
+
+    fn reset(&mut self) {
+        self.header = None;
+        self.pos = 0;
+        self.parsed = 0;
+        self.spans.clear();
+        // A huge request's argument table is not kept for the small ones after it.
+        if self.spans.capacity() > 1024 {
+            self.spans = Vec::new();
+        }
+    }
+}
 
 /// How far a multibulk request at the front of a buffer goes.
 enum Scan {
     /// Complete, this many bytes long.
     Complete(usize),
-    /// Incomplete: the bytes it needs in all when known (else 0), and how many bytes of it
-    /// were parsed (headers and whole arguments: Redis moves those out of its query buffer).
-    Partial { need: usize, parsed: usize },
+    /// Incomplete: the bytes it needs in all when known (else 0).
+    Partial { need: usize },
 }
 
-/// Parses the multibulk request at the front of `buf`, its arguments' places into `spans`.
-fn scan_multibulk(
-    buf: &[u8],
-    limits: DecodeLimits,
-    spans: &mut Spans,
-) -> Result<Scan, ProtocolError> {
-    let partial = |need, parsed| Ok(Scan::Partial { need, parsed });
-    let (count, end) = match quick_len(buf, 1) {
-        Some(q) => q,
+/// Parses the multibulk request at the front of `buf` from where `r` stopped, recording its
+/// arguments' places and how far it got in `r`.
+fn scan_multibulk(buf: &[u8], limits: DecodeLimits, r: &mut Resume) -> Result<Scan, ProtocolError> {
+    let count = match r.header {
+        Some(h) => h,
         None => {
-            let Some(end) = find_crlf(buf, 1) else {
-                if buf.len() > INLINE_MAX {
-                    return Err(ProtocolError::TooBigMbulkCount);
+            let (count, end) = match quick_len(buf, 1) {
+                Some(q) => q,
+                None => {
+                    let Some(end) = find_crlf(buf, 1) else {
+                        if buf.len() > INLINE_MAX {
+                            return Err(ProtocolError::TooBigMbulkCount);
+                        }
+                        return Ok(Scan::Partial { need: 0 });
+                    };
+                    let count =
+                        parse_len(&buf[1..end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
+                    (count, end)
                 }
-                return partial(0, 0);
             };
-            let count = parse_len(&buf[1..end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
-            (count, end)
+            if count > MAX_MULTIBULK {
+                return Err(ProtocolError::InvalidMultibulkLength);
+            }
+            if !limits.authenticated && count > 10 {
+                return Err(ProtocolError::UnauthenticatedMultibulkLength);
+            }
+            if count <= 0 {
+                return Ok(Scan::Complete(end + 2));
+            }
+            r.spans.reserve(count.min(1024) as usize);
+            r.header = Some(count);
+            r.pos = end + 2;
+            r.parsed = end + 2;
+            count
         }
     };
-    if count > MAX_MULTIBULK {
-        return Err(ProtocolError::InvalidMultibulkLength);
-    }
-    if !limits.authenticated && count > 10 {
-        return Err(ProtocolError::UnauthenticatedMultibulkLength);
-    }
-    let mut pos = end + 2;
-    if count <= 0 {
-        return Ok(Scan::Complete(pos));
-    }
-    spans.reserve(count.min(1024) as usize);
-    for _ in 0..count {
+    let mut pos = r.pos;
+    while (r.spans.len() as i64) < count {
+        r.pos = pos;
+        r.parsed = pos;
         if pos >= buf.len() {
-            return partial(0, pos);
+            return Ok(Scan::Partial { need: 0 });
         }
         if buf[pos] != b'$' {
             return Err(ProtocolError::ExpectedDollar(buf[pos] as char));
@@ -244,7 +295,7 @@ fn scan_multibulk(
                     if buf.len() - pos > INLINE_MAX {
                         return Err(ProtocolError::TooBigBulkCount);
                     }
-                    return partial(0, pos);
+                    return Ok(Scan::Partial { need: 0 });
                 };
                 let len =
                     parse_len(&buf[pos + 1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
@@ -260,24 +311,16 @@ fn scan_multibulk(
         let start = line_end + 2;
         let len = len as usize;
         if buf.len() < start + len + 2 {
-            return partial(start + len + 2, start);
+            r.parsed = start;
+            // Only a big argument is read into a buffer sized for it (as Redis does): small
+            // ones let the buffer grow by doubling.
+            let need = if len >= BIG_ARG { start + len + 2 } else { 0 };
+            return Ok(Scan::Partial { need });
         }
-        spans.push((start, len));
+        r.spans.push((start, len));
         pos = start + len + 2;
     }
     Ok(Scan::Complete(pos))
-}
-
-/// Bytes at the front of `buf` that Redis would no longer hold in its query buffer: the
-/// parsed part of an incomplete multibulk request (CLIENT LIST `qbuf` counts the rest).
-pub fn parsed_prefix(buf: &[u8]) -> usize {
-    if buf.first() != Some(&b'*') {
-        return 0;
-    }
-    match scan_multibulk(buf, DecodeLimits::default(), &mut Spans::new()) {
-        Ok(Scan::Partial { parsed, .. }) => parsed,
-        _ => 0,
-    }
 }
 
 #[cfg(test)]
@@ -310,6 +353,65 @@ mod tests {
             assert_eq!(req, vec![&b"SET"[..], b"key", b"va\r\nl"]);
             assert!(buf.is_empty());
         }
+    }
+
+    /// Decodes `wire` fed `step` bytes at a time through one `Resume`, as a connection does.
+    fn decode_in_steps(wire: &[u8], step: usize) -> (Vec<Request>, Vec<usize>) {
+        let mut buf = BytesMut::new();
+        let mut resume = Resume::default();
+        let (mut hint, mut out, mut parsed) = (0, Vec::new(), Vec::new());
+        for chunk in wire.chunks(step) {
+            buf.extend_from_slice(chunk);
+            let mut args = Vec::new();
+            while decode_request_into(
+                &mut buf,
+                DecodeLimits::default(),
+                &mut hint,
+                &mut args,
+                &mut resume,
+            )
+            .unwrap()
+            {
+                out.push(std::mem::take(&mut args));
+            }
+            parsed.push(resume.parsed());
+        }
+        assert!(buf.is_empty());
+        (out, parsed)
+    }
+
+    #[test]
+    fn a_request_arriving_in_pieces_resumes_where_it_stopped() {
+        let mut wire = b"*2000\r\n".to_vec();
+        for i in 0..2000 {
+            let a = format!("arg{i}");
+            wire.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        wire.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        for step in [1, 2, 3, 7, 64, 1000, wire.len()] {
+            let (reqs, parsed) = decode_in_steps(&wire, step);
+            assert_eq!(reqs.len(), 2, "step {step}");
+            assert_eq!(reqs[0].len(), 2000);
+            assert_eq!(reqs[0][1999], &b"arg1999"[..]);
+            assert_eq!(reqs[1], vec![&b"PING"[..]]);
+            // The parsed prefix only grows while the first request is incomplete.
+            let first: Vec<usize> = parsed.iter().copied().take_while(|&p| p > 0).collect();
+            assert!(first.windows(2).all(|w| w[0] <= w[1]), "step {step}");
+        }
+        // 10 bytes in: the header and `$4\r\n` are parsed, the argument's bytes are not; a
+        // small argument gives no size hint.
+        let mut buf = BytesMut::from(&b"*1\r\n$4\r\nPI"[..]);
+        let mut resume = Resume::default();
+        let mut args = Vec::new();
+        let limits = DecodeLimits::default();
+        let mut hint = 0;
+        assert!(!decode_request_into(&mut buf, limits, &mut hint, &mut args, &mut resume).unwrap());
+        assert_eq!((resume.parsed(), hint), (8, 0));
+        // A big argument: the bytes the whole request needs are known.
+        let mut buf = BytesMut::from(&b"*1\r\n$40000\r\nab"[..]);
+        let mut resume = Resume::default();
+        assert!(!decode_request_into(&mut buf, limits, &mut hint, &mut args, &mut resume).unwrap());
+        assert_eq!((resume.parsed(), hint), (12, 40014));
     }
 
     #[test]
@@ -393,6 +495,28 @@ mod fuzz {
                     Err(_) => break,
                 }
             }
+        }
+
+        #[test]
+        fn frames_in_random_pieces_round_trip(args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..30),
+                                              cuts in proptest::collection::vec(1usize..64, 1..40)) {
+            let mut wire = encode(&args);
+            wire.extend_from_slice(&encode(&args[..1]));
+            let mut buf = BytesMut::new();
+            let mut resume = Resume::default();
+            let (mut hint, mut got, mut rest) = (0, Vec::new(), &wire[..]);
+            let mut cuts = cuts.into_iter().cycle();
+            while !rest.is_empty() {
+                let n = cuts.next().unwrap_or(1).min(rest.len());
+                buf.extend_from_slice(&rest[..n]);
+                rest = &rest[n..];
+                let mut a = Vec::new();
+                while decode_request_into(&mut buf, DecodeLimits::default(), &mut hint, &mut a, &mut resume).unwrap() {
+                    got.push(a.iter().map(|b| b.to_vec()).collect::<Vec<Vec<u8>>>());
+                }
+            }
+            prop_assert_eq!(got, vec![args.clone(), args[..1].to_vec()]);
+            prop_assert!(buf.is_empty());
         }
 
         #[test]

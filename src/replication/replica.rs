@@ -604,7 +604,12 @@ async fn stream_loop(
         loop {
             let next = match postponed.take() {
                 Some(held) => Ok(Some(held)),
-                None => decode_request_frame(&mut qb.buf, DecodeLimits::default(), &mut hint),
+                None => decode_request_frame(
+                    &mut qb.buf,
+                    DecodeLimits::default(),
+                    &mut hint,
+                    &mut qb.scan,
+                ),
             };
             match next {
                 Ok(Some((argv, frame))) => {

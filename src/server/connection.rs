@@ -217,7 +217,7 @@ pub async fn serve<S>(
                 let mut limits = limits;
                 loop {
                     limits.authenticated = client.authenticated;
-                    match decode_request_into(&mut qb.buf, limits, &mut hint, &mut argv) {
+                    match decode_request_into(&mut qb.buf, limits, &mut hint, &mut argv, &mut qb.scan) {
                         Ok(true) => {
                             hint = 0;
                             if argv.is_empty() {

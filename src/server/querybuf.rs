@@ -19,8 +19,7 @@ pub const IOBUF_LEN: usize = 16 * 1024;
 /// A buffer at most this big is never shrunk for being bigger than its peak
 /// (redis PROTO_RESIZE_THRESHOLD).
 const RESIZE_THRESHOLD: usize = 32 * 1024;
-/// An argument this long is read into a buffer of its own size (redis PROTO_MBULK_BIG_ARG).
-const BIG_ARG: usize = 32 * 1024;
+use crate::protocol::decode::BIG_ARG;
 /// Free room below which a buffer is not worth resizing.
 const WORTH_RESIZING: usize = 4 * 1024;
 
@@ -33,6 +32,9 @@ pub struct QueryBuf {
     released: bool,
     /// The last growth was for a big argument (see `prepare`).
     after_big: bool,
+    /// How far the request at the front of `buf` was parsed (its offsets stay valid: only a
+    /// completed request moves the front, and resets it).
+    pub scan: crate::protocol::decode::Resume,
 }
 
 impl Default for QueryBuf {
@@ -42,6 +44,7 @@ impl Default for QueryBuf {
             peak: 0,
             released: false,
             after_big: false,
+            scan: Default::default(),
         }
     }
 }
@@ -113,7 +116,7 @@ impl QueryBuf {
             let _ = self.buf.try_reclaim(IOBUF_LEN);
         }
         // What Redis would still hold: it moves the parsed part of a request out of its buffer.
-        let parsed = crate::protocol::decode::parsed_prefix(&self.buf);
+        let parsed = self.scan.parsed().min(self.buf.len());
         c.qbuf_len.store(self.buf.len() - parsed, Ordering::Relaxed);
         c.qbuf_cap.store(self.capacity(), Ordering::Relaxed);
     }
