@@ -220,6 +220,13 @@ fn suite_table(md: &mut String) {
             .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
             .filter(|l| !l.is_empty())
             .collect();
+    let gated_tls: std::collections::HashSet<String> =
+        std::fs::read_to_string(repo_file("tests/redis-suite-tls.list"))
+            .expect("tests/redis-suite-tls.list")
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
     let source = results
         .lines()
         .find_map(|l| l.strip_prefix("# from "))
@@ -240,6 +247,10 @@ fn suite_table(md: &mut String) {
     );
     md.push_str("`tests/redis-suite.list`: `scripts/test.sh` fails when one of their reference passes fails.
 ");
+    md.push_str(
+        "Files marked CI (TLS pass) are in `tests/redis-suite-tls.list` only, run over TLS.
+",
+    );
     md.push_str(&format!(
         "Measured: {source} (`scripts/redis-suite-table.sh`).
 
@@ -260,7 +271,13 @@ fn suite_table(md: &mut String) {
         );
         t += tandem.parse::<u64>().unwrap_or(0);
         r += redis.parse::<u64>().unwrap_or(0);
-        let ci = if gated.contains(file) { "CI" } else { "" };
+        let ci = if gated.contains(file) {
+            "CI"
+        } else if gated_tls.contains(file) {
+            "CI (TLS pass)"
+        } else {
+            ""
+        };
         let note = f.get(3).copied().unwrap_or("");
         md.push_str(&format!(
             "| {file} | {tandem} | {redis} | {ci} | {note} |\n"

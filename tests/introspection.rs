@@ -3,7 +3,7 @@
 //! the latency monitor's expiry events, the lazy-free counters, the dirty counter after
 //! FLUSHALL, and the forms some commands take in the replication stream (RESTORE's relative
 //! TTL as an absolute time, lazy expiries found by SCAN/RANDOMKEY sent one by one), and the
-//! process title `ps` shows (`proc-title-template`).
+//! process title `ps` shows (`proc-title-template`), and DEBUG LOG's line in the log.
 
 mod support;
 
@@ -195,6 +195,26 @@ fn flushall_with_save_points_saves_and_resets_the_dirty_counter() {
     let [theirs, ours] = KINDS.map(flushall_dirty_steps);
     assert_eq!(ours, theirs);
     assert_eq!(theirs, [1, 0, 1]);
+}
+
+fn debug_log_steps(kind: ServerKind) -> (String, bool) {
+    let s = start_node(kind, &["--enable-debug-command", "yes"]);
+    let mut con = s.client();
+    let reply = format!(
+        "{:?}",
+        cmd(&mut con, &["DEBUG", "LOG", "a note from the test"])
+    );
+    let logged = wait_until(Duration::from_secs(5), || {
+        s.log_text().contains("DEBUG LOG: a note from the test")
+    });
+    (reply, logged)
+}
+
+#[test]
+fn debug_log_writes_its_message_to_the_server_log() {
+    let [theirs, ours] = KINDS.map(debug_log_steps);
+    assert_eq!(ours, theirs);
+    assert!(theirs.1, "redis-server logs the line");
 }
 
 fn expire_latency_events(kind: ServerKind) -> Vec<String> {

@@ -183,6 +183,10 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
             cx.server.active_expire_enabled.store(on, Ordering::Relaxed);
             Ok(Reply::OK)
         }
+        ("log", 3) => {
+            tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(&cx.argv[2]));
+            Ok(Reply::OK)
+        }
         ("jmap", 2) => Ok(Reply::OK),
         ("quicklist-packed-threshold", 3) => {
             // Lists here keep every element in one kind of node, so only the argument is
@@ -276,6 +280,8 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
+                "LOG <message>",
+                "    Write <message> to the server log.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
                 "SET-ACTIVE-EXPIRE <0|1>",
