@@ -44,7 +44,9 @@ impl Slowlog {
                 );
                 args.push(Bytes::from(s));
             } else {
-                args.push(a.clone());
+                // A copy: a slice would keep the whole read buffer of the request alive for
+                // as long as the entry stays in the log.
+                args.push(Bytes::copy_from_slice(a));
             }
         }
         let e = SlowEntry {
