@@ -207,26 +207,24 @@ fn compatibility_md_is_current() {
     check_generated(repo_file("COMPATIBILITY.md"), &md, "TANDEM_REGEN_COMPAT");
 }
 
+/// The files named in a suite list of the project (comments and blank lines left out).
+fn suite_list(path: &str) -> std::collections::HashSet<String> {
+    std::fs::read_to_string(repo_file(path))
+        .expect(path)
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 /// The section on Redis's own Tcl suite, from `tests/redis-suite-results.tsv` (written by
 /// `scripts/redis-suite-table.sh` from a run of the suite) and `tests/redis-suite.list` (the
 /// files CI holds to every reference pass).
 fn suite_table(md: &mut String) {
     let results = std::fs::read_to_string(repo_file("tests/redis-suite-results.tsv"))
         .expect("tests/redis-suite-results.tsv (scripts/redis-suite-table.sh writes it)");
-    let gated: std::collections::HashSet<String> =
-        std::fs::read_to_string(repo_file("tests/redis-suite.list"))
-            .expect("tests/redis-suite.list")
-            .lines()
-            .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect();
-    let gated_tls: std::collections::HashSet<String> =
-        std::fs::read_to_string(repo_file("tests/redis-suite-tls.list"))
-            .expect("tests/redis-suite-tls.list")
-            .lines()
-            .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect();
+    let gated = suite_list("tests/redis-suite.list");
+    let gated_tls = suite_list("tests/redis-suite-tls.list");
     let source = results
         .lines()
         .find_map(|l| l.strip_prefix("# from "))
