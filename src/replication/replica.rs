@@ -683,6 +683,7 @@ async fn stream_loop(
                 Ok(n) => {
                     server.stats.net_input_bytes.add(n as u64);
                     read += n as u64;
+                    qb.note_peak(hint);
                     link.read_offset.store(read, Ordering::Release);
                     link.last_io_ms.store(crate::util::now_ms(), Ordering::Release);
                 }
@@ -702,6 +703,9 @@ async fn stream_loop(
                     tracing::warn!("MASTER timeout: no data nor PING received...");
                     break Ok(());
                 }
+                // The master's client is resized by the clients cron as any other (a buffer
+                // that grew for a big argument does not stay at that size).
+                qb.resize(idle / 1000, hint);
             }
         }
     };

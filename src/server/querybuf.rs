@@ -50,30 +50,42 @@ impl Default for QueryBuf {
 }
 
 impl QueryBuf {
-    /// Makes room for the next read: 16 KiB, or what the bulk being read still needs (`hint`).
+    /// Makes room for the next read: 16 KiB, or what the bulk being read still needs (`hint`,
+    /// the bytes the request at the front needs in all, given for a big argument only).
     pub fn prepare(&mut self, hint: usize) {
-        let b = &mut self.buf;
         if self.released {
             return;
         }
-        if b.capacity() - b.len() >= 1024 && hint <= b.capacity() {
+        let b = &mut self.buf;
+        let (len, cap) = (b.len(), b.capacity());
+        if hint >= BIG_ARG {
+            // A big argument gets a buffer of the request's exact size, as Redis sizes its query
+            // buffer for one (`sdsMakeRoomForNonGreedy`) and then hands that buffer to the
+            // argument: a buffer that doubled would count twice the client's memory (client
+            // eviction, CLIENT LIST `qbuf`) and stay pinned by the stored value. Once it is
+            // sized, the reads fill what is left of it, however little room a read finds.
+            if hint > cap {
+                let mut exact = BytesMut::with_capacity(hint);
+                exact.extend_from_slice(b);
+                *b = exact;
+                self.after_big = true;
+            }
             return;
         }
-        let need = hint.max(b.len() + IOBUF_LEN);
-        // A big argument gets the room it needs and no more, as Redis sizes its query buffer
-        // for one (`sdsMakeRoomForNonGreedy`) and then moves it out of the buffer: so does
-        // the first read after it. A buffer that doubled would count twice the client's
-        // memory (client eviction, CLIENT LIST `qbuf`). Other growth doubles, so that a long
-        // request of small arguments is copied a few times, not once per read.
-        let big = hint >= BIG_ARG;
-        if big || std::mem::take(&mut self.after_big) {
-            let mut exact = BytesMut::with_capacity(need);
-            exact.extend_from_slice(b);
-            *b = exact;
-            self.after_big = big;
-        } else {
-            b.reserve(need - b.len());
+        if std::mem::take(&mut self.after_big) {
+            // The big request is done: what follows it moves to a buffer of its own, so the
+            // argument alone keeps the big allocation (the argument's owner copies it or not).
+            let mut rest = BytesMut::with_capacity(len + IOBUF_LEN);
+            rest.extend_from_slice(b);
+            *b = rest;
+            return;
         }
+        if cap - len >= 1024 && hint <= cap {
+            return;
+        }
+        // Other growth doubles, so that a long request of small arguments is copied a few
+        // times, not once per read.
+        b.reserve(hint.max(len + IOBUF_LEN) - len);
     }
 
     /// Reads what the socket has. A released buffer is allocated again only once bytes
@@ -150,5 +162,90 @@ impl QueryBuf {
             }
         }
         self.peak = len.max(hint);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::decode::{decode_request_frame, DecodeLimits};
+
+    /// Feeds `wire` as reads of at most `piece` bytes into the room `prepare` made (as a TLS
+    /// link reads one record at a time) and returns the requests decoded, with the largest
+    /// capacity the buffer reached and its capacity after the next `prepare`.
+    fn feed(wire: &[u8], piece: usize) -> (Vec<bytes::Bytes>, usize, usize) {
+        let mut qb = QueryBuf::default();
+        let (mut hint, mut rest, mut frames, mut most) = (0, wire, Vec::new(), 0);
+        loop {
+            while let Some((_, frame)) = decode_request_frame(
+                &mut qb.buf,
+                DecodeLimits::default(),
+                &mut hint,
+                &mut qb.scan,
+            )
+            .unwrap()
+            {
+                hint = 0;
+                frames.push(frame);
+            }
+            qb.prepare(hint);
+            most = most.max(qb.buf.capacity());
+            if rest.is_empty() {
+                return (frames, most, qb.buf.capacity());
+            }
+            let room = qb.buf.capacity() - qb.buf.len();
+            assert!(room > 0, "prepare left no room to read into");
+            let n = piece.min(room).min(rest.len());
+            qb.buf.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+        }
+    }
+
+    fn request(args: &[&[u8]]) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        let argv: Vec<bytes::Bytes> = args
+            .iter()
+            .map(|a| bytes::Bytes::copy_from_slice(a))
+            .collect();
+        crate::replication::stream::encode_command(&mut out, &argv);
+        out.to_vec()
+    }
+
+    #[test]
+    fn a_big_argument_read_in_small_pieces_gets_one_buffer_of_its_size() {
+        let value = vec![b'v'; 3 * BIG_ARG + 7];
+        let set = request(&[b"SET", b"key", &value]);
+        let ping = request(&[b"PING"]);
+        for piece in [1000, 16 * 1024, 16 * 1024 + 5] {
+            let wire = [set.clone(), ping.clone()].concat();
+            let (frames, most, after) = feed(&wire, piece);
+            assert_eq!(frames.len(), 2, "piece {piece}");
+            assert_eq!(&frames[0][..], &set[..]);
+            // The request's buffer is exactly its size, never a bigger copy made near its end
+            // (which a value stored from it would pin).
+            assert_eq!(most, set.len(), "piece {piece}");
+            // What came after it was moved to a small buffer of its own.
+            assert!(after < BIG_ARG, "piece {piece}: {after}");
+        }
+    }
+
+    #[test]
+    fn the_cron_shrinks_a_buffer_left_bigger_than_its_peak() {
+        let mut qb = QueryBuf::default();
+        qb.buf.reserve(4 * RESIZE_THRESHOLD);
+        qb.buf.extend_from_slice(b"*1\r\n");
+        qb.note_peak(0);
+        qb.resize(0, 0);
+        assert!(
+            qb.buf.capacity() < RESIZE_THRESHOLD,
+            "{}",
+            qb.buf.capacity()
+        );
+        assert_eq!(&qb.buf[..], b"*1\r\n");
+        // Idle for more than 2 seconds with nothing pending: released.
+        qb.buf.clear();
+        qb.buf.reserve(8 * 1024);
+        qb.resize(3, 0);
+        assert_eq!(qb.capacity(), 0);
     }
 }
