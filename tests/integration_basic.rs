@@ -363,3 +363,31 @@ fn setrange_new_key_allocates_its_length() {
         "used_memory grew by {tandem} on Tandem, {redis} on Redis"
     );
 }
+
+/// `bind * -::*` (redis.conf's default) listens on IPv4 and IPv6 at once: the IPv6 socket is
+/// IPv6-only, so it does not collide with the IPv4 one on the same port (Tandem skipped it
+/// with "Address already in use").
+#[test]
+fn bind_any_listens_on_ipv4_and_ipv6() {
+    let v6_loopback: std::net::SocketAddr = "[::1]:0".parse().expect("address");
+    if std::net::TcpListener::bind(v6_loopback).is_err() {
+        eprintln!("skipped: no IPv6 loopback on this machine");
+        return;
+    }
+    let args = ["--save", "", "--bind", "* -::*"];
+    let redis = RedisServer::start(&args);
+    let tandem = TestServer::start(&args);
+    let mut seen = Vec::new();
+    for server in [&*redis, &*tandem] {
+        let mut replies = Vec::new();
+        for ip in ["127.0.0.1", "::1"] {
+            let addr = std::net::SocketAddr::new(ip.parse().expect("ip"), server.port());
+            let mut c = RawConn::try_connect(addr).unwrap_or_else(|e| {
+                panic!("{} does not accept on {addr}: {e}", server.kind().name())
+            });
+            replies.push(escape(&c.request_str(&["PING"])));
+        }
+        seen.push(replies);
+    }
+    assert_eq!(seen[0], seen[1], "left: redis-server, right: tandem-server");
+}

@@ -157,7 +157,14 @@ fn bind_tcp(server: &Server, transport: Transport) -> Result<Vec<TcpListener>, L
 fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let sock = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        SocketAddr::V6(_) => {
+            let sock = tokio::net::TcpSocket::new_v6()?;
+            // IPv6 only, as Redis sets it (`anetV6Only`): `bind * -::*` binds 0.0.0.0 and ::
+            // on one port, which a dual-stack :: socket could not share with the IPv4 one.
+            nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv6V6Only, &true)
+                .map_err(std::io::Error::from)?;
+            sock
+        }
     };
     sock.set_reuseaddr(true)?;
     sock.bind(addr)?;
