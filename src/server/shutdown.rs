@@ -227,7 +227,7 @@ fn finish(server: &Arc<Server>, flags: u8) -> bool {
     }
     let aof = &server.aof;
     if aof.stats.rewrite_in_progress.load(Ordering::Acquire) {
-        if aof.state() == crate::persistence::aof::WAIT_REWRITE {
+        if aof.settled_state() == crate::persistence::aof::WAIT_REWRITE {
             if force {
                 tracing::warn!("Writing initial AOF. Exit anyway.");
             } else {

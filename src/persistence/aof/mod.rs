@@ -166,6 +166,15 @@ impl Aof {
         self.state.load(Ordering::Acquire)
     }
 
+    /// The state once a finished rewrite being installed is in place: the manifest that names
+    /// its base and the switch from WAIT_REWRITE to ON happen under the I/O lock, which this
+    /// waits for, so no one sees the new manifest on disk and the old state (Redis installs a
+    /// rewrite in one step of its event loop).
+    pub fn settled_state(&self) -> u8 {
+        let _io = self.io.lock();
+        self.state()
+    }
+
     pub fn is_on(&self) -> bool {
         self.state() != OFF
     }
@@ -649,6 +658,9 @@ impl Aof {
             return Err(e);
         }
         io.manifest = m;
+        if self.state() == WAIT_REWRITE {
+            self.state.store(ON, Ordering::Release);
+        }
         if self.state() != OFF {
             let size = std::fs::metadata(&base_path).map(|m| m.len()).unwrap_or(0) + io.incr_size;
             self.set_sizes(size, size);
@@ -656,9 +668,6 @@ impl Aof {
         let gc = !self.gc_disabled.load(Ordering::Relaxed);
         if gc {
             del_history(&mut io);
-        }
-        if self.state() == WAIT_REWRITE {
-            self.state.store(ON, Ordering::Release);
         }
         Ok(())
     }
