@@ -166,7 +166,7 @@ pub async fn serve_replica<S>(
     server: Arc<Server>,
     stream: S,
     mut client: Client,
-    mut pushes: mpsc::UnboundedReceiver<Push>,
+    mut pushes: crate::server::client::Pushes,
     takeover: Takeover,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -347,8 +347,8 @@ fn finish(server: &Server, handle: &Arc<ReplicaHandle>, reader: &Arc<Reader>) {
 }
 
 /// Whether a push to a replica's connection closes it (CLIENT KILL, shutdown).
-fn killed(p: &Option<Push>) -> bool {
-    matches!(p, Some(Push::Kill) | None)
+fn killed(p: &Push) -> bool {
+    matches!(p, Push::Kill)
 }
 
 /// Creates the backlog on the first replica (a new replid, no secondary id).
@@ -530,7 +530,7 @@ struct Link<'a, R> {
     rd: &'a mut R,
     inbuf: &'a mut BytesMut,
     client: &'a mut Client,
-    pushes: &'a mut mpsc::UnboundedReceiver<Push>,
+    pushes: &'a mut crate::server::client::Pushes,
 }
 
 impl<R: AsyncRead + Unpin> Link<'_, R> {

@@ -690,7 +690,7 @@ async fn stream_loop(
             },
             _ = crate::commands::admin::pause::nap(server), if postponed.is_some() => {}
             p = pushes.recv() => {
-                if matches!(p, Some(crate::server::client::Push::Kill) | None) {
+                if matches!(p, crate::server::client::Push::Kill) {
                     break Ok(());
                 }
             }

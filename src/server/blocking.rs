@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use super::client::{Blocked, Client, ClientShared, Push};
 use super::Server;
@@ -481,7 +481,7 @@ pub async fn resolve<S>(
     blocked: Blocked,
     stream: &mut S,
     inbuf: &mut BytesMut,
-    rx: &mut mpsc::UnboundedReceiver<Push>,
+    rx: &mut super::client::Pushes,
 ) -> Outcome
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -566,15 +566,15 @@ where
                 }
             },
             p = rx.recv() => match p {
-                Some(Push::Bytes(b)) => {
+                Push::Bytes(b) => {
                     crate::server::output::take_push(&client.shared, &b, &mut out);
                     if crate::server::output::flush(server, &client.shared, stream, &mut out, &mut 0, rx).await.is_err() {
                         give_up(server, &waiter);
                         return Outcome::Close;
                     }
                 }
-                Some(Push::Resize) => {}
-                Some(Push::Kill) | None => {
+                Push::Resize => {}
+                Push::Kill => {
                     give_up(server, &waiter);
                     return Outcome::Close;
                 }

@@ -26,9 +26,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 
-use super::client::{ClientShared, Push};
+use super::client::{ClientShared, Push, Pushes};
 use super::Server;
 
 /// Redis's reply buffer size (PROTO_REPLY_CHUNK_BYTES) and the size of a reply-list block.
@@ -183,7 +182,9 @@ impl ReplyBuf {
         }
         if new != 0 {
             c.obuf.rbs.store(new, Ordering::Relaxed);
-            if out.is_empty() {
+            // Only ever smaller: a connection's buffer starts empty and grows to what its
+            // replies need (an idle client holds no more than its last batch took).
+            if out.is_empty() && out.capacity() > new {
                 *out = BytesMut::with_capacity(new);
             }
         }
@@ -273,7 +274,7 @@ pub fn close_for_limits(c: &ClientShared, by_cron: bool) {
     let line = crate::commands::admin::client::describe(c);
     let why = if by_cron { CLOSED_BY_CRON } else { CLOSED_ASAP };
     tracing::warn!("Client {line} {why}");
-    let _ = c.tx.send(Push::Kill);
+    c.send(Push::Kill);
 }
 
 /// Checks a normal or pub/sub client whose pending output is `pending` bytes (plus `building`
@@ -338,7 +339,7 @@ pub fn cron(server: &Server, hz: u64) {
     // Each visit resizes the client's query and reply buffers to their recent use.
     for c in visit {
         if !c.is_replica.load(Ordering::Relaxed) && !c.is_master.load(Ordering::Relaxed) {
-            let _ = c.tx.send(Push::Resize);
+            c.send(Push::Resize);
         }
     }
     for c in waiting {
@@ -358,7 +359,7 @@ impl ClientShared {
             return;
         }
         self.obuf.pending.fetch_add(bytes.len(), Ordering::Relaxed);
-        let _ = self.tx.send(Push::Bytes(bytes));
+        self.mailbox.send(Push::Bytes(bytes));
         if !check(server, self, 0) {
             server.client_mem.after_output(server, self);
         }
@@ -522,7 +523,7 @@ pub async fn flush<S: AsyncWrite + Unpin>(
     stream: &mut S,
     out: &mut BytesMut,
     counted: &mut usize,
-    rx: &mut mpsc::UnboundedReceiver<Push>,
+    rx: &mut Pushes,
 ) -> Result<(), FlushError> {
     if out.is_empty() {
         return Ok(());
@@ -547,13 +548,13 @@ pub async fn flush<S: AsyncWrite + Unpin>(
                 _ => break Err(FlushError::Io),
             },
             p = rx.recv() => match p {
-                Some(Push::Bytes(b)) => {
+                Push::Bytes(b) => {
                     make_room(out, b.len());
                     out.extend_from_slice(&b);
                     *counted += b.len();
                 }
-                Some(Push::Resize) => {}
-                Some(Push::Kill) | None => break Err(FlushError::Closed),
+                Push::Resize => {}
+                Push::Kill => break Err(FlushError::Closed),
             },
         }
         if c.obuf.closing() {

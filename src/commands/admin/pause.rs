@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use crate::commands::spec;
 use crate::server::client::{Client, ClientShared, Push};
@@ -185,7 +185,7 @@ pub fn must_wait(server: &Server, client: &Client, argv: &[Bytes]) -> bool {
 pub async fn wait(
     server: &Server,
     client: &ClientShared,
-    rx: &mut mpsc::UnboundedReceiver<Push>,
+    rx: &mut crate::server::client::Pushes,
     out: &mut BytesMut,
 ) -> bool {
     let st = &super::state(server).pause;
@@ -196,9 +196,9 @@ pub async fn wait(
         tokio::select! {
             _ = nap(server) => {}
             p = rx.recv() => match p {
-                Some(Push::Bytes(b)) => crate::server::output::take_push(client, &b, out),
-                Some(Push::Resize) => {}
-                Some(Push::Kill) | None => return false,
+                Push::Bytes(b) => crate::server::output::take_push(client, &b, out),
+                Push::Resize => {}
+                Push::Kill => return false,
             },
         }
     }
