@@ -4,11 +4,9 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{escape, find_on_path, Server, ServerKind};
+use support::{escape, Server, ServerKind};
 
 use ServerKind::{Redis, Tandem};
 
@@ -268,27 +266,9 @@ fn redis_cli_ldb() {
     )
     .expect("write script");
     let run = |port: u16, mode: &str| -> String {
-        let mut child = Command::new(find_on_path("redis-cli"))
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), mode, "--eval"])
-            .arg(&script)
-            .args(["counter", ",", "hello"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn redis-cli");
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(b"step\nprint\nlist\ncontinue\n")
-            .expect("write to redis-cli");
-        drop(stdin);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while matches!(child.try_wait(), Ok(None)) {
-            assert!(Instant::now() < deadline, "redis-cli {mode} did not finish");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let out = child.wait_with_output().expect("redis-cli output");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let script = script.display().to_string();
+        let args = [mode, "--eval", &script, "counter", ",", "hello"];
+        support::redis_cli_fed(port, &args, Some(b"step\nprint\nlist\ncontinue\n")).0
     };
     let redis = Server::start(Redis, &["--save", ""]);
     let tandem = Server::start(Tandem, &["--save", ""]);

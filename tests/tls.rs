@@ -567,3 +567,57 @@ fn tls_links_behave_as_redis() {
         "{tandem:?}"
     );
 }
+
+/// The Lua debugger over TLS (Tandem used to refuse SCRIPT DEBUG on TLS connections, and
+/// unit/scripting over TLS stopped there). `redis-cli --tls --ldb-sync-mode` (SCRIPT DEBUG
+/// SYNC) prints the same session on both. `--ldb` (YES, a session on a copy of the dataset)
+/// is compared with redis-server's session over plain TCP: over TLS, redis-server 7.0.15's
+/// forked session ends at once ("Lua debugging session child exiting", redis-cli: "Server
+/// closed the connection"), as the parent's closing of the client ends the TLS session the
+/// child inherited. Each leaves the dataset as Redis does, and the server serves on.
+#[test]
+fn lua_debugger_over_tls() {
+    let certs = Certs::make();
+    let script = certs.dir.join("script.lua");
+    std::fs::write(
+        &script,
+        "local a = redis.call('incr', KEYS[1])\nredis.debug(a, ARGV[1])\nreturn a\n",
+    )
+    .expect("write script");
+    let run = |port: u16, tls: bool, mode: &str| -> String {
+        let mut args = if tls { certs.cli(true) } else { Vec::new() };
+        args.extend([mode, "--eval"].map(String::from));
+        args.push(script.display().to_string());
+        args.extend(["counter", ",", "hello"].map(String::from));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let input = b"step\nprint\nlist\ncontinue\n";
+        support::redis_cli_fed(port, &refs, Some(input)).0
+    };
+    // `yes_over_tls`: whether the YES session runs over TLS too.
+    let session = |kind: ServerKind, yes_over_tls: bool| -> Vec<String> {
+        let tls_port = pick_free_port();
+        let server = start(kind, &certs, tls_port, &[]);
+        let (yes_port, yes_tls) = if yes_over_tls {
+            (tls_port, true)
+        } else {
+            (server.port(), false)
+        };
+        let seen = vec![
+            run(yes_port, yes_tls, "--ldb"),
+            cli(&certs, tls_port, true, &["get", "counter"]),
+            run(tls_port, true, "--ldb-sync-mode"),
+            cli(&certs, tls_port, true, &["get", "counter"]),
+            cli(&certs, tls_port, true, &["ping"]),
+        ];
+        drop(server);
+        seen
+    };
+    let expected = session(ServerKind::Redis, false);
+    for (i, out) in [(0, "rolled back"), (2, "session ended")] {
+        assert!(
+            expected[i].contains("<debug> line 2: 1, \"hello\"") && expected[i].contains(out),
+            "{expected:?}"
+        );
+    }
+    assert_eq!(session(ServerKind::Tandem, true), expected);
+}

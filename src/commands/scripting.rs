@@ -125,7 +125,7 @@ fn debug_session(cx: &mut Ctx, read_only: bool) -> Result<Reply, CmdError> {
         .clone()
         .unwrap_or_else(|| server.me.clone());
     let session = ldb::Session::start(
-        cx.client.shared.fd,
+        cx.client.debug_fd(),
         cx.arg(1),
         server.hot.busy_reply_threshold.load(Ordering::Relaxed),
         watched,
@@ -296,13 +296,5 @@ fn script_debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
     } else {
         return Err(CmdError::err("Use SCRIPT DEBUG YES/SYNC/NO"));
     };
-    // The debugger talks to the client's socket directly (scripting/ldb), which a TLS
-    // connection's records do not allow: refused rather than garbled.
-    if cx.client.lua_debug != ldb::Mode::Off && cx.client.shared.tls.load(Ordering::Relaxed) {
-        cx.client.lua_debug = ldb::Mode::Off;
-        return Err(CmdError::err(
-            "SCRIPT DEBUG is not supported on TLS connections by this server",
-        ));
-    }
     Ok(Reply::OK)
 }

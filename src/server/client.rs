@@ -242,6 +242,9 @@ pub struct Client {
     /// The socket was handed to a debugging session (SCRIPT DEBUG YES): closing the connection
     /// must not shut it down, the session still talks on it.
     pub socket_handed_off: bool,
+    /// A TLS connection's debugging EVAL: the session's end of the local socket pair that
+    /// `scripting::ldb::tls` relays to the connection's TLS stream.
+    pub debug_socket: Option<std::os::fd::OwnedFd>,
     /// The command's error reply is counted in the error stats already (a script failing with
     /// the error of a command it ran): it still counts as a failed call.
     pub error_counted: bool,
@@ -318,8 +321,21 @@ impl Client {
             in_script: false,
             lua_debug: Default::default(),
             socket_handed_off: false,
+            debug_socket: None,
             error_counted: false,
             clock: None,
+        }
+    }
+
+    /// The socket a Lua debugging session talks on: the connection's own, or a TLS
+    /// connection's relayed socket pair (none outside a relayed EVAL: -1, "no socket"), as
+    /// the session's bytes must go through the connection's TLS records.
+    pub fn debug_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        match &self.debug_socket {
+            Some(fd) => fd.as_raw_fd(),
+            None if self.shared.tls.load(std::sync::atomic::Ordering::Relaxed) => -1,
+            None => self.shared.fd,
         }
     }
 

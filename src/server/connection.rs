@@ -230,7 +230,26 @@ where
                             if server.client_mem.after_command(&server, &client, out.len() - counted) {
                                 break;
                             }
-                            let mut reply = dispatch::process(&server, &mut client, &argv);
+                            let mut reply = if crate::scripting::ldb::tls::wanted(&client, &argv) {
+                                slot.disarm();
+                                // Earlier replies go out before the debugger's first words.
+                                if output::flush(&server, &client.shared, &mut stream, &mut out, &mut counted, &mut rx).await.is_err() {
+                                    client.close_after_reply = true;
+                                    break;
+                                }
+                                let (back, reply) = crate::scripting::ldb::tls::relay(stream, &mut client, |c| dispatch::process(&server, c, &argv)).await;
+                                let Some(back) = back else {
+                                    // The session owns the stream now (or the relay failed).
+                                    slot.release();
+                                    output::abandon(&client.shared, &mut out, &mut counted);
+                                    unregister(&server, &mut client);
+                                    return;
+                                };
+                                stream = back;
+                                reply
+                            } else {
+                                dispatch::process(&server, &mut client, &argv)
+                            };
                             let mut own = server.tracking.take_own(client.id());
                             if let Some(b) = client.blocked.take() {
                                 slot.disarm();

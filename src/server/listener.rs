@@ -97,6 +97,17 @@ pub struct Open {
 }
 
 impl Open {
+    /// Closes every listening socket (redis `closeListeningSockets` in `finishShutdown`): a
+    /// shutdown closes them before any connection, so whoever saw its connection end finds
+    /// the port refusing, not a connection accepted and then dropped.
+    pub fn close_all(&self) {
+        for transport in [Transport::Plain, Transport::Tls] {
+            for slot in self.of(transport).lock().iter() {
+                drop(slot.lock().take());
+            }
+        }
+    }
+
     fn of(&self, transport: Transport) -> &parking_lot::Mutex<Vec<Slot>> {
         match transport {
             Transport::Plain => &self.plain,

@@ -188,6 +188,7 @@ impl Server {
     }
 
     pub fn request_shutdown(&self) {
+        self.listening.close_all();
         let _ = self.shutdown_tx.send(true);
     }
 

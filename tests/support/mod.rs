@@ -564,17 +564,30 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
 
 /// [`redis_cli`] returning stdout and stderr (where redis-cli reports connection errors).
 pub fn redis_cli_output(port: u16, args: &[&str]) -> (String, String) {
+    redis_cli_fed(port, args, None)
+}
+
+/// [`redis_cli_output`] with `input` on redis-cli's stdin (None: /dev/null), e.g. the
+/// debugger commands of `--ldb --eval`.
+pub fn redis_cli_fed(port: u16, args: &[&str], input: Option<&[u8]>) -> (String, String) {
     let mut child = Command::new(find_on_path("redis-cli"))
         .arg("-h")
         .arg("127.0.0.1")
         .arg("-p")
         .arg(port.to_string())
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn redis-cli");
+    if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(bytes).expect("write to redis-cli");
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     while matches!(child.try_wait(), Ok(None)) {
         if Instant::now() >= deadline {

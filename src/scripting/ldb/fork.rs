@@ -23,7 +23,7 @@ use crate::server::{connection, dispatch, Server};
 
 /// EVAL under SCRIPT DEBUG YES: hands the client to a session on a copy of the server.
 pub fn eval(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    let fd = cx.client.shared.fd;
+    let fd = cx.client.debug_fd();
     if fd < 0 {
         return Err(CmdError::err(
             "Fork() failed: can't run EVAL in debugging mode: no socket",

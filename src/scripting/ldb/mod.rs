@@ -5,10 +5,12 @@
 //! closes.
 //!
 //! SYNC runs the session inside the EVAL handler, with the keyspace locked, as Redis blocks.
-//! YES is Redis's forked session: see `fork.rs`.
+//! YES is Redis's forked session: see `fork.rs`. A TLS client's session talks through a relay
+//! to its TLS stream: see `tls.rs`.
 
 pub mod fork;
 mod show;
+pub mod tls;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -45,7 +47,8 @@ const MAX_INPUT: usize = 1 << 20;
 
 /// A debugging session (redis `struct ldbState`).
 pub struct Session {
-    /// The client's socket, in blocking mode for the session's length.
+    /// The client's socket, in blocking mode for the session's length (for a TLS client, its
+    /// end of the relay's local socket pair, `tls.rs`: the calls used work on either).
     sock: TcpStream,
     /// The server whose shutdown ends the wait for the client.
     server: std::sync::Weak<crate::server::Server>,
