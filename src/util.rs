@@ -586,6 +586,20 @@ pub fn set_thread_policy(p: ThreadPolicy) {
     let _ = p;
 }
 
+/// jemalloc's usable size for a request of `n` bytes (size classes of a 16-byte quantum:
+/// 8, 16, 32, 48 ... 128, then four classes per doubling).
+pub fn jemalloc_size(n: usize) -> usize {
+    if n <= 8 {
+        return 8;
+    }
+    if n <= 128 {
+        return (n + 15) & !15;
+    }
+    let lg = usize::BITS - (n - 1).leading_zeros();
+    let delta = 1usize << (lg - 3);
+    (n + delta - 1) & !(delta - 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,8 @@
 //! the latency monitor's expiry events, the lazy-free counters, the dirty counter after
 //! FLUSHALL, and the forms some commands take in the replication stream (RESTORE's relative
 //! TTL as an absolute time, lazy expiries found by SCAN/RANDOMKEY sent one by one), and the
-//! process title `ps` shows (`proc-title-template`), and DEBUG LOG's line in the log.
+//! process title `ps` shows (`proc-title-template`), DEBUG LOG's line in the log, and the
+//! allocator's figures (DEBUG MALLCTL, INFO memory's `allocator_*` fields).
 
 mod support;
 
@@ -450,4 +451,75 @@ fn process_title_follows_the_template_like_redis() {
         "+OK\\r\\n TEST <bin> 127.0.0.1:<port>  <port> 0 sock <dir>/server.conf"
     );
     assert_eq!(redis, proc_title_steps(ServerKind::Tandem));
+}
+
+/// Replies to DEBUG MALLCTL / MALLCTL-STR calls, errors as their text.
+fn mallctl_steps(kind: ServerKind) -> (Vec<String>, Vec<String>) {
+    let s = start_node(kind, &["--enable-debug-command", "yes"]);
+    let mut con = s.client();
+    let calls: [&[&str]; 9] = [
+        &["MALLCTL", "arenas.page"],
+        &["MALLCTL", "no.such.control"],
+        &["MALLCTL", "opt.tcache"],
+        &["MALLCTL", "arenas.page", "5"],
+        &["MALLCTL", "arenas.page", "x"],
+        &["MALLCTL", "thread.tcache.flush"],
+        &["MALLCTL-STR", "thread.tcache.flush", "VOID"],
+        &["MALLCTL-STR", "opt.thp"],
+        &["MALLCTL-STR", "no.such.control"],
+    ];
+    let replies = calls
+        .iter()
+        .map(|args| {
+            let mut c = redis::cmd("DEBUG");
+            for a in *args {
+                c.arg(*a);
+            }
+            match c.query::<redis::Value>(&mut con) {
+                Ok(v) => text(&v),
+                Err(e) => format!("error {}", e.detail().unwrap_or_default()),
+            }
+        })
+        .collect();
+    let info = match cmd(&mut con, &["INFO", "memory"]) {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+        redis::Value::VerbatimString { text, .. } => text,
+        other => panic!("INFO: {other:?}"),
+    };
+    let field = |k: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(k)?.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("{kind:?}: no {k}"))
+            .to_string()
+    };
+    let num = |k: &str| field(k).parse::<i64>().unwrap_or(-1);
+    // The derived fields are what their parts say, on either server.
+    assert_eq!(
+        num("allocator_frag_bytes"),
+        num("allocator_active") - num("allocator_allocated")
+    );
+    assert_eq!(
+        num("allocator_rss_bytes"),
+        num("allocator_resident") - num("allocator_active")
+    );
+    assert!(field("allocator_frag_ratio")
+        .parse::<f64>()
+        .is_ok_and(|r| r > 0.5));
+    assert!(field("mem_allocator").starts_with("jemalloc-"));
+    let names = info
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+        .collect();
+    (replies, names)
+}
+
+#[test]
+fn debug_mallctl_and_the_allocator_fields_of_info_memory() {
+    let [theirs, ours] = KINDS.map(mallctl_steps);
+    assert_eq!(ours, theirs);
+    assert!(
+        theirs.0[0].parse::<u64>().is_ok(),
+        "arenas.page: {:?}",
+        theirs.0[0]
+    );
 }

@@ -23,9 +23,35 @@ pub fn run(cx: &mut Ctx, sub: &str) -> Option<Result<Reply, CmdError>> {
                 .map_err(CmdError::new)
         }),
         ("replybuffer", 4) => Some(replybuffer(cx)),
+        ("mallctl", n) if n >= 3 => Some(mallctl(cx, false)),
+        ("mallctl-str", n) if n >= 3 => Some(mallctl(cx, true)),
         ("segfault", _) => crate::server::crash::segfault(),
         ("assert", _) => crate::server::crash::assert_failed("1 == 2", file!(), line!()),
         _ => None,
+    }
+}
+
+/// DEBUG MALLCTL <name> [<value>] and MALLCTL-STR <name> [<value>|VOID]: jemalloc's controls
+/// (`arenas.page`, `thread.tcache.flush`...), read as an integer or a string and optionally
+/// written; jemalloc's errno is answered as its text (`ERR No such file or directory`).
+fn mallctl(cx: &mut Ctx, text: bool) -> Result<Reply, CmdError> {
+    use crate::server::memory::{self, Mallctl};
+    let name = &cx.argv[2];
+    let value = cx.argv.get(3);
+    let done = if text {
+        memory::mallctl_str(name, value.map(|v| &v[..]))
+    } else {
+        let new = match value {
+            Some(v) => Some(super::args::parse_int(v)?),
+            None => None,
+        };
+        memory::mallctl_int(name, new)
+    };
+    match done {
+        Ok(Mallctl::Int(i)) => Ok(Reply::Int(i)),
+        Ok(Mallctl::Text(t)) => Ok(Reply::bulk(t)),
+        Ok(Mallctl::Written) => Ok(Reply::OK),
+        Err(errno) => Err(CmdError::err(crate::persistence::aof::strerror(errno))),
     }
 }
 

@@ -214,7 +214,7 @@ fn memory_section(s: &Server, out: &mut String) {
         }
     }
     let used = crate::server::memory::used_memory();
-    let resident = crate::server::memory::active_memory();
+    let mem = crate::server::memory::Figures::read();
     let peak = s
         .stats
         .peak_memory
@@ -224,8 +224,8 @@ fn memory_section(s: &Server, out: &mut String) {
     let cfg = s.config.read();
     line(out, "used_memory", used);
     line(out, "used_memory_human", human(used));
-    line(out, "used_memory_rss", resident);
-    line(out, "used_memory_rss_human", human(resident));
+    line(out, "used_memory_rss", mem.rss);
+    line(out, "used_memory_rss_human", human(mem.rss));
     line(out, "used_memory_peak", peak);
     line(out, "used_memory_peak_human", human(peak));
     line(
@@ -244,9 +244,9 @@ fn memory_section(s: &Server, out: &mut String) {
             used.saturating_sub(repl) as f64 * 100.0 / used.max(1) as f64
         ),
     );
-    line(out, "allocator_allocated", used);
-    line(out, "allocator_active", resident);
-    line(out, "allocator_resident", resident);
+    line(out, "allocator_allocated", mem.allocated);
+    line(out, "allocator_active", mem.active);
+    line(out, "allocator_resident", mem.resident);
     let total = nix::sys::sysinfo::sysinfo()
         .map(|i| i.ram_total())
         .unwrap_or(0);
@@ -287,18 +287,30 @@ fn memory_section(s: &Server, out: &mut String) {
     line(out, "maxmemory", cfg.maxmemory);
     line(out, "maxmemory_human", human(cfg.maxmemory));
     line(out, "maxmemory_policy", cfg.maxmemory_policy.name());
-    line(
-        out,
-        "mem_fragmentation_ratio",
-        format!("{:.2}", resident as f64 / used.max(1) as f64),
-    );
+    use crate::server::memory::ratio;
+    let ratio_line = |out: &mut String, k: &str, a: u64, b: u64| {
+        line(out, k, format!("{:.2}", ratio(a, b)));
+        line(out, &k.replace("ratio", "bytes"), a as i64 - b as i64);
+    };
+    ratio_line(out, "allocator_frag_ratio", mem.active, mem.allocated);
+    ratio_line(out, "allocator_rss_ratio", mem.resident, mem.active);
+    ratio_line(out, "rss_overhead_ratio", mem.rss, mem.resident);
+    ratio_line(out, "mem_fragmentation_ratio", mem.rss, used);
     // What eviction leaves out of used memory (the replication buffers, `evict.rs`).
     line(out, "mem_not_counted_for_evict", repl);
     line(out, "mem_replication_backlog", repl);
     line(out, "mem_total_replication_buffers", repl);
     line(out, "mem_clients_slaves", replicas);
     line(out, "mem_clients_normal", normal);
-    line(out, "mem_allocator", "jemalloc");
+    line(out, "mem_cluster_links", 0);
+    line(out, "mem_aof_buffer", s.aof.buffered());
+    line(
+        out,
+        "mem_allocator",
+        crate::server::memory::allocator_name(),
+    );
+    // No active defragmentation in this build (`activedefrag` cannot be enabled).
+    line(out, "active_defrag_running", 0);
     line(out, "lazyfree_pending_objects", s.lazyfree.pending());
     line(out, "lazyfreed_objects", s.lazyfree.freed());
 }

@@ -188,10 +188,9 @@ fn eval_generic(cx: &mut Ctx, by_sha: bool, read_only: bool) -> Result<Reply, Cm
     let Some(vm) = guard.as_mut() else {
         return Err(CmdError::err("Lua is not available"));
     };
-    let script = vm
+    let (func, flags) = vm
         .script(&sha, (!by_sha).then_some(&body))
         .map_err(CmdError::new)?;
-    let (func, flags) = (script.func.clone(), script.flags);
     let argv = cx.argv;
     let inv = Invocation {
         name: &sha,

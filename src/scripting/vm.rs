@@ -18,7 +18,9 @@ pub struct Script {
     pub body: Bytes,
     /// Shebang flags (`flags::*`), `EVAL_COMPAT` without a shebang.
     pub flags: u32,
-    pub func: Function,
+    /// The compiled function, held in the Lua registry: an mlua `Function` handle takes a
+    /// slot of a stack limited to 8,000, which 8,000 cached scripts exhausted (a panic).
+    pub func: mlua::RegistryKey,
 }
 
 /// What a running script chose with redis.setresp and redis.set_repl.
@@ -218,7 +220,8 @@ impl Vm {
 
     /// The cached script `sha`, compiling and caching `body` if given and not there yet
     /// (redis `luaCreateFunction`). Errors are the reply text.
-    pub fn script(&mut self, sha: &str, body: Option<&Bytes>) -> Result<&Script, String> {
+    /// Answers the compiled function and the script's flags.
+    pub fn script(&mut self, sha: &str, body: Option<&Bytes>) -> Result<(Function, u32), String> {
         if !self.scripts.contains_key(sha) {
             let Some(body) = body else {
                 return Err("NOSCRIPT No matching script. Please use EVAL.".into());
@@ -227,17 +230,28 @@ impl Vm {
             let func = self
                 .compile(&body[shebang_len..], "@user_script")
                 .map_err(|e| format!("ERR Error compiling script (new function): {e}"))?;
+            let func = self
+                .lua
+                .create_registry_value(func)
+                .map_err(|e| format!("ERR Error compiling script (new function): {e}"))?;
             self.scripts_mem += sha.len() + body.len();
             self.scripts.insert(
                 sha.to_string(),
                 Script {
-                    body: body.clone(),
+                    // A copy: the argument is a slice of the client's read buffer, which a
+                    // cached script would keep alive.
+                    body: Bytes::copy_from_slice(body),
                     flags,
                     func,
                 },
             );
         }
-        self.scripts.get(sha).ok_or_else(String::new)
+        let script = self.scripts.get(sha).ok_or_else(String::new)?;
+        let func = self
+            .lua
+            .registry_value(&script.func)
+            .map_err(|e| format!("ERR {e}"))?;
+        Ok((func, script.flags))
     }
 }
 

@@ -16,12 +16,65 @@ pub fn used_memory() -> u64 {
     allocated.saturating_sub(cached)
 }
 
-/// Bytes in active pages (closest to what Redis calls RSS-ish allocator usage).
-pub fn active_memory() -> u64 {
-    let _ = tikv_jemalloc_ctl::epoch::advance();
-    tikv_jemalloc_ctl::stats::resident::read()
-        .map(|v| v as u64)
-        .unwrap_or(0)
+/// The allocator's totals as Redis reads them (`zmalloc_get_allocator_info`: jemalloc
+/// `stats.allocated`, `stats.active`, `stats.resident`) and the process's resident set size,
+/// from which INFO memory and MEMORY STATS derive their fragmentation figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// Live allocations (with what the thread caches hold).
+    pub allocated: u64,
+    /// Pages of the allocator's slabs and large allocations in use: `active - allocated` is
+    /// the fragmentation inside them (`allocator_frag_bytes`).
+    pub active: u64,
+    /// Pages the allocator holds resident, including dirty pages it has not returned yet.
+    pub resident: u64,
+    /// The process's resident set size (`used_memory_rss`).
+    pub rss: u64,
+}
+
+impl Figures {
+    pub fn read() -> Figures {
+        let _ = tikv_jemalloc_ctl::epoch::advance();
+        let get = |v: tikv_jemalloc_ctl::Result<usize>| v.map_or(0, |v| v as u64);
+        let allocated = get(tikv_jemalloc_ctl::stats::allocated::read());
+        let active = get(tikv_jemalloc_ctl::stats::active::read());
+        let resident = get(tikv_jemalloc_ctl::stats::resident::read());
+        Figures {
+            allocated,
+            active,
+            resident,
+            rss: process_rss().unwrap_or(resident),
+        }
+    }
+}
+
+/// INFO's `mem_allocator`: `jemalloc-<major.minor.bugfix>`, as Redis names its allocator.
+pub fn allocator_name() -> String {
+    let version = tikv_jemalloc_ctl::version::read().unwrap_or("");
+    let release = version.split('-').next().unwrap_or("");
+    format!("jemalloc-{release}")
+}
+
+/// `a / b` as Redis computes its memory ratios (a `float`), 0 when `b` is 0.
+pub fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        return 0.0;
+    }
+    (a as f64 / b as f64) as f32 as f64
+}
+
+/// Resident set size of this process (Linux `/proc/self/statm`).
+fn process_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
+}
+
+fn page_size() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |p| p as u64)
 }
 
 /// (user, system) CPU seconds used by the process.
@@ -45,4 +98,184 @@ pub fn release_thread_cache() {
     if name.write(false).is_ok() {
         let _ = name.write(true);
     }
+}
+
+extern "C" {
+    /// jemalloc's `mallctl`, as linked by `tikv-jemallocator` (prefixed symbols).
+    #[link_name = "_rjem_mallctl"]
+    fn je_mallctl(
+        name: *const std::ffi::c_char,
+        oldp: *mut std::ffi::c_void,
+        oldlenp: *mut usize,
+        newp: *mut std::ffi::c_void,
+        newlen: usize,
+    ) -> std::ffi::c_int;
+}
+
+/// What a DEBUG MALLCTL or MALLCTL-STR call answers.
+#[derive(Debug, PartialEq)]
+pub enum Mallctl {
+    /// The value the control had (before a write).
+    Int(i64),
+    Text(Vec<u8>),
+    /// A write to a control that cannot be read.
+    Written,
+}
+
+/// The control's name as jemalloc takes it: up to the first NUL (as a C string would end).
+fn ctl_name(name: &[u8]) -> std::ffi::CString {
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    // No NUL inside `name[..end]`.
+    std::ffi::CString::new(&name[..end]).unwrap_or_default()
+}
+
+/// DEBUG MALLCTL <name> [<value>] (redis `mallctl_int`): reads the control as a 64-bit integer
+/// (writing `new` in the same call; a write-only control is written alone), retrying with half
+/// the size on EINVAL. As in Redis, the size retried is half of what jemalloc wrote back as the
+/// control's size, so only 8-byte controls can be read (`opt.tcache`, a bool: EINVAL). `Err` is
+/// the errno jemalloc returned.
+pub fn mallctl_int(name: &[u8], new: Option<i64>) -> Result<Mallctl, i32> {
+    let name = ctl_name(name);
+    let mut size = std::mem::size_of::<i64>();
+    while size > 0 {
+        let mut old: i64 = 0;
+        let mut val: i64 = new.unwrap_or(0);
+        let newp = match new {
+            Some(_) => &mut val as *mut i64 as *mut std::ffi::c_void,
+            None => std::ptr::null_mut(),
+        };
+        let mut oldlen = size;
+        let newlen = if new.is_some() { size } else { 0 };
+        // SAFETY: `old` and `val` are 8 bytes, at least `size`; the name is NUL-terminated. On
+        // little-endian machines the first `size` bytes of an i64 are its low-order bytes.
+        let mut ret = unsafe {
+            je_mallctl(
+                name.as_ptr(),
+                &mut old as *mut i64 as *mut std::ffi::c_void,
+                &mut oldlen,
+                newp,
+                newlen,
+            )
+        };
+        if ret == 0 {
+            return Ok(Mallctl::Int(old));
+        }
+        if ret == libc_errno(nix::errno::Errno::EPERM) && new.is_some() {
+            // SAFETY: as above, without reading.
+            ret = unsafe {
+                je_mallctl(
+                    name.as_ptr(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    newp,
+                    newlen,
+                )
+            };
+            if ret == 0 {
+                return Ok(Mallctl::Written);
+            }
+        }
+        if ret != libc_errno(nix::errno::Errno::EINVAL) {
+            return Err(ret);
+        }
+        size = oldlen.min(size) / 2;
+    }
+    Err(libc_errno(nix::errno::Errno::EINVAL))
+}
+
+/// The controls whose value is a C string (jemalloc 5.3), the only ones MALLCTL-STR reads or
+/// writes with a string: Redis reads any control as a `char *` and crashes on a number.
+fn is_text_ctl(name: &[u8]) -> bool {
+    const TEXT: [&[u8]; 12] = [
+        b"version",
+        b"config.malloc_conf",
+        b"opt.dss",
+        b"opt.metadata_thp",
+        b"opt.thp",
+        b"opt.percpu_arena",
+        b"opt.junk",
+        b"opt.stats_print_opts",
+        b"opt.stats_interval_opts",
+        b"opt.prof_prefix",
+        b"opt.zero_realloc",
+        b"thread.prof.name",
+    ];
+    let arena_dss = name.starts_with(b"arena.") && name.ends_with(b".dss");
+    TEXT.contains(&name) || arena_dss || name == b"prof.dump" || name == b"prof.prefix"
+}
+
+/// DEBUG MALLCTL-STR <name> [<value>|VOID] (redis `mallctl_string`): reads the control as a
+/// string, then writes `new` (`VOID`: a control that takes no value, such as
+/// `thread.tcache.flush`). Answers the old value if it could be read.
+pub fn mallctl_str(name: &[u8], new: Option<&[u8]>) -> Result<Mallctl, i32> {
+    let einval = libc_errno(nix::errno::Errno::EINVAL);
+    let eperm = libc_errno(nix::errno::Errno::EPERM);
+    let text = is_text_ctl(name);
+    let cname = ctl_name(name);
+    let mut old: *const std::ffi::c_char = std::ptr::null();
+    let mut oldlen = std::mem::size_of::<*const std::ffi::c_char>();
+    // SAFETY: `old` is pointer-sized, as string controls expect; the name is NUL-terminated.
+    let rret = unsafe {
+        je_mallctl(
+            cname.as_ptr(),
+            &mut old as *mut *const std::ffi::c_char as *mut std::ffi::c_void,
+            &mut oldlen,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rret == 0 && !text {
+        // A number was read where a pointer was expected.
+        return Err(einval);
+    }
+    if rret != 0 && !(rret == eperm && new.is_some()) {
+        return Err(rret);
+    }
+    let mut wret = 0;
+    if let Some(val) = new {
+        wret = if val == b"VOID" {
+            // SAFETY: a write of nothing.
+            unsafe {
+                je_mallctl(
+                    cname.as_ptr(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    0,
+                )
+            }
+        } else if text {
+            let val = ctl_name(val);
+            let mut p = val.as_ptr();
+            // SAFETY: jemalloc reads the `char *` (and copies what it keeps) during the call,
+            // while `val` is alive.
+            unsafe {
+                je_mallctl(
+                    cname.as_ptr(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut p as *mut *const std::ffi::c_char as *mut std::ffi::c_void,
+                    std::mem::size_of::<*const std::ffi::c_char>(),
+                )
+            }
+        } else {
+            einval
+        };
+    }
+    if rret == 0 {
+        if old.is_null() {
+            return Ok(Mallctl::Text(Vec::new()));
+        }
+        // SAFETY: a string control's value is a NUL-terminated string jemalloc keeps alive.
+        let s = unsafe { std::ffi::CStr::from_ptr(old) };
+        return Ok(Mallctl::Text(s.to_bytes().to_vec()));
+    }
+    if wret != 0 {
+        return Err(wret);
+    }
+    Ok(Mallctl::Written)
+}
+
+fn libc_errno(e: nix::errno::Errno) -> i32 {
+    e as i32
 }

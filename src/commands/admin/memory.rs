@@ -14,6 +14,7 @@ use super::super::spec::{Group, Spec, LOADING, READONLY, STALE};
 use super::super::Ctx;
 use crate::keyspace::{Str, Value};
 use crate::protocol::Reply;
+use crate::util::jemalloc_size;
 
 pub const MEMORY: Spec = Spec::new("memory", -2, 0, Group::Server, container).subs(SUBS);
 
@@ -90,20 +91,6 @@ const ZSET: usize = 16;
 const ZSKIPLIST: usize = 32;
 /// `zslCreateNode(ZSKIPLIST_MAXLEVEL)`: 24 bytes + 32 levels of 16.
 const ZSL_HEADER: usize = 24 + 32 * 16;
-
-/// jemalloc's usable size for a request of `n` bytes (size classes of a 16-byte quantum:
-/// 8, 16, 32, 48 ... 128, then four classes per doubling).
-pub fn jemalloc_size(n: usize) -> usize {
-    if n <= 8 {
-        return 8;
-    }
-    if n <= 128 {
-        return (n + 15) & !15;
-    }
-    let lg = usize::BITS - (n - 1).leading_zeros();
-    let delta = 1usize << (lg - 3);
-    (n + delta - 1) & !(delta - 1)
-}
 
 /// Allocation of an sds string of `len` bytes created exactly (redis `sdsnewlen`).
 fn sds_alloc(len: usize) -> usize {
@@ -357,7 +344,7 @@ fn member_len(m: crate::keyspace::set::Member<'_>) -> usize {
 fn stats(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let s = cx.server;
     let used = crate::server::memory::used_memory();
-    let resident = crate::server::memory::active_memory();
+    let mem = crate::server::memory::Figures::read();
     let peak = s
         .stats
         .peak_memory
@@ -455,49 +442,30 @@ fn stats(cx: &mut Ctx) -> Result<Reply, CmdError> {
         "peak.percentage",
         Reply::Double(pct(used, peak) as f32 as f64),
     );
-    let active = resident.max(used);
-    kv("allocator.allocated", Reply::Int(used as i64));
-    kv("allocator.active", Reply::Int(active as i64));
-    kv("allocator.resident", Reply::Int(resident as i64));
-    let ratio = |a: u64, b: u64| {
-        if b > 0 {
-            (a as f64 / b as f64) as f32 as f64
-        } else {
-            0.0
-        }
+    use crate::server::memory::ratio;
+    kv("allocator.allocated", Reply::Int(mem.allocated as i64));
+    kv("allocator.active", Reply::Int(mem.active as i64));
+    kv("allocator.resident", Reply::Int(mem.resident as i64));
+    let mut pair = |k: &str, a: u64, b: u64| {
+        fields.push((
+            Reply::bulk_str(&format!("{k}.ratio")),
+            Reply::Double(ratio(a, b)),
+        ));
+        fields.push((
+            Reply::bulk_str(&format!("{k}.bytes")),
+            Reply::Int(a as i64 - b as i64),
+        ));
     };
+    pair("allocator-fragmentation", mem.active, mem.allocated);
+    pair("allocator-rss", mem.resident, mem.active);
+    pair("rss-overhead", mem.rss, mem.resident);
+    let mut kv = |k: &str, v: Reply| fields.push((Reply::bulk_str(k), v));
+    kv("fragmentation", Reply::Double(ratio(mem.rss, used)));
     kv(
-        "allocator-fragmentation.ratio",
-        Reply::Double(ratio(active, used)),
+        "fragmentation.bytes",
+        Reply::Int(mem.rss as i64 - used as i64),
     );
-    kv(
-        "allocator-fragmentation.bytes",
-        Reply::Int(active as i64 - used as i64),
-    );
-    kv(
-        "allocator-rss.ratio",
-        Reply::Double(ratio(resident, active)),
-    );
-    kv(
-        "allocator-rss.bytes",
-        Reply::Int(resident as i64 - active as i64),
-    );
-    let rss = process_rss().unwrap_or(resident);
-    kv("rss-overhead.ratio", Reply::Double(ratio(rss, resident)));
-    kv(
-        "rss-overhead.bytes",
-        Reply::Int(rss as i64 - resident as i64),
-    );
-    kv("fragmentation", Reply::Double(ratio(rss, used)));
-    kv("fragmentation.bytes", Reply::Int(rss as i64 - used as i64));
     Ok(Reply::Map(fields))
-}
-
-/// Resident set size of this process (Linux `/proc/self/statm`).
-fn process_rss() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
 }
 
 /// MEMORY DOCTOR: redis `getMemoryDoctorReport`; below 5 MB it declines, as Redis does.
