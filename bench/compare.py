@@ -582,7 +582,10 @@ def instructions_per_op(kind, n, tests="set,get", user=None):
     exe = TANDEM if kind == "tandem" else REDIS
     out = os.path.join(d, "cg.out")
     p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", exe, "--port", str(port),
-                          "--bind", "127.0.0.1", "--save", "", "--dir", d, "--appendonly", "no"],
+                          "--bind", "127.0.0.1", "--save", "", "--dir", d, "--appendonly", "no",
+                          # callgrind_control finds the server by its command line, which a
+                          # process title written over argv hides.
+                          "--set-proc-title", "no"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=d)
     try:
         deadline = time.time() + 60
