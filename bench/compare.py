@@ -553,6 +553,38 @@ def per_command(kind, pipeline, n, tests=TESTS, user=None):
     return out
 
 
+def eviction(kind, pipeline, n, maxmemory):
+    """SETs of 100-byte values into 1M random keys under `maxmemory` (allkeys-lru), so that
+    nearly every write evicts: requests/s, server CPU per operation, evicted keys, and
+    used_memory at the end against the limit."""
+    srv = Server(kind, extra=["--maxmemory", str(maxmemory), "--maxmemory-policy", "allkeys-lru"])
+    try:
+        c0 = srv.cpu_seconds()
+        res = bench_rps(srv, pipeline, n, tests="set", extra=["-r", "1000000", "-d", "100"])
+        cpu = srv.cpu_seconds() - c0
+        stats, mem = srv.info("stats"), srv.info("memory")
+        return {"rps": res.get("SET", 0.0), "cpu_us": cpu * 1e6 / n,
+                "evicted": int(stats["evicted_keys"]), "used": int(mem["used_memory"])}
+    finally:
+        srv.stop()
+
+
+def report_eviction(say, rounds, n, maxmemory=32 << 20, pipelines=(1, 16)):
+    """Writes under maxmemory: the eviction check runs before every command."""
+    for pipeline in pipelines:
+        d = alternate(rounds, lambda kind: eviction(kind, pipeline, n, maxmemory))
+        say(f"## SET under maxmemory {maxmemory >> 20} MB (allkeys-lru, -c 50 -P {pipeline} -n {n} -r 1000000 -d 100; {rounds} rounds)")
+        say("| server | req/s | CPU µs/op | evicted keys | used_memory at the end / maxmemory |")
+        say("|---|---|---|---|---|")
+        for kind in ("redis", "tandem"):
+            say(f"| {kind} | {med(d[kind], 'rps'):.0f} | {med(d[kind], 'cpu_us'):.2f} | {med(d[kind], 'evicted'):.0f} "
+                f"| {med(d[kind], 'used') / maxmemory:.3f} |")
+        rps = median_ratio([(t["rps"], r["rps"]) for t, r in zip(d["tandem"], d["redis"])])
+        cpu = median_ratio([(t["cpu_us"], r["cpu_us"]) for t, r in zip(d["tandem"], d["redis"])])
+        say(f"ratio tandem/redis: throughput {rps:.2f}, CPU per op {cpu:.2f}")
+        say()
+
+
 def report_hotpath(say, rounds, n, pipelines=(1, 16)):
     """Throughput and server CPU per operation of every benchmarked command, both servers
     alternating, medians of the per-pair ratios."""
@@ -855,7 +887,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", default=None,
-                    help="run one part: hotpath, acl, instr, memory, streams, conns, lag, bgsave, aof, sync, growth, scaling or evalsha")
+                    help="run one part: hotpath, evict, acl, instr, memory, streams, conns, lag, bgsave, aof, sync, growth, scaling or evalsha")
     ap.add_argument("--ports", default=None, help="LO-HI: start every server on a port inside this window")
     ap.add_argument("--pipelines", default="1,16", help="pipeline depths of --only hotpath and acl")
     ap.add_argument("--keys", type=int, default=None, help="dataset size of --only memory and streams (default 1000000)")
@@ -867,6 +899,9 @@ def main():
         PORTS = (lo, hi, lo)
     if a.only == "hotpath":
         report_hotpath(print, a.rounds, 100_000, tuple(int(x) for x in a.pipelines.split(",")))
+        return
+    if a.only == "evict":
+        report_eviction(print, a.rounds, 300_000, pipelines=tuple(int(x) for x in a.pipelines.split(",")))
         return
     if a.only == "acl":
         report_acl(print, a.rounds, 100_000, tuple(int(x) for x in a.pipelines.split(",")))
@@ -922,6 +957,7 @@ def main():
     say(f"rounds: {a.rounds} alternating pairs, medians of the per-pair ratios; dataset {keys} keys")
     say()
     report_hotpath(say, a.rounds, n)
+    report_eviction(say, a.rounds, 300_000)
     report_instructions(say, 50_000)
     report_memory(say, a.rounds, keys)
     report_stream_memory(say, a.rounds, keys)

@@ -4,7 +4,8 @@
 //! FLUSHALL, and the forms some commands take in the replication stream (RESTORE's relative
 //! TTL as an absolute time, lazy expiries found by SCAN/RANDOMKEY sent one by one), and the
 //! process title `ps` shows (`proc-title-template`), DEBUG LOG's line in the log, and the
-//! allocator's figures (DEBUG MALLCTL, INFO memory's `allocator_*` fields).
+//! allocator's figures (DEBUG MALLCTL, INFO memory's `allocator_*` fields), and that a client
+//! that QUIT is gone from the server by the time its +OK is read.
 
 mod support;
 
@@ -522,4 +523,48 @@ fn debug_mallctl_and_the_allocator_fields_of_info_memory() {
         "arenas.page: {:?}",
         theirs.0[0]
     );
+}
+
+/// What the other clients see once a client's QUIT reply has been read, `rounds` times: is it
+/// still in CLIENT LIST, and what does a client whose tracking redirects to it receive on the
+/// next invalidation (Redis unlinks a closing client in the event-loop turn that writes its
+/// last reply, so the answers are "no" and a `tracking-redir-broken` push, every time).
+fn quit_steps(kind: ServerKind, rounds: usize) -> Vec<String> {
+    let s = start_node(kind, &[]);
+    let mut admin = s.raw();
+    let mut writer = s.raw();
+    let mut seen = Vec::new();
+    for round in 0..rounds {
+        let mut target = s.raw();
+        let id = String::from_utf8_lossy(&target.request_str(&["CLIENT", "ID"]))
+            .trim()
+            .trim_start_matches(':')
+            .to_string();
+        let mut tracked = s.raw();
+        tracked.set_timeout(Duration::from_secs(5));
+        let _ = tracked.request_str(&["HELLO", "3"]);
+        let on = tracked.request_str(&["CLIENT", "TRACKING", "on", "REDIRECT", &id]);
+        assert_eq!(on, b"+OK\r\n", "{}", s.label());
+        let key = format!("k{round}");
+        let _ = tracked.request_str(&["GET", &key]);
+        assert_eq!(target.request_str(&["QUIT"]), b"+OK\r\n", "{}", s.label());
+        let list = String::from_utf8_lossy(&admin.request_str(&["CLIENT", "LIST"])).into_owned();
+        let listed = list.lines().any(|l| l.starts_with(&format!("id={id} ")));
+        let _ = writer.request_str(&["SET", &key, "v"]);
+        let push = String::from_utf8_lossy(&tracked.read_reply_raw()).replace(&id, "<id>");
+        seen.push(format!(
+            "listed after QUIT: {listed}; pushed: {}",
+            escape(push.as_bytes())
+        ));
+    }
+    seen
+}
+
+#[test]
+fn a_client_is_gone_once_its_quit_reply_is_read() {
+    let [redis, tandem] = KINDS.map(|k| quit_steps(k, 30));
+    assert!(redis
+        .iter()
+        .all(|l| l.starts_with("listed after QUIT: false; pushed: >2")));
+    assert_eq!(tandem, redis);
 }

@@ -326,6 +326,14 @@ where
                 }
                 rb.note(&client.shared, out.len());
                 let sending = if client.close_after_reply || client.takeover.is_some() {
+                    // A client that closes after this reply (QUIT, a protocol error) leaves
+                    // the client list before the reply goes out, as Redis frees it in the
+                    // event-loop turn that writes it: whoever reads the reply and then acts
+                    // through another connection no longer finds it (CLIENT LIST, a tracking
+                    // redirection that is now broken).
+                    if client.close_after_reply {
+                        server.clients.lock().remove(&client.id());
+                    }
                     Box::pin(output::flush(&server, &client.shared, &mut stream, &mut out, &mut counted, &mut rx)).await
                 } else {
                     output::send_some(&server, &client.shared, &mut stream, &mut out, &mut counted).await

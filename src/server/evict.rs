@@ -3,9 +3,10 @@
 //! in MULTI) is refused when memory stays over the limit.
 //!
 //! Used memory is jemalloc's allocated bytes minus the replication backlog (redis
-//! `freeMemoryGetNotCountedMemory`), re-read at most once a millisecond; each eviction lowers
-//! the cached figure by redis's size of the evicted key (`MEMORY USAGE`), so a burst of writes
-//! does not evict on a stale reading. Candidates are sampled as redis does: `maxmemory-samples`
+//! `freeMemoryGetNotCountedMemory`), read in full at most once a millisecond and kept current
+//! in between by each thread's own allocation counters (see [`used_memory`]); an eviction
+//! loop stops once redis's sizes of the evicted keys (`MEMORY USAGE`) cover the excess, and
+//! the frees show in the next command's figure. Candidates are sampled as redis does: `maxmemory-samples`
 //! keys per database (from all keys or only those with a TTL), kept in a pool of the 16 best
 //! (longest idle, least frequently used, or nearest expiry), the best evicted first; the random
 //! policies pick any key. An evicted key is deleted through a `Db` over its locked shard (so a
@@ -28,35 +29,57 @@ use crate::keyspace::{Db, ExpireMode, SHARDS};
 const POOL_SIZE: usize = 16;
 /// Keys evicted per call at most; the next command continues (redis bounds each call in time).
 const MAX_KEYS_PER_CALL: usize = 10_000;
-/// How long a used-memory reading is reused (jemalloc's stats refresh is not free).
+/// How often used memory is read in full from jemalloc (its stats refresh merges every
+/// arena: tens of microseconds, too slow for every command).
 const MEASURE_EVERY_US: i64 = 1000;
 
-/// Process-wide (jemalloc's figure is per process): time of the last reading, its value, and
-/// the change counter then.
+/// Process-wide (jemalloc's figure is per process): time of the last full reading, its value,
+/// a number that changes with each one, and what the threads did since (see [`used_memory`]).
 static MEASURED_AT_US: AtomicI64 = AtomicI64::new(0);
 static MEASURED: AtomicU64 = AtomicU64::new(0);
-static MEASURED_DIRTY: AtomicU64 = AtomicU64::new(0);
+static MEASURE_ROUND: AtomicU64 = AtomicU64::new(0);
+static SINCE_MEASURED: AtomicI64 = AtomicI64::new(0);
 
-/// A reading is reused for a while, but not past a write: the command after one that grew
-/// the dataset sees the growth, as in Redis.
-fn used_memory(server: &Server) -> u64 {
+thread_local! {
+    /// (round, this thread's net allocation when it last reported to [`SINCE_MEASURED`]).
+    static REPORTED: std::cell::Cell<(u64, i64)> = const { std::cell::Cell::new((u64::MAX, 0)) };
+}
+
+/// Used memory as Redis's counter would show it, without reading jemalloc's totals on every
+/// command: a full reading at most once a millisecond, plus what each thread allocated and
+/// freed since, which it reports (from its own jemalloc counters, two loads) before each
+/// command it runs. So the command after a write on any thread sees the growth, as in Redis;
+/// growth on a thread before its first report of a round waits for the next full reading.
+fn used_memory() -> u64 {
     let now = crate::util::now_us();
-    let dirty = server.stats.dirty.load(Ordering::Relaxed);
-    if now - MEASURED_AT_US.load(Ordering::Relaxed) < MEASURE_EVERY_US
-        && MEASURED_DIRTY.load(Ordering::Relaxed) == dirty
+    let at = MEASURED_AT_US.load(Ordering::Acquire);
+    if now - at >= MEASURE_EVERY_US
+        && MEASURED_AT_US
+            .compare_exchange(at, now, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
     {
-        return MEASURED.load(Ordering::Relaxed);
+        let used = super::memory::used_memory();
+        MEASURED.store(used, Ordering::Relaxed);
+        SINCE_MEASURED.store(0, Ordering::Relaxed);
+        MEASURE_ROUND.fetch_add(1, Ordering::AcqRel);
     }
-    let used = super::memory::used_memory();
-    MEASURED.store(used, Ordering::Relaxed);
-    MEASURED_AT_US.store(now, Ordering::Relaxed);
-    MEASURED_DIRTY.store(dirty, Ordering::Relaxed);
-    used
+    let round = MEASURE_ROUND.load(Ordering::Acquire);
+    if let Some(net) = super::memory::thread_net_allocated() {
+        let (seen, reported) = REPORTED.get();
+        if seen == round {
+            SINCE_MEASURED.fetch_add(net.wrapping_sub(reported), Ordering::Relaxed);
+        }
+        REPORTED.set((round, net));
+    }
+    let since = SINCE_MEASURED.load(Ordering::Relaxed);
+    MEASURED
+        .load(Ordering::Relaxed)
+        .saturating_add_signed(since)
 }
 
 /// Memory counted against `maxmemory` (redis `getMaxmemoryState`).
 fn counted_memory(server: &Server) -> u64 {
-    used_memory(server).saturating_sub(server.repl.stream.memory())
+    used_memory().saturating_sub(server.repl.stream.memory())
 }
 
 /// The dispatcher's OOM check (redis `processCommand`): evicts if needed, and refuses the
@@ -136,9 +159,6 @@ pub fn perform_evictions(server: &Server) -> bool {
         };
         if let Some(size) = evict_key(server, &st, shard, db, &key) {
             freed += size;
-            let _ = MEASURED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| {
-                Some(m.saturating_sub(size))
-            });
         }
     }
     true
@@ -147,18 +167,60 @@ pub fn perform_evictions(server: &Server) -> bool {
 /// A candidate: (score, shard, db, key); higher scores are evicted first.
 type Candidate = (u64, usize, usize, Bytes);
 
-/// Chooses the next key to evict under the policy, or None if there is none.
+/// How long the list of databases that have keys is reused by [`pick`].
+const OCCUPIED_EVERY_MS: i64 = 100;
+
+/// Databases 0..64 that had keys (bit `db`) and keys with an expiry time at the last count,
+/// and when that was: [`pick`] skips the others without visiting the 64 shards of each (Redis
+/// skips an empty database by its dict's size; a shard count here needs every shard's lock).
+static OCCUPIED_AT_MS: AtomicI64 = AtomicI64::new(0);
+static OCCUPIED: AtomicU64 = AtomicU64::new(u64::MAX);
+static OCCUPIED_VOLATILE: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Recounts which databases have keys (one lock of each shard).
+fn count_occupied(server: &Server, now_ms: i64) {
+    let (mut keys, mut volatile) = (0u64, 0u64);
+    for (db, (n, v)) in server.keyspace.db_counts().into_iter().enumerate().take(64) {
+        keys |= u64::from(n > 0) << db;
+        volatile |= u64::from(v > 0) << db;
+    }
+    OCCUPIED.store(keys, Ordering::Relaxed);
+    OCCUPIED_VOLATILE.store(volatile, Ordering::Relaxed);
+    OCCUPIED_AT_MS.store(now_ms, Ordering::Relaxed);
+}
+
+/// Chooses the next key to evict under the policy, or None if there is none. The databases
+/// sampled are those that had keys at the last count; when none of them has a key left, the
+/// count is renewed and the sampling repeated once (a database filled since is not missed).
 fn pick(server: &Server, st: &Settings) -> Option<(usize, usize, Bytes)> {
+    let now_ms = crate::util::now_ms();
+    if now_ms.saturating_sub(OCCUPIED_AT_MS.load(Ordering::Relaxed)) >= OCCUPIED_EVERY_MS {
+        count_occupied(server, now_ms);
+    }
+    pick_among(server, st, now_ms).or_else(|| {
+        count_occupied(server, now_ms);
+        pick_among(server, st, now_ms)
+    })
+}
+
+fn pick_among(server: &Server, st: &Settings, now_ms: i64) -> Option<(usize, usize, Bytes)> {
     let volatile = st.policy.is_volatile();
     let random = matches!(
         st.policy,
         MaxmemoryPolicy::AllkeysRandom | MaxmemoryPolicy::VolatileRandom
     );
+    let occupied = if volatile {
+        OCCUPIED_VOLATILE.load(Ordering::Relaxed)
+    } else {
+        OCCUPIED.load(Ordering::Relaxed)
+    };
     let ndbs = server.keyspace.databases();
     let mut rng = rand::rng();
-    let now_ms = crate::util::now_ms();
     let mut pool: Vec<Candidate> = Vec::with_capacity(POOL_SIZE + 1);
     for db in 0..ndbs {
+        if db < 64 && occupied & (1 << db) == 0 {
+            continue;
+        }
         // Shards in a random rotation, so every shard is sampled over time.
         let start = rng.random_range(0..SHARDS);
         let mut sampled = 0;

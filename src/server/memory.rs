@@ -16,6 +16,31 @@ pub fn used_memory() -> u64 {
     allocated.saturating_sub(cached)
 }
 
+thread_local! {
+    /// This thread's jemalloc counters of bytes ever allocated and freed, found once.
+    static THREAD_COUNTERS: std::cell::OnceCell<Option<ThreadCounters>> =
+        const { std::cell::OnceCell::new() };
+}
+
+type ThreadCounters = (
+    tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
+    tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
+);
+
+/// Bytes allocated minus bytes freed by the calling thread since it started (wrapping: a
+/// thread that frees what others allocated goes negative). Two loads, no allocator call:
+/// the difference of two readings is what the thread did in between.
+pub fn thread_net_allocated() -> Option<i64> {
+    THREAD_COUNTERS.with(|c| {
+        let (allocated, freed) = (*c.get_or_init(|| {
+            let allocated = tikv_jemalloc_ctl::thread::allocatedp::read().ok()?;
+            let freed = tikv_jemalloc_ctl::thread::deallocatedp::read().ok()?;
+            Some((allocated, freed))
+        }))?;
+        Some(allocated.get().wrapping_sub(freed.get()) as i64)
+    })
+}
+
 /// The allocator's totals as Redis reads them (`zmalloc_get_allocator_info`: jemalloc
 /// `stats.allocated`, `stats.active`, `stats.resident`) and the process's resident set size,
 /// from which INFO memory and MEMORY STATS derive their fragmentation figures.

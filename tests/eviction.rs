@@ -1,0 +1,123 @@
+//! `maxmemory` eviction under a stream of writes, run against tandem-server and the reference
+//! redis-server with the same expectations: with every eviction policy, writes into a database
+//! (the others empty, or emptied just before) keep being accepted, keys are evicted, the
+//! memory stays at the limit, and the volatile policies evict only keys with a TTL.
+
+mod support;
+
+use support::{encode_command, start_node as start, Server, ServerKind};
+
+use ServerKind::{Redis, Tandem};
+
+/// Writes `n` keys `prefix:<i>` of 200-byte values into database `db`, pipelined in batches
+/// of 500, with a TTL when `ttl`; every reply must be +OK (an -OOM fails the test).
+fn write_keys(server: &Server, db: usize, prefix: &str, n: usize, ttl: bool) {
+    let mut con = server.raw();
+    assert_eq!(
+        con.request_str(&["SELECT", &db.to_string()]),
+        b"+OK\r\n",
+        "{}",
+        server.label()
+    );
+    let value = vec![b'v'; 200];
+    for batch in 0..n / 500 {
+        let mut out = Vec::new();
+        for i in batch * 500..(batch + 1) * 500 {
+            let key = format!("{prefix}:{i}");
+            if ttl {
+                out.extend(encode_command(&[
+                    b"SETEX",
+                    key.as_bytes(),
+                    b"10000",
+                    &value,
+                ]));
+            } else {
+                out.extend(encode_command(&[b"SET", key.as_bytes(), &value]));
+            }
+        }
+        con.send_raw(&out);
+        for _ in 0..500 {
+            let reply = con.read_reply_raw();
+            assert_eq!(
+                reply,
+                b"+OK\r\n",
+                "{}: db {db} {prefix}: {}",
+                server.label(),
+                String::from_utf8_lossy(&reply)
+            );
+        }
+    }
+}
+
+fn dbsize(server: &Server, db: usize) -> i64 {
+    let mut con = server.raw();
+    assert_eq!(con.request_str(&["SELECT", &db.to_string()]), b"+OK\r\n");
+    let reply = String::from_utf8_lossy(&con.request_str(&["DBSIZE"])).into_owned();
+    reply
+        .trim()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap_or_else(|_| panic!("{}: DBSIZE {reply}", server.label()))
+}
+
+fn evicts_per_policy(kind: ServerKind) {
+    let server = start(kind, &[]);
+    let cases = [
+        ("allkeys-lru", 3, false),
+        ("allkeys-random", 5, false),
+        ("allkeys-lfu", 0, false),
+        ("volatile-lru", 7, true),
+        ("volatile-random", 9, true),
+        ("volatile-ttl", 11, true),
+        ("volatile-lfu", 15, true),
+    ];
+    for (policy, db, ttl) in cases {
+        let label = format!("{} {policy}", server.label());
+        assert_eq!(server.request(&["FLUSHALL"]), b"+OK\r\n", "{label}");
+        assert_eq!(
+            server.request(&["CONFIG", "SET", "maxmemory", "0"]),
+            b"+OK\r\n"
+        );
+        // Keys without a TTL in database 1, which the volatile policies must leave alone.
+        write_keys(&server, 1, "lasting", 500, false);
+        let used = server.info_i64("memory", "used_memory");
+        let limit = used + 2 * 1024 * 1024;
+        let evicted = server.info_i64("stats", "evicted_keys");
+        let r = server.request(&["CONFIG", "SET", "maxmemory-policy", policy]);
+        assert_eq!(r, b"+OK\r\n", "{label}");
+        let r = server.request(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+        assert_eq!(r, b"+OK\r\n", "{label}");
+        // About three times what fits.
+        write_keys(&server, db, "k", 20_000, ttl);
+        let now_evicted = server.info_i64("stats", "evicted_keys") - evicted;
+        assert!(now_evicted > 5_000, "{label}: evicted {now_evicted}");
+        let kept = dbsize(&server, db);
+        assert!(kept > 1_000 && kept < 15_000, "{label}: {kept} keys kept");
+        if ttl {
+            assert_eq!(
+                dbsize(&server, 1),
+                500,
+                "{label}: a key without TTL evicted"
+            );
+        }
+        let used = server.info_i64("memory", "used_memory");
+        assert!(
+            used <= limit + limit / 20,
+            "{label}: used_memory {used}, maxmemory {limit}"
+        );
+    }
+    assert_eq!(
+        server.request(&["CONFIG", "SET", "maxmemory", "0"]),
+        b"+OK\r\n"
+    );
+}
+
+#[test]
+fn evicts_per_policy_tandem() {
+    evicts_per_policy(Tandem);
+}
+
+#[test]
+fn evicts_per_policy_redis() {
+    evicts_per_policy(Redis);
+}
