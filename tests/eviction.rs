@@ -1,7 +1,9 @@
 //! `maxmemory` eviction under a stream of writes, run against tandem-server and the reference
 //! redis-server with the same expectations: with every eviction policy, writes into a database
 //! (the others empty, or emptied just before) keep being accepted, keys are evicted, the
-//! memory stays at the limit, and the volatile policies evict only keys with a TTL.
+//! memory stays at the limit, and the volatile policies evict only keys with a TTL; and on a
+//! fresh server a limit just above the memory in use is kept without refusing writes (evicting
+//! a key frees its room in the table too).
 
 mod support;
 
@@ -120,4 +122,65 @@ fn evicts_per_policy_tandem() {
 #[test]
 fn evicts_per_policy_redis() {
     evicts_per_policy(Redis);
+}
+
+/// unit/maxmemory's "is the memory limit honoured" on a fresh server: 100 KB above the memory
+/// in use, keys go in until the limit is almost reached, then as many again; none of the
+/// second batch may be refused with -OOM (every key can be evicted, and with them the room
+/// they took).
+fn small_limit_on_a_fresh_server(kind: ServerKind) {
+    let server = start(kind, &[]);
+    let label = server.label();
+    let mut con = server.raw();
+    assert_eq!(con.request_str(&["SELECT", "9"]), b"+OK\r\n");
+    // A command's first call allocates its latency histogram (~25 KB on both servers).
+    assert_eq!(con.request_str(&["SETEX", "warm", "10", "x"]), b"+OK\r\n");
+    assert_eq!(con.request_str(&["DEL", "warm"]), b":1\r\n");
+    let limit = server.info_i64("memory", "used_memory") + 100 * 1024;
+    let r = con.request_str(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);
+    assert_eq!(r, b"+OK\r\n", "{label}");
+    let r = con.request_str(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    assert_eq!(r, b"+OK\r\n", "{label}");
+    let mut i = 0u64;
+    let mut key = || {
+        // A fixed walk over 100,000 keys, as the Tcl test's random keys.
+        i += 1;
+        format!("key:{}", (i * 7919) % 100_000)
+    };
+    let mut n = 0;
+    loop {
+        assert_eq!(
+            con.request_str(&["SETEX", &key(), "10000", "x"]),
+            b"+OK\r\n"
+        );
+        n += 1;
+        if server.info_i64("memory", "used_memory") + 4096 > limit {
+            break;
+        }
+    }
+    assert!(n > 10, "{label}: {n} keys");
+    for _ in 0..n {
+        let reply = con.request_str(&["SETEX", &key(), "10000", "x"]);
+        assert_eq!(
+            reply,
+            b"+OK\r\n",
+            "{label}: {}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+    let used = server.info_i64("memory", "used_memory");
+    assert!(
+        used < limit + 4096,
+        "{label}: used_memory {used}, limit {limit}"
+    );
+}
+
+#[test]
+fn small_limit_on_a_fresh_server_tandem() {
+    small_limit_on_a_fresh_server(Tandem);
+}
+
+#[test]
+fn small_limit_on_a_fresh_server_redis() {
+    small_limit_on_a_fresh_server(Redis);
 }

@@ -219,7 +219,24 @@ impl Table {
             self.repoint_volatile(vol);
         }
         e.vol = NO_EXPIRE;
+        self.release_room();
         Some(e)
+    }
+
+    /// After a removal: a table left empty gives its allocations back, and one less than an
+    /// eighth full shrinks to twice its keys, as Redis shrinks a dict under a tenth full. The
+    /// room of evicted keys must be freed too, or memory can stay above `maxmemory` with no
+    /// key left to evict. Positions do not change.
+    fn release_room(&mut self) {
+        let (len, cap) = (self.map.len(), self.map.capacity());
+        if len == 0 {
+            if cap > 0 {
+                *self = Table::default();
+            }
+        } else if cap >= 64 && len * 8 < cap {
+            self.map.shrink_to(len * 2);
+            self.volatile.shrink_to(self.volatile.len() * 2);
+        }
     }
 
     /// Finds `key`, or stores `entry` under it (without expiry time), with one hash and probe.
