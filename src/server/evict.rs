@@ -50,10 +50,11 @@ thread_local! {
 /// freed since, which it reports (from its own jemalloc counters, two loads) before each
 /// command it runs. So the command after a write on any thread sees the growth, as in Redis;
 /// growth on a thread before its first report of a round waits for the next full reading.
-fn used_memory() -> u64 {
+/// `fresh`: read in full now.
+fn used_memory(fresh: bool) -> u64 {
     let now = crate::util::now_us();
     let at = MEASURED_AT_US.load(Ordering::Acquire);
-    if now - at >= MEASURE_EVERY_US
+    if (fresh || now - at >= MEASURE_EVERY_US)
         && MEASURED_AT_US
             .compare_exchange(at, now, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
@@ -78,8 +79,8 @@ fn used_memory() -> u64 {
 }
 
 /// Memory counted against `maxmemory` (redis `getMaxmemoryState`).
-fn counted_memory(server: &Server) -> u64 {
-    used_memory().saturating_sub(server.repl.stream.memory())
+fn counted_memory(server: &Server, fresh: bool) -> u64 {
+    used_memory(fresh).saturating_sub(server.repl.stream.memory())
 }
 
 /// The dispatcher's OOM check (redis `processCommand`): evicts if needed, and refuses the
@@ -139,7 +140,7 @@ pub fn perform_evictions(server: &Server) -> bool {
     let Some(st) = settings(server) else {
         return true;
     };
-    let used = counted_memory(server);
+    let used = counted_memory(server, false);
     if used <= st.maxmemory {
         return true;
     }
@@ -155,7 +156,9 @@ pub fn perform_evictions(server: &Server) -> bool {
             return true;
         }
         let Some((shard, db, key)) = pick(server, &st) else {
-            return false;
+            // No key left to evict: what the evictions freed (a table's room goes with its
+            // last keys, more than their sizes say) may be enough after all.
+            return counted_memory(server, true) <= st.maxmemory;
         };
         if let Some(size) = evict_key(server, &st, shard, db, &key) {
             freed += size;
