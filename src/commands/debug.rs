@@ -188,6 +188,15 @@ fn debug(cx: &mut Ctx) -> Result<Reply, CmdError> {
             Ok(Reply::OK)
         }
         ("jmap", 2) => Ok(Reply::OK),
+        // The argument goes out as an error line, CR and LF turned into spaces. It is written
+        // as raw bytes, as redis does, so it counts in neither errorstats nor failed_calls.
+        ("error", 3) => {
+            let mut line = Vec::with_capacity(cx.argv[2].len() + 3);
+            line.push(b'-');
+            line.extend(cx.argv[2].iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+            line.extend_from_slice(b"\r\n");
+            Ok(Reply::Raw(line.into()))
+        }
         ("quicklist-packed-threshold", 3) => {
             // Lists here keep every element in one kind of node, so only the argument is
             // checked (redis `quicklistisSetPackedThreshold`: at most 4 GB minus 1 MB).
