@@ -22,10 +22,13 @@ fn log_max_len(server: &Server) -> usize {
         .unwrap_or(128)
 }
 
-/// Adds an ACL LOG entry about `client` (redis `addACLLogEntry`).
+/// Adds an ACL LOG entry about `client` while it runs `running` (redis `addACLLogEntry`: the
+/// entry's client-info is the running client's CLIENT INFO line: EXEC's, the script caller's
+/// EVAL's).
 pub fn log(
     server: &Server,
     client: &Client,
+    running: &[Bytes],
     reason: Reason,
     context: Context,
     object: Bytes,
@@ -34,19 +37,20 @@ pub fn log(
     let username = username
         .or_else(|| client.user.as_ref().map(|u| u.name.clone()))
         .unwrap_or_default();
-    let info = crate::commands::admin::client::describe(&client.shared);
+    let info = crate::commands::admin::client::describe_running(server, client, running);
     server
         .acl
         .log
         .add(reason, context, object, username, info, log_max_len(server));
 }
 
-/// Logs a refused command.
+/// Logs the refusal of `argv`, which `client` sent as or inside `running` (the same at top
+/// level; EXEC or the EVAL whose script called it otherwise).
 pub fn log_denial(
     server: &Server,
     client: &Client,
     spec: &Spec,
-    argv: &[Bytes],
+    (argv, running): (&[Bytes], &[Bytes]),
     (denied, pos): (Denied, usize),
     context: Context,
 ) {
@@ -55,7 +59,7 @@ pub fn log_denial(
         Denied::Key => (Reason::Key, argv[pos].clone()),
         Denied::Channel => (Reason::Channel, argv[pos].clone()),
     };
-    log(server, client, reason, context, object, None);
+    log(server, client, running, reason, context, object, None);
 }
 
 /// The error a refused command gets at top level (redis `processCommand`).

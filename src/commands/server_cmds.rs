@@ -151,6 +151,7 @@ fn authenticate(cx: &mut Ctx, user: &Bytes, pass: &[u8]) -> Result<(), CmdError>
             crate::acl::clients::log(
                 cx.server,
                 cx.client,
+                cx.argv,
                 crate::acl::log::Reason::Auth,
                 context,
                 cx.argv[0].clone(),

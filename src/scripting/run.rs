@@ -590,7 +590,7 @@ fn check(r: &mut Run, argv: &[Bytes]) -> Result<(usize, &'static Spec), (Option<
             server,
             r.cx.client,
             spec,
-            argv,
+            (argv, r.cx.argv),
             denied,
             crate::acl::log::Context::Lua,
         );

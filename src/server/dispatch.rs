@@ -199,7 +199,7 @@ fn check_and_run(server: &Server, client: &mut Client, argv: &[Bytes]) -> Reply 
         } else {
             Context::Toplevel
         };
-        acl::log_denial(server, client, spec, argv, denied, context);
+        acl::log_denial(server, client, spec, (argv, argv), denied, context);
         return reject(server, client, Some(id), acl::noperm(spec, denied.0));
     }
     let traits = Traits::of(server, spec, client, argv);
@@ -469,7 +469,8 @@ pub fn call_in_exec(cx: &mut Ctx<'_, '_>, argv: &[Bytes]) -> Reply {
         Ok((id, spec)) => match acl::check_client(cx.client, spec, argv) {
             Ok(()) => call_nested(cx, id, spec, argv, false),
             Err(denied) => {
-                acl::log_denial(cx.server, cx.client, spec, argv, denied, Context::Multi);
+                let running = (argv, cx.argv);
+                acl::log_denial(cx.server, cx.client, spec, running, denied, Context::Multi);
                 error_reply(cx.server, acl::noperm_in_exec(denied.0))
             }
         },

@@ -347,11 +347,20 @@ fn text_reply(s: String) -> Reply {
 }
 
 fn info(cx: &mut Ctx) -> Result<Reply, CmdError> {
-    let me = own(cx);
-    let t = cx.server.tracking.settings(cx.client.id());
-    let mut s = info_line(&cx.client.shared, Some(&me), crate::util::now_ms(), &t);
+    let mut s = describe_running(cx.server, cx.client, cx.argv);
     s.push('\n');
     Ok(text_reply(s))
+}
+
+/// The CLIENT INFO line of `c` while it runs `argv` (its query buffer and `argv-mem`), as the
+/// ACL LOG records it for a refused command (redis `catClientInfoString` of the running client).
+pub fn describe_running(server: &crate::server::Server, c: &Client, argv: &[Bytes]) -> String {
+    let me = Own {
+        argv,
+        multi: multi_of(c),
+    };
+    let t = server.tracking.settings(c.id());
+    info_line(&c.shared, Some(&me), crate::util::now_ms(), &t)
 }
 
 /// Every client, in id (connection) order.
