@@ -411,6 +411,26 @@ fn reply_buffer_resizing_redis() {
     reply_buffer_resizing(Redis);
 }
 
+/// A new client's reply buffer peak (`rbp`) starts at the buffer's whole size, 16384, until
+/// the cron's first visit resets it (redis `createClient`); we showed 0. The cron is paused so
+/// that no visit comes between the connection and CLIENT LIST.
+fn new_client_reply_buffer_peak(kind: ServerKind) -> (u64, u64) {
+    let server = start(kind, &[]);
+    assert_eq!(server.request(&["DEBUG", "PAUSE-CRON", "1"]), b"+OK\r\n");
+    let mut con = server.raw();
+    assert_eq!(con.request_str(&["CLIENT", "SETNAME", "new"]), b"+OK\r\n");
+    let line = client_line(&server, "new").expect("listed");
+    (field(&line, "rbs"), field(&line, "rbp"))
+}
+
+#[test]
+fn new_client_reply_buffer_peak_as_redis() {
+    assert_eq!(
+        new_client_reply_buffer_peak(Tandem),
+        new_client_reply_buffer_peak(Redis)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// A client that sends a long pipeline before reading any reply: the server goes on reading

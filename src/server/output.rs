@@ -72,7 +72,8 @@ impl Default for Obuf {
             soft_since_ms: AtomicI64::new(0),
             close_asap: AtomicBool::new(false),
             rbs: AtomicUsize::new(REPLY_CHUNK_BYTES),
-            rbp: AtomicUsize::new(0),
+            // Redis starts the peak at the buffer's size (redis `createClient`).
+            rbp: AtomicUsize::new(REPLY_CHUNK_BYTES),
             advanced: AtomicUsize::new(0),
         }
     }
@@ -126,12 +127,25 @@ const REPLY_MIN_BYTES: usize = 1024;
 /// The reply buffer of a connection, resized by the cron to recent use as Redis resizes its
 /// static reply buffer (`clientsCronResizeOutputBuffer`): halved towards the peak when the
 /// peak stays under half of it, doubled (up to 16 KiB) when a batch filled it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReplyBuf {
     peak: usize,
     last_reset_ms: i64,
     /// The connection's buffer grew past the reply buffer's size since it was last trimmed.
     grown: bool,
+}
+
+impl Default for ReplyBuf {
+    /// A new client's peak is its whole buffer, so the cron's first visit keeps the size and
+    /// resets the peak (redis `createClient` stamps the reset time in seconds, which the cron
+    /// compares with milliseconds); the buffer shrinks from the second visit on.
+    fn default() -> Self {
+        ReplyBuf {
+            peak: REPLY_CHUNK_BYTES,
+            last_reset_ms: 0,
+            grown: false,
+        }
+    }
 }
 
 impl ReplyBuf {
