@@ -221,12 +221,23 @@ fn replicas_authenticate_with_masteruser() {
     );
 }
 
-/// The `client-info` of every ACL LOG entry, newest first, without the fields that name the
-/// connection or measure time and memory (id, addr, laddr, fd, age, idle, rbs, rbp, tot-mem).
-fn acl_log_client_infos(con: &mut RawConn) -> Vec<String> {
-    const VARYING: [&str; 9] = [
-        "id", "addr", "laddr", "fd", "age", "idle", "rbs", "rbp", "tot-mem",
+/// A CLIENT INFO line without the fields that name the connection or measure time and
+/// memory (id, addr, laddr, fd, age, idle, rbs, rbp, tot-mem), nor `obl`: inside EXEC, Redis
+/// counts there the replies it already wrote (at least the array's header), which we build
+/// after the queue ran.
+fn comparable_info(info: &str) -> String {
+    const VARYING: [&str; 10] = [
+        "id", "addr", "laddr", "fd", "age", "idle", "rbs", "rbp", "tot-mem", "obl",
     ];
+    let kept: Vec<&str> = info
+        .split(' ')
+        .filter(|f| !VARYING.contains(&f.split('=').next().unwrap_or("")))
+        .collect();
+    kept.join(" ")
+}
+
+/// The `client-info` of every ACL LOG entry, newest first, as [`comparable_info`].
+fn acl_log_client_infos(con: &mut RawConn) -> Vec<String> {
     let log = con.request_str(&["ACL", "LOG"]);
     let mut out = Vec::new();
     for entry in support::aggregate_elements(&log).unwrap_or_default() {
@@ -240,11 +251,7 @@ fn acl_log_client_infos(con: &mut RawConn) -> Vec<String> {
             .position(|f| f.as_deref() == Some("client-info"));
         let info = at.and_then(|i| fields.get(i + 1).cloned().flatten());
         let info = info.unwrap_or_else(|| panic!("no client-info in {}", escape(&entry)));
-        let kept: Vec<&str> = info
-            .split(' ')
-            .filter(|f| !VARYING.contains(&f.split('=').next().unwrap_or("")))
-            .collect();
-        out.push(kept.join(" "));
+        out.push(comparable_info(&info));
     }
     out
 }
@@ -252,7 +259,8 @@ fn acl_log_client_infos(con: &mut RawConn) -> Vec<String> {
 /// ACL LOG's `client-info` is the CLIENT INFO line of the client while it ran the refused
 /// command: its query buffer and `argv-mem` hold that command (EXEC's for a command refused
 /// inside EXEC, EVAL's for one a script called), `multi` counts what was queued. We showed an
-/// idle client's line (qbuf=0 argv-mem=0), which redis-py's test_acl_log shows too.
+/// idle client's line (qbuf=0 argv-mem=0), which redis-py's test_acl_log shows too. Inside
+/// EXEC the client is still in its transaction (flags=x, multi=N), for CLIENT INFO as well.
 #[test]
 fn acl_log_client_info_is_the_running_command() {
     let mut seen = Vec::new();
@@ -268,17 +276,32 @@ fn acl_log_client_info_is_the_running_command() {
         request(&mut user, &["GET", "other"]);
         request(&mut user, &["HSET", "cache:0", "field", "value"]);
         request(&mut user, &["EVAL", "return redis.pcall('get','zz')", "0"]);
-        // Refused while queued (the transaction is then discarded by EXEC). One refused by
-        // EXEC itself (rules changed since it was queued) still differs: Redis shows EXEC's
-        // line with the transaction still open (flags=x multi=1 multi-mem=26 and obl=4, the
-        // reply's array header), ours shows it closed.
+        // Refused while queued (the transaction is then discarded by EXEC) ...
         request(&mut user, &["MULTI"]);
         request(&mut user, &["GET", "cache:1"]);
         request(&mut user, &["HSET", "cache:2", "f", "v"]);
         request(&mut user, &["EXEC"]);
+        // ... and by EXEC itself, the rules having changed since it was queued.
+        request(&mut user, &["MULTI"]);
+        request(&mut user, &["GET", "cache:3"]);
+        assert_eq!(
+            request(&mut admin, &["ACL", "SETUSER", "u1", "-get"]),
+            "+OK\r\n"
+        );
+        request(&mut user, &["EXEC"]);
         request(&mut user, &["AUTH", "nobody", "wrong"]);
-        seen.push(acl_log_client_infos(&mut admin));
+        let mut infos = acl_log_client_infos(&mut admin);
+        // CLIENT INFO run by EXEC.
+        request(&mut admin, &["MULTI"]);
+        request(&mut admin, &["SET", "k", "v"]);
+        request(&mut admin, &["CLIENT", "INFO"]);
+        let exec = admin.request_str(&["EXEC"]);
+        let replies = support::aggregate_elements(&exec).unwrap_or_default();
+        let info = replies.get(1).and_then(|r| bulk_text(r));
+        let info = info.unwrap_or_else(|| panic!("EXEC: {}", escape(&exec)));
+        infos.push(comparable_info(info.trim_end()));
+        seen.push(infos);
     }
-    assert_eq!(seen[0].len(), 5, "redis-server's entries: {:#?}", seen[0]);
+    assert_eq!(seen[0].len(), 7, "redis-server's lines: {:#?}", seen[0]);
     assert_eq!(seen[1], seen[0], "tandem (left) vs redis-server (right)");
 }

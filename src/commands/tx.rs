@@ -58,9 +58,15 @@ fn exec(cx: &mut Ctx) -> Result<Reply, CmdError> {
     dispatch::end_multi(cx.server, cx.client);
     let mut replies = Vec::with_capacity(multi.queued.len());
     cx.client.in_exec = true;
+    // The client shows as in MULTI until the queue ran (redis clears CLIENT_MULTI after).
+    let view = crate::commands::admin::client::queue_view(&multi.queued);
+    cx.client.exec_view = Some((cx.argv.to_vec(), view));
+    cx.client.shared.in_multi.store(true, Ordering::Relaxed);
     for argv in &multi.queued {
         replies.push(dispatch::call_in_exec(cx, argv));
     }
+    cx.client.shared.in_multi.store(false, Ordering::Relaxed);
+    cx.client.exec_view = None;
     cx.client.in_exec = false;
     Ok(Reply::Array(replies))
 }

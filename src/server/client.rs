@@ -227,6 +227,10 @@ pub struct Client {
     pub blocked: Option<Blocked>,
     /// Running the commands of an EXEC (blocking commands must not block).
     pub in_exec: bool,
+    /// While EXEC runs its queue: EXEC's argv and the transaction's (commands, memory), which
+    /// CLIENT INFO and ACL LOG show (redis keeps CLIENT_MULTI, the queue and EXEC's
+    /// `argv_len_sum` until the queue ran).
+    pub exec_view: Option<(Vec<Bytes>, (usize, usize))>,
     /// This is a stand-in running a blocked client's command for it, because a key it
     /// waits on became ready: a blocking command that still finds nothing sets `would_block`
     /// instead of blocking again.
@@ -315,6 +319,7 @@ impl Client {
             woff: 0,
             blocked: None,
             in_exec: false,
+            exec_view: None,
             serving_blocked: false,
             would_block: false,
             script_oom: false,

@@ -324,21 +324,31 @@ fn resp_len(argv: &[Bytes]) -> usize {
 }
 
 fn own<'a>(cx: &'a Ctx) -> Own<'a> {
-    Own {
-        argv: cx.argv,
-        multi: multi_of(cx.client),
+    own_of(cx.client, cx.argv)
+}
+
+/// What `c` running `argv` shows of itself: inside EXEC, EXEC's argv and the transaction.
+fn own_of<'a>(c: &'a Client, argv: &'a [Bytes]) -> Own<'a> {
+    match &c.exec_view {
+        Some((exec_argv, multi)) => Own {
+            argv: exec_argv,
+            multi: Some(*multi),
+        },
+        None => Own {
+            argv,
+            multi: c.multi.as_ref().map(|m| queue_view(&m.queued)),
+        },
     }
 }
 
-fn multi_of(c: &Client) -> Option<(usize, usize)> {
-    c.multi.as_ref().map(|m| {
-        let mem = m
-            .queued
-            .iter()
-            .map(|q| q.iter().map(|a| a.len() + 8).sum::<usize>())
-            .sum();
-        (m.queued.len(), mem)
-    })
+/// CLIENT LIST's `multi` and `multi-mem` of a transaction's queue (redis counts each
+/// argument's bytes plus a pointer).
+pub fn queue_view(queued: &[Vec<Bytes>]) -> (usize, usize) {
+    let mem = queued
+        .iter()
+        .map(|q| q.iter().map(|a| a.len() + 8).sum::<usize>())
+        .sum();
+    (queued.len(), mem)
 }
 
 /// A CLIENT LIST / INFO text: a verbatim string in RESP3.
@@ -355,10 +365,7 @@ fn info(cx: &mut Ctx) -> Result<Reply, CmdError> {
 /// The CLIENT INFO line of `c` while it runs `argv` (its query buffer and `argv-mem`), as the
 /// ACL LOG records it for a refused command (redis `catClientInfoString` of the running client).
 pub fn describe_running(server: &crate::server::Server, c: &Client, argv: &[Bytes]) -> String {
-    let me = Own {
-        argv,
-        multi: multi_of(c),
-    };
+    let me = own_of(c, argv);
     let t = server.tracking.settings(c.id());
     info_line(&c.shared, Some(&me), crate::util::now_ms(), &t)
 }
