@@ -153,10 +153,22 @@ fn watched_topology(
     kind: ServerKind,
     sentinel_kinds: [ServerKind; 3],
 ) -> (Server, [Server; 2], Vec<Server>) {
-    let master = Server::start_with_config(kind, &node_conf(None));
+    watched_topology_with(kind, sentinel_kinds, "", "")
+}
+
+/// [`watched_topology`] with `node_extra` added to the data nodes' config and
+/// `sentinel_extra` to the sentinels'.
+fn watched_topology_with(
+    kind: ServerKind,
+    sentinel_kinds: [ServerKind; 3],
+    node_extra: &str,
+    sentinel_extra: &str,
+) -> (Server, [Server; 2], Vec<Server>) {
+    let node = |master: Option<u16>| format!("{}{node_extra}", node_conf(master));
+    let master = Server::start_with_config(kind, &node(None));
     let replicas = [
-        Server::start_with_config(kind, &node_conf(Some(master.port()))),
-        Server::start_with_config(kind, &node_conf(Some(master.port()))),
+        Server::start_with_config(kind, &node(Some(master.port()))),
+        Server::start_with_config(kind, &node(Some(master.port()))),
     ];
     for r in &replicas {
         assert!(
@@ -168,7 +180,10 @@ fn watched_topology(
     }
     let sentinels: Vec<Server> = sentinel_kinds
         .iter()
-        .map(|&k| Server::start_with_config(k, &sentinel_conf(master.port())))
+        .map(|&k| {
+            let conf = format!("{}{sentinel_extra}", sentinel_conf(master.port()));
+            Server::start_with_config(k, &conf)
+        })
         .collect();
     // Discovery: the replicas from the master's INFO, the other sentinels from hello messages.
     for s in &sentinels {
@@ -309,6 +324,129 @@ fn tandem_sentinels_fail_over_a_killed_tandem_master_without_losing_acknowledged
 #[test]
 fn mixed_tandem_and_redis_sentinels_fail_over_a_killed_tandem_master() {
     failover_under_wait_load(Tandem, MIXED_SENTINELS);
+}
+
+/// Tandem's no-lost-write settings (docs/architecture.md "No acknowledged write lost").
+const HA_NODE: &str = "replica-refuse-rollback yes\n";
+const HA_SENTINEL: &str = "sentinel wait-replicas mymaster 1\n";
+
+/// `n` SETs with `prefix` on `node`, then `WAIT replicas`; the writes, once WAIT says that
+/// many replicas acknowledged them.
+fn write_acknowledged(
+    node: &Server,
+    prefix: &str,
+    n: usize,
+    replicas: u32,
+) -> Vec<(String, String)> {
+    let writes: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("{prefix}:{i}"), format!("v{i}")))
+        .collect();
+    let mut con = node.raw();
+    for (k, v) in &writes {
+        assert_eq!(con.request_str(&["SET", k, v]), b"+OK\r\n");
+    }
+    let acks = con.request_str(&["WAIT", &replicas.to_string(), "5000"]);
+    assert_eq!(
+        String::from_utf8_lossy(&acks),
+        format!(":{replicas}\r\n"),
+        "WAIT {replicas} on {}",
+        node.label()
+    );
+    writes
+}
+
+/// Waits until every sentinel names `master`, the other nodes follow it with their link up,
+/// and all hold the same data, including `acked`.
+fn converged_on(
+    master: &Server,
+    others: &[&Server],
+    sentinels: &[Server],
+    acked: &[(String, String)],
+) {
+    let logs = || {
+        sentinels
+            .iter()
+            .map(Server::log_text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for s in sentinels {
+        assert!(
+            wait_until(RECONFIG_TIMEOUT, || master_port_seen_by(s)
+                == Some(master.port())),
+            "{} names {:?}, not {}; sentinel logs:\n{}",
+            s.label(),
+            master_port_seen_by(s),
+            master.label(),
+            logs()
+        );
+    }
+    for o in others {
+        assert!(
+            wait_until(RECONFIG_TIMEOUT, || follows(o, master)),
+            "{} does not follow {}: {:?}; sentinel logs:\n{}",
+            o.label(),
+            master.label(),
+            o.try_info("replication"),
+            logs()
+        );
+    }
+    wait_in_sync(master, others, SYNC_TIMEOUT);
+    let missing = missing_writes(master, acked);
+    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+}
+
+/// A failover whose leader sent `SLAVEOF NO ONE` to replica A and gave up before anything
+/// else (TILT, a timeout) leaves A a master that the sentinels list as a replica; the master
+/// then restarts empty (a new history; B refuses to roll back to it). A holds every
+/// acknowledged write: the sentinels must fail over to A again, not point A at the master
+/// that lost them (which a master judged sane for an instant, between a replica's INFO and its
+/// own, used to allow), nor give up for want of fenced replicas (A, a master, cannot be
+/// fenced).
+#[test]
+fn ha_failover_promotes_again_a_replica_left_promoted_when_the_master_restarts_empty() {
+    let (mut master, [a, b], sentinels) =
+        watched_topology_with(Tandem, TANDEM_SENTINELS, HA_NODE, HA_SENTINEL);
+    let acked = write_acknowledged(&master, "k", 300, 2);
+    master.stop();
+    assert_eq!(a.request(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    master.restart();
+    converged_on(&a, &[&b, &master], &sentinels, &acked);
+}
+
+/// Replica A was promoted by a failover that did not finish and took a write of its own, while
+/// B went on acknowledging the old master's writes; the master dies. A and B each hold data the
+/// other lacks, and either may have been acknowledged, so no replica can be promoted without
+/// dropping some: the failover gives up and says why, with every fenced replica's history
+/// (it used to say "-failover-abort-too-few-replicas", A being a master that cannot be fenced).
+#[test]
+fn ha_failover_with_diverged_replicas_gives_up_and_says_so() {
+    let (mut master, [a, b], sentinels) =
+        watched_topology_with(Tandem, TANDEM_SENTINELS, HA_NODE, HA_SENTINEL);
+    write_acknowledged(&master, "k", 100, 2);
+    assert_eq!(a.request(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    assert_eq!(a.request(&["SET", "own", "1"]), b"+OK\r\n");
+    write_acknowledged(&master, "later", 100, 1);
+    master.stop();
+    let event = "-failover-abort-histories-diverged";
+    assert!(
+        wait_until(RECONFIG_TIMEOUT, || sentinels
+            .iter()
+            .any(|s| s.log_text().contains(event))),
+        "no sentinel logged {event}; logs:\n{}",
+        sentinels
+            .iter()
+            .map(Server::log_text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let log = sentinels.iter().map(Server::log_text).collect::<String>();
+    let line = log.lines().find(|l| l.contains(event)).unwrap_or_default();
+    for node in [&a, &b] {
+        assert!(line.contains(&format!(":{}=", node.port())), "{line}");
+    }
+    assert!(!log.contains("-failover-abort-too-few-replicas"), "{log}");
+    assert_eq!(field(&b, "role").as_deref(), Some("slave"));
 }
 
 /// A master stuck in a read-only script answers `-BUSY` once `busy-reply-threshold` passed;

@@ -129,11 +129,14 @@ fn crash() -> ! {
     std::process::exit(99);
 }
 
-/// redis `sentinelMasterLooksSane`.
+/// redis `sentinelMasterLooksSane`; with `wait-replicas`, a master whose last INFO showed a
+/// lost history is not sane either, from that INFO on (its S_DOWN follows at the next
+/// check): no replica is pointed at it, since following it would roll the replica back.
 pub fn master_looks_sane(g: &Global, m: &Instance) -> bool {
     m.flags & SRI_MASTER != 0
         && m.role_reported == SRI_MASTER
         && m.flags & (SRI_S_DOWN | SRI_O_DOWN) == 0
+        && !m.history_lost
         && mstime() - m.info_refresh < g.timing.info_period * 2
 }
 
@@ -204,6 +207,7 @@ pub fn reset_master(g: &Global, m: &mut Master, keep_sentinels: bool, event: boo
     m.failover_start_time = 0;
     m.promoted = None;
     m.inst.runid = None;
+    m.inst.history_lost = false;
     m.inst.slave_master_host = None;
     let now = mstime();
     m.inst.link.act_ping_time = now;
@@ -429,7 +433,7 @@ pub fn state_machine(st: &mut State, name: &str) {
             let choice = if safety::enabled(m) {
                 match safety::select(g, m) {
                     safety::Step::Wait => return,
-                    safety::Step::Abort => {
+                    safety::Step::TooFew => {
                         let w = Which::Master;
                         ev(
                             g,
@@ -438,6 +442,19 @@ pub fn state_machine(st: &mut State, name: &str) {
                             Level::Warning,
                             "-failover-abort-too-few-replicas",
                             "",
+                        );
+                        abort(m);
+                        return;
+                    }
+                    safety::Step::Diverged(histories) => {
+                        let w = Which::Master;
+                        ev(
+                            g,
+                            m,
+                            &w,
+                            Level::Warning,
+                            "-failover-abort-histories-diverged",
+                            &histories,
                         );
                         abort(m);
                         return;

@@ -501,6 +501,9 @@ fn refresh_info(st: &mut State, name: &str, w: &Which, info: &str) {
         return;
     };
     let Some(ri) = m.get_mut(w) else { return };
+    if role == SRI_SLAVE {
+        ri.reported_replica = true;
+    }
     if role != ri.role_reported {
         ri.role_reported_time = mstime();
         ri.role_reported = role;
@@ -522,6 +525,9 @@ fn refresh_info(st: &mut State, name: &str, w: &Which, info: &str) {
             "-role-change"
         };
         ev(g, m, w, Level::Verbose, kind, &suffix);
+    }
+    if *w == Which::Master {
+        m.inst.history_lost = safety::lost_history(g, m);
     }
     if g.tilt {
         return;
@@ -744,7 +750,7 @@ pub fn check_sdown(g: &Global, m: &mut Master, w: &Which) {
     let now = mstime();
     let sentinel = is_sentinel(w);
     let reboot_period = m.master_reboot_down_after_period;
-    let lost_history = *w == Which::Master && safety::lost_history(g, m);
+    let lost_history = *w == Which::Master && safety::enabled(m) && m.inst.history_lost;
     let t = &g.timing;
     let Some(ri) = m.get_mut(w) else { return };
     let elapsed = if ri.link.act_ping_time != 0 {

@@ -4,7 +4,8 @@
 //!   history (replid, offset) read after the fence, so it is final;
 //! - the failover waits for at least R - n + 1 fenced replicas (R: the replicas known), one of
 //!   which acknowledged every write `WAIT n` confirmed, and promotes one holding the history
-//!   of every fenced replica; with fewer it gives up (and lifts its fences);
+//!   of every fenced replica; with fewer, or when none holds them all, it gives up (and lifts
+//!   its fences), saying which;
 //! - a master whose replicas hold a history it lost (restarted empty or from an old snapshot)
 //!   is subjectively down, so the sentinels fail over to the replicas instead of letting
 //!   them follow it.
@@ -71,7 +72,10 @@ pub fn enabled(m: &Master) -> bool {
 /// A replica whose link to this master is down holds a history the master does not (the
 /// master was restarted empty or from an older snapshot: its replicas refuse to follow it
 /// with `replica-refuse-rollback`). Only INFOs of the master read after the replica's count,
-/// so a master that merely moved on is never taken for one that lost writes.
+/// so a master that merely moved on is never taken for one that lost writes: the verdict is
+/// taken when the master's INFO arrives and kept in `history_lost` until its next INFO
+/// (judged at every check instead, it flipped to false each time a replica's INFO arrived
+/// after the master's, and the master looked sane for a moment in every INFO period).
 pub fn lost_history(g: &Global, m: &Master) -> bool {
     let mi = &m.inst;
     if !enabled(m) || mi.history.replid.is_none() || mi.role_reported != SRI_MASTER {
@@ -97,14 +101,37 @@ pub fn lost_history(g: &Global, m: &Master) -> bool {
 /// What the select-slave step of a failover does next.
 pub enum Step {
     Wait,
-    Abort,
+    /// Fewer than R - n + 1 replicas fenced within `failover-timeout`.
+    TooFew,
+    /// Enough fenced, but none of the candidates holds every fenced replica's history
+    /// (they diverged): promoting any would drop writes another may have acknowledged. The
+    /// text lists each fenced replica's history, for the event.
+    Diverged(String),
     Promote(String),
+}
+
+/// A replica that reports the role of master with an INFO read during this select-slave step:
+/// a failover that promoted it did not complete (its leader gave up after `SLAVEOF NO ONE`,
+/// or went into TILT). It acknowledges nothing to the old master, as a fenced replica, and
+/// its history only grows from what that INFO shows; it may be promoted again, which is the
+/// way back for the writes it holds (following the old master could roll them back). An old
+/// master back after a failover, not yet turned into a replica, is not one: it never reported
+/// the role of replica since it was listed as one, and its writes after the fences were not
+/// acknowledged.
+fn promoted_elsewhere(m: &Master, s: &Instance) -> bool {
+    s.role_reported == SRI_MASTER
+        && s.reported_replica
+        && s.info_refresh >= m.failover_state_change_time
+        && !s.link.disconnected(false)
 }
 
 /// The select-slave step with `wait-replicas`: fences the replicas it can reach (again
 /// every second for the ones not fenced yet), then picks the one to promote once enough
 /// are fenced. A fenced replica that holds no history (INFO's offset 1: it never completed
-/// a sync, or threw its data away for one) counts as fenced but has nothing to keep.
+/// a sync, or threw its data away for one) counts as fenced but has nothing to keep. A
+/// replica promoted by a failover that did not complete counts as fenced
+/// ([`promoted_elsewhere`]). When no candidate holds every fenced history, the step waits
+/// (a replica not fenced yet may hold them all) until `failover-timeout`.
 pub fn select(g: &Global, m: &mut Master) -> Step {
     let epoch = m.failover_epoch;
     let now = mstime();
@@ -122,27 +149,23 @@ pub fn select(g: &Global, m: &mut Master) -> Step {
             s.fence_sent_epoch = epoch;
         }
     }
+    let timed_out = now - m.failover_state_change_time > m.failover_timeout;
     let known = m.slaves.len() as i64;
     let needed = (known - m.wait_replicas + 1).max(1);
     let fenced: Vec<&Instance> = m
         .slaves
         .values()
-        .filter(|s| s.fenced_epoch == epoch)
+        .filter(|s| s.fenced_epoch == epoch || promoted_elsewhere(m, s))
         .collect();
     if (fenced.len() as i64) < needed {
-        return if now - m.failover_state_change_time > m.failover_timeout {
-            Step::Abort
-        } else {
-            Step::Wait
-        };
+        return if timed_out { Step::TooFew } else { Step::Wait };
     }
     let mut best: Vec<(&String, &Instance)> = m
         .slaves
         .iter()
         .filter(|(_, s)| {
-            s.fenced_epoch == epoch
+            ((s.fenced_epoch == epoch && s.role_reported == SRI_SLAVE) || promoted_elsewhere(m, s))
                 && s.slave_priority != 0
-                && s.role_reported == SRI_SLAVE
                 && !s.link.disconnected(false)
                 && fenced
                     .iter()
@@ -155,10 +178,20 @@ pub fn select(g: &Global, m: &mut Master) -> Step {
             .cmp(&b.slave_priority)
             .then_with(|| a.runid.cmp(&b.runid))
     });
-    match best.first() {
-        Some((k, _)) => Step::Promote((*k).clone()),
-        None => Step::Abort,
+    if let Some((k, _)) = best.first() {
+        return Step::Promote((*k).clone());
     }
+    if (fenced.len() as i64) < known && !timed_out {
+        return Step::Wait;
+    }
+    let histories: Vec<String> = fenced
+        .iter()
+        .map(|o| {
+            let (id, off) = held(o).unwrap_or(("?", 0));
+            format!("{}:{}={id}:{off}", o.addr.hostname, o.addr.port)
+        })
+        .collect();
+    Step::Diverged(format!(" #fenced {}", histories.join(" ")))
 }
 
 /// A reply to `REPLCONF FENCE`.

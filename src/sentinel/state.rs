@@ -203,6 +203,15 @@ pub struct Instance {
     /// INFO's `master_replid`, `master_replid2`, `second_repl_offset`, `master_repl_offset`:
     /// the history the instance holds (issue #13).
     pub history: super::safety::History,
+    /// For a master with `wait-replicas`: whether its latest INFO showed it lost a history a
+    /// replica holds (`safety::lost_history`, judged when the master's INFO arrives and kept
+    /// until the next one, so a replica's INFO read in between does not clear it).
+    pub history_lost: bool,
+    /// Whether an INFO of this instance reported the role of replica since it was listed:
+    /// of the replicas that report the role of master, it tells one promoted by a failover
+    /// that did not complete from an old master back after a failover (listed anew, as a
+    /// replica, at `+switch-master`, and never a replica since).
+    pub reported_replica: bool,
     /// Fences (`REPLCONF FENCE`, issue #13): when and in which failover epoch the last one
     /// was sent, the epoch of the last one the replica accepted, and of the last one whose
     /// INFO (read after it, so final) we have.
@@ -248,6 +257,8 @@ impl Instance {
             slave_master_link_up: false,
             slave_repl_offset: 0,
             history: Default::default(),
+            history_lost: false,
+            reported_replica: false,
             fence_sent_time: 0,
             fence_sent_epoch: 0,
             fence_ok_epoch: 0,
