@@ -680,11 +680,26 @@ fn detect_end(g: &Global, m: &mut Master, promoted: &Addr) {
     }
 }
 
-/// redis `sentinelFailoverSwitchToPromotedSlave`.
+/// redis `sentinelFailoverSwitchToPromotedSlave`. A failover that ends after a hello taught
+/// us a newer configuration (a later epoch's failover finished while this one was stalled,
+/// e.g. its leader in TILT) switches nothing: its replica was not promoted in that config,
+/// and switching to it would leave us naming another master than the others, under the same
+/// config epoch, for good.
 pub fn switch_to_promoted(st: &mut State, name: &str) {
-    let Some(m) = st.masters.get(name) else {
+    let Some(m) = st.masters.get_mut(name) else {
         return;
     };
+    if m.config_epoch > m.failover_epoch {
+        tracing::warn!(
+            "Failover of epoch {} for {} ended after config epoch {}: not switching",
+            m.failover_epoch,
+            m.inst.name,
+            m.config_epoch
+        );
+        abort(m);
+        return;
+    }
+    let m = &*m;
     let to = m.promoted().map_or(&m.inst.addr, |p| &p.addr).clone();
     let g = &st.g;
     let msg = format!(
