@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: the cargo tests (unit, differential against redis-server, integration through
 # the real binaries), then the files of Redis's own Tcl suite listed in tests/redis-suite.list,
-# then most of them again over TLS (tests/redis-suite-tls.list, 6-8 minutes), then
+# then again over TLS (tests/redis-suite-tls.list, all but one of them, ~15 minutes), then
 # Redis's Sentinel suite with tandem-server data nodes and redis-sentinel (about 2 min), and
 # again with Tandem's own sentinel as the sentinels (about 2 min).
 set -euo pipefail
