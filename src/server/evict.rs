@@ -113,9 +113,29 @@ struct Settings {
     lazy: bool,
     list_fill: i64,
     access: crate::keyspace::Access,
+    /// [`CONFIG_GEN`] when these were read.
+    gen: u64,
+}
+
+impl Settings {
+    fn stale(&self) -> bool {
+        CONFIG_GEN.load(Ordering::Acquire) != self.gen
+    }
+}
+
+/// Bumped by every CONFIG SET (see [`config_changed`]).
+static CONFIG_GEN: AtomicU64 = AtomicU64::new(0);
+
+/// A CONFIG SET happened: an eviction loop running on the settings it read before stops
+/// before its next key (another thread's loop could otherwise evict, under the old policy, a
+/// key written after the change: in Redis nothing runs beside a command).
+pub fn config_changed() {
+    CONFIG_GEN.fetch_add(1, Ordering::AcqRel);
 }
 
 fn settings(server: &Server) -> Option<Settings> {
+    // Read before the config, so that a change made meanwhile shows as a newer generation.
+    let gen = CONFIG_GEN.load(Ordering::Acquire);
     let c = server.config.read();
     if c.maxmemory == 0 {
         return None;
@@ -131,6 +151,7 @@ fn settings(server: &Server) -> Option<Settings> {
         lazy: c.lazyfree_lazy_eviction,
         list_fill: c.list_max_listpack_size,
         access: server.keyspace.access.load(),
+        gen,
     })
 }
 
@@ -160,8 +181,11 @@ pub fn perform_evictions(server: &Server) -> bool {
             // last keys, more than their sizes say) may be enough after all.
             return counted_memory(server, true) <= st.maxmemory;
         };
-        if let Some(size) = evict_key(server, &st, shard, db, &key) {
-            freed += size;
+        match evict_key(server, &st, shard, db, &key) {
+            Some(size) => freed += size,
+            // The settings changed: the next command evicts under the new ones.
+            None if st.stale() => return true,
+            None => {}
         }
     }
     true
@@ -303,6 +327,11 @@ fn score(
 /// redis's size of what was freed, or None if the key is gone.
 fn evict_key(server: &Server, st: &Settings, shard: usize, db: usize, key: &Bytes) -> Option<u64> {
     let locked = server.keyspace.lock_shard(shard);
+    // Checked under the shard's lock: a key written after a CONFIG SET can only have been
+    // picked after it, and is then never evicted under the settings from before.
+    if st.stale() {
+        return None;
+    }
     let mut view = Db::new(locked, db, crate::util::now_ms(), ExpireMode::Delete);
     let value = view.remove_in(db, key);
     let size = value

@@ -236,6 +236,7 @@ fn apply_steps(
 fn apply_live(server: &Server, before: &crate::config::Config) {
     // Encoding limits and the replication buffer limits.
     server.config_changed();
+    crate::server::evict::config_changed();
     super::invalidate_hot_config();
     server.client_mem.update_all(server);
     server.client_mem.evict(server);
