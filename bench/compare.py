@@ -13,6 +13,7 @@ stopped by PID.
 """
 import argparse
 import os
+import random
 import shutil
 import signal
 import socket
@@ -703,6 +704,8 @@ def report_acl(say, rounds, n, pipelines=(1, 16)):
 
 
 # (label, server options, redis-benchmark command with __rand_int__ keys)
+SETTLE_SECONDS = 12
+
 MEMORY_CASES = [
     ("strings, 100-byte values", [], ["SET", "s:__rand_int__", "x" * 100]),
     ("strings, 100-byte values, with TTL", [], ["SET", "s:__rand_int__", "x" * 100, "EX", "100000"]),
@@ -728,25 +731,42 @@ def memory_per_key(kind, extra, command, keys):
                        capture_output=True, timeout=900)
         time.sleep(0.5)
         dbsize = max(int(srv.cmd("DBSIZE") or 1), 1)
-        return {"used": (int(srv.info("memory")["used_memory"]) - base_used) / dbsize,
-                "rss": (srv.rss() - base_rss) / dbsize, "keys": dbsize}
+        used, rss = int(srv.info("memory")["used_memory"]), srv.rss()
+        # Both allocators keep freed pages for up to 10 s (jemalloc's dirty decay, purged by
+        # its background threads with jemalloc-bg-thread yes): the RSS a server settles at.
+        time.sleep(SETTLE_SECONDS)
+        return {"used": (used - base_used) / dbsize, "rss": (rss - base_rss) / dbsize,
+                "settled": (srv.rss() - base_rss) / dbsize, "keys": dbsize}
     finally:
         srv.stop()
 
 
+def memory_header(say):
+    say(f"(bytes per key; RSS: 0.5 s after the last write; settled RSS: {SETTLE_SECONDS} s later)")
+    say("| dataset | redis used | tandem used | ratio | redis RSS | tandem RSS | RSS ratio "
+        "| redis settled RSS | tandem settled RSS | settled ratio |")
+    say("|---|---|---|---|---|---|---|---|---|---|")
+
+
+def memory_row(label, col):
+    """A table row: `col(kind, field)` gives the per-round figures of 'used', 'rss' and
+    'settled'; medians of each and of the per-pair ratios."""
+    cells = [label]
+    for field in ("used", "rss", "settled"):
+        cells += [f"{statistics.median(col('redis', field)):.0f}", f"{statistics.median(col('tandem', field)):.0f}",
+                  f"{median_ratio(list(zip(col('tandem', field), col('redis', field)))):.2f}"]
+    return "| " + " | ".join(cells) + " |"
+
+
 def report_memory(say, rounds, keys, cases=None):
     say(f"## Memory per key ({keys} writes of random keys out of {keys}; growth of used_memory and RSS / DBSIZE; {rounds} rounds)")
-    say("| dataset | redis used B/key | tandem used B/key | ratio | redis RSS B/key | tandem RSS B/key | RSS ratio |")
-    say("|---|---|---|---|---|---|---|")
+    memory_header(say)
     for label, extra, command in MEMORY_CASES:
         if cases and not any(label.startswith(c) for c in cases.split(",")):
             continue
         d = alternate(rounds, lambda kind: memory_per_key(kind, extra, command, keys))
         col = lambda kind, f: [x[f] for x in d[kind]]
-        say(f"| {label} | {statistics.median(col('redis', 'used')):.0f} | {statistics.median(col('tandem', 'used')):.0f} "
-            f"| {median_ratio(list(zip(col('tandem', 'used'), col('redis', 'used')))):.2f} "
-            f"| {statistics.median(col('redis', 'rss')):.0f} | {statistics.median(col('tandem', 'rss')):.0f} "
-            f"| {median_ratio(list(zip(col('tandem', 'rss'), col('redis', 'rss')))):.2f} |")
+        say(memory_row(label, col))
     say()
 
 
@@ -804,6 +824,63 @@ def report_stream_memory(say, rounds, entries):
             f"| {median_ratio(list(zip(col('tandem', 'used'), col('redis', 'used')))):.2f} "
             f"| {statistics.median(col('redis', 'rss')):.0f} | {statistics.median(col('tandem', 'rss')):.0f} "
             f"| {median_ratio(list(zip(col('tandem', 'rss'), col('redis', 'rss')))):.2f} |")
+    say()
+
+
+def hll_memory(kind, keys, elements=50):
+    """used_memory and RSS growth per key of `keys` HyperLogLogs of `elements` random elements
+    each (sparse: ~160-byte strings), then per key once each is made dense (PFDEBUG TODENSE,
+    12 KB strings) for a tenth of them."""
+    srv = Server(kind)
+    used = lambda: int(srv.info("memory")["used_memory"])
+    rng = random.Random(1)
+
+    def pipeline(commands):
+        with socket.create_connection(("127.0.0.1", srv.port)) as s:
+            f = s.makefile("rb")
+            for i in range(0, len(commands), 500):
+                batch = commands[i:i + 500]
+                s.sendall(b"".join(resp_command(c) for c in batch))
+                for _ in batch:
+                    if f.readline()[:1] == b"-":
+                        raise RuntimeError(f"{kind}: error reply to {batch[0][:2]}")
+
+    try:
+        time.sleep(0.3)
+        u0, r0 = used(), srv.rss()
+        pipeline([["PFADD", f"hll:{k}"] + [f"e{rng.randrange(10 ** 9)}" for _ in range(elements)] for k in range(keys)])
+        time.sleep(0.5)
+        u1, r1 = used(), srv.rss()
+        time.sleep(SETTLE_SECONDS)
+        out = {"sparse_used": (u1 - u0) / keys, "sparse_rss": (r1 - r0) / keys,
+               "sparse_settled": (srv.rss() - r0) / keys}
+        u1, r1 = used(), srv.rss()
+        dense = keys // 10
+        pipeline([["PFADD", f"dense:{k}"] + [f"e{rng.randrange(10 ** 9)}" for _ in range(elements)] for k in range(dense)]
+                 + [["PFDEBUG", "TODENSE", f"dense:{k}"] for k in range(dense)])
+        time.sleep(0.5)
+        out.update(dense_used=(used() - u1) / dense, dense_rss=(srv.rss() - r1) / dense)
+        time.sleep(SETTLE_SECONDS)
+        out.update(dense_settled=(srv.rss() - r1) / dense)
+        return out
+    finally:
+        srv.stop()
+
+
+def resp_command(args):
+    """One command in RESP."""
+    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+
+
+def report_hll_memory(say, rounds, keys):
+    say(f"## HyperLogLog memory ({keys} keys of 50 random elements each (sparse), then {keys // 10} more made dense "
+        f"with PFDEBUG TODENSE; growth of used_memory and RSS per key; {rounds} rounds)")
+    memory_header(say)
+    d = alternate(rounds, lambda kind: hll_memory(kind, keys))
+    for label, f in [("per sparse HLL key", "sparse"), ("per dense HLL key", "dense")]:
+        col = lambda kind, x: [r[f + "_" + x] for r in d[kind]]
+        say(memory_row(label, col))
     say()
 
 
@@ -887,7 +964,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", default=None,
-                    help="run one part: hotpath, evict, acl, instr, memory, streams, conns, lag, bgsave, aof, sync, growth, scaling or evalsha")
+                    help="run one part: hotpath, evict, acl, instr, memory, streams, hll, conns, lag, bgsave, aof, sync, growth, scaling or evalsha")
     ap.add_argument("--ports", default=None, help="LO-HI: start every server on a port inside this window")
     ap.add_argument("--pipelines", default="1,16", help="pipeline depths of --only hotpath and acl")
     ap.add_argument("--keys", type=int, default=None, help="dataset size of --only memory and streams (default 1000000)")
@@ -911,6 +988,9 @@ def main():
         return
     if a.only == "memory":
         report_memory(print, a.rounds, a.keys or 1_000_000, a.cases)
+        return
+    if a.only == "hll":
+        report_hll_memory(print, a.rounds, a.keys or 20_000)
         return
     if a.only == "streams":
         report_stream_memory(print, a.rounds, a.keys or 1_000_000)
@@ -961,6 +1041,7 @@ def main():
     report_instructions(say, 50_000)
     report_memory(say, a.rounds, keys)
     report_stream_memory(say, a.rounds, keys)
+    report_hll_memory(say, a.rounds, 20_000)
     report_connections(say, a.rounds, 10_000)
     report_evalsha(say, a.rounds, n)
     report_bgsave(say, a.rounds, keys)

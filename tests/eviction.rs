@@ -194,3 +194,50 @@ fn small_limit_on_a_fresh_server_tandem() {
 fn small_limit_on_a_fresh_server_redis() {
     small_limit_on_a_fresh_server(Redis);
 }
+
+/// The server's resident set size, from /proc.
+fn rss_bytes(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid()))
+        .unwrap_or_else(|e| panic!("{}: /proc status: {e}", server.label()));
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{}: no VmRSS", server.label()));
+    kb * 1024
+}
+
+/// With `jemalloc-bg-thread yes` (the default), memory freed by a FLUSHALL goes back to the
+/// system while the server sits idle: jemalloc's background threads purge the freed pages as
+/// they age (10 s), with no allocation to trigger it. With `no`, it stays resident.
+fn idle_server_gives_freed_memory_back(kind: ServerKind) {
+    let server = start(kind, &[]);
+    let label = server.label();
+    let before = rss_bytes(&server);
+    write_keys(&server, 0, "bg", 100_000, false);
+    let full = rss_bytes(&server);
+    assert!(
+        full > before + 20_000_000,
+        "{label}: RSS {before} -> {full} after 100,000 keys"
+    );
+    assert_eq!(server.request(&["FLUSHALL"]), b"+OK\r\n", "{label}");
+    let grown = full - before;
+    let back = support::wait_until(std::time::Duration::from_secs(30), || {
+        rss_bytes(&server) < before + grown / 4
+    });
+    assert!(
+        back,
+        "{label}: RSS {before} before, {full} with the keys, {} 30 s after FLUSHALL",
+        rss_bytes(&server)
+    );
+}
+
+#[test]
+fn idle_server_gives_freed_memory_back_tandem() {
+    idle_server_gives_freed_memory_back(Tandem);
+}
+
+#[test]
+fn idle_server_gives_freed_memory_back_redis() {
+    idle_server_gives_freed_memory_back(Redis);
+}

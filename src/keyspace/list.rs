@@ -20,11 +20,14 @@ use bytes::Bytes;
 /// a single larger element is allowed.
 pub const NODE_BYTES: usize = 8192;
 
+/// 32 bytes, so that a `Value` is 40: the element count lives in the node of a one-node
+/// list and beside the deque of a longer one (see `Spine`).
 #[derive(Debug, Clone, Default)]
 pub struct List {
     nodes: Spine,
-    len: usize,
 }
+
+const _: () = assert!(std::mem::size_of::<List>() == 32);
 
 #[derive(Debug, Clone, Default)]
 struct Node {
@@ -37,16 +40,55 @@ struct Node {
 }
 
 /// The deque of nodes. Most lists are short: their only node lives inline, with no extra
-/// allocation; a second node moves them to a `VecDeque` (O(1) at both ends).
+/// allocation; a second node moves them to a boxed `VecDeque` (O(1) at both ends) beside
+/// the list's element count. A one-node list's count is its node's.
 #[derive(Debug, Clone, Default)]
 enum Spine {
     #[default]
     Empty,
     One(Node),
-    Many(VecDeque<Node>),
+    Many(Box<Many>),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Many {
+    d: VecDeque<Node>,
+    /// Elements in all the nodes.
+    len: usize,
+}
+
+impl std::ops::Deref for Many {
+    type Target = VecDeque<Node>;
+
+    fn deref(&self) -> &VecDeque<Node> {
+        &self.d
+    }
+}
+
+impl std::ops::DerefMut for Many {
+    fn deref_mut(&mut self) -> &mut VecDeque<Node> {
+        &mut self.d
+    }
 }
 
 impl Spine {
+    /// Elements in the list.
+    fn elements(&self) -> usize {
+        match self {
+            Spine::Empty => 0,
+            Spine::One(n) => n.count as usize,
+            Spine::Many(m) => m.len,
+        }
+    }
+
+    /// Records `k` elements added to (or, negative, removed from) the nodes. A one-node list
+    /// counts them in its node, which the caller updates.
+    fn count_elements(&mut self, k: isize) {
+        if let Spine::Many(m) = self {
+            m.len = m.len.wrapping_add_signed(k);
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Spine::Empty => 0,
@@ -89,18 +131,23 @@ impl Spine {
     }
 
     /// Runs `f` on the nodes as a `VecDeque` (moving an inline node there first).
+    /// A spine that becomes `Many` here counts the elements of its nodes after `f` (a node
+    /// split by `f` has moved some of its count into the new one).
     fn with_many<R>(&mut self, f: impl FnOnce(&mut VecDeque<Node>) -> R) -> R {
-        let mut d = match std::mem::take(self) {
-            Spine::Many(d) => d,
+        let (mut m, fresh) = match std::mem::take(self) {
+            Spine::Many(m) => (m, false),
             Spine::One(n) => {
                 let mut d = VecDeque::with_capacity(2);
                 d.push_back(n);
-                d
+                (Box::new(Many { d, len: 0 }), true)
             }
-            Spine::Empty => VecDeque::new(),
+            Spine::Empty => (Box::default(), true),
         };
-        let r = f(&mut d);
-        *self = Spine::Many(d);
+        let r = f(&mut m.d);
+        if fresh {
+            m.len = m.d.iter().map(|n| n.count as usize).sum();
+        }
+        *self = Spine::Many(m);
         r
     }
 
@@ -150,7 +197,8 @@ impl Spine {
     fn drain_front(&mut self, k: usize) {
         match self {
             Spine::Many(d) => {
-                d.drain(..k.min(d.len()));
+                let k = k.min(d.len());
+                d.drain(..k);
             }
             _ if k > 0 => *self = Spine::Empty,
             _ => {}
@@ -160,7 +208,10 @@ impl Spine {
     /// Drops the last `k` nodes.
     fn drain_back(&mut self, k: usize) {
         match self {
-            Spine::Many(d) => d.truncate(d.len().saturating_sub(k)),
+            Spine::Many(d) => {
+                let keep = d.len().saturating_sub(k);
+                d.truncate(keep);
+            }
             _ if k > 0 => *self = Spine::Empty,
             _ => {}
         }
@@ -186,7 +237,9 @@ impl Spine {
     /// Heap bytes of the spine itself (not of the nodes' buffers).
     fn heap_bytes(&self) -> usize {
         match self {
-            Spine::Many(d) => d.capacity() * std::mem::size_of::<Node>(),
+            Spine::Many(d) => {
+                std::mem::size_of::<Many>() + d.capacity() * std::mem::size_of::<Node>()
+            }
             _ => 0,
         }
     }
@@ -492,7 +545,7 @@ impl List {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.nodes.elements()
     }
 
     /// Number of nodes (each one allocation).
@@ -501,7 +554,7 @@ impl List {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     pub fn encoding(&self) -> &'static str {
@@ -523,7 +576,7 @@ impl List {
         }
         if let Some(n) = self.nodes.back_mut() {
             n.push_back(v);
-            self.len += 1;
+            self.nodes.count_elements(1);
         }
     }
 
@@ -537,7 +590,7 @@ impl List {
         }
         if let Some(n) = self.nodes.front_mut() {
             n.push_front(v);
-            self.len += 1;
+            self.nodes.count_elements(1);
         }
     }
 
@@ -547,7 +600,7 @@ impl List {
         if node.count == 0 {
             self.nodes.pop_front();
         }
-        self.len -= 1;
+        self.nodes.count_elements(-1);
         Some(v)
     }
 
@@ -557,16 +610,17 @@ impl List {
         if node.count == 0 {
             self.nodes.pop_back();
         }
-        self.len -= 1;
+        self.nodes.count_elements(-1);
         Some(v)
     }
 
     /// (node index, byte offset) of element `i` (`i < len`), walking from the nearer end.
     fn locate(&self, i: usize) -> Option<(usize, usize)> {
-        if i >= self.len {
+        let len = self.len();
+        if i >= len {
             return None;
         }
-        if i < self.len / 2 {
+        if i < len / 2 {
             let mut i = i;
             for (ni, n) in self.nodes.iter().enumerate() {
                 let c = n.count();
@@ -576,7 +630,7 @@ impl List {
                 i -= c;
             }
         } else {
-            let mut r = self.len - 1 - i;
+            let mut r = len - 1 - i;
             for ni in (0..self.nodes.len()).rev() {
                 let n = &self.nodes[ni];
                 let c = n.count();
@@ -621,7 +675,7 @@ impl List {
         let n = &mut self.nodes[ni];
         n.splice_entry(off..off, v);
         n.count += 1;
-        self.len += 1;
+        self.nodes.count_elements(1);
         self.split_if_large(ni);
     }
 
@@ -635,8 +689,8 @@ impl List {
 
     /// Removes the first `n` elements.
     pub fn trim_front(&mut self, n: usize) {
-        let mut n = n.min(self.len);
-        self.len -= n;
+        let mut n = n.min(self.len());
+        self.nodes.count_elements(-(n as isize));
         let mut whole = 0;
         while let Some(node) = self.nodes.get(whole) {
             if node.count() > n {
@@ -655,8 +709,8 @@ impl List {
 
     /// Removes the last `n` elements.
     pub fn trim_back(&mut self, n: usize) {
-        let mut n = n.min(self.len);
-        self.len -= n;
+        let mut n = n.min(self.len());
+        self.nodes.count_elements(-(n as isize));
         let mut whole = 0;
         while let Some(node) = self
             .nodes
@@ -721,7 +775,7 @@ impl List {
             }
         }
         if removed > 0 {
-            self.len -= removed;
+            self.nodes.count_elements(-(removed as isize));
             self.nodes.retain(|n| n.count > 0);
             self.merge_small_nodes();
         }
@@ -753,7 +807,7 @@ impl List {
                 nodes: &self.nodes,
                 front: (0, f.head()),
                 back: (self.nodes.len() - 1, b.buf.len()),
-                remaining: self.len,
+                remaining: self.len(),
             },
             _ => Iter {
                 nodes: &self.nodes,
@@ -794,7 +848,8 @@ impl List {
 
     /// Removes up to `n` elements from the head (or tail) and returns them in pop order.
     pub fn pop_many(&mut self, n: usize, from_front: bool) -> Vec<Bytes> {
-        let n = n.min(self.len);
+        let len = self.len();
+        let n = n.min(len);
         if n == 0 {
             return Vec::new();
         }
@@ -803,7 +858,7 @@ impl List {
             self.trim_front(n);
             out
         } else {
-            let out = self.range_bytes(self.len - n, self.len - 1, true);
+            let out = self.range_bytes(len - n, len - 1, true);
             self.trim_back(n);
             out
         }
@@ -885,7 +940,7 @@ impl ExactSizeIterator for Iter<'_> {}
 
 impl PartialEq for List {
     fn eq(&self, other: &List) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 

@@ -1,22 +1,46 @@
 //! `Table`: one database's keys in one shard, with their expiry times.
 //!
-//! Entries sit in an `IndexMap` at dense positions `0..len` (SCAN cursors, RANDOMKEY, eviction
-//! sampling and the snapshot walk index them); removal is `swap_remove` (the last entry moves
-//! into the hole). The expiry times are not a second map with a second copy of every key, as
-//! Redis's `expires` dict is: the keys that have one are listed in `volatile` as (position,
-//! time), and such an entry holds its index in that list. Active expiry and the volatile
-//! eviction policies sample `volatile` uniformly, as Redis samples its `expires` dict.
+//! Entries sit in a vector at dense positions `0..len` (SCAN cursors, RANDOMKEY, eviction
+//! sampling and the snapshot walk index them); removal is a swap-remove (the last entry moves
+//! into the hole). A hashbrown table of `u32` positions finds them: five bytes per bucket (an
+//! `IndexMap`'s index takes nine), and each entry keeps 32 bits of its key's hash in its own
+//! padding, so a growth rehashes from the entries without reading the keys, and a probe compares
+//! the stored hash before the key bytes.
+//!
+//! The expiry times are not a second map with a second copy of every key, as Redis's `expires`
+//! dict is: the keys that have one are listed in `volatile` as (position, time), and such an
+//! entry holds its index in that list. Active expiry and the volatile eviction policies sample
+//! `volatile` uniformly, as Redis samples its `expires` dict.
+
+use std::hash::BuildHasher;
+use std::sync::LazyLock;
+
+use hashbrown::HashTable;
 
 use super::compact::Compact;
 use super::value::Entry;
-use super::Map;
 
 /// `Entry::vol` of an entry without an expiry time.
 pub(super) const NO_EXPIRE: u32 = u32::MAX;
 
-/// Bytes of one `IndexMap` entry: the stored hash, the key, the entry.
-const BUCKET: usize =
-    std::mem::size_of::<usize>() + std::mem::size_of::<Compact>() + std::mem::size_of::<Entry>();
+/// Bytes of one slot of the entry vector: the key and the entry.
+const SLOT: usize = std::mem::size_of::<Slot>();
+
+/// The hash of keys inside tables: seeded once per process (never unseeded: hash flooding),
+/// and not the shard router's, whose low bits are the same for every key of a shard.
+static HASHER: LazyLock<foldhash::fast::FixedState> =
+    LazyLock::new(|| foldhash::fast::FixedState::with_seed(rand::random()));
+
+fn hash_of(key: &[u8]) -> u32 {
+    let h = HASHER.hash_one(key);
+    (h ^ (h >> 32)) as u32
+}
+
+/// The 64-bit hash hashbrown wants from a stored 32-bit one: its low bits pick the bucket and
+/// its top seven bits are the control tag, both from the 32 bits.
+fn wide(h: u32) -> u64 {
+    (u64::from(h) << 32) | u64::from(h)
+}
 
 /// One key with an expiry time: where its entry is, and when it expires (absolute, ms).
 #[derive(Debug, Clone, Copy)]
@@ -25,19 +49,30 @@ struct Volatile {
     when: i64,
 }
 
+#[derive(Debug)]
+struct Slot {
+    key: Compact,
+    entry: Entry,
+}
+
+// A key's slot: the key (16), the value (40), the access clock, the snapshot epoch, the
+// volatile record's index and the hash (4 each).
+const _: () = assert!(SLOT == 72);
+
 #[derive(Debug, Default)]
 pub struct Table {
-    map: Map<Compact, Entry>,
+    index: HashTable<u32>,
+    slots: Vec<Slot>,
     volatile: Vec<Volatile>,
 }
 
 impl Table {
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.slots.is_empty()
     }
 
     /// Number of keys with an expiry time.
@@ -45,35 +80,51 @@ impl Table {
         self.volatile.len()
     }
 
+    /// Where `key` is, given its hash.
+    fn find(&self, h: u32, key: &[u8]) -> Option<usize> {
+        let slots = &self.slots;
+        self.index
+            .find(wide(h), |&i| {
+                let s = &slots[i as usize];
+                s.entry.hash == h && s.key.as_bytes() == key
+            })
+            .map(|&i| i as usize)
+    }
+
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
-        self.map.get(key)
+        let i = self.get_index_of(key)?;
+        Some(&self.slots[i].entry)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.map.get_mut(key)
+        let i = self.get_index_of(key)?;
+        Some(&mut self.slots[i].entry)
     }
 
     pub fn contains_key(&self, key: &[u8]) -> bool {
-        self.map.contains_key(key)
+        self.get_index_of(key).is_some()
     }
 
     pub fn get_index_of(&self, key: &[u8]) -> Option<usize> {
-        self.map.get_index_of(key)
+        if self.slots.is_empty() {
+            return None;
+        }
+        self.find(hash_of(key), key)
     }
 
     pub fn get_index(&self, i: usize) -> Option<(&Compact, &Entry)> {
-        self.map.get_index(i)
+        self.slots.get(i).map(|s| (&s.key, &s.entry))
     }
 
     pub fn get_index_mut(&mut self, i: usize) -> Option<(&Compact, &mut Entry)> {
-        self.map.get_index_mut(i)
+        self.slots.get_mut(i).map(|s| (&s.key, &mut s.entry))
     }
 
     /// Entry `i` with its expiry time, for a walk that also needs the time (the snapshot).
     pub fn get_index_full(&mut self, i: usize) -> Option<(&Compact, &mut Entry, Option<i64>)> {
-        let (k, e) = self.map.get_index_mut(i)?;
-        let when = self.volatile.get(e.vol as usize).map(|v| v.when);
-        Some((k, e, when))
+        let s = self.slots.get_mut(i)?;
+        let when = self.volatile.get(s.entry.vol as usize).map(|v| v.when);
+        Some((&s.key, &mut s.entry, when))
     }
 
     /// The expiry time of an entry of this table.
@@ -83,7 +134,7 @@ impl Table {
 
     /// The expiry time of `key`, if it exists and has one.
     pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
-        self.expire_of(self.map.get(key)?)
+        self.expire_of(self.get(key)?)
     }
 
     /// Whether `key` has an expiry time that is `<= now`: a key with no expiry costs no lookup
@@ -95,78 +146,101 @@ impl Table {
     /// Volatile key number `i` (0..`volatile_len`) and its expiry time: uniform sampling.
     pub fn volatile_at(&self, i: usize) -> Option<(&Compact, i64)> {
         let v = self.volatile.get(i)?;
-        let (k, _) = self.map.get_index(v.pos as usize)?;
-        Some((k, v.when))
+        let s = self.slots.get(v.pos as usize)?;
+        Some((&s.key, v.when))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Compact, &Entry)> {
-        self.map.iter()
+        self.slots.iter().map(|s| (&s.key, &s.entry))
     }
 
     /// Every entry with its expiry time.
     pub fn iter_full(&self) -> impl Iterator<Item = (&Compact, &Entry, Option<i64>)> {
-        self.map
+        self.slots
             .iter()
-            .map(|(k, e)| (k, e, self.volatile.get(e.vol as usize).map(|v| v.when)))
+            .map(|s| (&s.key, &s.entry, self.expire_of(&s.entry)))
     }
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
-        self.map.values_mut()
+        self.slots.iter_mut().map(|s| &mut s.entry)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &Compact> {
-        self.map.keys()
+        self.slots.iter().map(|s| &s.key)
     }
 
     /// Takes the table apart: every entry with its expiry time.
     pub fn into_entries(self) -> impl Iterator<Item = (Compact, Entry, Option<i64>)> {
         let volatile = self.volatile;
-        self.map.into_iter().map(move |(k, mut e)| {
-            let when = volatile.get(e.vol as usize).map(|v| v.when);
-            e.vol = NO_EXPIRE;
-            (k, e, when)
+        self.slots.into_iter().map(move |Slot { key, mut entry }| {
+            let when = volatile.get(entry.vol as usize).map(|v| v.when);
+            entry.vol = NO_EXPIRE;
+            (key, entry, when)
         })
     }
 
     pub fn reserve(&mut self, keys: usize, expires: usize) {
-        self.map.reserve(keys.saturating_sub(self.map.len()));
+        let more = keys.saturating_sub(self.slots.len());
+        self.slots.reserve_exact(more);
+        let slots = &self.slots;
+        self.index
+            .reserve(more, |&i| wide(slots[i as usize].entry.hash));
         self.volatile
             .reserve(expires.saturating_sub(self.volatile.len()));
+    }
+
+    /// Appends a new key (known to be absent) with hash `h`; returns its position.
+    fn push(&mut self, h: u32, key: Compact, mut entry: Entry) -> usize {
+        self.make_room();
+        let i = self.slots.len();
+        entry.hash = h;
+        entry.vol = NO_EXPIRE;
+        self.slots.push(Slot { key, entry });
+        let slots = &self.slots;
+        self.index
+            .insert_unique(wide(h), i as u32, |&j| wide(slots[j as usize].entry.hash));
+        i
     }
 
     /// Stores `entry` under `key` with expiry time `expire` (replacing any entry there).
     /// Returns the entry's position.
     pub fn insert(&mut self, key: Compact, mut entry: Entry, expire: Option<i64>) -> usize {
-        self.make_room();
-        entry.vol = NO_EXPIRE;
-        let (i, old) = self.map.insert_full(key, entry);
-        if let Some(old) = old {
-            self.map[i].vol = old.vol;
-        }
+        let h = hash_of(&key);
+        let i = match self.find(h, &key) {
+            Some(i) => {
+                let old = &mut self.slots[i].entry;
+                entry.hash = h;
+                entry.vol = old.vol;
+                *old = entry;
+                i
+            }
+            None => self.push(h, key, entry),
+        };
         self.set_expire_index(i, expire);
         i
     }
 
     /// Before an insertion into a full table: grows the entry vector to the next jemalloc size
     /// class that holds an eighth more entries (size classes are four per doubling), filled to
-    /// its end. `IndexMap` alone would grow it to the hash index's capacity, doubling it, so
-    /// that a table was 72% full on average (a 10,000-key database: 224 slots of 88 bytes for
-    /// 156 keys per shard); this keeps it about 90% full (Redis allocates a `dictEntry` per
-    /// key). Each growth copies the vector unless jemalloc extends it in place: about eight
-    /// copies of an entry over its life. The hash index still doubles (8 bytes per slot).
+    /// its end. Doubling it would leave a table 72% full on average (a 10,000-key database:
+    /// 224 slots for 156 keys per shard); this keeps it about 90% full (Redis allocates a
+    /// `dictEntry` per key). Each growth copies the vector unless jemalloc extends it in
+    /// place: about eight copies of an entry over its life. Small tables grow a slot at a
+    /// time: a database of a few hundred keys has one or two per table, and four empty slots
+    /// each would cost more than the keys. The index still doubles (five bytes per bucket).
     fn make_room(&mut self) {
-        let len = self.map.len();
-        if len < self.map.capacity() {
+        let len = self.slots.len();
+        if len < self.slots.capacity() {
             return;
         }
-        let want = (len + len / 8).max(len + 4) * BUCKET;
-        let cap = crate::util::jemalloc_size(want) / BUCKET;
-        self.map.reserve_exact(cap - len);
+        let want = (len + len / 8).max(len + 1) * SLOT;
+        let cap = crate::util::jemalloc_size(want) / SLOT;
+        self.slots.reserve_exact(cap - len);
     }
 
     /// Sets (Some) or removes (None) the expiry time of entry `i`. Returns the one it had.
     pub fn set_expire_index(&mut self, i: usize, expire: Option<i64>) -> Option<i64> {
-        let (_, e) = self.map.get_index_mut(i)?;
+        let e = &mut self.slots.get_mut(i)?.entry;
         let vol = e.vol as usize;
         match (self.volatile.get_mut(vol), expire) {
             (Some(v), Some(when)) => Some(std::mem::replace(&mut v.when, when)),
@@ -190,7 +264,7 @@ impl Table {
 
     /// Sets or removes the expiry time of `key` if it exists. Returns the one it had.
     pub fn set_expire(&mut self, key: &[u8], expire: Option<i64>) -> Option<i64> {
-        let i = self.map.get_index_of(key)?;
+        let i = self.get_index_of(key)?;
         self.set_expire_index(i, expire)
     }
 
@@ -198,29 +272,47 @@ impl Table {
     /// by its entry.
     fn repoint_volatile(&mut self, vol: usize) {
         if let Some(v) = self.volatile.get(vol) {
-            if let Some((_, e)) = self.map.get_index_mut(v.pos as usize) {
-                e.vol = vol as u32;
+            if let Some(s) = self.slots.get_mut(v.pos as usize) {
+                s.entry.vol = vol as u32;
             }
         }
     }
 
     /// Removes `key` with its expiry time; the last entry moves into its position.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        let (i, _, mut e) = self.map.swap_remove_full(key)?;
-        // The entry that was last is at `i` now: its volatile record follows it.
-        if let Some((_, moved)) = self.map.get_index(i) {
-            if let Some(v) = self.volatile.get_mut(moved.vol as usize) {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let h = hash_of(key);
+        let slots = &self.slots;
+        let found = self.index.find_entry(wide(h), |&i| {
+            let s = &slots[i as usize];
+            s.entry.hash == h && s.key.as_bytes() == key
+        });
+        let (i, _) = found.ok()?.remove();
+        let i = i as usize;
+        let last = self.slots.len() - 1;
+        if i != last {
+            // The last entry moves into `i`: its index bucket and volatile record follow it.
+            let moved = self.slots[last].entry.hash;
+            if let Ok(b) = self.index.find_entry(wide(moved), |&j| j as usize == last) {
+                *b.into_mut() = i as u32;
+            }
+        }
+        let Slot { mut entry, .. } = self.slots.swap_remove(i);
+        if let Some(s) = self.slots.get(i) {
+            if let Some(v) = self.volatile.get_mut(s.entry.vol as usize) {
                 v.pos = i as u32;
             }
         }
-        let vol = e.vol as usize;
+        let vol = entry.vol as usize;
         if vol < self.volatile.len() {
             self.volatile.swap_remove(vol);
             self.repoint_volatile(vol);
         }
-        e.vol = NO_EXPIRE;
+        entry.vol = NO_EXPIRE;
         self.release_room();
-        Some(e)
+        Some(entry)
     }
 
     /// After a removal: a table left empty gives its allocations back, and one less than an
@@ -228,46 +320,52 @@ impl Table {
     /// room of evicted keys must be freed too, or memory can stay above `maxmemory` with no
     /// key left to evict. Positions do not change.
     fn release_room(&mut self) {
-        let (len, cap) = (self.map.len(), self.map.capacity());
+        let (len, cap) = (self.slots.len(), self.slots.capacity());
         if len == 0 {
-            if cap > 0 {
+            if cap > 0 || self.index.capacity() > 0 {
                 *self = Table::default();
             }
         } else if cap >= 64 && len * 8 < cap {
-            self.map.shrink_to(len * 2);
+            self.slots.shrink_to(len * 2);
+            let slots = &self.slots;
+            self.index
+                .shrink_to(len * 2, |&i| wide(slots[i as usize].entry.hash));
             self.volatile.shrink_to(self.volatile.len() * 2);
         }
     }
 
     /// Finds `key`, or stores `entry` under it (without expiry time), with one hash and probe.
     /// Returns the entry's position, and `entry` back if the key existed (nothing changed).
-    pub fn find_or_insert(&mut self, key: &[u8], mut entry: Entry) -> (usize, Option<Entry>) {
-        use indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut};
-        self.make_room();
-        match self.map.raw_entry_mut_v1().from_key(key) {
-            RawEntryMut::Occupied(o) => (o.index(), Some(entry)),
-            RawEntryMut::Vacant(v) => {
-                let i = v.index();
-                entry.vol = NO_EXPIRE;
-                v.insert(Compact::new(key), entry);
-                (i, None)
-            }
+    pub fn find_or_insert(&mut self, key: &[u8], entry: Entry) -> (usize, Option<Entry>) {
+        let h = hash_of(key);
+        match self.find(h, key) {
+            Some(i) => (i, Some(entry)),
+            None => (self.push(h, Compact::new(key), entry), None),
         }
     }
 
     /// Entry `i` (from `find_or_insert` or `get_index_of`); panics if out of range.
     pub fn at_mut(&mut self, i: usize) -> &mut Entry {
-        &mut self.map[i]
+        &mut self.slots[i].entry
     }
 
     /// Checks that every volatile record and entry point at each other (tests).
     #[cfg(test)]
     fn check(&self) {
         for (vi, v) in self.volatile.iter().enumerate() {
-            assert_eq!(self.map[v.pos as usize].vol as usize, vi);
+            assert_eq!(self.slots[v.pos as usize].entry.vol as usize, vi);
         }
-        let n = self.map.values().filter(|e| e.vol != NO_EXPIRE).count();
+        let n = self
+            .slots
+            .iter()
+            .filter(|s| s.entry.vol != NO_EXPIRE)
+            .count();
         assert_eq!(n, self.volatile.len());
+        assert_eq!(self.index.len(), self.slots.len());
+        for (i, s) in self.slots.iter().enumerate() {
+            assert_eq!(s.entry.hash, hash_of(&s.key));
+            assert_eq!(self.get_index_of(&s.key), Some(i));
+        }
     }
 }
 

@@ -102,6 +102,10 @@ pub enum Value {
     Stream(Box<Stream>),
 }
 
+// A string's bytes handle and its `raw` flag (40 bytes, the flag's spare values tell the
+// other kinds apart); every other kind fits in 32 bytes.
+const _: () = assert!(std::mem::size_of::<Value>() == 40);
+
 /// Value kinds, as TYPE names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -219,6 +223,8 @@ pub struct Entry {
     pub ver: u32,
     /// Where the table lists this entry's expiry time, if it has one (see `Table`).
     pub(super) vol: u32,
+    /// 32 bits of the key's hash, kept by the table (in what would be padding).
+    pub(super) hash: u32,
 }
 
 impl Entry {
@@ -228,6 +234,7 @@ impl Entry {
             lru,
             ver,
             vol: super::table::NO_EXPIRE,
+            hash: 0,
         }
     }
 }

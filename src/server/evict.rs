@@ -198,7 +198,7 @@ type Candidate = (u64, usize, usize, Bytes);
 const OCCUPIED_EVERY_MS: i64 = 100;
 
 /// Databases 0..64 that had keys (bit `db`) and keys with an expiry time at the last count,
-/// and when that was: [`pick`] skips the others without visiting the 64 shards of each (Redis
+/// and when that was: [`pick`] skips the others without visiting the shards of each (Redis
 /// skips an empty database by its dict's size; a shard count here needs every shard's lock).
 static OCCUPIED_AT_MS: AtomicI64 = AtomicI64::new(0);
 static OCCUPIED: AtomicU64 = AtomicU64::new(u64::MAX);

@@ -208,6 +208,19 @@ pub fn mallctl_int(name: &[u8], new: Option<i64>) -> Result<Mallctl, i32> {
     Err(libc_errno(nix::errno::Errno::EINVAL))
 }
 
+/// `jemalloc-bg-thread` (redis `set_jemalloc_bg_thread`): jemalloc's background threads give
+/// freed pages back to the system as they age, so the RSS follows used memory down after a
+/// burst of writes (table growth leaves the old vectors behind) even while no client
+/// allocates; without them jemalloc purges only inside later allocations.
+pub fn set_background_thread(on: bool) {
+    if tikv_jemalloc_ctl::background_thread::read().ok() == Some(on) {
+        return;
+    }
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(on) {
+        tracing::warn!("Unable to set jemalloc background_thread to {on}: {e}");
+    }
+}
+
 /// The controls whose value is a C string (jemalloc 5.3), the only ones MALLCTL-STR reads or
 /// writes with a string: Redis reads any control as a `char *` and crashes on a number.
 fn is_text_ctl(name: &[u8]) -> bool {

@@ -171,6 +171,7 @@ impl Server {
             .latency
             .set_enabled(cfg.latency_tracking);
         crash::configure(cfg.get("crash-log-enabled").as_deref() != Some("no"));
+        memory::set_background_thread(cfg.get("jemalloc-bg-thread").as_deref() != Some("no"));
         let _ = oom::apply(&cfg, self.is_replica());
         self.keyspace.limits.store(&limits_of(&cfg));
         self.keyspace.access.store(access_of(&cfg));

@@ -5,7 +5,7 @@
 //! sit at positions `0..len`. The cursor is a position in that space:
 //!
 //! ```text
-//!   bits 63..54: zero    bits 53..48: shard s    bits 47..0: p
+//!   bits 63..56: zero    bits 55..48: shard s    bits 47..0: p
 //!   p = 0  -> shard s not started: begin at its end (its length at that moment)
 //!   p > 0  -> positions p-1, p-2, ..., 0 of shard s remain to be visited
 //! ```
