@@ -125,7 +125,8 @@ fn read_str<R>(
             let mut buf = itoa::Buffer::new();
             Ok(Some(f(buf.format(*i).as_bytes())))
         }
-        Some(Value::Str(Str::Bytes { data, .. })) => Ok(Some(f(data))),
+        Some(Value::Str(Str::Bytes { data })) => Ok(Some(f(data))),
+        Some(Value::Str(Str::Raw(v))) => Ok(Some(f(v))),
         Some(_) => Err(errors::WRONGTYPE),
     }
 }
@@ -145,17 +146,13 @@ fn write_bits<R>(
         .ok_or(errors::STRING_TOO_LONG)?;
     match get_str_mut(db, key)? {
         Some(s) => {
-            let mut v = match std::mem::replace(s, Str::Int(0)) {
-                Str::Int(i) => itoa::Buffer::new().format(i).as_bytes().to_vec(),
-                Str::Bytes { data, .. } => Vec::from(data),
-            };
+            let v = s.raw_mut();
             let grew = v.len() < need;
             if grew {
+                crate::keyspace::value::make_room(v, need - v.len());
                 v.resize(need, 0);
             }
-            let r = f(&mut v, grew);
-            *s = Str::raw(v);
-            Ok(r)
+            Ok(f(v, grew))
         }
         None => {
             let mut v = vec![0u8; need];

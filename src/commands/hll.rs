@@ -64,8 +64,9 @@ fn max_sparse_bytes(cx: &Ctx) -> u64 {
 fn read_hll(db: &mut Db<'_>, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
     match db.get(key) {
         None => Ok(None),
-        Some(Value::Str(Str::Bytes { data, .. })) if repr::looks_valid(data) => {
-            Ok(Some(data.clone()))
+        Some(Value::Str(Str::Bytes { data })) if repr::looks_valid(data) => Ok(Some(data.clone())),
+        Some(Value::Str(Str::Raw(v))) if repr::looks_valid(v) => {
+            Ok(Some(Bytes::copy_from_slice(v)))
         }
         Some(Value::Str(_)) => Err(NOT_HLL),
         Some(_) => Err(errors::WRONGTYPE),
@@ -85,14 +86,10 @@ fn update_hll<R>(
         Some(Value::Str(s)) => s,
         Some(_) => return Err(errors::WRONGTYPE),
     };
-    let data = match s {
-        Str::Bytes { data, .. } if repr::looks_valid(data) => std::mem::take(data),
-        _ => return Err(NOT_HLL),
-    };
-    let mut v = Vec::from(data);
-    let r = f(&mut v);
-    *s = Str::raw(v);
-    Ok(Some(r))
+    if !s.bytes().is_some_and(repr::looks_valid) {
+        return Err(NOT_HLL);
+    }
+    Ok(Some(f(s.raw_mut())))
 }
 
 /// PFADD key [element ...]: 1 when the key was created or a register changed.

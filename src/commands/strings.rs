@@ -324,10 +324,10 @@ fn append(cx: &mut Ctx) -> Result<Reply, CmdError> {
     };
     check_size(cx, current_len + extra.len())?;
     let s = get_str_mut(cx.db, &key)?.ok_or(errors::NO_SUCH_KEY)?;
-    let mut data = s.to_bytes().to_vec();
+    let data = s.raw_mut();
+    crate::keyspace::value::make_room(data, extra.len());
     data.extend_from_slice(&extra);
     let len = data.len();
-    *s = Str::raw(data);
     cx.propagate();
     Ok(Reply::Int(len as i64))
 }
@@ -396,7 +396,6 @@ fn incrbyfloat(cx: &mut Ctx) -> Result<Reply, CmdError> {
         &key,
         Value::Str(Str::Bytes {
             data: value.clone(),
-            raw: false,
         }),
     );
     cx.propagate_as(vec![
@@ -450,8 +449,8 @@ fn setrange(cx: &mut Ctx) -> Result<Reply, CmdError> {
         return Err(CmdError::err("offset is out of range"));
     }
     let value = cx.argv[3].clone();
-    let current = get_str_mut(cx.db, &key)?.map(|s| s.to_bytes());
-    let Some(current) = current else {
+    let current = get_str_mut(cx.db, &key)?.map(|s| s.len());
+    let Some(current_len) = current else {
         if value.is_empty() {
             return Ok(Reply::Int(0));
         }
@@ -466,19 +465,18 @@ fn setrange(cx: &mut Ctx) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(len as i64));
     };
     if value.is_empty() {
-        return Ok(Reply::Int(current.len() as i64));
+        return Ok(Reply::Int(current_len as i64));
     }
     check_size(cx, offset as usize + value.len())?;
-    let mut data = current.to_vec();
     let end = offset as usize + value.len();
+    let s = get_str_mut(cx.db, &key)?.ok_or(errors::NO_SUCH_KEY)?;
+    let data = s.raw_mut();
     if data.len() < end {
+        crate::keyspace::value::make_room(data, end - data.len());
         data.resize(end, 0);
     }
     data[offset as usize..end].copy_from_slice(&value);
     let len = data.len();
-    if let Some(s) = get_str_mut(cx.db, &key)? {
-        *s = Str::raw(data);
-    }
     cx.propagate();
     Ok(Reply::Int(len as i64))
 }

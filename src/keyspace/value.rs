@@ -16,12 +16,15 @@ pub const EMBSTR_LIMIT: usize = 44;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Str {
     Int(i64),
-    /// `raw` is set once the string was modified in place (APPEND, SETRANGE, SETBIT...): Redis
-    /// then reports `raw` even for short strings.
+    /// The bytes as a client or a file gave them.
     Bytes {
         data: Bytes,
-        raw: bool,
     },
+    /// A string modified in place (APPEND, SETRANGE, SETBIT, PFADD ...): a growable buffer with
+    /// spare room, as Redis's `sdsMakeRoomFor` leaves an sds (so appending is amortized O(1));
+    /// Redis then reports `raw` even for short strings. A `Vec` rather than `Bytes`: a `Bytes`
+    /// with spare capacity allocates a shared header of its own.
+    Raw(Vec<u8>),
 }
 
 impl Str {
@@ -29,16 +32,12 @@ impl Str {
     pub fn from_bytes(b: &[u8]) -> Str {
         Str::as_int(b).unwrap_or_else(|| Str::Bytes {
             data: Bytes::copy_from_slice(b),
-            raw: false,
         })
     }
 
     /// `from_bytes` keeping an owned buffer instead of copying it (values loaded from RDB).
     pub fn from_owned(b: Bytes) -> Str {
-        Str::as_int(&b).unwrap_or(Str::Bytes {
-            data: b,
-            raw: false,
-        })
+        Str::as_int(&b).unwrap_or(Str::Bytes { data: b })
     }
 
     /// The `int` form, for integers that print back identically.
@@ -52,9 +51,32 @@ impl Str {
 
     /// A string that was modified in place: never `int`, always `raw`.
     pub fn raw(b: Vec<u8>) -> Str {
-        Str::Bytes {
-            data: Bytes::from(b),
-            raw: true,
+        Str::Raw(b)
+    }
+
+    /// The bytes of a non-integer string (None for `int`).
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Str::Int(_) => None,
+            Str::Bytes { data } => Some(data),
+            Str::Raw(v) => Some(v),
+        }
+    }
+
+    /// The string as a buffer to modify in place, made `raw` (an integer is rendered in
+    /// decimal first). Grow it with `make_room`.
+    pub fn raw_mut(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, Str::Raw(_)) {
+            let v = match std::mem::replace(self, Str::Raw(Vec::new())) {
+                Str::Int(i) => itoa::Buffer::new().format(i).as_bytes().to_vec(),
+                Str::Bytes { data } => Vec::from(data),
+                Str::Raw(v) => v,
+            };
+            *self = Str::Raw(v);
+        }
+        match self {
+            Str::Raw(v) => v,
+            _ => unreachable!("made raw above"),
         }
     }
 
@@ -65,14 +87,16 @@ impl Str {
                 let mut buf = itoa::Buffer::new();
                 Bytes::copy_from_slice(buf.format(*i).as_bytes())
             }
-            Str::Bytes { data, .. } => crate::util::reply_copy(data),
+            Str::Bytes { data } => crate::util::reply_copy(data),
+            Str::Raw(v) => Bytes::copy_from_slice(v),
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
             Str::Int(i) => itoa::Buffer::new().format(*i).len(),
-            Str::Bytes { data, .. } => data.len(),
+            Str::Bytes { data } => data.len(),
+            Str::Raw(v) => v.len(),
         }
     }
 
@@ -83,11 +107,26 @@ impl Str {
     pub fn encoding(&self) -> &'static str {
         match self {
             Str::Int(_) => "int",
-            Str::Bytes { raw: true, .. } => "raw",
-            Str::Bytes { data, .. } if data.len() <= EMBSTR_LIMIT => "embstr",
+            Str::Raw(_) => "raw",
+            Str::Bytes { data } if data.len() <= EMBSTR_LIMIT => "embstr",
             Str::Bytes { .. } => "raw",
         }
     }
+}
+
+/// Makes room in a string modified in place for `extra` more bytes, as Redis's
+/// `sdsMakeRoomFor` does: to twice the new length below 1 MB, 1 MB more above.
+pub fn make_room(v: &mut Vec<u8>, extra: usize) {
+    let need = v.len().saturating_add(extra);
+    if need <= v.capacity() {
+        return;
+    }
+    let target = if need < 1 << 20 {
+        need * 2
+    } else {
+        need.saturating_add(1 << 20)
+    };
+    v.reserve_exact(target - v.len());
 }
 
 /// One stored value.

@@ -168,12 +168,14 @@ impl Copies {
                 val: 0..0,
                 expire,
             },
-            Value::Str(crate::keyspace::Str::Bytes { data, .. }) => Copied::Str {
-                key,
-                int: None,
-                val: put(data),
-                expire,
-            },
+            Value::Str(s @ (crate::keyspace::Str::Bytes { .. } | crate::keyspace::Str::Raw(_))) => {
+                Copied::Str {
+                    key,
+                    int: None,
+                    val: put(s.bytes().unwrap_or_default()),
+                    expire,
+                }
+            }
             other => Copied::Other {
                 key,
                 value: other.clone(),
