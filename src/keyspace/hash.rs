@@ -2,7 +2,8 @@
 //! - `listpack`: one packed buffer of field/value pairs in insertion order (each string stored as
 //!   its LEB128 length then its bytes), searched linearly, while the hash has at most
 //!   `hash-max-listpack-entries` pairs and no field or value longer than `hash-max-listpack-value`;
-//! - `hashtable`: an insertion-ordered table (`IndexMap`), whose order is only ever exposed where
+//! - `hashtable`: an insertion-ordered table (`IndexMap`) of `Compact` fields and values (up to 15
+//!   bytes inline, longer ones in one exact-size allocation), whose order is only ever exposed where
 //!   Redis's order is unspecified.
 //!
 //! Conversion is one-way (listpack → hashtable), as in Redis. Removal from the table is
@@ -11,12 +12,13 @@
 use bytes::Bytes;
 use indexmap::IndexMap;
 
+use super::compact::Compact;
 use super::limits::EncodingLimits;
 
 pub type Map<K, V> = IndexMap<K, V, foldhash::fast::RandomState>;
 
 /// The table form: field → value.
-pub type Table = Map<Box<[u8]>, Box<[u8]>>;
+pub type Table = Map<Compact, Compact>;
 
 // ---------------------------------------------------------------------------------------------
 // Packed strings (shared with nothing else: the format is private to this file)
@@ -188,7 +190,7 @@ impl Default for Hash {
 /// Iterates a hash's pairs (listpack: insertion order; table: unspecified, stable between writes).
 pub enum Iter<'a> {
     Listpack(ListpackIter<'a>),
-    Table(indexmap::map::Iter<'a, Box<[u8]>, Box<[u8]>>),
+    Table(indexmap::map::Iter<'a, Compact, Compact>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -359,7 +361,7 @@ impl Hash {
         match self {
             Hash::Listpack(l) => l.heap_bytes(),
             Hash::Table(m) => {
-                m.capacity() * (std::mem::size_of::<(Box<[u8]>, Box<[u8]>)>() + 16)
+                m.capacity() * (std::mem::size_of::<(Compact, Compact)>() + 16)
                     + m.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>()
             }
         }

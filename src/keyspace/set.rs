@@ -11,10 +11,11 @@
 use bytes::Bytes;
 use indexmap::IndexSet;
 
+use super::compact::Compact;
 use super::hash::scan_window;
 use super::limits::EncodingLimits;
 
-pub type Members = IndexSet<Box<[u8]>, foldhash::fast::RandomState>;
+pub type Members = IndexSet<Compact, foldhash::fast::RandomState>;
 
 /// Redis caps the intset size whatever `set-max-intset-entries` says.
 const INTSET_HARD_LIMIT: usize = 1 << 30;
@@ -197,7 +198,7 @@ impl Member<'_> {
 /// Iterates a set's members (intset: ascending).
 pub enum Iter<'a> {
     Intset(IntsetIter<'a>),
-    Table(indexmap::set::Iter<'a, Box<[u8]>>),
+    Table(indexmap::set::Iter<'a, Compact>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -404,7 +405,7 @@ impl Set {
         match self {
             Set::Intset(v) => v.heap_bytes(),
             Set::Table(m) => {
-                m.capacity() * (std::mem::size_of::<Box<[u8]>>() + 16)
+                m.capacity() * (std::mem::size_of::<Compact>() + 16)
                     + m.iter().map(|b| b.len()).sum::<usize>()
             }
         }
