@@ -990,7 +990,7 @@ def main():
         report_memory(print, a.rounds, a.keys or 1_000_000, a.cases)
         return
     if a.only == "hll":
-        report_hll_memory(print, a.rounds, a.keys or 20_000)
+        report_hll_memory(print, a.rounds, a.keys or 200_000)
         return
     if a.only == "streams":
         report_stream_memory(print, a.rounds, a.keys or 1_000_000)
@@ -1041,7 +1041,7 @@ def main():
     report_instructions(say, 50_000)
     report_memory(say, a.rounds, keys)
     report_stream_memory(say, a.rounds, keys)
-    report_hll_memory(say, a.rounds, 20_000)
+    report_hll_memory(say, a.rounds, 200_000)
     report_connections(say, a.rounds, 10_000)
     report_evalsha(say, a.rounds, n)
     report_bgsave(say, a.rounds, keys)
