@@ -315,17 +315,27 @@ impl Table {
         Some(entry)
     }
 
-    /// After a removal: a table left empty gives its allocations back, and one less than an
+    /// After a removal: a table left empty gives its allocations back, a small one (under 64
+    /// slots) keeps at most a quarter more slots than keys, and a larger one less than an
     /// eighth full shrinks to twice its keys, as Redis shrinks a dict under a tenth full. The
     /// room of evicted keys must be freed too, or memory can stay above `maxmemory` with no
-    /// key left to evict. Positions do not change.
+    /// key left to evict: with a few keys per table (a small database spread over 256 shards)
+    /// and keys and values inline, removing a key would otherwise free nothing at all, where
+    /// Redis frees its dictEntry, robj and key. Positions do not change.
     fn release_room(&mut self) {
         let (len, cap) = (self.slots.len(), self.slots.capacity());
         if len == 0 {
             if cap > 0 || self.index.capacity() > 0 {
                 *self = Table::default();
             }
-        } else if cap >= 64 && len * 8 < cap {
+        } else if cap < 64 {
+            if cap > len + len / 4 + 1 {
+                self.slots.shrink_to(len + len / 4);
+                let slots = &self.slots;
+                self.index
+                    .shrink_to(len, |&i| wide(slots[i as usize].entry.hash));
+            }
+        } else if len * 8 < cap {
             self.slots.shrink_to(len * 2);
             let slots = &self.slots;
             self.index
