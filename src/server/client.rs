@@ -103,11 +103,44 @@ pub struct Mailbox {
 
 #[derive(Debug, Default)]
 struct MailboxInner {
-    queue: VecDeque<Push>,
+    /// Each push with the bytes it adds to [`in_transit`].
+    queue: VecDeque<(Push, usize)>,
     /// The task to wake when a push arrives (the connection's, once it waited for one).
     waker: Option<std::task::Waker>,
     /// The connection stopped reading its pushes: new ones are dropped.
     closed: bool,
+}
+
+/// Bytes of the pushes that own their buffer (a tracking invalidation is encoded for its one
+/// receiver; a pub/sub message is shared by its subscribers), from when they are queued until
+/// their connection wrote them (the copy in its output buffer stands for them meanwhile).
+static IN_TRANSIT: AtomicUsize = AtomicUsize::new(0);
+
+/// Memory held by output queued for connections that have not written it yet (see
+/// [`IN_TRANSIT`]). Redis writes such output to the sockets before it runs its next command,
+/// so its eviction never sees it; here another thread's command can run first.
+pub fn in_transit() -> usize {
+    IN_TRANSIT.load(Ordering::Relaxed)
+}
+
+fn leave_transit(bytes: usize) {
+    if bytes > 0 {
+        IN_TRANSIT.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Queue slots a drained mailbox keeps.
+const QUEUE_KEEP: usize = 16;
+
+impl MailboxInner {
+    /// Gives back the room a burst of pushes grew the queue to once it is empty: a queue
+    /// never shrinks by itself, and ten tracking clients each kept 64 slots (3 KB) after a
+    /// few dozen invalidations, memory Redis frees with each written reply block.
+    fn shrink_when_drained(&mut self) {
+        if self.queue.is_empty() && self.queue.capacity() > QUEUE_KEEP {
+            self.queue = VecDeque::new();
+        }
+    }
 }
 
 impl Mailbox {
@@ -117,7 +150,15 @@ impl Mailbox {
         if m.closed {
             return false;
         }
-        m.queue.push_back(p);
+        let transit = match &p {
+            // Encoded for this push alone, into an allocation of its size.
+            Push::Bytes(b) if b.is_unique() => super::output::size_class(b.len()),
+            _ => 0,
+        };
+        if transit > 0 {
+            IN_TRANSIT.fetch_add(transit, Ordering::Relaxed);
+        }
+        m.queue.push_back((p, transit));
         let waker = m.waker.take();
         drop(m);
         if let Some(w) = waker {
@@ -129,19 +170,25 @@ impl Mailbox {
 
 /// The connection's end of its client's [`Mailbox`]. Dropping it closes the mailbox.
 #[derive(Debug)]
-pub struct Pushes(Arc<ClientShared>);
+pub struct Pushes {
+    shared: Arc<ClientShared>,
+    /// [`IN_TRANSIT`] bytes of the pushes taken and not yet reported written.
+    taken: usize,
+}
 
 impl Pushes {
     pub fn new(shared: Arc<ClientShared>) -> Pushes {
-        Pushes(shared)
+        Pushes { shared, taken: 0 }
     }
 
     /// The next push, waiting for one. Cancel-safe: a push is taken only by the poll that
     /// returns it.
     pub async fn recv(&mut self) -> Push {
         std::future::poll_fn(|cx| {
-            let mut m = self.0.mailbox.inner.lock();
-            if let Some(p) = m.queue.pop_front() {
+            let mut m = self.shared.mailbox.inner.lock();
+            if let Some((p, transit)) = m.queue.pop_front() {
+                m.shrink_when_drained();
+                self.taken += transit;
                 return std::task::Poll::Ready(p);
             }
             // The task's waker is the same from one wait to the next: kept, not cloned again.
@@ -155,16 +202,29 @@ impl Pushes {
 
     /// The next push if one is queued.
     pub fn try_recv(&mut self) -> Option<Push> {
-        self.0.mailbox.inner.lock().queue.pop_front()
+        let mut m = self.shared.mailbox.inner.lock();
+        let (p, transit) = m.queue.pop_front()?;
+        m.shrink_when_drained();
+        self.taken += transit;
+        Some(p)
+    }
+
+    /// The pushes taken so far went out to the socket (or into the connection's counted
+    /// output buffer, when the socket had no room).
+    pub fn written(&mut self) {
+        leave_transit(std::mem::take(&mut self.taken));
     }
 }
 
 impl Drop for Pushes {
     fn drop(&mut self) {
-        let mut m = self.0.mailbox.inner.lock();
+        self.written();
+        let mut m = self.shared.mailbox.inner.lock();
         m.closed = true;
         m.waker = None;
-        m.queue.clear();
+        for (_, transit) in m.queue.drain(..) {
+            leave_transit(transit);
+        }
     }
 }
 
@@ -403,6 +463,34 @@ mod tests {
         }
         c.send(Push::Resize);
         assert!(matches!(rx.recv().await, Push::Resize));
+    }
+
+    #[test]
+    fn pushes_that_own_their_buffer_are_in_transit_until_written() {
+        let c = shared();
+        let mut rx = Pushes::new(c.clone());
+        let own = Bytes::from(vec![b'x'; 1038]);
+        let shared_msg = Bytes::from(vec![b'y'; 100]);
+        assert!(c.mailbox.send(Push::Bytes(own)));
+        assert!(c.mailbox.send(Push::Bytes(shared_msg.clone())));
+        assert_eq!(c.mailbox.inner.lock().queue[0].1, 1280);
+        assert_eq!(c.mailbox.inner.lock().queue[1].1, 0);
+        assert!(rx.try_recv().is_some());
+        assert!(rx.try_recv().is_some());
+        assert_eq!(rx.taken, 1280);
+        rx.written();
+        assert_eq!(rx.taken, 0);
+    }
+
+    #[test]
+    fn a_drained_queue_gives_its_room_back() {
+        let c = shared();
+        let mut rx = Pushes::new(c.clone());
+        for _ in 0..100 {
+            c.send(Push::Resize);
+        }
+        while rx.try_recv().is_some() {}
+        assert_eq!(c.mailbox.inner.lock().queue.capacity(), 0);
     }
 
     #[test]

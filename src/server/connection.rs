@@ -173,6 +173,8 @@ where
     loop {
         qb.prepare(hint);
         rb.trim(&client.shared, &mut out);
+        // Pushes taken while a command waited (blocked, paused) went out with its replies.
+        rx.written();
         let idle = async {
             if idle_timeout == 0 || client.in_pubsub() || client.is_master_link {
                 std::future::pending::<()>().await
@@ -353,6 +355,7 @@ where
                 match p {
                     Push::Bytes(b) => {
                         output::take_push_counted(&client.shared, &b, &mut out, &mut counted);
+                        drop(b);
                         // Drain whatever else is queued so a burst goes out in one write.
                         let mut killed = false;
                         loop {
@@ -370,6 +373,9 @@ where
                         if killed || output::send_some(&server, &client.shared, &mut stream, &mut out, &mut counted).await.is_err() {
                             break;
                         }
+                        output::release_after_pushes(&mut out);
+                        rx.written();
+                        super::evict::output_written(&server);
                         // Measured again now that the pushes moved here: the pusher measured
                         // while they were in flight and may have missed them.
                         if server.client_mem.after_output(&server, &client.shared) {

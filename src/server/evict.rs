@@ -3,10 +3,13 @@
 //! in MULTI) is refused when memory stays over the limit.
 //!
 //! Used memory is jemalloc's allocated bytes minus the replication backlog (redis
-//! `freeMemoryGetNotCountedMemory`), read in full at most once a millisecond and kept current
-//! in between by each thread's own allocation counters (see [`used_memory`]); an eviction
-//! loop stops once redis's sizes of the evicted keys (`MEMORY USAGE`) cover the excess, and
-//! the frees show in the next command's figure. Candidates are sampled as redis does: `maxmemory-samples`
+//! `freeMemoryGetNotCountedMemory`) and minus output queued for other connections that they
+//! have not written yet (Redis writes it before its next command), read in full at most once
+//! a millisecond and kept current in between by each thread's own allocation counters (see
+//! [`used_memory`]), and read in full before a loop that would free more than a few keys. An
+//! eviction loop stops once redis's sizes of the evicted keys (`MEMORY USAGE`) cover the part
+//! of the excess that loops running on other threads do not cover already, and the frees
+//! show in the next command's figure. Candidates are sampled as redis does: `maxmemory-samples`
 //! keys per database (from all keys or only those with a TTL), kept in a pool of the 16 best
 //! (longest idle, least frequently used, or nearest expiry), the best evicted first; the random
 //! policies pick any key. An evicted key is deleted through a `Db` over its locked shard (so a
@@ -32,6 +35,13 @@ const MAX_KEYS_PER_CALL: usize = 10_000;
 /// How often used memory is read in full from jemalloc (its stats refresh merges every
 /// arena: tens of microseconds, too slow for every command).
 const MEASURE_EVERY_US: i64 = 1000;
+
+/// An excess above which the figure is read in full before evicting. Between full readings a
+/// thread's allocations count from its first report after the last reading: a connection
+/// that wrote a burst of output (invalidations of evicted keys) before reporting leaves its
+/// frees uncounted until the next one, and the command after an eviction found tens of KB
+/// too much and evicted again. A reading costs tens of microseconds, as a few evictions do.
+const CONFIRM_ABOVE: u64 = 16 * 1024;
 
 /// Process-wide (jemalloc's figure is per process): time of the last full reading, its value,
 /// a number that changes with each one, and what the threads did since (see [`used_memory`]).
@@ -64,6 +74,16 @@ fn used_memory(fresh: bool) -> u64 {
         SINCE_MEASURED.store(0, Ordering::Relaxed);
         MEASURE_ROUND.fetch_add(1, Ordering::AcqRel);
     }
+    report_thread();
+    let since = SINCE_MEASURED.load(Ordering::Relaxed);
+    MEASURED
+        .load(Ordering::Relaxed)
+        .saturating_add_signed(since)
+}
+
+/// Adds what the calling thread allocated and freed since its last report (or since the
+/// last full reading) to [`SINCE_MEASURED`].
+fn report_thread() {
     let round = MEASURE_ROUND.load(Ordering::Acquire);
     if let Some(net) = super::memory::thread_net_allocated() {
         let (seen, reported) = REPORTED.get();
@@ -72,15 +92,61 @@ fn used_memory(fresh: bool) -> u64 {
         }
         REPORTED.set((round, net));
     }
-    let since = SINCE_MEASURED.load(Ordering::Relaxed);
-    MEASURED
-        .load(Ordering::Relaxed)
-        .saturating_add_signed(since)
 }
 
-/// Memory counted against `maxmemory` (redis `getMaxmemoryState`).
+/// A connection's task wrote output queued by others: the buffers it freed count from the
+/// next command on, on any thread (not only at the next full reading), as the socket write
+/// Redis does before its next command shows at once in its counter.
+pub fn output_written(server: &Server) {
+    if crate::commands::admin::hot_config(server).maxmemory != 0 {
+        report_thread();
+    }
+}
+
+/// Memory counted against `maxmemory` (redis `getMaxmemoryState`): not the replication
+/// buffer, and not output queued for connections that have not taken it yet.
 fn counted_memory(server: &Server, fresh: bool) -> u64 {
-    used_memory(fresh).saturating_sub(server.repl.stream.memory())
+    used_memory(fresh)
+        .saturating_sub(server.repl.stream.memory())
+        .saturating_sub(super::client::in_transit() as u64)
+}
+
+/// Bytes that eviction loops running now set out to free (see [`Pledge`]).
+static PLEDGED: AtomicU64 = AtomicU64::new(0);
+
+/// What one eviction loop set out to free. Loops on other threads count it as already freed,
+/// so two commands that find memory over the limit at once evict its excess once between
+/// them, not once each (Redis runs one command at a time). Withdrawn when the loop ends,
+/// after its thread reported what it freed.
+struct Pledge(u64);
+
+impl Pledge {
+    /// The part of `excess` that no running loop covers yet, pledged; None if all of it is.
+    fn take(excess: u64) -> Option<Pledge> {
+        let mut cur = PLEDGED.load(Ordering::Acquire);
+        loop {
+            if excess <= cur {
+                return None;
+            }
+            let mine = excess - cur;
+            match PLEDGED.compare_exchange_weak(
+                cur,
+                cur + mine,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(Pledge(mine)),
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+impl Drop for Pledge {
+    fn drop(&mut self) {
+        report_thread();
+        PLEDGED.fetch_sub(self.0, Ordering::AcqRel);
+    }
 }
 
 /// The dispatcher's OOM check (redis `processCommand`): evicts if needed, and refuses the
@@ -161,14 +227,24 @@ pub fn perform_evictions(server: &Server) -> bool {
     let Some(st) = settings(server) else {
         return true;
     };
-    let used = counted_memory(server, false);
+    let mut used = counted_memory(server, false);
     if used <= st.maxmemory {
         return true;
     }
     if st.policy == MaxmemoryPolicy::NoEviction {
         return false;
     }
-    let to_free = used - st.maxmemory;
+    if used - st.maxmemory > CONFIRM_ABOVE {
+        used = counted_memory(server, true);
+        if used <= st.maxmemory {
+            return true;
+        }
+    }
+    // What loops running on other threads will free is as good as freed.
+    let Some(pledge) = Pledge::take(used - st.maxmemory) else {
+        return true;
+    };
+    let to_free = pledge.0;
     let mut freed = 0u64;
     let mut attempts = 0usize;
     while freed < to_free {

@@ -418,11 +418,15 @@ fn move_to(out: &mut BytesMut, capacity: usize) {
     *out = moved;
 }
 
-/// The size jemalloc serves a request of `n` bytes (n > 16 KiB) from: four size classes
-/// per power of two, so asking for all of it wastes nothing.
-fn size_class(n: usize) -> usize {
-    if n <= 16 * 1024 {
-        return n;
+/// The size jemalloc serves a request of `n` bytes from: multiples of 16 up to 128 bytes,
+/// then four size classes per power of two, so asking for all of it wastes nothing.
+pub fn size_class(n: usize) -> usize {
+    if n <= 128 {
+        return if n <= 8 {
+            n.min(1) * 8
+        } else {
+            n.div_ceil(16) * 16
+        };
     }
     let step = n.next_power_of_two() / 8;
     n.div_ceil(step) * step
@@ -442,6 +446,17 @@ pub fn reply_size_hint(reply: &crate::protocol::Reply) -> usize {
             .map(|(k, x)| reply_size_hint(k) + reply_size_hint(x))
             .sum(),
         _ => 0,
+    }
+}
+
+/// Once a burst of pushes went out, gives back the buffer it grew (Redis writes pushes
+/// beyond its reply buffer into list blocks freed as they are written, and its reply buffer
+/// was counted from the client's creation on). Kept, ten tracking clients each held the
+/// 8-16 KB that a few dozen invalidations grew their buffer to, memory that appeared only
+/// after the evictions that sent them, and the next command evicted again.
+pub fn release_after_pushes(out: &mut BytesMut) {
+    if out.is_empty() && out.capacity() > REPLY_MIN_BYTES {
+        *out = BytesMut::new();
     }
 }
 
@@ -657,7 +672,12 @@ mod tests {
 
     #[test]
     fn size_classes_are_jemallocs() {
-        assert_eq!(size_class(100), 100);
+        assert_eq!(size_class(0), 0);
+        assert_eq!(size_class(5), 8);
+        assert_eq!(size_class(100), 112);
+        assert_eq!(size_class(129), 160);
+        assert_eq!(size_class(1038), 1280);
+        assert_eq!(size_class(16 * 1024 + 1), 20 * 1024);
         assert_eq!(size_class(64 * 1024), 64 * 1024);
         assert_eq!(size_class(64 * 1024 + 1), 80 * 1024);
         assert_eq!(size_class(100_001), 112 * 1024);

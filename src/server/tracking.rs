@@ -447,26 +447,29 @@ impl Tracking {
                 }
             }
         }
-        let mut m = BytesMut::new();
-        if dest.resp.load(Ordering::Relaxed) == 3 {
-            m.put_slice(b">2\r\n$10\r\ninvalidate\r\n");
+        let head: &[u8] = if dest.resp.load(Ordering::Relaxed) == 3 {
+            b">2\r\n$10\r\ninvalidate\r\n"
         } else if redirect != 0 && dest.in_pubsub() {
-            m.put_slice(b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n");
+            b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n"
         } else {
             // RESP2 has no push messages on the same connection.
             return;
-        }
-        match payload {
-            Payload::Key(k) => {
-                m.put_slice(format!("*1\r\n${}\r\n", k.len()).as_bytes());
-                m.put_slice(k);
-                m.put_slice(b"\r\n");
-            }
+        };
+        let (prefix, body, tail): (String, &[u8], &[u8]) = match payload {
+            Payload::Key(k) => (format!("*1\r\n${}\r\n", k.len()), k, b"\r\n"),
             // The null of the tracking client's protocol, whoever receives it.
-            Payload::All if my_resp == 3 => m.put_slice(b"_\r\n"),
-            Payload::All => m.put_slice(b"$-1\r\n"),
-            Payload::Proto(p) => m.put_slice(p),
-        }
+            Payload::All if my_resp == 3 => (String::new(), b"_\r\n", b""),
+            Payload::All => (String::new(), b"$-1\r\n", b""),
+            Payload::Proto(p) => (String::new(), p, b""),
+        };
+        // Sized exactly: grown piece by piece, a message with a long key would sit in an
+        // allocation twice its size while it waits for its connection (whose mailbox counts
+        // the message's allocation by its length).
+        let mut m = BytesMut::with_capacity(head.len() + prefix.len() + body.len() + tail.len());
+        m.put_slice(head);
+        m.put_slice(prefix.as_bytes());
+        m.put_slice(body);
+        m.put_slice(tail);
         self.write(&mut st.own, out, dest, m.freeze(), after);
     }
 

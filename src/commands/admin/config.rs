@@ -94,7 +94,7 @@ fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
             "CONFIG SET failed (possibly related to argument '{name}') - {e}"
         )));
     }
-    apply_live(cx.server, &before);
+    apply_live(cx.server, &before, cx.client.in_exec);
     Ok(Reply::OK)
 }
 
@@ -232,8 +232,9 @@ fn apply_steps(
     result
 }
 
-/// Applies what a CONFIG SET changed to the state kept outside the config.
-fn apply_live(server: &Server, before: &crate::config::Config) {
+/// Applies what a CONFIG SET changed to the state kept outside the config. `in_exec`: the
+/// CONFIG SET runs inside EXEC.
+fn apply_live(server: &Server, before: &crate::config::Config, in_exec: bool) {
     // Encoding limits and the replication buffer limits.
     server.config_changed();
     crate::server::evict::config_changed();
@@ -246,9 +247,12 @@ fn apply_live(server: &Server, before: &crate::config::Config) {
         if used > maxmemory {
             tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({maxmemory}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
         }
-        // Evict now, as redis does, but outside this command: inside EXEC the transaction
-        // holds shard locks that eviction needs.
-        if let (Some(me), Ok(rt)) = (server.arc(), tokio::runtime::Handle::try_current()) {
+        // Evict now, as redis does (the next command sees the keys gone and `evicted_keys`
+        // counted); inside EXEC, whose transaction holds shard locks that eviction needs,
+        // beside the command.
+        if !in_exec {
+            crate::server::evict::perform_evictions(server);
+        } else if let (Some(me), Ok(rt)) = (server.arc(), tokio::runtime::Handle::try_current()) {
             rt.spawn_blocking(move || crate::server::evict::perform_evictions(&me));
         }
     }
