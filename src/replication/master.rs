@@ -287,15 +287,18 @@ pub async fn serve_replica<S>(
                 }
                 continue;
             }
-            let mut n = 0u64;
+            // The position moves chunk by chunk: what the socket took is no longer output
+            // (omem, the limits), as Redis releases each block a replica has written, even
+            // while the rest of a long catch-up waits for the socket.
             for c in &chunks {
                 if wr.write_all(c).await.is_err() {
                     return;
                 }
-                n += c.len() as u64;
+                srv.stats.net_output_bytes.add(c.len() as u64);
+                writer_reader
+                    .next
+                    .fetch_add(c.len() as u64, Ordering::AcqRel);
             }
-            srv.stats.net_output_bytes.add(n);
-            writer_reader.next.fetch_add(n, Ordering::AcqRel);
             // A replica catching up streams without waiting: let clients' tasks in between.
             tokio::task::yield_now().await;
         }
