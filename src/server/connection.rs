@@ -200,6 +200,12 @@ where
                 client.clock = Some(clock);
                 client.shared.last_interaction.store(clock.ms(), Ordering::Relaxed);
                 server.stats.net_input_bytes.add(n as u64);
+                // Pushes queued before these requests came (an invalidation of a key another
+                // client just changed) go out before their replies, as Redis had written them
+                // into the buffer first; otherwise the select could take the requests first.
+                if !take_queued_pushes(&client.shared, &mut rx, &mut out, &mut counted) {
+                    break;
+                }
                 let (limits, query_limit) = {
                     let c = server.config.read();
                     (DecodeLimits { max_bulk_len: c.proto_max_bulk_len, authenticated: client.authenticated }, c.client_query_buffer_limit)
@@ -357,18 +363,7 @@ where
                         output::take_push_counted(&client.shared, &b, &mut out, &mut counted);
                         drop(b);
                         // Drain whatever else is queued so a burst goes out in one write.
-                        let mut killed = false;
-                        loop {
-                            match rx.try_recv() {
-                                Some(Push::Bytes(b)) => output::take_push_counted(&client.shared, &b, &mut out, &mut counted),
-                                Some(Push::Resize) => {}
-                                Some(Push::Kill) => {
-                                    killed = true;
-                                    break;
-                                }
-                                None => break,
-                            }
-                        }
+                        let killed = !take_queued_pushes(&client.shared, &mut rx, &mut out, &mut counted);
                         rb.note(&client.shared, out.len());
                         if killed || output::send_some(&server, &client.shared, &mut stream, &mut out, &mut counted).await.is_err() {
                             break;
@@ -413,6 +408,25 @@ where
     if big || client.shared.obuf.closing() {
         super::memory::release_thread_cache();
     }
+}
+
+/// Moves the pushes queued for the connection into `out` (between batches, all counted as
+/// pending output); a cron visit's resize waits for the next one. False when one of them
+/// closes the connection (CLIENT KILL, an output buffer limit, shutdown).
+fn take_queued_pushes(
+    c: &ClientShared,
+    rx: &mut Pushes,
+    out: &mut BytesMut,
+    counted: &mut usize,
+) -> bool {
+    while let Some(p) = rx.try_recv() {
+        match p {
+            Push::Bytes(b) => output::take_push_counted(c, &b, out, counted),
+            Push::Resize => {}
+            Push::Kill => return false,
+        }
+    }
+    true
 }
 
 /// Closes the connection. One that ends after its last reply (QUIT, a failed HELLO...) first
