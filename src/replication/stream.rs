@@ -246,7 +246,7 @@ impl Stream {
         self.end_atomic.store(g.end, Ordering::Release);
         // Freeze in blocks so the backlog can be trimmed by whole chunks.
         if g.cur.len() >= BLOCK_MIN {
-            freeze(g);
+            freeze(g, false);
         }
         let over = self.trim(g);
         let _ = self.end_tx.send(g.end);
@@ -330,7 +330,7 @@ impl Stream {
             return Some(Vec::new());
         }
         if !g.cur.is_empty() {
-            freeze(&mut g);
+            freeze(&mut g, true);
         }
         let mut out = Vec::new();
         let mut pos = g.first;
@@ -350,10 +350,18 @@ impl Stream {
         self.end_tx.subscribe()
     }
 
-    /// Bytes of buffered stream held (INFO mem_total_replication_buffers).
+    /// Bytes of buffered stream held (INFO mem_total_replication_buffers): the chunks'
+    /// allocations and their slots in the list, as Redis counts its blocks with their list
+    /// nodes (a replica stopped while 11 MB streamed left ~28 KB of slots and allocation
+    /// slack counted against maxmemory, and keys were evicted).
     pub fn memory(&self) -> u64 {
         let g = self.inner.lock();
-        g.chunks.iter().map(|c| c.len() as u64).sum::<u64>() + g.cur.capacity() as u64
+        let chunks: usize = g
+            .chunks
+            .iter()
+            .map(|c| crate::server::output::size_class(c.len()))
+            .sum();
+        (chunks + g.chunks.capacity() * std::mem::size_of::<Bytes>() + g.cur.capacity()) as u64
     }
 }
 
@@ -378,16 +386,28 @@ const BLOCK_MIN: usize = 16 * 1024;
 /// Each chunk is a copy of exactly its bytes, and `cur` keeps its buffer for what comes next:
 /// chunks split off `cur` would share (and keep alive) allocations up to twice their size while
 /// replicas hold them, where Redis's blocks are used to the byte.
-fn freeze(g: &mut Inner) {
-    let block = ((g.backlog_size / 16) as usize).max(BLOCK_MIN);
-    for piece in g.cur.chunks(block) {
+///
+/// `all`: everything (a reader needs it now). Otherwise only whole 16 KiB blocks (a size
+/// jemalloc serves exactly), and the rest stays in `cur` to be completed: a replica that does
+/// not read leaves full blocks behind, not a 16 KiB one and a few bytes each time.
+fn freeze(g: &mut Inner, all: bool) {
+    let (block, whole) = if all {
+        (((g.backlog_size / 16) as usize).max(BLOCK_MIN), g.cur.len())
+    } else {
+        (BLOCK_MIN, g.cur.len() / BLOCK_MIN * BLOCK_MIN)
+    };
+    for piece in g.cur[..whole].chunks(block) {
         g.chunks.push_back(Bytes::copy_from_slice(piece));
     }
+    let rest = (whole < g.cur.len()).then(|| g.cur[whole..].to_vec());
     if g.cur.capacity() > 4 * block {
         // A big command grew it: not kept for the small ones that follow.
         g.cur = BytesMut::with_capacity(block);
     } else {
         g.cur.clear();
+    }
+    if let Some(rest) = rest {
+        g.cur.extend_from_slice(&rest);
     }
 }
 
@@ -406,6 +426,28 @@ mod tests {
 
     fn eff(db: usize, args: &[&'static [u8]]) -> Effect {
         Effect::new(db, args.iter().map(|a| Bytes::from_static(a)).collect())
+    }
+
+    #[test]
+    fn a_stream_nobody_reads_is_kept_in_whole_blocks() {
+        let s = Stream::new(1 << 20);
+        s.activate(0);
+        for i in 0..1000u32 {
+            let v = Bytes::from(format!("{i:0100}"));
+            s.feed(&[Effect::new(
+                0,
+                vec![Bytes::from_static(b"set"), Bytes::from_static(b"k"), v],
+            )]);
+        }
+        let g = s.inner.lock();
+        assert!(g.chunks.len() >= 7, "{}", g.chunks.len());
+        assert!(g.chunks.iter().all(|c| c.len() == BLOCK_MIN));
+        let held: u64 = g.chunks.iter().map(|c| c.len() as u64).sum::<u64>() + g.cur.len() as u64;
+        assert_eq!(held, s.end_atomic.load(Ordering::Acquire));
+        drop(g);
+        // A reader takes the rest too.
+        let all: usize = s.read_from(1).unwrap().iter().map(|c| c.len()).sum();
+        assert_eq!(all as u64, s.end());
     }
 
     #[test]
