@@ -1,8 +1,8 @@
 //! SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] (redis `scanGenericCommand`).
 //!
 //! # The cursor
-//! A database is spread over `SHARDS` tables (one per shard), each an `IndexMap` whose entries
-//! sit at positions `0..len`. The cursor is a position in that space:
+//! A database is spread over `SHARDS` tables (one per shard), each a vector of entries at
+//! positions `0..len` (see `keyspace::table`). The cursor is a position in that space:
 //!
 //! ```text
 //!   bits 63..56: zero    bits 55..48: shard s    bits 47..0: p
