@@ -418,18 +418,14 @@ fn move_to(out: &mut BytesMut, capacity: usize) {
     *out = moved;
 }
 
-/// The size jemalloc serves a request of `n` bytes from: multiples of 16 up to 128 bytes,
-/// then four size classes per power of two, so asking for all of it wastes nothing.
+/// The size jemalloc serves a request of `n` bytes from (`util::jemalloc_size`; nothing for
+/// nothing), so asking for all of it wastes nothing.
 pub fn size_class(n: usize) -> usize {
-    if n <= 128 {
-        return if n <= 8 {
-            n.min(1) * 8
-        } else {
-            n.div_ceil(16) * 16
-        };
+    if n == 0 {
+        0
+    } else {
+        crate::util::jemalloc_size(n)
     }
-    let step = n.next_power_of_two() / 8;
-    n.div_ceil(step) * step
 }
 
 /// Bytes `reply` will take at least once encoded (its strings), to make room for it first.
