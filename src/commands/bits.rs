@@ -125,8 +125,7 @@ fn read_str<R>(
             let mut buf = itoa::Buffer::new();
             Ok(Some(f(buf.format(*i).as_bytes())))
         }
-        Some(Value::Str(Str::Bytes { data })) => Ok(Some(f(data))),
-        Some(Value::Str(Str::Raw(v))) => Ok(Some(f(v))),
+        Some(Value::Str(s)) => Ok(Some(f(s.bytes().unwrap_or_default()))),
         Some(_) => Err(errors::WRONGTYPE),
     }
 }
@@ -145,15 +144,14 @@ fn write_bits<R>(
         .and_then(|b| b.checked_add(1))
         .ok_or(errors::STRING_TOO_LONG)?;
     match get_str_mut(db, key)? {
-        Some(s) => {
-            let v = s.raw_mut();
+        Some(s) => Ok(s.with_raw(|v| {
             let grew = v.len() < need;
             if grew {
                 crate::keyspace::value::make_room(v, need - v.len());
                 v.resize(need, 0);
             }
-            Ok(f(v, grew))
-        }
+            f(v, grew)
+        })),
         None => {
             let mut v = vec![0u8; need];
             let r = f(&mut v, true);

@@ -60,8 +60,7 @@ pub fn value_digest(digest: &mut Digest, v: &Value, has_expire: bool) {
     mix_digest(digest, &type_code(v).to_be_bytes());
     match v {
         Value::Str(Str::Int(i)) => mix_digest(digest, itoa::Buffer::new().format(*i).as_bytes()),
-        Value::Str(Str::Bytes { data }) => mix_digest(digest, data),
-        Value::Str(Str::Raw(v)) => mix_digest(digest, v),
+        Value::Str(s) => mix_digest(digest, s.bytes().unwrap_or_default()),
         Value::List(l) => {
             for item in l.iter() {
                 mix_digest(digest, item);

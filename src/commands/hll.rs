@@ -64,11 +64,10 @@ fn max_sparse_bytes(cx: &Ctx) -> u64 {
 fn read_hll(db: &mut Db<'_>, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
     match db.get(key) {
         None => Ok(None),
-        Some(Value::Str(Str::Bytes { data })) if repr::looks_valid(data) => Ok(Some(data.clone())),
-        Some(Value::Str(Str::Raw(v))) if repr::looks_valid(v) => {
-            Ok(Some(Bytes::copy_from_slice(v)))
-        }
-        Some(Value::Str(_)) => Err(NOT_HLL),
+        Some(Value::Str(s)) => match s.bytes() {
+            Some(b) if repr::looks_valid(b) => Ok(Some(Bytes::copy_from_slice(b))),
+            _ => Err(NOT_HLL),
+        },
         Some(_) => Err(errors::WRONGTYPE),
     }
 }
@@ -89,7 +88,7 @@ fn update_hll<R>(
     if !s.bytes().is_some_and(repr::looks_valid) {
         return Err(NOT_HLL);
     }
-    Ok(Some(f(s.raw_mut())))
+    Ok(Some(s.with_raw(f)))
 }
 
 /// PFADD key [element ...]: 1 when the key was created or a register changed.

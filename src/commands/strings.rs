@@ -324,10 +324,11 @@ fn append(cx: &mut Ctx) -> Result<Reply, CmdError> {
     };
     check_size(cx, current_len + extra.len())?;
     let s = get_str_mut(cx.db, &key)?.ok_or(errors::NO_SUCH_KEY)?;
-    let data = s.raw_mut();
-    crate::keyspace::value::make_room(data, extra.len());
-    data.extend_from_slice(&extra);
-    let len = data.len();
+    let len = s.with_raw(|data| {
+        crate::keyspace::value::make_room(data, extra.len());
+        data.extend_from_slice(&extra);
+        data.len()
+    });
     cx.propagate();
     Ok(Reply::Int(len as i64))
 }
@@ -392,12 +393,7 @@ fn incrbyfloat(cx: &mut Ctx) -> Result<Reply, CmdError> {
     let text = super::float::add(&current, &cx.argv[2])?;
     let value = Bytes::from(text);
     // Redis stores the result as a string object, never int-encoded.
-    cx.db.set_keep_ttl(
-        &key,
-        Value::Str(Str::Bytes {
-            data: value.clone(),
-        }),
-    );
+    cx.db.set_keep_ttl(&key, Value::Str(Str::plain(&value)));
     cx.propagate_as(vec![
         Bytes::from_static(b"SET"),
         key,
@@ -470,13 +466,14 @@ fn setrange(cx: &mut Ctx) -> Result<Reply, CmdError> {
     check_size(cx, offset as usize + value.len())?;
     let end = offset as usize + value.len();
     let s = get_str_mut(cx.db, &key)?.ok_or(errors::NO_SUCH_KEY)?;
-    let data = s.raw_mut();
-    if data.len() < end {
-        crate::keyspace::value::make_room(data, end - data.len());
-        data.resize(end, 0);
-    }
-    data[offset as usize..end].copy_from_slice(&value);
-    let len = data.len();
+    let len = s.with_raw(|data| {
+        if data.len() < end {
+            crate::keyspace::value::make_room(data, end - data.len());
+            data.resize(end, 0);
+        }
+        data[offset as usize..end].copy_from_slice(&value);
+        data.len()
+    });
     cx.propagate();
     Ok(Reply::Int(len as i64))
 }

@@ -13,28 +13,36 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 
 use super::compact::Compact;
+use super::dense::DenseMap;
 use super::limits::EncodingLimits;
+use super::packed::Packed;
 
 pub type Map<K, V> = IndexMap<K, V, foldhash::fast::RandomState>;
 
 /// The table form: field → value.
-pub type Table = Map<Compact, Compact>;
+pub type Table = DenseMap<Compact>;
 
 // ---------------------------------------------------------------------------------------------
 // Packed strings (shared with nothing else: the format is private to this file)
 
-fn put_str(out: &mut Vec<u8>, s: &[u8]) {
+/// Writes `s` as its LEB128 length then its bytes at the start of `out` (at least
+/// `encoded_len(s)` long); returns the bytes written.
+fn put_str(out: &mut [u8], s: &[u8]) -> usize {
     let mut n = s.len();
+    let mut p = 0;
     loop {
         let b = (n & 0x7f) as u8;
         n >>= 7;
         if n == 0 {
-            out.push(b);
+            out[p] = b;
+            p += 1;
             break;
         }
-        out.push(b | 0x80);
+        out[p] = b | 0x80;
+        p += 1;
     }
-    out.extend_from_slice(s);
+    out[p..p + s.len()].copy_from_slice(s);
+    p + s.len()
 }
 
 /// Decodes the string at `off`: (bytes, offset after it).
@@ -71,9 +79,14 @@ fn encoded_len(s: &[u8]) -> usize {
 /// The packed small form: `len` pairs, field then value, in insertion order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listpack {
-    buf: Vec<u8>,
+    buf: Packed,
+    /// Number of pairs.
     len: u32,
 }
+
+/// Size above which a listpack converts to a table whatever the limits say (redis
+/// `LISTPACK_MAX_SAFETY_SIZE`, checked by `lpSafeToAdd`).
+pub const LISTPACK_SAFETY_BYTES: usize = 1 << 30;
 
 /// Where one pair lives in the buffer.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +103,11 @@ impl Listpack {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Whether adding `more` encoded bytes keeps the buffer under `LISTPACK_SAFETY_BYTES`.
+    fn safe_to_add(&self, more: usize) -> bool {
+        self.buf.len() + more <= LISTPACK_SAFETY_BYTES
     }
 
     pub fn iter(&self) -> ListpackIter<'_> {
@@ -123,24 +141,26 @@ impl Listpack {
 
     /// Appends a pair whose field is known to be absent.
     fn push(&mut self, field: &[u8], value: &[u8]) {
-        // Grow to the exact size, as a listpack does: small hashes stay compact.
+        let end = self.buf.len();
         self.buf
-            .reserve_exact(encoded_len(field) + encoded_len(value));
-        put_str(&mut self.buf, field);
-        put_str(&mut self.buf, value);
+            .splice_with(end..end, encoded_len(field) + encoded_len(value), |gap| {
+                let n = put_str(gap, field);
+                put_str(&mut gap[n..], value);
+            });
         self.len += 1;
     }
 
     fn replace_value(&mut self, pos: PairPos, value: &[u8]) {
-        let mut enc = Vec::with_capacity(encoded_len(value));
-        put_str(&mut enc, value);
-        self.buf.splice(pos.value_start..pos.end, enc);
+        self.buf
+            .splice_with(pos.value_start..pos.end, encoded_len(value), |gap| {
+                put_str(gap, value);
+            });
     }
 
     fn remove(&mut self, field: &[u8]) -> bool {
         match self.find(field) {
             Some(pos) => {
-                self.buf.drain(pos.start..pos.end);
+                self.buf.remove(pos.start..pos.end);
                 self.len -= 1;
                 true
             }
@@ -150,7 +170,7 @@ impl Listpack {
 
     /// Bytes held on the heap.
     pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity()
+        self.buf.heap_bytes()
     }
 }
 
@@ -190,7 +210,7 @@ impl Default for Hash {
 /// Iterates a hash's pairs (listpack: insertion order; table: unspecified, stable between writes).
 pub enum Iter<'a> {
     Listpack(ListpackIter<'a>),
-    Table(indexmap::map::Iter<'a, Compact, Compact>),
+    Table(std::slice::Iter<'a, (Compact, Compact)>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -265,6 +285,7 @@ impl Hash {
         if let Hash::Listpack(l) = self {
             if field.len() > limits.hash_max_listpack_value
                 || value.len() > limits.hash_max_listpack_value
+                || !l.safe_to_add(encoded_len(field) + encoded_len(value))
             {
                 self.convert();
             } else if let Some(pos) = l.find(field) {
@@ -284,7 +305,7 @@ impl Hash {
                     false
                 }
                 None => {
-                    m.insert(field.into(), value.into());
+                    m.push(field.into(), value.into());
                     true
                 }
             },
@@ -361,17 +382,16 @@ impl Hash {
         match self {
             Hash::Listpack(l) => l.heap_bytes(),
             Hash::Table(m) => {
-                m.capacity() * (std::mem::size_of::<(Compact, Compact)>() + 16)
-                    + m.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>()
+                m.heap_bytes() + m.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>()
             }
         }
     }
 
     fn convert(&mut self) {
         if let Hash::Listpack(l) = self {
-            let mut m = Table::with_capacity_and_hasher(l.len() + 1, Default::default());
+            let mut m = Table::with_capacity(l.len() + 1);
             for (f, v) in l.iter() {
-                m.insert(f.into(), v.into());
+                m.push(f.into(), v.into());
             }
             *self = Hash::Table(Box::new(m));
         }

@@ -20,14 +20,14 @@ use bytes::Bytes;
 /// a single larger element is allowed.
 pub const NODE_BYTES: usize = 8192;
 
-/// 32 bytes, so that a `Value` is 40: the element count lives in the node of a one-node
+/// 16 bytes, so that a `Value` is 24: the element count lives in the node of a one-node
 /// list and beside the deque of a longer one (see `Spine`).
 #[derive(Debug, Clone, Default)]
 pub struct List {
     nodes: Spine,
 }
 
-const _: () = assert!(std::mem::size_of::<List>() == 32);
+const _: () = assert!(std::mem::size_of::<List>() == 16);
 
 #[derive(Debug, Clone, Default)]
 struct Node {
@@ -39,14 +39,14 @@ struct Node {
     count: u32,
 }
 
-/// The deque of nodes. Most lists are short: their only node lives inline, with no extra
-/// allocation; a second node moves them to a boxed `VecDeque` (O(1) at both ends) beside
-/// the list's element count. A one-node list's count is its node's.
+/// The deque of nodes. Most lists are short: their only node is boxed on its own (inline, it
+/// would make every `Value` 16 bytes larger); a second node moves them to a boxed `VecDeque`
+/// (O(1) at both ends) beside the list's element count. A one-node list's count is its node's.
 #[derive(Debug, Clone, Default)]
 enum Spine {
     #[default]
     Empty,
-    One(Node),
+    One(Box<Node>),
     Many(Box<Many>),
 }
 
@@ -100,7 +100,7 @@ impl Spine {
     fn get(&self, i: usize) -> Option<&Node> {
         match self {
             Spine::Empty => None,
-            Spine::One(n) => (i == 0).then_some(n),
+            Spine::One(n) => (i == 0).then_some(&**n),
             Spine::Many(d) => d.get(i),
         }
     }
@@ -108,7 +108,7 @@ impl Spine {
     fn get_mut(&mut self, i: usize) -> Option<&mut Node> {
         match self {
             Spine::Empty => None,
-            Spine::One(n) => (i == 0).then_some(n),
+            Spine::One(n) => (i == 0).then_some(&mut **n),
             Spine::Many(d) => d.get_mut(i),
         }
     }
@@ -138,7 +138,7 @@ impl Spine {
             Spine::Many(m) => (m, false),
             Spine::One(n) => {
                 let mut d = VecDeque::with_capacity(2);
-                d.push_back(n);
+                d.push_back(*n);
                 (Box::new(Many { d, len: 0 }), true)
             }
             Spine::Empty => (Box::default(), true),
@@ -153,21 +153,21 @@ impl Spine {
 
     fn push_back(&mut self, n: Node) {
         match self {
-            Spine::Empty => *self = Spine::One(n),
+            Spine::Empty => *self = Spine::One(Box::new(n)),
             _ => self.with_many(|d| d.push_back(n)),
         }
     }
 
     fn push_front(&mut self, n: Node) {
         match self {
-            Spine::Empty => *self = Spine::One(n),
+            Spine::Empty => *self = Spine::One(Box::new(n)),
             _ => self.with_many(|d| d.push_front(n)),
         }
     }
 
     fn insert(&mut self, i: usize, n: Node) {
         match self {
-            Spine::Empty => *self = Spine::One(n),
+            Spine::Empty => *self = Spine::One(Box::new(n)),
             _ => self.with_many(|d| d.insert(i, n)),
         }
     }
@@ -176,7 +176,7 @@ impl Spine {
         match self {
             Spine::Empty => None,
             Spine::One(_) if i == 0 => match std::mem::take(self) {
-                Spine::One(n) => Some(n),
+                Spine::One(n) => Some(*n),
                 _ => None,
             },
             Spine::One(_) => None,
@@ -240,7 +240,8 @@ impl Spine {
             Spine::Many(d) => {
                 std::mem::size_of::<Many>() + d.capacity() * std::mem::size_of::<Node>()
             }
-            _ => 0,
+            Spine::One(_) => std::mem::size_of::<Node>(),
+            Spine::Empty => 0,
         }
     }
 }

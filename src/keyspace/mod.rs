@@ -10,9 +10,11 @@
 pub mod access;
 pub mod compact;
 pub mod db;
+pub mod dense;
 pub mod hash;
 pub mod limits;
 pub mod list;
+pub mod packed;
 pub mod set;
 pub mod stream;
 pub mod table;

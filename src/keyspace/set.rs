@@ -9,13 +9,14 @@
 //! moves only the last member: `scan` relies on that (see `hash::scan_window`).
 
 use bytes::Bytes;
-use indexmap::IndexSet;
 
 use super::compact::Compact;
+use super::dense::DenseMap;
 use super::hash::scan_window;
 use super::limits::EncodingLimits;
+use super::packed::Packed;
 
-pub type Members = IndexSet<Compact, foldhash::fast::RandomState>;
+pub type Members = DenseMap<()>;
 
 /// Redis caps the intset size whatever `set-max-intset-entries` says.
 const INTSET_HARD_LIMIT: usize = 1 << 30;
@@ -24,9 +25,9 @@ const INTSET_HARD_LIMIT: usize = 1 << 30;
 /// little-endian) that holds them all; the width only grows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Intset {
+    data: Packed,
     /// Bytes per element: 2, 4 or 8 (0 while empty and never written).
     width: u8,
-    data: Vec<u8>,
 }
 
 fn width_of(v: i64) -> u8 {
@@ -40,11 +41,14 @@ fn width_of(v: i64) -> u8 {
 }
 
 impl Intset {
+    fn width(&self) -> u8 {
+        self.width
+    }
+
     pub fn len(&self) -> usize {
-        if self.width == 0 {
-            0
-        } else {
-            self.data.len() / self.width as usize
+        match self.width() {
+            0 => 0,
+            w => self.data.len() / w as usize,
         }
     }
 
@@ -53,7 +57,7 @@ impl Intset {
     }
 
     pub fn get(&self, i: usize) -> Option<i64> {
-        let w = self.width as usize;
+        let w = self.width() as usize;
         let b = self.data.get(i.checked_mul(w)?..(i + 1).checked_mul(w)?)?;
         Some(match w {
             2 => i64::from(i16::from_le_bytes([b[0], b[1]])),
@@ -64,7 +68,7 @@ impl Intset {
 
     /// `Ok(position)` if present, else `Err(insertion position)`.
     pub fn search(&self, v: i64) -> Result<usize, usize> {
-        if width_of(v) > self.width {
+        if width_of(v) > self.width() {
             // Outside the range of every stored value: before or after all of them.
             return Err(if v < 0 { 0 } else { self.len() });
         }
@@ -98,32 +102,30 @@ impl Intset {
     /// buffer grows to the exact size, as redis's intset does.
     pub fn insert(&mut self, pos: usize, v: i64) {
         let need = width_of(v);
-        if need > self.width {
-            let old: Vec<i64> = self.iter().collect();
-            let mut data = Vec::with_capacity((old.len() + 1) * need as usize);
-            for x in old {
+        if need > self.width() {
+            let mut data = Vec::with_capacity((self.len() + 1) * need as usize);
+            for x in self.iter() {
                 let (b, n) = Self::encode(x, need);
                 data.extend_from_slice(&b[..n]);
             }
-            self.data = data;
+            self.data = Packed::from_slice(&data);
             self.width = need;
         }
-        let (b, n) = Self::encode(v, self.width);
+        let (b, n) = Self::encode(v, self.width());
         let at = pos * n;
-        self.data.reserve_exact(n);
-        self.data.splice(at..at, b[..n].iter().copied());
+        self.data.splice(at..at, &b[..n]);
     }
 
     pub fn remove(&mut self, pos: usize) -> Option<i64> {
         let v = self.get(pos)?;
-        let w = self.width as usize;
-        self.data.drain(pos * w..(pos + 1) * w);
+        let w = self.width() as usize;
+        self.data.remove(pos * w..(pos + 1) * w);
         Some(v)
     }
 
     /// Keeps the elements whose position is not marked in `drop`.
     pub fn remove_marked(&mut self, drop: &[bool]) {
-        let w = self.width as usize;
+        let w = self.width() as usize;
         if w == 0 {
             return;
         }
@@ -133,7 +135,7 @@ impl Intset {
                 out.extend_from_slice(chunk);
             }
         }
-        self.data = out;
+        self.data = Packed::from_slice(&out);
     }
 
     pub fn iter(&self) -> IntsetIter<'_> {
@@ -141,7 +143,7 @@ impl Intset {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.data.capacity()
+        self.data.heap_bytes()
     }
 }
 
@@ -198,7 +200,7 @@ impl Member<'_> {
 /// Iterates a set's members (intset: ascending).
 pub enum Iter<'a> {
     Intset(IntsetIter<'a>),
-    Table(indexmap::set::Iter<'a, Compact>),
+    Table(std::slice::Iter<'a, (Compact, ())>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -207,7 +209,7 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<Member<'a>> {
         match self {
             Iter::Intset(it) => it.next().map(Member::Int),
-            Iter::Table(it) => it.next().map(|b| Member::Bytes(b)),
+            Iter::Table(it) => it.next().map(|(b, _)| Member::Bytes(b)),
         }
     }
 
@@ -244,7 +246,7 @@ impl Set {
                 Some(i) => v.contains(i),
                 None => false,
             },
-            Set::Table(m) => m.contains(member),
+            Set::Table(m) => m.contains_key(member),
         }
     }
 
@@ -252,7 +254,9 @@ impl Set {
     pub fn contains_member(&self, member: Member<'_>) -> bool {
         match (self, member) {
             (Set::Intset(v), Member::Int(i)) => v.contains(i),
-            (Set::Table(m), Member::Int(i)) => m.contains(itoa::Buffer::new().format(i).as_bytes()),
+            (Set::Table(m), Member::Int(i)) => {
+                m.contains_key(itoa::Buffer::new().format(i).as_bytes())
+            }
             (_, Member::Bytes(b)) => self.contains(b),
         }
     }
@@ -264,7 +268,7 @@ impl Set {
             None => {
                 self.convert();
                 match self {
-                    Set::Table(m) => m.insert(member.into()),
+                    Set::Table(m) => m.insert(member, ()).is_none(),
                     Set::Intset(_) => false,
                 }
             }
@@ -283,15 +287,23 @@ impl Set {
         match self {
             Set::Intset(v) => match v.search(i) {
                 Ok(_) => false,
-                Err(pos) => {
+                // An intset's buffer holds at most `packed::MAX_LEN` bytes (4 GB): only a
+                // `set-max-intset-entries` above 2^29 lets a set reach that.
+                Err(pos) if (v.len() + 1) * 8 <= super::packed::MAX_LEN => {
                     v.insert(pos, i);
                     if v.len() > limits.set_max_intset_entries.min(INTSET_HARD_LIMIT) {
                         self.convert();
                     }
                     true
                 }
+                Err(_) => {
+                    self.convert();
+                    self.insert_int(i, limits)
+                }
             },
-            Set::Table(m) => m.insert(itoa::Buffer::new().format(i).as_bytes().into()),
+            Set::Table(m) => m
+                .insert(itoa::Buffer::new().format(i).as_bytes(), ())
+                .is_none(),
         }
     }
 
@@ -307,7 +319,7 @@ impl Set {
                 },
                 None => false,
             },
-            Set::Table(m) => m.swap_remove(member),
+            Set::Table(m) => m.swap_remove(member).is_some(),
         }
     }
 
@@ -321,9 +333,9 @@ impl Set {
                 }
                 Err(_) => false,
             },
-            (Set::Table(m), Member::Int(i)) => {
-                m.swap_remove(itoa::Buffer::new().format(i).as_bytes())
-            }
+            (Set::Table(m), Member::Int(i)) => m
+                .swap_remove(itoa::Buffer::new().format(i).as_bytes())
+                .is_some(),
             (_, Member::Bytes(b)) => self.remove(b),
         }
     }
@@ -332,7 +344,7 @@ impl Set {
     pub fn get_index(&self, i: usize) -> Option<Member<'_>> {
         match self {
             Set::Intset(v) => v.get(i).map(Member::Int),
-            Set::Table(m) => m.get_index(i).map(|b| Member::Bytes(b)),
+            Set::Table(m) => m.get_index(i).map(|(b, _)| Member::Bytes(b)),
         }
     }
 
@@ -340,7 +352,9 @@ impl Set {
     pub fn take_index(&mut self, i: usize) -> Option<Bytes> {
         match self {
             Set::Intset(v) => v.remove(i).map(|x| Member::Int(x).to_bytes()),
-            Set::Table(m) => m.swap_remove_index(i).map(|b| Bytes::from(b.into_vec())),
+            Set::Table(m) => m
+                .swap_remove_index(i)
+                .map(|(b, _)| Bytes::from(b.into_vec())),
         }
     }
 
@@ -393,7 +407,7 @@ impl Set {
                 let out = range
                     .rev()
                     .filter_map(|i| m.get_index(i))
-                    .map(|b| Bytes::copy_from_slice(b))
+                    .map(|(b, _)| Bytes::copy_from_slice(b))
                     .collect();
                 (next, out)
             }
@@ -404,19 +418,16 @@ impl Set {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Set::Intset(v) => v.heap_bytes(),
-            Set::Table(m) => {
-                m.capacity() * (std::mem::size_of::<Compact>() + 16)
-                    + m.iter().map(|b| b.len()).sum::<usize>()
-            }
+            Set::Table(m) => m.heap_bytes() + m.iter().map(|(b, _)| b.len()).sum::<usize>(),
         }
     }
 
     fn convert(&mut self) {
         if let Set::Intset(v) = self {
-            let mut m = Members::with_capacity_and_hasher(v.len() + 1, Default::default());
+            let mut m = Members::with_capacity(v.len() + 1);
             let mut buf = itoa::Buffer::new();
             for i in v.iter() {
-                m.insert(buf.format(i).as_bytes().into());
+                m.push(buf.format(i).as_bytes().into(), ());
             }
             *self = Set::Table(Box::new(m));
         }
@@ -523,7 +534,8 @@ mod tests {
                 small.insert(pos, x);
             }
         }
-        assert_eq!(small.heap_bytes(), 6);
+        // Three 2-byte elements after the 4-byte length, in an exact-size block.
+        assert_eq!(small.heap_bytes(), crate::util::jemalloc_size(4 + 6));
         assert_eq!(small.search(100_000), Err(3));
         assert_eq!(small.search(-100_000), Err(0));
     }
@@ -531,8 +543,9 @@ mod tests {
     #[test]
     fn stays_small_inline() {
         // Every key's `Value` is as large as its largest variant: keep sets out of the way.
-        assert!(std::mem::size_of::<Set>() <= 32);
-        assert!(std::mem::size_of::<crate::keyspace::hash::Hash>() <= 32);
+        assert!(std::mem::size_of::<Set>() <= 16);
+        assert!(std::mem::size_of::<crate::keyspace::hash::Hash>() <= 16);
+        assert!(std::mem::size_of::<crate::keyspace::zset::ZSet>() <= 16);
     }
 
     #[test]

@@ -28,7 +28,7 @@ const SLOT: usize = std::mem::size_of::<Slot>();
 
 /// The hash of keys inside tables: seeded once per process (never unseeded: hash flooding),
 /// and not the shard router's, whose low bits are the same for every key of a shard.
-static HASHER: LazyLock<foldhash::fast::FixedState> =
+pub(super) static HASHER: LazyLock<foldhash::fast::FixedState> =
     LazyLock::new(|| foldhash::fast::FixedState::with_seed(rand::random()));
 
 fn hash_of(key: &[u8]) -> u32 {
@@ -55,9 +55,9 @@ struct Slot {
     entry: Entry,
 }
 
-// A key's slot: the key (16), the value (40), the access clock, the snapshot epoch, the
+// A key's slot: the key (16), the value (24), the access clock, the snapshot epoch, the
 // volatile record's index and the hash (4 each).
-const _: () = assert!(SLOT == 72);
+const _: () = assert!(SLOT == 56);
 
 #[derive(Debug, Default)]
 pub struct Table {

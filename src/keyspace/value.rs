@@ -1,5 +1,7 @@
 //! Values stored under keys, and how Redis names their types and encodings.
 
+use std::mem::MaybeUninit;
+
 use bytes::Bytes;
 
 use super::hash::Hash;
@@ -11,33 +13,51 @@ use super::zset::ZSet;
 /// Longest string that Redis stores as `embstr` (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 pub const EMBSTR_LIMIT: usize = 44;
 
-/// A string value. Integers that fit in an `i64` and print back identically are kept as numbers,
-/// as Redis does (`OBJECT ENCODING` answers `int`).
-#[derive(Debug, Clone, PartialEq)]
+/// Longest string kept inside the value itself, with no allocation of its own.
+pub const INLINE_STR: usize = 22;
+
+/// A string value (24 bytes). Integers that fit in an `i64` and print back identically are
+/// kept as numbers, as Redis does (`OBJECT ENCODING` answers `int`).
+#[derive(Clone)]
 pub enum Str {
     Int(i64),
-    /// The bytes as a client or a file gave them.
-    Bytes {
-        data: Bytes,
+    /// Up to `INLINE_STR` bytes, inside the value.
+    Inline {
+        len: u8,
+        data: [u8; INLINE_STR],
     },
-    /// A string modified in place (APPEND, SETRANGE, SETBIT, PFADD ...): a growable buffer with
-    /// spare room, as Redis's `sdsMakeRoomFor` leaves an sds (so appending is amortized O(1));
-    /// Redis then reports `raw` even for short strings. A `Vec` rather than `Bytes`: a `Bytes`
-    /// with spare capacity allocates a shared header of its own.
-    Raw(Vec<u8>),
+    /// The bytes as a client or a file gave them, in an allocation of exactly their length.
+    Heap(Box<[u8]>),
+    /// A string modified in place (APPEND, SETRANGE, SETBIT, PFADD ...): `buf` is a growable
+    /// buffer whose first `len` bytes are the string, with spare room after them as Redis's
+    /// `sdsMakeRoomFor` leaves an sds (so appending is amortized O(1)); Redis then reports
+    /// `raw` even for short strings. Held as a boxed slice and a 32-bit length rather than a
+    /// `Vec` (24 bytes) so that a `Str` stays 24 bytes; a longer string is kept as `Heap`.
+    Raw {
+        len: u32,
+        buf: Box<[MaybeUninit<u8>]>,
+    },
 }
+
+const _: () = assert!(std::mem::size_of::<Str>() == 24);
 
 impl Str {
     /// Builds a string as redis `tryObjectEncoding` would store a value given by a client.
     pub fn from_bytes(b: &[u8]) -> Str {
-        Str::as_int(b).unwrap_or_else(|| Str::Bytes {
-            data: Bytes::copy_from_slice(b),
-        })
+        Str::as_int(b).unwrap_or_else(|| Str::plain(b))
     }
 
-    /// `from_bytes` keeping an owned buffer instead of copying it (values loaded from RDB).
+    /// A string never kept as `int` (INCRBYFLOAT's result).
+    pub fn plain(b: &[u8]) -> Str {
+        Str::inline(b).unwrap_or_else(|| Str::Heap(b.into()))
+    }
+
+    /// `from_bytes` keeping an owned buffer instead of copying it when it can (values loaded
+    /// from RDB).
     pub fn from_owned(b: Bytes) -> Str {
-        Str::as_int(&b).unwrap_or(Str::Bytes { data: b })
+        Str::as_int(&b)
+            .or_else(|| Str::inline(&b))
+            .unwrap_or_else(|| Str::Heap(Vec::from(b).into_boxed_slice()))
     }
 
     /// The `int` form, for integers that print back identically.
@@ -49,35 +69,72 @@ impl Str {
         }
     }
 
+    /// The inline form, for strings of at most `INLINE_STR` bytes.
+    fn inline(b: &[u8]) -> Option<Str> {
+        if b.len() > INLINE_STR {
+            return None;
+        }
+        let mut data = [0u8; INLINE_STR];
+        data[..b.len()].copy_from_slice(b);
+        Some(Str::Inline {
+            len: b.len() as u8,
+            data,
+        })
+    }
+
     /// A string that was modified in place: never `int`, always `raw`.
-    pub fn raw(b: Vec<u8>) -> Str {
-        Str::Raw(b)
+    pub fn raw(v: Vec<u8>) -> Str {
+        let Ok(len) = u32::try_from(v.len()) else {
+            return Str::Heap(v.into_boxed_slice());
+        };
+        let mut v = std::mem::ManuallyDrop::new(v);
+        let (ptr, cap) = (v.as_mut_ptr(), v.capacity());
+        // SAFETY: the vector's allocation (`cap` bytes, alignment 1, from the global allocator)
+        // becomes a boxed slice of `cap` `MaybeUninit<u8>`, which has the same layout; the
+        // vector is never dropped. Its first `len` bytes are initialized, as `Raw` requires.
+        let buf = unsafe {
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                ptr.cast::<MaybeUninit<u8>>(),
+                cap,
+            ))
+        };
+        Str::Raw { len, buf }
     }
 
     /// The bytes of a non-integer string (None for `int`).
     pub fn bytes(&self) -> Option<&[u8]> {
         match self {
             Str::Int(_) => None,
-            Str::Bytes { data } => Some(data),
-            Str::Raw(v) => Some(v),
+            Str::Inline { len, data } => Some(&data[..*len as usize]),
+            Str::Heap(b) => Some(b),
+            Str::Raw { len, buf } => {
+                // SAFETY: the first `len` bytes of a `Raw` buffer are initialized.
+                Some(unsafe {
+                    std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), *len as usize)
+                })
+            }
         }
     }
 
-    /// The string as a buffer to modify in place, made `raw` (an integer is rendered in
-    /// decimal first). Grow it with `make_room`.
-    pub fn raw_mut(&mut self) -> &mut Vec<u8> {
-        if !matches!(self, Str::Raw(_)) {
-            let v = match std::mem::replace(self, Str::Raw(Vec::new())) {
-                Str::Int(i) => itoa::Buffer::new().format(i).as_bytes().to_vec(),
-                Str::Bytes { data } => Vec::from(data),
-                Str::Raw(v) => v,
-            };
-            *self = Str::Raw(v);
-        }
-        match self {
-            Str::Raw(v) => v,
-            _ => unreachable!("made raw above"),
-        }
+    /// Runs `f` on the string as a buffer to modify in place, and keeps it `raw` (an integer
+    /// is rendered in decimal first). Grow the buffer with `make_room`.
+    pub fn with_raw<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let mut v = match std::mem::replace(self, Str::Int(0)) {
+            Str::Int(i) => itoa::Buffer::new().format(i).as_bytes().to_vec(),
+            Str::Inline { len, data } => data[..len as usize].to_vec(),
+            Str::Heap(b) => b.into_vec(),
+            Str::Raw { len, buf } => {
+                let cap = buf.len();
+                let ptr = Box::into_raw(buf).cast::<u8>();
+                // SAFETY: the inverse of `Str::raw`: the boxed slice's `cap` bytes are a
+                // global-allocator allocation of alignment 1, and the first `len` are
+                // initialized.
+                unsafe { Vec::from_raw_parts(ptr, len as usize, cap) }
+            }
+        };
+        let r = f(&mut v);
+        *self = Str::raw(v);
+        r
     }
 
     /// The value as bytes (integers are rendered in decimal).
@@ -87,16 +144,16 @@ impl Str {
                 let mut buf = itoa::Buffer::new();
                 Bytes::copy_from_slice(buf.format(*i).as_bytes())
             }
-            Str::Bytes { data } => crate::util::reply_copy(data),
-            Str::Raw(v) => Bytes::copy_from_slice(v),
+            s => Bytes::copy_from_slice(s.bytes().unwrap_or_default()),
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
             Str::Int(i) => itoa::Buffer::new().format(*i).len(),
-            Str::Bytes { data } => data.len(),
-            Str::Raw(v) => v.len(),
+            Str::Inline { len, .. } => *len as usize,
+            Str::Heap(b) => b.len(),
+            Str::Raw { len, .. } => *len as usize,
         }
     }
 
@@ -107,9 +164,34 @@ impl Str {
     pub fn encoding(&self) -> &'static str {
         match self {
             Str::Int(_) => "int",
-            Str::Raw(_) => "raw",
-            Str::Bytes { data } if data.len() <= EMBSTR_LIMIT => "embstr",
-            Str::Bytes { .. } => "raw",
+            Str::Raw { .. } => "raw",
+            s if s.len() <= EMBSTR_LIMIT => "embstr",
+            _ => "raw",
+        }
+    }
+}
+
+impl PartialEq for Str {
+    /// Equal encodings (`int` or not) with equal bytes.
+    fn eq(&self, other: &Str) -> bool {
+        match (self, other) {
+            (Str::Int(a), Str::Int(b)) => a == b,
+            (Str::Int(_), _) | (_, Str::Int(_)) => false,
+            (a, b) => a.bytes() == b.bytes(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Str {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Str::Int(i) => write!(f, "Int({i})"),
+            s => write!(
+                f,
+                "{}({:?})",
+                s.encoding(),
+                String::from_utf8_lossy(s.bytes().unwrap_or_default())
+            ),
         }
     }
 }
@@ -141,9 +223,9 @@ pub enum Value {
     Stream(Box<Stream>),
 }
 
-// A string's bytes handle and its `raw` flag (40 bytes, the flag's spare values tell the
-// other kinds apart); every other kind fits in 32 bytes.
-const _: () = assert!(std::mem::size_of::<Value>() == 40);
+// A string takes 24 bytes, whose tag byte's spare values tell the other kinds apart; every
+// other kind fits in the 16 bytes after that tag's word.
+const _: () = assert!(std::mem::size_of::<Value>() == 24);
 
 /// Value kinds, as TYPE names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

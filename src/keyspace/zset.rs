@@ -20,14 +20,17 @@ use bytes::Bytes;
 pub use index::cmp_key;
 use index::{Node, OrderIndex};
 
+use super::hash::LISTPACK_SAFETY_BYTES;
 use super::limits::EncodingLimits;
+use super::packed::Packed;
 
 type Dict = HashMap<Arc<[u8]>, f64, foldhash::fast::RandomState>;
 
 /// The packed small form.
 #[derive(Debug, Clone, Default)]
 pub struct Listpack {
-    buf: Vec<u8>,
+    buf: Packed,
+    /// Number of entries.
     len: u32,
 }
 
@@ -70,15 +73,18 @@ fn read_varint(buf: &[u8], mut p: usize) -> Option<(u64, usize)> {
     }
 }
 
-fn write_varint(out: &mut Vec<u8>, mut n: u64) {
+/// Writes `n` at the start of `out`; returns the bytes written.
+fn write_varint(out: &mut [u8], mut n: u64) -> usize {
+    let mut p = 0;
     loop {
         let b = (n & 0x7f) as u8;
         n >>= 7;
         if n == 0 {
-            out.push(b);
-            return;
+            out[p] = b;
+            return p + 1;
         }
-        out.push(b | 0x80);
+        out[p] = b | 0x80;
+        p += 1;
     }
 }
 
@@ -122,16 +128,18 @@ fn entry_at(buf: &[u8], off: usize) -> Option<(f64, &[u8], usize)> {
     Some((score, member, end))
 }
 
-/// Appends one entry. Negative zero is stored as zero, as Redis's listpack stores integral
-/// scores as integers.
-fn encode_entry(out: &mut Vec<u8>, score: f64, member: &[u8]) {
+/// Writes one entry at the start of `out` (at least `entry_size` long); returns its size.
+/// Negative zero is stored as zero, as Redis's listpack stores integral scores as integers.
+fn encode_entry(out: &mut [u8], score: f64, member: &[u8]) -> usize {
     let header = score_header(score);
-    write_varint(out, header);
+    let mut p = write_varint(out, header);
     if header == RAW_SCORE {
-        out.extend_from_slice(&score.to_le_bytes());
+        out[p..p + 8].copy_from_slice(&score.to_le_bytes());
+        p += 8;
     }
-    write_varint(out, member.len() as u64);
-    out.extend_from_slice(member);
+    p += write_varint(&mut out[p..], member.len() as u64);
+    out[p..p + member.len()].copy_from_slice(member);
+    p + member.len()
 }
 
 fn entry_size(score: f64, member_len: usize) -> usize {
@@ -170,6 +178,11 @@ impl Listpack {
         self.len as usize
     }
 
+    /// Whether an entry of `more` bytes keeps the buffer under `LISTPACK_SAFETY_BYTES`.
+    fn safe_to_add(&self, more: usize) -> bool {
+        self.buf.len() + more <= LISTPACK_SAFETY_BYTES
+    }
+
     /// (offset, score) of `member`.
     fn find(&self, member: &[u8]) -> Option<(usize, f64)> {
         self.iter()
@@ -183,18 +196,17 @@ impl Listpack {
             .iter()
             .find(|(_, s, m)| cmp_key(*s, m, score, member).is_gt())
             .map_or(self.buf.len(), |(off, _, _)| off);
-        let mut entry = Vec::with_capacity(entry_size(score, member.len()));
-        encode_entry(&mut entry, score, member);
-        self.buf.reserve_exact(entry.len());
-        self.buf.splice(at..at, entry);
+        self.buf
+            .splice_with(at..at, entry_size(score, member.len()), |gap| {
+                encode_entry(gap, score, member);
+            });
         self.len += 1;
     }
 
     fn remove_at(&mut self, off: usize) {
         if let Some((_, _, next)) = entry_at(&self.buf, off) {
-            self.buf.drain(off..next);
+            self.buf.remove(off..next);
             self.len -= 1;
-            self.shrink();
         }
     }
 
@@ -217,16 +229,9 @@ impl Listpack {
         }
         let Some(from) = from else { return 0 };
         let n = end - start;
-        self.buf.drain(from..to);
+        self.buf.remove(from..to);
         self.len -= n as u32;
-        self.shrink();
         n
-    }
-
-    fn shrink(&mut self) {
-        if self.buf.capacity() > 64 && self.buf.capacity() / 2 > self.buf.len() {
-            self.buf.shrink_to_fit();
-        }
     }
 
     /// Byte offsets of every entry, for walking backwards.
@@ -320,7 +325,12 @@ impl ZSet {
                 member,
             });
         }
+        let size: usize = nodes
+            .iter()
+            .map(|n| entry_size(n.score, n.member.len()))
+            .sum();
         let fits = nodes.len() <= limits.zset_max_listpack_entries
+            && size <= LISTPACK_SAFETY_BYTES
             && nodes
                 .iter()
                 .all(|n| n.member.len() <= limits.zset_max_listpack_value);
@@ -330,17 +340,16 @@ impl ZSet {
                 order: OrderIndex::from_sorted(nodes),
             }));
         }
-        let size = nodes
-            .iter()
-            .map(|n| entry_size(n.score, n.member.len()))
-            .sum();
-        let mut buf = Vec::with_capacity(size);
-        for n in &nodes {
-            encode_entry(&mut buf, n.score, &n.member);
-        }
+        let mut buf = Packed::new();
+        buf.splice_with(0..0, size, |out| {
+            let mut p = 0;
+            for n in &nodes {
+                p += encode_entry(&mut out[p..], n.score, &n.member);
+            }
+        });
         ZSet::Listpack(Listpack {
-            len: nodes.len() as u32,
             buf,
+            len: nodes.len() as u32,
         })
     }
 
@@ -416,6 +425,7 @@ impl ZSet {
                 None => {
                     if lp.len() < limits.zset_max_listpack_entries
                         && member.len() <= limits.zset_max_listpack_value
+                        && lp.safe_to_add(entry_size(score, member.len()))
                     {
                         lp.insert(score, member);
                         return None;
@@ -558,7 +568,7 @@ impl ZSet {
     /// Approximate heap bytes used (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match self {
-            ZSet::Listpack(lp) => lp.buf.capacity(),
+            ZSet::Listpack(lp) => lp.buf.heap_bytes(),
             ZSet::Skiplist(sl) => {
                 let members: usize = sl.dict.keys().map(|m| m.len() + 16).sum();
                 sl.dict.capacity() * (16 + 8 + 1) + sl.order.len() * 24 + members

@@ -168,14 +168,12 @@ impl Copies {
                 val: 0..0,
                 expire,
             },
-            Value::Str(s @ (crate::keyspace::Str::Bytes { .. } | crate::keyspace::Str::Raw(_))) => {
-                Copied::Str {
-                    key,
-                    int: None,
-                    val: put(s.bytes().unwrap_or_default()),
-                    expire,
-                }
-            }
+            Value::Str(s) => Copied::Str {
+                key,
+                int: None,
+                val: put(s.bytes().unwrap_or_default()),
+                expire,
+            },
             other => Copied::Other {
                 key,
                 value: other.clone(),

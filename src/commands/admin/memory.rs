@@ -166,7 +166,7 @@ fn value_size(v: &Value, samples: usize, list_fill: i64) -> usize {
         Value::Str(s) if s.encoding() == "embstr" => jemalloc_size(ROBJ + 3 + s.len() + 1),
         // Grown in place (APPEND, SETRANGE, SETBIT): redis's sdsMakeRoomFor doubles the
         // allocation below 1 MB, and adds 1 MB above.
-        Value::Str(s @ Str::Raw(_)) => {
+        Value::Str(s @ Str::Raw { .. }) => {
             let len = s.len();
             let greedy = if len < 1 << 20 {
                 len * 2

@@ -76,8 +76,7 @@ pub fn write_entry(out: &mut Vec<u8>, key: &[u8], v: &Value, expire: Option<i64>
             bulk(out, key);
             bulk_int(out, *i);
         }
-        Value::Str(Str::Bytes { data }) => command(out, &[b"SET", key, data]),
-        Value::Str(Str::Raw(v)) => command(out, &[b"SET", key, v]),
+        Value::Str(s) => command(out, &[b"SET", key, s.bytes().unwrap_or_default()]),
         Value::List(l) => variadic(out, b"RPUSH", key, l.len(), 1, l.iter().map(bulk_of)),
         Value::Set(s) => variadic(
             out,

@@ -74,8 +74,7 @@ fn write_str_value(out: &mut Vec<u8>, s: &Str, compress: bool) {
                 write_string(out, b.format(*i).as_bytes(), compress);
             }
         }
-        Str::Bytes { data } => write_string(out, data, compress),
-        Str::Raw(v) => write_string(out, v, compress),
+        s => write_string(out, s.bytes().unwrap_or_default(), compress),
     }
 }
 
@@ -215,8 +214,7 @@ pub fn write_entry(
     if let Value::Str(s) = v {
         let view = match s {
             Str::Int(i) => StrView::Int(*i),
-            Str::Bytes { data } => StrView::Bytes(data),
-            Str::Raw(v) => StrView::Bytes(v),
+            s => StrView::Bytes(s.bytes().unwrap_or_default()),
         };
         return write_str_entry(out, key, view, expire_ms, compress);
     }
