@@ -1,13 +1,11 @@
 //! `Packed`: a byte buffer in one pointer, for the packed small encodings (listpack hashes and
 //! sorted sets, intsets).
 //!
-//! The heap block holds a header, the length (4 bytes) and a word of `WORD` bytes that the
-//! owner uses as it likes (a listpack's element count in 4, an intset's width in 1), then the
-//! bytes. As a Redis listpack does, the
-//! block is always exactly `header + len` bytes: every change reallocates to the new size, which
-//! the allocator does in place while the size stays inside its size class, and its classes grow
-//! geometrically, so growing one element at a time costs amortized O(1) copies. An empty buffer
-//! with a zero word owns no block.
+//! The heap block holds the length (LEB128: one byte below 128, two below 16 KB), then the
+//! bytes. As a Redis listpack is, the block is always exactly header + length bytes: every
+//! change reallocates to the new size, which the allocator does in place while the size stays
+//! inside its size class, and its classes grow geometrically, so growing one element at a time
+//! costs amortized O(1) copies. An empty buffer owns no block.
 //!
 //! A `Vec<u8>` would take 24 bytes inside the value where this takes 8, and keep spare capacity.
 
@@ -16,12 +14,9 @@ use std::fmt;
 use std::ops::Range;
 use std::ptr::NonNull;
 
-/// Bytes of the header: the length, a little-endian `u32`.
-const HEADER: usize = 4;
-
-/// Longest contents: the length is a `u32`. The owners convert to their large encodings long
-/// before (as Redis's `lpSafeToAdd`, at 1 GB).
-pub const MAX_LEN: usize = u32::MAX as usize - HEADER;
+/// Longest contents. The owners convert to their large encodings long before (as Redis's
+/// `lpSafeToAdd`, at 1 GB).
+pub const MAX_LEN: usize = u32::MAX as usize;
 
 /// Aligned to 4 only, so that an owner with a 32-bit count beside it takes 12 bytes and leaves
 /// its enum's tag room in 16.
@@ -36,17 +31,58 @@ unsafe impl Send for Packed {}
 // SAFETY: as above.
 unsafe impl Sync for Packed {}
 
+/// Bytes of the header of a block holding `len` bytes: the length as LEB128.
+fn header_len(len: usize) -> usize {
+    match len {
+        0..0x80 => 1,
+        0x80..0x4000 => 2,
+        0x4000..0x20_0000 => 3,
+        0x20_0000..0x1000_0000 => 4,
+        _ => 5,
+    }
+}
+
 fn layout(len: usize) -> Layout {
-    // The size is at most u32::MAX and the alignment 1: never an invalid layout.
-    Layout::from_size_align(HEADER + len, 1).unwrap_or(Layout::new::<[u8; HEADER]>())
+    // At most u32::MAX + 5 bytes, alignment 1: never an invalid layout.
+    Layout::from_size_align(header_len(len) + len, 1).unwrap_or(Layout::new::<u8>())
 }
 
 /// The length recorded at the start of block `b`.
 fn len_of(b: NonNull<u8>) -> usize {
-    let mut l = [0u8; HEADER];
-    // SAFETY: a block starts with its `HEADER` length bytes.
-    unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), l.as_mut_ptr(), HEADER) };
-    u32::from_le_bytes(l) as usize
+    let mut len = 0usize;
+    for i in 0..5 {
+        // SAFETY: a block starts with its length's LEB128 bytes, the last without the high bit.
+        let byte = unsafe { *b.as_ptr().add(i) };
+        len |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    len
+}
+
+/// Writes `len` as LEB128 at `at`.
+///
+/// # Safety
+/// `at` must be valid for writes of `header_len(len)` bytes.
+unsafe fn write_len(at: *mut u8, mut len: usize) {
+    let mut i = 0;
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        // SAFETY: `header_len(len)` bytes are writable; this loop writes exactly that many.
+        unsafe { *at.add(i) = if len == 0 { byte } else { byte | 0x80 } };
+        i += 1;
+        if len == 0 {
+            break;
+        }
+    }
+}
+
+/// Where the bytes of block `b` start.
+fn data_of(b: NonNull<u8>) -> *mut u8 {
+    // SAFETY: the header is part of the block.
+    unsafe { b.as_ptr().add(header_len(len_of(b))) }
 }
 
 impl Packed {
@@ -71,31 +107,46 @@ impl Packed {
     /// Bytes the block takes from the allocator (0 without one).
     pub fn heap_bytes(&self) -> usize {
         self.block
-            .map_or(0, |b| crate::util::jemalloc_size(HEADER + len_of(b)))
+            .map_or(0, |b| crate::util::jemalloc_size(layout(len_of(b)).size()))
     }
 
     /// Makes the block hold `len` bytes after the header (allocating, growing or shrinking it,
     /// freeing it at 0), keeping the first `min(old, len)` bytes, and records `len`.
     fn resize_block(&mut self, len: usize) {
         assert!(len <= MAX_LEN, "packed buffer over {MAX_LEN} bytes");
-        let old = self.block;
         if len == 0 {
             self.clear();
             return;
         }
         let new = layout(len);
-        let ptr = match old {
+        let new_h = header_len(len);
+        let ptr = match self.block {
             // SAFETY: a nonzero size.
             None => unsafe { alloc::alloc(new) },
-            // SAFETY: the block was allocated with `layout(its len)`; `new` is nonzero.
-            Some(b) => unsafe { alloc::realloc(b.as_ptr(), layout(len_of(b)), new.size()) },
+            Some(b) => {
+                let old = len_of(b);
+                let (old_h, keep) = (header_len(old), old.min(len));
+                let before = layout(old);
+                // SAFETY: the block was allocated with `layout(old)`; `new` is nonzero. The kept
+                // bytes move between the two header sizes before a shrink (inside the old
+                // block) or after a growth (inside the new one).
+                unsafe {
+                    if new.size() < before.size() && old_h != new_h {
+                        std::ptr::copy(b.as_ptr().add(old_h), b.as_ptr().add(new_h), keep);
+                    }
+                    let p = alloc::realloc(b.as_ptr(), before, new.size());
+                    if !p.is_null() && new.size() >= before.size() && old_h != new_h {
+                        std::ptr::copy(p.add(old_h), p.add(new_h), keep);
+                    }
+                    p
+                }
+            }
         };
         let Some(ptr) = NonNull::new(ptr) else {
             alloc::handle_alloc_error(new)
         };
-        let l = (len as u32).to_le_bytes();
-        // SAFETY: the length at the start of the block just sized.
-        unsafe { std::ptr::copy_nonoverlapping(l.as_ptr(), ptr.as_ptr(), HEADER) };
+        // SAFETY: the block just sized starts with room for the header.
+        unsafe { write_len(ptr.as_ptr(), len) };
         self.block = Some(ptr);
     }
 
@@ -126,7 +177,7 @@ impl Packed {
             // within them, and the gap is zeroed (a grown block's new bytes are uninitialized)
             // before `fill` sees it.
             unsafe {
-                let data = b.as_ptr().add(HEADER);
+                let data = data_of(b);
                 std::ptr::copy(data.add(range.end), data.add(range.start + n), tail);
                 let gap = data.add(range.start);
                 std::ptr::write_bytes(gap, 0, n);
@@ -184,7 +235,7 @@ impl std::ops::Deref for Packed {
         match self.block {
             None => &[],
             // SAFETY: the block holds `len` initialized bytes after its header.
-            Some(b) => unsafe { std::slice::from_raw_parts(b.as_ptr().add(HEADER), len_of(b)) },
+            Some(b) => unsafe { std::slice::from_raw_parts(data_of(b), len_of(b)) },
         }
     }
 }
@@ -194,7 +245,7 @@ impl std::ops::DerefMut for Packed {
         match self.block {
             None => &mut [],
             // SAFETY: as in `deref`, and we hold the only reference.
-            Some(b) => unsafe { std::slice::from_raw_parts_mut(b.as_ptr().add(HEADER), len_of(b)) },
+            Some(b) => unsafe { std::slice::from_raw_parts_mut(data_of(b), len_of(b)) },
         }
     }
 }
@@ -245,11 +296,36 @@ mod tests {
             assert_eq!(&*p, &v[..]);
             assert_eq!(
                 p.heap_bytes(),
-                crate::util::jemalloc_size(HEADER + v.len()) * usize::from(!v.is_empty())
+                crate::util::jemalloc_size(1 + v.len()) * usize::from(!v.is_empty())
             );
         }
         assert!(p.is_empty());
         assert_eq!(p.heap_bytes(), 0, "an empty buffer owns no block");
+    }
+
+    #[test]
+    fn keeps_its_bytes_across_header_sizes() {
+        // Lengths cross 128 and 16384, where the LEB128 length takes one byte more.
+        let mut p = Packed::new();
+        let mut v: Vec<u8> = Vec::new();
+        let mut n = 0u8;
+        while v.len() < 20_000 {
+            let chunk: Vec<u8> = (0..61)
+                .map(|i| n.wrapping_mul(31).wrapping_add(i))
+                .collect();
+            n = n.wrapping_add(1);
+            let at = v.len() / 3;
+            p.splice(at..at, &chunk);
+            v.splice(at..at, chunk);
+            assert_eq!(&*p, &v[..]);
+        }
+        while !v.is_empty() {
+            let r = v.len() / 4..(v.len() / 4 + 97).min(v.len());
+            p.remove(r.clone());
+            v.drain(r);
+            assert_eq!(&*p, &v[..]);
+        }
+        assert_eq!(p.heap_bytes(), 0);
     }
 
     #[test]

@@ -534,8 +534,8 @@ mod tests {
                 small.insert(pos, x);
             }
         }
-        // Three 2-byte elements after the 4-byte length, in an exact-size block.
-        assert_eq!(small.heap_bytes(), crate::util::jemalloc_size(4 + 6));
+        // Three 2-byte elements after their one-byte length, in an exact-size block.
+        assert_eq!(small.heap_bytes(), crate::util::jemalloc_size(1 + 6));
         assert_eq!(small.search(100_000), Err(3));
         assert_eq!(small.search(-100_000), Err(0));
     }
