@@ -1,23 +1,21 @@
 //! Hash values, in Redis's two encodings:
-//! - `listpack`: one packed buffer of field/value pairs in insertion order (each string stored as
-//!   its LEB128 length then its bytes), searched linearly, while the hash has at most
-//!   `hash-max-listpack-entries` pairs and no field or value longer than `hash-max-listpack-value`;
-//! - `hashtable`: an insertion-ordered table (`IndexMap`) of `Compact` fields and values (up to 15
-//!   bytes inline, longer ones in one exact-size allocation), whose order is only ever exposed where
-//!   Redis's order is unspecified.
+//! - `listpack`: one packed buffer (`Packed`) of field/value pairs in insertion order (each
+//!   string stored as its LEB128 length then its bytes), searched linearly, while the hash has at
+//!   most `hash-max-listpack-entries` pairs and no field or value longer than
+//!   `hash-max-listpack-value`;
+//! - `hashtable`: a `DenseMap` of `Compact` fields and values (up to 15 bytes inline, longer ones
+//!   in one exact-size allocation), in insertion order until a removal; its order is only ever
+//!   exposed where Redis's order is unspecified.
 //!
 //! Conversion is one-way (listpack → hashtable), as in Redis. Removal from the table is
 //! `swap_remove`, which moves only the last entry: `scan` relies on that (see there).
 
 use bytes::Bytes;
-use indexmap::IndexMap;
 
 use super::compact::Compact;
 use super::dense::DenseMap;
 use super::limits::EncodingLimits;
 use super::packed::Packed;
-
-pub type Map<K, V> = IndexMap<K, V, foldhash::fast::RandomState>;
 
 /// The table form: field → value.
 pub type Table = DenseMap<Compact>;

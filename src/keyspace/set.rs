@@ -1,9 +1,9 @@
 //! Set values, in Redis 7.0's two encodings:
-//! - `intset`: a sorted vector of integers, while every member is an integer in canonical form
+//! - `intset`: a sorted packed buffer (`Packed`) of integers, while every member is an integer in canonical form
 //!   (redis `string2ll`) and the set has at most `set-max-intset-entries` members (capped at 2^30
 //!   as in redis `setTypeAdd`); iteration is ascending, as Redis's;
-//! - `hashtable`: an insertion-ordered table (`IndexSet`), whose order is only ever exposed where
-//!   Redis's order is unspecified.
+//! - `hashtable`: a `DenseMap` of members to `()`, in insertion order until a removal; its order
+//!   is only ever exposed where Redis's order is unspecified.
 //!
 //! Conversion is one-way (intset → hashtable). Removal from the table is `swap_remove`, which
 //! moves only the last member: `scan` relies on that (see `hash::scan_window`).
