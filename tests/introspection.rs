@@ -5,7 +5,8 @@
 //! TTL as an absolute time, lazy expiries found by SCAN/RANDOMKEY sent one by one), and the
 //! process title `ps` shows (`proc-title-template`), DEBUG LOG's line in the log, and the
 //! allocator's figures (DEBUG MALLCTL, INFO memory's `allocator_*` fields), and that a client
-//! that QUIT is gone from the server by the time its +OK is read.
+//! that QUIT is gone from the server by the time its +OK is read; the memory a fresh server
+//! started with (INFO `used_memory_startup`, MEMORY STATS `startup.allocated`).
 
 mod support;
 
@@ -275,6 +276,37 @@ fn freeing_a_big_expired_key_is_a_latency_event() {
     let [theirs, ours] = KINDS.map(expire_latency_events);
     assert_eq!(ours, theirs);
     assert_eq!(theirs, ["expire-cycle", "expire-del"]);
+}
+
+/// INFO's `used_memory_startup` and MEMORY STATS's `startup.allocated`: the same measured
+/// figure, set before any data loads, above zero and below what a fresh server uses.
+fn startup_memory_figures(kind: ServerKind) -> (bool, bool) {
+    let s = start_node(kind, &[]);
+    let mut con = s.client();
+    let startup = s.info_i64("memory", "used_memory_startup");
+    let used = s.info_i64("memory", "used_memory");
+    let stats = cmd(&mut con, &["MEMORY", "STATS"]);
+    let fields: Vec<redis::Value> = match stats {
+        redis::Value::Array(v) => v,
+        redis::Value::Map(m) => m.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+        other => panic!("{}: MEMORY STATS {other:?}", s.label()),
+    };
+    let allocated = fields
+        .chunks(2)
+        .find(|kv| text(&kv[0]) == "startup.allocated")
+        .map(|kv| text(&kv[1]))
+        .unwrap_or_else(|| panic!("{}: no startup.allocated", s.label()));
+    (
+        startup > 0 && startup <= used,
+        allocated == startup.to_string(),
+    )
+}
+
+#[test]
+fn startup_memory_is_measured_once_and_shown_twice() {
+    let [theirs, ours] = KINDS.map(startup_memory_figures);
+    assert_eq!(ours, theirs);
+    assert_eq!(theirs, (true, true));
 }
 
 /// A raw replica: SYNC, the RDB payload skipped, then the commands of the stream.

@@ -131,29 +131,30 @@ fn implicit_categories(s: &Spec) -> u32 {
     c
 }
 
-fn table_categories(name: &str) -> Option<u32> {
-    let data = table::lookup(name)?;
+fn table_categories(info: &Reply) -> u32 {
     let mut c = 0;
-    if let Some(Reply::Set(v) | Reply::Array(v)) = data.acl_categories() {
+    if let Some(Reply::Set(v) | Reply::Array(v)) = table::acl_categories(info) {
         for r in v {
             if let Some(cat) = text(r).and_then(|t| t.strip_prefix('@')) {
                 c |= category(cat.as_bytes()).unwrap_or(0);
             }
         }
     }
-    Some(c)
+    c
 }
 
 fn build() -> Catalog {
-    let mut names: Vec<(String, u32, bool)> = table::names()
-        .filter_map(|n| {
-            let cats = table_categories(n)?;
-            let no_auth = table::lookup(n).is_some_and(|d| d.has_flag("no_auth"));
-            Some((n.to_string(), cats, no_auth))
-        })
-        .collect();
+    let mut names: Vec<(String, u32, bool)> = Vec::new();
+    table::for_each_info(|name, info| {
+        names.push((
+            name.to_string(),
+            table_categories(info),
+            table::has_flag(info, "no_auth"),
+        ));
+    });
+    let known: std::collections::HashSet<String> = names.iter().map(|n| n.0.clone()).collect();
     for s in &REGISTRY.all {
-        if table::lookup(s.name).is_none() {
+        if !known.contains(s.name) {
             names.push((
                 s.name.to_string(),
                 implicit_categories(s),

@@ -234,7 +234,11 @@ fn memory_section(s: &Server, out: &mut String) {
         format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
     );
     line(out, "used_memory_overhead", repl);
-    line(out, "used_memory_startup", 0);
+    line(
+        out,
+        "used_memory_startup",
+        s.startup_memory.load(Ordering::Relaxed),
+    );
     line(out, "used_memory_dataset", used.saturating_sub(repl));
     line(
         out,

@@ -74,6 +74,8 @@ pub struct ClientShared {
     pub mem: AtomicUsize,
     /// The part of it only the connection's task can see (MULTI, WATCH, subscriptions).
     pub own_mem: AtomicUsize,
+    /// Its memory when it was evicted, until its task has freed its buffers.
+    pub evicted_mem: AtomicUsize,
     pub resp: AtomicUsize,
     /// Blocked in a command (CLIENT LIST flag `b`).
     pub is_blocked: AtomicBool,

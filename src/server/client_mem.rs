@@ -42,6 +42,8 @@ pub struct ClientMemory {
     total: AtomicUsize,
     /// Clients evicted (INFO `evicted_clients`).
     pub evicted: AtomicU64,
+    /// The memory of evicted clients whose tasks have not freed their buffers yet.
+    releasing: AtomicUsize,
     /// One eviction pass at a time.
     evicting: Mutex<()>,
 }
@@ -99,6 +101,18 @@ impl ClientMemory {
         }
     }
 
+    /// An evicted client's task freed its buffers (see [`ClientMemory::releasing`]).
+    pub fn released(&self, c: &ClientShared) {
+        let mem = c.evicted_mem.swap(0, Ordering::Relaxed);
+        self.releasing.fetch_sub(mem, Ordering::Relaxed);
+    }
+
+    /// Memory of evicted clients that their tasks are about to free: Redis frees an evicted
+    /// client at once (`freeClient`), so key eviction, which runs next, never counts it.
+    pub fn releasing(&self) -> usize {
+        self.releasing.load(Ordering::Relaxed)
+    }
+
     /// Takes a closing client out of the sum.
     pub fn forget(&self, c: &ClientShared) {
         let old = c.mem.swap(0, Ordering::Relaxed);
@@ -143,6 +157,13 @@ impl ClientMemory {
             }
             let line = crate::commands::admin::client::describe(&c);
             tracing::info!("Evicting client: {line}");
+            // Unlinked now, as redis `freeClient` does: whoever lists the clients next (the
+            // CLIENT LIST right after the CONFIG SET that lowered the limit) no longer finds
+            // it, though its task closes the socket a moment later.
+            server.clients.lock().remove(&c.id);
+            let mem = c.mem.load(Ordering::Relaxed);
+            c.evicted_mem.store(mem, Ordering::Relaxed);
+            self.releasing.fetch_add(mem, Ordering::Relaxed);
             self.forget(&c);
             self.evicted.fetch_add(1, Ordering::Relaxed);
             c.send(Push::Kill);

@@ -66,6 +66,7 @@ pub(crate) fn new_shared(id: u64, addr: String, laddr: String, fd: i32) -> Arc<C
         no_evict: AtomicBool::new(false),
         mem: AtomicUsize::new(0),
         own_mem: AtomicUsize::new(0),
+        evicted_mem: AtomicUsize::new(0),
         resp: AtomicUsize::new(2),
         is_blocked: AtomicBool::new(false),
         close_after_unblock: AtomicBool::new(false),
@@ -251,6 +252,7 @@ where
                                     slot.release();
                                     output::abandon(&client.shared, &mut out, &mut counted);
                                     unregister(&server, &mut client);
+                                    server.client_mem.released(&client.shared);
                                     return;
                                 };
                                 stream = back;
@@ -398,15 +400,17 @@ where
     // Forgotten before the socket closes, as Redis unlinks a client before closing it: whoever
     // sees the connection end no longer finds it in CLIENT LIST.
     unregister(&server, &mut client);
-    if !client.socket_handed_off {
-        close(&mut stream, client.close_after_reply).await;
-    }
     // A client closed over its limits, or whose buffers grew, leaves blocks in this thread's
-    // allocator cache; give them back so used_memory drops with it.
+    // allocator cache; give them back so used_memory drops with it. Freed before the socket
+    // closes, as Redis frees a client at once.
     let big = out.capacity() > BIG_BUFFER || qb.buf.capacity() > BIG_BUFFER;
     drop((out, qb));
     if big || client.shared.obuf.closing() {
         super::memory::release_thread_cache();
+    }
+    server.client_mem.released(&client.shared);
+    if !client.socket_handed_off {
+        close(&mut stream, client.close_after_reply).await;
     }
 }
 

@@ -104,11 +104,13 @@ pub fn output_written(server: &Server) {
 }
 
 /// Memory counted against `maxmemory` (redis `getMaxmemoryState`): not the replication
-/// buffer, and not output queued for connections that have not taken it yet.
+/// buffer, not output queued for connections that have not taken it yet, and not the buffers
+/// of evicted clients that their tasks are freeing (Redis freed them before this ran).
 fn counted_memory(server: &Server, fresh: bool) -> u64 {
     used_memory(fresh)
         .saturating_sub(server.repl.stream.memory())
         .saturating_sub(super::client::in_transit() as u64)
+        .saturating_sub(server.client_mem.releasing() as u64)
 }
 
 /// Bytes that eviction loops running now set out to free (see [`Pledge`]).

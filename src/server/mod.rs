@@ -75,6 +75,9 @@ pub struct Server {
     pub lazyfree: lazyfree::LazyFree,
     pub monitors: Monitors,
     pub started: Instant,
+    /// `used_memory` once the server was initialized, before any data loaded (INFO
+    /// `used_memory_startup`, MEMORY STATS `startup.allocated`; redis `initial_memory_usage`).
+    pub startup_memory: AtomicU64,
     pub run_id: String,
     /// Set to true to stop the server (SHUTDOWN, signals).
     pub shutdown_tx: tokio_watch::Sender<bool>,
@@ -140,6 +143,7 @@ impl Server {
             monitors: Monitors::default(),
             hot,
             started: Instant::now(),
+            startup_memory: AtomicU64::new(0),
             run_id: random_hex(40),
             shutdown_tx,
             active_expire_enabled: AtomicBool::new(true),

@@ -84,6 +84,11 @@ pub async fn start(config: Config, pidfile: Option<String>) -> u8 {
         return 0;
     }
     tracing::info!("Server initialized");
+    // Measured where Redis measures it (`InitServerLast`): everything set up, nothing loaded.
+    server.startup_memory.store(
+        super::memory::used_memory(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     // The AOF manifest is read whether the AOF is on or not, as Redis does: a damaged one
     // stops the server.
     let (aof_dir, aof_name, _) = crate::persistence::aof::names(&server);

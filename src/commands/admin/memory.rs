@@ -378,7 +378,7 @@ fn stats(cx: &mut Ctx) -> Result<Reply, CmdError> {
             (i, main, exp)
         })
         .collect();
-    let startup = 876_048u64.min(used);
+    let startup = s.startup_memory.load(Ordering::Relaxed).min(used);
     let overhead: u64 = startup
         + backlog
         + clients_normal

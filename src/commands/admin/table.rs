@@ -47,15 +47,12 @@ impl CmdData {
     }
 
     fn info_field(&self, i: usize) -> Option<&Reply> {
-        match self.info {
-            Reply::Array(v) => v.get(i),
-            _ => None,
-        }
+        info_field(self.info, i)
     }
 
     /// ACL categories (`@read` ...).
     pub fn acl_categories(&self) -> Option<&Reply> {
-        self.info_field(6)
+        acl_categories(self.info)
     }
 
     pub fn tips(&self) -> Option<&Reply> {
@@ -68,10 +65,27 @@ impl CmdData {
 
     /// Whether Redis lists `flag` among the command's flags.
     pub fn has_flag(&self, flag: &str) -> bool {
-        match self.info_field(2) {
-            Some(Reply::Set(v) | Reply::Array(v)) => v.iter().any(|f| text(f) == Some(flag)),
-            _ => false,
-        }
+        has_flag(self.info, flag)
+    }
+}
+
+fn info_field(info: &Reply, i: usize) -> Option<&Reply> {
+    match info {
+        Reply::Array(v) => v.get(i),
+        _ => None,
+    }
+}
+
+/// The ACL categories (`@read` ...) of a COMMAND INFO entry.
+pub fn acl_categories(info: &Reply) -> Option<&Reply> {
+    info_field(info, 6)
+}
+
+/// Whether a COMMAND INFO entry lists `flag` among the command's flags.
+pub fn has_flag(info: &Reply, flag: &str) -> bool {
+    match info_field(info, 2) {
+        Some(Reply::Set(v) | Reply::Array(v)) => v.iter().any(|f| text(f) == Some(flag)),
+        _ => false,
     }
 }
 
@@ -80,11 +94,6 @@ static TABLE: LazyLock<HashMap<String, CmdData>> = LazyLock::new(load);
 
 pub fn lookup(name: &str) -> Option<&'static CmdData> {
     TABLE.get(name)
-}
-
-/// Names of every Redis command and subcommand in the table.
-pub fn names() -> impl Iterator<Item = &'static str> {
-    TABLE.keys().map(|s| s.as_str())
 }
 
 /// The text of a bulk or simple string.
@@ -107,17 +116,43 @@ pub fn map_get<'a>(r: &'a Reply, key: &str) -> Option<&'a Reply> {
     }
 }
 
-fn load() -> HashMap<String, CmdData> {
-    let mut out = HashMap::new();
-    for line in DATA.lines() {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut parts = line.splitn(3, '\t');
-        let (Some(name), Some(info), Some(docs_src)) = (parts.next(), parts.next(), parts.next())
-        else {
+/// The lines of the table: name, COMMAND INFO text, COMMAND DOCS text.
+fn lines() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    DATA.lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, '\t');
+            Some((parts.next()?, parts.next()?, parts.next()?))
+        })
+}
+
+/// Calls `f` with the name and COMMAND INFO entry of every command and subcommand, parsing
+/// each line for the call only: the ACL catalog, built at startup, reads its categories and
+/// flags this way, so the whole table (~0.7 MB of trees) is only built if COMMAND INFO or
+/// DOCS is asked for (Redis keeps its table as static data).
+pub fn for_each_info(mut f: impl FnMut(&str, &Reply)) {
+    for (name, info, _) in lines() {
+        let Ok(info) = parse_tree(info) else {
             continue;
         };
+        if let Some(Reply::Array(subs) | Reply::Set(subs)) = info_subcommands(&info) {
+            for sub in subs {
+                if let Some(sub_name) = sub_name(sub) {
+                    f(&sub_name, sub);
+                }
+            }
+        }
+        f(name, &info);
+    }
+}
+
+fn info_subcommands(info: &Reply) -> Option<&Reply> {
+    info_field(info, 9)
+}
+
+fn load() -> HashMap<String, CmdData> {
+    let mut out = HashMap::new();
+    for (name, info, docs_src) in lines() {
         let Ok(info) = parse_tree(info) else {
             debug_assert!(false, "bad commands.txt line for {name}");
             continue;
@@ -125,21 +160,19 @@ fn load() -> HashMap<String, CmdData> {
         // The table lives as long as the process: its trees are never freed, and subcommands
         // borrow their entries from their parent's instead of copying them.
         let info: &'static Reply = Box::leak(Box::new(info));
-        if let Reply::Array(fields) = info {
-            if let Some(Reply::Array(subs) | Reply::Set(subs)) = fields.get(9) {
-                for sub in subs {
-                    let Some(sub_name) = sub_name(sub) else {
-                        continue;
-                    };
-                    out.insert(
-                        sub_name.clone(),
-                        CmdData {
-                            info: sub,
-                            docs_src,
-                            sub: Some(sub_name),
-                        },
-                    );
-                }
+        if let Some(Reply::Array(subs) | Reply::Set(subs)) = info_subcommands(info) {
+            for sub in subs {
+                let Some(sub_name) = sub_name(sub) else {
+                    continue;
+                };
+                out.insert(
+                    sub_name.clone(),
+                    CmdData {
+                        info: sub,
+                        docs_src,
+                        sub: Some(sub_name),
+                    },
+                );
             }
         }
         out.insert(
