@@ -6,7 +6,8 @@
 //! process title `ps` shows (`proc-title-template`), DEBUG LOG's line in the log, and the
 //! allocator's figures (DEBUG MALLCTL, INFO memory's `allocator_*` fields), and that a client
 //! that QUIT is gone from the server by the time its +OK is read; the memory a fresh server
-//! started with (INFO `used_memory_startup`, MEMORY STATS `startup.allocated`).
+//! started with (INFO `used_memory_startup`, MEMORY STATS `startup.allocated`); that clients
+//! killed by CLIENT KILL are gone from INFO and CLIENT LIST by the time the killer reads on.
 
 mod support;
 
@@ -642,4 +643,37 @@ fn an_invalidation_queued_before_a_request_comes_before_its_reply() {
     let [redis, tandem] = KINDS.map(|k| push_then_reply_steps(k, 200));
     assert!(redis.iter().all(|l| l.starts_with(">2")), "{:?}", redis[0]);
     assert_eq!(tandem, redis);
+}
+
+/// Rounds of: open `n` idle clients, CLIENT KILL SKIPME YES from another, then INFO's
+/// connected_clients and CLIENT LIST's length on the killer's connection at once.
+fn kill_steps(kind: ServerKind, rounds: usize, n: usize) -> Vec<String> {
+    let s = start_node(kind, &[]);
+    let mut killer = s.client();
+    let mut seen = Vec::new();
+    for round in 0..rounds {
+        let mut idle: Vec<redis::Connection> = (0..n).map(|_| s.client()).collect();
+        for c in &mut idle {
+            cmd(c, &["PING"]);
+        }
+        let killed = text(&cmd(&mut killer, &["CLIENT", "KILL", "SKIPME", "yes"]));
+        let info = text(&cmd(&mut killer, &["INFO", "clients"]));
+        let connected = info
+            .lines()
+            .find_map(|l| l.strip_prefix("connected_clients:"))
+            .unwrap_or("?")
+            .to_string();
+        let listed = text(&cmd(&mut killer, &["CLIENT", "LIST"])).lines().count();
+        seen.push(format!(
+            "round {round}: killed {killed}, connected {connected}, listed {listed}"
+        ));
+    }
+    seen
+}
+
+#[test]
+fn killed_clients_leave_the_client_list_at_once() {
+    let [theirs, ours] = KINDS.map(|k| kill_steps(k, 20, 20));
+    assert_eq!(ours, theirs);
+    assert_eq!(theirs[0], "round 0: killed 20, connected 1, listed 1");
 }

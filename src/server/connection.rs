@@ -81,12 +81,13 @@ pub(crate) fn new_shared(id: u64, addr: String, laddr: String, fd: i32) -> Arc<C
 
 /// Forgets a client: subscriptions, WATCHes, MONITOR, registry entry.
 /// Closes client `id` as redis's CLIENT KILL frees a client: its socket is shut down at once,
-/// so the peer sees the connection end before the killer gets its reply, and the client's
-/// task, woken by `Push::Kill`, unlinks it. A task unregisters its client before it closes the
-/// socket, so the descriptor is the client's own while the registry lock is held. False if
-/// no such client is registered.
+/// so the peer sees the connection end before the killer gets its reply, and it leaves the
+/// client list at once (the INFO or CLIENT LIST that comes next does not count it); its task,
+/// woken by `Push::Kill`, releases the rest. A task unregisters its client before it closes
+/// the socket, so the descriptor is the client's own while the registry lock is held. False
+/// if no such client is registered.
 pub fn kill(server: &Server, id: u64) -> bool {
-    let clients = server.clients.lock();
+    let mut clients = server.clients.lock();
     let Some(c) = clients.get(&id) else {
         return false;
     };
@@ -94,6 +95,7 @@ pub fn kill(server: &Server, id: u64) -> bool {
     if c.fd >= 0 {
         let _ = nix::sys::socket::shutdown(c.fd, nix::sys::socket::Shutdown::Both);
     }
+    clients.remove(&id);
     true
 }
 
