@@ -119,7 +119,7 @@ impl Str {
     /// Runs `f` on the string as a buffer to modify in place, and keeps it `raw` (an integer
     /// is rendered in decimal first). Grow the buffer with `make_room`.
     pub fn with_raw<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        let mut v = match std::mem::replace(self, Str::Int(0)) {
+        let v = match std::mem::replace(self, Str::Int(0)) {
             Str::Int(i) => itoa::Buffer::new().format(i).as_bytes().to_vec(),
             Str::Inline { len, data } => data[..len as usize].to_vec(),
             Str::Heap(b) => b.into_vec(),
@@ -132,9 +132,19 @@ impl Str {
                 unsafe { Vec::from_raw_parts(ptr, len as usize, cap) }
             }
         };
-        let r = f(&mut v);
-        *self = Str::raw(v);
-        r
+        // Put back when `f` returns or unwinds: a panic inside it leaves the string as `f`
+        // left it, never the placeholder.
+        struct PutBack<'a> {
+            s: &'a mut Str,
+            v: Vec<u8>,
+        }
+        impl Drop for PutBack<'_> {
+            fn drop(&mut self) {
+                *self.s = Str::raw(std::mem::take(&mut self.v));
+            }
+        }
+        let mut back = PutBack { s: self, v };
+        f(&mut back.v)
     }
 
     /// The value as bytes (integers are rendered in decimal).
@@ -357,5 +367,53 @@ impl Entry {
             vol: super::table::NO_EXPIRE,
             hash: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_take_the_smallest_form() {
+        assert!(matches!(Str::from_bytes(b"12345"), Str::Int(12345)));
+        assert!(matches!(
+            Str::from_bytes(b"012"),
+            Str::Inline { len: 3, .. }
+        ));
+        assert!(matches!(Str::from_bytes(&[b'x'; 22]), Str::Inline { .. }));
+        assert!(matches!(Str::from_bytes(&[b'x'; 23]), Str::Heap(_)));
+        assert!(matches!(Str::plain(b"7"), Str::Inline { .. }));
+        assert_eq!(Str::from_bytes(&[b'x'; 44]).encoding(), "embstr");
+        assert_eq!(Str::from_bytes(&[b'x'; 45]).encoding(), "raw");
+        assert_eq!(Str::from_bytes(b"").bytes(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn raw_strings_grow_in_place_and_survive_a_panic() {
+        let mut s = Str::from_bytes(b"42");
+        let len = s.with_raw(|v| {
+            make_room(v, 3);
+            v.extend_from_slice(b"abc");
+            v.len()
+        });
+        assert_eq!(len, 5);
+        assert_eq!(s.bytes(), Some(&b"42abc"[..]));
+        assert_eq!(s.encoding(), "raw");
+        let cap = match &s {
+            Str::Raw { buf, .. } => buf.len(),
+            other => panic!("{other:?}"),
+        };
+        assert!(cap >= 10, "grown as an sds: twice the new length");
+        let copy = s.clone();
+        assert_eq!(copy, s);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.with_raw(|v| {
+                v.push(b'!');
+                panic!("inside");
+            })
+        }));
+        assert!(r.is_err());
+        assert_eq!(s.bytes(), Some(&b"42abc!"[..]));
     }
 }
