@@ -16,6 +16,7 @@ use super::compact::Compact;
 use super::dense::DenseMap;
 use super::limits::EncodingLimits;
 use super::packed::Packed;
+use super::varint;
 
 /// The table form: field → value.
 pub type Table = DenseMap<Compact>;
@@ -26,52 +27,20 @@ pub type Table = DenseMap<Compact>;
 /// Writes `s` as its LEB128 length then its bytes at the start of `out` (at least
 /// `encoded_len(s)` long); returns the bytes written.
 fn put_str(out: &mut [u8], s: &[u8]) -> usize {
-    let mut n = s.len();
-    let mut p = 0;
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out[p] = b;
-            p += 1;
-            break;
-        }
-        out[p] = b | 0x80;
-        p += 1;
-    }
+    let p = varint::write(out, s.len() as u64);
     out[p..p + s.len()].copy_from_slice(s);
     p + s.len()
 }
 
 /// Decodes the string at `off`: (bytes, offset after it).
 fn get_str(buf: &[u8], off: usize) -> Option<(&[u8], usize)> {
-    let mut p = off;
-    let mut len: usize = 0;
-    let mut shift = 0;
-    loop {
-        let b = *buf.get(p)?;
-        p += 1;
-        len |= usize::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-        if shift > 56 {
-            return None;
-        }
-    }
-    let end = p.checked_add(len)?;
+    let (len, p) = varint::read(buf, off)?;
+    let end = p.checked_add(usize::try_from(len).ok()?)?;
     Some((buf.get(p..end)?, end))
 }
 
 fn encoded_len(s: &[u8]) -> usize {
-    let mut n = s.len();
-    let mut header = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        header += 1;
-    }
-    header + s.len()
+    varint::len(s.len() as u64) + s.len()
 }
 
 /// The packed small form: `len` pairs, field then value, in insertion order.

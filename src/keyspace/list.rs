@@ -267,29 +267,13 @@ impl IndexMut<usize> for Spine {
 }
 
 /// Bytes of the LEB128 form of `n`.
-fn varint_len(mut n: usize) -> usize {
-    let mut l = 1;
-    n >>= 7;
-    while n > 0 {
-        l += 1;
-        n >>= 7;
-    }
-    l
+fn varint_len(n: usize) -> usize {
+    super::varint::len(n as u64)
 }
 
 /// Writes the LEB128 form of `n` into `out`; returns its length.
-fn varint_write(mut n: usize, out: &mut [u8; 10]) -> usize {
-    let mut i = 0;
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out[i] = b;
-            return i + 1;
-        }
-        out[i] = b | 0x80;
-        i += 1;
-    }
+fn varint_write(n: usize, out: &mut [u8; 10]) -> usize {
+    super::varint::write(out, n as u64)
 }
 
 /// Encoded size of an element of `n` bytes.

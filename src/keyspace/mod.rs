@@ -19,6 +19,7 @@ pub mod set;
 pub mod stream;
 pub mod table;
 pub mod value;
+pub mod varint;
 pub mod zset;
 
 use std::hash::BuildHasher;

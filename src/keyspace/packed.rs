@@ -33,13 +33,7 @@ unsafe impl Sync for Packed {}
 
 /// Bytes of the header of a block holding `len` bytes: the length as LEB128.
 fn header_len(len: usize) -> usize {
-    match len {
-        0..0x80 => 1,
-        0x80..0x4000 => 2,
-        0x4000..0x20_0000 => 3,
-        0x20_0000..0x1000_0000 => 4,
-        _ => 5,
-    }
+    super::varint::len(len as u64)
 }
 
 fn layout(len: usize) -> Layout {
@@ -65,18 +59,10 @@ fn len_of(b: NonNull<u8>) -> usize {
 ///
 /// # Safety
 /// `at` must be valid for writes of `header_len(len)` bytes.
-unsafe fn write_len(at: *mut u8, mut len: usize) {
-    let mut i = 0;
-    loop {
-        let byte = (len & 0x7f) as u8;
-        len >>= 7;
-        // SAFETY: `header_len(len)` bytes are writable; this loop writes exactly that many.
-        unsafe { *at.add(i) = if len == 0 { byte } else { byte | 0x80 } };
-        i += 1;
-        if len == 0 {
-            break;
-        }
-    }
+unsafe fn write_len(at: *mut u8, len: usize) {
+    // SAFETY: the caller's promise.
+    let out = unsafe { std::slice::from_raw_parts_mut(at, header_len(len)) };
+    super::varint::write(out, len as u64);
 }
 
 /// Where the bytes of block `b` start.

@@ -23,6 +23,7 @@ use index::{Node, OrderIndex};
 use super::hash::LISTPACK_SAFETY_BYTES;
 use super::limits::EncodingLimits;
 use super::packed::Packed;
+use super::varint;
 
 type Dict = HashMap<Arc<[u8]>, f64, foldhash::fast::RandomState>;
 
@@ -56,47 +57,6 @@ impl Default for ZSet {
 // ---------------------------------------------------------------------------------------------
 // Listpack
 
-fn read_varint(buf: &[u8], mut p: usize) -> Option<(u64, usize)> {
-    let mut v: u64 = 0;
-    let mut shift = 0;
-    loop {
-        let b = *buf.get(p)?;
-        p += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some((v, p));
-        }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
-    }
-}
-
-/// Writes `n` at the start of `out`; returns the bytes written.
-fn write_varint(out: &mut [u8], mut n: u64) -> usize {
-    let mut p = 0;
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out[p] = b;
-            return p + 1;
-        }
-        out[p] = b | 0x80;
-        p += 1;
-    }
-}
-
-fn varint_len(mut n: u64) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        len += 1;
-        n >>= 7;
-    }
-    len
-}
-
 /// Integral scores below 2^53 in magnitude are stored as a zigzag varint shifted left by one
 /// (an even header); anything else as the header 1 followed by the 8 bytes of the double.
 const RAW_SCORE: u64 = 1;
@@ -113,7 +73,7 @@ fn score_header(score: f64) -> u64 {
 
 /// Decodes the entry at `off`: (score, member, offset of the next entry).
 fn entry_at(buf: &[u8], off: usize) -> Option<(f64, &[u8], usize)> {
-    let (header, mut p) = read_varint(buf, off)?;
+    let (header, mut p) = varint::read(buf, off)?;
     let score = if header == RAW_SCORE {
         let bytes: [u8; 8] = buf.get(p..p.checked_add(8)?)?.try_into().ok()?;
         p += 8;
@@ -122,7 +82,7 @@ fn entry_at(buf: &[u8], off: usize) -> Option<(f64, &[u8], usize)> {
         let zz = header >> 1;
         (((zz >> 1) as i64) ^ -((zz & 1) as i64)) as f64
     };
-    let (len, p) = read_varint(buf, p)?;
+    let (len, p) = varint::read(buf, p)?;
     let end = p.checked_add(usize::try_from(len).ok()?)?;
     let member = buf.get(p..end)?;
     Some((score, member, end))
@@ -132,20 +92,20 @@ fn entry_at(buf: &[u8], off: usize) -> Option<(f64, &[u8], usize)> {
 /// Negative zero is stored as zero, as Redis's listpack stores integral scores as integers.
 fn encode_entry(out: &mut [u8], score: f64, member: &[u8]) -> usize {
     let header = score_header(score);
-    let mut p = write_varint(out, header);
+    let mut p = varint::write(out, header);
     if header == RAW_SCORE {
         out[p..p + 8].copy_from_slice(&score.to_le_bytes());
         p += 8;
     }
-    p += write_varint(&mut out[p..], member.len() as u64);
+    p += varint::write(&mut out[p..], member.len() as u64);
     out[p..p + member.len()].copy_from_slice(member);
     p + member.len()
 }
 
 fn entry_size(score: f64, member_len: usize) -> usize {
     let header = score_header(score);
-    let score_len = varint_len(header) + if header == RAW_SCORE { 8 } else { 0 };
-    score_len + varint_len(member_len as u64) + member_len
+    let score_len = varint::len(header) + if header == RAW_SCORE { 8 } else { 0 };
+    score_len + varint::len(member_len as u64) + member_len
 }
 
 /// Forward iterator over a listpack: (byte offset, score, member).
