@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{find_on_path, start_node, RedisServer, Server, ServerKind, TestServer};
+use support::{find_on_path, start_node, wait_until, RedisServer, Server, ServerKind, TestServer};
 
 fn own_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tandem-persist-{name}-{}", std::process::id()));
@@ -343,7 +343,7 @@ fn bgsave_keeps_every_key_while_active_expiry_deletes_others() {
             b"+OK\r\n"
         );
         assert_eq!(s.request(&["BGSAVE"]), b"+Background saving started\r\n");
-        assert!(support::wait_until(Duration::from_secs(60), || {
+        assert!(wait_until(Duration::from_secs(60), || {
             s.info_i64("persistence", "rdb_bgsave_in_progress") == 0
         }));
         assert_eq!(
@@ -402,4 +402,122 @@ fn functions_only_rdb_like_redis() {
     let redis = functions_rdb(ServerKind::Redis);
     assert_eq!(redis[2], "library true key false", "{redis:?}");
     assert_eq!(redis, functions_rdb(ServerKind::Tandem));
+}
+
+/// The processes whose parent is `pid` (scanning /proc, as `pgrep -P` does).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            let after = stat.rfind(')').map(|i| &stat[i + 1..]).unwrap_or("");
+            let mut fields = after.split_whitespace();
+            let state = fields.next();
+            let ppid = fields.next().and_then(|f| f.parse::<u32>().ok());
+            ppid == Some(pid) && state != Some("Z")
+        })
+        .collect()
+}
+
+fn info_field(s: &Server, name: &str) -> Option<String> {
+    s.try_info("persistence")?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// What a BGSAVE's background process looks like from outside, and what killing it does:
+/// on Redis the fork child, on Tandem the writer process (`persistence::child`).
+#[derive(Debug, PartialEq)]
+struct KilledSave {
+    one_child: bool,
+    temp_file_while_saving: bool,
+    status_after: Option<String>,
+    temp_file_after: bool,
+    write_after: String,
+}
+
+fn kill_bgsave_child(kind: ServerKind) -> KilledSave {
+    // Save points configured (none due within the test), so a failed save refuses writes.
+    let s = Server::start(kind, &["--save", "3600 1"]);
+    for i in 0..20 {
+        s.request(&["SET", &format!("k{i}"), "v"]);
+    }
+    // 20 keys at 100 ms each: the save runs for 2 seconds.
+    s.request(&["CONFIG", "SET", "rdb-key-save-delay", "100000"]);
+    assert_eq!(s.request(&["BGSAVE"]), b"+Background saving started\r\n");
+    let mut children = Vec::new();
+    let _ = wait_until(Duration::from_secs(5), || {
+        children = children_of(s.pid());
+        !children.is_empty()
+    });
+    let child = *children.first().expect("no child process during BGSAVE");
+    let temp = s.dir().join(format!("temp-{child}.rdb"));
+    let temp_file_while_saving = wait_until(Duration::from_secs(5), || temp.exists());
+    let _ = Command::new("kill")
+        .args(["-9", &child.to_string()])
+        .status();
+    let stopped = wait_until(Duration::from_secs(10), || {
+        info_field(&s, "rdb_bgsave_in_progress").as_deref() == Some("0")
+    });
+    assert!(stopped, "{}: the save did not end", kind.name());
+    let write = s.request(&["SET", "after", "x"]);
+    KilledSave {
+        one_child: children.len() == 1,
+        temp_file_while_saving,
+        status_after: info_field(&s, "rdb_last_bgsave_status"),
+        temp_file_after: temp.exists(),
+        write_after: String::from_utf8_lossy(&write)
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+#[test]
+fn killing_the_bgsave_child_fails_the_save_as_on_redis() {
+    let redis = kill_bgsave_child(ServerKind::Redis);
+    let tandem = kill_bgsave_child(ServerKind::Tandem);
+    assert_eq!(tandem, redis);
+    // What Redis shows, spelled out: the failed save refuses writes until the next success.
+    assert_eq!(redis.status_after.as_deref(), Some("err"));
+    assert_eq!(redis.write_after, "-MISCONF");
+    assert!(redis.temp_file_while_saving && !redis.temp_file_after);
+}
+
+#[test]
+fn the_bgsave_child_exits_when_the_server_dies() {
+    for kind in [ServerKind::Redis, ServerKind::Tandem] {
+        let mut s = Server::start(kind, &["--save", ""]);
+        for i in 0..20 {
+            s.request(&["SET", &format!("k{i}"), "v"]);
+        }
+        s.request(&["CONFIG", "SET", "rdb-key-save-delay", "1000000"]);
+        s.request(&["BGSAVE"]);
+        let mut children = Vec::new();
+        let _ = wait_until(Duration::from_secs(5), || {
+            children = children_of(s.pid());
+            !children.is_empty()
+        });
+        let child = *children.first().expect("no child process during BGSAVE");
+        let dir = s.dir().to_path_buf();
+        s.stop();
+        let gone = wait_until(Duration::from_secs(10), || {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            stat.is_empty() || stat.contains(") Z ")
+        });
+        assert!(
+            gone,
+            "{}: the save's child outlived the server",
+            kind.name()
+        );
+        if kind == ServerKind::Tandem {
+            // Its temp file went with it (Redis's child leaves its own behind).
+            assert!(!dir.join(format!("temp-{child}.rdb")).exists());
+        }
+    }
 }

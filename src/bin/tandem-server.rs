@@ -24,6 +24,11 @@ fn usage() {
 }
 
 fn main() -> ExitCode {
+    // A snapshot's writer process, started by a server (tandem::persistence::child).
+    if let Some(code) = tandem::persistence::child::run_if_writer() {
+        return ExitCode::from(code);
+    }
+    tandem::persistence::child::enable();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(first) = args.first() {
         match first.as_str() {

@@ -242,7 +242,10 @@ impl Keyspace {
         self.swap_in(&mut all, prepared)
     }
 
-    /// `install` for a caller already holding every shard (`all`): DEBUG RELOAD.
+    /// `install` for a caller already holding every shard (`all`): DEBUG RELOAD, DEBUG
+    /// LOADAOF. Unlike `install`, a running snapshot goes on with the dataset it fixed, as
+    /// Redis's BGSAVE child keeps its copy: the entries it has not saved yet are captured
+    /// into it first (the walk skips the new ones, stamped after its instant).
     #[must_use = "the old dataset should be freed off the client path"]
     pub fn install_locked(
         &self,
@@ -251,6 +254,20 @@ impl Keyspace {
     ) -> Vec<Box<[Table]>> {
         debug_assert!(all.holds_all());
         let prepared = self.stamp(tables);
+        if let (_, Some(cap)) = self.capture_state() {
+            for shard in all.shards_mut() {
+                for (db, t) in shard.tables.iter_mut().enumerate() {
+                    for i in 0..t.len() {
+                        db::capture_index(&cap, db, t, i);
+                    }
+                }
+            }
+            let mut prepared = prepared;
+            for (shard, new) in all.shards_mut().zip(prepared.iter_mut()) {
+                std::mem::swap(&mut shard.tables, new);
+            }
+            return prepared;
+        }
         self.swap_in(all, prepared)
     }
 

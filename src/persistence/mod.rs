@@ -1,7 +1,8 @@
-//! Persistence: the RDB format (`rdb`), fork-less snapshots (`snapshot`), and saving/loading
-//! dump files (`save`).
+//! Persistence: the RDB format (`rdb`), fork-less snapshots (`snapshot`), the processes that
+//! write them to disk (`child`), and saving/loading dump files (`save`).
 
 pub mod aof;
+pub mod child;
 pub mod load;
 pub mod rdb;
 pub mod save;
@@ -34,6 +35,8 @@ pub struct PersistState {
     pub scheduled: AtomicBool,
     /// Progress of the load in progress (INFO's loading_* fields).
     pub load_progress: LoadProgress,
+    /// The writer process running now (`child`).
+    pub child: child::Running,
 }
 
 /// Where a file load stands, while `loading` is set.
@@ -108,6 +111,7 @@ impl Default for PersistState {
             last_load_expired: AtomicU64::new(0),
             scheduled: AtomicBool::new(false),
             load_progress: LoadProgress::default(),
+            child: Default::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::child::{Failure, Kind, Writer};
 use super::snapshot::Snapshot;
 use crate::keyspace::Locked;
 use crate::replication::replica::CachedMaster;
@@ -25,6 +26,36 @@ pub fn save_snapshot(
 ) -> Result<PathBuf, String> {
     write_dump_file(server, background, |w| {
         snapshot.write(server, w).map(|_| ())
+    })
+}
+
+/// A background save's writing (BGSAVE, a disk-based sync): through its writer process when
+/// it has one (`spawn_writer`), else from this process. Returns the dump file's path.
+pub fn save_background(
+    server: &Arc<Server>,
+    snapshot: Snapshot,
+    writer: Option<Writer>,
+) -> Result<PathBuf, Failure> {
+    let Some(writer) = writer else {
+        return save_snapshot(server, snapshot, true).map_err(Failure::Error);
+    };
+    let (tmp, _) = writer.run(|out| snapshot.write(server, out))?;
+    let target = dump_path(server);
+    install_dump(&tmp, &target).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Failure::Error(format!("Failed saving the DB: {e}"))
+    })?;
+    Ok(target)
+}
+
+/// Starts the writer process of a background save of `snapshot`. None: the save writes from
+/// this process (a library user, or a process that could not be started, logged).
+pub fn spawn_writer(server: &Arc<Server>, snapshot: &Snapshot) -> Option<Writer> {
+    Writer::spawn(server, Kind::Rdb, snapshot.abort_handle()).unwrap_or_else(|e| {
+        tracing::warn!(
+            "Can't start the background save's writer process, saving from the server: {e}"
+        );
+        None
     })
 }
 
@@ -59,16 +90,7 @@ fn write_dump_file(
         w.flush()?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        fs::rename(&tmp, &target)?;
-        if let Ok(dir) = File::open(
-            target
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new(".")),
-        ) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        install_dump(&tmp, &target)
     })();
     match result {
         Ok(()) => Ok(target),
@@ -77,6 +99,20 @@ fn write_dump_file(
             Err(format!("Failed saving the DB: {e}"))
         }
     }
+}
+
+/// Moves a complete, fsynced temp file over the dump file, then fsyncs the directory.
+fn install_dump(tmp: &std::path::Path, target: &std::path::Path) -> std::io::Result<()> {
+    fs::rename(tmp, target)?;
+    if let Ok(dir) = File::open(
+        target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new(".")),
+    ) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 /// Why a save could not start.
@@ -94,7 +130,7 @@ fn record(
     server: &Server,
     started_ms: i64,
     dirty_before: u64,
-    result: &Result<PathBuf, String>,
+    result: &Result<PathBuf, Failure>,
     background: bool,
 ) {
     use std::sync::atomic::Ordering;
@@ -111,15 +147,15 @@ fn record(
             }
             tracing::info!("DB saved on disk");
         }
-        Err(e) if e.ends_with(super::snapshot::ABORTED) => {
+        Err(Failure::Error(e)) if e.ends_with(super::snapshot::ABORTED) => {
             // Not a failure of the disk: Redis does not count its killed child either.
             tracing::warn!("Background saving aborted: {}", super::snapshot::ABORTED);
         }
-        Err(e) => {
-            if background {
+        Err(f) => {
+            if background && f.is_error() {
                 p.last_bgsave_ok.store(false, Ordering::Relaxed);
             }
-            tracing::warn!("{e}");
+            tracing::warn!("{}", f.describe(Kind::Rdb));
         }
     }
     p.last_bgsave_time_sec.store(
@@ -137,11 +173,9 @@ pub fn save_now(server: &Arc<Server>) -> Result<(), SaveError> {
         .dirty
         .load(std::sync::atomic::Ordering::Relaxed);
     let snapshot = super::snapshot::begin(server, compress).ok_or(SaveError::InProgress)?;
-    let res = save_snapshot(server, snapshot, false);
+    let res = save_snapshot(server, snapshot, false).map_err(Failure::Error);
     record(server, started, dirty, &res, false);
-    res.map(|_| ())
-        .map_err(|_| SaveError::InProgress)
-        .or(Ok(()))
+    Ok(())
 }
 
 /// SAVE that reports failure (shutdown, DEBUG RELOAD).
@@ -154,9 +188,9 @@ pub fn save_blocking(server: &Arc<Server>) -> Result<(), String> {
         .load(std::sync::atomic::Ordering::Relaxed);
     let snapshot =
         super::snapshot::begin(server, compress).ok_or("Background save already in progress")?;
-    let res = save_snapshot(server, snapshot, false);
+    let res = save_snapshot(server, snapshot, false).map_err(Failure::Error);
     record(server, started, dirty, &res, false);
-    res.map(|_| ())
+    res.map(|_| ()).map_err(|f| f.describe(Kind::Rdb))
 }
 
 /// SAVE by a command holding every shard (`all`): DEBUG RELOAD, FLUSHALL with save points
@@ -167,9 +201,10 @@ pub fn save_locked(server: &Server, all: &mut Locked<'_>, dirty: u64) -> Result<
     let started = crate::util::now_ms();
     let res = write_dump_file(server, false, |w| {
         super::snapshot::write_locked(server, all, compress, w).map(|_| ())
-    });
+    })
+    .map_err(Failure::Error);
     record(server, started, dirty, &res, false);
-    res.map(|_| ())
+    res.map(|_| ()).map_err(|f| f.describe(Kind::Rdb))
 }
 
 /// What DEBUG RELOAD does (its options NOSAVE, NOFLUSH, MERGE).
@@ -229,10 +264,14 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
     let snapshot = super::snapshot::begin(server, compress).ok_or(SaveError::InProgress)?;
     let started = crate::util::now_ms();
     server.persist.mark_bgsave_started(started);
-    tracing::info!("Background saving started");
+    let writer = spawn_writer(server, &snapshot);
+    match &writer {
+        Some(w) => tracing::info!("Background saving started by pid {}", w.pid()),
+        None => tracing::info!("Background saving started"),
+    }
     let srv = server.clone();
     let spawned = crate::util::spawn_background("bgsave", move || {
-        let res = save_snapshot(&srv, snapshot, true);
+        let res = save_background(&srv, snapshot, writer);
         record(&srv, started, dirty, &res, true);
         if res.is_ok() {
             tracing::info!("Background saving terminated with success");

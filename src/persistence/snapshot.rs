@@ -462,6 +462,13 @@ impl Snapshot {
         }
     }
 
+    /// Something that gives this snapshot's walk up from another thread (its writer
+    /// process died): the walk stops at its next key, or pause.
+    pub fn abort_handle(&self) -> impl FnOnce() + Send + 'static {
+        let cap = self.cap.clone();
+        move || cap.aborted.store(true, Ordering::Release)
+    }
+
     /// Walks the keyspace and writes the whole RDB (header to checksum) to `out`. Blocking.
     pub fn write<W: Write>(mut self, server: &Server, out: W) -> io::Result<SnapshotStats> {
         let res = self.walk(server, out);

@@ -625,6 +625,12 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     }
     // The snapshot counts as the BGSAVE in progress, as Redis's replication child does.
     server.persist.mark_bgsave_started(crate::util::now_ms());
+    // A disk-based sync writes its file through a writer process, as a BGSAVE does.
+    let writer = if socket_target {
+        None
+    } else {
+        crate::persistence::save::spawn_writer(server, &snapshot)
+    };
     let srv = server.clone();
     let spawned = crate::util::spawn_background("repl-sync", move || {
         if socket_target {
@@ -651,7 +657,7 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
                 tracing::warn!("SYNC failed. BGSAVE child returned an error");
             }
         } else {
-            disk_sync(&srv, snapshot, senders);
+            disk_sync(&srv, snapshot, writer, senders);
         }
         srv.persist
             .bgsave_in_progress
@@ -672,16 +678,19 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
 fn disk_sync(
     server: &Arc<Server>,
     snapshot: crate::persistence::snapshot::Snapshot,
+    writer: Option<crate::persistence::child::Writer>,
     senders: Vec<mpsc::Sender<RdbChunk>>,
 ) {
     let mut fan = FanOut {
         senders,
         buf: Vec::new(),
     };
-    let path = match crate::persistence::save::save_snapshot(server, snapshot, true) {
+    let path = match crate::persistence::save::save_background(server, snapshot, writer) {
         Ok(p) => p,
-        Err(e) => {
-            tracing::warn!("SYNC failed. BGSAVE child returned an error: {e}");
+        Err(f) => {
+            let e = f.describe(crate::persistence::child::Kind::Rdb);
+            tracing::warn!("{e}");
+            tracing::warn!("SYNC failed. BGSAVE child returned an error");
             fan.send(RdbChunk::Failed);
             return;
         }

@@ -1,6 +1,6 @@
 //! `oom-score-adj` and `oom-score-adj-values`: the process's Linux OOM-killer score (redis
 //! `setOOMScoreAdj`). The score is `/proc/self/oom_score_adj`: the value of the process's
-//! class (master or replica; Tandem has no child processes), added to the score the process
+//! class (master or replica; a snapshot's writer process takes the third value), added to the score the process
 //! had before Tandem first changed it (`relative`, also spelled `yes`) or as it is
 //! (`absolute`). Turning the option off restores that original score.
 
@@ -63,4 +63,27 @@ pub fn apply(cfg: &Config, replica: bool) -> Result<(), &'static str> {
     }
     st.written = (!off).then_some(target);
     Ok(())
+}
+
+/// The score a background writer process gives itself (redis `CONFIG_OOM_BGCHILD`), or None
+/// when `oom-score-adj` is off.
+pub fn child_score(cfg: &Config) -> Option<i64> {
+    let mode = cfg.get("oom-score-adj").unwrap_or_default();
+    if mode == "no" {
+        return None;
+    }
+    let value = cfg.oom_score_adj_values()[2];
+    if mode == "absolute" {
+        return Some(value.clamp(-1000, 1000));
+    }
+    let base = {
+        let st = STATE.lock();
+        match st.written {
+            Some(_) => Some(st.base),
+            None => std::fs::read_to_string(PROC_FILE)
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok()),
+        }
+    }?;
+    Some((value + base).clamp(-1000, 1000))
 }

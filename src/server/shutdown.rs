@@ -225,6 +225,19 @@ fn finish(server: &Arc<Server>, flags: u8) -> bool {
             replicas.len()
         );
     }
+    if server
+        .persist
+        .child
+        .pid(crate::persistence::child::Kind::Rdb)
+        .is_some()
+    {
+        // Killed quietly, its temp file removed; its walk gives up as it notices.
+        tracing::warn!("There is a child saving an .rdb. Killing it!");
+        server
+            .persist
+            .child
+            .kill(crate::persistence::child::Kind::Rdb);
+    }
     let aof = &server.aof;
     if aof.stats.rewrite_in_progress.load(Ordering::Acquire) {
         if aof.settled_state() == crate::persistence::aof::WAIT_REWRITE {

@@ -437,5 +437,14 @@ pub fn reload<'k>(server: &'k Server, db: &mut Db<'k>) {
         tracing::warn!("Fatal error loading the AOF by DEBUG LOADAOF. Exiting.");
         std::process::exit(1);
     }
+    // No change is pending a save any more: Redis zeroes its dirty counter here.
+    let dirty = server
+        .stats
+        .dirty
+        .load(std::sync::atomic::Ordering::Relaxed);
+    server
+        .persist
+        .dirty_at_save
+        .store(dirty, std::sync::atomic::Ordering::Relaxed);
     tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
 }

@@ -184,8 +184,14 @@ impl Aof {
         self.fsync.store(c.appendfsync as u8, Ordering::Relaxed);
         self.timestamps
             .store(c.aof_timestamp_enabled, Ordering::Relaxed);
-        self.gc_disabled
-            .store(c.aof_disable_auto_gc, Ordering::Relaxed);
+        let was = self
+            .gc_disabled
+            .swap(c.aof_disable_auto_gc, Ordering::Relaxed);
+        if was && !c.aof_disable_auto_gc {
+            // Turning the collection back on collects what waited (redis
+            // `updateAofAutoGCEnabled`).
+            self.delete_history();
+        }
     }
 
     pub fn fsync_policy(&self) -> u8 {

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{names, Aof, ON, WAIT_REWRITE};
+use crate::persistence::child::{Failure, Kind, Writer};
 use crate::persistence::snapshot::{self, BeginError, Format};
 use crate::server::Server;
 
@@ -89,15 +90,32 @@ pub fn start(server: &Arc<Server>) -> Result<(), StartError> {
         .rewrite_started_ms
         .store(started, Ordering::Relaxed);
     aof.killed.store(false, Ordering::Release);
-    tracing::info!("Background append only file rewriting started");
+    // The base is written through a writer process, as Redis's child writes it.
+    let writer = Writer::spawn(server, Kind::Aof, snapshot.abort_handle()).unwrap_or_else(|e| {
+        tracing::warn!("Can't start the rewrite's writer process, writing from the server: {e}");
+        None
+    });
+    match &writer {
+        Some(w) => tracing::info!(
+            "Background append only file rewriting started by pid {}",
+            w.pid()
+        ),
+        None => tracing::info!("Background append only file rewriting started"),
+    }
     let srv = server.clone();
     let spawned = crate::util::spawn_background("aof-rewrite", move || {
-        let tmp = temp_path();
-        let incremental = srv.config.read().aof_rewrite_incremental_fsync;
-        let res = write_file(&tmp, incremental, |w| {
-            snapshot.write(&srv, w).map(|s| s.captured_bytes)
-        });
-        done(&srv, res.map(|cow| (tmp, cow)), rdb, started);
+        let walk = |w: &mut dyn std::io::Write| snapshot.write(&srv, w).map(|s| s.captured_bytes);
+        let res = match writer {
+            Some(writer) => writer.run(|w| walk(w)),
+            None => {
+                let tmp = temp_path();
+                let incremental = srv.config.read().aof_rewrite_incremental_fsync;
+                write_file(&tmp, incremental, |w| walk(w))
+                    .map(|cow| (tmp, cow))
+                    .map_err(Failure::Error)
+            }
+        };
+        done(&srv, res, rdb, started);
     });
     if let Err(e) = spawned {
         tracing::warn!("Can't rewrite append only file in background: {e}");
@@ -111,11 +129,8 @@ pub fn start(server: &Arc<Server>) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Bytes between two fsyncs of a rewrite with `aof-rewrite-incremental-fsync` (redis
-/// `REDIS_AUTOSYNC_BYTES`): the disk never gets one huge flush at the end.
-const AUTOSYNC_BYTES: u64 = 4 << 20;
-
-/// A file that fsyncs itself every `AUTOSYNC_BYTES` when `every` is set.
+/// A file that fsyncs itself every `AUTOSYNC_BYTES` when `every` is set, so the disk never
+/// gets one huge flush at the end (`aof-rewrite-incremental-fsync`).
 struct AutoSync {
     file: std::fs::File,
     every: bool,
@@ -126,7 +141,7 @@ impl std::io::Write for AutoSync {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.file.write(buf)?;
         self.unsynced += n as u64;
-        if self.every && self.unsynced >= AUTOSYNC_BYTES {
+        if self.every && self.unsynced >= crate::persistence::child::AUTOSYNC_BYTES {
             self.file.sync_data()?;
             self.unsynced = 0;
         }
@@ -176,7 +191,7 @@ pub fn write_base_now(server: &Server, path: &Path, rdb: bool) -> Result<(), Str
 }
 
 /// The walk finished (or failed, or was killed).
-fn done(server: &Arc<Server>, res: Result<(PathBuf, u64), String>, rdb: bool, started_ms: i64) {
+fn done(server: &Arc<Server>, res: Result<(PathBuf, u64), Failure>, rdb: bool, started_ms: i64) {
     let aof = &server.aof;
     let killed = aof.killed.swap(false, Ordering::AcqRel);
     let st = &aof.stats;
@@ -202,7 +217,14 @@ fn done(server: &Arc<Server>, res: Result<(PathBuf, u64), String>, rdb: bool, st
             let _ = std::fs::remove_file(&tmp);
         }
         Err(_) if killed => {}
-        Err(e) => {
+        Err(f @ Failure::Signal(_)) => {
+            tracing::warn!("{}", f.describe(Kind::Aof));
+            if f.is_error() {
+                st.last_rewrite_ok.store(false, Ordering::Relaxed);
+                st.consecutive_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Err(Failure::Error(e)) => {
             if e.ends_with(snapshot::ABORTED) {
                 tracing::warn!("Background AOF rewrite terminated: {e}");
             } else {
@@ -233,9 +255,14 @@ pub fn kill(server: &Server) {
     if !aof.stats.rewrite_in_progress.load(Ordering::Acquire) {
         return;
     }
-    tracing::info!("Killing running AOF rewrite child: {}", std::process::id());
+    let pid = server.persist.child.pid(Kind::Aof);
+    tracing::info!(
+        "Killing running AOF rewrite child: {}",
+        pid.unwrap_or_else(std::process::id)
+    );
     aof.killed.store(true, Ordering::Release);
     snapshot::abort(server);
+    server.persist.child.kill(Kind::Aof);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     crate::util::blocking(|| {
         while aof.stats.rewrite_in_progress.load(Ordering::Acquire)
