@@ -1072,3 +1072,43 @@ fn streams_replicate_tandem_to_redis() {
 fn streams_replicate_redis_to_tandem() {
     streams_replicate(Redis, Tandem);
 }
+
+/// A replica waiting for its master's slow disk snapshot, told REPLICAOF NO ONE: it drops the
+/// link at once, the master sees it gone, and the save made only for it stops (no save points
+/// configured), as Redis kills its child when the last replica in `wait_bgsave` leaves.
+fn leave_while_master_saves(kind: ServerKind) -> (bool, bool) {
+    let master = start(kind, &["--repl-diskless-sync", "no"]);
+    for i in 0..10 {
+        master.request(&["SET", &i.to_string(), "v"]);
+    }
+    // 10 keys at 1 s each: the snapshot takes 10 s.
+    master.request(&["CONFIG", "SET", "rdb-key-save-delay", "1000000"]);
+    let replica = start_replica(kind, master.port(), &[]);
+    let saving = wait_until(Duration::from_secs(10), || {
+        master
+            .info_field("persistence", "rdb_bgsave_in_progress")
+            .as_deref()
+            == Some("1")
+    });
+    assert!(saving, "{}: the sync's save did not start", kind.name());
+    assert_eq!(replica.request(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    let gone = wait_until(Duration::from_secs(3), || {
+        master
+            .info_field("replication", "connected_slaves")
+            .as_deref()
+            == Some("0")
+    });
+    let stopped = wait_until(Duration::from_secs(3), || {
+        master
+            .info_field("persistence", "rdb_bgsave_in_progress")
+            .as_deref()
+            == Some("0")
+    });
+    (gone, stopped)
+}
+
+#[test]
+fn a_replica_leaving_during_its_snapshot_stops_the_save_as_on_redis() {
+    assert_eq!(leave_while_master_saves(Redis), (true, true));
+    assert_eq!(leave_while_master_saves(Tandem), (true, true));
+}

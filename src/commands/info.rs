@@ -330,12 +330,20 @@ fn persistence_section(s: &Server, out: &mut String) {
         "async_loading",
         u8::from(p.async_loading.load(Ordering::Acquire)),
     );
-    line(out, "current_cow_peak", 0);
-    line(out, "current_cow_size", 0);
+    // The running snapshot stands for Redis's child: its captured bytes for the child's
+    // copy-on-write pages (never lower, so the current size is its peak too).
+    let (keys_total, keys_done, cow) = s.snapshot_slot.progress();
+    line(out, "current_cow_peak", cow);
+    line(out, "current_cow_size", cow);
     line(out, "current_cow_size_age", 0);
-    line(out, "current_fork_perc", "0.00");
-    line(out, "current_save_keys_processed", 0);
-    line(out, "current_save_keys_total", 0);
+    let perc = if keys_total == 0 {
+        0.0
+    } else {
+        keys_done as f64 * 100.0 / keys_total as f64
+    };
+    line(out, "current_fork_perc", format!("{perc:.2}"));
+    line(out, "current_save_keys_processed", keys_done);
+    line(out, "current_save_keys_total", keys_total);
     let dirty = s
         .stats
         .dirty

@@ -143,7 +143,8 @@ fn record(
             p.dirty_at_save.store(dirty_before, Ordering::Relaxed);
             p.last_bgsave_ok.store(true, Ordering::Relaxed);
             if background {
-                p.last_cow_size.store(0, Ordering::Relaxed);
+                let cow = server.snapshot_slot.last_cow_bytes.load(Ordering::Relaxed);
+                p.last_cow_size.store(cow, Ordering::Relaxed);
             }
             tracing::info!("DB saved on disk");
         }

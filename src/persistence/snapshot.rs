@@ -103,6 +103,17 @@ impl Format {
         }
     }
 
+    /// How writers encode what they capture ahead of the walk: as the walk does, but never
+    /// LZF-compressed. The capture runs on the command path with the shard held, where
+    /// compressing a big value would stall its clients (about 2 ms per MB); the entries are
+    /// valid RDB all the same, only larger, and their size is what the snapshot holds.
+    fn capture_encoder(self) -> fn(&mut Vec<u8>, &[u8], &Value, Option<i64>) {
+        match self {
+            Format::Rdb { .. } => encode_plain,
+            Format::Commands => self.encoder(),
+        }
+    }
+
     fn write_entry(self, out: &mut Vec<u8>, key: &[u8], v: &Value, expire: Option<i64>) {
         (self.encoder())(out, key, v, expire)
     }
@@ -214,11 +225,36 @@ pub struct SnapshotSlot {
     pub started: std::sync::atomic::AtomicU64,
     /// Microseconds the last one held every shard (INFO `latest_fork_usec`).
     pub latest_begin_us: std::sync::atomic::AtomicU64,
+    /// The running one's progress (INFO `current_save_keys_*`, `current_cow_size`).
+    progress: Progress,
+    /// Bytes writers captured during the last one that ended (`rdb_last_cow_size`).
+    pub last_cow_bytes: std::sync::atomic::AtomicU64,
+}
+
+/// How far the running snapshot got: keys at its instant, keys written (by the walk or
+/// captured by writers), and bytes writers captured ahead of the walk, which is what a
+/// snapshot costs in memory here (Redis's child reports its copy-on-write pages).
+#[derive(Default)]
+struct Progress {
+    keys_total: std::sync::atomic::AtomicU64,
+    keys_done: std::sync::atomic::AtomicU64,
+    cow_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl SnapshotSlot {
     pub fn is_busy(&self) -> bool {
         self.busy.load(Ordering::Acquire)
+    }
+
+    /// (keys at the instant, keys written, bytes captured) of the running snapshot; zeros
+    /// when none runs.
+    pub fn progress(&self) -> (u64, u64, u64) {
+        let p = &self.progress;
+        (
+            p.keys_total.load(Ordering::Relaxed),
+            p.keys_done.load(Ordering::Relaxed),
+            p.cow_bytes.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -292,7 +328,9 @@ pub fn begin_with(
         server.snapshot_slot.busy.store(false, Ordering::Release);
         return Err(BeginError::Hook(e));
     }
-    let cap = server.keyspace.begin_capture(&all, format.encoder());
+    let cap = server
+        .keyspace
+        .begin_capture(&all, format.capture_encoder());
     let (offset, stream_db) = server.repl.stream.position();
     let replid = server.repl.ids.lock().replid.clone();
     let functions = server.scripting.library_codes();
@@ -300,6 +338,11 @@ pub fn begin_with(
     server.repl.stream.reset_db();
     drop(all);
     let slot = &server.snapshot_slot;
+    slot.progress
+        .keys_total
+        .store(sizes.iter().map(|s| s.0).sum(), Ordering::Relaxed);
+    slot.progress.keys_done.store(0, Ordering::Relaxed);
+    slot.progress.cow_bytes.store(0, Ordering::Relaxed);
     slot.started.fetch_add(1, Ordering::Relaxed);
     slot.latest_begin_us
         .store(held.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -349,7 +392,13 @@ pub fn abort(server: &Server) {
 /// Ends the running snapshot's capture and frees the slot (its `Snapshot` is gone).
 pub fn release(server: &Server) {
     crate::util::boosted(|| server.keyspace.end_capture());
-    server.snapshot_slot.busy.store(false, Ordering::Release);
+    let slot = &server.snapshot_slot;
+    let p = &slot.progress;
+    slot.last_cow_bytes
+        .store(p.cow_bytes.swap(0, Ordering::Relaxed), Ordering::Relaxed);
+    p.keys_total.store(0, Ordering::Relaxed);
+    p.keys_done.store(0, Ordering::Relaxed);
+    slot.busy.store(false, Ordering::Release);
 }
 
 /// Writes RDB bytes with a running CRC and the current SELECTDB state (or, for the command
@@ -501,6 +550,7 @@ impl Snapshot {
         let mut copies = Copies::default();
         let mut arena: Vec<u8> = Vec::with_capacity(64 * 1024);
         let mut patience = crate::util::Patience::default();
+        let mut captured_keys = 0u64;
         // A save slowed down for tests goes one key at a time, each out before the pause.
         let (chunk, delay) = match self.key_save_delay {
             0 => (CHUNK, 0),
@@ -566,6 +616,14 @@ impl Snapshot {
                     let wrote = !buf.is_empty();
                     sink.entries(db, &buf)?;
                     let drained = self.drain(&mut sink, &mut stats)?;
+                    captured_keys += drained;
+                    let progress = &server.snapshot_slot.progress;
+                    progress
+                        .keys_done
+                        .store(stats.keys + captured_keys, Ordering::Relaxed);
+                    progress
+                        .cow_bytes
+                        .store(stats.captured_bytes, Ordering::Relaxed);
                     // Each key saved, by the walk or captured by a writer, pauses the save as
                     // Redis's child pauses per key.
                     let keys = u64::from(wrote) + drained;

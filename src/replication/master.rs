@@ -105,6 +105,30 @@ struct Waiter {
 #[derive(Default)]
 pub struct SyncQueue {
     waiting: Mutex<Vec<Waiter>>,
+    /// The replicas a disk-based sync is saving its file for, while it saves it.
+    saving_for: Mutex<Vec<mpsc::Sender<RdbChunk>>>,
+}
+
+/// Stops a disk-based sync's save once no replica waits for it any more and the file is no
+/// dump anyone asked for (no save points), as Redis kills its child when the last replica
+/// in `wait_bgsave` leaves: the next sync or BGSAVE can start at once.
+fn drop_useless_disk_save(server: &Server) {
+    let mut saving = server.repl.sync_queue.saving_for.lock();
+    if saving.is_empty()
+        || !saving.iter().all(|s| s.is_closed())
+        || !server.config.read().save.is_empty()
+    {
+        return;
+    }
+    saving.clear();
+    drop(saving);
+    if !server
+        .persist
+        .child
+        .kill(crate::persistence::child::Kind::Rdb)
+    {
+        crate::persistence::snapshot::abort(server);
+    }
 }
 
 /// Counts the replicas attached for INFO (`connected_slaves`).
@@ -552,6 +576,7 @@ impl<R: AsyncRead + Unpin> Link<'_, R> {
 /// Starts a snapshot for the waiting replicas when their delay is up (redis
 /// `replicationCron` → `startBgsaveForReplication`). Called by the coordinator every 100 ms.
 pub fn start_pending_syncs(server: &Arc<Server>) {
+    drop_useless_disk_save(server);
     let (delay, max_replicas, diskless, compress) = {
         let c = server.config.read();
         (
@@ -685,7 +710,10 @@ fn disk_sync(
         senders,
         buf: Vec::new(),
     };
-    let path = match crate::persistence::save::save_background(server, snapshot, writer) {
+    *server.repl.sync_queue.saving_for.lock() = fan.senders.clone();
+    let saved = crate::persistence::save::save_background(server, snapshot, writer);
+    server.repl.sync_queue.saving_for.lock().clear();
+    let path = match saved {
         Ok(p) => p,
         Err(f) => {
             let e = f.describe(crate::persistence::child::Kind::Rdb);

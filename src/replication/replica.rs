@@ -79,6 +79,8 @@ pub struct LinkInfo {
     pub sync_last_io_ms: AtomicI64,
     /// Bumped by every REPLICAOF, so an old link task notices it is obsolete.
     pub generation: AtomicU64,
+    /// Woken on every bump of `generation`, for a link task waiting on its master.
+    pub changed: tokio::sync::Notify,
     /// The master we were last synced with, for PSYNC after a reconnect.
     pub cached: Mutex<Option<CachedMaster>>,
     /// Whether REPLICAOF named our master since our last successful sync: only then may a
@@ -138,6 +140,7 @@ const HANDSHAKE_TIMEOUT: &str = "Timeout connecting to the MASTER...";
 /// Starts (or restarts) the link task towards `host:port`.
 pub fn start_link(server: &Arc<Server>, host: String, port: u16) {
     let generation = server.repl.link.generation.fetch_add(1, Ordering::AcqRel) + 1;
+    server.repl.link.changed.notify_waiters();
     close_master_client(server);
     // Redis starts the (non-blocking) connect inside REPLICAOF itself.
     server.repl.link.set_state(LinkState::Connecting);
@@ -148,6 +151,7 @@ pub fn start_link(server: &Arc<Server>, host: String, port: u16) {
 /// Stops the link task (REPLICAOF NO ONE).
 pub fn stop_link(server: &Server) {
     server.repl.link.generation.fetch_add(1, Ordering::AcqRel);
+    server.repl.link.changed.notify_waiters();
     close_master_client(server);
     server.repl.link.set_state(LinkState::None);
 }
@@ -164,6 +168,7 @@ pub fn fence(server: &Server, epoch: u64) -> bool {
     let link = &server.repl.link;
     link.fence_epoch.fetch_max(epoch.max(1), Ordering::AcqRel);
     link.generation.fetch_add(1, Ordering::AcqRel);
+    link.changed.notify_waiters();
     close_master_client(server);
     // A batch or a full sync being applied finishes first; the next one sees the fence.
     let _applied = link.apply.lock();
@@ -236,6 +241,18 @@ fn close_master_client(server: &Server) {
 
 pub(super) fn obsolete(server: &Server, generation: u64) -> bool {
     server.repl.link.generation.load(Ordering::Acquire) != generation
+}
+
+/// Resolves once the link task of `generation` is obsolete (REPLICAOF, a fence).
+pub(super) async fn until_obsolete(server: &Server, generation: u64) {
+    loop {
+        // Registered before the check: a bump between the two still wakes it.
+        let changed = server.repl.link.changed.notified();
+        if obsolete(server, generation) {
+            return;
+        }
+        changed.await;
+    }
 }
 
 async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64) {

@@ -527,7 +527,12 @@ pub(super) async fn receive_and_load(
     let link = &server.repl.link;
     link.sync_total.store(-1, Ordering::Release);
     link.sync_read.store(0, Ordering::Release);
-    let header = read_line(&mut stream, buf, timeout, TIMEOUT_BULK).await?;
+    // The master may take long to produce the snapshot: a REPLICAOF meanwhile closes the
+    // link at once (the master then stops a save made only for us), as Redis does.
+    let header = tokio::select! {
+        h = read_line(&mut stream, buf, timeout, TIMEOUT_BULK) => h?,
+        () = super::replica::until_obsolete(server, generation) => return Err(LinkError::Obsolete),
+    };
     if let Some(err) = header.strip_prefix('-') {
         return Err(LinkError::Protocol(format!(
             "MASTER aborted replication with an error: {err}"
