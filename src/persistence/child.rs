@@ -207,7 +207,8 @@ impl Writer {
             Some(v) => cmd.env(ENV_OOM, v.to_string()),
             None => cmd.env_remove(ENV_OOM),
         };
-        let mut child = cmd.spawn()?;
+        // About a millisecond (an exec of this binary): the worker's other tasks move on.
+        let mut child = crate::util::blocking(|| cmd.spawn())?;
         let pid = child.id();
         let pipe = child.stdin.take();
         if let Some(p) = &pipe {
