@@ -105,6 +105,60 @@ fn single_reply_over_limit_redis() {
     single_reply_over_limit(Redis);
 }
 
+/// Clients whose GETs overflow their limit are gone from the CLIENT LIST that comes after
+/// them (unit/client-eviction "avoid client eviction when client is freed by output buffer
+/// limit"). The GETs wait in the socket while the server is stopped, so they are read in one
+/// go when it continues; a PING sent after them is answered before the CLIENT LIST is sent
+/// (Redis frees the clients before it reads again). Tandem ran the CLIENT LIST beside the
+/// GETs, on the other worker, before their clients had closed. Many rounds.
+fn closed_for_limits_before_a_later_client_list(kind: ServerKind) {
+    let server = start(kind, &[]);
+    let mut con = server.raw();
+    let big = (4 << 20).to_string();
+    assert_eq!(
+        con.request_str(&["SETRANGE", "k", &big, "v"]).first(),
+        Some(&b':')
+    );
+    set_limit(&server, "normal 3mb 0 0");
+    for round in 0..30 {
+        let mut victims: Vec<_> = (0..2)
+            .map(|i| {
+                let mut v = server.raw();
+                let name = format!("obuf-{round}-{i}");
+                assert_eq!(v.request_str(&["CLIENT", "SETNAME", &name]), b"+OK\r\n");
+                v
+            })
+            .collect();
+        signal(server.pid(), nix::sys::signal::Signal::SIGSTOP);
+        for v in &mut victims {
+            v.send_cmd(&[b"GET", b"k"]);
+        }
+        signal(server.pid(), nix::sys::signal::Signal::SIGCONT);
+        assert_eq!(con.request_str(&["PING"]), b"+PONG\r\n");
+        // On the connection that sent the PING: a new one's first request takes no ticket.
+        let list = String::from_utf8_lossy(&con.request_str(&["CLIENT", "LIST"])).into_owned();
+        assert!(
+            !list.contains(&format!(" name=obuf-{round}-")),
+            "{} round {round}: {list}",
+            server.label()
+        );
+    }
+}
+
+fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).expect("signal");
+}
+
+#[test]
+fn closed_for_limits_before_a_later_client_list_tandem() {
+    closed_for_limits_before_a_later_client_list(Tandem);
+}
+
+#[test]
+fn closed_for_limits_before_a_later_client_list_redis() {
+    closed_for_limits_before_a_later_client_list(Redis);
+}
+
 // ---------------------------------------------------------------------------------------------
 
 fn pubsub_hard_limit(kind: ServerKind) {

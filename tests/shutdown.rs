@@ -1,27 +1,41 @@
 //! The shutdown sequence through the real binaries, each case run against redis-server too:
 //! a master waits for a lagging replica before it exits, and a failed final save keeps the
-//! server running (the caller gets Redis's error) unless NOSAVE.
+//! server running (the caller gets Redis's error) unless NOSAVE; a request sent after two
+//! SHUTDOWNs on other connections sees both callers blocked.
 
 mod support;
 
 use std::time::Duration;
 
-use support::{wait_until, RedisServer, Server, TestServer};
+use support::{wait_until, RedisServer, Server, ServerKind, TestServer};
 
 fn signal(pid: u32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).expect("signal");
 }
 
-fn waits_for_lagging_replica(master: &mut Server, replica: &Server) {
+/// A master and its replica (no saves, DEBUG allowed), of `kind`.
+fn master_and_replica(kind: ServerKind) -> (Server, Server) {
+    let args = ["--save", "", "--enable-debug-command", "yes"];
+    (Server::start(kind, &args), Server::start(kind, &args))
+}
+
+/// Makes `replica` a replica of `master`, in sync, then stops it (SIGSTOP): it lags from now on.
+fn stop_synced_replica(master: &Server, replica: &Server) {
     let port = master.port().to_string();
     assert_eq!(
         replica.request(&["REPLICAOF", "127.0.0.1", &port]),
         b"+OK\r\n"
     );
     support::wait_link_up(replica, Duration::from_secs(20));
-    assert_eq!(master.request(&["SET", "k", "1"]), b"+OK\r\n");
     support::wait_in_sync(master, &[replica], Duration::from_secs(20));
     signal(replica.pid(), nix::sys::signal::Signal::SIGSTOP);
+}
+
+fn waits_for_lagging_replica(kind: ServerKind) {
+    let (mut master, replica) = master_and_replica(kind);
+    let (master, replica) = (&mut master, &replica);
+    assert_eq!(master.request(&["SET", "k", "1"]), b"+OK\r\n");
+    stop_synced_replica(master, replica);
     assert_eq!(master.request(&["INCR", "k"]), b":2\r\n");
     let mut caller = master.raw();
     caller.send_cmd(&[b"SHUTDOWN"]);
@@ -48,16 +62,12 @@ fn waits_for_lagging_replica(master: &mut Server, replica: &Server) {
 
 #[test]
 fn master_waits_for_lagging_replica_tandem() {
-    let mut m = TestServer::start(&["--save", "", "--enable-debug-command", "yes"]);
-    let r = TestServer::start(&["--save", "", "--enable-debug-command", "yes"]);
-    waits_for_lagging_replica(&mut m, &r);
+    waits_for_lagging_replica(ServerKind::Tandem);
 }
 
 #[test]
 fn master_waits_for_lagging_replica_redis() {
-    let mut m = RedisServer::start(&["--save", "", "--enable-debug-command", "yes"]);
-    let r = RedisServer::start(&["--save", "", "--enable-debug-command", "yes"]);
-    waits_for_lagging_replica(&mut m, &r);
+    waits_for_lagging_replica(ServerKind::Redis);
 }
 
 fn failed_save_keeps_running(s: &mut Server) {
@@ -91,4 +101,53 @@ fn failed_final_save_keeps_running_tandem() {
 fn failed_final_save_keeps_running_redis() {
     let mut s = RedisServer::start(&["--save", "900 1"]);
     failed_save_keeps_running(&mut s);
+}
+
+/// Two clients call SHUTDOWN while a replica lags, then a third asks INFO: the requests came in
+/// that order, so both callers are blocked when INFO runs (integration/shutdown "waits for
+/// replica then aborted"). Tandem ran them on two workers, and INFO could run while the second
+/// SHUTDOWN had not blocked yet (its worker preempted). Many rounds, SHUTDOWN ABORT in between.
+fn blocked_shutdowns_seen_in_order(kind: ServerKind) {
+    let (master, replica) = master_and_replica(kind);
+    let (master, replica) = (&master, &replica);
+    assert_eq!(
+        master.request(&["CONFIG", "SET", "shutdown-timeout", "300"]),
+        b"+OK\r\n"
+    );
+    stop_synced_replica(master, replica);
+    let mut observer = master.raw();
+    for round in 0..200 {
+        observer.request_str(&["INCR", "k"]);
+        let (mut a, mut b) = (master.raw(), master.raw());
+        assert_eq!(a.request_str(&["SELECT", "9"]), b"+OK\r\n");
+        assert_eq!(b.request_str(&["SELECT", "9"]), b"+OK\r\n");
+        a.send_cmd(&[b"SHUTDOWN"]);
+        b.send_cmd(&[b"SHUTDOWN"]);
+        let info = String::from_utf8_lossy(&observer.request_str(&["INFO", "clients"])).to_string();
+        assert!(
+            info.contains("blocked_clients:2\r\n"),
+            "{} round {round}: {info}",
+            master.label()
+        );
+        assert_eq!(observer.request_str(&["SHUTDOWN", "ABORT"]), b"+OK\r\n");
+        for c in [&mut a, &mut b] {
+            assert_eq!(
+                c.read_reply_raw(),
+                b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n",
+                "{} round {round}",
+                master.label()
+            );
+        }
+    }
+    signal(replica.pid(), nix::sys::signal::Signal::SIGCONT);
+}
+
+#[test]
+fn blocked_shutdowns_seen_in_order_tandem() {
+    blocked_shutdowns_seen_in_order(ServerKind::Tandem);
+}
+
+#[test]
+fn blocked_shutdowns_seen_in_order_redis() {
+    blocked_shutdowns_seen_in_order(ServerKind::Redis);
 }

@@ -222,6 +222,11 @@ where
                             if argv.is_empty() {
                                 continue;
                             }
+                            // INFO, CLIENT LIST...: the requests that came before this one on
+                            // other connections have run, not merely started.
+                            if super::order::observes_others(&argv) {
+                                Box::pin(super::order::wait_for_earlier(&slot)).await;
+                            }
                             if crate::commands::admin::pause::must_wait(&server, &client, &argv) {
                                 slot.disarm();
                                 // CLIENT PAUSE: earlier replies go out, then this request waits.
@@ -251,9 +256,9 @@ where
                                 let (back, reply) = crate::scripting::ldb::tls::relay(stream, &mut client, |c| dispatch::process(&server, c, &argv)).await;
                                 let Some(back) = back else {
                                     // The session owns the stream now (or the relay failed).
-                                    slot.release();
                                     output::abandon(&client.shared, &mut out, &mut counted);
                                     unregister(&server, &mut client);
+                                    slot.release();
                                     server.client_mem.released(&client.shared);
                                     return;
                                 };
@@ -337,15 +342,18 @@ where
                     break;
                 }
                 rb.note(&client.shared, out.len());
+                // A client that closes after this reply (QUIT, a protocol error) leaves the
+                // client list before the reply goes out, as Redis frees it in the event-loop
+                // turn that writes it: whoever reads the reply and then acts through another
+                // connection no longer finds it (CLIENT LIST, a tracking redirection that is
+                // now broken).
+                if client.close_after_reply {
+                    server.clients.lock().remove(&client.id());
+                }
+                // The batch ran: the observers that came after it may run (a connection that
+                // closes is done once it left the client list, below).
+                slot.done();
                 let sending = if client.close_after_reply || client.takeover.is_some() {
-                    // A client that closes after this reply (QUIT, a protocol error) leaves
-                    // the client list before the reply goes out, as Redis frees it in the
-                    // event-loop turn that writes it: whoever reads the reply and then acts
-                    // through another connection no longer finds it (CLIENT LIST, a tracking
-                    // redirection that is now broken).
-                    if client.close_after_reply {
-                        server.clients.lock().remove(&client.id());
-                    }
                     Box::pin(output::flush(&server, &client.shared, &mut stream, &mut out, &mut counted, &mut rx)).await
                 } else {
                     output::send_some(&server, &client.shared, &mut stream, &mut out, &mut counted).await
@@ -357,6 +365,8 @@ where
                     break;
                 }
                 if let Some(t) = client.takeover.take() {
+                    // The replication side reads the socket from now on.
+                    slot.disarm();
                     Box::pin(crate::replication::master::serve_replica(server.clone(), stream, client, rx, t)).await;
                     return;
                 }
@@ -397,11 +407,12 @@ where
             }
         }
     }
-    slot.release();
     output::abandon(&client.shared, &mut out, &mut counted);
     // Forgotten before the socket closes, as Redis unlinks a client before closing it: whoever
     // sees the connection end no longer finds it in CLIENT LIST.
     unregister(&server, &mut client);
+    // Observers that came after this connection's last requests see it gone.
+    slot.release();
     // A client closed over its limits, or whose buffers grew, leaves blocks in this thread's
     // allocator cache; give them back so used_memory drops with it. Freed before the socket
     // closes, as Redis frees a client at once.

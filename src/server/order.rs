@@ -4,7 +4,8 @@
 //! the kernel listed them, so a request that reached the server before another one on a
 //! different connection runs first. Clients rely on it without knowing: a deferred BLPOP sent
 //! before another client's LPUSH is blocked when the push comes; EXEC sent before another
-//! client's write runs before it.
+//! client's write runs before it; two SHUTDOWNs sent before an INFO are both counted in its
+//! `blocked_clients`.
 //!
 //! Tokio's scheduler does not keep that order by itself: the reactor wakes the connections'
 //! tasks in the kernel's order, but a worker runs the task it woke last first (its LIFO slot),
@@ -12,64 +13,111 @@
 //! the moment the reactor sees them ([`Slot`] is the waker its socket keeps registered:
 //! [`poll_read_ordered`] registers it for the read the connection waits on, [`WatchReads`] again as soon
 //! as a read completes, so a request that comes while the connection is busy is ticketed on
-//! arrival too), and before running what it read, a connection lets the connections woken
-//! before it go first ([`take_turn`]): it yields while one of the previous tickets is still
-//! pending, that is woken but not yet started.
+//! arrival too). A ticket is pending twice over:
 //!
-//! The wait is bounded in time: a worker preempted by the OS for longer holds nobody up for
-//! good. A connection that waits for something else than its socket (blocked in BLPOP, held by
-//! CLIENT PAUSE) gives its ticket up and takes none meanwhile ([`Slot::disarm`]).
+//! - until its batch *starts*: before running what it read, a connection lets the connections
+//!   woken before it start first ([`take_turn`]). It yields while one of the previous tickets
+//!   has not started, a bounded time ([`MAX_START_WAIT`]): a worker preempted by the OS for
+//!   longer holds nobody up for good. Every batch takes this wait, so it stays short: its cost
+//!   is paid on the pipelined hot path.
+//! - until its batch *has run* ([`Slot::done`]; a batch that blocks, is paused or closes the
+//!   connection is done when it registered as blocked or the client left the client list).
+//!   Only the commands that look at other clients ([`observes_others`]: INFO, CLIENT LIST...)
+//!   wait for that ([`wait_for_earlier`]), and they sleep while they wait: a SHUTDOWN sent
+//!   before an INFO has blocked when INFO counts the blocked clients, even when the OS
+//!   preempted the worker running it for a few milliseconds (one tick on a loaded 2-core
+//!   machine), during which the task behind it in that worker's LIFO slot could not be stolen.
+//!
+//! Making every batch wait for the earlier ones to have run cost ~12% CPU per op under
+//! redis-benchmark -c 50 -P 16 (the workers took turns at first commands); holding the start
+//! for the whole batch, 25% of the throughput: the "has run" wait is the observers' only.
+//!
+//! A connection that waits for something else than its socket (blocked in BLPOP, held by
+//! CLIENT PAUSE, closing, handed over to replication) gives its tickets up and takes none
+//! meanwhile ([`Slot::disarm`]); a read that finds no data gives up the ticket taken before it
+//! (its wake was for data an earlier read already took): a ticket left pending would hold the
+//! observers up until their wait expired.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 
-/// Pending tickets, one bit each, in a ring of words (4096 tickets).
-const RING: usize = 64;
+/// Tickets per word of the ring: bit `t % 32` is "not started", bit `32 + t % 32` "not run".
+const PER_WORD: u64 = 32;
+/// Words in the ring of pending tickets (4096 tickets).
+const RING: usize = 128;
 /// How many tickets before its own a connection looks at.
 const WINDOW: u64 = 64;
-/// How long a connection waits at most for earlier tickets: longer than another worker takes
-/// to wake up and pick a task or run a command, short enough that the wait costs nothing
+/// How long a connection waits at most for earlier tickets to start: longer than another
+/// worker takes to wake up and pick a task, short enough that the wait costs nothing
 /// measurable when both workers are busy (with 2 ms, CPU per SET doubled under
 /// redis-benchmark -c 50, as waiters spun while the OS ran neither the other worker nor them).
-const MAX_WAIT: Duration = Duration::from_micros(200);
+const MAX_START_WAIT: Duration = Duration::from_micros(200);
+/// How long an observer yields before it sleeps until a ticket has run: about what the other
+/// worker takes to run a batch of simple commands.
+const SPIN: Duration = Duration::from_micros(50);
+/// How long an observer waits at most for earlier tickets to have run: far longer than an OS
+/// preemption of the worker running them, short enough that a batch that runs long (DEBUG
+/// SLEEP, a slow script) stalls an INFO only briefly, where Redis would hold it until the end.
+const MAX_RUN_WAIT: Duration = Duration::from_millis(100);
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 static PENDING: [AtomicU64; RING] = [const { AtomicU64::new(0) }; RING];
+/// Observers asleep in [`wait_for_earlier`], and their alarm clock.
+static SLEEPERS: AtomicUsize = AtomicUsize::new(0);
+static RAN: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 fn word(t: u64) -> &'static AtomicU64 {
-    &PENDING[(t / 64) as usize % RING]
+    &PENDING[(t / PER_WORD) as usize % RING]
+}
+
+/// The "not started" bit of ticket `t` in its word.
+fn start_bit(t: u64) -> u64 {
+    1 << (t % PER_WORD)
+}
+
+/// The "not run" bit of ticket `t` in its word.
+fn run_bit(t: u64) -> u64 {
+    start_bit(t) << PER_WORD
 }
 
 fn issue() -> u64 {
     let t = NEXT.fetch_add(1, Ordering::AcqRel);
-    word(t).fetch_or(1 << (t % 64), Ordering::AcqRel);
+    word(t).fetch_or(start_bit(t) | run_bit(t), Ordering::AcqRel);
     t
 }
 
-fn retire(t: u64) {
-    word(t).fetch_and(!(1 << (t % 64)), Ordering::AcqRel);
+/// Ticket `t`'s batch started: later connections may start theirs.
+fn started(t: u64) {
+    word(t).fetch_and(!start_bit(t), Ordering::AcqRel);
 }
 
-/// Whether one of the `WINDOW` tickets before `t` is still pending.
-fn earlier_pending(t: u64) -> bool {
+/// Ticket `t` is done with (its batch ran, or it is given up).
+fn retire(t: u64) {
+    word(t).fetch_and(!(start_bit(t) | run_bit(t)), Ordering::SeqCst);
+    // SeqCst with the sleeper's count-then-check: either it sees the ticket retired, or this
+    // sees it counted and wakes it.
+    if SLEEPERS.load(Ordering::SeqCst) > 0 {
+        RAN.notify_waiters();
+    }
+}
+
+/// Whether one of the `WINDOW` tickets before `t` has not started (`ran` false) or not run
+/// (`ran` true).
+fn earlier_pending(t: u64, ran: bool) -> bool {
     let from = t.saturating_sub(WINDOW).max(1);
     let mut s = from;
     while s < t {
-        let end = ((s / 64) + 1) * 64;
+        let end = ((s / PER_WORD) + 1) * PER_WORD;
         let hi = end.min(t);
-        // bits [s % 64, hi - s + s % 64) of the word holding s
-        let lo_bit = s % 64;
-        let n = hi - s;
-        let mask = if n >= 64 {
-            u64::MAX
-        } else {
-            ((1u64 << n) - 1) << lo_bit
-        };
-        if word(s).load(Ordering::Acquire) & mask != 0 {
+        // tickets [s, hi), all in the word holding s
+        let mask = ((1u64 << (hi - s)) - 1) << (s % PER_WORD);
+        let mask = if ran { mask << PER_WORD } else { mask };
+        if word(s).load(Ordering::SeqCst) & mask != 0 {
             return true;
         }
         s = hi;
@@ -81,7 +129,10 @@ fn earlier_pending(t: u64) -> bool {
 /// it, then wakes the connection's task.
 #[derive(Default)]
 pub struct Slot {
+    /// The ticket of data that came and is not run yet.
     ticket: AtomicU64,
+    /// The ticket of the batch being run ([`take_turn`] moved it here; [`Slot::done`] retires it).
+    running: AtomicU64,
     /// Tickets are taken only while the connection waits for its socket or runs what it read.
     armed: AtomicBool,
     task: Mutex<Option<Waker>>,
@@ -94,16 +145,31 @@ impl Slot {
 
     /// The connection waits for something else than its socket: no ticket until it reads again.
     pub fn disarm(&self) {
-        self.armed.store(false, Ordering::Release);
+        self.armed.store(false, Ordering::SeqCst);
         self.release();
     }
 
-    /// Forgets a ticket the connection will not use (it is closing).
+    /// Forgets the tickets the connection will not use (it is closing; [`Slot::disarm`] when
+    /// more may come).
     pub fn release(&self) {
+        self.done();
         let t = self.ticket.swap(0, Ordering::AcqRel);
         if t != 0 {
             retire(t);
         }
+    }
+
+    /// The batch that took its turn has run: the observers woken after it may go.
+    pub fn done(&self) {
+        let t = self.running.swap(0, Ordering::AcqRel);
+        if t != 0 {
+            retire(t);
+        }
+    }
+
+    /// The ticket of the batch being run, 0 if it has none.
+    fn running(&self) -> u64 {
+        self.running.load(Ordering::Acquire)
     }
 }
 
@@ -113,11 +179,20 @@ impl Wake for Slot {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if self.armed.load(Ordering::Acquire) {
+        if self.armed.load(Ordering::SeqCst) {
             let t = issue();
-            let old = self.ticket.swap(t, Ordering::AcqRel);
+            let old = self.ticket.swap(t, Ordering::SeqCst);
             if old != 0 {
                 retire(old);
+            }
+            // Disarmed meanwhile: nobody would take this ticket.
+            if !self.armed.load(Ordering::SeqCst)
+                && self
+                    .ticket
+                    .compare_exchange(t, 0, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                retire(t);
             }
         }
         if let Some(w) = self.task.lock().as_ref() {
@@ -137,14 +212,27 @@ pub fn poll_read_ordered<T>(
     cx: &mut Context<'_>,
     read: impl FnOnce(&mut Context<'_>) -> Poll<T>,
 ) -> Poll<T> {
-    slot.armed.store(true, Ordering::Release);
+    slot.armed.store(true, Ordering::SeqCst);
     {
         let mut task = slot.task.lock();
         if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             *task = Some(cx.waker().clone());
         }
     }
-    read(&mut Context::from_waker(waker))
+    let before = slot.ticket.load(Ordering::SeqCst);
+    let r = read(&mut Context::from_waker(waker));
+    // No data: a ticket taken before this read was for data an earlier read took (its wake
+    // came late).
+    if r.is_pending()
+        && before != 0
+        && slot
+            .ticket
+            .compare_exchange(before, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    {
+        retire(before);
+    }
+    r
 }
 
 /// Sockets that can register a waker for their next read without reading.
@@ -166,47 +254,111 @@ impl WatchReads for tokio::net::UnixStream {
 }
 
 /// Waits (a bounded time) until the connections the reactor woke before this one have started
-/// to run what they read, then lets the later ones go.
+/// to run what they read, then lets the later ones start. The ticket stays pending for the
+/// observers until [`Slot::done`].
 pub async fn take_turn(slot: &Slot) {
     let ticket = slot.ticket.swap(0, Ordering::AcqRel);
     if ticket == 0 {
         return;
     }
-    if earlier_pending(ticket) {
+    if earlier_pending(ticket, false) {
         let start = Instant::now();
-        while earlier_pending(ticket) && start.elapsed() < MAX_WAIT {
+        while earlier_pending(ticket, false) && start.elapsed() < MAX_START_WAIT {
             tokio::task::yield_now().await;
         }
     }
-    retire(ticket);
+    started(ticket);
+    let prev = slot.running.swap(ticket, Ordering::AcqRel);
+    if prev != 0 {
+        retire(prev);
+    }
+}
+
+/// Whether the command `argv` reports on or acts on the state of other clients, so that the
+/// requests that came before it on other connections must have run (not merely started) when
+/// it runs: INFO (`blocked_clients`, `connected_clients`), CLIENT LIST, KILL and UNBLOCK.
+pub fn observes_others(argv: &[Bytes]) -> bool {
+    let Some(name) = argv.first() else {
+        return false;
+    };
+    match name.len() {
+        4 => name.eq_ignore_ascii_case(b"info"),
+        6 if name.eq_ignore_ascii_case(b"client") => argv.get(1).is_some_and(|sub| {
+            [&b"list"[..], b"kill", b"unblock"]
+                .iter()
+                .any(|s| sub.eq_ignore_ascii_case(s))
+        }),
+        _ => false,
+    }
+}
+
+/// Waits until the batches of the connections the reactor woke before this one's have run:
+/// yields a moment, then sleeps until one is done, [`MAX_RUN_WAIT`] at most.
+pub async fn wait_for_earlier(slot: &Slot) {
+    let ticket = slot.running();
+    if ticket == 0 || !earlier_pending(ticket, true) {
+        return;
+    }
+    let start = Instant::now();
+    while start.elapsed() < SPIN {
+        tokio::task::yield_now().await;
+        if !earlier_pending(ticket, true) {
+            return;
+        }
+    }
+    let deadline = tokio::time::Instant::from_std(start + MAX_RUN_WAIT);
+    loop {
+        let ran = RAN.notified();
+        tokio::pin!(ran);
+        ran.as_mut().enable();
+        SLEEPERS.fetch_add(1, Ordering::SeqCst);
+        let woken = if earlier_pending(ticket, true) {
+            tokio::time::timeout_at(deadline, ran).await.is_ok()
+        } else {
+            false
+        };
+        SLEEPERS.fetch_sub(1, Ordering::SeqCst);
+        if !woken || !earlier_pending(ticket, true) {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn bits(t: u64) -> (bool, bool) {
+        let w = word(t).load(Ordering::Acquire);
+        (w & start_bit(t) != 0, w & run_bit(t) != 0)
+    }
+
     #[test]
     fn earlier_tickets_are_seen_until_retired() {
         let a = issue();
         let b = issue();
-        assert!(earlier_pending(b));
+        assert!(earlier_pending(b, false));
+        assert!(earlier_pending(b, true));
+        // Started: no longer holds the next one's start, still its observers.
+        started(a);
+        assert_eq!(bits(a), (false, true));
         retire(a);
+        assert_eq!(bits(a), (false, false));
         // Other tests of this process may hold tickets too; only ours are asserted.
         let c = issue();
         retire(b);
-        assert!(word(a).load(Ordering::Acquire) & (1 << (a % 64)) == 0);
-        assert!(word(c).load(Ordering::Acquire) & (1 << (c % 64)) != 0);
+        assert_eq!(bits(c), (true, true));
         retire(c);
     }
 
     #[test]
-    fn the_window_spans_two_words() {
+    fn the_window_spans_words() {
         // Tickets across a word boundary: take them until one sits at bit 0.
         let mut held = Vec::new();
         loop {
             let t = issue();
             held.push(t);
-            if t % 64 == 0 && held.len() > 1 {
+            if t % PER_WORD == 0 && held.len() > 1 {
                 break;
             }
         }
@@ -215,11 +367,63 @@ mod tests {
         for &t in &held[..held.len() - 2] {
             retire(t);
         }
+        started(prev);
         assert!(
-            earlier_pending(last),
-            "ticket {prev} in the previous word is pending"
+            earlier_pending(last, true),
+            "ticket {prev} in the previous word has not run"
         );
         retire(prev);
         retire(last);
+    }
+
+    #[test]
+    fn a_slot_holds_its_ticket_until_done() {
+        let slot = Slot::new();
+        let waker = Waker::from(slot.clone());
+        slot.armed.store(true, Ordering::SeqCst);
+        waker.wake_by_ref();
+        let t = slot.ticket.load(Ordering::SeqCst);
+        assert_ne!(t, 0);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        rt.block_on(take_turn(&slot));
+        assert_eq!(bits(t), (false, true));
+        slot.done();
+        assert_eq!(bits(t), (false, false));
+        // A wake after the connection stopped reading takes no ticket.
+        slot.disarm();
+        waker.wake_by_ref();
+        assert_eq!(slot.ticket.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn observers_are_info_and_client_list_kill_unblock() {
+        let argv = |words: &[&str]| -> Vec<Bytes> {
+            words
+                .iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
+        };
+        for yes in [
+            &["info"][..],
+            &["INFO", "clients"],
+            &["client", "LIST"],
+            &["Client", "unblock", "5"],
+            &["CLIENT", "KILL", "ID", "3"],
+        ] {
+            assert!(observes_others(&argv(yes)), "{yes:?}");
+        }
+        for no in [
+            &[][..],
+            &["get", "k"],
+            &["client"],
+            &["CLIENT", "SETNAME", "x"],
+            &["CLIENT", "INFO"],
+            &["infos"],
+        ] {
+            assert!(!observes_others(&argv(no)), "{no:?}");
+        }
     }
 }
