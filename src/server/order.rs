@@ -37,6 +37,14 @@
 //! meanwhile ([`Slot::disarm`]); a read that finds no data gives up the ticket taken before it
 //! (its wake was for data an earlier read already took): a ticket left pending would hold the
 //! observers up until their wait expired.
+//!
+//! Known gap (tests/shutdown.rs, ignored: 2 rounds in 900 failed on the loaded 2-core
+//! machine, 2 in ~13,000 when it was quieter): a request can be read with no ticket, when the
+//! read before left the socket marked readable (an event came while it ran) so [`WatchReads`]
+//! registered no waker (seen in a trace), and possibly with a ticket issued after a later
+//! request's, when a second wake replaces it. Peeking at a socket left readable and ticketing
+//! unticketed reads closed the first case without changing the measured rate, so it was left
+//! out.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
