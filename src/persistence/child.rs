@@ -240,6 +240,20 @@ impl Writer {
         }))
     }
 
+    /// Starts the writer of `snapshot` (which it gives up if the writer dies early). None:
+    /// the save writes from this process (a library user, or a process that could not be
+    /// started, logged).
+    pub fn for_snapshot(
+        server: &Arc<Server>,
+        kind: Kind,
+        snapshot: &crate::persistence::snapshot::Snapshot,
+    ) -> Option<Writer> {
+        Writer::spawn(server, kind, snapshot.abort_handle()).unwrap_or_else(|e| {
+            tracing::warn!("Can't start a writer process, writing from the server: {e}");
+            None
+        })
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -323,9 +337,12 @@ impl Writer {
     }
 }
 
+/// The largest frame the server sends; a longer length is a broken stream.
+const MAX_FRAME: usize = 1 << 20;
+
 impl Write for Writer {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = buf.len().min(1 << 20);
+        let n = buf.len().min(MAX_FRAME);
         if n > 0 {
             self.frame(&buf[..n])?;
         }
@@ -391,6 +408,11 @@ fn write_stream(input: &mut impl Read, path: &Path, autosync: bool) -> io::Resul
             });
         }
         let len = u32::from_le_bytes(head) as usize;
+        if len > MAX_FRAME {
+            return Err(io::Error::other(format!(
+                "a frame of {len} bytes from the server"
+            )));
+        }
         if len == 0 {
             file.sync_all()?;
             return Ok(());
@@ -448,6 +470,9 @@ mod tests {
         let mut cut = framed(&[b"REDIS0010"], true);
         cut.truncate(8);
         assert!(write_stream(&mut &cut[..], &path, false).is_err());
+        // A length no server frame has is refused before anything is allocated for it.
+        let huge = u32::MAX.to_le_bytes();
+        assert!(write_stream(&mut &huge[..], &path, false).is_err());
         let _ = std::fs::remove_file(&path);
     }
 }

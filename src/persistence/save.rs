@@ -30,7 +30,7 @@ pub fn save_snapshot(
 }
 
 /// A background save's writing (BGSAVE, a disk-based sync): through its writer process when
-/// it has one (`spawn_writer`), else from this process. Returns the dump file's path.
+/// it has one (`Writer::for_snapshot`), else from this process. Returns the dump file's path.
 pub fn save_background(
     server: &Arc<Server>,
     snapshot: Snapshot,
@@ -46,17 +46,6 @@ pub fn save_background(
         Failure::Error(format!("Failed saving the DB: {e}"))
     })?;
     Ok(target)
-}
-
-/// Starts the writer process of a background save of `snapshot`. None: the save writes from
-/// this process (a library user, or a process that could not be started, logged).
-pub fn spawn_writer(server: &Arc<Server>, snapshot: &Snapshot) -> Option<Writer> {
-    Writer::spawn(server, Kind::Rdb, snapshot.abort_handle()).unwrap_or_else(|e| {
-        tracing::warn!(
-            "Can't start the background save's writer process, saving from the server: {e}"
-        );
-        None
-    })
 }
 
 /// The temp file of a save on the caller's thread (SAVE, shutdown, DEBUG RELOAD), named as
@@ -265,7 +254,7 @@ pub fn bgsave(server: &Arc<Server>) -> Result<(), SaveError> {
     let snapshot = super::snapshot::begin(server, compress).ok_or(SaveError::InProgress)?;
     let started = crate::util::now_ms();
     server.persist.mark_bgsave_started(started);
-    let writer = spawn_writer(server, &snapshot);
+    let writer = Writer::for_snapshot(server, Kind::Rdb, &snapshot);
     match &writer {
         Some(w) => tracing::info!("Background saving started by pid {}", w.pid()),
         None => tracing::info!("Background saving started"),

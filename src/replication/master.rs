@@ -654,7 +654,11 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     let writer = if socket_target {
         None
     } else {
-        crate::persistence::save::spawn_writer(server, &snapshot)
+        crate::persistence::child::Writer::for_snapshot(
+            server,
+            crate::persistence::child::Kind::Rdb,
+            &snapshot,
+        )
     };
     let srv = server.clone();
     let spawned = crate::util::spawn_background("repl-sync", move || {

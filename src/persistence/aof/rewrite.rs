@@ -91,10 +91,7 @@ pub fn start(server: &Arc<Server>) -> Result<(), StartError> {
         .store(started, Ordering::Relaxed);
     aof.killed.store(false, Ordering::Release);
     // The base is written through a writer process, as Redis's child writes it.
-    let writer = Writer::spawn(server, Kind::Aof, snapshot.abort_handle()).unwrap_or_else(|e| {
-        tracing::warn!("Can't start the rewrite's writer process, writing from the server: {e}");
-        None
-    });
+    let writer = Writer::for_snapshot(server, Kind::Aof, &snapshot);
     match &writer {
         Some(w) => tracing::info!(
             "Background append only file rewriting started by pid {}",
