@@ -8,8 +8,12 @@
 //! - slot index = `(b + 1) * 128 + (v >> b) - 128`; 23 buckets reach 2^30 > 1 s, so
 //!   `(23 + 1) * 128` slots.
 //!
-//! Counting is striped per thread like the other command counters (`util::Striped`): each
-//! stripe allocates a command's slots the first time that command runs on it.
+//! Counting is striped per thread like the other command counters (`util::Striped`). Each
+//! stripe allocates a command's slots bucket by bucket, the first time a sample falls in that
+//! bucket there (1 KB each): a whole histogram per command and stripe (24 KB) made the first
+//! run of a command on another thread a 24 KB jump in `used_memory` that no eviction can free,
+//! and a server under a tight `maxmemory` refused writes (OOM with no key left). Redis
+//! allocates one 24 KB histogram per command; a command's calls fall in a few buckets.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -129,8 +133,18 @@ impl Snapshot {
     }
 }
 
-/// One command's slots in one stripe, allocated at its first sample there.
-type Slots = OnceLock<Box<[AtomicU64]>>;
+/// One bucket's slots, allocated at its first sample.
+type Bucket = OnceLock<Box<[AtomicU64; HALF_COUNT as usize]>>;
+
+/// One command's buckets in one stripe (bucket 0 spans two buckets' worth of slots, as in
+/// the layout above): allocated at the command's first sample there.
+type Slots = OnceLock<Box<[Bucket; BUCKETS + 1]>>;
+
+/// Where slot `i` lives: (bucket allocation, index inside it).
+fn place(i: usize) -> (usize, usize) {
+    let half = HALF_COUNT as usize;
+    (i / half, i % half)
+}
 
 /// The histograms of every command, `[stripe][command id]`.
 pub struct Histograms {
@@ -160,32 +174,44 @@ impl Histograms {
             return;
         }
         let ns = i64::try_from(usec.saturating_mul(1000)).unwrap_or(MAX_NS);
-        let slots = self.stripes[crate::util::stripe()][id]
-            .get_or_init(|| (0..SLOTS).map(|_| AtomicU64::new(0)).collect());
-        slots[slot_of(ns.clamp(MIN_NS, MAX_NS))].fetch_add(1, Ordering::Relaxed);
+        let buckets = self.stripes[crate::util::stripe()][id]
+            .get_or_init(|| Box::new(std::array::from_fn(|_| OnceLock::new())));
+        let (b, i) = place(slot_of(ns.clamp(MIN_NS, MAX_NS)));
+        let slots = buckets[b].get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+        slots[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Each allocated bucket of command `id` in every stripe, with its first slot's index.
+    fn buckets(&self, id: usize) -> impl Iterator<Item = (usize, &[AtomicU64])> {
+        self.stripes
+            .iter()
+            .filter_map(move |stripe| stripe[id].get())
+            .flat_map(|buckets| {
+                buckets.iter().enumerate().filter_map(|(b, bucket)| {
+                    bucket
+                        .get()
+                        .map(|slots| (b * HALF_COUNT as usize, &slots[..]))
+                })
+            })
     }
 
     /// The summed histogram of command `id`, or None when it has no samples (redis frees a
     /// command's histogram on CONFIG RESETSTAT and creates it at the next sample).
     pub fn snapshot(&self, id: usize) -> Option<Snapshot> {
         let mut counts = vec![0u64; SLOTS];
-        let mut any = false;
-        for stripe in self.stripes.iter() {
-            if let Some(slots) = stripe[id].get() {
-                any = true;
-                for (sum, c) in counts.iter_mut().zip(slots.iter()) {
-                    *sum += c.load(Ordering::Relaxed);
-                }
+        for (first, slots) in self.buckets(id) {
+            for (sum, c) in counts[first..].iter_mut().zip(slots) {
+                *sum += c.load(Ordering::Relaxed);
             }
         }
         let total: u64 = counts.iter().sum();
-        (any && total > 0).then_some(Snapshot { counts, total })
+        (total > 0).then_some(Snapshot { counts, total })
     }
 
     pub fn reset(&self) {
-        for stripe in self.stripes.iter() {
-            for slots in stripe.iter().filter_map(OnceLock::get) {
-                for c in slots.iter() {
+        for id in 0..self.stripes.first().map_or(0, |s| s.len()) {
+            for (_, slots) in self.buckets(id) {
+                for c in slots {
                     c.store(0, Ordering::Relaxed);
                 }
             }
@@ -223,6 +249,26 @@ mod tests {
         assert_eq!(s.value_at_percentile(50.0), 2007);
         assert_eq!(s.value_at_percentile(100.0), 4015);
         assert_eq!(s.value_at_percentile(0.0), 1000);
+    }
+
+    #[test]
+    fn slots_are_allocated_per_bucket() {
+        // Every slot has a home, and buckets tile the slots without overlap.
+        assert_eq!(place(0), (0, 0));
+        assert_eq!(place(HALF_COUNT as usize), (1, 0));
+        assert_eq!(place(SLOTS - 1), (BUCKETS, HALF_COUNT as usize - 1));
+        let h = Histograms::new(2);
+        h.record(1, 3);
+        h.record(1, 3);
+        h.record(1, 900_000);
+        // Two buckets of one command hold samples; the other command has none.
+        assert_eq!(h.buckets(1).count(), 2);
+        assert!(h.snapshot(0).is_none());
+        let s = h.snapshot(1).expect("samples");
+        assert_eq!(s.total, 3);
+        assert_eq!(s.value_at_percentile(50.0), highest_equivalent(3000));
+        h.reset();
+        assert!(h.snapshot(1).is_none());
     }
 
     #[test]
