@@ -10,6 +10,7 @@
 
 mod support;
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use support::proxy::Proxy;
@@ -700,4 +701,156 @@ fn client_eviction_tandem() {
 #[test]
 fn client_eviction_redis() {
     client_eviction(Redis);
+}
+
+/// unit/maxmemory's "eviction due to output buffers of many MGET clients": 50 keys of 100 KB
+/// under an 11 MB `maxmemory`, and 20 clients that send `MGET` without reading the replies.
+/// Without `maxmemory-clients` their output evicts keys; with a 3 MB `maxmemory-clients` the
+/// clients are evicted and no key is, because a client's memory is counted at what its buffer
+/// holds allocated. Tandem counted only the unsent bytes: its buffer, grown by allocation size
+/// classes, held up to a quarter more, and keys went first.
+fn mget_clients_evicted_before_keys(kind: ServerKind) {
+    let server = start(kind, &[]);
+    let label = server.label();
+    let mut admin = server.raw();
+    for (k, v) in [("maxmemory", "11mb"), ("maxmemory-policy", "allkeys-lru")] {
+        assert_eq!(admin.request_str(&["CONFIG", "SET", k, v]), b"+OK\r\n");
+    }
+    assert_eq!(admin.request_str(&["CLIENT", "NO-EVICT", "on"]), b"+OK\r\n");
+    let info = |admin: &mut support::RawConn| {
+        let dbsize = admin.request_str(&["DBSIZE"]);
+        let dbsize: u64 = String::from_utf8_lossy(&dbsize[1..dbsize.len() - 2])
+            .parse()
+            .unwrap_or(0);
+        let keys = info_field(admin, "evicted_keys");
+        let clients = info_field(admin, "evicted_clients");
+        (keys, clients, dbsize)
+    };
+    for client_eviction in [false, true] {
+        assert_eq!(admin.request_str(&["FLUSHDB"]), b"+OK\r\n");
+        let limit = if client_eviction { "3mb" } else { "0" };
+        let r = admin.request_str(&["CONFIG", "SET", "maxmemory-clients", limit]);
+        assert_eq!(r, b"+OK\r\n");
+        assert_eq!(admin.request_str(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+        for j in 0..50 {
+            let r = admin.request_str(&["SETRANGE", &j.to_string(), "100000", "x"]);
+            assert_eq!(r, b":100001\r\n");
+        }
+        let mut clients: Vec<support::RawConn> = (0..20).map(|_| server.raw()).collect();
+        for c in &clients {
+            // As the Tcl client's buffered writes: a request the socket has no room for now
+            // is dropped, not waited for.
+            c.stream().set_nonblocking(true).expect("nonblocking");
+        }
+        const MGET: &[u8] = b"*2\r\n$4\r\nMGET\r\n$1\r\n1\r\n";
+        let send = |c: &mut support::RawConn| -> bool {
+            let mut s = c.stream();
+            match s.write(MGET) {
+                Ok(n) if n == MGET.len() => true,
+                // The rest of a request cut short goes out whole, waiting for room.
+                Ok(n) => {
+                    let _ = s.set_nonblocking(false);
+                    let ok = s.write_all(&MGET[n..]).is_ok();
+                    let _ = s.set_nonblocking(true);
+                    ok
+                }
+                Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+            }
+        };
+        let done = |(keys, clients, dbsize): (u64, u64, u64)| {
+            if client_eviction {
+                clients > 0 && keys == 0 && dbsize == 50
+            } else {
+                clients == 0 && keys > 0 && dbsize < 50
+            }
+        };
+        let started = Instant::now();
+        while !done(info(&mut admin)) && started.elapsed() < Duration::from_secs(20) {
+            // A client the server closed fails to take more: it is left out.
+            clients.retain_mut(|c| send(c));
+        }
+        let seen = info(&mut admin);
+        assert!(
+            done(seen),
+            "{label}, maxmemory-clients {limit}: (evicted keys, evicted clients, dbsize) {seen:?}"
+        );
+        drop(clients);
+    }
+}
+
+#[test]
+fn mget_clients_evicted_before_keys_tandem() {
+    mget_clients_evicted_before_keys(Tandem);
+}
+
+#[test]
+fn mget_clients_evicted_before_keys_redis() {
+    mget_clients_evicted_before_keys(Redis);
+}
+
+/// The clients' memory (INFO `mem_clients_normal`, CLIENT LIST `tot-mem`) accounts for what
+/// their output buffers take: 10 clients that send `MGET` of a 100 KB value without reading
+/// grow `used_memory` by tens of MB, nearly all of it counted as clients' memory, as Redis
+/// counts its reply blocks at their allocated size. Tandem counted the unsent bytes only, and
+/// its buffers, grown by allocation size classes, held about a quarter more uncounted, which
+/// `maxmemory-clients` did not see.
+fn clients_memory_covers_their_output(kind: ServerKind) {
+    let server = start(kind, &[]);
+    let label = server.label();
+    let mut admin = server.raw();
+    let r = admin.request_str(&["SETRANGE", "big", "100000", "x"]);
+    assert_eq!(r, b":100001\r\n");
+    let figures = |admin: &mut support::RawConn| {
+        let info = String::from_utf8_lossy(&admin.request_str(&["INFO", "memory"])).into_owned();
+        let field = |name: &str| -> i64 {
+            let key = format!("{name}:");
+            info.lines()
+                .find_map(|l| l.strip_prefix(&key))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{name} in {info}"))
+        };
+        (field("used_memory"), field("mem_clients_normal"))
+    };
+    figures(&mut admin);
+    let (used_before, clients_before) = figures(&mut admin);
+    let clients: Vec<support::RawConn> = (0..10).map(|_| server.raw()).collect();
+    let mut requests = Vec::new();
+    for _ in 0..100 {
+        requests.extend_from_slice(b"*2\r\n$4\r\nMGET\r\n$3\r\nbig\r\n");
+    }
+    for c in &clients {
+        // 100 requests of 27 bytes: the socket takes them whole.
+        c.stream().write_all(&requests).expect("requests");
+    }
+    // Every request runs, and 10 MB of replies per client wait in the server for what the
+    // socket cannot hold.
+    let mut last = (0, 0);
+    let settled = wait_until(Duration::from_secs(10), || {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = figures(&mut admin);
+        std::mem::replace(&mut last, now) == now
+    });
+    assert!(settled, "{label}: memory still moving: {last:?}");
+    let (used, clients_mem) = last;
+    let grown = used - used_before;
+    let counted = clients_mem - clients_before;
+    assert!(
+        grown > 10 << 20,
+        "{label}: used_memory grew by {grown} only"
+    );
+    assert!(
+        (grown - counted).abs() < grown / 20,
+        "{label}: used_memory grew by {grown}, clients' memory by {counted}"
+    );
+    drop(clients);
+}
+
+#[test]
+fn clients_memory_covers_their_output_tandem() {
+    clients_memory_covers_their_output(Tandem);
+}
+
+#[test]
+fn clients_memory_covers_their_output_redis() {
+    clients_memory_covers_their_output(Redis);
 }

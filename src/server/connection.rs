@@ -243,6 +243,7 @@ where
                                 }
                             }
                             // Client eviction before each command (redis `processCommand`).
+                            output::note_alloc(&client.shared, &out);
                             if server.client_mem.after_command(&server, &client, out.len() - counted) {
                                 break;
                             }
@@ -358,6 +359,7 @@ where
                 } else {
                     output::send_some(&server, &client.shared, &mut stream, &mut out, &mut counted).await
                 };
+                output::note_alloc(&client.shared, &out);
                 if sending.is_err() || server.client_mem.after_command(&server, &client, 0) {
                     break;
                 }
@@ -383,6 +385,7 @@ where
                             break;
                         }
                         output::release_after_pushes(&mut out);
+                        output::note_alloc(&client.shared, &out);
                         rx.written();
                         super::evict::output_written(&server);
                         // Measured again now that the pushes moved here: the pusher measured

@@ -104,13 +104,15 @@ pub fn output_written(server: &Server) {
 }
 
 /// Memory counted against `maxmemory` (redis `getMaxmemoryState`): not the replication
-/// buffer, not output queued for connections that have not taken it yet, and not the buffers
-/// of evicted clients that their tasks are freeing (Redis freed them before this ran).
+/// buffer, not output queued for connections that have not taken it yet, not the buffers
+/// of evicted clients that their tasks are freeing (Redis freed them before this ran), and
+/// not the old copy of an output buffer being moved (see [`super::output::moving`]).
 fn counted_memory(server: &Server, fresh: bool) -> u64 {
     used_memory(fresh)
         .saturating_sub(server.repl.stream.memory())
         .saturating_sub(super::client::in_transit() as u64)
         .saturating_sub(server.client_mem.releasing() as u64)
+        .saturating_sub(super::output::moving() as u64)
 }
 
 /// Bytes that eviction loops running now set out to free (see [`Pledge`]).

@@ -60,9 +60,14 @@ pub struct Obuf {
     pub rbs: AtomicUsize,
     /// The most of it a batch of replies used since the last peak reset (CLIENT LIST `rbp`).
     pub rbp: AtomicUsize,
-    /// Bytes written from the front of the connection's buffer since its unsent rest last
-    /// moved to an allocation of its own (only the connection's task uses it).
-    advanced: AtomicUsize,
+    /// Where the allocation of the connection's buffer starts and its size, as last seen by
+    /// [`note_alloc`] (only the connection's task uses them).
+    alloc_start: AtomicUsize,
+    alloc_size: AtomicUsize,
+    /// Bytes of that allocation that the client's memory figure does not count otherwise:
+    /// room past the buffer's contents beyond the reply buffer's size, and the part at its
+    /// front already written (see [`note_alloc`]).
+    pub slack: AtomicUsize,
 }
 
 impl Default for Obuf {
@@ -74,7 +79,9 @@ impl Default for Obuf {
             rbs: AtomicUsize::new(REPLY_CHUNK_BYTES),
             // Redis starts the peak at the buffer's size (redis `createClient`).
             rbp: AtomicUsize::new(REPLY_CHUNK_BYTES),
-            advanced: AtomicUsize::new(0),
+            alloc_start: AtomicUsize::new(0),
+            alloc_size: AtomicUsize::new(0),
+            slack: AtomicUsize::new(0),
         }
     }
 }
@@ -169,6 +176,7 @@ impl ReplyBuf {
         if self.grown && out.is_empty() {
             *out = BytesMut::with_capacity(c.obuf.rbs.load(Ordering::Relaxed));
             self.grown = false;
+            note_alloc(c, out);
         }
     }
 
@@ -201,6 +209,7 @@ impl ReplyBuf {
             if out.is_empty() && out.capacity() > new {
                 *out = BytesMut::with_capacity(new);
             }
+            note_alloc(c, out);
         }
     }
 }
@@ -412,10 +421,25 @@ pub fn fit(out: &mut BytesMut) {
     }
 }
 
+/// Bytes of output buffers being moved to a new allocation right now (see [`moving`]).
+static MOVING: AtomicUsize = AtomicUsize::new(0);
+
+/// Memory that output buffers being moved hold twice for a moment: the old allocation, freed
+/// once its bytes are copied. Redis's reply list grows block by block and never holds a
+/// reply twice; counted, a move of a 1.5 MB buffer on one thread made the eviction on the
+/// other find memory over `maxmemory` while the clients' sum was still under
+/// `maxmemory-clients`, and keys were evicted where Redis evicts clients.
+pub fn moving() -> usize {
+    MOVING.load(Ordering::Relaxed)
+}
+
 fn move_to(out: &mut BytesMut, capacity: usize) {
+    let old = out.capacity();
+    MOVING.fetch_add(old, Ordering::Relaxed);
     let mut moved = BytesMut::with_capacity(capacity);
     moved.extend_from_slice(out);
     *out = moved;
+    MOVING.fetch_sub(old, Ordering::Relaxed);
 }
 
 /// The size jemalloc serves a request of `n` bytes from (`util::jemalloc_size`; nothing for
@@ -462,6 +486,7 @@ pub fn take_push(c: &ClientShared, bytes: &Bytes, out: &mut BytesMut) {
     c.obuf.pending.fetch_sub(bytes.len(), Ordering::Relaxed);
     make_room(out, bytes.len());
     out.extend_from_slice(bytes);
+    note_alloc(c, out);
 }
 
 /// [`take_push`] for a connection between batches, whose buffer is all counted as pending
@@ -475,6 +500,7 @@ pub fn take_push_counted(c: &ClientShared, bytes: &Bytes, out: &mut BytesMut, co
     make_room(out, bytes.len());
     out.extend_from_slice(bytes);
     *counted += bytes.len();
+    note_alloc(c, out);
 }
 
 /// Why a flush stopped.
@@ -498,20 +524,45 @@ fn count_unsent(c: &ClientShared, out: &BytesMut, counted: &mut usize) {
 /// Takes `n` written bytes off the front of `out` and off the pending count. Once more was
 /// written from a big buffer than is left in it, the rest moves to an allocation of its size:
 /// Redis frees each reply block as it is written, and the written part of a contiguous
-/// buffer would otherwise stay allocated, uncounted, while the client reads slowly.
+/// buffer would otherwise stay allocated while the client reads slowly.
 fn sent(server: &Server, c: &ClientShared, out: &mut BytesMut, counted: &mut usize, n: usize) {
     server.stats.net_output_bytes.add(n as u64);
     c.obuf.pending.fetch_sub(n, Ordering::Relaxed);
     *counted -= n;
     out.advance(n);
-    let advanced = c.obuf.advanced.fetch_add(n, Ordering::Relaxed) + n;
-    if out.is_empty() {
-        // The allocation is given back once empty (ReplyBuf::trim) or reused.
-        c.obuf.advanced.store(0, Ordering::Relaxed);
-    } else if advanced >= STEADY_GROWTH_FROM && advanced > out.len() {
+    // An emptied allocation is given back (ReplyBuf::trim) or reused.
+    let written = note_alloc(c, out);
+    if !out.is_empty() && written >= STEADY_GROWTH_FROM && written > out.len() {
         move_to(out, size_class(out.len()));
-        c.obuf.advanced.store(0, Ordering::Relaxed);
+        note_alloc(c, out);
     }
+}
+
+/// Publishes what the allocation behind `out` holds beyond what the client's memory figure
+/// counts for it (the contents, at least a reply buffer's worth: see `Obuf::slack`), and
+/// returns how many bytes at its front were written already. Redis counts each reply block
+/// at its allocated size; a contiguous buffer grown by size classes holds up to a quarter more
+/// than its contents, and uncounted, 20 clients that did not read their MGET replies held
+/// 2 MB that `maxmemory-clients` missed, and keys were evicted before any client.
+///
+/// A `BytesMut` does not tell where its allocation starts: the start and size seen last are
+/// kept, and `out` is known to still sit in that allocation when its end is the same.
+pub fn note_alloc(c: &ClientShared, out: &BytesMut) -> usize {
+    let (ptr, cap) = (out.as_ptr() as usize, out.capacity());
+    let start = c.obuf.alloc_start.load(Ordering::Relaxed);
+    let size = c.obuf.alloc_size.load(Ordering::Relaxed);
+    let (size, written) = if ptr >= start && ptr - start + cap == size {
+        (size, ptr - start)
+    } else {
+        c.obuf.alloc_start.store(ptr, Ordering::Relaxed);
+        c.obuf.alloc_size.store(cap, Ordering::Relaxed);
+        (cap, 0)
+    };
+    let counted = out.len().max(c.obuf.rbs.load(Ordering::Relaxed));
+    c.obuf
+        .slack
+        .store(size.saturating_sub(counted), Ordering::Relaxed);
+    written
 }
 
 /// Forgets what is left of `out` (the client is closing).
@@ -577,6 +628,7 @@ pub async fn flush<S: AsyncWrite + Unpin>(
                     make_room(out, b.len());
                     out.extend_from_slice(&b);
                     *counted += b.len();
+                    note_alloc(c, out);
                 }
                 Push::Resize => {}
                 Push::Kill => break Err(FlushError::Closed),

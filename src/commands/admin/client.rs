@@ -240,7 +240,11 @@ fn info_line(
                 len,
                 cap.saturating_sub(len),
                 0,
-                CLIENT_BASE_MEM + cap + multi_mem + c.own_mem.load(Ordering::Relaxed),
+                CLIENT_BASE_MEM
+                    + cap
+                    + multi_mem
+                    + c.own_mem.load(Ordering::Relaxed)
+                    + c.obuf.slack.load(Ordering::Relaxed),
             )
         }
     };
@@ -304,7 +308,8 @@ pub fn memory_usage_building(c: &ClientShared, building: usize) -> (usize, usize
         }
     };
     let own = c.own_mem.load(Ordering::Relaxed);
-    (CLIENT_BASE_MEM + qbuf + omem + own, omem, qbuf)
+    let slack = c.obuf.slack.load(Ordering::Relaxed);
+    (CLIENT_BASE_MEM + qbuf + omem + own + slack, omem, qbuf)
 }
 
 /// A client's CLIENT LIST line, as Redis's log lines about a client show it.
