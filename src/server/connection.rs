@@ -194,9 +194,13 @@ where
                 };
                 // Requests that come while this batch runs still take their ticket on arrival.
                 stream.watch_reads(&waker);
-                server.freeze.wait().await;
                 // Connections the reactor woke before this one run their first command first.
                 super::order::take_turn(&slot).await;
+                // A DEBUG SLEEP read before these requests holds them, as Redis's sleep holds
+                // everything. Checked once the earlier reads started (a check before the turn
+                // let a request through while the sleep that came first was about to begin:
+                // MIGRATE's RESTORE on a new connection got OK from a server told to sleep).
+                server.freeze.wait().await;
                 qb.note_peak(hint);
                 last_activity = Instant::now();
                 let clock = crate::util::WallAnchor::now();
