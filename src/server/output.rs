@@ -559,9 +559,11 @@ pub fn note_alloc(c: &ClientShared, out: &BytesMut) -> usize {
         (cap, 0)
     };
     let counted = out.len().max(c.obuf.rbs.load(Ordering::Relaxed));
-    c.obuf
-        .slack
-        .store(size.saturating_sub(counted), Ordering::Relaxed);
+    let slack = size.saturating_sub(counted);
+    // Called before every command: the shared line is written only when the figure changed.
+    if c.obuf.slack.load(Ordering::Relaxed) != slack {
+        c.obuf.slack.store(slack, Ordering::Relaxed);
+    }
     written
 }
 
