@@ -18,6 +18,11 @@
 //!   nothing of the server), with interactive mode, redis-cli's tools and `--topology`.
 //! - `util`: Redis's number parsing and formatting, glob matching, clocks.
 
+// The unit tests run on the server's allocator: memory figures read its counters.
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod acl;
 pub mod cli;
 pub mod commands;

@@ -422,6 +422,7 @@ where
     std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
+            crate::server::memory::register_thread();
             // An unprivileged thread can never leave SCHED_IDLE (nor lower its nice value):
             // then it starts at the low normal priority it would have been raised to.
             let idle = can_raise_priority();

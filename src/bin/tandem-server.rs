@@ -82,6 +82,8 @@ fn main() -> ExitCode {
                 .unwrap_or(2),
         )
         .enable_all()
+        // Every runtime thread's allocations count in the live memory figure (maxmemory).
+        .on_thread_start(tandem::server::memory::register_thread)
         .build()
     {
         Ok(r) => r,

@@ -111,6 +111,9 @@ struct MailboxInner {
     waker: Option<std::task::Waker>,
     /// The connection stopped reading its pushes: new ones are dropped.
     closed: bool,
+    /// Bytes of the queue's room beyond [`QUEUE_KEEP`] slots, counted in [`in_transit`] until
+    /// the drained queue gives it back.
+    room_in_transit: usize,
 }
 
 /// Bytes of the pushes that own their buffer (a tracking invalidation is encoded for its one
@@ -141,6 +144,20 @@ impl MailboxInner {
     fn shrink_when_drained(&mut self) {
         if self.queue.is_empty() && self.queue.capacity() > QUEUE_KEEP {
             self.queue = VecDeque::new();
+            leave_transit(std::mem::take(&mut self.room_in_transit));
+        }
+    }
+
+    /// Counts the room a burst of pushes grew the queue to as output in transit: ten tracking
+    /// clients each grew theirs to 64 slots (3 KB) with the invalidations of one eviction
+    /// loop, memory that went with their queues' drain but showed to a command on another
+    /// thread before it, which evicted again.
+    fn count_room(&mut self) {
+        let room =
+            self.queue.capacity().saturating_sub(QUEUE_KEEP) * std::mem::size_of::<(Push, usize)>();
+        if room > self.room_in_transit {
+            IN_TRANSIT.fetch_add(room - self.room_in_transit, Ordering::Relaxed);
+            self.room_in_transit = room;
         }
     }
 }
@@ -161,6 +178,7 @@ impl Mailbox {
             IN_TRANSIT.fetch_add(transit, Ordering::Relaxed);
         }
         m.queue.push_back((p, transit));
+        m.count_room();
         let waker = m.waker.take();
         drop(m);
         if let Some(w) = waker {
@@ -227,6 +245,7 @@ impl Drop for Pushes {
         for (_, transit) in m.queue.drain(..) {
             leave_transit(transit);
         }
+        m.shrink_when_drained();
     }
 }
 
@@ -491,8 +510,12 @@ mod tests {
         for _ in 0..100 {
             c.send(Push::Resize);
         }
+        // The room beyond the slots a queue keeps is output in transit while it is held.
+        let room = c.mailbox.inner.lock().room_in_transit;
+        assert!(room >= (100 - QUEUE_KEEP) * std::mem::size_of::<(Push, usize)>());
         while rx.try_recv().is_some() {}
         assert_eq!(c.mailbox.inner.lock().queue.capacity(), 0);
+        assert_eq!(c.mailbox.inner.lock().room_in_transit, 0);
     }
 
     #[test]

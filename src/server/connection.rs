@@ -391,7 +391,6 @@ where
                         output::release_after_pushes(&mut out);
                         output::note_alloc(&client.shared, &out);
                         rx.written();
-                        super::evict::output_written(&server);
                         // Measured again now that the pushes moved here: the pusher measured
                         // while they were in flight and may have missed them.
                         if server.client_mem.after_output(&server, &client.shared) {

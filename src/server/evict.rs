@@ -2,12 +2,10 @@
 //! before every command; one that may grow memory (DENYOOM, EXEC of such, or anything queued
 //! in MULTI) is refused when memory stays over the limit.
 //!
-//! Used memory is jemalloc's allocated bytes minus the replication backlog (redis
+//! Used memory is what the process has allocated at this instant, summed from every thread's
+//! jemalloc counters (see [`used_memory`]), minus the replication backlog (redis
 //! `freeMemoryGetNotCountedMemory`) and minus output queued for other connections that they
-//! have not written yet (Redis writes it before its next command), read in full at most once
-//! a millisecond and kept current in between by each thread's own allocation counters (see
-//! [`used_memory`]), and read in full before a loop that would free more than a few keys. An
-//! eviction loop stops once redis's sizes of the evicted keys (`MEMORY USAGE`) cover the part
+//! have not written yet (Redis writes it before its next command). An eviction loop stops once redis's sizes of the evicted keys (`MEMORY USAGE`) cover the part
 //! of the excess that loops running on other threads do not cover already, and the frees
 //! show in the next command's figure. Candidates are sampled as redis does: `maxmemory-samples`
 //! keys per database (from all keys or only those with a TTL), kept in a pool of the 16 best
@@ -32,83 +30,36 @@ use crate::keyspace::{Db, ExpireMode, SHARDS};
 const POOL_SIZE: usize = 16;
 /// Keys evicted per call at most; the next command continues (redis bounds each call in time).
 const MAX_KEYS_PER_CALL: usize = 10_000;
-/// How often used memory is read in full from jemalloc (its stats refresh merges every
-/// arena: tens of microseconds, too slow for every command).
-const MEASURE_EVERY_US: i64 = 1000;
+/// How often the live figure is reconciled with jemalloc's totals (its stats refresh merges
+/// every arena: tens of microseconds, too slow for every command; between reconciliations
+/// only threads that never registered go unseen).
+const RECONCILE_EVERY_US: i64 = 100_000;
+static RECONCILED_AT_US: AtomicI64 = AtomicI64::new(0);
 
-/// An excess above which the figure is read in full before evicting. Between full readings a
-/// thread's allocations count from its first report after the last reading: a connection
-/// that wrote a burst of output (invalidations of evicted keys) before reporting leaves its
-/// frees uncounted until the next one, and the command after an eviction found tens of KB
-/// too much and evicted again. A reading costs tens of microseconds, as a few evictions do.
-const CONFIRM_ABOVE: u64 = 16 * 1024;
-
-/// Process-wide (jemalloc's figure is per process): time of the last full reading, its value,
-/// a number that changes with each one, and what the threads did since (see [`used_memory`]).
-static MEASURED_AT_US: AtomicI64 = AtomicI64::new(0);
-static MEASURED: AtomicU64 = AtomicU64::new(0);
-static MEASURE_ROUND: AtomicU64 = AtomicU64::new(0);
-static SINCE_MEASURED: AtomicI64 = AtomicI64::new(0);
-
-thread_local! {
-    /// (round, this thread's net allocation when it last reported to [`SINCE_MEASURED`]).
-    static REPORTED: std::cell::Cell<(u64, i64)> = const { std::cell::Cell::new((u64::MAX, 0)) };
-}
-
-/// Used memory as Redis's counter would show it, without reading jemalloc's totals on every
-/// command: a full reading at most once a millisecond, plus what each thread allocated and
-/// freed since, which it reports (from its own jemalloc counters, two loads) before each
-/// command it runs. So the command after a write on any thread sees the growth, as in Redis;
-/// growth on a thread before its first report of a round waits for the next full reading.
-/// `fresh`: read in full now.
-fn used_memory(fresh: bool) -> u64 {
+/// Used memory as Redis's counter shows it at this instant ([`memory::live_allocated`]: every
+/// thread's allocation counters, so a buffer freed on another thread counts as freed at once,
+/// as in Redis, where nothing runs beside the command).
+///
+/// [`memory::live_allocated`]: super::memory::live_allocated
+fn used_memory() -> u64 {
     let now = crate::util::now_us();
-    let at = MEASURED_AT_US.load(Ordering::Acquire);
-    if (fresh || now - at >= MEASURE_EVERY_US)
-        && MEASURED_AT_US
+    let at = RECONCILED_AT_US.load(Ordering::Acquire);
+    if now - at >= RECONCILE_EVERY_US
+        && RECONCILED_AT_US
             .compare_exchange(at, now, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
     {
-        let used = super::memory::used_memory();
-        MEASURED.store(used, Ordering::Relaxed);
-        SINCE_MEASURED.store(0, Ordering::Relaxed);
-        MEASURE_ROUND.fetch_add(1, Ordering::AcqRel);
+        super::memory::reconcile_live();
     }
-    report_thread();
-    let since = SINCE_MEASURED.load(Ordering::Relaxed);
-    MEASURED
-        .load(Ordering::Relaxed)
-        .saturating_add_signed(since)
-}
-
-/// Adds what the calling thread allocated and freed since its last report (or since the
-/// last full reading) to [`SINCE_MEASURED`].
-fn report_thread() {
-    let round = MEASURE_ROUND.load(Ordering::Acquire);
-    if let Some(net) = super::memory::thread_net_allocated() {
-        let (seen, reported) = REPORTED.get();
-        if seen == round {
-            SINCE_MEASURED.fetch_add(net.wrapping_sub(reported), Ordering::Relaxed);
-        }
-        REPORTED.set((round, net));
-    }
-}
-
-/// A connection's task wrote output queued by others: the buffers it freed count from the
-/// next command on, on any thread (not only at the next full reading), as the socket write
-/// Redis does before its next command shows at once in its counter.
-pub fn output_written(server: &Server) {
-    if crate::commands::admin::hot_config(server).maxmemory != 0 {
-        report_thread();
-    }
+    super::memory::live_allocated()
 }
 
 /// Memory counted against `maxmemory` (redis `getMaxmemoryState`): not the replication
 /// buffer, not output queued for connections that have not taken it yet, not the buffers
 /// of evicted clients that their tasks are freeing (Redis freed them before this ran), and
 /// not the old copy of an output buffer being moved (see [`super::output::moving`]).
-fn counted_memory(server: &Server, fresh: bool) -> u64 {
-    used_memory(fresh)
+fn counted_memory(server: &Server) -> u64 {
+    used_memory()
         .saturating_sub(server.repl.stream.memory())
         .saturating_sub(super::client::in_transit() as u64)
         .saturating_sub(server.client_mem.releasing() as u64)
@@ -148,7 +99,6 @@ impl Pledge {
 
 impl Drop for Pledge {
     fn drop(&mut self) {
-        report_thread();
         PLEDGED.fetch_sub(self.0, Ordering::AcqRel);
     }
 }
@@ -231,18 +181,12 @@ pub fn perform_evictions(server: &Server) -> bool {
     let Some(st) = settings(server) else {
         return true;
     };
-    let mut used = counted_memory(server, false);
+    let used = counted_memory(server);
     if used <= st.maxmemory {
         return true;
     }
     if st.policy == MaxmemoryPolicy::NoEviction {
         return false;
-    }
-    if used - st.maxmemory > CONFIRM_ABOVE {
-        used = counted_memory(server, true);
-        if used <= st.maxmemory {
-            return true;
-        }
     }
     // What loops running on other threads will free is as good as freed.
     let Some(pledge) = Pledge::take(used - st.maxmemory) else {
@@ -259,7 +203,7 @@ pub fn perform_evictions(server: &Server) -> bool {
         let Some((shard, db, key)) = pick(server, &st) else {
             // No key left to evict: what the evictions freed (a table's room goes with its
             // last keys, more than their sizes say) may be enough after all.
-            return counted_memory(server, true) <= st.maxmemory;
+            return counted_memory(server) <= st.maxmemory;
         };
         match evict_key(server, &st, shard, db, &key) {
             Some(size) => freed += size,

@@ -1,5 +1,7 @@
 //! Memory figures from the allocator (INFO memory `used_memory`, maxmemory checks).
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 /// Bytes currently allocated by the process (jemalloc `stats.allocated`), less the freed
 /// blocks its threads' caches hold (`tcache_bytes` of all arenas), which it counts as
 /// allocated: Redis's own counter only counts live allocations.
@@ -16,29 +18,130 @@ pub fn used_memory() -> u64 {
     allocated.saturating_sub(cached)
 }
 
-thread_local! {
-    /// This thread's jemalloc counters of bytes ever allocated and freed, found once.
-    static THREAD_COUNTERS: std::cell::OnceCell<Option<ThreadCounters>> =
-        const { std::cell::OnceCell::new() };
+/// A thread's jemalloc counters of bytes it ever allocated and freed (`thread.allocatedp`,
+/// `thread.deallocatedp`): addresses in that thread's own storage.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Counters {
+    allocated: *const u64,
+    freed: *const u64,
 }
 
-type ThreadCounters = (
-    tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
-    tikv_jemalloc_ctl::thread::ThreadLocal<u64>,
-);
+// SAFETY: the addresses are read only while the thread is in `THREADS`, under its lock, and a
+// thread leaves `THREADS` (under the write lock) before its storage goes.
+unsafe impl Send for Counters {}
+unsafe impl Sync for Counters {}
 
-/// Bytes allocated minus bytes freed by the calling thread since it started (wrapping: a
-/// thread that frees what others allocated goes negative). Two loads, no allocator call:
-/// the difference of two readings is what the thread did in between.
-pub fn thread_net_allocated() -> Option<i64> {
-    THREAD_COUNTERS.with(|c| {
-        let (allocated, freed) = (*c.get_or_init(|| {
-            let allocated = tikv_jemalloc_ctl::thread::allocatedp::read().ok()?;
-            let freed = tikv_jemalloc_ctl::thread::deallocatedp::read().ok()?;
-            Some((allocated, freed))
-        }))?;
-        Some(allocated.get().wrapping_sub(freed.get()) as i64)
-    })
+impl Counters {
+    fn of_this_thread() -> Option<Counters> {
+        // SAFETY: both names are jemalloc statistics whose values are `uint64_t *`.
+        let allocated = unsafe { tikv_jemalloc_ctl::raw::read::<*mut u64>(b"thread.allocatedp\0") };
+        // SAFETY: as above.
+        let freed = unsafe { tikv_jemalloc_ctl::raw::read::<*mut u64>(b"thread.deallocatedp\0") };
+        match (allocated, freed) {
+            (Ok(a), Ok(f)) if !a.is_null() && !f.is_null() => Some(Counters {
+                allocated: a,
+                freed: f,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Bytes allocated minus bytes freed by the thread (wrapping: a thread that frees what
+    /// others allocated goes negative).
+    ///
+    /// SAFETY: the thread is registered (in `THREADS`, whose lock the caller holds). Its
+    /// counters are plain 64-bit words the owner increments; an aligned 64-bit load sees either
+    /// the old or the new value on the targets we build for.
+    unsafe fn net(self) -> i64 {
+        let a = std::ptr::read_volatile(self.allocated);
+        let f = std::ptr::read_volatile(self.freed);
+        a.wrapping_sub(f) as i64
+    }
+}
+
+/// The threads whose counters make up [`live_allocated`].
+static THREADS: parking_lot::RwLock<Vec<Counters>> = parking_lot::const_rwlock(Vec::new());
+/// What the registered threads' counters do not show: the net of threads that have left, and
+/// (set by [`reconcile_live`]) allocations made before a thread registered or by threads that
+/// never did.
+static UNSEEN: AtomicI64 = AtomicI64::new(0);
+
+/// A thread's place in `THREADS`, left when the thread ends.
+struct Registration(Option<Counters>);
+
+impl Registration {
+    fn new() -> Registration {
+        let me = Counters::of_this_thread();
+        if let Some(c) = me {
+            THREADS.write().push(c);
+        }
+        Registration(me)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(me) = self.0 {
+            let mut threads = THREADS.write();
+            // SAFETY: this is the thread itself, still registered.
+            let net = unsafe { me.net() };
+            threads.retain(|c| *c != me);
+            // What it allocated and nobody freed stays in the total.
+            UNSEEN.fetch_add(net, Ordering::Relaxed);
+        }
+    }
+}
+
+thread_local! {
+    static REGISTRATION: Registration = Registration::new();
+}
+
+/// Counts the calling thread's allocations in [`live_allocated`] from now on (its earlier ones
+/// show from the next [`reconcile_live`]). Threads that run commands, connections or
+/// background work register when they start.
+pub fn register_thread() {
+    // A thread already tearing down its storage is not registered again.
+    let _ = REGISTRATION.try_with(|_| ());
+}
+
+fn registered_net(threads: &[Counters]) -> i64 {
+    threads
+        .iter()
+        // SAFETY: `threads` is `THREADS`, read under its lock.
+        .map(|c| unsafe { c.net() })
+        .fold(0i64, i64::wrapping_add)
+}
+
+/// Bytes the process has allocated and not freed right now, as Redis's own counter keeps
+/// them: the sum of every registered thread's jemalloc counters (a frees shows the moment it
+/// happens, whichever thread made it), plus what [`reconcile_live`] found them to miss. A few
+/// loads per thread, no allocator call.
+pub fn live_allocated() -> u64 {
+    register_thread();
+    let threads = THREADS.read();
+    let net = registered_net(&threads).wrapping_add(UNSEEN.load(Ordering::Relaxed));
+    net.max(0) as u64
+}
+
+/// How far the registered threads may move while [`reconcile_live`] reads jemalloc's totals
+/// for its figure to be kept: more, and the moment's allocations would skew every later
+/// figure.
+const RECONCILE_NOISE: i64 = 8 * 1024;
+
+/// Re-reads the allocator's totals ([`used_memory`]) and sets what the registered threads'
+/// counters miss, so that [`live_allocated`] agrees with them. The counters are read before
+/// and after: their midpoint is compared, and a reading taken while they moved by more than
+/// [`RECONCILE_NOISE`] is dropped.
+pub fn reconcile_live() {
+    register_thread();
+    let threads = THREADS.read();
+    let before = registered_net(&threads);
+    let total = used_memory() as i64;
+    let after = registered_net(&threads);
+    if after.wrapping_sub(before).abs() <= RECONCILE_NOISE {
+        let mid = before.wrapping_add(after.wrapping_sub(before) / 2);
+        UNSEEN.store(total.wrapping_sub(mid), Ordering::Relaxed);
+    }
 }
 
 /// The allocator's totals as Redis reads them (`zmalloc_get_allocator_info`: jemalloc
@@ -316,4 +419,32 @@ pub fn mallctl_str(name: &[u8], new: Option<&[u8]>) -> Result<Mallctl, i32> {
 
 fn libc_errno(e: nix::errno::Errno) -> i32 {
     e as i32
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::*;
+
+    /// A buffer allocated on one thread and freed on another leaves the live figure at once,
+    /// before any reconciliation with jemalloc's totals (the eviction of the next command
+    /// must not see it; a figure kept from per-thread reports saw it for up to a millisecond).
+    #[test]
+    fn a_free_on_another_thread_shows_at_once() {
+        const BIG: u64 = 8 << 20;
+        reconcile_live();
+        let before = live_allocated();
+        let big = vec![1u8; BIG as usize];
+        let grown = live_allocated();
+        assert!(grown >= before + BIG, "{before} -> {grown}");
+        let freer = std::thread::spawn(move || {
+            register_thread();
+            drop(big);
+        });
+        assert!(freer.join().is_ok());
+        let after = live_allocated();
+        // Other tests run beside this one; 1 MB is far below the buffer's size.
+        assert!(after < grown - BIG + (1 << 20), "{grown} -> {after}");
+        // The thread that freed it has left: its net stays counted.
+        assert!(after + (1 << 20) > before, "{before} -> {after}");
+    }
 }

@@ -94,7 +94,11 @@ fn set(cx: &mut Ctx) -> Result<Reply, CmdError> {
             "CONFIG SET failed (possibly related to argument '{name}') - {e}"
         )));
     }
-    apply_live(cx.server, &before, cx.client.in_exec);
+    // The copy goes before the live effects: an eviction there measures memory as the INFO
+    // before this command did (a whole config's copy is ~10 KB, ten keys of excess).
+    let maxmemory_before = before.maxmemory;
+    drop(before);
+    apply_live(cx.server, maxmemory_before, cx.client.in_exec);
     Ok(Reply::OK)
 }
 
@@ -232,9 +236,9 @@ fn apply_steps(
     result
 }
 
-/// Applies what a CONFIG SET changed to the state kept outside the config. `in_exec`: the
-/// CONFIG SET runs inside EXEC.
-fn apply_live(server: &Server, before: &crate::config::Config, in_exec: bool) {
+/// Applies what a CONFIG SET changed to the state kept outside the config. `maxmemory_before`:
+/// the limit before the change; `in_exec`: the CONFIG SET runs inside EXEC.
+fn apply_live(server: &Server, maxmemory_before: u64, in_exec: bool) {
     // Encoding limits and the replication buffer limits.
     server.config_changed();
     crate::server::evict::config_changed();
@@ -242,7 +246,7 @@ fn apply_live(server: &Server, before: &crate::config::Config, in_exec: bool) {
     server.client_mem.update_all(server);
     server.client_mem.evict(server);
     let maxmemory = server.config.read().maxmemory;
-    if maxmemory != before.maxmemory && maxmemory > 0 {
+    if maxmemory != maxmemory_before && maxmemory > 0 {
         let used = crate::server::memory::used_memory();
         if used > maxmemory {
             tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({maxmemory}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
