@@ -227,6 +227,44 @@ fn debug_log_writes_its_message_to_the_server_log() {
     assert!(theirs.1, "redis-server logs the line");
 }
 
+/// The software watchdog (`watchdog-period`): the period is raised to two cron periods; a
+/// command that runs longer than it gets one report in the log, with a stack trace that names
+/// the command's handler; the server goes on; a period of 0 stops the reports.
+fn watchdog_steps(kind: ServerKind) -> (String, usize, bool, String, usize) {
+    let s = start_node(kind, &["--enable-debug-command", "yes"]);
+    let mut con = s.client();
+    let reports = |s: &Server| {
+        s.log_text()
+            .matches("--- WATCHDOG TIMER EXPIRED ---")
+            .count()
+    };
+    cmd(&mut con, &["CONFIG", "SET", "watchdog-period", "50"]);
+    let period = format!("{:?}", cmd(&mut con, &["CONFIG", "GET", "watchdog-period"]));
+    cmd(&mut con, &["DEBUG", "SLEEP", "1"]);
+    // Written from the stalled thread; the banner that ends it comes last.
+    let ended = wait_until(Duration::from_secs(5), || {
+        s.log_text().contains("signal-handler") && s.log_text().contains(") --------")
+    });
+    assert!(ended, "{}: no complete watchdog report", s.label());
+    let during = reports(&s);
+    let log = s.log_text();
+    let names_handler = log.contains("debugCommand") && log.contains("------ STACK TRACE ------");
+    let after = format!("{:?}", cmd(&mut con, &["PING"]));
+    cmd(&mut con, &["CONFIG", "SET", "watchdog-period", "0"]);
+    cmd(&mut con, &["DEBUG", "SLEEP", "0.5"]);
+    std::thread::sleep(Duration::from_millis(200));
+    (period, during, names_handler, after, reports(&s))
+}
+
+#[test]
+fn watchdog_reports_a_stalled_command_once() {
+    let [theirs, ours] = KINDS.map(watchdog_steps);
+    assert_eq!(ours, theirs);
+    assert_eq!(theirs.1, 1, "redis-server reports the stall once");
+    assert!(theirs.2, "redis-server's trace names debugCommand");
+    assert_eq!(theirs.4, 1, "no report once the period is 0");
+}
+
 fn expire_latency_events(kind: ServerKind) -> Vec<String> {
     let s = start_node(kind, &[]);
     let mut con = s.client();

@@ -284,6 +284,8 @@ pub struct Config {
     pub sanitize_dump_payload: u32,
     /// Already clamped to 1..=500 as Redis does.
     pub hz: u32,
+    /// `watchdog-period` in ms, 0 off (raised to two cron periods once applied).
+    pub watchdog_period: u64,
     pub proto_max_bulk_len: i64,
     /// Largest sparse HyperLogLog (bytes) before it turns dense.
     pub hll_sparse_max_bytes: u64,
@@ -429,6 +431,7 @@ impl Config {
             lfu_decay_time: 0,
             sanitize_dump_payload: 0,
             hz: 0,
+            watchdog_period: 0,
             proto_max_bulk_len: 0,
             hll_sparse_max_bytes: 0,
             stream_node_max_bytes: 0,

@@ -491,7 +491,7 @@ pub static TABLE: &[Directive] = &[
     num_t!("hz", M, 0, INT_MAX, 10, Int, Plain, hz: u32),
     num_t!("min-replicas-to-write" / "min-slaves-to-write", M, 0, INT_MAX, 0, Int, Plain, min_replicas_to_write: u64),
     num_t!("min-replicas-max-lag" / "min-slaves-max-lag", M, 0, INT_MAX, 10, Int, Plain, min_replicas_max_lag: u64),
-    num_g!("watchdog-period", HIDDEN, 0, INT_MAX, 0, Int, Plain),
+    num_t!("watchdog-period", HIDDEN, 0, INT_MAX, 0, Int, Plain, watchdog_period: u64),
     num_g!("shutdown-timeout", M, 0, INT_MAX, 10, Int, Plain),
     num_t!("repl-diskless-sync-max-replicas", M, 0, INT_MAX, 0, Int, Plain, repl_diskless_sync_max_replicas: u64),
     // Unsigned int configs

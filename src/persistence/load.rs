@@ -234,6 +234,8 @@ pub fn stage_rdb<R: std::io::Read>(
     drop_expired: bool,
     payload_len: Option<u64>,
 ) -> Result<Staged, RdbError> {
+    // A load holds its thread as a long command does (redis's watchdog fires during one).
+    let _watched = crate::server::watchdog::watch();
     let mut staging = Staging {
         server,
         tables: server.keyspace.empty_tables(),

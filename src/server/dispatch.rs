@@ -417,6 +417,7 @@ pub fn call(
     db.record_new =
         crate::commands::admin::hot_config(server).notify_flags & crate::config::notify::NEW != 0;
     let result = {
+        let _watched = super::watchdog::watch();
         let mut cx = Ctx {
             argv,
             db: &mut db,

@@ -57,6 +57,16 @@ pub fn line_prefix(level: char) -> String {
     )
 }
 
+/// The start of a line written from a signal handler (redis `serverLogFromHandler`):
+/// `pid:signal-handler (unix time) `.
+pub fn signal_handler_prefix() -> String {
+    format!(
+        "{}:signal-handler ({}) ",
+        std::process::id(),
+        crate::util::now_ms() / 1000
+    )
+}
+
 /// Writes text to the log as it is, without a line prefix (redis `serverLogRaw` with
 /// `LL_RAW`): the crash report's banners and stack trace.
 pub fn write_raw(text: &str) {

@@ -29,6 +29,7 @@ pub mod stats;
 pub mod tls;
 pub mod tracking;
 pub mod watch;
+pub mod watchdog;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -190,6 +191,13 @@ impl Server {
             cfg.repl_backlog_size,
             (l.hard_bytes, l.soft_bytes, l.soft_seconds),
         );
+        let (period, hz) = (cfg.watchdog_period, u64::from(cfg.hz));
+        drop(cfg);
+        // CONFIG GET shows the period raised to its minimum, as in Redis.
+        let applied = watchdog::configure(period, hz);
+        if applied != period {
+            self.config.write().watchdog_period = applied;
+        }
     }
 
     pub fn request_shutdown(&self) {
