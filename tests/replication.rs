@@ -1112,3 +1112,84 @@ fn a_replica_leaving_during_its_snapshot_stops_the_save_as_on_redis() {
     assert_eq!(leave_while_master_saves(Redis), (true, true));
     assert_eq!(leave_while_master_saves(Tandem), (true, true));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A replica that asks for a full sync while a disk-based sync saves its file joins that sync.
+
+/// Redis attaches a replica that asks for a full resync during a disk-based sync's save to
+/// that save ("Waiting for end of BGSAVE for SYNC"), with the writes made since the save began:
+/// one save serves both, and the first replica leaving does not stop the save the second still
+/// waits for; back after the save, it gets a save of its own. Returns (saves started, replicas
+/// attached, the save still running after the first replica left, every node's digest equal
+/// once in sync).
+fn late_replica_joins_disk_save(kind: ServerKind) -> (usize, usize, bool, bool) {
+    let master = start(
+        kind,
+        &[
+            "--repl-diskless-sync",
+            "no",
+            "--rdb-key-save-delay",
+            "50000",
+        ],
+    );
+    let label = master.label();
+    let keys: Vec<String> = (0..40).map(|i| format!("SET k{i} v{i}")).collect();
+    run_script(&master, &keys);
+    let saving = || {
+        master
+            .info_field("persistence", "rdb_bgsave_in_progress")
+            .as_deref()
+            == Some("1")
+    };
+    let first = start_replica(kind, master.port(), &[]);
+    assert!(
+        wait_until(SYNC_TIMEOUT, saving),
+        "{label}: no save for the first replica"
+    );
+    run_script(&master, &lines("SET during 1\nINCR during\nDEL k3"));
+    let second = start_replica(kind, master.port(), &[]);
+    let attached = wait_until(SYNC_TIMEOUT, || {
+        !log_lines(&master, "Waiting for end of BGSAVE for SYNC").is_empty()
+    });
+    assert!(
+        attached,
+        "{label}: the second replica did not join the save"
+    );
+    // The first one leaves: the save goes on for the second.
+    assert_eq!(first.request(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+    let still_saving = saving();
+    // Back once the save is over: a sync of its own.
+    assert!(
+        wait_until(SYNC_TIMEOUT, || !saving()),
+        "{label}: the save never ended"
+    );
+    let port = master.port().to_string();
+    assert_eq!(
+        first.request(&["REPLICAOF", "127.0.0.1", &port]),
+        b"+OK\r\n"
+    );
+    run_script(&master, &lines("SET after 1"));
+    wait_in_sync(&master, &[&first, &second], SYNC_TIMEOUT);
+    let digest = |s: &Server| s.request(&["DEBUG", "DIGEST"]);
+    let same = digest(&first) == digest(&master) && digest(&second) == digest(&master);
+    (
+        log_lines(&master, "Starting BGSAVE for SYNC").len(),
+        log_lines(&master, "Waiting for end of BGSAVE for SYNC").len(),
+        still_saving,
+        same,
+    )
+}
+
+#[test]
+fn late_replica_joins_a_disk_save_like_redis() {
+    let theirs = late_replica_joins_disk_save(Redis);
+    let ours = late_replica_joins_disk_save(Tandem);
+    assert_eq!(ours, theirs);
+    assert_eq!(
+        theirs.0, 2,
+        "redis-server saves for the first and the returning replica"
+    );
+    assert_eq!(theirs.1, 1, "redis-server attaches the second replica");
+    assert!(theirs.2 && theirs.3, "{theirs:?}");
+}

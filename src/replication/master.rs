@@ -105,22 +105,30 @@ struct Waiter {
 #[derive(Default)]
 pub struct SyncQueue {
     waiting: Mutex<Vec<Waiter>>,
-    /// The replicas a disk-based sync is saving its file for, while it saves it.
-    saving_for: Mutex<Vec<mpsc::Sender<RdbChunk>>>,
+    /// A disk-based sync saving its file, while it saves it.
+    saving: Mutex<Option<DiskSave>>,
+}
+
+/// A disk-based sync's save in progress: the point of the stream its file is taken at, and
+/// the replicas it is for (those that came while it saved are attached to it).
+struct DiskSave {
+    offset: u64,
+    replid: String,
+    senders: Vec<mpsc::Sender<RdbChunk>>,
 }
 
 /// Stops a disk-based sync's save once no replica waits for it any more and the file is no
 /// dump anyone asked for (no save points), as Redis kills its child when the last replica
 /// in `wait_bgsave` leaves: the next sync or BGSAVE can start at once.
 fn drop_useless_disk_save(server: &Server) {
-    let mut saving = server.repl.sync_queue.saving_for.lock();
-    if saving.is_empty()
-        || !saving.iter().all(|s| s.is_closed())
-        || !server.config.read().save.is_empty()
-    {
+    let mut saving = server.repl.sync_queue.saving.lock();
+    let useless = saving
+        .as_ref()
+        .is_some_and(|d| d.senders.iter().all(|s| s.is_closed()));
+    if !useless || !server.config.read().save.is_empty() {
         return;
     }
-    saving.clear();
+    *saving = None;
     drop(saving);
     if !server
         .persist
@@ -128,6 +136,91 @@ fn drop_useless_disk_save(server: &Server) {
         .kill(crate::persistence::child::Kind::Rdb)
     {
         crate::persistence::snapshot::abort(server);
+    }
+}
+
+/// A full resync requested while a disk-based sync saves its file joins that sync (redis
+/// `syncCommand`, "CASE 1"): it gets the same file and the stream from the same offset, as
+/// Redis copies the output buffer of a replica already waiting for the save. A replica that
+/// asks for a filtered RDB, or a stream already trimmed past the save's offset, waits for the
+/// next snapshot. Gives `tx` back when the replica was not attached.
+fn attach_to_disk_save(
+    server: &Server,
+    client: &crate::server::client::Client,
+    tx: oneshot::Sender<SyncSeat>,
+) -> Result<(), oneshot::Sender<SyncSeat>> {
+    let mut saving = server.repl.sync_queue.saving.lock();
+    let Some(save) = saving.as_mut() else {
+        return Err(tx);
+    };
+    let attached = if client.replconf.req == 0 {
+        save.attach(server, &client.shared, tx)
+    } else {
+        Err(tx)
+    };
+    if attached.is_err() {
+        tracing::info!(
+            "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC"
+        );
+    }
+    attached
+}
+
+/// Attaches to the disk-based sync in progress the replicas that queued for a full sync while
+/// it was being set up (they asked before it could take them).
+fn attach_waiting(server: &Server) {
+    let mut saving = server.repl.sync_queue.saving.lock();
+    let Some(save) = saving.as_mut() else {
+        return;
+    };
+    let mut waiting = server.repl.sync_queue.waiting.lock();
+    let mut left = Vec::with_capacity(waiting.len());
+    for w in waiting.drain(..) {
+        if w.req != 0 || w.tx.is_closed() {
+            left.push(w);
+            continue;
+        }
+        if let Err(tx) = save.attach(server, &w.client, w.tx) {
+            left.push(Waiter { tx, ..w });
+        }
+    }
+    *waiting = left;
+}
+
+impl DiskSave {
+    /// Gives the replica of `client` a seat in this sync; `tx` back if it cannot have one.
+    fn attach(
+        &mut self,
+        server: &Server,
+        client: &Arc<crate::server::client::ClientShared>,
+        tx: oneshot::Sender<SyncSeat>,
+    ) -> Result<(), oneshot::Sender<SyncSeat>> {
+        if self.senders.iter().all(|s| s.is_closed()) {
+            return Err(tx);
+        }
+        let Some(reader) = server
+            .repl
+            .stream
+            .add_reader_if_held(self.offset + 1, Arc::downgrade(client))
+        else {
+            return Err(tx);
+        };
+        *client.repl_reader.lock() = Some(reader.clone());
+        let (rdb_tx, rdb) = mpsc::channel(64);
+        let seat = SyncSeat {
+            offset: self.offset,
+            replid: self.replid.clone(),
+            reader,
+            rdb,
+        };
+        match tx.send(seat) {
+            Ok(()) => {
+                self.senders.push(rdb_tx);
+                tracing::info!("Waiting for end of BGSAVE for SYNC");
+            }
+            Err(seat) => server.repl.stream.remove_reader(seat.reader.id),
+        }
+        Ok(())
     }
 }
 
@@ -255,15 +348,18 @@ pub async fn serve_replica<S>(
         Replication::count(&server.repl.sync_full);
         ensure_backlog(&server);
         let (tx, rx) = oneshot::channel();
-        server.repl.sync_queue.waiting.lock().push(Waiter {
-            since: Instant::now(),
-            capa_eof: client.replconf.capa_eof,
-            req: client.replconf.req,
-            client: client.shared.clone(),
-            tx,
-        });
-        // Without a diskless delay to wait out, the snapshot starts now, not at the next tick.
-        start_pending_syncs(&server);
+        if let Err(tx) = attach_to_disk_save(&server, &client, tx) {
+            server.repl.sync_queue.waiting.lock().push(Waiter {
+                since: Instant::now(),
+                capa_eof: client.replconf.capa_eof,
+                req: client.replconf.req,
+                client: client.shared.clone(),
+                tx,
+            });
+            // Without a diskless delay to wait out, the snapshot starts now, not at the next
+            // tick.
+            start_pending_syncs(&server);
+        }
         let mut link = Link {
             rd: &mut rd,
             inbuf: &mut inbuf,
@@ -577,6 +673,7 @@ impl<R: AsyncRead + Unpin> Link<'_, R> {
 /// `replicationCron` → `startBgsaveForReplication`). Called by the coordinator every 100 ms.
 pub fn start_pending_syncs(server: &Arc<Server>) {
     drop_useless_disk_save(server);
+    attach_waiting(server);
     let (delay, max_replicas, diskless, compress) = {
         let c = server.config.read();
         (
@@ -650,10 +747,16 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     }
     // The snapshot counts as the BGSAVE in progress, as Redis's replication child does.
     server.persist.mark_bgsave_started(crate::util::now_ms());
-    // A disk-based sync writes its file through a writer process, as a BGSAVE does.
+    // A disk-based sync writes its file through a writer process, as a BGSAVE does; the
+    // replicas that ask meanwhile join it.
     let writer = if socket_target {
         None
     } else {
+        *server.repl.sync_queue.saving.lock() = Some(DiskSave {
+            offset: snapshot.offset,
+            replid: snapshot.replid.clone(),
+            senders: std::mem::take(&mut senders),
+        });
         crate::persistence::child::Writer::for_snapshot(
             server,
             crate::persistence::child::Kind::Rdb,
@@ -686,7 +789,7 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
                 tracing::warn!("SYNC failed. BGSAVE child returned an error");
             }
         } else {
-            disk_sync(&srv, snapshot, writer, senders);
+            disk_sync(&srv, snapshot, writer);
         }
         srv.persist
             .bgsave_in_progress
@@ -695,6 +798,7 @@ pub fn start_pending_syncs(server: &Arc<Server>) {
     if let Err(e) = spawned {
         // The snapshot and the replicas' channels went down with the closure.
         tracing::warn!("Can't start the sync thread: {e}");
+        *server.repl.sync_queue.saving.lock() = None;
         crate::persistence::snapshot::release(server);
         server
             .persist
@@ -708,15 +812,16 @@ fn disk_sync(
     server: &Arc<Server>,
     snapshot: crate::persistence::snapshot::Snapshot,
     writer: Option<crate::persistence::child::Writer>,
-    senders: Vec<mpsc::Sender<RdbChunk>>,
 ) {
     let mut fan = FanOut {
-        senders,
+        senders: Vec::new(),
         buf: Vec::new(),
     };
-    *server.repl.sync_queue.saving_for.lock() = fan.senders.clone();
     let saved = crate::persistence::save::save_background(server, snapshot, writer);
-    server.repl.sync_queue.saving_for.lock().clear();
+    // The file goes to the replicas the sync started for and to those attached since.
+    if let Some(d) = server.repl.sync_queue.saving.lock().take() {
+        fan.senders = d.senders;
+    }
     let path = match saved {
         Ok(p) => p,
         Err(f) => {

@@ -298,16 +298,32 @@ impl Stream {
 
     /// Registers a reader for `client` that will next need the byte at `next`.
     pub fn add_reader(&self, next: u64, client: Weak<ClientShared>) -> Arc<Reader> {
-        let r = Arc::new(Reader {
+        let r = self.reader_at(next, client);
+        self.inner.lock().readers.push(r.clone());
+        r
+    }
+
+    fn reader_at(&self, next: u64, client: Weak<ClientShared>) -> Arc<Reader> {
+        Arc::new(Reader {
             id: self.next_reader.fetch_add(1, Ordering::Relaxed),
             next: AtomicU64::new(next),
             overflowed: AtomicBool::new(false),
             soft_since_ms: AtomicI64::new(0),
             end: self.end_atomic.clone(),
             client,
-        });
-        self.inner.lock().readers.push(r.clone());
-        r
+        })
+    }
+
+    /// [`Self::add_reader`] for a reader that starts at `next`, if the stream still holds
+    /// the bytes from there (None if they were trimmed away).
+    pub fn add_reader_if_held(&self, next: u64, client: Weak<ClientShared>) -> Option<Arc<Reader>> {
+        let mut g = self.inner.lock();
+        if next < g.first {
+            return None;
+        }
+        let r = self.reader_at(next, client);
+        g.readers.push(r.clone());
+        Some(r)
     }
 
     pub fn remove_reader(&self, id: u64) {
