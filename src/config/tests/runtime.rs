@@ -536,7 +536,7 @@ fn implemented_set_is_the_agreed_one() {
         tls-port tls-cert-file tls-key-file tls-key-file-pass tls-client-cert-file tls-client-key-file \
         tls-client-key-file-pass tls-dh-params-file tls-ca-cert-file tls-ca-cert-dir tls-auth-clients \
         tls-replication tls-cluster tls-protocols tls-ciphers tls-ciphersuites tls-prefer-server-ciphers \
-        tls-session-caching tls-session-cache-size tls-session-cache-timeout";
+        tls-session-caching tls-session-cache-size tls-session-cache-timeout watchdog-period";
     let mut want: Vec<&str> = agreed.split_whitespace().collect();
     let mut got: Vec<&str> = TABLE
         .iter()
