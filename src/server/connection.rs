@@ -194,13 +194,18 @@ where
                 };
                 // Requests that come while this batch runs still take their ticket on arrival.
                 stream.watch_reads(&waker);
+                // A DEBUG SLEEP at the front of these requests holds the server before their
+                // turn lets later requests start (see `Freeze::announce`).
+                let announced = server.freeze.announce(&qb.buf);
                 // Connections the reactor woke before this one run their first command first.
                 super::order::take_turn(&slot).await;
                 // A DEBUG SLEEP read before these requests holds them, as Redis's sleep holds
                 // everything. Checked once the earlier reads started (a check before the turn
                 // let a request through while the sleep that came first was about to begin:
                 // MIGRATE's RESTORE on a new connection got OK from a server told to sleep).
-                server.freeze.wait().await;
+                if announced.is_none() {
+                    server.freeze.wait().await;
+                }
                 qb.note_peak(hint);
                 last_activity = Instant::now();
                 let clock = crate::util::WallAnchor::now();
@@ -358,6 +363,7 @@ where
                 // The batch ran: the observers that came after it may run (a connection that
                 // closes is done once it left the client list, below).
                 slot.done();
+                drop(announced);
                 let sending = if client.close_after_reply || client.takeover.is_some() {
                     Box::pin(output::flush(&server, &client.shared, &mut stream, &mut out, &mut counted, &mut rx)).await
                 } else {
