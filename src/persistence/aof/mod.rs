@@ -679,9 +679,17 @@ impl Aof {
     }
 
     /// After a failed first rewrite: the temporary incremental file and what was buffered
-    /// for it are dropped (the next attempt's snapshot will hold those writes).
+    /// for it are dropped (the next attempt's snapshot will hold those writes), and the next
+    /// attempt is scheduled. The rewrite stops being in progress before the removal is
+    /// logged, under the file lock a new rewrite's start waits for: a client that reads the
+    /// line and then INFO never finds the dead rewrite still running (this runs on an idle-
+    /// priority thread, which a loaded machine can hold for long between two steps).
     fn drop_temp_incr(&self) {
         let mut io = self.io.lock();
+        self.stats.rewrite_scheduled.store(true, Ordering::Relaxed);
+        self.stats
+            .rewrite_in_progress
+            .store(false, Ordering::Release);
         io.file = None;
         io.incr_size = 0;
         io.synced = 0;

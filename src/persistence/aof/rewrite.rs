@@ -232,17 +232,18 @@ fn done(server: &Arc<Server>, res: Result<(PathBuf, u64), Failure>, rdb: bool, s
             st.consecutive_failures.fetch_add(1, Ordering::Relaxed);
         }
     }
-    if aof.state() == WAIT_REWRITE {
-        // The first rewrite failed: start over, with a fresh temporary incremental file.
-        aof.drop_temp_incr();
-        st.rewrite_scheduled.store(true, Ordering::Relaxed);
-    }
     st.last_rewrite_time_sec.store(
         (crate::util::now_ms() - started_ms) / 1000,
         Ordering::Relaxed,
     );
     st.rewrite_started_ms.store(0, Ordering::Relaxed);
-    st.rewrite_in_progress.store(false, Ordering::Release);
+    if aof.state() == WAIT_REWRITE {
+        // The first rewrite failed: start over, with a fresh temporary incremental file. It
+        // ends this rewrite's `in_progress` before it logs the removal.
+        aof.drop_temp_incr();
+    } else {
+        st.rewrite_in_progress.store(false, Ordering::Release);
+    }
 }
 
 /// Stops a running rewrite (CONFIG SET appendonly no, or appendonly yes again) and waits for
