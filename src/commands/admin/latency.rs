@@ -51,11 +51,31 @@ const TS_LEN: usize = 160;
 /// Width of LATENCY GRAPH (redis `LATENCY_GRAPH_COLS`).
 const GRAPH_COLS: usize = 80;
 
-#[derive(Debug, Clone, Copy, Default)]
+/// A sample as the commands report it.
+#[derive(Debug, Clone, Copy)]
 struct Sample {
-    /// Unix seconds; 0 = unused slot.
+    /// Unix seconds.
     time: i64,
     latency_ms: u64,
+}
+
+/// A sample as it is kept: 8 bytes, as redis `latencySample` (a 32-bit time and latency), so
+/// that an event's first sample costs what it costs Redis (the suite's servers record every
+/// command that takes a millisecond, and `maxmemory` tests leave 32 KB of headroom).
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// Unix seconds; 0 = unused slot.
+    time: u32,
+    latency_ms: u32,
+}
+
+impl Slot {
+    fn sample(self) -> Sample {
+        Sample {
+            time: i64::from(self.time),
+            latency_ms: u64::from(self.latency_ms),
+        }
+    }
 }
 
 /// One event's ring of per-second maxima and its all-time maximum.
@@ -63,34 +83,36 @@ struct Sample {
 struct Series {
     idx: usize,
     max: u64,
-    samples: [Sample; TS_LEN],
+    slots: [Slot; TS_LEN],
 }
 
 impl Series {
-    fn new() -> Series {
-        Series {
+    fn new() -> Box<Series> {
+        Box::new(Series {
             idx: 0,
             max: 0,
-            samples: [Sample::default(); TS_LEN],
-        }
+            slots: [Slot::default(); TS_LEN],
+        })
     }
 
     fn last(&self) -> Sample {
-        self.samples[(self.idx + TS_LEN - 1) % TS_LEN]
+        self.slots[(self.idx + TS_LEN - 1) % TS_LEN].sample()
     }
 
     /// Samples oldest first.
     fn chronological(&self) -> impl Iterator<Item = Sample> + '_ {
         (0..TS_LEN)
-            .map(move |j| self.samples[(self.idx + j) % TS_LEN])
+            .map(move |j| self.slots[(self.idx + j) % TS_LEN])
             .filter(|s| s.time != 0)
+            .map(Slot::sample)
     }
 }
 
 /// Every event's series. Events are few; a sorted map keeps replies stable.
 #[derive(Default)]
 pub struct LatencyMonitor {
-    events: Mutex<BTreeMap<String, Series>>,
+    /// Boxed: a map node holds 11 entries inline, and an event costs one series, not eleven.
+    events: Mutex<BTreeMap<String, Box<Series>>>,
 }
 
 impl LatencyMonitor {
@@ -99,14 +121,16 @@ impl LatencyMonitor {
         let mut ev = self.events.lock();
         let ts = ev.entry(event.to_string()).or_insert_with(Series::new);
         ts.max = ts.max.max(latency_ms);
+        let time = u32::try_from(now_secs).unwrap_or(u32::MAX);
+        let ms = u32::try_from(latency_ms).unwrap_or(u32::MAX);
         let prev = (ts.idx + TS_LEN - 1) % TS_LEN;
-        if ts.samples[prev].time == now_secs {
-            ts.samples[prev].latency_ms = ts.samples[prev].latency_ms.max(latency_ms);
+        if ts.slots[prev].time == time {
+            ts.slots[prev].latency_ms = ts.slots[prev].latency_ms.max(ms);
             return;
         }
-        ts.samples[ts.idx] = Sample {
-            time: now_secs,
-            latency_ms,
+        ts.slots[ts.idx] = Slot {
+            time,
+            latency_ms: ms,
         };
         ts.idx = (ts.idx + 1) % TS_LEN;
     }
@@ -350,7 +374,7 @@ fn analyze(ts: &Series, now: i64) -> EventStats {
         period: 0,
     };
     let mut sum = 0u64;
-    for s in ts.samples.iter().filter(|s| s.time != 0) {
+    for s in ts.chronological() {
         st.samples += 1;
         sum += s.latency_ms;
         if st.period == 0 || s.time < st.period {
@@ -361,9 +385,7 @@ fn analyze(ts: &Series, now: i64) -> EventStats {
         st.avg = avg;
         st.period = (now - st.period).max(1);
         let dev: u64 = ts
-            .samples
-            .iter()
-            .filter(|s| s.time != 0)
+            .chronological()
             .map(|s| (st.avg as i64 - s.latency_ms as i64).unsigned_abs())
             .sum();
         st.mad = dev / st.samples;
