@@ -175,7 +175,7 @@ fn debugCommand(cx: &mut Ctx) -> Result<Reply, CmdError> {
             let secs = crate::util::parse_f64(&cx.argv[2]).ok_or(errors::NOT_FLOAT)?;
             cx.server
                 .freeze
-                .hold(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+                .hold(crate::server::freeze::sleep_duration(secs));
             Ok(Reply::OK)
         }
         ("pause-cron", 3) => {

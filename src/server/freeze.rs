@@ -7,6 +7,18 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+/// The longest DEBUG SLEEP honoured: a bound on a typo, not something Redis has.
+const LONGEST_SLEEP_SECS: f64 = 3600.0;
+
+/// How long DEBUG SLEEP `secs` holds the server: negative and NaN are no time, and the rest is
+/// bounded by [`LONGEST_SLEEP_SECS`].
+pub fn sleep_duration(secs: f64) -> Duration {
+    if secs.is_nan() {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(secs.clamp(0.0, LONGEST_SLEEP_SECS))
+}
+
 #[derive(Debug, Default)]
 pub struct Freeze {
     /// Unix ms at which the running DEBUG SLEEP ends; 0 when none runs.
@@ -33,7 +45,7 @@ impl Freeze {
     /// SLEEP that is refused (DEBUG not allowed, a bad argument) holds nobody.
     pub fn announce(&self, request: &[u8]) -> Option<Announced<'_>> {
         let secs = sleep_request_secs(request)?;
-        let until = crate::util::now_ms() + (secs.clamp(0.0, 3600.0) * 1000.0) as i64;
+        let until = crate::util::now_ms() + sleep_duration(secs).as_millis() as i64;
         self.until_ms
             .compare_exchange(0, until, Ordering::AcqRel, Ordering::Relaxed)
             .ok()?;
@@ -142,6 +154,14 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(250));
         sleeper.join().expect("sleeper");
         assert_eq!(f.until_ms.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn sleeps_are_bounded_the_same_way_everywhere() {
+        assert_eq!(sleep_duration(-2.0), Duration::ZERO);
+        assert_eq!(sleep_duration(f64::NAN), Duration::ZERO);
+        assert_eq!(sleep_duration(0.25), Duration::from_millis(250));
+        assert_eq!(sleep_duration(f64::INFINITY), Duration::from_secs(3600));
     }
 
     #[test]
