@@ -15,6 +15,7 @@ pub mod hash;
 pub mod limits;
 pub mod list;
 pub mod packed;
+mod segvec;
 pub mod set;
 pub mod stream;
 pub mod table;

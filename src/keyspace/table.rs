@@ -1,8 +1,9 @@
 //! `Table`: one database's keys in one shard, with their expiry times.
 //!
-//! Entries sit in a vector at dense positions `0..len` (SCAN cursors, RANDOMKEY, eviction
-//! sampling and the snapshot walk index them); removal is a swap-remove (the last entry moves
-//! into the hole). A hashbrown table of `u32` positions finds them: five bytes per bucket (an
+//! Entries sit at dense positions `0..len` (SCAN cursors, RANDOMKEY, eviction sampling and the
+//! snapshot walk index them) of a vector kept in segments ([`SegVec`]: a growth copies one
+//! segment, never the whole shard); removal is a swap-remove (the last entry moves into the
+//! hole). A hashbrown table of `u32` positions finds them: five bytes per bucket (an
 //! `IndexMap`'s index takes nine), and each entry keeps 32 bits of its key's hash in its own
 //! padding, so a growth rehashes from the entries without reading the keys, and a probe compares
 //! the stored hash before the key bytes.
@@ -18,6 +19,7 @@ use std::sync::LazyLock;
 use hashbrown::HashTable;
 
 use super::compact::Compact;
+use super::segvec::SegVec;
 use super::value::Entry;
 
 /// `Entry::vol` of an entry without an expiry time.
@@ -62,7 +64,7 @@ const _: () = assert!(SLOT == 56);
 #[derive(Debug, Default)]
 pub struct Table {
     index: HashTable<u32>,
-    slots: Vec<Slot>,
+    slots: SegVec<Slot>,
     volatile: Vec<Volatile>,
 }
 
@@ -189,9 +191,15 @@ impl Table {
             .reserve(expires.saturating_sub(self.volatile.len()));
     }
 
-    /// Appends a new key (known to be absent) with hash `h`; returns its position.
+    /// Appends a new key (known to be absent) with hash `h`; returns its position. The entry
+    /// vector's last segment grows to the next jemalloc size class with an eighth more room
+    /// (size classes are four per doubling), filled to its end: doubling would leave a table
+    /// 72% full on average (a 10,000-key database: 224 slots for 156 keys per shard); this
+    /// keeps it about 90% full (Redis allocates a `dictEntry` per key). Small tables grow a
+    /// slot at a time: a database of a few hundred keys has one or two per table, and four
+    /// empty slots each would cost more than the keys. The index still doubles (five bytes
+    /// per bucket).
     fn push(&mut self, h: u32, key: Compact, mut entry: Entry) -> usize {
-        self.make_room();
         let i = self.slots.len();
         entry.hash = h;
         entry.vol = NO_EXPIRE;
@@ -218,24 +226,6 @@ impl Table {
         };
         self.set_expire_index(i, expire);
         i
-    }
-
-    /// Before an insertion into a full table: grows the entry vector to the next jemalloc size
-    /// class that holds an eighth more entries (size classes are four per doubling), filled to
-    /// its end. Doubling it would leave a table 72% full on average (a 10,000-key database:
-    /// 224 slots for 156 keys per shard); this keeps it about 90% full (Redis allocates a
-    /// `dictEntry` per key). Each growth copies the vector unless jemalloc extends it in
-    /// place: about eight copies of an entry over its life. Small tables grow a slot at a
-    /// time: a database of a few hundred keys has one or two per table, and four empty slots
-    /// each would cost more than the keys. The index still doubles (five bytes per bucket).
-    fn make_room(&mut self) {
-        let len = self.slots.len();
-        if len < self.slots.capacity() {
-            return;
-        }
-        let want = (len + len / 8).max(len + 1) * SLOT;
-        let cap = crate::util::jemalloc_size(want) / SLOT;
-        self.slots.reserve_exact(cap - len);
     }
 
     /// Sets (Some) or removes (None) the expiry time of entry `i`. Returns the one it had.
@@ -390,6 +380,19 @@ mod tests {
 
     #[test]
     fn expiry_follows_entries_through_removals() {
+        follows_a_model(300, 20_000, 1);
+    }
+
+    /// Several segments of the entry vector: positions, the index and the volatile records
+    /// stay consistent as keys move across segment boundaries.
+    #[test]
+    fn entries_spanning_segments_stay_consistent() {
+        follows_a_model(3 * super::super::segvec::SEG as u64, 40_000, 2_000);
+    }
+
+    /// Random inserts, removals, expiry changes and lookups over `keys` key names, checked
+    /// against a map (the whole table every `check_every` steps).
+    fn follows_a_model(keys: u64, steps: usize, check_every: usize) {
         let mut t = Table::default();
         let mut model = std::collections::HashMap::new();
         let mut rng = 12345u64;
@@ -399,8 +402,8 @@ mod tests {
             rng ^= rng << 17;
             rng
         };
-        for _ in 0..20_000 {
-            let k = format!("k{}", next() % 300).into_bytes();
+        for step in 0..steps {
+            let k = format!("k{}", next() % keys).into_bytes();
             match next() % 5 {
                 0 | 1 => {
                     let exp = (next() % 2 == 0).then(|| (next() % 1000) as i64);
@@ -425,8 +428,11 @@ mod tests {
                     model.entry(k).or_insert(None);
                 }
             }
-            t.check();
+            if step % check_every == 0 {
+                t.check();
+            }
         }
+        t.check();
         assert_eq!(t.len(), model.len());
         for (k, exp) in &model {
             assert_eq!(t.expire_at(k), *exp);
